@@ -58,7 +58,7 @@ def check_in_range(arr: np.ndarray, name: str, low: float, high: float,
         hb = "]" if high_inclusive else ")"
         raise ValueError(
             f"{name} must lie in {lb}{low}, {high}{hb}; {int(bad.sum())} value(s) do not, "
-            f"first at position {i}: {arr[i]!r}"
+            f"first at position {i}: {arr[i].item()!r}"
         )
     return arr
 
@@ -75,7 +75,7 @@ def check_binary(x, name: str) -> np.ndarray:
     bad = ~np.isin(arr, (0.0, 1.0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must contain only 0 and 1; first other value at position {i}: {arr[i]!r}")
+        raise ValueError(f"{name} must contain only 0 and 1; first other value at position {i}: {arr[i].item()!r}")
     return arr.astype(int)
 
 

@@ -1,0 +1,65 @@
+-- Every raw event, typed, with the first data-contract check it fails (dq_reason; NULL when clean).
+with
+
+source as (
+
+    select * from {{ source('shop', 'events') }}
+
+),
+
+typed as (
+
+    select
+        {{ clean_text('visitor_id') }} as visitor_id,
+        {{ clean_text('product_id') }} as product_id,
+        {{ clean_text('transaction_id') }} as transaction_id,
+        lower({{ clean_text('event_type') }}) as event_type,
+        lower({{ clean_text('device') }}) as device,
+        cast(event_at as string) as event_at_raw,
+        try_cast(event_at as timestamp) as event_at
+
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by visitor_id, event_at_raw, event_type, product_id, transaction_id, device
+            order by event_at_raw
+        ) as copy_number
+
+    from typed
+
+),
+
+checked as (
+
+    select
+        {{ surrogate_key(['visitor_id', 'event_at_raw', 'event_type', 'product_id', 'transaction_id', 'device']) }}
+            as event_id,
+        visitor_id,
+        product_id,
+        transaction_id,
+        event_type,
+        device,
+        event_at_raw,
+        event_at,
+        {{ first_failed_check([
+            ['missing_event_at', 'event_at_raw is null'],
+            ['unparseable_event_at', is_unparseable('event_at_raw', 'event_at')],
+            ['implausible_event_at', is_implausible_time('event_at')],
+            ['missing_visitor_id', 'visitor_id is null'],
+            ['missing_product_id', 'product_id is null'],
+            ['unknown_event_type', "event_type is null or event_type not in ('view', 'addtocart', 'transaction')"],
+            ['missing_transaction_id', "event_type = 'transaction' and transaction_id is null"],
+            ['duplicate_event', 'copy_number > 1'],
+        ]) }} as dq_reason
+
+    from ranked
+
+)
+
+select * from checked

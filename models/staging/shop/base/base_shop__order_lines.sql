@@ -1,0 +1,70 @@
+-- Every raw order line, typed, with the first data-contract check it fails (dq_reason; NULL when clean).
+with
+
+source as (
+
+    select * from {{ source('shop', 'order_lines') }}
+
+),
+
+typed as (
+
+    select
+        {{ clean_text('order_id') }} as order_id,
+        {{ clean_text('product_id') }} as product_id,
+        cast(line_number as string) as line_number_raw,
+        try_cast(line_number as integer) as line_number,
+        cast(quantity as string) as quantity_raw,
+        try_cast(quantity as integer) as quantity,
+        cast(unit_price as string) as unit_price_raw,
+        try_cast(unit_price as double) as unit_price,
+        cast(discount_amount as string) as discount_amount_raw,
+        try_cast(discount_amount as double) as discount_amount
+
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by order_id, line_number order by product_id, quantity, unit_price) as copy_number
+
+    from typed
+
+),
+
+checked as (
+
+    select
+        {{ surrogate_key(['order_id', 'line_number']) }} as order_line_id,
+        order_id,
+        product_id,
+        line_number_raw,
+        line_number,
+        quantity_raw,
+        quantity,
+        unit_price_raw,
+        unit_price,
+        discount_amount_raw,
+        discount_amount,
+        {{ first_failed_check([
+            ['missing_order_id', 'order_id is null'],
+            ['missing_product_id', 'product_id is null'],
+            ['unparseable_line_number', 'line_number is null'],
+            ['unparseable_quantity', 'quantity is null'],
+            ['non_positive_quantity', 'quantity <= 0'],
+            ['unparseable_unit_price', is_unparseable('unit_price_raw', 'unit_price')],
+            ['negative_unit_price', 'unit_price < 0'],
+            ['absurd_unit_price', 'unit_price > ' ~ var('max_order_amount')],
+            ['unparseable_discount_amount', is_unparseable('discount_amount_raw', 'discount_amount')],
+            ['negative_discount_amount', 'discount_amount < 0'],
+            ['duplicate_order_line', 'copy_number > 1'],
+        ]) }} as dq_reason
+
+    from ranked
+
+)
+
+select * from checked

@@ -1,0 +1,26 @@
+-- Rows of the raw experiments that pass every data-contract check, typed (see base_shop__experiments).
+with
+
+checked as (
+
+    select * from {{ ref('base_shop__experiments') }}
+
+),
+
+clean as (
+
+    select
+        experiment_id,
+        experiment_name,
+        control_variant,
+        planned_split,
+        attribution_days,
+        started_at,
+        ended_at
+
+    from checked
+    where dq_reason is null
+
+)
+
+select * from clean

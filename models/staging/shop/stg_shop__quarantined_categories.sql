@@ -1,0 +1,21 @@
+{{ config(materialized='table') }}
+
+-- Rows of the raw categories that break the data contract, kept with the original values and the reason.
+with
+
+checked as (
+
+    select * from {{ ref('base_shop__categories') }}
+
+),
+
+quarantined as (
+
+    select *
+
+    from checked
+    where dq_reason is not null
+
+)
+
+select * from quarantined

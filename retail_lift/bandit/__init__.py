@@ -1,0 +1,58 @@
+"""Contextual-bandit promotion policies and off-policy evaluation (modelled on Open Bandit Pipeline).
+
+Policies (one module per family, shared base class :class:`BasePolicy`):
+
+- :class:`EpsilonGreedy`, :class:`Random`            context-free (``epsilon_greedy``)
+- :class:`BernoulliTS`, :class:`SegmentBernoulliTS`  Beta-Bernoulli Thompson sampling (``thompson``)
+- :class:`LinUCB`, :class:`LinTS`                    per-arm ridge posteriors (``linear``)
+- :class:`LogisticTS`                                Laplace logistic Thompson sampling (``logistic``)
+
+Every policy: ``fit`` / ``partial_fit(contexts, actions, rewards)``, ``action_probabilities``,
+``select`` / ``select_with_propensity``, ``add_arm``, ``to_dict`` / ``from_dict`` and pickle.
+
+Off-policy evaluation (``ope``): :func:`ips`, :func:`snips`, :func:`dm`, :func:`dr`,
+:func:`switch_dr`, :func:`evaluate_all`, :func:`prepare_ope_inputs`, :func:`fit_reward_model`.
+
+Serving (``serve``): :func:`score_decision` for one in-process decision.
+"""
+
+from .base import BasePolicy
+from .epsilon_greedy import EpsilonGreedy, Random
+from .linear import LinTS, LinUCB
+from .logistic import LogisticTS
+from .ope import (
+    OPEResult,
+    RewardModel,
+    dm,
+    dr,
+    evaluate_all,
+    fit_reward_model,
+    ips,
+    prepare_ope_inputs,
+    snips,
+    switch_dr,
+)
+from .serve import score_decision
+from .thompson import BernoulliTS, SegmentBernoulliTS
+
+__all__ = [
+    "BasePolicy",
+    "BernoulliTS",
+    "EpsilonGreedy",
+    "LinTS",
+    "LinUCB",
+    "LogisticTS",
+    "OPEResult",
+    "Random",
+    "RewardModel",
+    "SegmentBernoulliTS",
+    "dm",
+    "dr",
+    "evaluate_all",
+    "fit_reward_model",
+    "ips",
+    "prepare_ope_inputs",
+    "score_decision",
+    "snips",
+    "switch_dr",
+]

@@ -1,0 +1,82 @@
+"""The ``retail-lift`` command line.
+
+    retail-lift generate --preset tiny|default|large --seed N --out DIR
+    retail-lift prepare --data DIR [--truth DIR] --out DIR
+    retail-lift load-retailrocket events.csv --out DIR
+
+Errors in the input end with exit code 2 and one message naming the file and the column, never a
+stack trace.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from retail_lift.world.presets import PRESETS
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        from retail_lift.adapters.prepare import RawDataError
+        try:
+            return super().invoke(ctx)
+        except RawDataError as e:
+            click.echo(f"retail-lift: error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="retail-lift")
+def main():
+    """Retail Lift: which customer gets which promotion, and proof that it pays."""
+
+
+@main.command()
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default", show_default=True,
+              help="Size of the world: tiny (~1k customers), default (~50k), large (~1M).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed; same seed, identical files.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default data/<preset>); raw tables go to OUT/raw, ground truth to OUT/truth.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def generate(preset, seed, out, quiet):
+    """Generate the simulated retail world with its ground truth."""
+    from retail_lift.world import generate_world
+    out = out or Path("data") / preset
+    summary = generate_world(preset, seed, out, progress=not quiet)
+    s = summary["stats"]
+    click.echo(f"wrote {out}/raw and {out}/truth: {s['customers']:,} customers, {s['events']:,} events, "
+               f"{s['orders']:,} orders, {s['decisions']:,} decisions, "
+               f"{s['experiment_assignments']:,} experiment assignments")
+
+
+@main.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder with one Parquet or CSV file per raw table (events and/or orders at least).")
+@click.option("--truth", "truth_dir", default=None, type=click.Path(path_type=Path),
+              help="Folder of the simulated world's truth tables (omit for real data).")
+@click.option("--out", "out_dir", default=Path("warehouse/raw"), show_default=True, type=click.Path(path_type=Path),
+              help="Landing folder the dbt sources read (RETAIL_LIFT_RAW).")
+@click.option("--truth-out", default=None, type=click.Path(path_type=Path),
+              help="Where the truth tables are landed (RETAIL_LIFT_TRUTH; default: OUT/../truth).")
+def prepare(data_dir, truth_dir, out_dir, truth_out):
+    """Check a folder of raw tables against the data contract and land it for dbt."""
+    from retail_lift.adapters import prepare_raw
+    click.echo(f"preparing {data_dir} -> {out_dir}")
+    prepare_raw(data_dir, out_dir, truth_dir=truth_dir, truth_out=truth_out, log=click.echo)
+
+
+@main.command("load-retailrocket")
+@click.argument("events_csv", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the contract's tables to (then: make build DATA=OUT).")
+def load_retailrocket(events_csv, out_dir):
+    """Convert a RetailRocket events.csv (and category_tree.csv, item_properties*.csv beside it)."""
+    from retail_lift.adapters import convert_retailrocket
+    convert_retailrocket(events_csv, out_dir, log=click.echo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""T-learner: separate outcome models per group (as ``causalml``'s ``BaseTLearner``).
+
+A control model ``mu_0(x)`` is fitted on the control rows and, for each arm ``k``, a model
+``mu_k(x)`` on that arm's rows. The uplift is
+
+    tau_k(x) = mu_k(x) - mu_0(x)
+
+(probabilities from ``predict_proba`` for a binary outcome). Simple and unbiased when both models
+are good, but each model is fitted on part of the data and the two models' errors add up, which
+hurts most when one group is small (the X-learner addresses that).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retail_lift.uplift.base import BaseMetaLearner
+
+__all__ = ["TLearner"]
+
+
+class TLearner(BaseMetaLearner):
+    """T-learner (two models: control and treated).
+
+    Args:
+        learner: base outcome model template for both groups. ``None`` uses the default
+            gradient-boosted classifier / regressor of :mod:`retail_lift.uplift.base`.
+        control_learner: template for the control model, overriding ``learner``.
+        treatment_learner: template for the per-arm treated models, overriding ``learner``.
+        control_name: the label of the control group in ``treatment`` (default ``0``).
+        outcome: ``"auto"``, ``"binary"`` or ``"continuous"``.
+        random_state: seed for unseeded base learners.
+
+    Fitted attributes: ``treatment_names_``, ``outcome_``, ``n_features_in_``, ``control_model_``,
+    ``models_`` (dict arm -> fitted treated model).
+    """
+
+    def __init__(self, learner=None, control_learner=None, treatment_learner=None, control_name=0,
+                 outcome="auto", random_state=None):
+        self.learner = learner
+        self.control_learner = control_learner
+        self.treatment_learner = treatment_learner
+        self.control_name = control_name
+        self.outcome = outcome
+        self.random_state = random_state
+
+    def _fit(self, X, labels, y):
+        control = labels == self.control_name
+        template = self.control_learner if self.control_learner is not None else self.learner
+        self.control_model_ = self._new_model(template, "outcome").fit(X[control], y[control])
+        template = self.treatment_learner if self.treatment_learner is not None else self.learner
+        self.models_ = {}
+        for arm in self.treatment_names_:
+            rows = labels == arm
+            self.models_[arm] = self._new_model(template, "outcome").fit(X[rows], y[rows])
+
+    def _predict_uplift(self, X):
+        mu0 = self._predict_outcome(self.control_model_, X)
+        return np.column_stack([self._predict_outcome(self.models_[arm], X) - mu0 for arm in self.treatment_names_])

@@ -1,0 +1,799 @@
+"""The simulated retail world: raw tables plus the ground truth that produced them.
+
+The world is a set of latent per-customer parameters and a few stochastic processes:
+
+* **Visits.** Each visitor has a session rate (sessions per active day, gamma distributed, so
+  many visitors come once and a few come often). Sessions fall on days weighted by weekday
+  (a Saturday dip) and on hours weighted by an evening / late-night profile. A session is a
+  run of product views a minute or two apart; sessions are far more than 30 minutes apart
+  unless two happen to overlap.
+* **Purchases online.** A registered customer's session converts with probability ``c`` (a
+  customer parameter); a converting session adds one viewed product to the cart and buys it,
+  either in the same session or hours to days later (delayed feedback). Other sessions add a
+  product to the cart and abandon it with a small probability. The rates match the
+  RetailRocket log: about 2.5 % of views reach the cart and about a third of carts are bought.
+  Converting sessions form a Poisson process, so the organic online order rate is exactly
+  ``session_rate * c`` per active day.
+* **Purchases in store.** A Poisson process with the customer's store rate, at opening hours.
+* **Churn.** Activity stops at ``active_until`` (exponential lifetime).
+* **Promotions.** Each exposure (an experiment assignment or a policy decision) to arm ``a``
+  either adds a promotion-driven order within the attribution window with probability
+  ``e_a(x) > 0`` or, for do-not-disturb customers, suppresses all organic orders in the window
+  with probability ``r_a(x)``. With ``p0`` the probability of an organic order in the window,
+  the true conversion probability is ``1 - (1 - p0)(1 - e)`` or ``p0 (1 - r)``; the generator
+  writes it per customer x arm and per exposure x arm into the truth folder.
+
+Everything is vectorised with NumPy and drawn from one ``numpy.random.Generator`` seeded by the
+caller, so a seed gives byte-identical Parquet files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from retail_lift.contract import TABLES, TRUTH_TABLES
+from retail_lift.world.presets import Preset, get_preset
+
+PERIOD_START = np.datetime64("2026-01-05T00:00:00", "s")  # a Monday
+DAY = 86_400
+HOUR = 3_600
+
+AGE_BANDS = np.array(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
+AGE_P = np.array([0.14, 0.24, 0.22, 0.18, 0.13, 0.09])
+GENDERS = np.array(["female", "male", "other"])
+GENDER_P = np.array([0.52, 0.46, 0.02])
+REGIONS = np.array(["north", "south", "east", "west", "central", "coast"])
+REGION_P = np.array([0.18, 0.2, 0.15, 0.17, 0.2, 0.1])
+DEVICES = np.array(["desktop", "mobile", "tablet"])
+CHANNELS = np.array(["facebook", "organic_search", "store", "email", "referral"])
+FIRST_NAMES = np.array(["Anna", "Ben", "Chloe", "David", "Ella", "Finn", "Grace", "Hugo", "Iris", "Jonas",
+                        "Kira", "Leo", "Mia", "Noah", "Olivia", "Paul", "Rosa", "Sam", "Tara", "Umar"])
+LAST_NAMES = np.array(["Smith", "Meyer", "Garcia", "Rossi", "Novak", "Jensen", "Kowalski", "Dubois",
+                       "Silva", "Nowak", "Berg", "Costa", "Horvat", "Murphy", "Lind", "Weber"])
+TOP_CATEGORIES = ["grocery", "fresh", "household", "beauty", "electronics", "home", "fashion", "toys"]
+
+# Mon..Sun: stable weekdays, a Saturday dip, a slight Sunday recovery (as in the RetailRocket log)
+WEB_WEEKDAY_W = np.array([1.0, 1.02, 1.0, 0.98, 0.94, 0.7, 0.86])
+STORE_WEEKDAY_W = np.array([0.85, 0.85, 0.9, 0.95, 1.15, 1.4, 0.6])
+# hour of day: peaks 17-22 and 0-3, trough 7-11
+WEB_HOUR_W = np.array([1.25, 1.2, 1.05, 0.9, 0.6, 0.4, 0.3, 0.22, 0.2, 0.22, 0.28, 0.38,
+                       0.5, 0.55, 0.6, 0.7, 0.85, 1.1, 1.35, 1.5, 1.55, 1.5, 1.45, 1.35])
+
+ATTRIBUTION_DAYS = 14
+
+# promotion catalogue: id, name, channel, discount_rate, contact_cost, launch offset (days before end; None = always)
+PROMOTIONS = [
+    ("control", "No promotion", "none", 0.0, 0.0, None),
+    ("email_no_discount", "E-mail, no discount", "email", 0.0, 0.05, None),
+    ("email_10pct", "E-mail with 10% off", "email", 0.10, 0.05, None),
+    ("banner_limited_time", "Limited-time banner, 15% off", "banner", 0.15, 0.01, None),
+    ("popup_cart_reminder", "Cart reminder pop-up", "popup", 0.0, 0.01, None),
+    ("bogo", "Buy one get one free", "email", 0.25, 0.05, None),
+    ("free_shipping", "Free shipping (new offer)", "banner", 0.05, 0.01, 20),
+]
+ARM_IDS = [p[0] for p in PROMOTIONS]
+ARM_DISCOUNT = np.array([p[3] for p in PROMOTIONS])
+# promotion-driven conversion probability for a persuadable customer of average price sensitivity
+PERSUADABLE_BASE = np.array([0.0, 0.05, 0.09, 0.08, 0.05, 0.12, 0.10])
+IS_DISCOUNT_ARM = ARM_DISCOUNT > 0
+# probability that an exposure suppresses a do-not-disturb customer's organic orders in the window
+DND_SUPPRESS = np.array([0.0, 0.45, 0.35, 0.15, 0.4, 0.3, 0.1])
+UPLIFT_TYPES = np.array(["persuadable", "sure_thing", "lost_cause", "do_not_disturb"])
+
+EXPERIMENTS = [
+    # id, name, variants, share of customers, start (days before end), lost treatment logs (SRM bug)
+    ("exp_email_offer", "E-mail offer test", ["control", "email_no_discount", "email_10pct"], 0.30, 80, 0.0),
+    ("exp_banner_bogo", "Banner versus BOGO", ["control", "banner_limited_time", "bogo"], 0.20, 62, 0.0),
+    ("exp_cart_popup", "Cart reminder pop-up (logging bug)", ["control", "popup_cart_reminder"], 0.10, 55, 0.08),
+]
+EXPERIMENT_ASSIGN_DAYS = 14
+DECISION_WINDOW = (42, 2)  # decisions between 42 and 2 days before the end of data
+LOGGING_POLICY_ID = "rules_eps30_v1"
+LOGGING_EPSILON = 0.3
+
+
+def _ts(seconds: np.ndarray) -> np.ndarray:
+    """Seconds since PERIOD_START -> datetime64[us]."""
+    return (PERIOD_START + np.asarray(seconds).astype("int64").astype("timedelta64[s]")).astype("datetime64[us]")
+
+
+def _ids(prefix: str, idx: np.ndarray, width: int) -> np.ndarray:
+    return np.char.add(prefix, np.char.zfill(np.asarray(idx).astype(str), width))
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class _World:
+    """Holds the state while the world is generated; one method per step."""
+
+    def __init__(self, preset: Preset, seed: int):
+        self.p = preset
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.end_s = preset.days * DAY
+        self.tables: dict[str, dict[str, np.ndarray]] = {}
+        self.truth: dict[str, dict[str, np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ catalogue
+    def catalogue(self):
+        rng, p = self.rng, self.p
+        n_top = len(TOP_CATEGORIES)
+        subs_per_top = rng.integers(3, 7, n_top)
+        n_leaf = int(subs_per_top.sum())
+        leaf_parent = np.repeat(np.arange(n_top), subs_per_top)
+        top_ids = np.array([f"cat_{t}" for t in TOP_CATEGORIES])
+        leaf_ids = np.array([f"cat_{TOP_CATEGORIES[t]}_{i + 1}" for t, i in
+                             zip(leaf_parent, np.concatenate([np.arange(k) for k in subs_per_top]), strict=True)])
+        self.tables["categories"] = {
+            "category_id": np.concatenate([top_ids, leaf_ids]),
+            "parent_category_id": np.concatenate([np.full(n_top, None, dtype=object), top_ids[leaf_parent]]),
+            "category_name": np.concatenate([np.array([t.title() for t in TOP_CATEGORIES]),
+                                             np.char.replace(np.char.replace(leaf_ids, "cat_", ""), "_", " ")]),
+        }
+        # products: leaf category by popularity, log-normal prices by top category
+        leaf_pop = rng.dirichlet(np.full(n_leaf, 2.0))
+        prod_leaf = np.sort(rng.choice(n_leaf, size=p.n_products, p=leaf_pop))
+        # make sure every leaf has at least one product
+        prod_leaf[: n_leaf] = np.arange(n_leaf)
+        prod_leaf = np.sort(prod_leaf)
+        top_price = np.exp(rng.normal(np.log(12), 0.8, n_top))
+        price = np.round(np.exp(rng.normal(np.log(top_price[leaf_parent[prod_leaf]]), 0.5)), 2).clip(0.5, 2000)
+        margin = rng.uniform(0.15, 0.55, p.n_products)
+        # rank within leaf for Zipf popularity: rank 0 is the bestseller, always launched before the start
+        starts = np.searchsorted(prod_leaf, np.arange(n_leaf))
+        counts = np.bincount(prod_leaf, minlength=n_leaf)
+        rank = np.arange(p.n_products) - starts[prod_leaf]
+        perm_rank = np.empty(p.n_products, dtype=int)
+        for leaf in range(n_leaf):  # shuffle ranks within leaf (few dozen leaves)
+            s, c = starts[leaf], counts[leaf]
+            perm_rank[s:s + c] = rng.permutation(c)
+        rank = perm_rank
+        launched = rng.uniform(-3 * 365, -30, p.n_products) * DAY
+        is_new = (rng.random(p.n_products) < 0.12) & (rank > 0)
+        launched[is_new] = rng.uniform(0, self.end_s - 7 * DAY, is_new.sum())
+        weight = 1.0 / (rank + 1.0) ** 0.9
+        weight[is_new] *= 3.0  # new products get a launch push once they exist
+        # cumulative weights per leaf, offset by leaf index so one searchsorted serves all leaves
+        cdf = np.empty(p.n_products)
+        for leaf in range(n_leaf):
+            s, c = starts[leaf], counts[leaf]
+            w = weight[s:s + c]
+            cdf[s:s + c] = leaf + np.cumsum(w) / w.sum()
+        cdf[starts + counts - 1] = np.arange(n_leaf) + 1.0
+        self.leaf_cdf = cdf
+        self.leaf_starts = starts
+        self.leaf_best = starts + np.array([np.argmin(rank[s:s + c]) for s, c in zip(starts, counts, strict=True)])
+        self.n_leaf = n_leaf
+        self.leaf_pop = leaf_pop
+        self.prod_price = price
+        self.prod_launched = launched
+        self.prod_leaf = prod_leaf
+        # zipf-weighted mean price per leaf (for the expected order value in the truth)
+        self.leaf_mean_price = np.bincount(prod_leaf, weights=weight * price, minlength=n_leaf) / np.bincount(
+            prod_leaf, weights=weight, minlength=n_leaf)
+        self.product_ids = _ids("P", np.arange(p.n_products), 6)
+        self.tables["products"] = {
+            "product_id": self.product_ids,
+            "category_id": leaf_ids[prod_leaf],
+            "product_name": np.char.add(np.char.add(np.array(TOP_CATEGORIES)[leaf_parent[prod_leaf]], " item "),
+                                        np.arange(p.n_products).astype(str)),
+            "price": price,
+            "unit_cost": np.round(price * (1 - margin), 2),
+            "launched_at": _ts(launched),
+        }
+        n_st = p.n_stores
+        self.store_region = np.concatenate([np.arange(len(REGIONS)), rng.choice(len(REGIONS), n_st - len(REGIONS),
+                                                                                 p=REGION_P)])[:n_st] \
+            if n_st >= len(REGIONS) else rng.choice(len(REGIONS), n_st, p=REGION_P)
+        self.store_ids = _ids("S", np.arange(n_st), 3)
+        self.tables["stores"] = {
+            "store_id": self.store_ids,
+            "store_name": np.char.add(np.char.add(np.char.capitalize(REGIONS[self.store_region]), " store "),
+                                      np.arange(n_st).astype(str)),
+            "region": REGIONS[self.store_region],
+            "opened_at": _ts(rng.uniform(-10 * 365, -365, n_st) * DAY),
+        }
+        launch = np.array([np.nan if p_[5] is None else float(self.end_s - p_[5] * DAY) for p_ in PROMOTIONS])
+        self.arm_launch = np.where(np.isnan(launch), -np.inf, launch)
+        self.tables["promotions"] = {
+            "promotion_id": np.array(ARM_IDS),
+            "promotion_name": np.array([p_[1] for p_ in PROMOTIONS]),
+            "channel": np.array([p_[2] for p_ in PROMOTIONS]),
+            "discount_rate": ARM_DISCOUNT,
+            "contact_cost": np.array([p_[4] for p_ in PROMOTIONS]),
+            "launched_at": np.where(np.isnan(launch), _ts(np.full(len(PROMOTIONS), -400 * DAY)),
+                                    _ts(np.nan_to_num(launch))),
+        }
+
+    # ------------------------------------------------------------------ people
+    def people(self):
+        rng, p = self.rng, self.p
+        nc = p.n_customers
+        nv = int(round(nc * p.visitor_ratio))
+        self.nc, self.nv = nc, nv
+        age = rng.choice(len(AGE_BANDS), nv, p=AGE_P)
+        gender = rng.choice(len(GENDERS), nv, p=GENDER_P)
+        region = rng.choice(len(REGIONS), nv, p=REGION_P)
+        young = age <= 1
+        old = age >= 4
+        dev_logits = np.stack([np.zeros(nv), 0.4 + 1.0 * young - 0.8 * old, -1.4 + 0.6 * old], axis=1)
+        device = _categorical(rng, dev_logits)
+        ch_logits = np.stack([
+            0.2 + 0.9 * (age == 1) + 0.7 * (age == 2) + 0.6 * (device == 1) - 0.8 * old,  # facebook
+            0.5 + 0.3 * (device == 0),  # organic search
+            -0.3 + 0.9 * old,  # store
+            -0.6 + 0.5 * (age >= 3),  # email
+            -0.9 + 0.4 * young,  # referral
+        ], axis=1)
+        channel = _categorical(rng, ch_logits)
+        follows = rng.random(nv) < np.where(channel == 0, 0.62, 0.14)
+        heard = rng.random(nv) < np.where(channel == 0, 0.22, np.where(channel == 2, 0.8, 0.48))
+        # latent parameters
+        engagement = rng.gamma(0.7, 1 / 0.7, nv)
+        z_eng = np.log(engagement + 1e-3)
+        price_sens = _sigmoid(0.9 * young - 0.9 * old + 0.5 * (gender == 0) + rng.normal(0, 0.35, nv))
+        is_customer = np.arange(nv) < nc
+        base_rate = 0.054 * p.session_scale
+        session_rate = base_rate * engagement * np.where(is_customer, 1.0, 0.55) * np.where(follows, 1.3, 1.0)
+        conv = _sigmoid(-3.1 + 0.35 * z_eng + 0.3 * (channel == 3) + 0.25 * heard + 0.2 * (age == 2)
+                        - 0.2 * young + rng.normal(0, 0.3, nv))
+        conv = np.where(is_customer, conv, 0.0)
+        store_rate = np.where(is_customer, 0.010 * engagement * np.where(channel == 2, 2.2, 1.0)
+                              * np.where(old, 1.4, 1.0), 0.0)
+        # registration and activity window (seconds since start)
+        signup = np.where(rng.random(nv) < 0.7, rng.uniform(-2 * 365 * DAY, 0, nv),
+                          rng.uniform(0, self.end_s - 3 * DAY, nv))
+        first_seen = np.where(is_customer, np.maximum(signup, 0.0), rng.uniform(-30 * DAY, self.end_s - DAY, nv))
+        active_from = np.maximum(first_seen, 0.0)
+        lifetime = rng.exponential(420 * DAY, nv)
+        active_until = np.maximum(first_seen, 0.0) + lifetime
+        pref = rng.choice(self.n_leaf, nv, p=self.leaf_pop)
+        pref2 = rng.choice(self.n_leaf, nv, p=self.leaf_pop)
+        # uplift type, mostly decided by observable traits so that uplift models can find it
+        type_logits = np.stack([
+            -0.2 + 2.2 * (price_sens - 0.5) + 0.9 * follows + 0.6 * (device == 1),  # persuadable
+            -1.2 + 1.3 * z_eng + 0.8 * heard,  # sure thing
+            0.2 - 0.6 * follows,  # lost cause
+            -1.6 + 1.8 * old + 0.9 * (~heard) - 0.8 * follows,  # do not disturb
+        ], axis=1)
+        utype = _categorical(rng, type_logits)
+        self.v = dict(age=age, gender=gender, region=region, device=device, channel=channel, follows=follows,
+                      heard=heard, engagement=engagement, price_sens=price_sens, session_rate=session_rate,
+                      conv=conv, store_rate=store_rate, active_from=active_from, active_until=active_until,
+                      pref=pref, pref2=pref2, utype=utype, is_customer=is_customer, signup=signup)
+        self.visitor_ids = _ids("V", np.arange(nv), 7)
+        self.customer_ids = _ids("C", np.arange(nc), 7)
+        first = FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), nc)]
+        last = LAST_NAMES[rng.integers(0, len(LAST_NAMES), nc)]
+        c = slice(0, nc)
+        home_store = np.empty(nv, dtype=int)
+        for r in range(len(REGIONS)):
+            in_region = np.flatnonzero(self.store_region == r)
+            pool = in_region if in_region.size else np.arange(len(self.store_ids))
+            mask = region == r
+            home_store[mask] = rng.choice(pool, mask.sum())
+        self.home_store = home_store
+        self.tables["customers"] = {
+            "customer_id": self.customer_ids,
+            "visitor_id": self.visitor_ids[c],
+            "signed_up_at": _ts(signup[c]),
+            "age_band": AGE_BANDS[age[c]],
+            "gender": GENDERS[gender[c]],
+            "region": REGIONS[region[c]],
+            "acquisition_channel": CHANNELS[channel[c]],
+            "follows_page": follows[c],
+            "heard_of_shop": heard[c],
+            "device_preference": DEVICES[device[c]],
+            "email": np.char.add(np.char.add(np.char.lower(first), "."), np.char.add(
+                np.char.add(np.char.lower(last), np.arange(nc).astype(str)), "@example.com")),
+            "full_name": np.char.add(np.char.add(first, " "), last),
+        }
+
+    # ------------------------------------------------------------------ web sessions and online orders
+    def sessions(self):
+        rng, v = self.rng, self.v
+        lo = np.clip(v["active_from"], 0, self.end_s)
+        hi = np.clip(v["active_until"], 0, self.end_s)
+        span_days = np.maximum(hi - lo, 0) / DAY
+        n_sess = rng.poisson(v["session_rate"] * span_days)
+        sv = np.repeat(np.arange(self.nv), n_sess)
+        start = _weighted_times(rng, lo[sv], hi[sv], WEB_WEEKDAY_W, WEB_HOUR_W)
+        ns = sv.size
+        device = np.where(rng.random(ns) < 0.8, v["device"][sv], rng.integers(0, 3, ns))
+        n_views = np.minimum(rng.geometric(0.22, ns), 40)
+        converts = rng.random(ns) < v["conv"][sv]
+        abandons = (~converts) & (rng.random(ns) < 0.085)
+        # views
+        ev_sess = np.repeat(np.arange(ns), n_views)
+        gaps = np.clip(rng.exponential(75, ev_sess.size), 5, 20 * 60)
+        first_of_sess = np.concatenate([[0], np.cumsum(n_views)[:-1]])
+        gaps[first_of_sess] = 0.0
+        csum = np.cumsum(gaps)
+        view_t = start[ev_sess] + csum - np.repeat(csum[first_of_sess], n_views)
+        view_prod = self._pick_products(v["pref"][sv][ev_sess], v["pref2"][sv][ev_sess], view_t)
+        # carts: one viewed product of converting and abandoning sessions
+        carting = np.flatnonzero(converts | abandons)
+        k = (rng.random(carting.size) * n_views[carting]).astype(int)
+        cart_view = first_of_sess[carting] + k
+        cart_t = view_t[cart_view] + 5 + rng.exponential(30, carting.size)
+        cart_prod = view_prod[cart_view]
+        # purchases: same session, or delayed by hours to days
+        buying = converts[carting]
+        b_sess = carting[buying]
+        same = rng.random(b_sess.size) < 0.55
+        delay = np.where(same, 10 + rng.exponential(120, b_sess.size),
+                         np.clip(np.exp(rng.normal(np.log(20 * HOUR), 1.0, b_sess.size)), HOUR, 10 * DAY))
+        buy_t = cart_t[buying] + delay
+        buy_prod = cart_prod[buying]
+        keep = buy_t < self.end_s
+        self.web = dict(
+            view_t=view_t, view_visitor=sv[ev_sess], view_prod=view_prod, view_device=device[ev_sess],
+            cart_t=cart_t, cart_visitor=sv[carting], cart_prod=cart_prod, cart_device=device[carting],
+            buy_t=buy_t[keep], buy_visitor=sv[b_sess][keep], buy_prod=buy_prod[keep],
+            buy_device=device[b_sess][keep], buy_delayed=(~same)[keep],
+        )
+
+    def _pick_products(self, pref, pref2, t):
+        rng = self.rng
+        n = pref.size
+        u = rng.random(n)
+        leaf = np.where(u < 0.55, pref, np.where(u < 0.75, pref2, rng.choice(self.n_leaf, n, p=self.leaf_pop)))
+        prod = np.searchsorted(self.leaf_cdf, leaf + rng.random(n) * 0.999999, side="right")
+        prod = np.minimum(prod, self.p.n_products - 1)
+        not_yet = self.prod_launched[prod] > t
+        prod[not_yet] = self.leaf_best[self.prod_leaf[prod[not_yet]]]
+        return prod
+
+    def store_orders(self):
+        rng, v = self.rng, self.v
+        lo = np.clip(v["active_from"], 0, self.end_s)
+        hi = np.clip(v["active_until"], 0, self.end_s)
+        n = rng.poisson(v["store_rate"] * np.maximum(hi - lo, 0) / DAY)
+        cv = np.repeat(np.arange(self.nv), n)
+        hours = np.zeros(24)
+        hours[9:20] = [0.6, 0.8, 1.0, 1.2, 1.1, 1.0, 1.0, 1.1, 1.3, 1.2, 0.8]
+        t = _weighted_times(rng, lo[cv], hi[cv], STORE_WEEKDAY_W, hours)
+        self.store = dict(t=t, visitor=cv)
+
+    # ------------------------------------------------------------------ exposures
+    def _p0(self, cust: np.ndarray, t: np.ndarray, window_days: float) -> np.ndarray:
+        """Probability of at least one organic order within (t, t + window] (exact for the Poisson processes)."""
+        v = self.v
+        rate = v["session_rate"][cust] * v["conv"][cust] + v["store_rate"][cust]
+        lo = np.maximum(t, v["active_from"][cust])
+        hi = np.minimum(t + window_days * DAY, v["active_until"][cust])
+        return 1.0 - np.exp(-rate * np.maximum(hi - lo, 0) / DAY)
+
+    def _effects(self, cust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per customer x arm: promotion-driven conversion probability e and suppression probability r."""
+        v = self.v
+        utype = v["utype"][cust][:, None]
+        s = v["price_sens"][cust][:, None]
+        follows = v["follows"][cust][:, None]
+        mobile = (v["device"][cust] == 1)[:, None]
+        persuaded = PERSUADABLE_BASE[None, :] * np.where(IS_DISCOUNT_ARM[None, :], 0.2 + 1.6 * s, 0.8 + 0.4 * follows)
+        persuaded = persuaded * np.where((np.array(ARM_IDS) == "popup_cart_reminder")[None, :] & mobile, 1.4, 1.0)
+        e = np.select([utype == 0, utype == 1, utype == 2], [persuaded, 0.01, 0.004], 0.0)
+        e[:, 0] = 0.0
+        r = np.where(utype == 3, DND_SUPPRESS[None, :], 0.0)
+        return np.clip(e, 0, 0.95), r
+
+    def _true_response(self, cust, t):
+        p0 = self._p0(cust, t, ATTRIBUTION_DAYS)[:, None]
+        e, r = self._effects(cust)
+        p = np.where(r > 0, p0 * (1 - r), 1 - (1 - p0) * (1 - e))
+        mov = self._mean_order_value(cust)[:, None]
+        revenue = p * mov * (1 - ARM_DISCOUNT[None, :])
+        return p, p - p[:, [0]], revenue
+
+    def _mean_order_value(self, cust):
+        v = self.v
+        line = (0.55 * self.leaf_mean_price[v["pref"][cust]] + 0.2 * self.leaf_mean_price[v["pref2"][cust]]
+                + 0.25 * float(np.dot(self.leaf_pop, self.leaf_mean_price))) * 1.25
+        on = v["session_rate"][cust] * v["conv"][cust]
+        st = v["store_rate"][cust]
+        lines = np.where(on + st > 0, (on * 1.0 + st * 2.5) / np.maximum(on + st, 1e-12), 1.0)
+        return line * lines
+
+    def experiments(self):
+        rng, v = self.rng, self.v
+        available = np.arange(self.nc)
+        rng.shuffle(available)
+        used = 0
+        rows = {k: [] for k in ("experiment_id", "customer_id", "variant", "assigned_at")}
+        exp_rows = {k: [] for k in TABLES["experiments"].column_names}
+        exposures = []  # (kind, id, cust, t, arm)
+        for exp_id, name, variants, share, start_back, lost in EXPERIMENTS:
+            n = int(share * self.nc)
+            pool = available[used:used + n]
+            used += n
+            start = self.end_s - start_back * DAY
+            t = start + rng.uniform(0, EXPERIMENT_ASSIGN_DAYS * DAY, n)
+            active = (v["active_from"][pool] <= t) & (v["active_until"][pool] > t)
+            pool, t = pool[active], t[active]
+            arm_idx = rng.integers(0, len(variants), pool.size)
+            arms = np.array([ARM_IDS.index(a) for a in variants])[arm_idx]
+            exposures.append(("experiment", np.char.add(exp_id + ":", self.customer_ids[pool]), pool, t, arms))
+            logged = np.ones(pool.size, dtype=bool)
+            if lost > 0:  # a logging bug drops part of the treatment group: a sample-ratio mismatch
+                treated = arm_idx > 0
+                logged &= ~(treated & (rng.random(pool.size) < lost))
+            rows["experiment_id"].append(np.full(logged.sum(), exp_id))
+            rows["customer_id"].append(self.customer_ids[pool[logged]])
+            rows["variant"].append(np.array(variants)[arm_idx[logged]])
+            rows["assigned_at"].append(_ts(t[logged]))
+            exp_rows["experiment_id"].append(exp_id)
+            exp_rows["experiment_name"].append(name)
+            exp_rows["started_at"].append(_ts(np.array([start]))[0])
+            exp_rows["ended_at"].append(_ts(np.array([start + EXPERIMENT_ASSIGN_DAYS * DAY]))[0])
+            exp_rows["control_variant"].append("control")
+            exp_rows["planned_split"].append(",".join(f"{a}:1" for a in variants))
+            exp_rows["attribution_days"].append(ATTRIBUTION_DAYS)
+        self.tables["experiment_assignments"] = {k: np.concatenate(x) for k, x in rows.items()}
+        self.tables["experiments"] = {k: np.array(x) for k, x in exp_rows.items()}
+        self.exposures = exposures
+
+    def decisions(self):
+        rng, v = self.rng, self.v
+        lo_s = self.end_s - DECISION_WINDOW[0] * DAY
+        hi_s = self.end_s - DECISION_WINDOW[1] * DAY
+        n = int(0.9 * self.nc)
+        cust = rng.choice(self.nc, n, replace=False)
+        day = lo_s + np.floor(rng.uniform(0, (hi_s - lo_s) / DAY, n)) * DAY
+        t = day + rng.integers(8, 22, n) * HOUR + rng.uniform(0, HOUR, n)
+        active = (v["active_from"][cust] <= t) & (v["active_until"][cust] > t)
+        cust, t = cust[active], t[active]
+        order = np.argsort(t, kind="stable")
+        cust, t = cust[order], t[order]
+        n = cust.size
+        ctx = self._context(cust, t)
+        # logging policy: epsilon-greedy around a hand-written rule
+        rule = np.where(ctx["age_band"] <= 1, ARM_IDS.index("banner_limited_time"),
+                        np.where(ctx["follows_page"] == 1, ARM_IDS.index("email_10pct"),
+                                 ARM_IDS.index("email_no_discount")))
+        avail = t[:, None] >= self.arm_launch[None, :]
+        k = avail.sum(axis=1)
+        probs = np.where(avail, LOGGING_EPSILON / k[:, None], 0.0)
+        probs[np.arange(n), rule] += 1 - LOGGING_EPSILON
+        cum = np.cumsum(probs, axis=1)
+        arm = (rng.random(n)[:, None] > cum).sum(axis=1)
+        arm = np.minimum(arm, len(ARM_IDS) - 1)
+        propensity = probs[np.arange(n), arm]
+        decision_ids = _ids("D", np.arange(n), 8)
+        self.exposures.append(("decision", decision_ids, cust, t, arm))
+        prob_json = [json.dumps({a: round(float(p_), 6) for a, p_, ok in zip(ARM_IDS, row, av, strict=True) if ok},
+                                separators=(",", ":")) for row, av in zip(probs, avail, strict=True)]
+        ctx_json = _context_json(ctx)
+        self.tables["decisions"] = {
+            "decision_id": decision_ids,
+            "customer_id": self.customer_ids[cust],
+            "decided_at": _ts(t),
+            "policy_id": np.full(n, LOGGING_POLICY_ID),
+            "promotion_id": np.array(ARM_IDS)[arm],
+            "propensity": np.round(propensity, 6),
+            "action_probabilities": np.array(prob_json),
+            "context": ctx_json,
+        }
+
+    def _context(self, cust, t):
+        """What a policy can observe at decision time: traits plus recent behaviour."""
+        v = self.v
+        order_cust = np.concatenate([self.web["buy_visitor"], self.store["visitor"]])
+        order_t = np.concatenate([self.web["buy_t"], self.store["t"]])
+        n90 = _count_in_window(order_cust, order_t, cust, t - 90 * DAY, t)
+        last = _last_before(order_cust, order_t, cust, t)
+        sess_v = self.web["view_visitor"]
+        views30 = _count_in_window(sess_v, self.web["view_t"], cust, t - 30 * DAY, t)
+        return dict(
+            age_band=v["age"][cust], device=v["device"][cust], channel=v["channel"][cust],
+            follows_page=v["follows"][cust].astype(int), heard_of_shop=v["heard"][cust].astype(int),
+            orders_90d=n90, days_since_last_order=np.where(np.isnan(last), np.nan, (t - last) / DAY),
+            views_30d=views30, hour=((t % DAY) // HOUR).astype(int),
+        )
+
+    def apply_exposures(self):
+        """Promotion-driven orders and suppressed organic orders; truth per exposure and per customer."""
+        rng, v = self.rng, self.v
+        kinds, ids, custs, ts, arms = (np.concatenate(x) for x in zip(*[
+            (np.full(e[2].size, e[0]), e[1], e[2], e[3], e[4]) for e in self.exposures], strict=True))
+        p, uplift, revenue = self._true_response(custs, ts)
+        e, r = self._effects(custs)
+        idx = np.arange(custs.size)
+        e_sel, r_sel = e[idx, arms], r[idx, arms]
+        # suppression of organic orders in the window
+        suppress = rng.random(custs.size) < r_sel
+        self.suppress_windows = (custs[suppress], ts[suppress], ts[suppress] + ATTRIBUTION_DAYS * DAY)
+        # promotion-driven orders
+        win = rng.random(custs.size) < e_sel
+        delay = np.clip(np.exp(rng.normal(np.log(2.5 * DAY), 0.9, win.sum())), HOUR, ATTRIBUTION_DAYS * DAY - 60)
+        pt = ts[win] + delay
+        keep = pt < self.end_s
+        self.promo = dict(visitor=custs[win][keep], t=pt[keep], arm=arms[win][keep])
+        n_arm = len(ARM_IDS)
+        self.truth["truth_exposures"] = {
+            "exposure_kind": np.repeat(kinds, n_arm),
+            "exposure_id": np.repeat(ids, n_arm),
+            "customer_id": np.repeat(self.customer_ids[custs], n_arm),
+            "promotion_id": np.tile(np.array(ARM_IDS), custs.size),
+            "p_convert": p.ravel(),
+            "true_uplift": uplift.ravel(),
+            "expected_revenue": revenue.ravel(),
+        }
+        # per customer x arm at the start of the decision window
+        allc = np.arange(self.nc)
+        t_ref = np.full(self.nc, float(self.end_s - DECISION_WINDOW[0] * DAY))
+        pc, uc, rc = self._true_response(allc, t_ref)
+        oracle = pc.argmax(axis=1)
+        self.truth["truth_customer_arms"] = {
+            "customer_id": np.repeat(self.customer_ids, n_arm),
+            "promotion_id": np.tile(np.array(ARM_IDS), self.nc),
+            "p_convert": pc.ravel(),
+            "true_uplift": uc.ravel(),
+            "expected_revenue": rc.ravel(),
+            "is_oracle_arm": (np.arange(n_arm)[None, :] == oracle[:, None]).ravel(),
+        }
+        c = slice(0, self.nc)
+        self.truth["truth_customers"] = {
+            "customer_id": self.customer_ids,
+            "active_from": _ts(v["active_from"][c]),
+            "active_until": _ts(np.minimum(v["active_until"][c], 20 * 365 * DAY)),
+            "online_order_rate": (v["session_rate"] * v["conv"])[c],
+            "store_order_rate": v["store_rate"][c],
+            "price_sensitivity": v["price_sens"][c],
+            "uplift_type": UPLIFT_TYPES[v["utype"][c]],
+            "mean_order_value": self._mean_order_value(allc),
+        }
+
+    # ------------------------------------------------------------------ orders, lines, events
+    def orders_and_events(self):
+        rng, v, w = self.rng, self.v, self.web
+        # online organic, store organic, promotion-driven (online)
+        o_vis = np.concatenate([w["buy_visitor"], self.store["visitor"], self.promo["visitor"]])
+        o_t = np.concatenate([w["buy_t"], self.store["t"], self.promo["t"]])
+        o_kind = np.concatenate([np.zeros(w["buy_t"].size, int), np.ones(self.store["t"].size, int),
+                                 np.full(self.promo["t"].size, 2)])
+        o_arm = np.concatenate([np.full(w["buy_t"].size + self.store["t"].size, -1), self.promo["arm"]])
+        src_idx = np.concatenate([np.arange(w["buy_t"].size), np.arange(self.store["t"].size),
+                                  np.arange(self.promo["t"].size)])
+        # suppression by do-not-disturb exposures (organic orders only)
+        sc, s_lo, s_hi = self.suppress_windows
+        hit = _in_any_window(o_vis, o_t, sc, s_lo, s_hi) & (o_kind < 2)
+        keep = ~hit
+        o_vis, o_t, o_kind, o_arm, src_idx = o_vis[keep], o_t[keep], o_kind[keep], o_arm[keep], src_idx[keep]
+        order = np.lexsort((o_vis, o_t))
+        o_vis, o_t, o_kind, o_arm, src_idx = o_vis[order], o_t[order], o_kind[order], o_arm[order], src_idx[order]
+        n = o_t.size
+        order_ids = _ids("O", np.arange(n), 8)
+        # lines: online 1 line (the bought product), store 1 + Poisson(1.5), promo 1-2 lines
+        n_lines = np.where(o_kind == 1, np.minimum(1 + rng.poisson(1.5, n), 8),
+                           np.where(o_kind == 2, 1 + (rng.random(n) < 0.4), 1))
+        l_order = np.repeat(np.arange(n), n_lines)
+        first = np.concatenate([[0], np.cumsum(n_lines)[:-1]])
+        line_no = np.arange(l_order.size) - np.repeat(first, n_lines) + 1
+        l_prod = self._pick_products(v["pref"][o_vis][l_order], v["pref2"][o_vis][l_order], o_t[l_order])
+        online_first = (o_kind[l_order] == 0) & (line_no == 1)
+        l_prod[online_first] = w["buy_prod"][src_idx[l_order[online_first]]]
+        qty = np.where(rng.random(l_order.size) < 0.8, 1, np.where(rng.random(l_order.size) < 0.75, 2, 3))
+        price = self.prod_price[l_prod]
+        # organic discounts: occasional markdowns, more often taken by price-sensitive customers
+        s = v["price_sens"][o_vis][l_order]
+        organic_disc = np.where(rng.random(l_order.size) < 0.05 + 0.25 * s, rng.choice([0.1, 0.2, 0.3], l_order.size),
+                                0.0)
+        disc_rate = np.where(o_arm[l_order] >= 0, ARM_DISCOUNT[np.maximum(o_arm[l_order], 0)], organic_disc)
+        l_disc = np.round(qty * price * disc_rate, 2)
+        gross = np.bincount(l_order, weights=qty * price, minlength=n)
+        disc = np.bincount(l_order, weights=l_disc, minlength=n)
+        channel = np.where(o_kind == 1, "store", "online")
+        self.tables["orders"] = {
+            "order_id": order_ids,
+            "customer_id": self.customer_ids[o_vis],
+            "ordered_at": _ts(o_t),
+            "amount": np.round(gross - disc, 2),
+            "discount_amount": np.round(disc, 2),
+            "channel": channel,
+            "store_id": np.where(o_kind == 1, self.store_ids[self.home_store[o_vis]], None).astype(object),
+            "promotion_id": np.where(o_arm >= 0, np.array(ARM_IDS)[np.maximum(o_arm, 0)], None).astype(object),
+        }
+        self.tables["order_lines"] = {
+            "order_id": order_ids[l_order],
+            "line_number": line_no.astype(np.int32),
+            "product_id": self.product_ids[l_prod],
+            "quantity": qty.astype(np.int32),
+            "unit_price": price,
+            "discount_amount": l_disc,
+        }
+        # events: views, carts, transactions of kept online orders; promo orders get a short visit
+        online = o_kind != 1
+        on_idx = np.flatnonzero(online)
+        # transaction events: one per line of an online order
+        tl = np.isin(l_order, on_idx)
+        tx_t = o_t[l_order[tl]]
+        tx_vis = o_vis[l_order[tl]]
+        tx_prod = l_prod[tl]
+        tx_dev = np.where(o_kind[l_order[tl]] == 0, w["buy_device"][np.minimum(src_idx[l_order[tl]],
+                                                                                 max(w["buy_device"].size - 1, 0))]
+                          if w["buy_device"].size else 0, v["device"][tx_vis])
+        promo_lines = np.flatnonzero(tl & (o_kind[l_order] == 2))
+        pv_t = o_t[l_order[promo_lines]]
+        pv_vis = o_vis[l_order[promo_lines]]
+        pv_prod = l_prod[promo_lines]
+        pv_dev = v["device"][pv_vis]
+        ev_t = np.concatenate([w["view_t"], pv_t - 180 - 30 * line_no[promo_lines], w["cart_t"],
+                               pv_t - 60 - 10 * line_no[promo_lines], tx_t])
+        ev_vis = np.concatenate([w["view_visitor"], pv_vis, w["cart_visitor"], pv_vis, tx_vis])
+        ev_prod = np.concatenate([w["view_prod"], pv_prod, w["cart_prod"], pv_prod, tx_prod])
+        ev_dev = np.concatenate([w["view_device"], pv_dev, w["cart_device"], pv_dev, tx_dev])
+        ev_type = np.concatenate([np.zeros(w["view_t"].size + pv_t.size, np.int8),
+                                  np.ones(w["cart_t"].size + pv_t.size, np.int8), np.full(tx_t.size, 2, np.int8)])
+        ev_tx = np.concatenate([np.full(ev_t.size - tx_t.size, -1), l_order[tl]])
+        keep = (ev_t >= 0) & (ev_t < self.end_s)
+        ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx = (a[keep] for a in (ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx))
+        order = np.lexsort((ev_type, ev_vis, np.floor(ev_t)))
+        ev_type_names = np.array(["view", "addtocart", "transaction"])
+        self.tables["events"] = {
+            "event_at": _ts(ev_t[order]),
+            "visitor_id": self.visitor_ids[ev_vis[order]],
+            "event_type": ev_type_names[ev_type[order]],
+            "product_id": self.product_ids[ev_prod[order]],
+            "transaction_id": np.where(ev_tx[order] >= 0, order_ids[np.maximum(ev_tx[order], 0)], None).astype(object),
+            "device": DEVICES[ev_dev[order]],
+        }
+        self.stats = {
+            "customers": int(self.nc), "visitors": int(self.nv), "events": int(ev_t.size),
+            "views": int((ev_type == 0).sum()), "carts": int((ev_type == 1).sum()),
+            "transactions": int((ev_type == 2).sum()), "orders": int(n),
+            "online_orders": int(online.sum()), "store_orders": int((~online).sum()),
+            "promotion_orders": int((o_kind == 2).sum()), "suppressed_orders": int(hit.sum()),
+            "delayed_purchase_share": float(w["buy_delayed"].mean()) if w["buy_delayed"].size else 0.0,
+            "decisions": int(self.tables["decisions"]["decision_id"].size),
+            "experiment_assignments": int(self.tables["experiment_assignments"]["customer_id"].size),
+        }
+
+
+def _categorical(rng, logits: np.ndarray) -> np.ndarray:
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return (rng.random(len(p))[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, p.shape[1] - 1)
+
+
+def _weighted_times(rng, lo, hi, weekday_w, hour_w):
+    """Times in [lo, hi) seconds with day-of-week and hour-of-day weights (rejection sampling on the day)."""
+    n = lo.size
+    out = np.empty(n)
+    todo = np.arange(n)
+    wmax = weekday_w.max()
+    hour_p = hour_w / hour_w.sum()
+    while todo.size:
+        u = lo[todo] + rng.random(todo.size) * np.maximum(hi[todo] - lo[todo], 1.0)
+        day = np.floor(u / DAY)
+        weekday = (day.astype(np.int64) % 7)  # PERIOD_START is a Monday
+        ok = rng.random(todo.size) < weekday_w[weekday] / wmax
+        out[todo[ok]] = day[ok] * DAY
+        todo = todo[~ok]
+    hours = rng.choice(24, n, p=hour_p)
+    t = out + hours * HOUR + rng.random(n) * HOUR
+    return np.clip(t, lo, np.maximum(hi - 1, lo))
+
+
+def _count_in_window(ev_key, ev_t, key, t_lo, t_hi):
+    """For each (key, [t_lo, t_hi)), how many events of that key fall in the window."""
+    order = np.lexsort((ev_t, ev_key))
+    k, t = ev_key[order].astype(np.float64), ev_t[order]
+    scale = 1e10
+    comb = k * scale + t
+    return (np.searchsorted(comb, key * scale + t_hi) - np.searchsorted(comb, key * scale + t_lo)).astype(int)
+
+
+def _last_before(ev_key, ev_t, key, t):
+    order = np.lexsort((ev_t, ev_key))
+    k, tt = ev_key[order].astype(np.float64), ev_t[order]
+    scale = 1e10
+    comb = k * scale + tt
+    pos = np.searchsorted(comb, key * scale + t) - 1
+    ok = (pos >= 0) & (k[np.maximum(pos, 0)] == key)
+    return np.where(ok, tt[np.maximum(pos, 0)], np.nan)
+
+
+def _in_any_window(key, t, w_key, w_lo, w_hi):
+    """True where (key, t) falls inside any of the windows (w_key, (w_lo, w_hi])."""
+    if w_key.size == 0:
+        return np.zeros(key.size, dtype=bool)
+    scale = 1e10
+    # windows of one key do not overlap much; check the latest window starting before t
+    order = np.lexsort((w_lo, w_key))
+    wk, wl, wh = w_key[order].astype(np.float64), w_lo[order], w_hi[order]
+    comb = wk * scale + wl
+    pos = np.searchsorted(comb, key * scale + t, side="left") - 1
+    ok = pos >= 0
+    p_ = np.maximum(pos, 0)
+    hit = ok & (wk[p_] == key) & (t > wl[p_]) & (t <= wh[p_])
+    # a second, earlier window of the same key may still cover t
+    p2 = np.maximum(pos - 1, 0)
+    hit |= (pos >= 1) & (wk[p2] == key) & (t > wl[p2]) & (t <= wh[p2])
+    return hit
+
+
+def _context_json(ctx: dict) -> np.ndarray:
+    names = {"age_band": AGE_BANDS, "device": DEVICES, "channel": CHANNELS}
+    out = []
+    n = len(ctx["hour"])
+    for i in range(n):
+        d = {}
+        for key, val in ctx.items():
+            x = val[i]
+            if key in names:
+                d["acquisition_channel" if key == "channel" else key] = str(names[key][x])
+            elif isinstance(x, float | np.floating):
+                d[key] = None if np.isnan(x) else round(float(x), 3)
+            else:
+                d[key] = int(x)
+        out.append(json.dumps(d, separators=(",", ":")))
+    return np.array(out)
+
+
+def _write(table_def, columns: dict[str, np.ndarray], path: Path) -> int:
+    arrays = []
+    for col in table_def.columns:
+        data = columns[col.name]
+        typ = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
+               "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64()}[col.type]
+        if typ == pa.string():
+            data = np.asarray(data, dtype=object)
+            arrays.append(pa.array([None if x is None else str(x) for x in data], type=typ)
+                          if data.dtype == object and any(x is None for x in data[:100_000])
+                          else pa.array(data.astype(str), type=typ))
+        else:
+            arrays.append(pa.array(data, type=typ))
+    table = pa.Table.from_arrays(arrays, names=table_def.column_names)
+    pq.write_table(table, path, compression="zstd", row_group_size=1_000_000)
+    return table.num_rows
+
+
+def generate_world(preset: str | Preset = "default", seed: int = 42, out: str | Path = "data/default",
+                   progress: bool | Callable = True) -> dict:
+    """Generate the simulated world into ``out/raw`` (the contract's tables) and ``out/truth``.
+
+    Returns a summary dict (also written to ``out/world.json``). Deterministic for a seed.
+    """
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    out = Path(out)
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    w = _World(p, seed)
+    steps = [("catalogue", w.catalogue), ("customers and visitors", w.people), ("web sessions", w.sessions),
+             ("store orders", w.store_orders), ("experiments", w.experiments), ("decision log", w.decisions),
+             ("promotion effects and truth", w.apply_exposures), ("orders and events", w.orders_and_events)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(steps) + 1, desc=f"generate {p.name}", unit="step")
+    for label, fn in steps:
+        if bar:
+            bar.set_postfix_str(label)
+        fn()
+        if bar:
+            bar.update(1)
+    counts = {}
+    for name, cols in w.tables.items():
+        counts[name] = _write(TABLES[name], cols, out / "raw" / f"{name}.parquet")
+    for name, cols in w.truth.items():
+        counts[name] = _write(TRUTH_TABLES[name], cols, out / "truth" / f"{name}.parquet")
+    if bar:
+        bar.update(1)
+        bar.close()
+    summary = {
+        "preset": asdict(p), "seed": seed,
+        "period_start": str(PERIOD_START), "period_end": str(PERIOD_START + np.timedelta64(p.days, "D")),
+        "attribution_days": ATTRIBUTION_DAYS, "row_counts": counts, "stats": w.stats,
+    }
+    (out / "world.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
