@@ -114,6 +114,7 @@ def _write_table(con, table: Table, path: Path, out: Path) -> TableReport:
         extra = _check_columns(table, list(cols), path)
         norm = {c.strip().lower(): c for c in cols}
         relation = _csv_relation(path)
+        con.execute("drop table if exists rl_reject_errors; drop table if exists rl_reject_scans")
     selects = []
     for c in table.columns:
         if c.name in norm:
@@ -144,7 +145,8 @@ def _write_table(con, table: Table, path: Path, out: Path) -> TableReport:
 def _collect_rejects(con, table_name: str, path: Path) -> int:
     try:
         rows = con.execute(
-            "select line, error_type, error_message, csv_line from rl_reject_errors order by line").fetchall()
+            "select line, min(error_type), min(error_message), min(csv_line) from rl_reject_errors "
+            "group by line order by line").fetchall()
     except duckdb.Error:
         return 0
     if rows:

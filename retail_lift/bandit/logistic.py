@@ -54,7 +54,8 @@ def laplace_logistic_update(X: np.ndarray, y: np.ndarray, m0: np.ndarray, Q0: np
         hess = Q0 + (X * (p * (1.0 - p))[:, None]).T @ X
         step = np.linalg.solve(hess, grad)
         decrement = float(grad @ step)  # Newton decrement squared
-        if decrement <= 2.0 * tol:
+        if decrement <= 2.0 * tol:  # converged: one last full step (quadratic convergence) and stop
+            w = w - step
             break
         t = 1.0
         while True:

@@ -141,3 +141,9 @@ def shape_out(value, scalar: bool):
     if np.issubdtype(arr.dtype, np.integer):
         return int(arr)
     return float(arr)
+
+
+def shape_count(value, scalar: bool):
+    """Whole-number counts as ``int`` (scalar) or an integer array."""
+    arr = np.asarray(value)
+    return int(arr) if scalar else arr.astype(np.int64)

@@ -21,6 +21,7 @@ from ._common import (
     check_alpha,
     check_counts,
     check_nonnegative,
+    shape_count,
     shape_out,
 )
 from .frequentist import WelchResult, welch_from_moments
@@ -87,8 +88,8 @@ class CupedResult(Result):
 
     theta: float
     correlation: float
-    n_a: float
-    n_b: float
+    n_a: int
+    n_b: int
     mean_a: float
     mean_b: float
     mean_x_a: float
@@ -248,7 +249,7 @@ def cuped(y_a=None, x_a=None, y_b=None, x_b=None, *, stats_a=None, stats_b=None,
 
     o = lambda v: shape_out(v, scalar)  # noqa: E731
     return CupedResult(
-        theta=o(theta), correlation=o(corr), n_a=o(na), n_b=o(nb),
+        theta=o(theta), correlation=o(corr), n_a=shape_count(na, scalar), n_b=shape_count(nb, scalar),
         mean_a=o(mya), mean_b=o(myb), mean_x_a=o(mxa), mean_x_b=o(mxb),
         adj_mean_a=o(adj_a), adj_mean_b=o(adj_b),
         var_a=o(var_a), var_b=o(var_b), adj_var_a=o(adj_var_a), adj_var_b=o(adj_var_b),

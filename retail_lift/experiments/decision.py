@@ -74,11 +74,12 @@ class Decision(Result):
     alpha: float
 
 
-def _last(v, name: str) -> float:
+def _last(v, name: str, series_ok: bool) -> float:
+    """The scalar value of a result field (the latest look for a sequential series)."""
     arr = np.asarray(v, dtype=float)
     if arr.ndim == 0:
         return float(arr)
-    if arr.ndim == 1 and arr.size > 0:
+    if series_ok and arr.ndim == 1 and arr.size > 0:
         return float(arr[-1])
     raise ValueError(f"result.{name} must be a scalar (or, for sequential results, one series of looks); "
                      f"got shape {arr.shape} – call decide() once per experiment")
@@ -125,10 +126,10 @@ def decide(result, *, planned_users_per_arm: int, alpha: float = 0.05, p_value: 
     alpha = check_alpha(alpha)
     sequential = isinstance(result, MsprtResult)
 
-    n_a, n_b = _last(result.n_a, "n_a"), _last(result.n_b, "n_b")
-    effect = _last(result.abs_effect, "abs_effect")
+    n_a, n_b = _last(result.n_a, "n_a", sequential), _last(result.n_b, "n_b", sequential)
+    effect = _last(result.abs_effect, "abs_effect", sequential)
     if p_value is None:
-        p = _last(result.p_value, "p_value")
+        p = _last(result.p_value, "p_value", sequential)
     else:
         if isinstance(p_value, bool) or not isinstance(p_value, (int, float, np.integer, np.floating)) \
                 or not 0.0 <= float(p_value) <= 1.0:
@@ -152,7 +153,8 @@ def decide(result, *, planned_users_per_arm: int, alpha: float = 0.05, p_value: 
     significant = p < alpha
     sign = float(np.sign(effect))
     if sequential:  # the confidence sequence gives a coherent direction once 0 is excluded
-        lo, hi = _last(result.abs_ci_low, "abs_ci_low"), _last(result.abs_ci_high, "abs_ci_high")
+        lo = _last(result.abs_ci_low, "abs_ci_low", True)
+        hi = _last(result.abs_ci_high, "abs_ci_high", True)
         if lo > 0:
             sign = 1.0
         elif hi < 0:

@@ -31,6 +31,7 @@ from ._common import (
     check_counts,
     check_nonnegative,
     check_not_greater,
+    shape_count,
     shape_out,
 )
 
@@ -41,10 +42,10 @@ __all__ = ["TwoProportionResult", "WelchResult", "two_proportion_test", "welch_t
 class TwoProportionResult(Result):
     """Result of :func:`two_proportion_test` (scalars for one experiment, arrays for many)."""
 
-    x_a: float
-    n_a: float
-    x_b: float
-    n_b: float
+    x_a: int
+    n_a: int
+    x_b: int
+    n_b: int
     rate_a: float
     rate_b: float
     pooled_rate: float
@@ -66,8 +67,8 @@ class TwoProportionResult(Result):
 class WelchResult(Result):
     """Result of :func:`welch_test` (also used for the CUPED-adjusted test)."""
 
-    n_a: float
-    n_b: float
+    n_a: int
+    n_b: int
     mean_a: float
     mean_b: float
     var_a: float
@@ -181,7 +182,8 @@ def two_proportion_test(x_a, n_a, x_b, n_b, alpha: float = 0.05) -> TwoProportio
 
     o = lambda v: shape_out(v, scalar)  # noqa: E731
     return TwoProportionResult(
-        x_a=o(xa), n_a=o(na), x_b=o(xb), n_b=o(nb),
+        x_a=shape_count(xa, scalar), n_a=shape_count(na, scalar),
+        x_b=shape_count(xb, scalar), n_b=shape_count(nb, scalar),
         rate_a=o(pa), rate_b=o(pb), pooled_rate=o(pooled),
         abs_effect=o(diff), abs_se=o(se), abs_ci_low=o(diff - q * se), abs_ci_high=o(diff + q * se),
         rel_effect=o(rel), rel_se=o(rel_se), rel_ci_low=o(rel - q * rel_se), rel_ci_high=o(rel + q * rel_se),
@@ -197,21 +199,22 @@ def welch_from_moments(n_a, mean_a, var_a, n_b, mean_b, var_b, alpha: float, sca
     diff = mean_b - mean_a
     va, vb = var_a / n_a, var_b / n_b
     se = np.sqrt(va + vb)
+    # No within-variant variance at all (se == 0): the difference is known exactly, so t = 0 / p = 1
+    # for equal means and t = +-inf / p = 0 otherwise.
+    zero = se == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         df = (va + vb) ** 2 / (va**2 / (n_a - 1.0) + vb**2 / (n_b - 1.0))
-        t = diff / se
-    # No within-variant variance at all: the difference is known exactly.
-    zero = se == 0
-    t = np.where(zero, np.where(diff == 0, 0.0, np.sign(diff) * np.inf), t)
-    df = np.where(zero, n_a + n_b - 2.0, df)
-    p = np.where(zero, np.where(diff == 0, 1.0, 0.0), 2.0 * stats.t.sf(np.abs(t), df))
-    q_t = stats.t.ppf(1.0 - alpha / 2.0, df)
+        t = np.where(zero, np.where(diff == 0, 0.0, np.copysign(np.inf, diff)), diff / se)
+        df = np.where(zero, n_a + n_b - 2.0, df)
+        p = np.where(zero, np.where(diff == 0, 1.0, 0.0), 2.0 * stats.t.sf(np.abs(t), df))
+        q_t = stats.t.ppf(1.0 - alpha / 2.0, df)
     q_z = stats.norm.ppf(1.0 - alpha / 2.0)
     rel, rel_se = _ratio_delta(mean_a, va, mean_b, vb)
 
     o = lambda v: shape_out(v, scalar)  # noqa: E731
     return WelchResult(
-        n_a=o(n_a), n_b=o(n_b), mean_a=o(mean_a), mean_b=o(mean_b), var_a=o(var_a), var_b=o(var_b),
+        n_a=shape_count(n_a, scalar), n_b=shape_count(n_b, scalar),
+        mean_a=o(mean_a), mean_b=o(mean_b), var_a=o(var_a), var_b=o(var_b),
         abs_effect=o(diff), abs_se=o(se), abs_ci_low=o(diff - q_t * se), abs_ci_high=o(diff + q_t * se),
         rel_effect=o(rel), rel_se=o(rel_se),
         rel_ci_low=o(rel - q_z * rel_se), rel_ci_high=o(rel + q_z * rel_se),

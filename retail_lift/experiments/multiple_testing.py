@@ -101,7 +101,7 @@ def benjamini_hochberg(p_values) -> np.ndarray:
     p = _check(p_values)
     m = p.size
     order = np.argsort(p, kind="mergesort")
-    scaled = p[order] * m / np.arange(1, m + 1)
+    scaled = p[order] * (m / np.arange(1, m + 1))
     adj_sorted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
     out = np.empty(m)
     out[order] = adj_sorted

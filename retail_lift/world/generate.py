@@ -616,6 +616,11 @@ class _World:
         on_idx = np.flatnonzero(online)
         # transaction events: one per line of an online order
         tl = np.isin(l_order, on_idx)
+        # one transaction event per product of an order (two lines of the same product share it)
+        pair = l_order.astype(np.int64) * self.p.n_products + l_prod
+        first_of_pair = np.zeros(l_order.size, dtype=bool)
+        first_of_pair[np.unique(pair, return_index=True)[1]] = True
+        tl &= first_of_pair
         tx_t = o_t[l_order[tl]]
         tx_vis = o_vis[l_order[tl]]
         tx_prod = l_prod[tl]

@@ -1,5 +1,6 @@
 """Two-proportion z test and Welch test against hand-computed / closed-form references."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_two_proportion_to_dict_is_plain():
     assert set(d) >= {"rate_a", "rate_b", "abs_effect", "abs_ci_low", "abs_ci_high", "rel_effect",
                       "rel_ci_low", "rel_ci_high", "z", "p_value"}
     assert round(d["p_value"], 4) == 0.0769
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         two_proportion_test(1, 10, 2, 10).rate_a = 0.5  # frozen
 
 

@@ -1,0 +1,97 @@
+# Retail Lift — the two set-up commands are `make build` and `make test` (see README).
+# Every step prints what it does; the first failing step stops make with its name and a non-zero exit.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+# The simulated world (used when DATA is not given)
+PRESET ?= default
+SEED ?= 42
+# Bring your own data: a folder with one Parquet/CSV file per raw table (make build DATA=path/to/folder)
+DATA ?= $(RETAIL_LIFT_DATA)
+
+ifeq ($(strip $(DATA)),)
+  RAW_INPUT := data/$(PRESET)/raw
+  TRUTH_INPUT := data/$(PRESET)/truth
+  NEED_GENERATE := 1
+else
+  RAW_INPUT := $(DATA)
+  TRUTH_INPUT :=
+  NEED_GENERATE :=
+endif
+
+export RETAIL_LIFT_RAW ?= $(CURDIR)/warehouse/raw
+export RETAIL_LIFT_TRUTH ?= $(CURDIR)/warehouse/truth
+export RETAIL_LIFT_WAREHOUSE ?= $(CURDIR)/warehouse/retail_lift.duckdb
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+DBT := $(BIN)/dbt --no-use-colors
+DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
+STEP = @printf '\n==> %s\n' 
+
+.PHONY: help build test install data prepare dbt-build docs summary lint clean
+
+help:
+	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
+	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
+	@echo "make lint    ruff and the dbt layer checks"
+	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
+
+## ---------------------------------------------------------------- set-up command 1
+build: install data prepare dbt-build docs summary
+
+## ---------------------------------------------------------------- set-up command 2
+test: install
+	$(STEP) "pytest (package tests, then a dbt build of the tiny world in its own DuckDB file)"
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(STEP) "install: virtual environment $(VENV) with the pinned dependencies"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+data:
+ifeq ($(NEED_GENERATE),1)
+	$(STEP) "data: generate the '$(PRESET)' world (seed $(SEED)) into data/$(PRESET)"
+	test -f data/$(PRESET)/world.json && grep -q '"seed": $(SEED)' data/$(PRESET)/world.json \
+		&& echo "data/$(PRESET) exists for seed $(SEED); reusing it (make clean to regenerate)" \
+		|| $(BIN)/retail-lift generate --preset $(PRESET) --seed $(SEED) --out data/$(PRESET)
+else
+	$(STEP) "data: using your folder $(RAW_INPUT)"
+endif
+
+prepare:
+	$(STEP) "prepare: check $(RAW_INPUT) against the data contract and land it in $(RETAIL_LIFT_RAW)"
+	$(BIN)/retail-lift prepare --data $(RAW_INPUT) $(if $(TRUTH_INPUT),--truth $(TRUTH_INPUT)) \
+		--out $(RETAIL_LIFT_RAW) --truth-out $(RETAIL_LIFT_TRUTH)
+
+dbt-build:
+	$(STEP) "dbt build: seeds, every model, every test -> $(RETAIL_LIFT_WAREHOUSE)"
+	$(DBT) build $(DBT_ARGS)
+
+docs:
+	$(STEP) "dbt docs generate (static single-file site)"
+	$(DBT) docs generate --static $(DBT_ARGS)
+
+summary:
+	$(STEP) "done"
+	@echo "warehouse:   $(RETAIL_LIFT_WAREHOUSE)  (query: $(BIN)/dbt show --inline 'select * from {{ ref(\"fct_sessions\") }}' $(DBT_ARGS))"
+	@echo "docs site:   $(CURDIR)/target/static_index.html  (or: $(BIN)/dbt docs serve $(DBT_ARGS))"
+	@echo "load report: $(RETAIL_LIFT_RAW)/_load_report.parquet"
+
+lint: install
+	$(BIN)/ruff check retail_lift tests
+	$(DBT) parse $(DBT_ARGS) --quiet
+	$(BIN)/python ../shared/tools/dbt_lint.py target/manifest.json || true
+
+clean:
+	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal target logs data

@@ -1,0 +1,42 @@
+"""Helpers for tests that run dbt: each build gets its own warehouse file, target and log folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from retail_lift.adapters import prepare_raw
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def run_dbt(args: list[str], raw_dir: Path, truth_dir: Path, workdir: Path, check: bool = True,
+            extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run dbt against the project with its own warehouse file, target and log folders under workdir."""
+    env = dict(os.environ)
+    env.update({
+        "RETAIL_LIFT_RAW": str(raw_dir),
+        "RETAIL_LIFT_TRUTH": str(truth_dir),
+        "RETAIL_LIFT_WAREHOUSE": str(workdir / "warehouse.duckdb"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    })
+    env.update(extra_env or {})
+    cmd = [DBT, "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+           "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
+    if check and proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-60:])
+        raise AssertionError(f"dbt {' '.join(args)} failed ({proc.returncode}):\n{tail}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def build_folder(data_dir: Path, workdir: Path, truth_dir: Path | None = None) -> Path:
+    """prepare + dbt build of a raw folder; returns the warehouse path."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    raw, truth = workdir / "raw", workdir / "truth"
+    prepare_raw(data_dir, raw, truth_dir=truth_dir, truth_out=truth, log=lambda *_: None)
+    run_dbt(["build"], raw, truth, workdir)
+    return workdir / "warehouse.duckdb"

@@ -1,0 +1,115 @@
+"""dbt builds of the tiny world, of an orders-only folder and of a RetailRocket log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from retail_lift.adapters import convert_retailrocket
+
+from helpers import PROJECT_DIR, build_folder, run_dbt
+
+pytestmark = pytest.mark.dbt
+
+
+def _q(db: Path, sql: str):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_tiny_build_produces_queryable_marts(tiny_warehouse):
+    n_sessions, converted = _q(tiny_warehouse, "select count(*), count_if(is_converted) from marts.fct_sessions")[0]
+    assert n_sessions > 1000 and 0 < converted < n_sessions
+    # every clean event belongs to exactly one session
+    assert _q(tiny_warehouse, "select count(*) from staging.stg_shop__events")[0][0] == \
+        _q(tiny_warehouse, "select sum(events) from marts.fct_sessions")[0][0]
+    n_ltv, n_clv = _q(tiny_warehouse, "select count(*), count(clv_12m) from ml.ml_customer_lifetime_value")[0]
+    assert n_ltv > 100 and n_clv == n_ltv
+    # generated data is clean: nothing quarantined
+    assert _q(tiny_warehouse, "select count(*) from staging.stg_shop__quarantined_events")[0][0] == 0
+
+
+def test_dbt_show_inline_reads_a_mart(tiny_warehouse):
+    work = tiny_warehouse.parent
+    proc = run_dbt(["show", "--inline", "select count(*) as n from {{ ref('fct_sessions') }}", "--output", "json"],
+                   work / "raw", work / "truth", work)
+    assert '"n"' in proc.stdout
+
+
+EVALUATION_PATHS = ("models/staging/simulation/", "models/marts/evaluation/", "python_models/evaluation/")
+
+
+def test_ground_truth_is_read_only_by_evaluation_models(tiny_warehouse):
+    """No model that learns or scores reads the simulated world's truth: only the evaluation layer does."""
+    manifest = json.loads((tiny_warehouse.parent / "target" / "manifest.json").read_text())
+    children = manifest["child_map"]
+    truth_sources = [u for u in manifest["sources"] if manifest["sources"][u]["source_name"] == "simulation"]
+    assert truth_sources
+    seen, stack = set(), list(truth_sources)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    readers = [manifest["nodes"][u] for u in seen if u.startswith("model.")]
+    for node in readers:
+        path = node["original_file_path"]
+        assert path.startswith(EVALUATION_PATHS), \
+            f"{node['name']} ({path}) depends on the ground truth"
+    # and no package code that trains or scores opens the truth folder
+    pkg = PROJECT_DIR / "retail_lift"
+    for f in pkg.rglob("*.py"):
+        if "world" in f.parts or "adapters" in f.parts or f.name in ("contract.py", "cli.py"):
+            continue
+        text = f.read_text()
+        assert "truth_" not in text and "RETAIL_LIFT_TRUTH" not in text, f"{f} mentions the ground truth"
+
+
+ORDERS_ONLY = """order_id,customer_id,ordered_at,amount
+o1,c1,2026-03-01 10:00:00,20.5
+o2,c1,2026-03-05 11:00:00,31.0
+o3,c2,2026-03-02 09:30:00,12.0
+o4,c3,2026-03-09 18:00:00,7.25
+o5,c1,2026-04-01 08:00:00,11.0
+o6,c2,2026-04-03 12:00:00,15.0
+"""
+
+
+def test_orders_only_folder_builds_the_whole_warehouse(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "orders.csv").write_text(ORDERS_ONLY)
+    db = build_folder(src, tmp_path / "build")
+    assert _q(db, "select count(*) from marts.fct_sessions")[0][0] == 0
+    assert _q(db, "select customer_id, frequency, recency, T from marts.fct_customer_ltv_inputs order by 1") == [
+        ("c1", 2, 31, 33), ("c2", 1, 32, 32), ("c3", 0, 0, 25)]
+    log = (tmp_path / "build" / "logs" / "dbt.log").read_text()
+    assert "raw table events is absent from the input" in log
+
+
+def test_retailrocket_log_builds(tmp_path):
+    rr = tmp_path / "rr"
+    rr.mkdir()
+    lines = ["timestamp,visitorid,event,itemid,transactionid"]
+    t0 = 1433221332000
+    for v in range(40):
+        for k in range(5):
+            lines.append(f"{t0 + v * 3_600_000 + k * 60_000},{v},view,{100 + k},")
+        if v % 4 == 0:
+            lines.append(f"{t0 + v * 3_600_000 + 400_000},{v},addtocart,100,")
+            lines.append(f"{t0 + v * 3_600_000 + 500_000},{v},transaction,100,{9000 + v}")
+    lines.append("garbage,1,view,5,")
+    (rr / "events.csv").write_text("\n".join(lines) + "\n")
+    land = tmp_path / "land"
+    convert_retailrocket(rr / "events.csv", land, log=lambda *_: None)
+    db = build_folder(land, tmp_path / "build")
+    assert _q(db, "select count(*) from marts.fct_sessions")[0][0] == 40
+    assert _q(db, "select count(*) from staging.stg_shop__orders")[0][0] == 10  # derived from transactions
+    assert _q(db, "select dq_reason, event_at_raw from staging.stg_shop__quarantined_events") == [
+        ("unparseable_event_at", "garbage")]

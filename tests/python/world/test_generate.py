@@ -1,0 +1,156 @@
+"""The simulated world: deterministic, realistic in its rates, and with a consistent ground truth."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+import numpy as np
+import pytest
+
+from retail_lift.contract import TABLES, TRUTH_TABLES
+from retail_lift.world import generate_world
+
+
+def _hashes(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.parquet"))}
+
+
+def _q(con, sql):
+    return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def con(tiny_world):
+    c = duckdb.connect()
+    for name in TABLES:
+        c.execute(f"create view {name} as select * from read_parquet('{tiny_world / 'raw' / (name + '.parquet')}')")
+    for name in TRUTH_TABLES:
+        c.execute(f"create view {name} as select * from read_parquet('{tiny_world / 'truth' / (name + '.parquet')}')")
+    yield c
+    c.close()
+
+
+def test_same_seed_gives_identical_files(tmp_path):
+    a = generate_world("tiny", seed=3, out=tmp_path / "a", progress=False)
+    b = generate_world("tiny", seed=3, out=tmp_path / "b", progress=False)
+    ha, hb = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    assert len(ha) == len(TABLES) + len(TRUTH_TABLES)
+    assert ha == hb
+    assert a == b
+    c = generate_world("tiny", seed=4, out=tmp_path / "c", progress=False)
+    assert _hashes(tmp_path / "c")["raw/events.parquet"] != ha["raw/events.parquet"]
+    assert c["row_counts"] != a["row_counts"]
+
+
+def test_every_contract_table_is_written_with_contract_columns(tiny_world, con):
+    for name, table in {**TABLES, **TRUTH_TABLES}.items():
+        cols = [r[0] for r in _q(con, f"describe select * from {name}")]
+        assert cols == table.column_names, name
+    summary = json.loads((tiny_world / "world.json").read_text())
+    assert summary["row_counts"]["customers"] == 1000
+
+
+def test_funnel_rates_resemble_retailrocket(con):
+    views, carts, tx = _q(con, "select count_if(event_type='view'), count_if(event_type='addtocart'), "
+                               "count_if(event_type='transaction') from events")[0]
+    assert 0.015 <= carts / views <= 0.045, carts / views
+    assert 0.2 <= tx / carts <= 0.6, tx / carts
+
+
+def test_seasonality_evening_peak_and_saturday_dip(con):
+    by_hour = dict(_q(con, "select hour(event_at), count(*) from events group by 1"))
+    evening = np.mean([by_hour.get(h, 0) for h in range(18, 23)])
+    morning = np.mean([by_hour.get(h, 0) for h in range(7, 11)])
+    assert evening > 2.5 * morning
+    by_dow = dict(_q(con, "select isodow(event_at), count(*) from events group by 1"))
+    weekdays = np.mean([by_dow[d] for d in range(1, 6)])
+    assert by_dow[6] < 0.85 * weekdays  # Saturday
+
+
+def test_visitors_customers_and_cold_start(con):
+    n_vis, n_cust_vis = _q(con, "select count(distinct visitor_id), count(distinct visitor_id) filter "
+                                "(where visitor_id in (select visitor_id from customers)) from events")[0]
+    assert n_cust_vis < n_vis  # some visitors never become customers
+    one_time = _q(con, "select avg((n = 1)::int) from (select visitor_id, count(distinct event_at::date) n "
+                       "from events group by 1)")[0][0]
+    assert 0.1 < one_time < 0.9  # one-time and returning visitors
+    start, end = _q(con, "select min(event_at), max(event_at) from events")[0]
+    mid_launch = _q(con, f"select count(*) from products where launched_at > '{start}'")[0][0]
+    assert mid_launch > 0
+
+
+def test_orders_reconcile_with_lines_and_transactions(con):
+    bad = _q(con, """select count(*) from orders o join (
+                       select order_id, sum(quantity * unit_price - discount_amount) as s from order_lines group by 1
+                     ) l using (order_id) where abs(o.amount - l.s) > 0.02""")[0][0]
+    assert bad == 0
+    online = _q(con, "select count(*) from orders where channel = 'online'")[0][0]
+    tx_orders = _q(con, "select count(distinct transaction_id) from events where event_type = 'transaction'")[0][0]
+    # online orders near the end of the period may have their events cut at the period end; never more
+    assert tx_orders <= online and tx_orders >= 0.95 * online
+    assert _q(con, "select count(*) from orders where channel = 'store'")[0][0] > 0
+
+
+def test_delayed_purchases_exist(con):
+    share = _q(con, """
+        with tx as (select visitor_id, product_id, min(event_at) t from events where event_type='transaction' group by 1,2),
+             cart as (select visitor_id, product_id, max(event_at) t from events where event_type='addtocart' group by 1,2)
+        select avg((tx.t - cart.t > interval 24 hour)::int) from tx join cart using (visitor_id, product_id)
+        where cart.t <= tx.t""")[0][0]
+    assert 0.05 < share < 0.6
+
+
+def test_decision_log_propensities_are_consistent(con):
+    rows = _q(con, "select promotion_id, propensity, action_probabilities from decisions")
+    assert len(rows) > 100
+    for arm, p, probs in rows:
+        d = json.loads(probs)
+        assert abs(sum(d.values()) - 1) < 1e-5
+        assert 0 < p <= 1 and abs(d[arm] - p) < 1e-6
+    # the new arm exists only after its launch
+    first_new = _q(con, "select min(decided_at) from decisions where action_probabilities like '%free_shipping%'")[0][0]
+    launch = _q(con, "select launched_at from promotions where promotion_id = 'free_shipping'")[0][0]
+    assert first_new >= launch
+
+
+def test_truth_is_consistent(con):
+    n_arms = _q(con, "select count(*) from promotions")[0][0]
+    assert _q(con, "select count(*) from truth_customer_arms")[0][0] == 1000 * n_arms
+    assert _q(con, "select count(*) from (select customer_id from truth_customer_arms where is_oracle_arm "
+                   "group by 1 having count(*) = 1)")[0][0] == 1000
+    lo, hi = _q(con, "select min(p_convert), max(p_convert) from truth_exposures")[0]
+    assert 0 <= lo and hi <= 1
+    assert _q(con, "select count(*) from truth_customer_arms where promotion_id = 'control' "
+                   "and true_uplift <> 0")[0][0] == 0
+    types = dict(_q(con, "select uplift_type, count(*) from truth_customers group by 1"))
+    assert set(types) == {"persuadable", "sure_thing", "lost_cause", "do_not_disturb"}
+    # do-not-disturbs lose, persuadables gain from an e-mail
+    by_type = dict(_q(con, """select t.uplift_type, avg(a.true_uplift) from truth_customer_arms a
+                              join truth_customers t using (customer_id) where a.promotion_id = 'email_10pct'
+                              group by 1"""))
+    assert by_type["persuadable"] > 0.02 > by_type["sure_thing"] >= 0 > by_type["do_not_disturb"]
+    # every logged exposure has its truth
+    n_dec = _q(con, "select count(*) from decisions")[0][0]
+    assert _q(con, "select count(distinct exposure_id) from truth_exposures where exposure_kind='decision'")[0][0] \
+        == n_dec
+
+
+def test_experiment_with_logging_bug_loses_treatment_logs(con):
+    """exp_cart_popup loses part of its treatment group's logs (a sample-ratio mismatch by design)."""
+    logged = dict(_q(con, "select variant, count(*) from experiment_assignments where experiment_id = "
+                          "'exp_cart_popup' group by 1"))
+    exposed = dict(_q(con, """select e.variant, count(*) from (
+                                  select exposure_id, max(case when promotion_id = 'control' then 1 end) as c
+                                  from truth_exposures where exposure_id like 'exp_cart_popup:%' group by 1) x
+                              join (select 'exp_cart_popup:' || customer_id as exposure_id, variant
+                                    from experiment_assignments) e using (exposure_id) group by 1"""))
+    n_exposed = _q(con, "select count(distinct exposure_id) from truth_exposures "
+                        "where exposure_id like 'exp_cart_popup:%'")[0][0]
+    assert exposed == logged  # every logged assignment was a real exposure
+    assert sum(logged.values()) < n_exposed  # and some exposures were not logged
+    other = _q(con, "select count(distinct exposure_id) from truth_exposures "
+                    "where exposure_id like 'exp_email_offer:%'")[0][0]
+    assert other == _q(con, "select count(*) from experiment_assignments where experiment_id='exp_email_offer'")[0][0]
