@@ -8,6 +8,11 @@
             from read_parquet('{{ report }}')
             order by table_name
         {%- endset -%}
+        {%- set found = run_query("select count(*) from glob('" ~ report ~ "')").rows[0][0] -%}
+        {%- if found == 0 -%}
+            {{ log("retail_lift: no load report at " ~ report ~ "; run `retail-lift prepare` (make build does) so that the raw tables exist", info=True) }}
+            {{ return('') }}
+        {%- endif -%}
         {%- set result = run_query(sql) -%}
         {%- for row in result.rows -%}
             {%- if row[1] == 'empty' -%}

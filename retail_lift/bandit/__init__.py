@@ -14,6 +14,20 @@ Off-policy evaluation (``ope``): :func:`ips`, :func:`snips`, :func:`dm`, :func:`
 :func:`switch_dr`, :func:`evaluate_all`, :func:`prepare_ope_inputs`, :func:`fit_reward_model`.
 
 Serving (``serve``): :func:`score_decision` for one in-process decision.
+
+Example::
+
+    policy = LinUCB(n_arms=3, arm_names=["email_10pct", "banner", "none"], epsilon=0.05, random_state=0)
+    policy.fit(X_log, actions_log, rewards_log)               # offline, from the decision ledger
+    arms, propensities = policy.select_with_propensity(X_new)  # log both
+    policy.partial_fit(X_new, arms, observed_rewards)          # online update
+    policy.add_arm("free_shipping")                           # cold start: explored via its prior
+
+    # would the policy beat the logger? evaluate it on the logged data
+    pi = policy.action_probabilities(X_log)
+    q = fit_reward_model(X_log, actions_log, rewards_log, n_arms=4).cross_fitted_
+    inp = prepare_ope_inputs(pi, actions_log, q)
+    dr(rewards_log, pscore_log, inp["target_prob"], inp["q_logged"], inp["q_target"])
 """
 
 from .base import BasePolicy

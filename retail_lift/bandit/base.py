@@ -212,7 +212,7 @@ class BasePolicy(abc.ABC):
             raise ValueError(f"random_state must be None or a non-negative int, got {rs!r}")
         self._validate_extra_params()
 
-    def _validate_extra_params(self) -> None:
+    def _validate_extra_params(self) -> None:  # noqa: B027 - optional hook
         """Subclass hook: check the family's hyper-parameters."""
 
     @staticmethod
@@ -452,7 +452,7 @@ class BasePolicy(abc.ABC):
             policy._initialized = True
         return policy
 
-    def _after_load(self) -> None:
+    def _after_load(self) -> None:  # noqa: B027 - optional hook
         """Subclass hook: restore derived arrays after :meth:`from_dict`."""
 
     def __repr__(self) -> str:

@@ -25,6 +25,8 @@ Each returns an :class:`OPEResult`: the point estimate, a percentile bootstrap i
 resampled with replacement ``n_bootstrap`` times, seeded by ``random_state``; ``n_bootstrap=0``
 skips it), the effective sample size of the importance weights ``(sum w)^2 / sum w^2`` and the
 largest weight. A small ``ess`` or a large ``max_weight`` means the estimate rests on few rows.
+The bootstrap treats the reward-model predictions as fixed: DM's interval (and the model's share
+of DR's) does not include the error of the reward model itself.
 
 For DR, fit the reward model with cross-fitting (:func:`fit_reward_model` keeps out-of-fold
 predictions of the training rows in ``cross_fitted_``), so ``q_logged`` is not fitted to the very
@@ -293,14 +295,28 @@ class RewardModel:
     min_rows : int
         An arm with fewer rows (or with a single reward value, for a classifier) is predicted by
         the mean of its rewards (the overall mean if it has none).
+    n_threads : int or None
+        Thread limit (BLAS and OpenMP) while fitting and predicting. Per-arm models are small, and
+        on a busy machine multi-threaded boosting can be many times slower than one thread, so the
+        default is 1; ``None`` leaves the libraries' own settings.
     """
 
-    def __init__(self, n_arms, model="auto", n_folds=5, min_rows=10, random_state=0):
+    def __init__(self, n_arms, model="auto", n_folds=5, min_rows=10, n_threads=1, random_state=0):
         self.n_arms = n_arms
         self.model = model
         self.n_folds = n_folds
         self.min_rows = min_rows
+        self.n_threads = n_threads
         self.random_state = random_state
+
+    def _thread_limit(self):
+        from contextlib import nullcontext
+
+        if self.n_threads is None:
+            return nullcontext()
+        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+        return threadpool_limits(limits=check_positive_int(self.n_threads, "n_threads"))
 
     def _make_estimator(self, binary: bool):
         from sklearn.base import clone
@@ -349,6 +365,11 @@ class RewardModel:
         return np.column_stack([m.predict_reward(X) for m in models])
 
     def fit(self, contexts, actions, rewards):
+        """Fit one model per arm (and the cross-fitted predictions); returns ``self``."""
+        with self._thread_limit():
+            return self._fit(contexts, actions, rewards)
+
+    def _fit(self, contexts, actions, rewards):
         self.n_arms = check_positive_int(self.n_arms, "n_arms")
         self.min_rows = check_positive_int(self.min_rows, "min_rows")
         X = as_2d_float(contexts, "contexts")
@@ -377,13 +398,14 @@ class RewardModel:
         X = as_2d_float(contexts, "contexts")
         if X.shape[1] != self.n_features_:
             raise ValueError(f"contexts must have {self.n_features_} columns, got {X.shape[1]}")
-        return self._predict_with(self.models_, X)
+        with self._thread_limit():
+            return self._predict_with(self.models_, X)
 
 
 def fit_reward_model(contexts, actions, rewards, n_arms, *, model="auto", n_folds: int = 5,
-                     min_rows: int = 10, random_state=0) -> RewardModel:
+                     min_rows: int = 10, n_threads: int | None = 1, random_state=0) -> RewardModel:
     """Fit a :class:`RewardModel`; ``predict(contexts) -> (n, n_arms)``, and ``cross_fitted_`` holds
     the out-of-fold predictions of the training rows (use those as ``q_hat`` for DR on the same
     ledger)."""
-    return RewardModel(n_arms, model=model, n_folds=n_folds, min_rows=min_rows,
+    return RewardModel(n_arms, model=model, n_folds=n_folds, min_rows=min_rows, n_threads=n_threads,
                        random_state=random_state).fit(contexts, actions, rewards)

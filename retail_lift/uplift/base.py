@@ -25,7 +25,9 @@ and :class:`~retail_lift.uplift.XLearner`:
   xgboost because they are deterministic for a given ``random_state``, clone cleanly, need no
   thread configuration and are fast on the small-to-medium tables of a marketing warehouse. Any
   scikit-learn compatible model can be passed instead, e.g.
-  ``xgboost.XGBClassifier(n_estimators=200, max_depth=3, n_jobs=2)``.
+  ``xgboost.XGBClassifier(n_estimators=200, max_depth=3, n_jobs=2)``. The HistGradientBoosting
+  models use all cores through OpenMP; cap them with ``threadpoolctl.threadpool_limits(n)`` or
+  ``OMP_NUM_THREADS`` on a shared machine.
 - ``random_state`` (int or ``None``) seeds every cloned base learner that has a ``random_state``
   parameter left at ``None``; an explicitly seeded base learner is left as given.
 - Invalid inputs raise ``ValueError`` naming the argument (via :mod:`retail_lift.validation`).
@@ -126,14 +128,16 @@ class BaseMetaLearner(BaseEstimator):
         if arms.size == 0:
             raise ValueError(f"treatment contains only the control label {self.control_name!r}; no arm to compare")
 
+        if outcome == "binary":
+            for arm in [self.control_name, *arms.tolist()]:
+                if np.unique(y_arr[labels == arm]).size < 2:
+                    raise ValueError(
+                        f"y takes a single value among rows with treatment == {arm!r}; "
+                        "a binary outcome model needs both 0 and 1 in every arm"
+                    )
         self.outcome_ = outcome
         self.treatment_names_ = arms.tolist()
         self.n_features_in_ = X_arr.shape[1]
-        if outcome == "binary":
-            for arm in [self.control_name, *self.treatment_names_]:
-                if np.unique(y_arr[labels == arm]).size < 2:
-                    raise ValueError(f"y takes a single value among rows with treatment == {arm!r}; "
-                                     "a binary outcome model needs both 0 and 1 in every arm")
         self._rng = check_random_state(self.random_state) if self.random_state is not None else None
         try:
             self._fit(X_arr, labels, y_arr)

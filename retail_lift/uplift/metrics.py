@@ -331,7 +331,9 @@ def uplift_at_k(y, uplift, treatment, k, strategy: str = "overall") -> float:
     (binary outcome) gives the largest value attainable, up to 1.
 
     Raises ``ValueError`` (naming ``k``) when ``k`` is out of range or the top ``k`` rows hold no
-    treated or no control row, since the uplift is then undefined (sklift returns NaN).
+    treated or no control row, since the uplift is then undefined (sklift returns NaN). Note the
+    argument order: sklift's is ``uplift_at_k(y_true, uplift, treatment, strategy, k=0.3)``; here
+    ``k`` comes first and ``strategy`` defaults to ``'overall'``.
     """
     y, uplift, treatment = _check_inputs(y, uplift, treatment, binary_y=False)
     strategy = _check_strategy(strategy)
@@ -490,9 +492,9 @@ def placebo_refutation(
 
     Args:
         learner_factory: a zero-argument callable returning an unfitted learner (a learner class
-            works), or a learner instance (it is cloned with ``sklearn.base.clone``). Its ``control_name`` decides which
-            label is the control group. If it has a ``random_state`` parameter left at ``None``,
-            it is set to ``random_state``.
+            works), or a learner instance (it is cloned with ``sklearn.base.clone``). Its
+            ``control_name`` decides which label is the control group. If it has a
+            ``random_state`` parameter left at ``None``, it is set to ``random_state``.
         X, treatment, y: the data, as for the learner's ``fit``. ``y`` must be binary 0/1.
         random_state: seed for the permutation and the split.
         test_size: fraction of rows held out.

@@ -35,8 +35,15 @@ class TLearner(BaseMetaLearner):
     ``models_`` (dict arm -> fitted treated model).
     """
 
-    def __init__(self, learner=None, control_learner=None, treatment_learner=None, control_name=0,
-                 outcome="auto", random_state=None):
+    def __init__(
+        self,
+        learner=None,
+        control_learner=None,
+        treatment_learner=None,
+        control_name=0,
+        outcome="auto",
+        random_state=None,
+    ):
         self.learner = learner
         self.control_learner = control_learner
         self.treatment_learner = treatment_learner

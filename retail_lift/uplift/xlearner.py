@@ -55,8 +55,16 @@ class XLearner(BaseMetaLearner):
     or ``None`` when estimated).
     """
 
-    def __init__(self, outcome_learner=None, effect_learner=None, propensity_learner=None, propensity=None,
-                 control_name=0, outcome="auto", random_state=None):
+    def __init__(
+        self,
+        outcome_learner=None,
+        effect_learner=None,
+        propensity_learner=None,
+        propensity=None,
+        control_name=0,
+        outcome="auto",
+        random_state=None,
+    ):
         self.outcome_learner = outcome_learner
         self.effect_learner = effect_learner
         self.propensity_learner = propensity_learner
@@ -79,8 +87,7 @@ class XLearner(BaseMetaLearner):
         for arm, value in values.items():
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise ValueError(f"propensity for arm {arm!r} must be a number in (0, 1), got {value!r}")
-            check_in_range(np.array([float(value)]), "propensity", 0.0, 1.0, low_inclusive=False,
-                           high_inclusive=False)
+            check_in_range(np.array([float(value)]), "propensity", 0.0, 1.0, low_inclusive=False, high_inclusive=False)
         return {arm: float(v) for arm, v in values.items()}
 
     def _fit(self, X, labels, y):

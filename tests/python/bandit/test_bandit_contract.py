@@ -49,7 +49,7 @@ def test_select_with_propensity_is_consistent(fitted_policy):
 def test_select_frequencies_match_probabilities(fitted_policy):
     policy, C = fitted_policy
     n = 20_000
-    row = C[:1] if np.ndim(C) == 2 else C[:1]
+    row = C[:1]
     reps = np.repeat(row, n, axis=0)
     p = policy.action_probabilities(row)[0]
     arms = policy.select(reps, rng=np.random.default_rng(2))

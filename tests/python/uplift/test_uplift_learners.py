@@ -206,7 +206,12 @@ def test_get_params_and_clone():
     assert base.max_iter == 20
     assert set(SLearner().get_params()) == {"learner", "control_name", "outcome", "random_state"}
     assert set(TLearner().get_params(deep=False)) == {
-        "learner", "control_learner", "treatment_learner", "control_name", "outcome", "random_state",
+        "learner",
+        "control_learner",
+        "treatment_learner",
+        "control_name",
+        "outcome",
+        "random_state",
     }
 
 

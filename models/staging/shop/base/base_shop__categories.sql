@@ -34,6 +34,7 @@ checked as (
         category_id,
         parent_category_id,
         category_name,
+        copy_number,
         {{ first_failed_check([
             ['missing_category_id', 'category_id is null'],
             ['self_parent', 'parent_category_id = category_id'],

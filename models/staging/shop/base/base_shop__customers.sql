@@ -59,6 +59,7 @@ checked as (
         heard_of_shop,
         signed_up_at_raw,
         signed_up_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_customer_id', 'customer_id is null'],
             ['unparseable_signed_up_at', is_unparseable('signed_up_at_raw', 'signed_up_at')],

@@ -50,6 +50,7 @@ checked as (
         propensity,
         decided_at_raw,
         decided_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_decision_id', 'decision_id is null'],
             ['missing_customer_id', 'customer_id is null'],

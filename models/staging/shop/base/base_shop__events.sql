@@ -47,6 +47,7 @@ checked as (
         device,
         event_at_raw,
         event_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_event_at', 'event_at_raw is null'],
             ['unparseable_event_at', is_unparseable('event_at_raw', 'event_at')],

@@ -40,6 +40,7 @@ checked as (
         variant,
         assigned_at_raw,
         assigned_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_experiment_id', 'experiment_id is null'],
             ['missing_customer_id', 'customer_id is null'],

@@ -48,6 +48,7 @@ checked as (
         started_at,
         ended_at_raw,
         ended_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_experiment_id', 'experiment_id is null'],
             ['missing_control_variant', 'control_variant is null'],

@@ -49,6 +49,7 @@ checked as (
         unit_price,
         discount_amount_raw,
         discount_amount,
+        copy_number,
         {{ first_failed_check([
             ['missing_order_id', 'order_id is null'],
             ['missing_product_id', 'product_id is null'],

@@ -50,6 +50,7 @@ checked as (
         discount_amount,
         ordered_at_raw,
         ordered_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_order_id', 'order_id is null'],
             ['missing_customer_id', 'customer_id is null'],

@@ -46,6 +46,7 @@ checked as (
         unit_cost,
         launched_at_raw,
         launched_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_product_id', 'product_id is null'],
             ['unparseable_price', is_unparseable('price_raw', 'price')],

@@ -46,6 +46,7 @@ checked as (
         contact_cost,
         launched_at_raw,
         launched_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_promotion_id', 'promotion_id is null'],
             ['unparseable_discount_rate', is_unparseable('discount_rate_raw', 'discount_rate')],

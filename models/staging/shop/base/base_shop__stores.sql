@@ -38,6 +38,7 @@ checked as (
         region,
         opened_at_raw,
         opened_at,
+        copy_number,
         {{ first_failed_check([
             ['missing_store_id', 'store_id is null'],
             ['unparseable_opened_at', is_unparseable('opened_at_raw', 'opened_at')],
