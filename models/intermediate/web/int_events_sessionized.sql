@@ -1,17 +1,57 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='visitor_id',
+        on_schema_change='fail',
+    )
+}}
 
 -- Clean events with their session. A visitor's event starts a new session when more than
 -- var('session_timeout_minutes') (default 30) minutes passed since the visitor's previous event;
 -- a gap of exactly the timeout stays in the same session. Events at the same instant are ordered
 -- view, addtocart, transaction. session_id is a hash of the visitor and the session's first event
 -- time, so it is stable across rebuilds.
+--
+-- Incremental: a run recomputes every visitor with an event at or after the latest event already
+-- loaded minus var('incremental_lookback_days') (late-arriving events), replacing all of that
+-- visitor's rows (delete+insert on visitor_id). The result equals a full refresh as long as late
+-- events arrive within the lookback.
 with
 
-events as (
+all_events as (
 
     select * from {{ ref('stg_shop__events') }}
 
 ),
+
+{% if is_incremental() %}
+changed_visitors as (
+
+    select distinct visitor_id
+    from all_events
+    where event_at >= (
+        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(event_at)') }}
+        from {{ this }}
+    )
+
+),
+
+events as (
+
+    select all_events.*
+    from all_events
+    inner join changed_visitors
+        on all_events.visitor_id = changed_visitors.visitor_id
+
+),
+{% else %}
+events as (
+
+    select * from all_events
+
+),
+{% endif %}
 
 ordered as (
 
