@@ -91,7 +91,7 @@ EXPERIMENTS = [
     # id, name, variants, share of customers, start (days before end), lost treatment logs (SRM bug)
     ("exp_email_offer", "E-mail offer test", ["control", "email_no_discount", "email_10pct"], 0.30, 80, 0.0),
     ("exp_banner_bogo", "Banner versus BOGO", ["control", "banner_limited_time", "bogo"], 0.20, 62, 0.0),
-    ("exp_cart_popup", "Cart reminder pop-up (logging bug)", ["control", "popup_cart_reminder"], 0.10, 55, 0.08),
+    ("exp_cart_popup", "Cart reminder pop-up (logging bug)", ["control", "popup_cart_reminder"], 0.10, 55, 0.15),
 ]
 EXPERIMENT_ASSIGN_DAYS = 14
 DECISION_WINDOW = (42, 2)  # decisions between 42 and 2 days before the end of data
