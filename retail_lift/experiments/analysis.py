@@ -1,0 +1,187 @@
+r"""Experiment analysis for the warehouse: one row per experiment x variant x metric.
+
+:func:`analyze_experiments` takes the sufficient statistics the SQL layer computes
+(``fct_experiment_variant_stats``: per experiment, variant and metric the closed-window ``users``,
+``sum_y``, ``sumsq_y`` and the CUPED covariate sums ``sum_x``, ``sumsq_x``, ``sum_xy``) and the
+sample-ratio data (``fct_experiment_srm``), and runs every test in this package on each treatment
+variant against the experiment's control.
+
+For each row
+    * ``effect`` (treatment minus control), its interval, ``relative_lift`` (delta method) and
+      ``p_value``: the pooled two-proportion z test for rate metrics, Welch's t test otherwise;
+    * ``p_value_adjusted``: Holm's correction across all variants and metrics of the experiment;
+    * ``cuped_*``: the same comparison with CUPED variance reduction on the pre-period covariate;
+    * ``sequential_p_value``: the always-valid mSPRT p-value (valid under continuous monitoring;
+      mixture scale ``tau`` = the planned minimum detectable effect);
+    * ``prob_beat_control`` and the expected losses: the exact Beta-Binomial posterior for rate
+      metrics; for revenue-type metrics a normal approximation of the posterior of the difference
+      under a flat prior (``P = Phi(effect / se)``; expected loss of shipping
+      ``E[max(-d, 0)] = se * phi(z) - effect * Phi(-z)``);
+    * ``srm_p_value`` / ``is_srm``: chi-square test of the users per variant against the planned
+      split (flag at ``p < 0.001``);
+    * ``planned_users_per_arm``: users per arm needed to detect ``mde_relative`` at ``alpha`` and
+      ``power`` given the control's rate (or mean and standard deviation);
+    * ``decision`` and ``decision_reason``: :func:`retail_lift.experiments.decide` applied to the
+      row's test with the Holm-adjusted p-value (ship / do not ship / keep running / invalid: SRM).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .bayesian import bayesian_proportion_test
+from .cuped import CupedStats, cuped
+from .decision import INVALID_SRM, decide
+from .frequentist import two_proportion_test, welch_test
+from .multiple_testing import holm
+from .power import sample_size_means, sample_size_proportions
+from .sequential import msprt_from_estimates
+from .srm import srm_test
+
+RESULT_COLUMNS = [
+    "experiment_id", "variant", "metric_name", "metric_type", "control_variant",
+    "control_users", "variant_users", "control_mean", "variant_mean",
+    "effect", "effect_ci_low", "effect_ci_high", "relative_lift", "relative_lift_ci_low", "relative_lift_ci_high",
+    "p_value", "p_value_adjusted", "is_significant",
+    "cuped_effect", "cuped_ci_low", "cuped_ci_high", "cuped_p_value", "cuped_variance_reduction",
+    "sequential_p_value", "prob_beat_control", "expected_loss_ship", "expected_loss_keep",
+    "srm_p_value", "is_srm", "planned_users_per_arm", "decision", "decision_reason",
+]
+
+REQUIRED_STATS = ["experiment_id", "variant", "metric_name", "metric_type", "is_control", "users",
+                  "sum_y", "sumsq_y", "sum_x", "sumsq_x", "sum_xy"]
+REQUIRED_SRM = ["experiment_id", "variant", "observed_users", "planned_share"]
+
+
+def _check_columns(df: pd.DataFrame, required: list[str], name: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}")
+
+
+def _srm_by_experiment(srm: pd.DataFrame, threshold: float) -> dict[str, tuple[float, bool]]:
+    out = {}
+    for exp_id, g in srm.groupby("experiment_id", sort=True):
+        g = g[g["planned_share"].notna() & (g["planned_share"] > 0)]
+        if len(g) < 2 or g["observed_users"].sum() == 0:
+            out[exp_id] = (float("nan"), False)
+            continue
+        res = srm_test(g["observed_users"].to_numpy(dtype=float), g["planned_share"].to_numpy(dtype=float),
+                       threshold=threshold)
+        out[exp_id] = (float(res.p_value), bool(res.is_srm))
+    return out
+
+
+def _is_rate(metric_type: str) -> bool:
+    return str(metric_type).lower() in ("proportion", "rate", "binary", "conversion")
+
+
+def _stats_row(r) -> CupedStats:
+    return CupedStats(users=float(r.users), sum_y=float(r.sum_y), sumsq_y=float(r.sumsq_y),
+                      sum_x=float(r.sum_x), sumsq_x=float(r.sumsq_x), sum_xy=float(r.sum_xy))
+
+
+def _compare(c, t, rate: bool, alpha: float, mde_relative: float, power: float, prior) -> dict:
+    nc, nt = int(c.users), int(t.users)
+    row: dict = {"control_users": nc, "variant_users": nt}
+    if nc < 2 or nt < 2:
+        return row
+    mean_c, mean_t = c.sum_y / nc, t.sum_y / nt
+    row.update(control_mean=mean_c, variant_mean=mean_t)
+    if rate:
+        test = two_proportion_test(int(round(c.sum_y)), nc, int(round(t.sum_y)), nt, alpha=alpha)
+        bayes = bayesian_proportion_test(int(round(c.sum_y)), nc, int(round(t.sum_y)), nt, prior=prior,
+                                         n_samples=20_000, seed=0)
+        row.update(prob_beat_control=bayes.prob_b_beats_a, expected_loss_ship=bayes.expected_loss_b,
+                   expected_loss_keep=bayes.expected_loss_a)
+        planned = (sample_size_proportions(mean_c, mde_relative, alpha=alpha, power=power, relative=True)
+                   if 0 < mean_c < 1 else np.nan)
+    else:
+        test = welch_test(nc, c.sum_y, c.sumsq_y, nt, t.sum_y, t.sumsq_y, alpha=alpha)
+        se = test.abs_se
+        if se > 0:
+            z = test.abs_effect / se
+            row.update(prob_beat_control=float(stats.norm.cdf(z)),
+                       expected_loss_ship=float(se * stats.norm.pdf(z) - test.abs_effect * stats.norm.cdf(-z)),
+                       expected_loss_keep=float(se * stats.norm.pdf(z) + test.abs_effect * stats.norm.cdf(z)))
+        sd_c = math.sqrt(max(test.var_a, 0.0))
+        planned = (sample_size_means(sd_c, mde_relative * mean_c, alpha=alpha, power=power)
+                   if sd_c > 0 and mean_c > 0 else np.nan)
+    row.update(effect=test.abs_effect, effect_ci_low=test.abs_ci_low, effect_ci_high=test.abs_ci_high,
+               relative_lift=test.rel_effect, relative_lift_ci_low=test.rel_ci_low,
+               relative_lift_ci_high=test.rel_ci_high, p_value=test.p_value,
+               planned_users_per_arm=planned, _test=test)
+    tau = mde_relative * abs(mean_c) if mean_c else None
+    if tau and test.abs_se > 0:
+        seq = msprt_from_estimates(test.abs_effect, test.abs_se ** 2, tau=tau, alpha=alpha)
+        row["sequential_p_value"] = float(np.asarray(seq.p_value).ravel()[-1])
+    try:
+        cu = cuped(stats_a=_stats_row(c), stats_b=_stats_row(t), alpha=alpha)
+        row.update(cuped_effect=cu.abs_effect, cuped_ci_low=cu.abs_ci_low, cuped_ci_high=cu.abs_ci_high,
+                   cuped_p_value=cu.p_value, cuped_variance_reduction=cu.variance_reduction)
+    except ValueError:
+        pass  # no covariate variance (e.g. every pre-period value equal): CUPED not applicable
+    return row
+
+
+def analyze_experiments(variant_stats: pd.DataFrame, srm: pd.DataFrame, *, alpha: float = 0.05,
+                        power: float = 0.8, mde_relative: float = 0.2, prior=(1.0, 1.0),
+                        srm_threshold: float = 0.001) -> pd.DataFrame:
+    """Analyse every experiment; see the module docstring. Returns the columns of :data:`RESULT_COLUMNS`.
+
+    ``variant_stats`` needs :data:`REQUIRED_STATS` (``metric_type`` 'proportion' for rate metrics,
+    anything else for means), ``srm`` needs :data:`REQUIRED_SRM`. An experiment without a control
+    row or with fewer than two users in an arm yields rows with NULL statistics and the verdict
+    'keep running'.
+    """
+    _check_columns(variant_stats, REQUIRED_STATS, "variant_stats")
+    _check_columns(srm, REQUIRED_SRM, "srm")
+    srm_flags = _srm_by_experiment(srm, srm_threshold)
+    rows, tests = [], []
+    for (exp_id, metric), g in variant_stats.groupby(["experiment_id", "metric_name"], sort=True):
+        control = g[g["is_control"].astype(bool)]
+        if control.empty:
+            continue
+        c = control.iloc[0]
+        for t in g[~g["is_control"].astype(bool)].sort_values("variant").itertuples(index=False):
+            row = {"experiment_id": exp_id, "variant": t.variant, "metric_name": metric,
+                   "metric_type": t.metric_type, "control_variant": c["variant"]}
+            row.update(_compare(c, t, _is_rate(t.metric_type), alpha, mde_relative, power, prior))
+            p_srm, is_srm = srm_flags.get(exp_id, (float("nan"), False))
+            row.update(srm_p_value=p_srm, is_srm=is_srm)
+            tests.append(row.pop("_test", None))
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in RESULT_COLUMNS})
+    for col in RESULT_COLUMNS:
+        if col not in out.columns:
+            out[col] = np.nan
+    # Holm across all variants and metrics of an experiment
+    out["p_value_adjusted"] = np.nan
+    for _, idx in out.groupby("experiment_id").groups.items():
+        p = out.loc[idx, "p_value"]
+        ok = p.notna()
+        if ok.any():
+            out.loc[p[ok].index, "p_value_adjusted"] = holm(p[ok].to_numpy(dtype=float))
+    out["is_significant"] = out["p_value_adjusted"] < alpha
+    decisions, reasons = [], []
+    for r, test in zip(out.itertuples(index=False), tests, strict=True):
+        if r.is_srm:
+            decisions.append(INVALID_SRM)
+            reasons.append(f"sample-ratio mismatch (p = {r.srm_p_value:.2g} < {srm_threshold})")
+        elif test is None or pd.isna(r.p_value) or pd.isna(r.planned_users_per_arm):
+            decisions.append("keep running")
+            reasons.append("not enough data to test")
+        else:
+            d = decide(test, planned_users_per_arm=int(math.ceil(r.planned_users_per_arm)), alpha=alpha,
+                       p_value=float(r.p_value_adjusted), srm=bool(r.is_srm))
+            decisions.append(d.verdict)
+            reasons.append(d.reason)
+    out["decision"] = decisions
+    out["decision_reason"] = reasons
+    return out[RESULT_COLUMNS].reset_index(drop=True)
