@@ -34,7 +34,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install data prepare dbt-build docs summary lint clean
+.PHONY: help build test install data prepare dbt-build docs summary lint clean trust-harness
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -87,6 +87,10 @@ summary:
 	@echo "warehouse:   $(RETAIL_LIFT_WAREHOUSE)  (query: $(BIN)/dbt show --inline 'select * from {{ ref(\"fct_sessions\") }}' $(DBT_ARGS))"
 	@echo "docs site:   $(CURDIR)/target/static_index.html  (or: $(BIN)/dbt docs serve $(DBT_ARGS))"
 	@echo "load report: $(RETAIL_LIFT_RAW)/_load_report.parquet"
+
+trust-harness: install
+	$(STEP) "trust harness: 1,000 simulated A/A and known-effect experiments through the experiment engine"
+	$(BIN)/retail-lift trust-harness --n 1000 --out reports/experiments --docs docs/experiments/_trust_harness.md
 
 lint: install
 	$(BIN)/ruff check retail_lift tests

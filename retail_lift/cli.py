@@ -78,5 +78,33 @@ def load_retailrocket(events_csv, out_dir):
     convert_retailrocket(events_csv, out_dir, log=click.echo)
 
 
+@main.command("trust-harness")
+@click.option("--n", "n_experiments", type=int, default=1000, show_default=True,
+              help="Simulated experiments of each kind (A/A and known effect).")
+@click.option("--baseline", type=float, default=0.10, show_default=True, help="Control conversion rate.")
+@click.option("--mde", type=float, default=0.10, show_default=True, help="Relative minimum detectable effect.")
+@click.option("--peeks", type=int, default=14, show_default=True, help="Daily looks for the peeking check.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/experiments"), show_default=True)
+@click.option("--docs", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as a dbt docs block (e.g. docs/experiments/_trust_harness.md).")
+def trust_harness(n_experiments, baseline, mde, peeks, seed, out_dir, docs):
+    """Prove the experiment statistics with simulated A/A and known-effect experiments."""
+    from retail_lift.experiments import run_trust_harness, write_harness_report
+    results = run_trust_harness(n_experiments=n_experiments, baseline=baseline, mde=mde, peeks=peeks, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    js, md = write_harness_report(results, out_dir / "trust_harness.json", out_dir / "trust_harness.md")
+    click.echo(md.read_text())
+    click.echo(f"wrote {js} and {md}")
+    if docs is not None:
+        docs.parent.mkdir(parents=True, exist_ok=True)
+        docs.write_text("{% docs trust_harness %}\n" + md.read_text() + "\n{% enddocs %}\n")
+        click.echo(f"wrote the dbt docs block 'trust_harness' to {docs}")
+    if not results["all_checks_passed"]:
+        failed = [k for k, ok in results["checks"].items() if not ok]
+        raise click.ClickException(f"trust harness checks failed: {', '.join(failed)}")
+
+
 if __name__ == "__main__":
     main()
