@@ -76,6 +76,7 @@ prepare:
 
 dbt-build:
 	$(STEP) "dbt build: seeds, every model, every test -> $(RETAIL_LIFT_WAREHOUSE)"
+	$(BIN)/retail-lift check-lock $(RETAIL_LIFT_WAREHOUSE)
 	$(DBT) build $(DBT_ARGS)
 
 docs:

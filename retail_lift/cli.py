@@ -21,11 +21,15 @@ from retail_lift.world.presets import PRESETS
 class _Group(click.Group):
     def invoke(self, ctx):
         from retail_lift.adapters.prepare import RawDataError
+        from retail_lift.warehouse import WarehouseLockedError
         try:
             return super().invoke(ctx)
         except RawDataError as e:
             click.echo(f"retail-lift: error: {e}", err=True)
             sys.exit(2)
+        except WarehouseLockedError as e:
+            click.echo(f"retail-lift: error: {e}", err=True)
+            sys.exit(3)
 
 
 @click.group(cls=_Group)
@@ -76,6 +80,15 @@ def load_retailrocket(events_csv, out_dir):
     """Convert a RetailRocket events.csv (and category_tree.csv, item_properties*.csv beside it)."""
     from retail_lift.adapters import convert_retailrocket
     convert_retailrocket(events_csv, out_dir, log=click.echo)
+
+
+@main.command("check-lock")
+@click.argument("warehouse", type=click.Path(path_type=Path))
+def check_lock(warehouse):
+    """Fail with the holder's PID and command when another process has the warehouse file open."""
+    from retail_lift.warehouse import check_not_locked
+    check_not_locked(warehouse)
+    click.echo(f"{warehouse}: not held by another process")
 
 
 @main.command("trust-harness")
