@@ -1,5 +1,5 @@
--- One row per customer with at least one order on or before the snapshot date (var snapshot_date,
--- else the last order day: macro snapshot_date): recency, frequency and monetary value, their 1..5
+-- One row per customer with at least one order on or before the snapshot date (int_snapshot_dates:
+-- var snapshot_date, else the last day with an event or an order): recency, frequency and monetary value, their 1..5
 -- quintile scores (ties share a score: macro quintile_score; recency scored descending, fewer days is
 -- better) and the segment that the R x F grid in seed rfm_segment_grid assigns. See doc rfm_scores.
 with
@@ -16,9 +16,17 @@ segment_grid as (
 
 ),
 
+snapshot_dates as (
+
+    select * from {{ ref('int_snapshot_dates') }}
+
+),
+
 snapshot as (
 
-    select {{ snapshot_date('orders') }} as snapshot_date
+    select last_data_date as snapshot_date
+    from snapshot_dates
+    where snapshot_role = 'score'
 
 ),
 

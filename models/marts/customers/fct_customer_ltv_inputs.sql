@@ -11,9 +11,17 @@ orders as (
 
 ),
 
+snapshot_dates as (
+
+    select * from {{ ref('int_snapshot_dates') }}
+
+),
+
 snapshot as (
 
-    select {{ snapshot_date('orders') }} as snapshot_date
+    select last_data_date as snapshot_date
+    from snapshot_dates
+    where snapshot_role = 'score'
 
 ),
 
