@@ -1,0 +1,433 @@
+"""Customer segments: k-means on standardised customer features, k chosen by a stated criterion, rule-based names.
+
+Pipeline of :func:`fit_segments`
+--------------------------------
+1. **Transform.** Each feature column is optionally passed through ``log1p`` first. With
+   ``log_columns="auto"`` (the default) a column is log-transformed when it is non-negative and
+   right-skewed (sample skewness > 1): spend, order value and order counts usually are, and without the
+   transform a few very large customers would become clusters of their own. Pass a list to choose the
+   columns yourself, or ``None`` / ``[]`` for no transform. Then every column is standardised
+   (mean 0, standard deviation 1; a constant column becomes 0).
+2. **Fit.** :class:`sklearn.cluster.KMeans` (k-means++ initialisation, ``n_init`` restarts, seeded by
+   ``random_state``) for every ``k`` in ``k_range``.
+3. **Choose k.** For every ``k`` the table :attr:`SegmentResult.scores` reports the inertia (within-cluster
+   sum of squares, for an elbow plot), the silhouette, the Calinski-Harabasz and the Davies-Bouldin
+   index. ``criterion`` picks ``k``:
+
+   - ``"silhouette"`` (default): the largest mean silhouette. The silhouette costs O(s^2), so it is
+     computed on a seeded random sample of ``sample_size`` customers (all of them when there are fewer);
+   - ``"calinski_harabasz"``: the largest Calinski-Harabasz index (all customers);
+   - ``"davies_bouldin"``: the smallest Davies-Bouldin index (all customers);
+   - ``"elbow"``: the knee of the inertia curve (Satopaa et al. 2011, "kneedle"): with k and inertia both
+     rescaled to [0, 1], the k furthest below the straight line joining the first and the last point.
+     Needs at least three values of k.
+
+   Ties go to the smaller k. A one-element ``k_range`` fixes k.
+4. **Relabel and profile.** Segments are numbered 0, 1, ... from the largest to the smallest (ties by
+   the first feature's centroid), so ids do not depend on k-means' arbitrary labels. A segment's
+   *centroid* in :attr:`SegmentResult.profiles` is the **mean of each feature over its members, in
+   original units** (for a log-transformed column this is the arithmetic mean, not ``expm1`` of the
+   k-means centre, so size-weighted centroids add up to the population mean).
+5. **Name.** :func:`name_segments` (rules below).
+
+Naming rules (:func:`name_segments`)
+------------------------------------
+A segment is compared with the population through the **ratio of its centroid to the overall mean**
+(the size-weighted mean of the centroids), one ratio per *role*. Roles and the feature columns that
+fill them by default (the first present wins; pass ``roles={...}`` to map your own names):
+
+=============  ============================================================  ==============================
+role           default column names (first present wins)                     meaning
+=============  ============================================================  ==============================
+``monetary``   ``monetary_value``, ``revenue_all``, ``total_spend``,           how much the customer spends
+               ``total_amount``, ``monetary``, ``avg_order_value``
+``frequency``  ``frequency``, ``orders_all``, ``order_count``, ``n_orders``,   how often they buy
+               ``purchase_days``
+``recency``    ``days_since_last_order``, ``days_since_last_purchase``,       days since the last purchase
+               ``recency_days``
+``tenure``     ``days_since_first_order``, ``days_since_first_purchase``,     days since the first purchase
+               ``tenure_days``
+``young``      ``young_share``, ``is_young``, ``share_young``                 share of young customers
+=============  ============================================================  ==============================
+
+(The BTYD column ``recency`` of ``fct_customer_ltv_inputs`` is first-to-last purchase, not days since
+the last one, so it is deliberately not a default.) The first rule that matches names the segment;
+a rule whose role has no column is skipped. With the defaults ``high=1.25``, ``low=0.75``,
+``new_tenure=0.5``, ``lapsed_recency=1.5``:
+
+==  ===========================  =========================================================
+#   name                         rule (ratios to the overall mean)
+==  ===========================  =========================================================
+1   ``new``                      tenure <= 0.5 (first purchase recent)
+2   ``lapsed``                   recency >= 1.5 (long time since the last purchase)
+3   ``high-value loyal``         monetary >= 1.25 and frequency >= 1.25
+4   ``big spenders``             monetary >= 1.25
+5   ``frequent shoppers``        frequency >= 1.25
+6   ``budget-conscious young``   monetary <= 0.75 and young >= 1.25
+7   ``budget-conscious``         monetary <= 0.75
+8   ``occasional``               frequency <= 0.75
+9   ``core``                     none of the above
+==  ===========================  =========================================================
+
+A ratio is taken as 1 (neutral) when the overall mean of its column is 0. Roles should be non-negative
+quantities (amounts, counts, days, shares) for ratios to make sense. Names are unique: when several
+segments get the same name they are numbered in ``segment_id`` order (largest first), e.g.
+``"core 1"``, ``"core 2"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import skew
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+from retail_lift.campaign._frames import id_column as _id_column
+from retail_lift.campaign._frames import numeric_column, require_columns, require_frame
+from retail_lift.validation import check_positive_int
+
+__all__ = ["SegmentResult", "fit_segments", "name_segments", "ROLE_COLUMNS", "CRITERIA"]
+
+CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "elbow")
+
+ROLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "monetary": ("monetary_value", "revenue_all", "total_spend", "total_amount", "monetary", "avg_order_value"),
+    "frequency": ("frequency", "orders_all", "order_count", "n_orders", "purchase_days"),
+    "recency": ("days_since_last_order", "days_since_last_purchase", "recency_days"),
+    "tenure": ("days_since_first_order", "days_since_first_purchase", "tenure_days"),
+    "young": ("young_share", "is_young", "share_young"),
+}
+
+_SKEW_THRESHOLD = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentResult:
+    """What :func:`fit_segments` returns.
+
+    Attributes
+    ----------
+    k : the chosen number of segments.
+    criterion : the criterion that chose it.
+    columns : the feature columns, in order.
+    log_columns : the columns that were ``log1p``-transformed before standardising.
+    assignments : one row per customer: ``<id_column>``, ``segment_id``, ``segment_name``.
+    profiles : one row per segment: ``segment_id``, ``segment_name``, ``size``, ``share`` and the
+        centroid (member mean, original units) of every feature column, then of every profile column.
+    scores : one row per k tried: ``k``, ``inertia``, ``silhouette``, ``calinski_harabasz``,
+        ``davies_bouldin``, ``is_chosen``.
+    model : the fitted k-means of the chosen k (on the transformed, standardised features).
+    center, scale : the standardisation (mean and standard deviation of the transformed columns).
+    id_column : the customer id column.
+    """
+
+    k: int
+    criterion: str
+    columns: list[str]
+    log_columns: list[str]
+    assignments: pd.DataFrame
+    profiles: pd.DataFrame
+    scores: pd.DataFrame
+    model: KMeans
+    center: np.ndarray
+    scale: np.ndarray
+    id_column: str
+    _label_map: np.ndarray = dataclasses.field(repr=False)
+
+    def transform(self, features: pd.DataFrame) -> np.ndarray:
+        """The transformed, standardised feature matrix the model works on."""
+        require_columns(features, "features", self.columns)
+        return (_raw_matrix(features, self.columns, self.log_columns) - self.center) / self.scale
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Assign (new) customers to the fitted segments: ``<id_column>``, ``segment_id``, ``segment_name``."""
+        require_columns(features, "features", [self.id_column, *self.columns])
+        ids = _id_column(features, "features", self.id_column)
+        seg = self._label_map[self.model.predict(self.transform(features))]
+        names = self.profiles.set_index("segment_id")["segment_name"]
+        return pd.DataFrame({
+            self.id_column: ids.to_numpy(),
+            "segment_id": seg,
+            "segment_name": names.reindex(seg).to_numpy(),
+        })
+
+
+# ----------------------------------------------------------------------------------------------
+# fitting
+# ----------------------------------------------------------------------------------------------
+
+
+def _raw_matrix(features: pd.DataFrame, columns: Sequence[str], log_columns: Sequence[str]) -> np.ndarray:
+    cols = []
+    for c in columns:
+        v = numeric_column(features, "features", c)
+        if c in log_columns:
+            if (v < 0).any():
+                i = int(np.flatnonzero(v < 0)[0])
+                raise ValueError(f"features[{c!r}] is log-transformed and must be >= 0; row {i} is {v[i]!r}")
+            v = np.log1p(v)
+        cols.append(v)
+    return np.column_stack(cols) if cols else np.empty((len(features), 0))
+
+
+def _auto_log_columns(features: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    out = []
+    for c in columns:
+        v = numeric_column(features, "features", c)
+        if v.size > 2 and v.min() >= 0 and np.ptp(v) > 0 and skew(v) > _SKEW_THRESHOLD:
+            out.append(c)
+    return out
+
+
+def _knee(ks: np.ndarray, inertia: np.ndarray) -> int:
+    """Kneedle on a decreasing curve: the index furthest below the chord from the first to the last point."""
+    x = (ks - ks[0]) / (ks[-1] - ks[0])
+    span = inertia[0] - inertia[-1]
+    y = (inertia - inertia[-1]) / span if span > 0 else np.zeros_like(inertia)
+    return int(np.argmax((1.0 - x) - y))
+
+
+def fit_segments(
+    features: pd.DataFrame,
+    columns: list[str],
+    k_range: Iterable[int] = range(2, 9),
+    criterion: str = "silhouette",
+    random_state: int = 0,
+    *,
+    id_column: str = "customer_id",
+    log_columns: str | Sequence[str] | None = "auto",
+    sample_size: int = 5000,
+    n_init: int = 4,
+    roles: Mapping[str, str] | None = None,
+    profile_columns: Sequence[str] = (),
+) -> SegmentResult:
+    """Segment customers with k-means on standardised features; choose k; profile and name the segments.
+
+    Parameters
+    ----------
+    features : one row per customer with ``id_column`` and every column of ``columns`` (numeric, no NaN).
+    columns : the feature columns to cluster on.
+    k_range : the numbers of segments to try (each >= 2 and < the number of customers).
+    criterion : ``"silhouette"`` (default), ``"calinski_harabasz"``, ``"davies_bouldin"`` or ``"elbow"``
+        (see the module docstring).
+    random_state : seeds k-means and the silhouette sample.
+    id_column : the customer id column (copied into ``assignments``).
+    log_columns : ``"auto"`` (non-negative columns with skewness > 1), a list of columns, or ``None``.
+    sample_size : customers sampled for the silhouette (all when fewer).
+    n_init : k-means restarts per k.
+    roles : role -> column mapping for :func:`name_segments`.
+    profile_columns : further numeric columns described in ``profiles`` (member means) and usable by the
+        naming rules, but not clustered on, e.g. a 0/1 ``is_young`` flag: cluster on behaviour, describe
+        by demographics (a 0/1 column clustered on tends to split every segment in two).
+
+    Returns
+    -------
+    SegmentResult
+    """
+    require_frame(features, "features")
+    if isinstance(columns, str) or not isinstance(columns, Sequence) or len(columns) == 0:
+        raise ValueError(f"columns must be a non-empty list of column names, got {columns!r}")
+    columns = list(columns)
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"columns must not repeat a name, got {columns!r}")
+    profile_columns = [c for c in profile_columns if c not in columns]
+    require_columns(features, "features", [id_column, *columns, *profile_columns])
+    ids = _id_column(features, "features", id_column, unique=True)
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
+    sample_size = check_positive_int(sample_size, "sample_size")
+    n_init = check_positive_int(n_init, "n_init")
+    n = len(features)
+
+    if log_columns == "auto":
+        logs = _auto_log_columns(features, columns)
+    elif log_columns is None:
+        logs = []
+    else:
+        if isinstance(log_columns, str):
+            raise ValueError(f"log_columns must be 'auto', None or a list of column names, got {log_columns!r}")
+        logs = list(log_columns)
+        unknown = [c for c in logs if c not in columns]
+        if unknown:
+            raise ValueError(f"log_columns names column(s) not in columns: {unknown!r}")
+    original = _raw_matrix(features, columns, [])
+    X = _raw_matrix(features, columns, logs)
+    center = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    Z = (X - center) / scale
+
+    ks = sorted({check_positive_int(k, "k_range values") for k in k_range})
+    if not ks:
+        raise ValueError("k_range must hold at least one k")
+    bad = [k for k in ks if k < 2 or k >= n]
+    if bad:
+        raise ValueError(f"k_range values must lie in [2, {n - 1}] for {n} customers; got {bad!r}")
+    if criterion == "elbow" and len(ks) < 3:
+        raise ValueError("criterion='elbow' needs at least three values in k_range")
+
+    rows, models = [], {}
+    for k in ks:
+        km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(Z)
+        labels = km.labels_
+        n_labels = len(np.unique(labels))
+        if n_labels < 2:  # all points identical: no clustering possible
+            sil = ch = np.nan
+            db = np.nan
+        else:
+            try:
+                sil = float(silhouette_score(Z, labels, sample_size=sample_size if n > sample_size else None,
+                                             random_state=random_state))
+            except ValueError:  # the sample happened to hold a single segment
+                sil = np.nan
+            ch = float(calinski_harabasz_score(Z, labels))
+            db = float(davies_bouldin_score(Z, labels))
+        rows.append({"k": k, "inertia": float(km.inertia_), "silhouette": sil,
+                     "calinski_harabasz": ch, "davies_bouldin": db})
+        models[k] = km
+    scores = pd.DataFrame(rows)
+
+    if criterion == "elbow":
+        best = _knee(scores["k"].to_numpy(float), scores["inertia"].to_numpy(float))
+    else:
+        vals = scores[criterion].to_numpy(float)
+        if np.isnan(vals).all():
+            best = 0
+        else:
+            vals = np.where(np.isnan(vals), np.inf if criterion == "davies_bouldin" else -np.inf, vals)
+            best = int(np.argmin(vals) if criterion == "davies_bouldin" else np.argmax(vals))
+    k = ks[best]
+    scores["is_chosen"] = scores["k"] == k
+    model = models[k]
+
+    # relabel: largest segment first; ties by the first feature's member mean
+    labels = model.labels_
+    sizes = np.bincount(labels, minlength=k)
+    first_mean = np.array([original[labels == j, 0].mean() if sizes[j] else np.inf for j in range(k)])
+    order = np.lexsort((first_mean, -sizes))  # primary key: size descending
+    label_map = np.empty(k, dtype=int)
+    label_map[order] = np.arange(k)
+    seg = label_map[labels]
+
+    described = columns + profile_columns
+    centroids = (
+        pd.DataFrame(_raw_matrix(features, described, []), columns=described)
+        .assign(segment_id=seg)
+        .groupby("segment_id", sort=True)[described].mean()
+    )
+    size = pd.Series(np.bincount(seg, minlength=k), index=pd.RangeIndex(k, name="segment_id"))
+    profiles = pd.DataFrame({"segment_id": np.arange(k), "size": size.to_numpy(),
+                             "share": size.to_numpy() / n})
+    profiles = profiles.join(centroids.reindex(range(k)), on="segment_id")
+    profiles.insert(1, "segment_name", name_segments(profiles, roles=roles).to_numpy())
+
+    names = profiles["segment_name"].to_numpy()
+    assignments = pd.DataFrame({id_column: ids.to_numpy(), "segment_id": seg, "segment_name": names[seg]})
+    return SegmentResult(k=k, criterion=criterion, columns=columns, log_columns=logs, assignments=assignments,
+                         profiles=profiles, scores=scores, model=model, center=center, scale=scale,
+                         id_column=id_column, _label_map=label_map)
+
+
+# ----------------------------------------------------------------------------------------------
+# naming
+# ----------------------------------------------------------------------------------------------
+
+
+def _resolve_roles(profiles: pd.DataFrame, roles: Mapping[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if roles is not None:
+        unknown = sorted(set(roles) - set(ROLE_COLUMNS))
+        if unknown:
+            raise ValueError(f"roles has unknown role(s) {unknown!r}; known: {sorted(ROLE_COLUMNS)}")
+        for role, col in roles.items():
+            if col not in profiles.columns:
+                raise ValueError(f"roles[{role!r}] names column {col!r}, which profiles does not have")
+            out[role] = col
+    for role, candidates in ROLE_COLUMNS.items():
+        if role not in out:
+            for c in candidates:
+                if c in profiles.columns:
+                    out[role] = c
+                    break
+    return out
+
+
+def name_segments(
+    profiles: pd.DataFrame,
+    *,
+    roles: Mapping[str, str] | None = None,
+    high: float = 1.25,
+    low: float = 0.75,
+    new_tenure: float = 0.5,
+    lapsed_recency: float = 1.5,
+) -> pd.Series:
+    """Name segments from their centroids with the rules of the module docstring.
+
+    Parameters
+    ----------
+    profiles : one row per segment with ``size`` (customers, used to weight the overall mean) and the
+        centroid columns (e.g. :attr:`SegmentResult.profiles`).
+    roles : role -> column mapping; roles not given are filled from :data:`ROLE_COLUMNS`.
+    high, low : ratio to the overall mean at or above which a role is "high", at or below which "low".
+    new_tenure : tenure ratio at or below which a segment is ``"new"``.
+    lapsed_recency : recency ratio at or above which a segment is ``"lapsed"``.
+
+    Returns
+    -------
+    pandas.Series of unique names, named ``segment_name``, on the index of ``profiles``.
+    """
+    require_columns(profiles, "profiles", ["size"])
+    if not (0 < low < 1 < high):
+        raise ValueError(f"need 0 < low < 1 < high, got low={low!r}, high={high!r}")
+    if not (0 < new_tenure < 1 < lapsed_recency):
+        raise ValueError(f"need 0 < new_tenure < 1 < lapsed_recency, got {new_tenure!r}, {lapsed_recency!r}")
+    size = numeric_column(profiles, "profiles", "size")
+    if (size < 0).any() or size.sum() <= 0:
+        raise ValueError("profiles['size'] must be non-negative with a positive total")
+    found = _resolve_roles(profiles, roles)
+
+    ratio: dict[str, np.ndarray] = {}
+    for role, col in found.items():
+        v = numeric_column(profiles, "profiles", col)
+        mean = float(np.sum(v * size) / size.sum())
+        ratio[role] = v / mean if mean != 0 else np.ones_like(v)
+
+    def has(role: str, test) -> np.ndarray:
+        return test(ratio[role]) if role in ratio else np.zeros(len(profiles), dtype=bool)
+
+    m_high = has("monetary", lambda r: r >= high)
+    m_low = has("monetary", lambda r: r <= low)
+    f_high = has("frequency", lambda r: r >= high)
+    f_low = has("frequency", lambda r: r <= low)
+    rules = [
+        ("new", has("tenure", lambda r: r <= new_tenure)),
+        ("lapsed", has("recency", lambda r: r >= lapsed_recency)),
+        ("high-value loyal", m_high & f_high),
+        ("big spenders", m_high),
+        ("frequent shoppers", f_high),
+        ("budget-conscious young", m_low & has("young", lambda r: r >= high)),
+        ("budget-conscious", m_low),
+        ("occasional", f_low),
+    ]
+    names = np.full(len(profiles), "core", dtype=object)
+    assigned = np.zeros(len(profiles), dtype=bool)
+    for name, mask in rules:
+        take = mask & ~assigned
+        names[take] = name
+        assigned |= take
+
+    order = (np.argsort(profiles["segment_id"].to_numpy(), kind="stable") if "segment_id" in profiles
+             else np.arange(len(profiles)))
+    counts = pd.Series(names).value_counts()
+    seen: dict[str, int] = {}
+    unique = names.copy()
+    for i in order:
+        base = names[i]
+        if counts[base] > 1:
+            seen[base] = seen.get(base, 0) + 1
+            unique[i] = f"{base} {seen[base]}"
+    return pd.Series(unique, index=profiles.index, name="segment_name", dtype=object)
