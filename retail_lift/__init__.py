@@ -10,6 +10,12 @@ One module (or sub-package) per family:
 - ``retail_lift.uplift``       S/T/X-learners and Qini / AUUC metrics
 - ``retail_lift.bandit``       contextual-bandit policies and off-policy evaluation
 - ``retail_lift.clv``          BG/NBD and Gamma-Gamma lifetime value
+- ``retail_lift.predict``      propensity / returning / channel classifiers, their metrics, fairness
+- ``retail_lift.segments``     KMeans customer segments named from their centroids
+- ``retail_lift.crosssell``    item-to-item association rules and top-N recommendations
+- ``retail_lift.campaign``     target lists, personalised discounts, send time, fatigue, ROI
+- ``retail_lift.quality``      Great Expectations suites and checkpoint over the warehouse
+- ``retail_lift.warehouse``    safe access to the DuckDB file (lock check, read-only readers)
 """
 
 __version__ = "0.1.0"
