@@ -29,6 +29,8 @@ export RETAIL_LIFT_RAW ?= $(CURDIR)/warehouse/raw
 export RETAIL_LIFT_TRUTH ?= $(CURDIR)/warehouse/truth
 export RETAIL_LIFT_WAREHOUSE ?= $(CURDIR)/warehouse/retail_lift.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# OpenMP threads that spin while waiting slow xgboost 5x on a busy 2-core machine
+export OMP_WAIT_POLICY ?= PASSIVE
 
 DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
