@@ -28,7 +28,10 @@ def run_dbt(args: list[str], raw_dir: Path, truth_dir: Path, workdir: Path, chec
            "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-60:])
+        lines = proc.stdout.splitlines()
+        start = next((i for i, line in enumerate(lines) if "Completed with" in line or "Encountered an error" in line),
+                     max(len(lines) - 60, 0))
+        tail = "\n".join(lines[start:start + 80])
         raise AssertionError(f"dbt {' '.join(args)} failed ({proc.returncode}):\n{tail}\n{proc.stderr[-3000:]}")
     return proc
 

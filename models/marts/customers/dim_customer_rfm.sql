@@ -90,7 +90,7 @@ final as (
         scored.f_score,
         scored.m_score,
         concat(
-            cast(scored.r_score as string), cast(scored.f_score as string), cast(scored.m_score as string)
+            cast(scored.r_score as string), cast(scored.f_score as string), coalesce(cast(scored.m_score as string), '-')
         ) as rfm_cell,
         segment_grid.segment
 
