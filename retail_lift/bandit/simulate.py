@@ -1,0 +1,749 @@
+"""Closed-loop simulation of promotion policies against the simulated world's true response.
+
+The world (:mod:`retail_lift.world.generate`) knows, for every customer, moment and promotion,
+the true probability that the customer orders within the attribution window (``_true_response``).
+:class:`SimulationWorld` rebuilds the latent customers of a generated world in memory (the same
+preset and seed give the same customers as the files on disk) and exposes what a policy may see
+(the decision context, as the decision log records it) and what only the simulation may see (the
+true conversion probability of every arm).
+
+:func:`simulate_closed_loop` then runs every policy for ``days`` days:
+
+1. **Traffic.** Each day a batch of active registered customers is drawn (decision times between
+   08:00 and 22:00, as in the world's decision log). A random ``control_share`` of the batch is
+   held out as the control group and gets a uniformly random available promotion; the rest is
+   the policy traffic, *the same customers for every policy* (a paired comparison).
+2. **Decisions.** Each policy computes its action probabilities for the policy traffic with its
+   current state and samples an arm (its own random stream).
+3. **Rewards.** A decision converts when ``u_i < p(x_i, a)`` with one uniform ``u_i`` per decision
+   shared by all policies (common random numbers: two policies that choose the same arm for the
+   same decision get the same outcome), i.e. a Bernoulli draw from the true probability.
+4. **Delayed feedback.** With ``feedback="window"`` (default) a reward is observed when its
+   attribution window (the world's 14 days) closes, as ``is_pending`` works in the ledger; with
+   ``feedback="conversion"`` a conversion is observed when its order lands (a log-normal delay,
+   median 2.5 days, as the world draws promotion-driven orders) and a non-conversion when the
+   window closes (faster, but recent decisions then look better than they are). Only observed
+   rewards train a policy: each morning every policy ``partial_fit`` s the rows of its own log
+   that became observable (for the linear and Beta policies that equals refitting the whole log).
+5. **Cold start.** ``new_arm`` (default ``free_shipping``) is unavailable until ``new_arm_day`` and
+   is then added to every policy with ``add_arm`` and a prior: Beta policies centred on their
+   pooled conversion rate (weight ``prior_strength`` observations), linear / logistic policies
+   with the mean of the existing arms' coefficients and the default (wide) precision. The prior
+   alone earns it traffic until its first rewards arrive.
+
+Measured per policy and day (truth-based measures are exact expectations, free of Bernoulli
+noise): decisions, realised conversions, expected conversions ``sum_i sum_a pi(a|x_i) p(x_i, a)``,
+regret against the oracle (per decision the available arm with the highest true ``p``), lift
+against the control group and against the best single arm (the arm with the highest mean true
+``p`` over the run, known only in hindsight), and the arm mix (share of decisions and mean action
+probability per arm). :func:`plot_simulation` draws cumulative regret, the arm mix over time and
+cumulative conversions.
+
+Contexts come from the world's organic history (orders, views); promotions given in the
+simulation do not feed back into later contexts, and a customer may be drawn again while an
+earlier window is open (each exposure is scored independently, as in the world's truth).
+
+:func:`simulate_ledger` writes a decision ledger in the ``fct_decision_ledger`` format from the
+world's own logging policy (the epsilon-greedy rule of ``_World.decisions``) with rewards drawn
+from the truth, plus the truth itself: the test bed of the off-policy evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..world.generate import (
+    AGE_BANDS,
+    ARM_DISCOUNT,
+    ARM_IDS,
+    ATTRIBUTION_DAYS,
+    CHANNELS,
+    DAY,
+    DEVICES,
+    HOUR,
+    LOGGING_EPSILON,
+    LOGGING_POLICY_ID,
+    PERIOD_START,
+    _context_json,
+    _World,
+)
+from ..world.presets import Preset, get_preset
+from .base import BasePolicy
+from .context import ContextEncoder
+from .linear import LinTS, LinUCB
+from .logistic import LogisticTS
+from .pipeline import CANDIDATE_NAMES, make_candidate
+from .thompson import BernoulliTS, SegmentBernoulliTS
+
+__all__ = [
+    "CONTROL",
+    "DEFAULT_POLICIES",
+    "SimulatedLedger",
+    "SimulationResult",
+    "SimulationWorld",
+    "logging_probabilities",
+    "plot_simulation",
+    "simulate_closed_loop",
+    "simulate_ledger",
+]
+
+DEFAULT_POLICIES = ("thompson_segment", "linucb", "lints", "logistic_ts", "best_single_arm", "random")
+BASELINES = ("best_single_arm", "random")
+CONTROL = "control_group"
+#: the hyper-parameters the closed loop uses (learning from scratch, one batch per day)
+SIM_PARAMS: dict[str, dict] = {
+    "linucb": {"alpha": 0.5, "epsilon": 0.0},
+    "lints": {"v": 0.3},
+    "logistic_ts": {"alpha": 1.0},
+    "thompson_segment": {"alpha": 1.0, "beta": 1.0},
+    "thompson": {"alpha": 1.0, "beta": 1.0},
+    "epsilon_greedy": {"epsilon": 0.1, "prior": None},
+}
+#: conversion delay of a promotion-driven order: log-normal, median 2.5 days (as in the world)
+DELAY_MEDIAN_DAYS = 2.5
+DELAY_SIGMA = 0.9
+#: days of history a context needs (orders in 90 days, views in 30 days): the simulation starts
+#: at least this long after the world's first day
+MIN_HISTORY_DAYS = 30
+
+
+# ----------------------------------------------------------------------------------------------
+# the world
+# ----------------------------------------------------------------------------------------------
+
+
+class SimulationWorld:
+    """The latent customers of a generated world, rebuilt in memory, with their true response.
+
+    ``SimulationWorld("tiny", seed=42)`` runs the generator's catalogue, people, web-session and
+    store-order steps (the same customers as ``retail-lift generate --preset tiny --seed 42``;
+    about a second for ``default``). Only evaluation code may call :meth:`true_p`.
+    """
+
+    arm_names: tuple[str, ...] = tuple(ARM_IDS)
+
+    def __init__(self, preset: str | Preset = "tiny", seed: int = 42):
+        self.preset = get_preset(preset) if isinstance(preset, str) else preset
+        self.seed = int(seed)
+        w = _World(self.preset, self.seed)
+        w.catalogue()
+        w.people()
+        w.sessions()
+        w.store_orders()
+        self._w = w
+        self.end_s = float(w.end_s)
+        self.n_customers = int(w.nc)
+        self.arm_launch = np.asarray(w.arm_launch, dtype=float)
+
+    def __repr__(self) -> str:
+        return f"SimulationWorld(preset={self.preset.name!r}, seed={self.seed})"
+
+    def is_active(self, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
+        v = self._w.v
+        return (v["active_from"][cust] <= t) & (v["active_until"][cust] > t)
+
+    def active_customers(self, t: float) -> np.ndarray:
+        cust = np.arange(self.n_customers)
+        return cust[self.is_active(cust, np.full(self.n_customers, float(t)))]
+
+    def customer_ids(self, cust: np.ndarray) -> np.ndarray:
+        return self._w.customer_ids[cust]
+
+    def _raw_context(self, cust, t) -> dict:
+        return self._w._context(np.asarray(cust), np.asarray(t, dtype=float))
+
+    def contexts(self, cust, t) -> pd.DataFrame:
+        """What a policy sees, in the format of :func:`~retail_lift.bandit.context.parse_contexts`."""
+        c = self._raw_context(cust, t)
+        return pd.DataFrame({
+            "age_band": AGE_BANDS[c["age_band"]].astype(object),
+            "device": DEVICES[c["device"]].astype(object),
+            "acquisition_channel": CHANNELS[c["channel"]].astype(object),
+            "follows_page": c["follows_page"].astype(float),
+            "heard_of_shop": c["heard_of_shop"].astype(float),
+            "orders_90d": c["orders_90d"].astype(float),
+            "views_30d": c["views_30d"].astype(float),
+            "days_since_last_order": np.round(c["days_since_last_order"].astype(float), 3),
+            "hour": c["hour"].astype(float),
+        })
+
+    def context_json(self, cust, t) -> np.ndarray:
+        """The contexts as the world's decision log writes them (JSON text)."""
+        return _context_json(self._raw_context(cust, t))
+
+    def true_p(self, cust, t) -> np.ndarray:
+        """``(n, n_arms)`` true probability of an order within the attribution window, arms in
+        :attr:`arm_names` order (ground truth: evaluation only)."""
+        p, _, _ = self._w._true_response(np.asarray(cust), np.asarray(t, dtype=float))
+        return p
+
+    def mean_order_value(self, cust) -> np.ndarray:
+        return self._w._mean_order_value(np.asarray(cust))
+
+    def draw_decisions(self, rng: np.random.Generator, start_s: float, days: int, per_day: int):
+        """``per_day`` decisions a day for ``days`` days from ``start_s``: active registered customers
+        (drawn without replacement within a day when there are enough), times 08:00-22:00.
+        Returns ``(cust, t, day)`` sorted by time; customers inactive at their time are dropped."""
+        custs, ts, ds = [], [], []
+        for d in range(days):
+            day_s = start_s + d * DAY
+            pool = self.active_customers(day_s)
+            if pool.size == 0:
+                continue
+            c = rng.choice(pool, per_day, replace=pool.size < per_day)
+            t = day_s + rng.integers(8, 22, per_day) * HOUR + rng.uniform(0, HOUR, per_day)
+            keep = self.is_active(c, t)
+            order = np.argsort(t[keep], kind="stable")
+            custs.append(c[keep][order])
+            ts.append(t[keep][order])
+            ds.append(np.full(int(keep.sum()), d))
+        return np.concatenate(custs), np.concatenate(ts), np.concatenate(ds)
+
+    def check_period(self, days: int) -> float:
+        """Start (seconds) of a ``days``-day simulation ending at the world's last day."""
+        start = self.end_s - days * DAY
+        if start < MIN_HISTORY_DAYS * DAY:
+            raise ValueError(f"days={days} is too long for preset {self.preset.name!r} ({self.preset.days} days): "
+                             f"contexts need {MIN_HISTORY_DAYS} days of history, so at most "
+                             f"{self.preset.days - MIN_HISTORY_DAYS} simulated days")
+        return start
+
+
+def _as_world(world, seed) -> SimulationWorld:
+    if isinstance(world, SimulationWorld):
+        return world
+    if isinstance(world, (str, Preset)):
+        return SimulationWorld(world, seed=seed)
+    raise ValueError(f"world must be a preset name, a Preset or a SimulationWorld, got {type(world).__name__}")
+
+
+def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
+    return pd.to_datetime(PERIOD_START.astype("datetime64[s]").astype("int64") + np.floor(seconds).astype("int64"),
+                          unit="s")
+
+
+# ----------------------------------------------------------------------------------------------
+# a logged ledger for off-policy evaluation
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimulatedLedger:
+    """A ledger in the ``fct_decision_ledger`` format and its ground truth."""
+
+    ledger: pd.DataFrame
+    #: ``truth_exposures`` format: ``exposure_kind``, ``exposure_id``, ``customer_id``,
+    #: ``promotion_id``, ``p_convert`` (one row per decision x arm)
+    truth: pd.DataFrame
+    arm_names: list[str]
+    world: SimulationWorld
+
+
+def logging_probabilities(contexts: pd.DataFrame, t: np.ndarray, arm_launch: np.ndarray) -> np.ndarray:
+    """The world's logging policy (``_World.decisions``): a rule (banner for customers under 35,
+    10 % e-mail for page followers, plain e-mail otherwise) mixed with ``LOGGING_EPSILON`` uniform
+    exploration over the arms launched at ``t``."""
+    young = contexts["age_band"].isin(AGE_BANDS[:2]).to_numpy()
+    follows = contexts["follows_page"].to_numpy() == 1
+    rule = np.where(young, ARM_IDS.index("banner_limited_time"),
+                    np.where(follows, ARM_IDS.index("email_10pct"), ARM_IDS.index("email_no_discount")))
+    avail = t[:, None] >= arm_launch[None, :]
+    probs = np.where(avail, LOGGING_EPSILON / avail.sum(axis=1, keepdims=True), 0.0)
+    probs[np.arange(len(t)), rule] += 1 - LOGGING_EPSILON
+    return probs
+
+
+def simulate_ledger(world="tiny", days: int = 40, decisions_per_day: int = 1000, pending_days: int = 3,
+                    seed: int = 0, world_seed: int = 42) -> SimulatedLedger:
+    """A decision ledger logged by the world's epsilon-greedy rule over the last ``days`` days of
+    the world, rewards drawn from the true conversion probabilities.
+
+    ``free_shipping`` is available from the world's launch date (20 days before the end). The
+    decisions of the last ``pending_days`` days are pending (window still open: ``is_pending``
+    true, ``is_converted`` and ``revenue`` NULL). ``revenue`` of a conversion is the customer's
+    mean order value after the promotion's discount.
+    """
+    w = _as_world(world, world_seed)
+    rng = np.random.default_rng(seed)
+    start = w.check_period(days)
+    cust, t, _ = w.draw_decisions(rng, start, days, decisions_per_day)
+    n = cust.size
+    ctx_json = w.context_json(cust, t)
+    ctx = w.contexts(cust, t)
+    probs = logging_probabilities(ctx, t, w.arm_launch)
+    arm = np.minimum((rng.random(n)[:, None] > np.cumsum(probs, axis=1)).sum(axis=1), len(ARM_IDS) - 1)
+    p = w.true_p(cust, t)
+    converted = (rng.random(n) < p[np.arange(n), arm]).astype(float)
+    pending = t > w.end_s - pending_days * DAY
+    revenue = converted * w.mean_order_value(cust) * (1.0 - ARM_DISCOUNT[arm])
+    decision_ids = np.char.add("SIM", np.char.zfill(np.arange(n).astype(str), 8))
+    prob_json = [json.dumps({a: round(float(q), 6) for a, q in zip(ARM_IDS, row, strict=True) if q > 0},
+                            separators=(",", ":")) for row in probs]
+    ids = w.customer_ids(cust)
+    ledger = pd.DataFrame({
+        "decision_id": decision_ids,
+        "customer_id": ids,
+        "decided_at": _timestamps(t),
+        "policy_id": LOGGING_POLICY_ID,
+        "promotion_id": np.array(ARM_IDS, dtype=object)[arm],
+        "propensity": np.round(probs[np.arange(n), arm], 6),
+        "action_probabilities": prob_json,
+        "context": ctx_json,
+        "is_pending": pending,
+        "is_converted": pd.array(np.where(pending, np.nan, converted), dtype="Int64"),
+        "revenue": np.where(pending, np.nan, np.round(revenue, 2)),
+    })
+    k = len(ARM_IDS)
+    truth = pd.DataFrame({
+        "exposure_kind": "decision",
+        "exposure_id": np.repeat(decision_ids, k),
+        "customer_id": np.repeat(ids, k),
+        "promotion_id": np.tile(np.array(ARM_IDS, dtype=object), n),
+        "p_convert": p.ravel(),
+    })
+    return SimulatedLedger(ledger, truth, list(ARM_IDS), w)
+
+
+# ----------------------------------------------------------------------------------------------
+# the closed loop
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimulationResult:
+    """Output of :func:`simulate_closed_loop`.
+
+    ``daily``: one row per policy x day (the control group as ``control_group``); ``arm_mix``: one
+    row per policy x day x arm; ``summary``: one row per policy over the whole run.
+    """
+
+    daily: pd.DataFrame
+    arm_mix: pd.DataFrame
+    summary: pd.DataFrame
+    best_arm: str
+    arm_names: list[str]
+    new_arm: str | None
+    new_arm_day: int | None
+    config: dict = field(default_factory=dict)
+    policies: dict = field(default_factory=dict)
+
+
+class _Learner:
+    """A policy in the loop: its object, its log and its label bookkeeping."""
+
+    def __init__(self, name: str, policy: BasePolicy | None, rng: np.random.Generator):
+        self.name = name
+        self.policy = policy
+        self.rng = rng
+        self.rows: list[np.ndarray] = []        # decision indices, per day
+        self.arms: list[np.ndarray] = []        # arm (world column) per decision, per day
+        self.learned = 0
+        self.learned_conversions = 0
+
+
+def _new_arm_prior(policy: BasePolicy, strength: float):
+    """Prior of an arm added mid-run: an "average promotion" (see the module docstring)."""
+    if isinstance(policy, (BernoulliTS, SegmentBernoulliTS)):
+        if not policy.is_initialized:
+            return None
+        a, b = np.sum(policy.alpha_), np.sum(policy.beta_)
+        rate = float(np.clip(a / (a + b), 0.01, 0.99))
+        return {"alpha": rate * strength, "beta": (1.0 - rate) * strength}
+    if isinstance(policy, (LinUCB, LinTS)):
+        if not policy.is_initialized:
+            return None
+        return {"mean": policy.theta_.mean(axis=0).tolist()}
+    if isinstance(policy, LogisticTS):
+        if not policy.is_initialized:
+            return None
+        return {"mean": policy.m_.mean(axis=0).tolist()}
+    if getattr(policy, "counts_", None) is not None and policy.counts_.sum() > 0:  # EpsilonGreedy
+        return {"mean": float(policy.sums_.sum() / policy.counts_.sum()), "count": 1.0}
+    return None
+
+
+def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 2000,
+                         policies: Sequence[str] = DEFAULT_POLICIES, control_share: float = 0.1, seed: int = 0, *,
+                         world_seed: int = 42, new_arm: str | None = "free_shipping", new_arm_day: int | None = None,
+                         feedback: str = "window", prior_strength: float = 10.0, n_mc_draws: int = 300,
+                         policy_params: Mapping[str, Mapping] | None = None) -> SimulationResult:
+    """Run policies against the true response for ``days`` days (see the module docstring).
+
+    Parameters
+    ----------
+    world : preset name (``"tiny"``, ``"default"``; rebuilt in memory with ``world_seed``), a
+        :class:`~retail_lift.world.presets.Preset` or a :class:`SimulationWorld`.
+    days : simulated days (the last ``days`` days of the world's period).
+    decisions_per_day : customers drawn per day (control group included).
+    policies : names from :data:`~retail_lift.bandit.pipeline.CANDIDATE_NAMES` plus the baselines
+        ``best_single_arm`` (the hindsight-best arm available that day) and ``random``.
+    control_share : share of each day's customers held out as a uniformly random control group.
+    seed : seed of the traffic, rewards and every policy's stream.
+    new_arm, new_arm_day : the arm launched mid-run (default ``free_shipping`` on day
+        ``days // 2``); ``None`` launches nothing (every arm from day 0).
+    feedback : ``"window"`` or ``"conversion"`` (when rewards become observable).
+    prior_strength : weight (observations) of the new arm's Beta prior.
+    n_mc_draws : Monte Carlo draws of the Thompson-sampling probabilities.
+    policy_params : constructor overrides per policy, on top of :data:`SIM_PARAMS`.
+    """
+    if feedback not in ("window", "conversion"):
+        raise ValueError(f"feedback must be 'window' or 'conversion', got {feedback!r}")
+    if isinstance(control_share, bool) or not 0.0 < float(control_share) < 1.0:
+        raise ValueError(f"control_share must lie in (0, 1), got {control_share!r}")
+    if int(days) < 2 or int(decisions_per_day) < 10:
+        raise ValueError("days must be >= 2 and decisions_per_day >= 10")
+    policies = list(policies)
+    known = set(CANDIDATE_NAMES) | set(BASELINES)
+    bad = [p for p in policies if p not in known]
+    if bad or not policies or len(set(policies)) != len(policies):
+        raise ValueError(f"policies must be distinct names from {sorted(known)}, got {policies}")
+    policy_params = dict(policy_params or {})
+    arm_names = list(ARM_IDS)
+    k_all = len(arm_names)
+    if new_arm is not None:
+        if new_arm not in arm_names:
+            raise ValueError(f"new_arm {new_arm!r} is not an arm of the world {arm_names}")
+        new_arm_day = days // 2 if new_arm_day is None else int(new_arm_day)
+        if not 0 < new_arm_day < days:
+            raise ValueError(f"new_arm_day must lie in (0, {days}), got {new_arm_day}")
+        new_col = arm_names.index(new_arm)
+        initial_cols = [c for c in range(k_all) if c != new_col]
+    else:
+        new_arm_day, new_col = None, None
+        initial_cols = list(range(k_all))
+
+    w = _as_world(world, world_seed)
+    start = w.check_period(days)
+    ss = np.random.SeedSequence(seed)
+    traffic_rng, reward_rng, control_rng, *policy_seeds = ss.spawn(3 + len(policies))
+    traffic_rng, reward_rng, control_rng = (np.random.default_rng(s) for s in (traffic_rng, reward_rng, control_rng))
+
+    # ---- traffic, contexts and truth for the whole run (they do not depend on the policies)
+    cust, t, day = w.draw_decisions(traffic_rng, start, days, decisions_per_day)
+    n = cust.size
+    contexts = w.contexts(cust, t)
+    p_true = w.true_p(cust, t)                       # (n, k_all), world arm order
+    u = reward_rng.random(n)                         # common random numbers of the rewards
+    delay = np.clip(np.exp(reward_rng.normal(np.log(DELAY_MEDIAN_DAYS), DELAY_SIGMA, n)), 1.0 / 24,
+                    ATTRIBUTION_DAYS - 1e-6)
+    is_control = reward_rng.random(n) < control_share
+    available = np.ones((n, k_all), dtype=bool)
+    if new_col is not None:
+        available[:, new_col] = day >= new_arm_day
+    p_avail = np.where(available, p_true, -np.inf)
+    oracle = p_avail.max(axis=1)
+    # hindsight-best single arm: highest mean true p over the policy traffic; on days when it is
+    # not available, the best available one in that ranking
+    arm_rank = np.argsort(-p_true[~is_control].mean(axis=0), kind="stable")
+    best_arm = arm_names[int(arm_rank[0])]
+    # encoder fitted on the customers active when the simulation starts (no look-ahead)
+    pre = w.active_customers(start)
+    encoder = ContextEncoder().fit(w.contexts(pre, np.full(pre.size, start)))
+    inputs = _Inputs(encoder, contexts)
+
+    learners: list[_Learner] = []
+    for name, s in zip(policies, policy_seeds, strict=True):
+        policy = None
+        if name not in BASELINES:
+            params = {**SIM_PARAMS.get(name, {}), **dict(policy_params.get(name, {}))}
+            policy = make_candidate(name, [arm_names[c] for c in initial_cols], n_segments=encoder.n_segments_,
+                                    n_mc_draws=n_mc_draws, random_state=int(s.generate_state(1)[0] % (2**31)),
+                                    params=params)
+        learners.append(_Learner(name, policy, np.random.default_rng(s)))
+
+    # per policy: arm (world column) and expected reward of every decision of its traffic
+    chosen = {lr.name: np.full(n, -1) for lr in learners}
+    expected = {lr.name: np.full(n, np.nan) for lr in learners}
+    mean_prob = {lr.name: np.zeros((days, k_all)) for lr in learners}
+    labels_seen = {lr.name: np.zeros(days, dtype=np.int64) for lr in learners}
+    conversions_seen = {lr.name: np.zeros(days, dtype=np.int64) for lr in learners}
+    control_arm = np.full(n, -1)
+
+    day_start = np.searchsorted(day, np.arange(days + 1))
+    for d in range(days):
+        rows = np.arange(day_start[d], day_start[d + 1])
+        ctl = rows[is_control[rows]]
+        traffic = rows[~is_control[rows]]
+        avail_cols = np.flatnonzero(available[rows[0]]) if rows.size else np.array(initial_cols)
+        # control group: uniform over the available arms
+        if ctl.size:
+            control_arm[ctl] = avail_cols[control_rng.integers(0, avail_cols.size, ctl.size)]
+        for lr in learners:
+            pol = lr.policy
+            if pol is not None:
+                # 1. learn from the rewards observed by this morning
+                _learn(lr, pol, d, inputs, p_true, u, delay, day, feedback)
+                # 2. launch the new arm
+                if new_col is not None and d == new_arm_day:
+                    pol.add_arm(arm_names[new_col], prior=_new_arm_prior(pol, prior_strength))
+            labels_seen[lr.name][d] = lr.learned
+            conversions_seen[lr.name][d] = lr.learned_conversions
+            if traffic.size == 0:
+                continue
+            # 3. decide for today's traffic
+            cols = np.array(initial_cols + ([new_col] if new_col is not None and d >= new_arm_day else []))
+            if lr.name == "random":
+                P = np.full((traffic.size, avail_cols.size), 1.0 / avail_cols.size)
+                cols = avail_cols
+            elif lr.name == "best_single_arm":
+                best = next(int(c) for c in arm_rank if available[traffic[0], c])
+                cols = np.array([best])
+                P = np.ones((traffic.size, 1))
+            else:
+                P = pol.action_probabilities(inputs(pol, traffic))
+            idx = _sample(P, lr.rng)
+            arm = cols[idx]
+            chosen[lr.name][traffic] = arm
+            expected[lr.name][traffic] = (P * p_true[traffic][:, cols]).sum(axis=1)
+            mean_prob[lr.name][d, cols] = P.mean(axis=0)
+            lr.rows.append(traffic)
+            lr.arms.append(arm)
+
+    realised = {name: np.where(chosen[name] >= 0, u < p_true[np.arange(n), np.maximum(chosen[name], 0)], False)
+                for name in chosen}
+    control_expected = np.where(available, p_true, 0.0).sum(axis=1) / available.sum(axis=1)
+    control_realised = u < p_true[np.arange(n), np.maximum(control_arm, 0)]
+    best_col = arm_rank[np.argmax(available[:, arm_rank], axis=1)]  # first available arm in the ranking
+    best_expected = p_true[np.arange(n), best_col]
+
+    daily, mix = _daily_tables(days, day, is_control, chosen, expected, realised, oracle, control_arm,
+                               control_expected, control_realised, best_expected, mean_prob, available,
+                               labels_seen, conversions_seen, arm_names)
+    summary = _summary(daily, days)
+    config = dict(world=repr(w), days=days, decisions_per_day=decisions_per_day, policies=policies,
+                  control_share=control_share, seed=seed, new_arm=new_arm, new_arm_day=new_arm_day,
+                  feedback=feedback, prior_strength=prior_strength, n_mc_draws=n_mc_draws,
+                  attribution_days=ATTRIBUTION_DAYS, n_decisions=int(n), encoder=encoder.to_dict())
+    return SimulationResult(daily, mix, summary, best_arm, arm_names, new_arm, new_arm_day, config,
+                            {lr.name: lr.policy for lr in learners if lr.policy is not None})
+
+
+def _sample(P: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    cdf = np.cumsum(P, axis=1)
+    x = rng.random(P.shape[0]) * cdf[:, -1]
+    return (cdf <= x[:, None]).sum(axis=1).clip(max=P.shape[1] - 1)
+
+
+class _Inputs:
+    """The encoded features and segment ids of every decision of the run, computed once."""
+
+    def __init__(self, encoder: ContextEncoder, contexts: pd.DataFrame):
+        self.X = encoder.transform(contexts)
+        self.segments = encoder.segment_ids(contexts)
+
+    def __call__(self, policy: BasePolicy, rows: np.ndarray) -> np.ndarray:
+        if isinstance(policy, SegmentBernoulliTS):
+            return self.segments[rows]
+        if policy.context_free:
+            return np.zeros((len(rows), 1))
+        return self.X[rows]
+
+
+def _learn(lr: _Learner, pol: BasePolicy, d: int, inputs: _Inputs, p_true, u, delay, day, feedback) -> None:
+    """``partial_fit`` the rows of the policy's log whose reward became observable by day ``d``."""
+    if not lr.rows:
+        return
+    rows = np.concatenate(lr.rows)
+    arms = np.concatenate(lr.arms)
+    reward = u[rows] < p_true[rows, arms]
+    label_day = day[rows] + ATTRIBUTION_DAYS
+    if feedback == "conversion":
+        label_day = np.where(reward, day[rows] + np.ceil(delay[rows]).astype(int), label_day)
+    # a row is learned exactly once: on the first morning its label is observable
+    seen_before = label_day <= d - 1
+    new = (label_day <= d) & ~seen_before
+    if not new.any():
+        return
+    r_rows, r_arms = rows[new], arms[new]
+    lookup = np.array([pol.arm_names_.index(a) if a in pol.arm_names_ else -1 for a in ARM_IDS])
+    a_idx = lookup[r_arms]
+    pol.partial_fit(inputs(pol, r_rows), a_idx, reward[new].astype(float))
+    lr.learned += int(new.sum())
+    lr.learned_conversions += int(reward[new].sum())
+
+
+def _daily_tables(days, day, is_control, chosen, expected, realised, oracle, control_arm, control_expected,
+                  control_realised, best_expected, mean_prob, available, labels_seen, conversions_seen, arm_names):
+    traffic = ~is_control
+    k = len(arm_names)
+
+    def agg(x, mask):
+        return np.bincount(day[mask], weights=np.asarray(x, dtype=float)[mask], minlength=days)
+
+    n_tr = np.bincount(day[traffic], minlength=days).astype(float)
+    n_ctl = np.bincount(day[is_control], minlength=days).astype(float)
+    ctl_exp = agg(control_expected, is_control)
+    ctl_real = agg(control_realised, is_control)
+    best_exp = agg(best_expected, traffic)
+    frames, mixes = [], []
+    for name in [*chosen, CONTROL]:
+        if name == CONTROL:
+            mask, arms = is_control, control_arm
+            exp_c, real_c, n_d = ctl_exp, ctl_real, n_ctl
+            best_d = agg(best_expected, is_control)
+            seen, conv_seen = np.zeros(days, dtype=np.int64), np.zeros(days, dtype=np.int64)
+            probs = np.zeros((days, k))
+            for d in range(days):
+                av = available[day == d][0] if (day == d).any() else np.ones(k, dtype=bool)
+                probs[d] = av / av.sum()
+        else:
+            mask, arms = traffic, chosen[name]
+            exp_c, real_c, n_d = agg(expected[name], traffic), agg(realised[name], traffic), n_tr
+            best_d = best_exp
+            seen, conv_seen, probs = labels_seen[name], conversions_seen[name], mean_prob[name]
+        orc = agg(oracle, mask)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            er = exp_c / n_d
+            f = pd.DataFrame({
+                "policy": name, "day": np.arange(days), "decisions": n_d.astype(int),
+                "conversions": real_c.astype(int), "conversion_rate": real_c / n_d,
+                "expected_conversions": exp_c, "expected_reward": er, "oracle_reward": orc / n_d,
+                "regret": orc - exp_c,
+                "lift_vs_control": er / (ctl_exp / n_ctl) - 1.0,
+                "lift_vs_control_realised": (real_c / n_d) / (ctl_real / n_ctl) - 1.0,
+                "lift_vs_best_arm": exp_c / best_d - 1.0,
+                "labels_observed": seen, "conversions_observed": conv_seen,
+            })
+        f["cum_decisions"] = f["decisions"].cumsum()
+        f["cum_conversions"] = f["conversions"].cumsum()
+        f["cum_expected_conversions"] = f["expected_conversions"].cumsum()
+        f["cum_regret"] = f["regret"].cumsum()
+        frames.append(f)
+        counts = np.zeros((days, k))
+        sel = mask & (arms >= 0)
+        np.add.at(counts, (day[sel], arms[sel]), 1.0)
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+        mixes.append(pd.DataFrame({
+            "policy": name, "day": np.repeat(np.arange(days), k),
+            "promotion_id": np.tile(np.array(arm_names, dtype=object), days),
+            "decisions": counts.ravel().astype(int), "share": share.ravel(),
+            "mean_probability": probs.ravel(),
+        }))
+    return pd.concat(frames, ignore_index=True), pd.concat(mixes, ignore_index=True)
+
+
+def _summary(daily: pd.DataFrame, days: int) -> pd.DataFrame:
+    half = days // 2
+    ctl = daily.loc[daily["policy"] == CONTROL]
+    rows = []
+    for name, g in daily.groupby("policy", sort=False):
+        out = {"policy": name}
+        for label, sel in (("", slice(None)), ("_2nd_half", g["day"] >= half)):
+            gg = g.loc[sel]
+            cc = ctl.loc[sel if label == "" else ctl["day"] >= half]
+            dec, conv, exp_c = gg["decisions"].sum(), gg["conversions"].sum(), gg["expected_conversions"].sum()
+            best = (gg["expected_conversions"] / (1.0 + gg["lift_vs_best_arm"])).sum()
+            c_er = cc["expected_conversions"].sum() / cc["decisions"].sum()
+            c_cr = cc["conversions"].sum() / cc["decisions"].sum()
+            out[f"decisions{label}"] = int(dec)
+            out[f"conversion_rate{label}"] = conv / dec
+            out[f"expected_reward{label}"] = exp_c / dec
+            out[f"regret_per_decision{label}"] = gg["regret"].sum() / dec
+            out[f"lift_vs_control{label}"] = (exp_c / dec) / c_er - 1.0
+            out[f"lift_vs_control_realised{label}"] = (conv / dec) / c_cr - 1.0
+            out[f"lift_vs_best_arm{label}"] = exp_c / best - 1.0
+            if label == "":
+                out["conversions"] = int(conv)
+                out["oracle_reward"] = (gg["oracle_reward"] * gg["decisions"]).sum() / dec
+                out["cum_regret"] = float(gg["regret"].sum())
+                out["regret_1st_half"] = float(g.loc[g["day"] < half, "regret"].sum())
+                out["regret_2nd_half"] = float(g.loc[g["day"] >= half, "regret"].sum())
+        rows.append(out)
+    first = ["policy", "decisions", "conversions", "conversion_rate", "expected_reward", "oracle_reward", "cum_regret",
+             "regret_1st_half", "regret_2nd_half", "regret_per_decision", "lift_vs_control",
+             "lift_vs_control_realised", "lift_vs_best_arm"]
+    s = pd.DataFrame(rows)
+    return s[first + [c for c in s.columns if c not in first]]
+
+
+# ----------------------------------------------------------------------------------------------
+# plots
+# ----------------------------------------------------------------------------------------------
+
+
+def plot_simulation(result: SimulationResult, out_dir) -> list[Path]:
+    """Write ``cumulative_regret.png``, ``arm_mix.png`` and ``cumulative_conversions.png`` to
+    ``out_dir`` (created if needed) and return their paths. Uses matplotlib's Agg canvas (no
+    display, no global pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    daily = result.daily
+    names = [p for p in daily["policy"].unique() if p != CONTROL]
+    paths = []
+
+    def save(fig, name):
+        FigureCanvasAgg(fig)
+        path = out / name
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        paths.append(path)
+
+    def launch_line(ax):
+        if result.new_arm_day is not None:
+            ax.axvline(result.new_arm_day, color="grey", ls=":", lw=1)
+
+    # cumulative regret
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.add_subplot()
+    traffic = daily.loc[daily["policy"] == names[0], "decisions"].to_numpy()
+    for name in names:
+        g = daily.loc[daily["policy"] == name]
+        ax.plot(g["day"], g["cum_regret"], label=name)
+    g = daily.loc[daily["policy"] == CONTROL]
+    scaled = (g["regret"].to_numpy() * traffic / np.maximum(g["decisions"].to_numpy(), 1)).cumsum()
+    ax.plot(g["day"], scaled, label="control group (scaled)", ls="--", color="black")
+    launch_line(ax)
+    ax.set_xlabel("day")
+    ax.set_ylabel("cumulative regret (expected conversions)")
+    when = (f"observed when the {ATTRIBUTION_DAYS}-day window closes" if result.config.get("feedback", "window") ==
+            "window" else "conversions observed when they land")
+    ax.set_title(f"Cumulative regret against the oracle arm (rewards {when})", fontsize=10)
+    ax.legend(fontsize=8)
+    save(fig, "cumulative_regret.png")
+
+    # arm mix over time, one panel per policy
+    mix = result.arm_mix
+    panels = [*names, CONTROL]
+    ncol = 3
+    nrow = int(np.ceil(len(panels) / ncol))
+    fig = Figure(figsize=(4.2 * ncol, 3.0 * nrow))
+    colors = {a: c for a, c in zip(result.arm_names, [f"C{i}" for i in range(len(result.arm_names))], strict=True)}
+    for i, name in enumerate(panels):
+        ax = fig.add_subplot(nrow, ncol, i + 1)
+        g = mix.loc[mix["policy"] == name].pivot(index="day", columns="promotion_id", values="share")
+        g = g[[a for a in result.arm_names if a in g.columns]]
+        ax.stackplot(g.index, g.T.to_numpy(), labels=g.columns, colors=[colors[a] for a in g.columns])
+        launch_line(ax)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("day", fontsize=8)
+        if i == 0:
+            fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=len(result.arm_names), fontsize=8)
+    fig.suptitle(f"Arm mix over time (share of decisions); {result.new_arm} launches on day {result.new_arm_day}")
+    fig.subplots_adjust(bottom=0.14, hspace=0.45)
+    save(fig, "arm_mix.png")
+
+    # cumulative conversions (the control group scaled to the policy traffic)
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.add_subplot()
+    for name in names:
+        g = daily.loc[daily["policy"] == name]
+        ax.plot(g["day"], g["cum_conversions"], label=name)
+    g = daily.loc[daily["policy"] == CONTROL]
+    scaled = (g["conversions"].to_numpy() * traffic / np.maximum(g["decisions"].to_numpy(), 1)).cumsum()
+    ax.plot(g["day"], scaled, label="control group (scaled)", ls="--", color="black")
+    launch_line(ax)
+    ax.set_xlabel("day")
+    ax.set_ylabel("cumulative conversions (realised)")
+    ax.set_title("Cumulative conversions")
+    ax.legend(fontsize=8)
+    save(fig, "cumulative_conversions.png")
+    return paths
