@@ -25,3 +25,8 @@
 {% macro clean_text(column) -%}
     nullif(trim(cast({{ column }} as string)), '')
 {%- endmacro %}
+
+{#- Condition: a number that parsed but is not finite (NaN or +/- infinity). -#}
+{% macro is_not_finite(typed_column) -%}
+    (isnan({{ typed_column }}) or abs({{ typed_column }}) = cast('Infinity' as double))
+{%- endmacro %}

@@ -59,6 +59,7 @@ checked as (
             ['unparseable_decided_at', is_unparseable('decided_at_raw', 'decided_at')],
             ['implausible_decided_at', is_implausible_time('decided_at')],
             ['missing_propensity', 'propensity is null'],
+            ['not_finite_propensity', is_not_finite('propensity')],
             ['propensity_out_of_range', 'propensity <= 0 or propensity > 1'],
             ['duplicate_decision_id', 'copy_number > 1'],
         ]) }} as dq_reason

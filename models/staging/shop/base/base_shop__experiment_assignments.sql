@@ -1,5 +1,6 @@
 -- Every raw experiment assignment, typed, with the first data-contract check it fails
--- (dq_reason; NULL when clean).
+-- (dq_reason; NULL when clean). The contract requires the experiment: an assignment to an experiment that
+-- is not a clean row of experiments is quarantined.
 with
 
 source as (
@@ -21,13 +22,25 @@ typed as (
 
 ),
 
+experiments as (
+
+    select experiment_id from {{ ref('base_shop__experiments') }}
+    where dq_reason is null
+
+),
+
 ranked as (
 
     select
-        *,
-        row_number() over (partition by experiment_id, customer_id order by assigned_at, variant) as copy_number
+        typed.*,
+        row_number() over (
+            partition by typed.experiment_id, typed.customer_id order by typed.assigned_at, typed.variant
+        ) as copy_number,
+        experiments.experiment_id is null as is_orphan
 
     from typed
+    left join experiments
+        on typed.experiment_id = experiments.experiment_id
 
 ),
 
@@ -48,6 +61,7 @@ checked as (
             ['missing_assigned_at', 'assigned_at_raw is null'],
             ['unparseable_assigned_at', is_unparseable('assigned_at_raw', 'assigned_at')],
             ['implausible_assigned_at', is_implausible_time('assigned_at')],
+            ['unknown_experiment_id', 'is_orphan'],
             ['duplicate_assignment', 'copy_number > 1'],
         ]) }} as dq_reason
 

@@ -1,4 +1,6 @@
 -- Every raw order line, typed, with the first data-contract check it fails (dq_reason; NULL when clean).
+-- The contract requires each line's order: a line whose order_id is not a clean order is quarantined
+-- as an orphan (only when the input has orders at all).
 with
 
 source as (
@@ -25,13 +27,32 @@ typed as (
 
 ),
 
+orders as (
+
+    select order_id from {{ ref('base_shop__orders') }}
+    where dq_reason is null
+
+),
+
+orders_present as (
+
+    select count(*) > 0 as has_orders from orders
+
+),
+
 ranked as (
 
     select
-        *,
-        row_number() over (partition by order_id, line_number order by product_id, quantity, unit_price) as copy_number
+        typed.*,
+        row_number() over (
+            partition by typed.order_id, typed.line_number order by typed.product_id, typed.quantity, typed.unit_price
+        ) as copy_number,
+        orders.order_id is null and orders_present.has_orders as is_orphan
 
     from typed
+    cross join orders_present
+    left join orders
+        on typed.order_id = orders.order_id
 
 ),
 
@@ -57,10 +78,13 @@ checked as (
             ['unparseable_quantity', 'quantity is null'],
             ['non_positive_quantity', 'quantity <= 0'],
             ['unparseable_unit_price', is_unparseable('unit_price_raw', 'unit_price')],
+            ['not_finite_unit_price', is_not_finite('unit_price')],
             ['negative_unit_price', 'unit_price < 0'],
             ['absurd_unit_price', 'unit_price > ' ~ var('max_order_amount')],
             ['unparseable_discount_amount', is_unparseable('discount_amount_raw', 'discount_amount')],
+            ['not_finite_discount_amount', is_not_finite('discount_amount')],
             ['negative_discount_amount', 'discount_amount < 0'],
+            ['orphan_order_id', 'is_orphan'],
             ['duplicate_order_line', 'copy_number > 1'],
         ]) }} as dq_reason
 

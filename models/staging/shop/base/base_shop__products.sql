@@ -50,9 +50,11 @@ checked as (
         {{ first_failed_check([
             ['missing_product_id', 'product_id is null'],
             ['unparseable_price', is_unparseable('price_raw', 'price')],
+            ['not_finite_price', is_not_finite('price')],
             ['negative_price', 'price < 0'],
             ['absurd_price', 'price > ' ~ var('max_order_amount')],
             ['unparseable_unit_cost', is_unparseable('unit_cost_raw', 'unit_cost')],
+            ['not_finite_unit_cost', is_not_finite('unit_cost')],
             ['negative_unit_cost', 'unit_cost < 0'],
             ['unparseable_launched_at', is_unparseable('launched_at_raw', 'launched_at')],
             ['duplicate_product_id', 'copy_number > 1'],

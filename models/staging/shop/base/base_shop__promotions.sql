@@ -50,8 +50,10 @@ checked as (
         {{ first_failed_check([
             ['missing_promotion_id', 'promotion_id is null'],
             ['unparseable_discount_rate', is_unparseable('discount_rate_raw', 'discount_rate')],
+            ['not_finite_discount_rate', is_not_finite('discount_rate')],
             ['discount_rate_out_of_range', 'discount_rate < 0 or discount_rate >= 1'],
             ['unparseable_contact_cost', is_unparseable('contact_cost_raw', 'contact_cost')],
+            ['not_finite_contact_cost', is_not_finite('contact_cost')],
             ['negative_contact_cost', 'contact_cost < 0'],
             ['unparseable_launched_at', is_unparseable('launched_at_raw', 'launched_at')],
             ['duplicate_promotion_id', 'copy_number > 1'],
