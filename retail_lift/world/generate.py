@@ -81,7 +81,7 @@ PROMOTIONS = [
 ARM_IDS = [p[0] for p in PROMOTIONS]
 ARM_DISCOUNT = np.array([p[3] for p in PROMOTIONS])
 # promotion-driven conversion probability for a persuadable customer of average price sensitivity
-PERSUADABLE_BASE = np.array([0.0, 0.05, 0.09, 0.08, 0.05, 0.12, 0.10])
+PERSUADABLE_BASE = np.array([0.0, 0.05, 0.07, 0.07, 0.05, 0.07, 0.07])
 IS_DISCOUNT_ARM = ARM_DISCOUNT > 0
 # probability that an exposure suppresses a do-not-disturb customer's organic orders in the window
 DND_SUPPRESS = np.array([0.0, 0.45, 0.35, 0.15, 0.4, 0.3, 0.1])
@@ -374,14 +374,33 @@ class _World:
         return 1.0 - np.exp(-rate * np.maximum(hi - lo, 0) / DAY)
 
     def _effects(self, cust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per customer x arm: promotion-driven conversion probability e and suppression probability r."""
+        """Per customer x arm: promotion-driven conversion probability e and suppression probability r.
+
+        A persuadable customer responds to each promotion according to an affinity built from traits
+        a policy can observe, so the best promotion differs between customers: e-mails work for
+        e-mail-acquired, older customers who know the shop; banners for young mobile visitors;
+        the pop-up for mobile users; discounts and BOGO for the price-sensitive; free shipping for
+        online-acquired customers. Sure things and lost causes barely respond; do-not-disturbs lose
+        their organic orders to e-mails and pop-ups with probability ``r``.
+        """
         v = self.v
         utype = v["utype"][cust][:, None]
-        s = v["price_sens"][cust][:, None]
-        follows = v["follows"][cust][:, None]
-        mobile = (v["device"][cust] == 1)[:, None]
-        persuaded = PERSUADABLE_BASE[None, :] * np.where(IS_DISCOUNT_ARM[None, :], 0.2 + 1.6 * s, 0.8 + 0.4 * follows)
-        persuaded = persuaded * np.where((np.array(ARM_IDS) == "popup_cart_reminder")[None, :] & mobile, 1.4, 1.0)
+        s = v["price_sens"][cust]
+        age, device, channel = v["age"][cust], v["device"][cust], v["channel"][cust]
+        follows, heard = v["follows"][cust].astype(float), v["heard"][cust].astype(float)
+        young, old, mobile = (age <= 1).astype(float), (age >= 4).astype(float), (device == 1).astype(float)
+        by_email = (channel == 3).astype(float)
+        online_acquired = np.isin(channel, (0, 1, 4)).astype(float)
+        affinity = np.stack([
+            np.zeros_like(s),                                                               # control
+            1 + 1.6 * by_email + 0.8 * old + 0.6 * heard - 0.7 * young,                     # email_no_discount
+            (0.4 + 1.6 * s) * (1 + 1.2 * by_email + 0.5 * heard - 0.5 * young),            # email_10pct
+            (0.4 + 1.2 * s) * (1 + 1.4 * young + 0.8 * mobile - 0.7 * old),                # banner_limited_time
+            (0.3 + 1.5 * mobile) * (1 + 0.6 * follows),                                     # popup_cart_reminder
+            (0.3 + 1.6 * s) * (1 + 0.8 * np.isin(age, (1, 2))),                             # bogo
+            1 + 1.2 * online_acquired - 0.8 * (channel == 2) + 0.5 * mobile,                # free_shipping
+        ], axis=1)
+        persuaded = PERSUADABLE_BASE[None, :] * np.clip(affinity, 0, None)
         e = np.select([utype == 0, utype == 1, utype == 2], [persuaded, 0.01, 0.004], 0.0)
         e[:, 0] = 0.0
         r = np.where(utype == 3, DND_SUPPRESS[None, :], 0.0)
