@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install data prepare dbt-build docs summary lint clean trust-harness
+.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -45,7 +45,7 @@ help:
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
 
 ## ---------------------------------------------------------------- set-up command 1
-build: install data prepare dbt-build docs summary
+build: install data prepare dbt-build quality docs summary
 
 ## ---------------------------------------------------------------- set-up command 2
 test: install
@@ -81,6 +81,10 @@ dbt-build:
 	$(BIN)/retail-lift check-lock $(RETAIL_LIFT_WAREHOUSE)
 	$(DBT) build $(DBT_ARGS)
 
+quality:
+	$(STEP) "quality: Great Expectations suites over raw tables, marts and scored tables -> reports/quality"
+	$(BIN)/retail-lift check --raw-as-warnings --out reports/quality
+
 docs:
 	$(STEP) "dbt docs generate (static single-file site)"
 	$(DBT) docs generate --static $(DBT_ARGS)
@@ -89,7 +93,8 @@ summary:
 	$(STEP) "done"
 	@echo "warehouse:   $(RETAIL_LIFT_WAREHOUSE)  (query: $(BIN)/dbt show --inline 'select * from {{ ref(\"fct_sessions\") }}' $(DBT_ARGS))"
 	@echo "docs site:   $(CURDIR)/target/static_index.html  (or: $(BIN)/dbt docs serve $(DBT_ARGS))"
-	@echo "load report: $(RETAIL_LIFT_RAW)/_load_report.parquet"
+	@echo "load report: $(RETAIL_LIFT_RAW)/_load_report.parquet  (quarantine: marts.rpt_quarantine_summary)"
+	@echo "data docs:   $(CURDIR)/reports/quality/data_docs/index.html  (summary: reports/quality/summary.json)"
 
 trust-harness: install
 	$(STEP) "trust harness: 1,000 simulated A/A and known-effect experiments through the experiment engine"

@@ -119,5 +119,12 @@ def trust_harness(n_experiments, baseline, mde, peeks, seed, out_dir, docs):
         raise click.ClickException(f"trust harness checks failed: {', '.join(failed)}")
 
 
+def _register_commands():
+    from retail_lift.quality.cli import quality_command
+    main.add_command(quality_command)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     main()
