@@ -7,10 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import PROJECT_DIR, build_folder, run_dbt
 
 from retail_lift.adapters import convert_retailrocket
-
-from helpers import PROJECT_DIR, build_folder, run_dbt
 
 pytestmark = pytest.mark.dbt
 
