@@ -1,7 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='visitor_id',
+        on_schema_change='fail',
+    )
+}}
+
 -- One row per web session: when it started and ended, what happened in it, and whether it converted.
+--
+-- Incremental: a run rebuilds every session of the visitors that have events at or after the latest
+-- session end already loaded minus var('incremental_lookback_days'), and of the visitors whose
+-- customer or landing category changed since (delete+insert on visitor_id), so that the table equals
+-- a full refresh.
 with
 
-sessionized_events as (
+all_sessionized_events as (
 
     select * from {{ ref('int_events_sessionized') }}
 
@@ -18,6 +32,46 @@ products as (
     select * from {{ ref('stg_shop__products') }}
 
 ),
+
+{% if is_incremental() %}
+changed_visitors as (
+
+    select distinct visitor_id
+    from all_sessionized_events
+    where event_at >= (
+        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(session_ended_at)') }}
+        from {{ this }}
+    )
+
+    union
+
+    select distinct loaded.visitor_id
+    from {{ this }} as loaded
+    left join customers
+        on loaded.visitor_id = customers.visitor_id
+    left join products
+        on loaded.landing_product_id = products.product_id
+    where (loaded.customer_id is distinct from customers.customer_id)
+        or (loaded.acquisition_channel is distinct from customers.acquisition_channel)
+        or (loaded.landing_category_id is distinct from products.category_id)
+
+),
+
+sessionized_events as (
+
+    select all_sessionized_events.*
+    from all_sessionized_events
+    inner join changed_visitors
+        on all_sessionized_events.visitor_id = changed_visitors.visitor_id
+
+),
+{% else %}
+sessionized_events as (
+
+    select * from all_sessionized_events
+
+),
+{% endif %}
 
 sessions as (
 

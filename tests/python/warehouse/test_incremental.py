@@ -15,12 +15,15 @@ pytestmark = pytest.mark.dbt
 INCREMENTAL_MODELS = ["intermediate.int_events_sessionized", "marts.fct_sessions"]
 
 
-def _split_world(world, folder, keep_sql):
+def _split_world(world, folder, keep_sql, customers_sql):
     folder.mkdir(parents=True)
     for f in (world / "raw").glob("*.parquet"):
         shutil.copy(f, folder / f.name)
     duckdb.sql(f"copy (select * from read_parquet('{world / 'raw' / 'events.parquet'}') where {keep_sql}) "
                f"to '{folder / 'events.parquet'}' (format parquet)")
+    # customers who register later are not known yet: their earlier sessions gain a customer_id later
+    duckdb.sql(f"copy (select * from read_parquet('{world / 'raw' / 'customers.parquet'}') where {customers_sql}) "
+               f"to '{folder / 'customers.parquet'}' (format parquet)")
 
 
 def _differences(db_a, db_b, table):
@@ -47,7 +50,7 @@ def test_incremental_after_append_equals_full_refresh(tiny_world, tmp_path):
     # (they arrive late, with the appended data)
     first = tmp_path / "first"
     _split_world(tiny_world, first, f"event_at < {cutoff} and not (event_at >= {late} "
-                                    f"and hash(visitor_id) % 5 = 0)")
+                                    f"and hash(visitor_id) % 5 = 0)", "hash(customer_id) % 7 <> 0")
     inc, full = tmp_path / "inc", tmp_path / "full"
     for w in (inc, full):
         w.mkdir()

@@ -1,0 +1,463 @@
+"""Publishing promotion policies to the warehouse, and serving them from it.
+
+Glue between the dbt Python models of ``python_models/ml/bandit/``, the offline pipeline
+(:mod:`.pipeline`) and single decisions (:func:`.serve.score_decision`). No policy logic lives
+here: training, masking, off-policy evaluation and the gate are the pipeline's.
+
+===================================  =============================================================
+dbt model                            built by
+===================================  =============================================================
+``ml_bandit_holdout_probabilities``  :func:`holdout_probabilities` (trains the candidates once, on
+                                     the earlier settled decisions)
+``ml_bandit_policy_evaluation``      :func:`policy_evaluation` (trains once more, identically:
+                                     same split, same seed; a dbt test reconciles the two)
+``ml_bandit_published_policy``       :func:`published_policies` (refits every candidate on all
+                                     settled decisions; the gate's choice is the active version)
+``ml_bandit_policy``                 :func:`customer_probabilities` (no training: loads the
+                                     active version)
+===================================  =============================================================
+
+Versions and the champion
+-------------------------
+The champion of the gate is the policy that logged the evaluated decisions (``"logging"``: its
+target probabilities are the logged ones). A candidate replaces it only when its DR lower bound
+beats the champion's DR estimate (:func:`~.pipeline.ope_gate`). ``ml_bandit_published_policy``
+holds one row per policy version of the build: the champion (``policy_class = "logged"``; it is
+served by the system that logs the decisions, so it has no policy JSON) and every candidate refit
+on all settled decisions, each with its encoder and policy JSON. Exactly one row is active: the
+promoted candidate, or the champion when no candidate passes. Candidates that are not active can
+still be loaded by ``policy_id`` (shadow scoring).
+
+Arms: the policies are built with the *published arm list*: the promotions launched by the end
+of the data (``launched_at`` missing counts as launched) plus any arm the ledger logged. A
+version can only ever choose an arm of its list, so an arm launched later needs a new version.
+
+Serving::
+
+    policy = load_published_policy("warehouse/retail_lift.duckdb")          # the active version
+    policy = load_published_policy("warehouse/retail_lift.duckdb", "thompson")  # a named version
+    policy.decide({"age_band": "25-34", "device": "mobile", ...})
+    # {"arm": "banner_limited_time", "propensity": 0.81, "policy_id": "thompson",
+    #  "version": "v20260706", "probabilities": {"control": 0.0, ...}}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..warehouse import read_only
+from .base import BasePolicy
+from .context import ContextEncoder, parse_action_probabilities, parse_contexts
+from .pipeline import (
+    CANDIDATE_NAMES,
+    LOGGING,
+    ledger_arrays,
+    masked_action_probabilities,
+    policy_inputs,
+    policy_probabilities,
+    run_offline_evaluation,
+    settled_rows,
+    time_split,
+    train_candidates,
+)
+from .serve import score_decision
+
+__all__ = [
+    "LEDGER_COLUMNS",
+    "MIN_SETTLED_DECISIONS",
+    "SCHEMAS",
+    "PUBLISHED_TABLE",
+    "NoServablePolicyError",
+    "PublishedPolicy",
+    "customer_probabilities",
+    "empty_table",
+    "has_enough_decisions",
+    "holdout_probabilities",
+    "latest_contexts",
+    "load_published_policy",
+    "policy_evaluation",
+    "published_arms",
+    "published_policies",
+    "version_label",
+]
+
+#: where ``load_published_policy`` reads the versions (schema ``ml`` of the dbt build)
+PUBLISHED_TABLE = "ml.ml_bandit_published_policy"
+#: the ledger columns the bandit models read (``fct_decision_ledger``)
+LEDGER_COLUMNS = ("decision_id", "customer_id", "decided_at", "policy_id", "promotion_id", "propensity",
+                  "action_probabilities", "context", "is_pending", "is_converted", "data_ends_at")
+#: ``policy_class`` of the champion row when it is the logging policy (served outside the warehouse)
+LOGGED_CLASS = "logged"
+#: fewer settled decisions than this and the bandit tables are built empty (an orders-only warehouse)
+MIN_SETTLED_DECISIONS = 100
+
+#: column types of every table, so that a warehouse without decisions gets empty tables of the same shape
+SCHEMAS: dict[str, dict[str, str]] = {
+    "holdout_probabilities": {"decision_id": "string", "policy_id": "string", "promotion_id": "string",
+                              "probability": "float64", "is_available": "bool"},
+    "policy_evaluation": {"policy_id": "string", "estimator": "string", "value": "float64", "ci_low": "float64",
+                          "ci_high": "float64", "ess": "float64", "max_weight": "float64", "n_decisions": "int64",
+                          "unavailable_mass": "float64", "is_champion": "bool", "gate_estimator": "string",
+                          "gate_min_ess": "float64", "champion_value": "float64", "gate_margin": "float64",
+                          "passes_gate": "bool", "gate_verdict": "string", "gate_reason": "string",
+                          "n_train_decisions": "int64", "holdout_starts_at": "datetime64[us]"},
+    "published_policies": {"policy_id": "string", "version": "string", "created_at": "datetime64[us]",
+                           "policy_class": "string", "is_active": "bool", "gate_verdict": "string",
+                           "arms": "string", "encoder_json": "string", "policy_json": "string",
+                           "n_train_decisions": "Int64", "trained_until": "datetime64[us]",
+                           "logged_policy_ids": "string"},
+    "customer_probabilities": {"customer_id": "string", "promotion_id": "string", "probability": "float64",
+                               "policy_id": "string", "version": "string", "context_decision_id": "string",
+                               "context_decided_at": "datetime64[us]"},
+}
+
+
+class NoServablePolicyError(LookupError):
+    """The requested (or active) version has no policy JSON: it is the logging policy, served elsewhere."""
+
+
+# ----------------------------------------------------------------------------------------------
+# arms, versions, empty tables
+# ----------------------------------------------------------------------------------------------
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty table with the columns and types of :data:`SCHEMAS` ``[name]``."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in SCHEMAS[name].items()})
+
+
+def _conform(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``table`` with exactly the columns of :data:`SCHEMAS` ``[name]``, in order and typed (text as
+    pandas' string dtype, so that a column of NULLs still lands as VARCHAR in the warehouse)."""
+    schema = SCHEMAS[name]
+    return table[list(schema)].astype(schema).reset_index(drop=True)
+
+
+def has_enough_decisions(ledger: pd.DataFrame, minimum: int = MIN_SETTLED_DECISIONS) -> bool:
+    """At least ``minimum`` settled decisions (reward known): below that the bandit tables are empty
+    (a warehouse built from orders only, or a decision log that has just started)."""
+    if ledger is None or len(ledger) == 0:
+        return False
+    return len(settled_rows(ledger)) >= int(minimum)
+
+
+def published_arms(promotions: pd.DataFrame, ledger: pd.DataFrame, as_of) -> list[str]:
+    """The arm list of a version published at ``as_of``: promotions launched by then (a missing
+    ``launched_at`` counts as launched) plus every arm the ledger logged or gave a probability,
+    sorted by name."""
+    if not {"promotion_id", "launched_at"} <= set(promotions.columns):
+        raise ValueError("promotions must have the columns promotion_id and launched_at")
+    as_of = pd.Timestamp(as_of)
+    launched = pd.to_datetime(promotions["launched_at"])
+    arms = set(promotions.loc[launched.isna() | (launched <= as_of), "promotion_id"].astype(str))
+    arms |= set(ledger["promotion_id"].dropna().astype(str))
+    for text in ledger["action_probabilities"].dropna():
+        arms |= set(json.loads(text))
+    return sorted(arms)
+
+
+def version_label(created_at) -> str:
+    """``v`` + the creation date as ``YYYYMMDD`` (deterministic: the build's data end date)."""
+    return "v" + pd.Timestamp(created_at).strftime("%Y%m%d")
+
+
+def latest_contexts(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The latest decision of every customer (pending ones included: the context is known at
+    decision time), one row per customer, sorted by ``customer_id``."""
+    cols = ["customer_id", "decision_id", "decided_at", "context", "action_probabilities"]
+    rows = ledger.loc[ledger["customer_id"].notna(), cols].copy()
+    rows["decided_at"] = pd.to_datetime(rows["decided_at"])
+    rows = rows.sort_values(["customer_id", "decided_at", "decision_id"], kind="stable")
+    return rows.drop_duplicates("customer_id", keep="last").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# the tables of the dbt models
+# ----------------------------------------------------------------------------------------------
+
+
+def holdout_probabilities(ledger: pd.DataFrame, arm_names: Sequence[str], *, holdout_fraction: float = 0.3,
+                          random_state: int = 0, n_mc_draws: int = 1000,
+                          candidates: Sequence[str] = CANDIDATE_NAMES,
+                          params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Target probabilities of the logging policy and of every candidate on the time holdout.
+
+    The candidates are trained on the earlier settled decisions (:func:`~.pipeline.time_split`,
+    pending decisions dropped) exactly as :func:`~.pipeline.run_offline_evaluation` trains them, and
+    their probabilities are restricted to the arms available at each decision (logged probability
+    > 0) and renormalised, as the off-policy evaluation uses them.
+
+    Returns one row per holdout decision x policy x arm: ``decision_id``, ``policy_id``,
+    ``promotion_id``, ``probability``, ``is_available``.
+    """
+    train, holdout = time_split(ledger, holdout_fraction)
+    cands = train_candidates(train, arm_names, random_state, candidates=candidates, n_mc_draws=n_mc_draws,
+                             params=params)
+    arrays = ledger_arrays(holdout, arm_names)
+    ids = settled_rows(holdout)["decision_id"].astype(str).to_numpy()
+    targets = {LOGGING: arrays.logged_probs}
+    for name, policy in cands.items():
+        targets[name] = masked_action_probabilities(policy, cands.encoder, arrays.contexts, arrays.available)
+    k = len(arm_names)
+    arms = np.array([str(a) for a in arm_names], dtype=object)
+    avail = arrays.available.ravel()
+    frames = [pd.DataFrame({
+        "decision_id": np.repeat(ids, k),
+        "policy_id": name,
+        "promotion_id": np.tile(arms, len(ids)),
+        "probability": P.ravel(),
+        "is_available": avail,
+    }) for name, P in targets.items()]
+    return _conform(pd.concat(frames, ignore_index=True), "holdout_probabilities")
+
+
+def policy_evaluation(ledger: pd.DataFrame, arm_names: Sequence[str], *, holdout_fraction: float = 0.3,
+                      random_state: int = 0, n_bootstrap: int = 200, reward_model: str = "logistic",
+                      estimator: str = "dr", min_ess: float | None = None, n_mc_draws: int = 1000,
+                      candidates: Sequence[str] = CANDIDATE_NAMES,
+                      params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Off-policy estimates of the logging policy and every candidate on the time holdout, with the
+    gate's verdict (:func:`~.pipeline.run_offline_evaluation`).
+
+    Returns one row per policy x estimator: ``policy_id``, ``estimator``, ``value``, ``ci_low``,
+    ``ci_high``, ``ess``, ``max_weight``, ``n_decisions``, ``unavailable_mass``, then the gate
+    (the same on every estimator row of a policy): ``is_champion``, ``gate_estimator``,
+    ``gate_min_ess``, ``champion_value``, ``gate_margin``, ``passes_gate``, ``gate_verdict``,
+    ``gate_reason``, and the split: ``n_train_decisions``, ``holdout_starts_at``.
+    """
+    ev = run_offline_evaluation(ledger, arm_names, holdout_fraction=holdout_fraction, random_state=random_state,
+                                n_bootstrap=n_bootstrap, reward_model=reward_model, champion=LOGGING,
+                                estimator=estimator, min_ess=min_ess, candidates=candidates,
+                                n_mc_draws=n_mc_draws, params=params)
+    table = ev.evaluation.rename(columns={"policy": "policy_id", "n": "n_decisions"})
+    gate = ev.gate.rename(columns={"policy": "policy_id", "margin": "gate_margin", "passes": "passes_gate",
+                                   "verdict": "gate_verdict", "reason": "gate_reason"})
+    gate = gate[["policy_id", "champion_value", "gate_margin", "passes_gate", "gate_verdict", "gate_reason"]]
+    out = table.merge(gate, on="policy_id", how="left", validate="many_to_one")
+    out.insert(out.columns.get_loc("champion_value"), "is_champion", out["policy_id"] == LOGGING)
+    out.insert(out.columns.get_loc("champion_value"), "gate_estimator", estimator)
+    out.insert(out.columns.get_loc("champion_value"), "gate_min_ess",
+               float("nan") if min_ess is None else float(min_ess))
+    out["passes_gate"] = out["passes_gate"].astype(bool)
+    out["n_decisions"] = out["n_decisions"].astype("int64")
+    out["n_train_decisions"] = len(ev.train)
+    out["holdout_starts_at"] = pd.Timestamp(ev.split_at)
+    return _conform(out, "policy_evaluation")
+
+
+def _gate_choice(evaluation: pd.DataFrame) -> str:
+    promoted = evaluation.loc[evaluation["gate_verdict"] == "promote", "policy_id"].unique()
+    if len(promoted) > 1:
+        raise ValueError(f"the evaluation promotes more than one policy: {sorted(promoted)}")
+    if len(promoted) == 1:
+        return str(promoted[0])
+    champions = evaluation.loc[evaluation["is_champion"].astype(bool), "policy_id"].unique()
+    if len(champions) != 1:
+        raise ValueError(f"the evaluation must have exactly one champion, found {sorted(champions)}")
+    return str(champions[0])
+
+
+def published_policies(ledger: pd.DataFrame, evaluation: pd.DataFrame, arm_names: Sequence[str], *,
+                       created_at=None, random_state: int = 0, n_mc_draws: int = 1000,
+                       params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Every policy version of this build, the gate's choice active (see the module docstring).
+
+    The candidates named in ``evaluation`` (the output of :func:`policy_evaluation`) are refit on
+    *all* settled decisions (train and holdout: the version that serves learns from every known
+    reward, the late arm's included), with an encoder fitted on the same rows.
+
+    ``created_at``: the version's timestamp (default: the ledger's ``data_ends_at``, so a rebuild
+    of the same data gives the same version).
+
+    Returns one row per policy: ``policy_id``, ``version``, ``created_at``, ``policy_class``,
+    ``is_active``, ``gate_verdict``, ``arms`` (JSON list), ``encoder_json``, ``policy_json``,
+    ``n_train_decisions``, ``trained_until``, ``logged_policy_ids``.
+    """
+    if created_at is None:
+        if "data_ends_at" not in ledger.columns or ledger["data_ends_at"].isna().all():
+            raise ValueError("give created_at, or a ledger with a data_ends_at column")
+        created_at = pd.to_datetime(ledger["data_ends_at"]).max()
+    created_at = pd.Timestamp(created_at)
+    version = version_label(created_at)
+    chosen = _gate_choice(evaluation)
+    verdicts = evaluation.drop_duplicates("policy_id").set_index("policy_id")["gate_verdict"]
+    names = [p for p in verdicts.index if p != LOGGING]
+    unknown = sorted(set(names) - set(CANDIDATE_NAMES))
+    if unknown:
+        raise ValueError(f"the evaluation names policies that are not candidates: {unknown}")
+    settled = settled_rows(ledger)
+    cands = train_candidates(settled, arm_names, random_state, candidates=names, n_mc_draws=n_mc_draws,
+                             params={k: v for k, v in dict(params or {}).items() if k in names})
+    arms_json = json.dumps([str(a) for a in arm_names])
+    encoder_json = json.dumps(cands.encoder.to_dict(), separators=(",", ":"))
+    trained_until = settled["decided_at"].max() if len(settled) else pd.NaT
+    holdout_start = pd.to_datetime(evaluation["holdout_starts_at"]).min() \
+        if "holdout_starts_at" in evaluation.columns else pd.NaT
+    recent = settled if pd.isna(holdout_start) else settled.loc[settled["decided_at"] >= holdout_start]
+    logged_ids = ",".join(sorted(recent["policy_id"].dropna().astype(str).unique())) \
+        if "policy_id" in recent.columns else None
+    rows = [{
+        "policy_id": LOGGING, "version": version, "created_at": created_at, "policy_class": LOGGED_CLASS,
+        "is_active": chosen == LOGGING, "gate_verdict": verdicts.get(LOGGING), "arms": arms_json,
+        "encoder_json": None, "policy_json": None, "n_train_decisions": None, "trained_until": trained_until,
+        "logged_policy_ids": logged_ids or None,
+    }]
+    for name, policy in cands.items():
+        rows.append({
+            "policy_id": name, "version": version, "created_at": created_at, "policy_class": type(policy).__name__,
+            "is_active": chosen == name, "gate_verdict": verdicts.get(name), "arms": arms_json,
+            "encoder_json": encoder_json, "policy_json": json.dumps(policy.to_dict(), separators=(",", ":")),
+            "n_train_decisions": cands.n_train, "trained_until": trained_until, "logged_policy_ids": None,
+        })
+    return _conform(pd.DataFrame(rows), "published_policies")
+
+
+def customer_probabilities(published: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """The active version's arm probabilities for every customer's latest decision context.
+
+    A learned version scores the context with its own encoder, restricted to its arm list. The
+    champion logging policy (no policy JSON) gives the probabilities it logged at that decision
+    (an arm not yet launched then has 0).
+
+    Returns one row per customer x arm of the version: ``customer_id``, ``promotion_id``,
+    ``probability``, ``policy_id``, ``version``, ``context_decision_id``, ``context_decided_at``.
+    """
+    active = published.loc[published["is_active"].astype(bool)]
+    if len(active) != 1:
+        raise ValueError(f"exactly one published version must be active, found {len(active)}")
+    row = active.iloc[0]
+    arms = json.loads(row["arms"])
+    latest = latest_contexts(ledger)
+    n, k = len(latest), len(arms)
+    if _is_missing(row["policy_json"]):
+        P = parse_action_probabilities(latest["action_probabilities"], arms)
+    else:
+        version = _version_from_row(row)
+        P = policy_probabilities(version.policy, version.encoder, latest[["customer_id", "context"]], arms,
+                                 wide=True)[arms].to_numpy(dtype=float)
+    return _conform(pd.DataFrame({
+        "customer_id": np.repeat(latest["customer_id"].astype(str).to_numpy(), k),
+        "promotion_id": np.tile(np.array(arms, dtype=object), n),
+        "probability": P.ravel() if n else np.empty(0),
+        "policy_id": str(row["policy_id"]),
+        "version": str(row["version"]),
+        "context_decision_id": np.repeat(latest["decision_id"].astype(str).to_numpy(), k),
+        "context_decided_at": np.repeat(latest["decided_at"].to_numpy(), k),
+    }), "customer_probabilities")
+
+
+# ----------------------------------------------------------------------------------------------
+# serving
+# ----------------------------------------------------------------------------------------------
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+
+
+@dataclass
+class PublishedPolicy:
+    """A policy version loaded from the warehouse: the policy, its encoder and its arm list."""
+
+    policy_id: str
+    version: str
+    created_at: pd.Timestamp
+    arms: list[str]
+    policy: BasePolicy
+    encoder: ContextEncoder
+
+    def __post_init__(self):
+        if list(self.policy.arm_names_) != list(self.arms):
+            raise ValueError(f"policy {self.policy_id!r} {self.version}: its arms {self.policy.arm_names_} are not "
+                             f"the published arm list {self.arms}")
+
+    def _inputs(self, contexts) -> np.ndarray:
+        return policy_inputs(self.policy, self.encoder, parse_contexts(contexts))
+
+    def action_probabilities(self, contexts) -> np.ndarray:
+        """``(n, n_arms)`` probabilities (columns in :attr:`arms` order) for a batch of contexts: dicts,
+        JSON texts, or a DataFrame of parsed context fields."""
+        if isinstance(contexts, pd.DataFrame):
+            return self.policy.action_probabilities(policy_inputs(self.policy, self.encoder, contexts))
+        return self.policy.action_probabilities(self._inputs(list(contexts)))
+
+    def decide(self, context, rng=None) -> dict:
+        """Choose an arm for one context (a dict, or its JSON text).
+
+        Returns ``arm`` (promotion id), ``propensity`` (the probability it was drawn with: log it),
+        ``policy_id``, ``version`` and ``probabilities`` (``{arm: p}`` over the published arms).
+        ``rng``: ``None`` (the policy's own stream), an int seed or a ``numpy.random.Generator``.
+        """
+        if isinstance(context, (str, bytes)):
+            context = json.loads(context)
+        if not isinstance(context, Mapping):
+            raise ValueError(f"context must be a dict or a JSON object, got {type(context).__name__}")
+        x = self._inputs([dict(context)])[0]
+        out = score_decision(self.policy, None if self.policy.context_free else x, rng)
+        return {
+            "arm": out["arm_name"],
+            "propensity": out["propensity"],
+            "policy_id": self.policy_id,
+            "version": self.version,
+            "probabilities": dict(zip(self.arms, out["probabilities"], strict=True)),
+        }
+
+
+def _version_from_row(row) -> PublishedPolicy:
+    return PublishedPolicy(
+        policy_id=str(row["policy_id"]),
+        version=str(row["version"]),
+        created_at=pd.Timestamp(row["created_at"]),
+        arms=[str(a) for a in json.loads(row["arms"])],
+        policy=BasePolicy.from_dict(json.loads(row["policy_json"])),
+        encoder=ContextEncoder.from_dict(json.loads(row["encoder_json"])),
+    )
+
+
+def load_published_policy(warehouse_path: str | Path, policy_id: str | None = None, *,
+                          version: str | None = None, table: str = PUBLISHED_TABLE) -> PublishedPolicy:
+    """Load a published version from the warehouse (read-only connection, closed before returning).
+
+    ``policy_id=None`` loads the active version (the gate's choice); a name loads that candidate
+    (latest version, or ``version``). Raises :class:`NoServablePolicyError` when the version is the
+    logging policy (it has no policy JSON: the system that logs the decisions serves it) and
+    ``LookupError`` when nothing matches.
+    """
+    path = Path(warehouse_path)
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}")
+    where, args = [], []
+    if policy_id is None:
+        where.append("is_active")
+    else:
+        where.append("policy_id = ?")
+        args.append(str(policy_id))
+    if version is not None:
+        where.append("version = ?")
+        args.append(str(version))
+    sql = (f"select policy_id, version, created_at, arms, encoder_json, policy_json, logged_policy_ids "
+           f"from {table} where {' and '.join(where)} order by created_at desc, version desc limit 1")
+    with read_only(path) as con:
+        found = con.execute(sql, args).fetchdf()
+        available = [r[0] for r in con.execute(
+            f"select distinct policy_id from {table} where policy_json is not null order by 1").fetchall()]
+    if found.empty:
+        what = "an active version" if policy_id is None else f"policy {policy_id!r}"
+        what += "" if version is None else f" version {version!r}"
+        raise LookupError(f"{table} in {path} has no {what}; learned versions: {available}")
+    row = found.iloc[0]
+    if _is_missing(row["policy_json"]):
+        logged = row["logged_policy_ids"] if not _is_missing(row["logged_policy_ids"]) else "the logging policy"
+        why = ("no candidate passed the off-policy gate, so the policy that logged the decisions stays in place"
+               if policy_id is None else "it is the policy that logged the decisions")
+        raise NoServablePolicyError(
+            f"version {row['policy_id']!r} {row['version']} ({logged}) has no policy to load: {why}, served by the "
+            f"system that logs the decisions. Load a candidate by name for shadow scoring (policy_id=...); "
+            f"learned versions: {available}")
+    return _version_from_row(row)
