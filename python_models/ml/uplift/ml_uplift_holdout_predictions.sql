@@ -1,0 +1,32 @@
+-- One row per held-out experiment exposure x the arm it is compared in (the arm's treated exposures
+-- and the experiment's control exposures): the outcome and the prediction of the kept learner fitted
+-- without the holdout, from the training run ml_uplift_run (table_name = 'holdout_predictions').
+with
+
+runs as (
+
+    select * from {{ ref('ml_uplift_run') }}
+
+),
+
+final as (
+
+    select
+        exposure_id,
+        promotion_id,
+        customer_id,
+        experiment_id,
+        variant,
+        is_treated,
+        is_converted,
+        revenue,
+        learner,
+        predicted_uplift,
+        predicted_control_probability
+
+    from runs
+    where table_name = 'holdout_predictions'
+
+)
+
+select * from final

@@ -1,0 +1,31 @@
+"""Uplift models, trained once per build: every output table of retail_lift.uplift.pipeline, stacked.
+
+A dbt Python model returns one table, and the five uplift tables have different grains, so this model
+returns them stacked (one row per output record, `table_name` says which table) and the SQL models
+ml_customer_uplift, ml_uplift_holdout_predictions, ml_uplift_metrics, ml_uplift_segments and
+ml_uplift_incremental_roi select their rows back out: the learners are trained once, not five times.
+"""
+
+from retail_lift.uplift.pipeline import uplift_run_table
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    training = dbt.ref("fct_uplift_training_exposures").to_arrow_table().to_pandas()
+    scoring = dbt.ref("fct_uplift_scoring_customers").to_arrow_table().to_pandas()
+    srm = dbt.ref("fct_experiment_srm").to_arrow_table().to_pandas()
+    promotions = dbt.ref("stg_shop__promotions").to_arrow_table().to_pandas()
+    return uplift_run_table(
+        training,
+        scoring,
+        srm,
+        promotions,
+        learner=str(dbt.config.get("learner", "auto")),
+        holdout=float(dbt.config.get("holdout", 0.3)),
+        random_state=int(dbt.config.get("random_state", 0)),
+        k_fractions=dbt.config.get("k_fractions", [0.1, 0.2, 0.3]),
+        margin_rate=float(dbt.config.get("margin_rate", 0.35)),
+        uplift_threshold=float(dbt.config.get("uplift_threshold", 0.01)),
+        n_placebo=int(dbt.config.get("n_placebo", 3)),
+        n_threads=int(dbt.config.get("n_threads", 2)),
+    )

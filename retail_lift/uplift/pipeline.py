@@ -1,0 +1,1005 @@
+"""From randomized experiments to uplift scores, segments and the economics of targeting.
+
+:func:`fit_score_uplift` takes the warehouse's uplift training table (``fct_uplift_training_exposures``:
+one row per experiment exposure with a closed attribution window, its arm, its outcome and the
+customer's state strictly before the assignment) and scoring table (``fct_uplift_scoring_customers``:
+every customer's state before the score cutoff, same feature definitions) and returns an
+:class:`UpliftResult` with five tables:
+
+``scores``
+    one row per customer x arm: ``predicted_uplift``, ``predicted_control_probability`` (from the
+    control-outcome model), ``predicted_treated_probability`` (``clip(p0 + uplift, 0, 1)``),
+    ``uplift_rank`` and ``propensity_rank`` (1 = first to target) and the ``segment``.
+``holdout_predictions``
+    one row per held-out exposure x arm it is compared in (the arm's own treated exposures and the
+    experiment's control exposures): the exposure key, ``is_treated``, the outcome and the
+    ``predicted_uplift`` of the selected learner fitted without the holdout.
+``metrics``
+    one row per arm x learner x metric on the holdout: ``qini_auc``, ``uplift_auc``,
+    ``uplift_at_10`` ... (one per ``k_fractions``), ``observed_uplift``, ``placebo_qini_mean`` /
+    ``placebo_qini_sd`` and ``n_treated`` / ``n_control``.
+``segments``
+    one row per arm x segment (persuadables, sure things, lost causes, do-not-disturbs).
+``incremental_roi``
+    one row per arm x strategy (``uplift``, ``propensity``, ``everyone``) x share targeted.
+
+Design choices
+--------------
+* **Sample-ratio mismatch.** An experiment whose users per variant do not match its planned split
+  (:func:`retail_lift.experiments.srm_test`, chi-square ``p < 0.001``, the same test and threshold as
+  ``ml_experiment_results``) is dropped before anything is fitted: the mismatch means exposures were
+  lost non-randomly, so its treated and control groups are no longer comparable. The test runs in
+  Python because portable SQL has no chi-square distribution function; pass ``srm`` (the rows of
+  ``fct_experiment_srm``) to enable it.
+* **One multi-arm learner per experiment, on its own control.** Arms are only randomized against
+  the control of their own experiment (experiments ran at different times, on different customers),
+  so each experiment gets its own learner, fitted on its control and arms. An arm tested in several
+  experiments is scored by the experiment with the most treated exposures of that arm.
+* **Holdout and learner selection.** Per experiment the exposures are split into a training part
+  and a holdout (``holdout`` share, stratified by variant and outcome). The candidate learners
+  (``learner="auto"``: the X- and the T-learner, each one multi-arm learner) are fitted on the
+  training part and compared on the holdout; **the learner with the higher holdout Qini coefficient,
+  averaged over the experiment's arms, is kept for the whole experiment** (averaging over the arms
+  halves the noise of a per-arm choice: on a few thousand held-out rows a single arm's Qini moves by
+  several hundredths between splits, as much as the difference between the learners). The reported
+  holdout metrics of the kept learner are slightly optimistic (it was chosen on those rows); with two
+  candidates the bias is small next to the Qini's sampling noise. Scores come from the kept learner
+  refitted on all of the experiment's exposures (``refit=True``); the holdout predictions always come
+  from the fit without the holdout.
+* **Base learners.** Outcome models are the package's regularised gradient boosting
+  (:func:`retail_lift.uplift.default_classifier`). The X-learner's stage-2 effect models regress
+  very noisy imputed effects (``y - mu0(x)`` is 0/1 minus a probability); a linear ridge regression
+  on standardised features with its penalty chosen by cross-validation (``RidgeCV``) ranks better
+  on the holdout than a boosted regressor on these data (higher holdout Qini), so it is the default
+  ``effect_learner``. The X-learner's propensity is the known randomization share of each arm (treated
+  rows of the arm / (its treated rows + control rows)), not an estimate.
+* **Features.** :data:`CATEGORICAL_FEATURES` are one-hot encoded over the categories seen in the
+  training and scoring tables (a NULL is all zeros); :data:`NUMERIC_FEATURES` are used with
+  ``log1p`` on counts and amounts, recency in days capped at :data:`RECENCY_CAP_DAYS` (NULL, i.e.
+  never, is the cap), NULL tenure and discount share as 0. Only these columns are read: the outcome,
+  the arm and the keys never enter a feature.
+* **Placebo.** :func:`retail_lift.uplift.placebo_refutation` shuffles the arm labels of the training
+  part, refits and scores a held-out half against the shuffled labels; a learner that does not invent
+  effects scores about 0. One shuffle is noisy (a few hundredths on a few thousand rows, as large as a
+  real Qini), so ``n_placebo`` seeded shuffles are run and their mean and standard deviation reported:
+  compare the real Qini with ``placebo_qini_mean +- 2 * placebo_qini_sd``.
+* **Threads.** Gradient boosting runs under ``threadpoolctl.threadpool_limits(n_threads)`` (default 2).
+
+Segments (:data:`SEGMENTS`)
+---------------------------
+From the predicted uplift ``u`` and predicted control probability ``p0`` of each customer x arm,
+with ``uplift_threshold`` ``t_u`` (default 0.01: one percentage point of conversion probability) and
+``control_probability_threshold`` ``t_p`` (default: the conversion rate of the experiment's control
+group, i.e. "buys more often than the average customer without a promotion")::
+
+    persuadable      u >= t_u                 the promotion makes a purchase likelier
+    do_not_disturb   u <= -t_u                the promotion makes a purchase less likely
+    sure_thing       |u| < t_u and p0 >= t_p  buys anyway
+    lost_cause       |u| < t_u and p0 <  t_p  does not buy either way
+
+Each segment's row gives its size, share of the scored customers, its sum of predicted uplift
+(``predicted_incremental_conversions``) and that sum's share of the arm's total (shares add up to 1;
+a do-not-disturb share is negative).
+
+Economics (``incremental_roi``)
+-------------------------------
+The per-customer arithmetic of :func:`retail_lift.campaign.targeting.expected_economics` with
+``p = predicted_treated_probability``, ``baseline_probability = predicted_control_probability``, the
+arm's ``discount_rate`` ``d`` and ``contact_cost`` ``c`` (from ``promotions``), the gross
+``margin_rate`` ``m`` and the order value at full price ``v`` = mean revenue in the attribution window
+of the experiment's converting control exposures (no discount in control)::
+
+    expected_incremental_conversions = sum(p - p0)
+    expected_incremental_revenue     = sum(p * v * (1 - d) - p0 * v)
+    expected_discount_cost           = sum(p * v * d)        paid on every treated purchase
+    expected_contact_cost            = n * c
+    expected_incremental_margin      = sum((p - p0) * v * m) - discount cost - contact cost
+
+Strategies: ``uplift`` targets the top ``k`` share of customers by predicted uplift, ``propensity`` the
+top ``k`` by predicted treated probability (the classic "likely buyers" list, which also picks sure
+things that buy anyway and collect the discount), ``everyone`` all customers (``k = 1``).
+
+Evaluation on simulated data
+----------------------------
+:func:`evaluate_uplift_against_truth` and :func:`evaluate_targeting_against_truth` compare the
+outputs with the simulated world's known effects. They take those effects as plain DataFrames and are
+called only by the evaluation models; nothing in :func:`fit_score_uplift` can see them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from retail_lift.campaign.targeting import expected_economics
+from retail_lift.experiments.srm import srm_test
+from retail_lift.uplift.metrics import (
+    placebo_refutation,
+    qini_auc_from_true_uplift,
+    qini_auc_score,
+    uplift_at_k,
+    uplift_auc_score,
+)
+from retail_lift.uplift.slearner import SLearner
+from retail_lift.uplift.tlearner import TLearner
+from retail_lift.uplift.xlearner import XLearner
+
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "NUMERIC_FEATURES",
+    "SEGMENTS",
+    "STRATEGIES",
+    "UpliftResult",
+    "build_features",
+    "srm_experiments",
+    "assign_segments",
+    "fit_score_uplift",
+    "uplift_run_table",
+    "evaluate_uplift_against_truth",
+    "evaluate_targeting_against_truth",
+]
+
+CATEGORICAL_FEATURES = ("age_band", "gender", "region", "acquisition_channel", "device_preference")
+NUMERIC_FEATURES = (
+    "follows_page", "heard_of_shop", "tenure_days",
+    "orders_before", "orders_30d", "orders_90d", "revenue_before", "revenue_30d", "revenue_90d",
+    "discounted_order_share", "days_since_last_order",
+    "sessions_30d", "sessions_90d", "views_30d", "views_90d", "carts_30d", "carts_90d",
+    "days_since_last_visit",
+)
+_LOG_FEATURES = (
+    "orders_before", "orders_30d", "orders_90d", "revenue_before", "revenue_30d", "revenue_90d",
+    "sessions_30d", "sessions_90d", "views_30d", "views_90d", "carts_30d", "carts_90d",
+)
+_RECENCY_FEATURES = ("days_since_last_order", "days_since_last_visit")
+#: Recency features (days since the last order / visit) are capped here; "never" is the cap.
+RECENCY_CAP_DAYS = 365.0
+
+SEGMENTS = ("persuadable", "sure_thing", "lost_cause", "do_not_disturb")
+STRATEGIES = ("uplift", "propensity", "everyone")
+LEARNERS = ("t", "x", "s")
+
+_TRAINING_COLUMNS = ("exposure_id", "experiment_id", "customer_id", "variant", "is_control", "is_converted")
+
+
+# ----------------------------------------------------------------------------------------------
+# result container
+# ----------------------------------------------------------------------------------------------
+
+
+SCORE_COLUMNS = [
+    "customer_id", "promotion_id", "experiment_id", "learner", "predicted_uplift",
+    "predicted_control_probability", "predicted_treated_probability", "uplift_rank", "propensity_rank",
+    "segment",
+]
+HOLDOUT_COLUMNS = [
+    "exposure_id", "promotion_id", "customer_id", "experiment_id", "variant", "is_treated", "is_converted",
+    "revenue", "learner", "predicted_uplift", "predicted_control_probability",
+]
+METRIC_COLUMNS = [
+    "experiment_id", "promotion_id", "learner", "metric_name", "metric_value", "is_selected_learner", "note",
+]
+SEGMENT_COLUMNS = [
+    "promotion_id", "experiment_id", "segment", "customers", "share_of_customers",
+    "predicted_incremental_conversions", "share_of_predicted_incremental_conversions",
+    "mean_predicted_uplift", "mean_predicted_control_probability", "uplift_threshold",
+    "control_probability_threshold",
+]
+EVALUATION_COLUMNS = [
+    "experiment_id", "promotion_id", "learner", "n_treated", "n_control", "model_qini", "oracle_qini",
+    "qini_oracle_ratio", "ratio_ci_low", "ratio_ci_high", "true_gain_ratio", "pearson_correlation",
+    "spearman_correlation", "mean_predicted_uplift", "mean_true_uplift", "target_ratio", "meets_target",
+]
+TARGETING_COLUMNS = [
+    "promotion_id", "experiment_id", "strategy", "k_fraction", "customers_targeted",
+    "true_incremental_conversions", "true_incremental_revenue", "true_discount_cost", "true_contact_cost",
+    "true_incremental_margin", "discount_rate", "contact_cost", "margin_rate", "margin_vs_propensity",
+    "expected_incremental_conversions", "expected_incremental_margin",
+]
+ROI_COLUMNS = [
+    "promotion_id", "experiment_id", "strategy", "k_fraction", "customers_targeted",
+    "expected_incremental_conversions", "expected_incremental_revenue", "expected_discount_cost",
+    "expected_contact_cost", "expected_incremental_margin", "value_per_conversion", "discount_rate",
+    "contact_cost", "margin_rate",
+]
+
+#: Column types of the long table of :meth:`UpliftResult.to_long` (pandas nullable dtypes).
+_LONG_TYPES = {
+    "table_name": "string", "customer_id": "string", "exposure_id": "string", "promotion_id": "string",
+    "experiment_id": "string", "variant": "string", "learner": "string", "segment": "string",
+    "strategy": "string", "metric_name": "string", "note": "string",
+    "is_treated": "boolean", "is_converted": "boolean", "is_selected_learner": "boolean",
+    "uplift_rank": "Int64", "propensity_rank": "Int64", "customers": "Int64", "customers_targeted": "Int64",
+    "n_treated": "Int64", "n_control": "Int64", "meets_target": "boolean",
+}
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns cast to the nullable types of :data:`_LONG_TYPES` (float64 otherwise), so that an empty
+    table still has typed columns when a dbt model writes it."""
+    out = df.copy()
+    for col in out.columns:
+        dtype = _LONG_TYPES.get(col, "float64")
+        if dtype == "float64":
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        elif dtype == "string":
+            out[col] = out[col].astype("string")
+        else:
+            out[col] = out[col].astype(dtype)
+    return out
+
+
+@dataclass(frozen=True)
+class UpliftResult:
+    """The five output tables of :func:`fit_score_uplift` (columns: the ``*_COLUMNS`` lists)."""
+
+    scores: pd.DataFrame
+    holdout_predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    segments: pd.DataFrame
+    incremental_roi: pd.DataFrame
+
+    TABLES = ("scores", "holdout_predictions", "metrics", "segments", "incremental_roi")
+
+    def to_long(self) -> pd.DataFrame:
+        """All five tables stacked into one, with a ``table_name`` column and the union of their columns.
+
+        A dbt Python model returns one table; ``ml_uplift_run`` returns this one and SQL models select
+        each table back out of it (``where table_name = 'scores'``), so the learners are trained once.
+        Columns a table does not have are NULL in its rows.
+        """
+        columns = ["table_name"]
+        for name in self.TABLES:
+            columns += [c for c in getattr(self, name).columns if c not in columns]
+        parts = []
+        for name in self.TABLES:
+            part = getattr(self, name).copy()
+            part.insert(0, "table_name", name)
+            parts.append(part.reindex(columns=columns))
+        return _typed(pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs
+# ----------------------------------------------------------------------------------------------
+
+
+def _require(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+
+
+def build_features(training: pd.DataFrame, scoring: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model matrices of the training and scoring rows, encoded identically.
+
+    Reads only :data:`CATEGORICAL_FEATURES` and :data:`NUMERIC_FEATURES` (see the module docstring for
+    the transformations); returns two float DataFrames with the same columns, row order preserved.
+    """
+    features = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
+    _require(training, "training", features)
+    _require(scoring, "scoring", features)
+    frames = []
+    for frame in (training, scoring):
+        num = frame[list(NUMERIC_FEATURES)].apply(pd.to_numeric, errors="coerce").astype(float)
+        for col in _RECENCY_FEATURES:
+            num[col] = num[col].fillna(RECENCY_CAP_DAYS).clip(lower=0.0, upper=RECENCY_CAP_DAYS)
+        num = num.fillna(0.0)
+        for col in _LOG_FEATURES:
+            num[col] = np.log1p(num[col].clip(lower=0.0))
+        frames.append(num.reset_index(drop=True))
+    dummies = []
+    for col in CATEGORICAL_FEATURES:
+        values = pd.concat([training[col], scoring[col]], ignore_index=True).astype("string")
+        levels = sorted(values.dropna().unique().tolist())
+        dummies.append([
+            pd.DataFrame({f"{col}={lv}": (frame[col].astype("string") == lv).fillna(False).to_numpy(float)
+                          for lv in levels})
+            for frame in (training, scoring)
+        ])
+    out = []
+    for i in range(2):
+        out.append(pd.concat([frames[i]] + [d[i] for d in dummies], axis=1))
+    return out[0], out[1]
+
+
+def srm_experiments(srm: pd.DataFrame | None, threshold: float = 0.001) -> dict[str, float]:
+    """``{experiment_id: p_value}`` of the experiments with a sample-ratio mismatch (``p < threshold``).
+
+    ``srm`` has the columns of ``fct_experiment_srm`` (``experiment_id``, ``observed_users``,
+    ``planned_share``); planned variants only (``planned_share > 0``) are tested, as in
+    ``ml_experiment_results``. A variant assigned but not planned is itself a mismatch (p = 0).
+    """
+    if srm is None:
+        return {}
+    _require(srm, "srm", ["experiment_id", "observed_users", "planned_share"])
+    flagged = {}
+    for exp_id, g in srm.groupby("experiment_id", sort=True):
+        unplanned = g["planned_share"].isna() & (g["observed_users"] > 0)
+        if unplanned.any():
+            flagged[str(exp_id)] = 0.0
+            continue
+        g = g[g["planned_share"].notna() & (g["planned_share"] > 0)]
+        if len(g) < 2 or g["observed_users"].sum() == 0:
+            continue
+        res = srm_test(g["observed_users"].to_numpy(float), g["planned_share"].to_numpy(float), threshold=threshold)
+        if res.is_srm:
+            flagged[str(exp_id)] = float(res.p_value)
+    return flagged
+
+
+def _number_or_zero(value) -> float:
+    """A finite float, or 0 for a missing / NULL / NaN value."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if np.isfinite(value) else 0.0
+
+
+def _promotion_terms(promotions: Mapping | pd.DataFrame | None, arm: str) -> tuple[float, float]:
+    """``(discount_rate, contact_cost)`` of ``arm``; 0 for an arm (or a value) that is not given."""
+    if promotions is None:
+        return 0.0, 0.0
+    if isinstance(promotions, pd.DataFrame):
+        _require(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
+        row = promotions[promotions["promotion_id"] == arm]
+        if row.empty:
+            return 0.0, 0.0
+        return _number_or_zero(row["discount_rate"].iloc[0]), _number_or_zero(row["contact_cost"].iloc[0])
+    terms = promotions.get(arm) or {}
+    return _number_or_zero(terms.get("discount_rate")), _number_or_zero(terms.get("contact_cost"))
+
+
+# ----------------------------------------------------------------------------------------------
+# learners
+# ----------------------------------------------------------------------------------------------
+
+
+def default_effect_learner():
+    """The X-learner's stage-2 effect model: standardised ridge regression, penalty by cross-validation."""
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 4, 11)))
+
+
+def _make_learner(kind: str, control: str, propensity: dict, random_state):
+    if kind == "t":
+        return TLearner(control_name=control, random_state=random_state)
+    if kind == "x":
+        return XLearner(effect_learner=default_effect_learner(), propensity=dict(propensity),
+                        control_name=control, random_state=random_state)
+    return SLearner(control_name=control, random_state=random_state)
+
+
+def _control_probability(learner, X: np.ndarray, arm) -> np.ndarray:
+    """``P(convert | x, control)`` from the learner's control-outcome model."""
+    if isinstance(learner, SLearner):
+        model = learner.models_[arm]
+        return learner._predict_outcome(model, np.hstack([np.zeros((X.shape[0], 1)), X]))
+    return learner._predict_outcome(learner.control_model_, X)
+
+
+def _fittable_arms(labels: np.ndarray, y: np.ndarray, control: str, arms: list,
+                   min_group_size: int) -> tuple[list, dict]:
+    """Arms with enough rows and both outcomes (and the reason for every other arm)."""
+    skipped = {}
+    c = labels == control
+    if c.sum() < min_group_size or np.unique(y[c]).size < 2:
+        return [], {arm: "control group too small or without both outcomes" for arm in arms}
+    keep = []
+    for arm in arms:
+        t = labels == arm
+        if t.sum() < min_group_size or np.unique(y[t]).size < 2:
+            skipped[arm] = "arm too small or without both outcomes"
+        else:
+            keep.append(arm)
+    return keep, skipped
+
+
+def _safe(fn, *args, **kwargs) -> float:
+    try:
+        return float(fn(*args, **kwargs))
+    except ValueError:
+        return float("nan")
+
+
+def _split(n: int, labels: np.ndarray, y: np.ndarray, holdout: float, random_state) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.arange(n)
+    for strata in (np.char.add(labels.astype(str), y.astype(int).astype(str)), labels.astype(str), None):
+        try:
+            return train_test_split(idx, test_size=holdout, random_state=random_state, stratify=strata)
+        except ValueError:
+            continue
+    raise ValueError(f"cannot split {n} rows into a training part and a holdout of {holdout}")  # pragma: no cover
+
+
+# ----------------------------------------------------------------------------------------------
+# segments and economics
+# ----------------------------------------------------------------------------------------------
+
+
+def assign_segments(uplift, control_probability, uplift_threshold: float,
+                    control_probability_threshold: float) -> np.ndarray:
+    """Segment label per row (see the module docstring); NaN inputs count as 0."""
+    u = np.nan_to_num(np.asarray(uplift, dtype=float))
+    p0 = np.nan_to_num(np.asarray(control_probability, dtype=float))
+    return np.select(
+        [u >= uplift_threshold, u <= -uplift_threshold, p0 >= control_probability_threshold],
+        ["persuadable", "do_not_disturb", "sure_thing"],
+        "lost_cause",
+    )
+
+
+def _segment_table(scores: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
+    rows = []
+    for (arm, exp_id), g in scores.groupby(["promotion_id", "experiment_id"], sort=True):
+        total_n, total_u = len(g), float(g["predicted_uplift"].sum())
+        for seg in SEGMENTS:
+            s = g[g["segment"] == seg]
+            inc = float(s["predicted_uplift"].sum())
+            rows.append({
+                "promotion_id": arm, "experiment_id": exp_id, "segment": seg, "customers": len(s),
+                "share_of_customers": len(s) / total_n if total_n else np.nan,
+                "predicted_incremental_conversions": inc,
+                "share_of_predicted_incremental_conversions": inc / total_u if total_u != 0 else np.nan,
+                "mean_predicted_uplift": float(s["predicted_uplift"].mean()) if len(s) else np.nan,
+                "mean_predicted_control_probability":
+                    float(s["predicted_control_probability"].mean()) if len(s) else np.nan,
+                "uplift_threshold": thresholds[arm][0], "control_probability_threshold": thresholds[arm][1],
+            })
+    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def _top_k_mask(score: np.ndarray, ids: np.ndarray, k: float) -> np.ndarray:
+    """The first ``ceil(k * n)`` rows by decreasing score (ties by id), as a boolean mask."""
+    n = score.size
+    size = n if k >= 1 else int(math.ceil(k * n))
+    order = np.lexsort((ids, -np.nan_to_num(score, nan=-np.inf)))
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:size]] = True
+    return mask
+
+
+def _economics_rows(p1, p0, ids, rank_scores: dict, *, v, d, c, m, k_fractions) -> list[dict]:
+    """Summed economics of every strategy x k for one arm (shared by the model and the evaluation)."""
+    econ = expected_economics(np.clip(p1, 0, 1), v, d, contact_cost=c, margin_rate=m,
+                              baseline_probability=np.clip(p0, 0, 1))
+    rows = []
+    for strategy, score in rank_scores.items():
+        ks = [1.0] if strategy == "everyone" else list(k_fractions)
+        for k in ks:
+            mask = np.ones(len(ids), dtype=bool) if strategy == "everyone" else _top_k_mask(score, ids, k)
+            sel = econ[mask]
+            n_sel = int(mask.sum())
+            rows.append({
+                "strategy": strategy, "k_fraction": float(k), "customers_targeted": n_sel,
+                "incremental_conversions": float(sel["expected_conversions"].sum()),
+                "incremental_revenue": float(sel["expected_revenue"].sum()),
+                "discount_cost": float(sel["expected_discount_cost"].sum()),
+                "contact_cost_total": n_sel * c,
+                "incremental_margin": float(sel["expected_profit"].sum()),
+            })
+    return rows
+
+
+def _roi_table(scores: pd.DataFrame, values: dict, promotions, margin_rate: float, k_fractions) -> pd.DataFrame:
+    rows = []
+    for (arm, exp_id), g in scores.groupby(["promotion_id", "experiment_id"], sort=True):
+        d, c = _promotion_terms(promotions, arm)
+        v = values.get(exp_id, 0.0)
+        p0 = g["predicted_control_probability"].to_numpy(float)
+        p1 = g["predicted_treated_probability"].to_numpy(float)
+        ids = g["customer_id"].astype(str).to_numpy()
+        ranks = {"uplift": g["predicted_uplift"].to_numpy(float), "propensity": p1, "everyone": p1}
+        for r in _economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate, k_fractions=k_fractions):
+            rows.append({
+                "promotion_id": arm, "experiment_id": exp_id, "strategy": r["strategy"],
+                "k_fraction": r["k_fraction"], "customers_targeted": r["customers_targeted"],
+                "expected_incremental_conversions": r["incremental_conversions"],
+                "expected_incremental_revenue": r["incremental_revenue"],
+                "expected_discount_cost": r["discount_cost"], "expected_contact_cost": r["contact_cost_total"],
+                "expected_incremental_margin": r["incremental_margin"], "value_per_conversion": v,
+                "discount_rate": d, "contact_cost": c, "margin_rate": margin_rate,
+            })
+    return pd.DataFrame(rows, columns=ROI_COLUMNS)
+
+
+# ----------------------------------------------------------------------------------------------
+# the pipeline
+# ----------------------------------------------------------------------------------------------
+
+
+def _holdout_metrics(y, u, t, k_fractions) -> dict:
+    out = {
+        "qini_auc": _safe(qini_auc_score, y, u, t),
+        "uplift_auc": _safe(uplift_auc_score, y, u, t),
+    }
+    for k in k_fractions:
+        out[f"uplift_at_{round(100 * k)}"] = _safe(uplift_at_k, y, u, t, float(k))
+    out["observed_uplift"] = float(y[t == 1].mean() - y[t == 0].mean()) if (t == 1).any() and (t == 0).any() \
+        else float("nan")
+    return out
+
+
+def _placebo(kind, control, propensity, X, labels, y, random_state, n_placebo) -> dict:
+    """Mean and sd of the placebo Qini per arm over ``n_placebo`` seeded shuffles."""
+    runs: dict = {}
+    for i in range(n_placebo):
+        seed = (0 if random_state is None else int(random_state)) + 1000 + i
+        try:
+            res = placebo_refutation(lambda: _make_learner(kind, control, propensity, seed),  # noqa: B023
+                                     X, labels, y, random_state=seed)
+        except ValueError:
+            continue
+        if not isinstance(res, Mapping):
+            arms = sorted(set(labels.tolist()) - {control})
+            res = {arms[0]: res}
+        for arm, q in res.items():
+            runs.setdefault(arm, []).append(q)
+    return {arm: (float(np.nanmean(q)), float(np.nanstd(q, ddof=1)) if len(q) > 1 else float("nan"))
+            for arm, q in runs.items()}
+
+
+def fit_score_uplift(
+    training: pd.DataFrame,
+    scoring: pd.DataFrame,
+    *,
+    learner: str = "auto",
+    holdout: float = 0.3,
+    random_state: int | None = 0,
+    k_fractions: Sequence[float] = (0.1, 0.2, 0.3),
+    srm: pd.DataFrame | None = None,
+    srm_threshold: float = 0.001,
+    promotions: Mapping | pd.DataFrame | None = None,
+    margin_rate: float = 0.35,
+    uplift_threshold: float = 0.01,
+    control_probability_threshold: float | None = None,
+    n_placebo: int = 3,
+    refit: bool = True,
+    min_group_size: int = 20,
+    n_threads: int = 2,
+) -> UpliftResult:
+    """Fit uplift learners per experiment, keep the better one on a holdout, score every customer.
+
+    Args:
+        training: one row per exposure with ``exposure_id``, ``experiment_id``, ``customer_id``,
+            ``variant``, ``is_control``, ``is_converted`` (0/1; rows with a NULL outcome are dropped),
+            optionally ``revenue``, and the feature columns.
+        scoring: one row per customer with ``customer_id`` and the feature columns.
+        learner: ``"auto"`` (compare ``"x"`` and ``"t"`` on the holdout, keep the one with the better
+            mean Qini over the experiment's arms), or one of ``"t"``, ``"x"``, ``"s"``.
+        holdout: share of each experiment's exposures held out, in (0, 1).
+        random_state: seed of the split, the learners and the placebo shuffles.
+        k_fractions: shares targeted for ``uplift_at_k`` and the ROI table, each in (0, 1).
+        srm: rows of ``fct_experiment_srm``; experiments with a sample-ratio mismatch are dropped.
+        srm_threshold: SRM flag threshold on the chi-square p-value.
+        promotions: ``{promotion_id: {"discount_rate": d, "contact_cost": c}}`` (or the promotions
+            table); an arm not in it has no discount and no contact cost.
+        margin_rate: gross margin as a share of the full price, in [0, 1].
+        uplift_threshold, control_probability_threshold: segment thresholds (module docstring).
+        n_placebo: placebo shuffles per learner (0 to skip).
+        refit: refit the kept learner on all exposures of the experiment before scoring.
+        min_group_size: fewer rows than this in the control or an arm (in the training part) skips
+            the arm (a ``note`` in ``metrics`` says why).
+        n_threads: OpenMP / BLAS threads of the base learners.
+
+    Returns:
+        :class:`UpliftResult`.
+    """
+    from threadpoolctl import threadpool_limits
+
+    _require(training, "training", _TRAINING_COLUMNS)
+    _require(scoring, "scoring", ["customer_id"])
+    if learner != "auto" and learner not in LEARNERS:
+        raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {learner!r}")
+    if not (isinstance(holdout, float) and 0 < holdout < 1):
+        raise ValueError(f"holdout must be a float in (0, 1), got {holdout!r}")
+    k_fractions = tuple(float(k) for k in k_fractions)
+    if not k_fractions or any(not 0 < k < 1 for k in k_fractions):
+        raise ValueError(f"k_fractions must be fractions in (0, 1), got {k_fractions!r}")
+    if not 0 <= margin_rate <= 1:
+        raise ValueError(f"margin_rate must be in [0, 1], got {margin_rate!r}")
+    if uplift_threshold < 0:
+        raise ValueError(f"uplift_threshold must be >= 0, got {uplift_threshold!r}")
+    if scoring["customer_id"].duplicated().any():
+        raise ValueError("scoring must have one row per customer_id")
+    candidates = ["x", "t"] if learner == "auto" else [learner]
+
+    # a stable row order, so that the split and the fits do not depend on the order the warehouse returns
+    training = (training[training["is_converted"].notna()]
+                .sort_values(["experiment_id", "exposure_id"], kind="mergesort").reset_index(drop=True))
+    scoring = scoring.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    X_all, X_score = build_features(training, scoring)
+    X_all, X_score = X_all.to_numpy(float), X_score.to_numpy(float)
+    flagged = srm_experiments(srm, srm_threshold)
+
+    metric_rows, holdout_parts, score_parts = [], [], []
+    values, thresholds, arm_owner = {}, {}, {}
+    with threadpool_limits(limits=n_threads):
+        for exp_id in sorted(training["experiment_id"].astype(str).unique()):
+            rows = np.flatnonzero(training["experiment_id"].astype(str).to_numpy() == exp_id)
+            exp = training.iloc[rows].reset_index(drop=True)
+            controls = exp.loc[exp["is_control"].astype(bool), "variant"].astype(str).unique()
+            arms = sorted(set(exp["variant"].astype(str)) - set(controls))
+            if exp_id in flagged:
+                for arm in arms:
+                    metric_rows.append(_note_row(exp_id, arm, f"experiment dropped: sample-ratio mismatch "
+                                                                 f"(p = {flagged[exp_id]:.2g} < {srm_threshold})"))
+                continue
+            if len(controls) != 1:
+                for arm in arms:
+                    metric_rows.append(_note_row(exp_id, arm, "experiment dropped: no single control variant"))
+                continue
+            control = controls[0]
+            labels = exp["variant"].astype(str).to_numpy()
+            y = exp["is_converted"].astype(float).to_numpy().astype(int)
+            X = X_all[rows]
+            idx_train, idx_test = _split(len(exp), labels, y, holdout, random_state)
+            ok_arms, skipped = _fittable_arms(labels[idx_train], y[idx_train], control, arms, min_group_size)
+            for arm, why in skipped.items():
+                metric_rows.append(_note_row(exp_id, arm, f"arm skipped: {why}"))
+            if not ok_arms:
+                continue
+            keep = np.isin(labels, [control, *ok_arms])
+            idx_train, idx_test = idx_train[keep[idx_train]], idx_test[keep[idx_test]]
+            propensity = {arm: float((labels[idx_train] == arm).sum()
+                                     / ((labels[idx_train] == arm).sum() + (labels[idx_train] == control).sum()))
+                          for arm in ok_arms}
+
+            # fit the candidates without the holdout and compare them on it
+            fitted, per_arm = {}, {}
+            t_lab, t_y, t_X = labels[idx_test], y[idx_test], X[idx_test]
+            for kind in candidates:
+                model = _make_learner(kind, control, propensity, random_state)
+                model.fit(X[idx_train], labels[idx_train], y[idx_train])
+                fitted[kind] = model
+                pred = model.predict_uplift(t_X)
+                placebo = (_placebo(kind, control, propensity, X[idx_train], labels[idx_train], y[idx_train],
+                                    random_state, n_placebo) if n_placebo > 0 else {})
+                for j, arm in enumerate(model.treatment_names_):
+                    cmp = (t_lab == control) | (t_lab == arm)
+                    t = (t_lab[cmp] == arm).astype(int)
+                    m = _holdout_metrics(t_y[cmp].astype(float), pred[cmp, j], t, k_fractions)
+                    m["placebo_qini_mean"], m["placebo_qini_sd"] = placebo.get(arm, (np.nan, np.nan))
+                    m["n_treated"], m["n_control"] = float(t.sum()), float((1 - t).sum())
+                    per_arm.setdefault(arm, {})[kind] = m
+            # one learner per experiment: the higher mean holdout Qini over the experiment's arms
+            mean_qini = {k: np.nanmean([per_arm[arm][k]["qini_auc"] for arm in ok_arms])
+                         if any(np.isfinite(per_arm[arm][k]["qini_auc"]) for arm in ok_arms) else -np.inf
+                         for k in candidates}
+            best = max(candidates, key=lambda k: mean_qini[k])  # first candidate on a tie
+            chosen = {arm: best for arm in ok_arms}
+            for arm in ok_arms:
+                for kind in candidates:
+                    for name, value in per_arm[arm][kind].items():
+                        metric_rows.append({
+                            "experiment_id": exp_id, "promotion_id": arm, "learner": kind, "metric_name": name,
+                            "metric_value": value, "is_selected_learner": kind == chosen[arm], "note": None,
+                        })
+
+            # holdout predictions of the kept learner (fitted without the holdout)
+            for arm in ok_arms:
+                model = fitted[chosen[arm]]
+                j = model.treatment_names_.index(arm)
+                cmp = (t_lab == control) | (t_lab == arm)
+                sub = exp.iloc[idx_test[cmp]]
+                holdout_parts.append(pd.DataFrame({
+                    "exposure_id": sub["exposure_id"].astype(str).to_numpy(),
+                    "promotion_id": arm,
+                    "customer_id": sub["customer_id"].astype(str).to_numpy(),
+                    "experiment_id": exp_id,
+                    "variant": t_lab[cmp],
+                    "is_treated": t_lab[cmp] == arm,
+                    "is_converted": t_y[cmp].astype(bool),
+                    "revenue": pd.to_numeric(sub["revenue"], errors="coerce").to_numpy(float)
+                    if "revenue" in sub else np.nan,
+                    "learner": chosen[arm],
+                    "predicted_uplift": model.predict_uplift(t_X[cmp], arm=arm),
+                    "predicted_control_probability": _control_probability(model, t_X[cmp], arm),
+                }))
+
+            # refit the kept learners on every exposure of the experiment and score every customer
+            final = {}
+            for kind in sorted(set(chosen.values())):
+                if refit:
+                    fit_rows = np.flatnonzero(keep)
+                    full_prop = {arm: float((labels[keep] == arm).sum()
+                                            / ((labels[keep] == arm).sum() + (labels[keep] == control).sum()))
+                                 for arm in ok_arms}
+                    final[kind] = _make_learner(kind, control, full_prop, random_state).fit(
+                        X[fit_rows], labels[fit_rows], y[fit_rows])
+                else:
+                    final[kind] = fitted[kind]
+            control_rate = float(y[labels == control].mean())
+            conv = (labels == control) & (y == 1)
+            rev = pd.to_numeric(exp["revenue"], errors="coerce").to_numpy(float) if "revenue" in exp else None
+            conv_revenue = rev[conv] if rev is not None else np.array([])
+            conv_revenue = conv_revenue[np.isfinite(conv_revenue)]
+            values[exp_id] = float(conv_revenue.mean()) if conv_revenue.size else 0.0
+            for arm in ok_arms:
+                n_treated = int((labels == arm).sum())
+                if arm in arm_owner and arm_owner[arm][1] >= n_treated:
+                    continue
+                arm_owner[arm] = (exp_id, n_treated)
+                model = final[chosen[arm]]
+                u = model.predict_uplift(X_score, arm=arm)
+                p0 = _control_probability(model, X_score, arm)
+                t_p = control_rate if control_probability_threshold is None else float(control_probability_threshold)
+                thresholds[arm] = (float(uplift_threshold), t_p)
+                score_parts.append(pd.DataFrame({
+                    "customer_id": scoring["customer_id"].astype(str).to_numpy(),
+                    "promotion_id": arm, "experiment_id": exp_id, "learner": chosen[arm],
+                    "predicted_uplift": u, "predicted_control_probability": p0,
+                    "predicted_treated_probability": np.clip(p0 + u, 0.0, 1.0),
+                }))
+
+    scores = pd.concat(score_parts, ignore_index=True) if score_parts else pd.DataFrame(columns=SCORE_COLUMNS)
+    if score_parts:
+        # keep the arm's scores from the experiment that owns it (most treated exposures)
+        owner = {arm: exp for arm, (exp, _) in arm_owner.items()}
+        scores = scores[scores["experiment_id"] == scores["promotion_id"].map(owner)].reset_index(drop=True)
+        scores["uplift_rank"] = _rank_within(scores, "predicted_uplift")
+        scores["propensity_rank"] = _rank_within(scores, "predicted_treated_probability")
+        scores["segment"] = ""
+        for arm, (t_u, t_p) in thresholds.items():
+            m = scores["promotion_id"] == arm
+            scores.loc[m, "segment"] = assign_segments(scores.loc[m, "predicted_uplift"],
+                                                       scores.loc[m, "predicted_control_probability"], t_u, t_p)
+        scores = scores.sort_values(["promotion_id", "uplift_rank"]).reset_index(drop=True)[SCORE_COLUMNS]
+    holdout_predictions = (pd.concat(holdout_parts, ignore_index=True)[HOLDOUT_COLUMNS] if holdout_parts
+                           else pd.DataFrame(columns=HOLDOUT_COLUMNS))
+    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
+    segments = _segment_table(scores, thresholds) if len(scores) else pd.DataFrame(columns=SEGMENT_COLUMNS)
+    roi = _roi_table(scores, values, promotions, margin_rate, k_fractions) if len(scores) \
+        else pd.DataFrame(columns=ROI_COLUMNS)
+    return UpliftResult(scores=scores, holdout_predictions=holdout_predictions, metrics=metrics,
+                        segments=segments, incremental_roi=roi)
+
+
+def _note_row(exp_id: str, arm: str, note: str) -> dict:
+    return {"experiment_id": exp_id, "promotion_id": arm, "learner": None, "metric_name": "status",
+            "metric_value": np.nan, "is_selected_learner": False, "note": note}
+
+
+def _rank_within(scores: pd.DataFrame, column: str) -> np.ndarray:
+    """1 = highest ``column`` within the arm; ties broken by customer_id (a strict order)."""
+    ranks = np.zeros(len(scores), dtype=np.int64)
+    for _, idx in scores.groupby("promotion_id", sort=False).groups.items():
+        sub = scores.loc[idx]
+        order = np.lexsort((sub["customer_id"].astype(str).to_numpy(), -sub[column].to_numpy(float)))
+        r = np.empty(len(sub), dtype=np.int64)
+        r[order] = np.arange(1, len(sub) + 1)
+        ranks[scores.index.get_indexer(idx)] = r
+    return ranks
+
+
+def uplift_run_table(
+    training: pd.DataFrame,
+    scoring: pd.DataFrame,
+    srm: pd.DataFrame | None = None,
+    promotions: pd.DataFrame | Mapping | None = None,
+    **kwargs,
+) -> pd.DataFrame:
+    """:func:`fit_score_uplift` as one long table (:meth:`UpliftResult.to_long`), for ``ml_uplift_run``.
+
+    ``promotions`` may be the promotions table (``promotion_id``, ``discount_rate``, ``contact_cost``);
+    it is turned into the dict :func:`fit_score_uplift` takes. Other keyword arguments are passed on
+    (``k_fractions`` may be a list).
+    """
+    if isinstance(promotions, pd.DataFrame):
+        _require(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
+        promotions = {str(r.promotion_id): {"discount_rate": _number_or_zero(r.discount_rate),
+                                            "contact_cost": _number_or_zero(r.contact_cost)}
+                      for r in promotions.itertuples(index=False)}
+    if "k_fractions" in kwargs and kwargs["k_fractions"] is not None:
+        kwargs["k_fractions"] = tuple(float(k) for k in kwargs["k_fractions"])
+    return fit_score_uplift(training, scoring, srm=srm, promotions=promotions, **kwargs).to_long()
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation against known effects (simulated data only)
+# ----------------------------------------------------------------------------------------------
+
+
+def _gain_ratio(score: np.ndarray, true_uplift: np.ndarray) -> float:
+    """Noise-free targeting quality: area between the cumulative true-uplift curve of the ranking by
+    ``score`` and the random line, divided by the same area for the ranking by ``true_uplift``."""
+    n = true_uplift.size
+    if n < 2:
+        return float("nan")
+
+    def area(order):
+        curve = np.r_[0.0, np.cumsum(true_uplift[order])]
+        return np.trapezoid(curve, dx=1.0) - curve[-1] * n / 2.0
+
+    best = area(np.argsort(-true_uplift, kind="mergesort"))
+    if not best > 0:
+        return float("nan")
+    return float(area(np.argsort(-score, kind="mergesort")) / best)
+
+
+def evaluate_uplift_against_truth(
+    holdout_predictions: pd.DataFrame,
+    true_effects: pd.DataFrame,
+    *,
+    target_ratio: float = 0.7,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Per arm: the model's holdout Qini against the oracle Qini of the true effects of the same rows.
+
+    Args:
+        holdout_predictions: the ``holdout_predictions`` table of :func:`fit_score_uplift`.
+        true_effects: ``exposure_id``, ``promotion_id``, ``true_uplift``: the known effect of the arm
+            at each exposure (simulated data).
+        target_ratio: the ratio the model should reach (``meets_target``).
+        n_bootstrap: resamples of the holdout rows for the 90 % interval of the ratio (0 to skip).
+        random_state: seed of the resampling.
+
+    Returns:
+        One row per experiment x arm: ``learner``, ``n_treated``, ``n_control``, ``model_qini``
+        (:func:`qini_auc_score` of the predicted uplift), ``oracle_qini``
+        (:func:`qini_auc_from_true_uplift`), ``qini_oracle_ratio`` (model / oracle) with
+        ``ratio_ci_low`` / ``ratio_ci_high`` (5th / 95th percentile over bootstrap resamples of the
+        holdout), ``true_gain_ratio`` (the same comparison on the cumulative *true* uplift instead of
+        the realised outcomes, free of outcome noise: 1 = ranks like the truth, 0 = random),
+        ``pearson_correlation`` and ``spearman_correlation`` of predicted and true uplift, the mean
+        predicted and true uplift, and ``meets_target`` (``qini_oracle_ratio >= target_ratio``).
+    """
+    _require(holdout_predictions, "holdout_predictions",
+             ["exposure_id", "promotion_id", "experiment_id", "is_treated", "is_converted", "predicted_uplift"])
+    _require(true_effects, "true_effects", ["exposure_id", "promotion_id", "true_uplift"])
+    merged = holdout_predictions.merge(true_effects[["exposure_id", "promotion_id", "true_uplift"]],
+                                       on=["exposure_id", "promotion_id"], how="left", validate="m:1")
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for (exp_id, arm), g in merged.groupby(["experiment_id", "promotion_id"], sort=True):
+        g = g[g["true_uplift"].notna()]
+        y = g["is_converted"].astype(float).to_numpy()
+        t = g["is_treated"].astype(bool).to_numpy().astype(int)
+        u = g["predicted_uplift"].to_numpy(float)
+        tau = g["true_uplift"].to_numpy(float)
+        model_q = _safe(qini_auc_score, y, u, t)
+        oracle_q = _safe(qini_auc_from_true_uplift, y, tau, t)
+        ratio = model_q / oracle_q if oracle_q > 0 else float("nan")
+        boot = []
+        for _ in range(n_bootstrap if len(g) > 1 else 0):
+            i = rng.integers(0, len(g), len(g))
+            o = _safe(qini_auc_from_true_uplift, y[i], tau[i], t[i])
+            if o > 0:
+                boot.append(_safe(qini_auc_score, y[i], u[i], t[i]) / o)
+        boot = np.asarray([b for b in boot if np.isfinite(b)])
+        varies = len(g) > 2 and np.ptp(u) > 0 and np.ptp(tau) > 0
+        rows.append({
+            "experiment_id": exp_id, "promotion_id": arm,
+            "learner": g["learner"].iloc[0] if "learner" in g and len(g) else None,
+            "n_treated": int(t.sum()), "n_control": int((1 - t).sum()),
+            "model_qini": model_q, "oracle_qini": oracle_q, "qini_oracle_ratio": ratio,
+            "ratio_ci_low": float(np.quantile(boot, 0.05)) if boot.size else float("nan"),
+            "ratio_ci_high": float(np.quantile(boot, 0.95)) if boot.size else float("nan"),
+            "true_gain_ratio": _gain_ratio(u, tau),
+            "pearson_correlation": float(np.corrcoef(u, tau)[0, 1]) if varies else float("nan"),
+            "spearman_correlation": float(pd.Series(u).corr(pd.Series(tau), method="spearman")) if varies
+            else float("nan"),
+            "mean_predicted_uplift": float(u.mean()) if len(g) else float("nan"),
+            "mean_true_uplift": float(tau.mean()) if len(g) else float("nan"),
+            "target_ratio": target_ratio,
+            "meets_target": bool(ratio >= target_ratio) if np.isfinite(ratio) else False,
+        })
+    return _typed(pd.DataFrame(rows, columns=EVALUATION_COLUMNS))
+
+
+def evaluate_targeting_against_truth(
+    scores: pd.DataFrame,
+    arm_effects: pd.DataFrame,
+    *,
+    promotions: Mapping | pd.DataFrame | None = None,
+    margin_rate: float = 0.35,
+    k_fractions: Sequence[float] = (0.1, 0.2, 0.3),
+    model_roi: pd.DataFrame | None = None,
+    control_arm: str = "control",
+) -> pd.DataFrame:
+    """True incremental conversions and margin of each targeting strategy, from known effects.
+
+    For every arm of ``scores`` and every strategy x share ``k``, the customers selected by the
+    model's ranking (``uplift``: top ``k`` by predicted uplift; ``propensity``: top ``k`` by predicted
+    treated probability; ``everyone``), plus ``oracle`` (top ``k`` by the true uplift: the best a
+    ranking can do), valued with the *true* probabilities:
+
+    * ``true_incremental_conversions`` = sum of ``true_uplift`` over the selected customers;
+    * revenue, discount cost, contact cost and ``true_incremental_margin`` with the arithmetic of
+      :func:`retail_lift.campaign.targeting.expected_economics` (as ``incremental_roi``) using the true
+      ``p_convert`` of the arm and of ``control_arm`` and the customer's true order value at full
+      price (``expected_revenue / p_convert`` of the control, else of the arm divided by
+      ``1 - discount_rate``).
+
+    Args:
+        scores: the ``scores`` table of :func:`fit_score_uplift`.
+        arm_effects: one row per customer x promotion (``control_arm`` included) with ``customer_id``,
+            ``promotion_id``, ``p_convert``, ``true_uplift`` and ``expected_revenue``.
+        promotions, margin_rate, k_fractions: as in :func:`fit_score_uplift`.
+        model_roi: the ``incremental_roi`` table of the same run (optional). When given, its
+            ``margin_rate`` and shares ``k`` are used (so both tables value the same lists the same
+            way) and its ``expected_incremental_conversions`` / ``expected_incremental_margin`` are
+            joined on, for a side-by-side view of what the model expected and what the truth gives.
+        control_arm: the promotion id of "no promotion" in ``arm_effects``.
+
+    Returns:
+        One row per arm x strategy x ``k_fraction`` with ``customers_targeted`` and the true
+        ``true_incremental_conversions``, ``true_incremental_revenue``, ``true_discount_cost``,
+        ``true_contact_cost``, ``true_incremental_margin``, ``margin_vs_propensity`` (this row's
+        true margin minus that of the ``propensity`` strategy at the same ``k``; NULL for
+        ``everyone``) and the model's ``expected_incremental_conversions`` /
+        ``expected_incremental_margin`` (NULL without ``model_roi`` and for ``oracle``).
+    """
+    _require(scores, "scores", ["customer_id", "promotion_id", "predicted_uplift", "predicted_treated_probability"])
+    _require(arm_effects, "arm_effects",
+             ["customer_id", "promotion_id", "p_convert", "true_uplift", "expected_revenue"])
+    if model_roi is not None:
+        _require(model_roi, "model_roi", ["promotion_id", "strategy", "k_fraction", "margin_rate",
+                                          "expected_incremental_conversions", "expected_incremental_margin"])
+        if len(model_roi):
+            margin_rate = float(model_roi["margin_rate"].iloc[0])
+            ks = model_roi.loc[model_roi["strategy"] != "everyone", "k_fraction"].dropna().unique()
+            k_fractions = tuple(sorted(float(k) for k in ks)) or tuple(k_fractions)
+    base = arm_effects[arm_effects["promotion_id"] == control_arm][["customer_id", "p_convert", "expected_revenue"]]
+    base = base.rename(columns={"p_convert": "p0", "expected_revenue": "revenue0"})
+    rows = []
+    for arm, g in scores.groupby("promotion_id", sort=True):
+        d, c = _promotion_terms(promotions, arm)
+        eff = arm_effects[arm_effects["promotion_id"] == arm][["customer_id", "p_convert", "true_uplift",
+                                                               "expected_revenue"]]
+        m = g.merge(eff, on="customer_id", how="inner").merge(base, on="customer_id", how="left")
+        if m.empty:
+            continue
+        p1 = m["p_convert"].to_numpy(float)
+        p0 = m["p0"].fillna(0.0).to_numpy(float)
+        r0 = m["revenue0"].fillna(0.0).to_numpy(float)
+        r1 = m["expected_revenue"].to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.where(p0 > 0, r0 / np.where(p0 > 0, p0, 1.0),
+                         np.where(p1 > 0, r1 / np.where(p1 > 0, p1, 1.0) / max(1.0 - d, 1e-12), 0.0))
+        ids = m["customer_id"].astype(str).to_numpy()
+        ranks = {"uplift": m["predicted_uplift"].to_numpy(float),
+                 "propensity": m["predicted_treated_probability"].to_numpy(float),
+                 "everyone": p1, "oracle": m["true_uplift"].to_numpy(float)}
+        econ_rows = _economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate,
+                                    k_fractions=tuple(float(k) for k in k_fractions))
+        true_uplift = m["true_uplift"].to_numpy(float)
+        for r in econ_rows:
+            score = ranks[r["strategy"]]
+            mask = (np.ones(len(ids), dtype=bool) if r["strategy"] == "everyone"
+                    else _top_k_mask(score, ids, r["k_fraction"]))
+            rows.append({
+                "promotion_id": arm,
+                "experiment_id": g["experiment_id"].iloc[0] if "experiment_id" in g else None,
+                "strategy": r["strategy"], "k_fraction": r["k_fraction"],
+                "customers_targeted": r["customers_targeted"],
+                "true_incremental_conversions": float(true_uplift[mask].sum()),
+                "true_incremental_revenue": r["incremental_revenue"],
+                "true_discount_cost": r["discount_cost"],
+                "true_contact_cost": r["contact_cost_total"],
+                "true_incremental_margin": r["incremental_margin"],
+                "discount_rate": d, "contact_cost": c, "margin_rate": margin_rate,
+            })
+    out = pd.DataFrame(rows, columns=TARGETING_COLUMNS)
+    if out.empty:
+        return _typed(out)
+    prop = out[out["strategy"] == "propensity"].set_index(["promotion_id", "k_fraction"])["true_incremental_margin"]
+    key = pd.MultiIndex.from_frame(out[["promotion_id", "k_fraction"]])
+    out["margin_vs_propensity"] = out["true_incremental_margin"].to_numpy() - prop.reindex(key).to_numpy()
+    if model_roi is not None and len(model_roi):
+        expected = model_roi[["promotion_id", "strategy", "k_fraction", "expected_incremental_conversions",
+                              "expected_incremental_margin"]]
+        out = out.drop(columns=["expected_incremental_conversions", "expected_incremental_margin"])
+        out = out.merge(expected, on=["promotion_id", "strategy", "k_fraction"], how="left", validate="1:1")
+    return _typed(out[TARGETING_COLUMNS])
