@@ -89,8 +89,8 @@ UPLIFT_TYPES = np.array(["persuadable", "sure_thing", "lost_cause", "do_not_dist
 
 EXPERIMENTS = [
     # id, name, variants, share of customers, start (days before end), lost treatment logs (SRM bug)
-    ("exp_email_offer", "E-mail offer test", ["control", "email_no_discount", "email_10pct"], 0.30, 80, 0.0),
-    ("exp_banner_bogo", "Banner versus BOGO", ["control", "banner_limited_time", "bogo"], 0.20, 62, 0.0),
+    ("exp_email_offer", "E-mail offer test", ["control", "email_no_discount", "email_10pct"], 0.35, 80, 0.0),
+    ("exp_banner_bogo", "Banner versus BOGO", ["control", "banner_limited_time", "bogo"], 0.35, 62, 0.0),
     ("exp_cart_popup", "Cart reminder pop-up (logging bug)", ["control", "popup_cart_reminder"], 0.10, 55, 0.15),
 ]
 EXPERIMENT_ASSIGN_DAYS = 14
@@ -240,7 +240,7 @@ class _World:
         # latent parameters
         engagement = rng.gamma(0.7, 1 / 0.7, nv)
         z_eng = np.log(engagement + 1e-3)
-        price_sens = _sigmoid(0.9 * young - 0.9 * old + 0.5 * (gender == 0) + rng.normal(0, 0.35, nv))
+        price_sens = _sigmoid(0.9 * young - 0.9 * old + 0.5 * (gender == 0) + rng.normal(0, 0.2, nv))
         is_customer = np.arange(nv) < nc
         base_rate = 0.054 * p.session_scale
         session_rate = base_rate * engagement * np.where(is_customer, 1.0, 0.55) * np.where(follows, 1.3, 1.0)
@@ -259,7 +259,7 @@ class _World:
         pref = rng.choice(self.n_leaf, nv, p=self.leaf_pop)
         pref2 = rng.choice(self.n_leaf, nv, p=self.leaf_pop)
         # uplift type, mostly decided by observable traits so that uplift models can find it
-        type_logits = np.stack([
+        type_logits = 2.0 * np.stack([
             -0.2 + 2.2 * (price_sens - 0.5) + 0.9 * follows + 0.6 * (device == 1),  # persuadable
             -1.2 + 1.3 * z_eng + 0.8 * heard,  # sure thing
             0.2 - 0.6 * follows,  # lost cause
