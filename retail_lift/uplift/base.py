@@ -159,13 +159,17 @@ class BaseMetaLearner(BaseEstimator):
 
         Returns:
             ``(n, len(treatment_names_))`` array (column ``j`` = arm ``treatment_names_[j]``), or a
-            1-D array of length ``n`` when ``arm`` is given.
+            1-D array of length ``n`` when ``arm`` is given. Binary outcomes: clipped to [-1, 1].
         """
         check_is_fitted(self, "treatment_names_")
         X_arr = as_2d_float(X, "X")
         if X_arr.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X_arr.shape[1]} columns but the learner was fitted with {self.n_features_in_}")
         tau = np.asarray(self._predict_uplift(X_arr), dtype=float)
+        if self.outcome_ == "binary":
+            # a difference of two probabilities lies in [-1, 1]; a linear effect model (the X-learner's
+            # ridge stage) can extrapolate past it on unusual rows
+            tau = np.clip(tau, -1.0, 1.0)
         if arm is None:
             return tau
         if arm not in self.treatment_names_:

@@ -1,4 +1,4 @@
--- The issue's targets, judged against the ground truth (eval_bandit_policy_value_vs_truth): every policy's DR
+-- The issue's targets, judged against the ground truth (rpt_eval_bandit_policy_value_vs_truth): every policy's DR
 -- estimate within var('bandit_dr_tolerance') (10 %) of its true value, and the best learned policy at or
 -- above var('bandit_oracle_share_target') (90 %) of the oracle. A warning: the targets describe how well
 -- the off-policy evaluation and the candidates do on this world, not a broken build.
@@ -8,7 +8,7 @@ with
 
 policy_values as (
 
-    select * from {{ ref('eval_bandit_policy_value_vs_truth') }}
+    select * from {{ ref('rpt_eval_bandit_policy_value_vs_truth') }}
 
 ),
 

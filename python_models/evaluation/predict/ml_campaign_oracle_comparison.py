@@ -1,0 +1,18 @@
+"""Broadcast versus targeted campaign under the model's expectations and under the simulated world's truth."""
+
+from retail_lift.pipelines import campaign_oracle_comparison
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    target_list = dbt.ref("ml_campaign_target_list").to_arrow_table().to_pandas()
+    customer_rates = dbt.ref("stg_simulation__truth_customers").to_arrow_table().to_pandas()
+    customer_arms = dbt.ref("stg_simulation__truth_customer_arms").to_arrow_table().to_pandas()
+    snapshots = dbt.ref("int_snapshot_dates").to_arrow_table().to_pandas()
+    return campaign_oracle_comparison(
+        target_list,
+        customer_rates,
+        customer_arms,
+        snapshots,
+        attribution_days=float(dbt.config.get("attribution_days", 14)),
+    )

@@ -1,0 +1,20 @@
+"""Classifier holdout AUC against the oracle AUC of the simulated world's true purchase probabilities."""
+
+from retail_lift.pipelines import predict_oracle_comparison
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    fits = {
+        "purchase_propensity": dbt.ref("ml_purchase_propensity_fit").to_arrow_table().to_pandas(),
+        "returning_customer": dbt.ref("ml_returning_customer_fit").to_arrow_table().to_pandas(),
+    }
+    customer_rates = dbt.ref("stg_simulation__truth_customers").to_arrow_table().to_pandas()
+    snapshots = dbt.ref("int_snapshot_dates").to_arrow_table().to_pandas()
+    return predict_oracle_comparison(
+        fits,
+        customer_rates,
+        snapshots,
+        window_days=float(dbt.config.get("label_window_days", 30)),
+        target_ratio=float(dbt.config.get("target_auc_ratio", 0.9)),
+    )
