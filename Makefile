@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness
+.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -99,6 +99,14 @@ summary:
 trust-harness: install
 	$(STEP) "trust harness: 1,000 simulated A/A and known-effect experiments through the experiment engine"
 	$(BIN)/retail-lift trust-harness --n 1000 --out reports/experiments --docs docs/experiments/_trust_harness.md
+
+export-targets: install
+	$(STEP) "export the campaign target list to reports/campaign/target_list.csv"
+	$(BIN)/retail-lift export-targets --out reports/campaign/target_list.csv
+
+simulate: install
+	$(STEP) "closed-loop bandit simulation against the simulated world -> reports/bandit"
+	$(BIN)/retail-lift simulate --out reports/bandit
 
 lint: install
 	$(BIN)/ruff check retail_lift tests

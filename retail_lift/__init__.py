@@ -15,6 +15,7 @@ One module (or sub-package) per family:
 - ``retail_lift.crosssell``    item-to-item association rules and top-N recommendations
 - ``retail_lift.campaign``     target lists, personalised discounts, send time, fatigue, ROI
 - ``retail_lift.quality``      Great Expectations suites and checkpoint over the warehouse
+- ``retail_lift.pipelines``    glue called by the dbt Python models (training runs -> tables)
 - ``retail_lift.warehouse``    safe access to the DuckDB file (lock check, read-only readers)
 """
 

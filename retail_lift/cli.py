@@ -91,6 +91,18 @@ def check_lock(warehouse):
     click.echo(f"{warehouse}: not held by another process")
 
 
+@main.command("export-targets")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write (selected customers, sorted by rank).")
+@click.option("--warehouse", type=click.Path(path_type=Path), envvar="RETAIL_LIFT_WAREHOUSE",
+              default=Path("warehouse/retail_lift.duckdb"), show_default=True)
+def export_targets(out_path, warehouse):
+    """Export the campaign target list (ml_campaign_target_list) as CSV."""
+    from retail_lift.pipelines import export_campaign_targets
+    result = export_campaign_targets(warehouse, out_path)
+    click.echo(f"wrote {out_path}" + (f" ({result} rows)" if isinstance(result, int) else ""))
+
+
 @main.command("trust-harness")
 @click.option("--n", "n_experiments", type=int, default=1000, show_default=True,
               help="Simulated experiments of each kind (A/A and known effect).")

@@ -1,0 +1,9 @@
+"""Purchase propensity per customer x top-level category (next 30 days), for category promotions."""
+
+from retail_lift.pipelines import category_propensity_fit
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    features = dbt.ref("fct_customer_category_features").to_arrow_table().to_pandas()
+    return category_propensity_fit(features, models=dbt.config.get("model_kinds"))

@@ -1,0 +1,9 @@
+"""Purchase propensity (next 30 days): logistic, xgboost and CatBoost compared, the best refitted and scored."""
+
+from retail_lift.pipelines import purchase_propensity_fit
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    features = dbt.ref("fct_customer_features").to_arrow_table().to_pandas()
+    return purchase_propensity_fit(features, models=dbt.config.get("model_kinds"))

@@ -1,0 +1,9 @@
+"""Returning customer: will a first-time buyer place a second order in the next 30 days?"""
+
+from retail_lift.pipelines import returning_customer_fit
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    features = dbt.ref("fct_customer_features").to_arrow_table().to_pandas()
+    return returning_customer_fit(features, models=dbt.config.get("model_kinds"))

@@ -1,0 +1,945 @@
+"""Glue between the warehouse marts and the model packages: what the thin dbt Python models call.
+
+Each dbt Python model in ``python_models/ml/{predict,segments,crosssell,campaign}/`` and
+``python_models/evaluation/predict/`` reads its refs into pandas, calls **one** function of this module
+and returns its DataFrame. The functions only wire the package families together (which columns, which
+population, which defaults); the statistics live in :mod:`retail_lift.predict`,
+:mod:`retail_lift.segments`, :mod:`retail_lift.crosssell` and :mod:`retail_lift.campaign`.
+
+One training, one table
+-----------------------
+dbt materialises one table per Python model, and every model here is trained **once**. When one training
+produces several tables they are stacked into one *fit table* with a ``record_type`` column and thin SQL
+models select each record type into its own table:
+
+- classifiers (:func:`purchase_propensity_fit`, :func:`category_propensity_fit`,
+  :func:`returning_customer_fit`, :func:`acquisition_channel_fit`): ``run`` (one row: status, sizes,
+  chosen model, seconds), ``score`` (one row per scored row, chosen model refitted on all train rows),
+  ``holdout`` (one row per holdout row x compared model, with the label), ``metric`` (one row per model x
+  metric x split) and ``importance`` (one row per feature of the final model);
+- segments (:func:`customer_segments_fit`): ``run``, ``assignment`` (per customer), ``profile`` (per
+  segment) and ``k_score`` (per k tried).
+
+Every output has a fixed schema (:data:`CLASSIFIER_FIT_COLUMNS` and friends), also when it is empty, so
+the SQL models and tests downstream never see a missing column.
+
+Degrading on small data
+-----------------------
+A classifier is trained only when its labelled train rows hold at least ``min_class_rows`` (default 10)
+positives **and** negatives; otherwise the fit table holds just the ``run`` row with ``status =
+'skipped'`` and the reason, and :func:`log_line` writes the reason to the dbt log. Segments need more
+customers than the smallest k; cross-sell and campaign tables simply come out empty when their inputs are.
+Any other error propagates: a bug must fail the build, not skip a model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from retail_lift.campaign import (
+    DEFAULT_LEVELS,
+    best_send_time,
+    build_target_list,
+    compare_broadcast_targeted,
+    estimate_price_sensitivity,
+    export_target_list,
+    fatigue_curve,
+    fatigue_flags,
+    personalised_discount,
+)
+from retail_lift.crosssell import association_rules, evaluate_recommendations, recommend, time_holdout
+from retail_lift.predict import (
+    TrainResult,
+    classification_metrics,
+    derive_label,
+    fairness_report,
+    oracle_metrics,
+    oracle_ratio,
+    train_compare_score,
+)
+from retail_lift.segments import fit_segments
+
+__all__ = [
+    "CLASSIFIERS",
+    "CLASSIFIER_FIT_COLUMNS",
+    "SEGMENT_FIT_COLUMNS",
+    "acquisition_channel_fit",
+    "broadcast_vs_targeted",
+    "campaign_oracle_comparison",
+    "campaign_target_list",
+    "category_propensity_fit",
+    "classifier_fit_table",
+    "crosssell_evaluation",
+    "crosssell_recommendations",
+    "crosssell_rules",
+    "customer_segments_fit",
+    "export_campaign_targets",
+    "fatigue_curve_table",
+    "fatigue_table",
+    "fairness_table",
+    "log_line",
+    "predict_oracle_comparison",
+    "purchase_propensity_fit",
+    "returning_customer_fit",
+    "window_purchase_probability",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def log_line(message: str) -> None:
+    """Write one line to the dbt log (and console) when running inside dbt, else to Python logging."""
+    text = f"retail_lift: {message}"
+    try:
+        from dbt.events.types import JinjaLogInfo
+        from dbt_common.events.functions import fire_event
+
+        fire_event(JinjaLogInfo(msg=text))
+    except Exception:  # outside dbt (tests, notebooks): plain logging
+        import logging
+
+        logging.getLogger("retail_lift").warning(text)
+
+
+_DTYPES = {"str": "str", "float": "float64", "int": "Int64", "bool": "boolean", "ts": "datetime64[us]"}
+
+
+def _typed(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
+    """``df`` with exactly the columns of ``schema`` (missing ones all-NULL), in order and typed.
+
+    ``schema`` maps a column to ``str``, ``float``, ``int`` (nullable), ``bool`` (nullable) or ``ts``.
+    """
+    df = pd.DataFrame() if df is None else df
+    n = len(df)
+    out = {}
+    for col, kind in schema.items():
+        dtype = _DTYPES[kind]
+        if col in df.columns:
+            s = df[col].reset_index(drop=True)
+        else:
+            s = pd.Series([None] * n, dtype=object)
+        if kind == "ts":
+            s = pd.to_datetime(s)
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            out[col] = s.astype(dtype)
+        elif kind == "str":  # pandas' str dtype keeps missing values missing
+            out[col] = s.astype(dtype)
+        elif kind == "bool":
+            out[col] = s.astype(object).where(s.notna(), None).astype(dtype)
+        else:
+            out[col] = pd.to_numeric(s, errors="raise").astype(dtype)
+    return pd.DataFrame(out, columns=list(schema))
+
+
+def _frame(data) -> pd.DataFrame:
+    """pandas from a DataFrame or an Arrow table (as dbt hands refs over)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    raise ValueError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}")
+
+
+def _object_ids(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """Id columns as Python objects: pandas' Arrow-backed strings make ``isin`` on them several times slower."""
+    present = [c for c in columns if c in df.columns]
+    return df.assign(**{c: df[c].astype(object) for c in present}) if present else df
+
+
+def _as_01(s: pd.Series) -> pd.Series:
+    """A nullable 0/1 float series from booleans / numbers (missing stays missing)."""
+    return s.astype(object).map(lambda v: np.nan if pd.isna(v) else float(bool(v))).astype(float)
+
+
+# ----------------------------------------------------------------------------------------------
+# classifiers
+# ----------------------------------------------------------------------------------------------
+
+#: Hyper-parameters for the 2-core build budget (see the report in the models' yml): fewer, larger
+#: boosting steps than the package defaults; measured to lose < 0.002 holdout AUC on the default world.
+FAST_PARAMS: dict[str, dict] = {
+    "xgboost": {"n_estimators": 150, "learning_rate": 0.1},
+    "catboost": {"iterations": 150, "depth": 4, "learning_rate": 0.15},
+}
+#: The customer x category model has ~300k train rows: a shallow, short xgboost and 2 calibration folds
+#: (measured on the default world: 19 -> 13 CPU seconds, holdout AUC 0.832 either way).
+CATEGORY_PARAMS: dict[str, dict] = {"xgboost": {"n_estimators": 60, "learning_rate": 0.2, "max_depth": 3}}
+
+#: Use case -> (label, default models, train_compare_score keyword defaults).
+CLASSIFIERS: dict[str, dict] = {
+    "purchase_propensity": {
+        "label": "purchased_next_30d",
+        "models": ("logistic", "xgboost", "catboost"),
+        "kwargs": {"exclude": ("orders_next_30d",), "model_params": FAST_PARAMS},
+    },
+    "category_propensity": {
+        "label": "purchased_category_next_30d",
+        "models": ("xgboost",),
+        "kwargs": {"exclude": ("spend_next_30d",), "model_params": CATEGORY_PARAMS, "cv": 2,
+                   "id_cols": ("customer_id", "top_level_category_id"), "id_features": ("top_level_category_id",)},
+    },
+    "returning_customer": {
+        "label": "returned",
+        "models": ("xgboost",),
+        "kwargs": {"exclude": ("orders_next_30d",), "model_params": FAST_PARAMS, "balance": True},
+    },
+    "facebook_acquisition": {
+        "label": "is_facebook_acquired",
+        "models": ("xgboost",),
+        "kwargs": {"exclude": ("orders_next_30d", "acquisition_channel"), "model_params": FAST_PARAMS,
+                   "balance": True},
+    },
+}
+
+_CLASSIFIER_BASE = {
+    "classifier": "str",
+    "record_type": "str",
+    "model": "str",
+    "is_chosen_model": "bool",
+}
+_CLASSIFIER_REST = {
+    "split": "str",
+    "metric": "str",
+    "value": "float",
+    "probability": "float",
+    "label": "int",
+    "threshold": "float",
+    "is_above_threshold": "bool",
+    "feature": "str",
+    "source_column": "str",
+    "importance": "float",
+    "importance_rank": "int",
+    "status": "str",
+    "message": "str",
+    "train_rows": "int",
+    "train_positives": "int",
+    "score_rows": "int",
+    "seconds": "float",
+}
+#: Columns of a classifier fit table (``id_cols`` go after ``is_chosen_model``).
+CLASSIFIER_FIT_COLUMNS = [*_CLASSIFIER_BASE, "<id_cols>", *_CLASSIFIER_REST]
+
+
+def _classifier_schema(id_cols: Sequence[str]) -> dict[str, str]:
+    return {**_CLASSIFIER_BASE, **{c: "str" for c in id_cols}, **_CLASSIFIER_REST}
+
+
+def _run_row(classifier: str, *, status: str, message: str, train_rows: int, train_positives: int,
+             score_rows: int, seconds: float, model: str | None = None) -> dict:
+    return {"classifier": classifier, "record_type": "run", "model": model, "is_chosen_model": model is not None,
+            "status": status, "message": message, "train_rows": train_rows, "train_positives": train_positives,
+            "score_rows": score_rows, "seconds": seconds}
+
+
+def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: dict) -> pd.DataFrame:
+    chosen = result.chosen_model
+    parts = [pd.DataFrame([run])]
+
+    scores = result.scores.copy()
+    scores["record_type"] = "score"
+    scores["threshold"] = result.threshold
+    scores["is_above_threshold"] = scores["probability"] >= result.threshold
+    scores["is_chosen_model"] = True
+    parts.append(scores)
+
+    m = result.metrics
+    thresholds = m[(m["metric"] == "threshold") & (m["split"] == "holdout")].set_index("model")["value"]
+    hold = result.holdout_predictions
+    for kind in thresholds.index:
+        h = hold[list(id_cols)].copy()
+        h["record_type"] = "holdout"
+        h["model"] = kind
+        h["is_chosen_model"] = kind == chosen
+        h["probability"] = hold[f"probability_{kind}"].to_numpy()
+        h["label"] = hold[result.label].astype(float).round().astype("Int64").to_numpy()
+        h["threshold"] = float(thresholds[kind])
+        h["is_above_threshold"] = h["probability"] >= h["threshold"]
+        parts.append(h)
+
+    metrics = m.copy()
+    metrics["record_type"] = "metric"
+    metrics["is_chosen_model"] = metrics["model"] == chosen
+    parts.append(metrics)
+
+    imp = result.feature_importance.rename(columns={"rank": "importance_rank"}).copy()
+    imp["record_type"] = "importance"
+    imp["is_chosen_model"] = True
+    parts.append(imp)
+
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    out["classifier"] = classifier
+    return _typed(out, _classifier_schema(id_cols))
+
+
+def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequence[str] = ("customer_id",),
+                         models: Sequence[str] = ("xgboost",), min_class_rows: int = 10,
+                         role_col: str = "snapshot_role", **train_kwargs) -> pd.DataFrame:
+    """Train, compare and score once with :func:`~retail_lift.predict.train_compare_score`; stack the result.
+
+    Rows of ``features`` with ``role_col = 'train'`` and a non-missing ``label`` train, ``'score'`` rows
+    are scored. Skips (with a ``run`` row and a log line) when either class has fewer than
+    ``min_class_rows`` labelled train rows. Returns the fit table (module docstring), columns
+    :data:`CLASSIFIER_FIT_COLUMNS` with ``id_cols`` in place.
+    """
+    t0 = time.perf_counter()
+    frame = _frame(features)
+    id_cols = tuple(id_cols)
+    schema = _classifier_schema(id_cols)
+    for c in (label, role_col, *id_cols):
+        if c not in frame.columns:
+            raise ValueError(f"features has no column {c!r}; columns are {list(frame.columns)}")
+    roles = frame[role_col].astype(object)
+    y = _as_01(frame[label])
+    labelled = (roles == "train").to_numpy() & y.notna().to_numpy()
+    n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
+    n_score = int((roles == "score").sum())
+    minority = min(n_pos, n_train - n_pos)
+    if minority < min_class_rows:
+        message = (f"{classifier} skipped: {n_train} labelled train rows with {n_pos} positive and "
+                   f"{n_train - n_pos} negative; each class needs at least {min_class_rows}")
+        log_line(message)
+        run = _run_row(classifier, status="skipped", message=message, train_rows=n_train, train_positives=n_pos,
+                       score_rows=n_score, seconds=time.perf_counter() - t0)
+        return _typed(pd.DataFrame([run]), schema)
+    frame = frame.assign(**{label: y})
+    result = train_compare_score(frame, label, models=tuple(models), id_cols=id_cols, role_col=role_col,
+                                 **train_kwargs)
+    seconds = time.perf_counter() - t0
+    message = (f"{classifier}: {n_train} train rows ({n_pos} positive), {n_score} scored; chose "
+               f"{result.chosen_model} of {', '.join(models)} in {seconds:.1f} s")
+    log_line(message)
+    run = _run_row(classifier, status="trained", message=message, train_rows=n_train, train_positives=n_pos,
+                   score_rows=n_score, seconds=seconds, model=result.chosen_model)
+    return _stack(result, classifier, id_cols, run)
+
+
+def _use_case(classifier: str, features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:
+    spec = CLASSIFIERS[classifier]
+    kwargs = {**spec["kwargs"], **overrides}
+    models = tuple(models) if models else spec["models"]
+    params = kwargs.pop("model_params", None)
+    if params:
+        params = {k: v for k, v in params.items() if k in models} or None
+    return classifier_fit_table(features, spec["label"], classifier=classifier, models=models, model_params=params,
+                                **kwargs)
+
+
+def purchase_propensity_fit(features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:
+    """Purchase in the next 30 days per customer (``fct_customer_features``): logistic, xgboost and
+    CatBoost compared on a customer holdout, the best by log loss refitted and scored."""
+    return _use_case("purchase_propensity", features, models=models, **overrides)
+
+
+def category_propensity_fit(category_features, *, models: Sequence[str] | None = None,
+                            **overrides) -> pd.DataFrame:
+    """Purchase in a top-level category in the next 30 days per customer x category
+    (``fct_customer_category_features``); the category is also a feature."""
+    return _use_case("category_propensity", category_features, models=models, **overrides)
+
+
+def returning_customer_fit(features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:
+    """Second order within 30 days for first-time buyers: trained on the train snapshot's first-time buyers
+    (``returned`` not missing), scored on the score snapshot's customers with exactly one order."""
+    frame = _frame(features)
+    roles = frame["snapshot_role"].astype(object)
+    keep = ((roles == "train") & frame["returned"].notna()) | ((roles == "score") & (frame["orders_all"] == 1))
+    return _use_case("returning_customer", frame[keep.to_numpy()].reset_index(drop=True), models=models, **overrides)
+
+
+def acquisition_channel_fit(features, *, channel: str = "facebook", models: Sequence[str] | None = None,
+                            **overrides) -> pd.DataFrame:
+    """Did the customer come from ``channel`` (default facebook)? A look-alike classifier on everything but
+    the acquisition channel itself (excluded: it *is* the label)."""
+    if channel != "facebook":
+        raise ValueError("only the facebook channel model is configured (label is_facebook_acquired)")
+    frame = derive_label(_frame(features), "acquisition_channel", channel, name="is_facebook_acquired")
+    return _use_case("facebook_acquisition", frame, models=models, **overrides)
+
+
+# ----------------------------------------------------------------------------------------------
+# fairness
+# ----------------------------------------------------------------------------------------------
+
+FAIRNESS_COLUMNS = {
+    "attribute": "str", "group_value": "str", "model": "str", "n": "int", "positives": "int", "selected": "int",
+    "true_positives": "int", "selection_rate": "float", "precision": "float", "tpr": "float",
+    "is_compared": "bool", "demographic_parity_difference": "float", "equal_opportunity_difference": "float",
+    "fairness_threshold": "float", "is_parity_gap_flagged": "bool", "is_opportunity_gap_flagged": "bool",
+}
+
+
+def fairness_table(fit, customers, *, attributes: Sequence[str] = ("gender", "age_band"), threshold: float = 0.1,
+                   min_group_size: int = 30) -> pd.DataFrame:
+    """Targeting rate, precision and TPR by group on the chosen model's holdout customers.
+
+    The targeting decision is the classifier's: ``probability >= its F1 threshold`` (``is_above_threshold``
+    of the ``holdout`` rows); the outcome is the holdout label. Groups smaller than ``min_group_size`` are
+    reported but not compared (``is_compared = false``). One row per attribute x group; the gaps of
+    :func:`~retail_lift.predict.fairness_report` are repeated on every row of the attribute.
+    """
+    f = _frame(fit)
+    hold = f[(f["record_type"] == "holdout") & f["is_chosen_model"].fillna(False).astype(bool)]
+    if hold.empty:
+        return _typed(None, FAIRNESS_COLUMNS)
+    cust = _frame(customers)[["customer_id", *attributes]].drop_duplicates("customer_id")
+    h = hold[["customer_id", "model", "label", "is_above_threshold"]].merge(cust, on="customer_id", how="left")
+    by_group, summary = fairness_report(h["label"].astype(int).to_numpy(),
+                                        h["is_above_threshold"].astype(bool).astype(int).to_numpy(),
+                                        {a: h[a].to_numpy() for a in attributes}, threshold=threshold,
+                                        min_group_size=min_group_size)
+    gaps = summary.pivot(index="attribute", columns="metric", values="value")
+    flags = summary.pivot(index="attribute", columns="metric", values="exceeds_threshold")
+    out = by_group.rename(columns={"group": "group_value"})
+    out["model"] = str(h["model"].iloc[0])
+    out["is_compared"] = out["n"] >= min_group_size
+    out["demographic_parity_difference"] = out["attribute"].map(gaps["demographic_parity_difference"])
+    out["equal_opportunity_difference"] = out["attribute"].map(gaps["equal_opportunity_difference"])
+    out["fairness_threshold"] = threshold
+    out["is_parity_gap_flagged"] = out["attribute"].map(flags["demographic_parity_difference"]).astype(bool)
+    out["is_opportunity_gap_flagged"] = out["attribute"].map(flags["equal_opportunity_difference"]).astype(bool)
+    return _typed(out, FAIRNESS_COLUMNS)
+
+
+# ----------------------------------------------------------------------------------------------
+# segments
+# ----------------------------------------------------------------------------------------------
+
+SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "days_since_first_order")
+SEGMENT_PROFILE_FEATURES = ("avg_order_value", "sessions_all", "discounted_order_share", "online_order_share",
+                            "young_share")
+YOUNG_AGE_BANDS = ("18-24", "25-34")
+SEGMENT_FIT_COLUMNS = {
+    "record_type": "str", "customer_id": "str", "segment_id": "int", "segment_name": "str", "k": "int",
+    "is_chosen": "bool", "inertia": "float", "silhouette": "float", "calinski_harabasz": "float",
+    "davies_bouldin": "float", "size": "int", "share": "float",
+    **{c: "float" for c in (*SEGMENT_FEATURES, *SEGMENT_PROFILE_FEATURES)},
+    "status": "str", "message": "str",
+}
+
+
+def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9), random_state: int = 0,
+                          sample_size: int = 5000, n_init: int = 4) -> pd.DataFrame:
+    """K-means segments of the buyers (:func:`~retail_lift.segments.fit_segments`), k by silhouette.
+
+    Population: the customers of ``dim_customer_rfm`` (at least one order by the snapshot date). Clustered
+    on :data:`SEGMENT_FEATURES` (recency, frequency, monetary from RFM; tenure in days since the first
+    order from the score snapshot of ``fct_customer_features``), skewed columns log-transformed, all
+    standardised; described by :data:`SEGMENT_PROFILE_FEATURES` (``young_share`` = share aged 18-34, which
+    feeds the ``budget-conscious young`` naming rule). Returns the stacked fit table
+    (:data:`SEGMENT_FIT_COLUMNS`): ``run``, ``assignment``, ``profile`` and ``k_score`` rows.
+    """
+    t0 = time.perf_counter()
+    r = _frame(rfm)[["customer_id", "recency_days", "frequency", "monetary"]]
+    f = _frame(features)
+    f = f[f["snapshot_role"] == "score"]
+    f = f[["customer_id", "days_since_first_order", "avg_order_value", "sessions_all", "discounted_order_share",
+           "online_order_share", "age_band"]]
+    df = r.merge(f, on="customer_id", how="left")
+    df["young_share"] = df["age_band"].isin(YOUNG_AGE_BANDS).astype(float)
+    cols = [*SEGMENT_FEATURES, *SEGMENT_PROFILE_FEATURES]
+    for c in cols:
+        v = pd.to_numeric(df[c], errors="coerce").astype(float)
+        df[c] = v.fillna(v.median() if v.notna().any() else 0.0)
+    n = len(df)
+    ks = [k for k in k_range if 2 <= k < n]
+    if not ks:
+        message = f"segments skipped: {n} buyers, too few for k in {list(k_range)}"
+        log_line(message)
+        return _typed(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]),
+                      SEGMENT_FIT_COLUMNS)
+    res = fit_segments(df, list(SEGMENT_FEATURES), k_range=ks, criterion="silhouette", random_state=random_state,
+                       sample_size=sample_size, n_init=n_init, profile_columns=list(SEGMENT_PROFILE_FEATURES))
+    names = ", ".join(res.profiles["segment_name"])
+    chosen = res.scores[res.scores["is_chosen"]].iloc[0]
+    message = (f"segments: {n} buyers, k = {res.k} by silhouette ({chosen['silhouette']:.3f}): {names}; "
+               f"{time.perf_counter() - t0:.1f} s")
+    log_line(message)
+    run = pd.DataFrame([{"record_type": "run", "k": res.k, "silhouette": chosen["silhouette"], "status": "trained",
+                         "message": message}])
+    assign = res.assignments.merge(df[["customer_id", *cols]], on="customer_id", how="left")
+    assign["record_type"] = "assignment"
+    assign["k"] = res.k
+    prof = res.profiles.copy()
+    prof["record_type"] = "profile"
+    prof["k"] = res.k
+    kscore = res.scores.copy()
+    kscore["record_type"] = "k_score"
+    return _typed(pd.concat([run, assign, prof, kscore], ignore_index=True), SEGMENT_FIT_COLUMNS)
+
+
+# ----------------------------------------------------------------------------------------------
+# cross-sell
+# ----------------------------------------------------------------------------------------------
+
+ITEM_LEVELS = {"product": "product_id", "category": "category_id", "top_level_category": "top_level_category_id"}
+RULE_TABLE_COLUMNS = {
+    "item_level": "str", "antecedent_id": "str", "consequent_id": "str", "pair_count": "int",
+    "antecedent_count": "int", "consequent_count": "int", "support": "float", "confidence": "float",
+    "lift": "float", "n_orders": "int",
+}
+RECOMMENDATION_COLUMNS = {
+    "customer_id": "str", "rank": "int", "item_level": "str", "item_id": "str", "score": "float",
+    "because_item_id": "str", "n_rules": "int",
+}
+CROSSSELL_EVALUATION_COLUMNS = {
+    "item_level": "str", "method": "str", "n": "int", "cutoff_at": "ts", "n_rules": "int",
+    "n_customers": "int", "precision_at_n": "float", "recall_at_n": "float", "hit_rate_at_n": "float",
+    "coverage": "float",
+}
+
+
+def _item_column(item_level: str) -> str:
+    if item_level not in ITEM_LEVELS:
+        raise ValueError(f"item_level must be one of {list(ITEM_LEVELS)}, got {item_level!r}")
+    return ITEM_LEVELS[item_level]
+
+
+def _min_support(n_orders: int, min_support: float, min_pair_orders: int) -> float:
+    """The larger of a share of orders and a minimum count of orders (so tiny data mines no noise)."""
+    return max(float(min_support), min(1.0, min_pair_orders / n_orders)) if n_orders else 1.0
+
+
+def _mine(lines: pd.DataFrame, item: str, *, min_support: float, min_pair_orders: int, min_confidence: float,
+          min_lift: float) -> pd.DataFrame:
+    lines = lines[lines[item].notna()]
+    n_orders = lines["order_id"].nunique()
+    return association_rules(lines, min_support=_min_support(n_orders, min_support, min_pair_orders),
+                             min_confidence=min_confidence, min_lift=min_lift, item_column=item)
+
+
+def crosssell_rules(order_lines, *, item_level: str = "product", min_support: float = 1e-4,
+                    min_pair_orders: int = 10, min_confidence: float = 0.01, min_lift: float = 1.0) -> pd.DataFrame:
+    """Pairwise association rules ``A -> B`` over all orders (``fct_customer_order_lines``).
+
+    A pair must be in at least ``max(min_support * orders, min_pair_orders)`` orders, with confidence
+    ``>= min_confidence`` and lift ``>= min_lift`` (1: only positive association). One row per rule.
+    """
+    lines = _object_ids(_frame(order_lines), ("order_id", "customer_id", *ITEM_LEVELS.values()))
+    item = _item_column(item_level)
+    rules = _mine(lines, item, min_support=min_support, min_pair_orders=min_pair_orders,
+                  min_confidence=min_confidence, min_lift=min_lift)
+    out = rules.rename(columns={"antecedent": "antecedent_id", "consequent": "consequent_id"})
+    out["item_level"] = item_level
+    out["n_orders"] = rules.attrs.get("n_orders", 0)
+    return _typed(out, RULE_TABLE_COLUMNS)
+
+
+def crosssell_recommendations(order_lines, rules, *, n: int = 5, score: str = "max") -> pd.DataFrame:
+    """Top-``n`` items per customer from the rules whose antecedent the customer bought (never an item
+    they already bought). The item level is the rules' (``item_level``)."""
+    lines = _object_ids(_frame(order_lines), ("order_id", "customer_id", *ITEM_LEVELS.values()))
+    r = _object_ids(_frame(rules), ("antecedent_id", "consequent_id"))
+    if r.empty:
+        return _typed(None, RECOMMENDATION_COLUMNS)
+    level = str(r["item_level"].iloc[0])
+    item = _item_column(level)
+    owned = lines.loc[lines[item].notna(), ["customer_id", item]]
+    recs = recommend(owned, r.rename(columns={"antecedent_id": "antecedent", "consequent_id": "consequent"}),
+                     n=n, item_column=item, score=score)
+    out = recs.rename(columns={item: "item_id", "because_item": "because_item_id"})
+    out["item_level"] = level
+    return _typed(out, RECOMMENDATION_COLUMNS)
+
+
+def _popularity_recommendations(train: pd.DataFrame, customers: pd.Index, item: str, n: int) -> pd.DataFrame:
+    """Baseline: the items bought in most orders before the cutoff, minus those the customer owns."""
+    pop = train.groupby(item)["order_id"].nunique().sort_values(ascending=False, kind="mergesort")
+    owned = train.loc[train["customer_id"].isin(customers), ["customer_id", item]].drop_duplicates()
+    depth = int(min(len(pop), n + owned.groupby("customer_id").size().max())) if len(owned) else min(len(pop), n)
+    top = pd.DataFrame({item: pop.index[:depth], "pop_rank": np.arange(depth)})
+    cand = pd.DataFrame({"customer_id": customers}).merge(top, how="cross")
+    cand = cand.merge(owned.assign(_owned=True), on=["customer_id", item], how="left")
+    cand = cand[cand["_owned"].isna()].sort_values(["customer_id", "pop_rank"], kind="mergesort")
+    cand["rank"] = cand.groupby("customer_id").cumcount() + 1
+    return cand[cand["rank"] <= n][["customer_id", item, "rank"]]
+
+
+def crosssell_evaluation(order_lines, cutoff, *, levels: Sequence[str] = ("product", "category"),
+                         ns: Sequence[int] = (1, 3, 5, 10), min_support: float = 1e-4, min_pair_orders: int = 10,
+                         min_confidence: float = 0.01, min_lift: float = 1.0) -> pd.DataFrame:
+    """Precision, recall, hit rate at N and coverage on a time holdout, for rules and a popularity baseline.
+
+    Rules and owned items come from the order lines before ``cutoff`` (the train snapshot's feature cutoff),
+    the truth from the items each customer bought on or after it that they had not bought before
+    (:func:`~retail_lift.crosssell.time_holdout`); customers without a purchase before the cutoff are left
+    out. One row per item level x method (``association_rules``, ``popularity``) x N.
+    """
+    lines = _object_ids(_frame(order_lines), ("order_id", "customer_id", *ITEM_LEVELS.values()))
+    cutoff = pd.Timestamp(cutoff)
+    rows = []
+    for level in levels:
+        item = _item_column(level)
+        sub = lines[lines[item].notna()]
+        if sub.empty:
+            continue
+        train, hold = time_holdout(sub, cutoff, item_column=item)
+        customers = pd.Index(hold["customer_id"].unique())
+        n_max = max(ns)
+        rules = (_mine(train, item, min_support=min_support, min_pair_orders=min_pair_orders,
+                       min_confidence=min_confidence, min_lift=min_lift) if len(train) else pd.DataFrame())
+        owned = train.loc[train["customer_id"].isin(customers), ["customer_id", item]]
+        if len(rules) and len(owned):
+            recs = recommend(owned, rules, n=n_max, item_column=item)
+        else:
+            recs = pd.DataFrame({"customer_id": pd.Series(dtype=object), item: pd.Series(dtype=object),
+                                 "rank": pd.Series(dtype=int)})
+        pop = (_popularity_recommendations(train, customers, item, n_max) if len(train)
+               else recs.iloc[:0][["customer_id", item, "rank"]])
+        for method, r, n_rules in (("association_rules", recs, len(rules)), ("popularity", pop, None)):
+            for n in ns:
+                res = evaluate_recommendations(r, hold, n, item_column=item)
+                rows.append({"item_level": level, "method": method, "n": n, "cutoff_at": cutoff, "n_rules": n_rules,
+                             **{k: v for k, v in res.items() if k != "n"}})
+    return _typed(pd.DataFrame(rows), CROSSSELL_EVALUATION_COLUMNS)
+
+
+# ----------------------------------------------------------------------------------------------
+# campaign
+# ----------------------------------------------------------------------------------------------
+
+FATIGUE_COLUMNS = {
+    "customer_id": "str", "n_exposures": "int", "conversions": "int", "recent_exposures": "int",
+    "last_n_exposures": "int", "last_n_rate": "float", "earlier_exposures": "int", "earlier_rate": "float",
+    "baseline_rate": "float", "p_value": "float", "is_fatigued": "bool", "as_of": "ts",
+}
+FATIGUE_CURVE_COLUMNS = {
+    "prior_exposures": "int", "exposures": "int", "conversions": "int", "response_rate": "float",
+    "ci_low": "float", "ci_high": "float",
+}
+TARGET_LIST_COLUMNS = {
+    "customer_id": "str", "rank": "int", "status": "str", "promotion_id": "str", "purchase_probability": "float",
+    "price_sensitivity": "float", "discount_rate": "float", "best_weekday": "int", "best_hour": "int",
+    "avg_order_value": "float", "expected_conversions": "float", "expected_revenue": "float",
+    "expected_discount_cost": "float", "expected_cost": "float", "expected_margin": "float",
+    "expected_profit": "float", "roi": "float", "cumulative_cost": "float", "segment_name": "str",
+    "is_fatigued": "bool", "promotion_discount_rate": "float", "contact_cost": "float", "margin_rate": "float",
+}
+BROADCAST_COLUMNS = {
+    "strategy": "str", "promotion_id": "str", "contacts": "int", "expected_conversions": "float",
+    "expected_revenue": "float", "expected_discount_cost": "float", "expected_cost": "float",
+    "expected_profit": "float", "expected_roi": "float", "expected_conversion_rate": "float",
+}
+
+
+def _promotion_exposures(exposures) -> pd.DataFrame:
+    e = _frame(exposures)
+    e = e[e["is_window_closed"].fillna(False).astype(bool)]
+    return pd.DataFrame({"customer_id": e["customer_id"].to_numpy(), "exposed_at": pd.to_datetime(e["exposed_at"]),
+                         "converted": e["is_converted"].astype(bool).astype(int).to_numpy()})
+
+
+def fatigue_table(exposures, *, window_days: float = 30, recent_n: int = 5, min_recent_exposures: int = 3,
+                  alpha: float = 0.1) -> pd.DataFrame:
+    """Per-customer fatigue flags (:func:`~retail_lift.campaign.fatigue_flags`) over the promotion
+    exposures (``fct_promotion_exposures``, closed attribution windows only: an open window's conversion
+    is not known yet). One row per exposed customer."""
+    e = _promotion_exposures(exposures)
+    flags = fatigue_flags(e, window_days=window_days, recent_n=recent_n, min_recent_exposures=min_recent_exposures,
+                          alpha=alpha)
+    flags["as_of"] = flags.attrs.get("as_of")
+    return _typed(flags, FATIGUE_COLUMNS)
+
+
+def fatigue_curve_table(exposures, *, max_prior: int = 10, window_days: float | None = None) -> pd.DataFrame:
+    """Response rate by number of prior exposures (:func:`~retail_lift.campaign.fatigue_curve`)."""
+    e = _promotion_exposures(exposures)
+    if e.empty:
+        return _typed(None, FATIGUE_CURVE_COLUMNS)
+    return _typed(fatigue_curve(e, max_prior=max_prior, window_days=window_days), FATIGUE_CURVE_COLUMNS)
+
+
+def _promotion(promotions, promotion_id: str) -> pd.Series:
+    p = _frame(promotions)
+    row = p[p["promotion_id"] == promotion_id]
+    if row.empty:
+        raise ValueError(f"promotion {promotion_id!r} is not in the promotions table; it has "
+                         f"{sorted(p['promotion_id'].astype(str))}")
+    return row.iloc[0]
+
+
+def discount_levels(rate: float) -> tuple[float, ...]:
+    """The personalised discount levels around a promotion's rate: 0, 1/2, 1, 3/2 and 2 times it (the
+    package default 0-20 % for a 10 % offer), capped below 100 %; just 0 for an offer without discount."""
+    rate = float(rate)
+    if rate <= 0:
+        return (0.0,)
+    scale = rate / DEFAULT_LEVELS[2]
+    return tuple(sorted({min(round(lv * scale, 6), 0.95) for lv in DEFAULT_LEVELS}))
+
+
+def campaign_target_list(scores, features, activity, promotions, fatigue=None, segments=None, *,
+                         promotion_id: str = "email_10pct", budget: float | None = None,
+                         max_contacts: int | None = None, max_contacts_share: float | None = 0.2,
+                         margin_rate: float | None = None) -> pd.DataFrame:
+    """Every scored customer ranked by expected profit of the campaign, with the selection ``status``.
+
+    Per customer (the score snapshot of ``fct_customer_features``): purchase probability from
+    ``ml_purchase_propensity_scores``; full-price order value = the customer's average order value (the
+    median of the buyers for a customer without orders); price sensitivity from the discounted-order share
+    and the discount share of gross spend (shrunk to the mean by order count), mapped to a personalised
+    discount among :func:`discount_levels` of the promotion; best weekday and hour from the customer's
+    session starts (``fct_customer_activity_by_weekday_hour``, shrunk to the global peak); fatigued
+    customers (``ml_campaign_fatigue``) are excluded. Economics and selection:
+    :func:`~retail_lift.campaign.build_target_list` with the promotion's contact cost and the catalogue's
+    gross margin rate (``dim_campaign_promotions``), at most ``budget`` total expected cost and at most
+    ``max_contacts`` customers (default ``max_contacts_share`` of the candidates, rounded up).
+    """
+    s = _frame(scores)[["customer_id", "purchase_probability"]]
+    p = _frame(promotions)
+    if s.empty or not (p["promotion_id"] == promotion_id).any():
+        log_line(f"campaign {promotion_id}: no target list ({len(s)} scored customers; promotion "
+                 f"{'found' if (p['promotion_id'] == promotion_id).any() else 'not in the promotions table'})")
+        return _typed(None, TARGET_LIST_COLUMNS)
+    promo = _promotion(p, promotion_id)
+    contact_cost = float(promo["contact_cost"])
+    margin = float(promo["gross_margin_rate"]) if margin_rate is None else float(margin_rate)
+    if not np.isfinite(margin):
+        margin = 0.0
+    f = _frame(features)
+    f = f[f["snapshot_role"] == "score"]
+    df = s.merge(f[["customer_id", "avg_order_value", "discounted_order_share", "discount_amount", "revenue_all",
+                    "orders_all"]], on="customer_id", how="left")
+    if df.empty:
+        return _typed(None, TARGET_LIST_COLUMNS)
+    aov = pd.to_numeric(df["avg_order_value"], errors="coerce").astype(float)
+    df["avg_order_value"] = aov.fillna(aov.median() if aov.notna().any() else 0.0)
+    gross = pd.to_numeric(df["revenue_all"], errors="coerce") + pd.to_numeric(df["discount_amount"], errors="coerce")
+    df["avg_discount_rate"] = (pd.to_numeric(df["discount_amount"], errors="coerce") / gross.where(gross > 0))
+    df["discounted_order_share"] = pd.to_numeric(df["discounted_order_share"], errors="coerce").astype(float)
+    if df["discounted_order_share"].notna().any() and df["avg_discount_rate"].notna().any():
+        df["price_sensitivity"] = estimate_price_sensitivity(df, share_column="discounted_order_share",
+                                                             rate_column="avg_discount_rate",
+                                                             orders_column="orders_all").to_numpy()
+    else:  # nobody has an order history: everyone is typical
+        df["price_sensitivity"] = 0.5
+    df["discount_rate"] = personalised_discount(df["price_sensitivity"].to_numpy(), discount_levels(
+        promo["discount_rate"]))
+    act = _frame(activity)
+    slots = pd.DataFrame({"customer_id": act["customer_id"], "weekday": act["iso_weekday"],
+                          "hour": act["hour_of_day"], "events": act["sessions_started"]})
+    send = best_send_time(slots, customers=df["customer_id"])
+    excluded: list = []
+    df["is_fatigued"] = False
+    if fatigue is not None:
+        fat = _frame(fatigue)
+        excluded = fat.loc[fat["is_fatigued"].fillna(False).astype(bool), "customer_id"].tolist()
+        df["is_fatigued"] = df["customer_id"].isin(excluded)
+    keep = ["price_sensitivity", "is_fatigued"]
+    if segments is not None:
+        df = df.merge(_frame(segments)[["customer_id", "segment_name"]], on="customer_id", how="left")
+        keep.append("segment_name")
+    if max_contacts is None and max_contacts_share is not None:
+        max_contacts = max(1, math.ceil(float(max_contacts_share) * len(df)))
+    table = build_target_list(df, budget=budget, k=max_contacts, contact_cost=contact_cost, margin_rate=margin,
+                              discount="discount_rate", send_times=send, exclude=excluded,
+                              include_unselected=True, keep_columns=keep)
+    table["promotion_id"] = promotion_id
+    table["promotion_discount_rate"] = float(promo["discount_rate"])
+    table["contact_cost"] = contact_cost
+    table["margin_rate"] = margin
+    n_sel = int((table["status"] == "selected").sum())
+    log_line(f"campaign {promotion_id}: {n_sel} of {len(table)} customers selected "
+             f"(max {max_contacts}, budget {budget}), expected profit "
+             f"{table.loc[table['status'] == 'selected', 'expected_profit'].sum():.2f}")
+    return _typed(table, TARGET_LIST_COLUMNS)
+
+
+def broadcast_vs_targeted(target_list) -> pd.DataFrame:
+    """Expected economics of contacting every candidate with the promotion's flat discount (broadcast)
+    against contacting the selected ones with their personalised discounts (targeted)."""
+    t = _frame(target_list)
+    if t.empty:
+        return _typed(None, BROADCAST_COLUMNS)
+    promotion_id = str(t["promotion_id"].iloc[0])
+    cmp = compare_broadcast_targeted(t, t[t["status"] == "selected"], float(t["contact_cost"].iloc[0]),
+                                     margin_rate=float(t["margin_rate"].iloc[0]), discount="discount_rate",
+                                     broadcast_discount=float(t["promotion_discount_rate"].iloc[0]))
+    cmp["promotion_id"] = promotion_id
+    return _typed(cmp, BROADCAST_COLUMNS)
+
+
+def export_campaign_targets(warehouse, out, *, table: str = "ml.ml_campaign_target_list") -> Path:
+    """Write the selected customers of the campaign target list to a CSV file (read-only, short connection).
+
+    The CLI wiring (``retail-lift export-targets --out PATH``) calls this; columns and order as
+    :func:`~retail_lift.campaign.export_target_list`.
+    """
+    from retail_lift.warehouse import read_only
+
+    with read_only(warehouse) as con:
+        df = con.execute(f"select * from {table} where status = 'selected' order by rank").df()
+    return export_target_list(df.drop(columns=["status"]), out)
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation against the simulated world (used only by python_models/evaluation/)
+# ----------------------------------------------------------------------------------------------
+
+
+def window_purchase_probability(rate_per_day, active_from, active_until, window_start, window_days: float):
+    """``1 - exp(-rate * d)`` with ``d`` the days of ``[window_start, window_start + window_days)`` inside
+    the customer's active period ``[active_from, active_until)``: the probability of at least one order of
+    a Poisson process with that daily rate (the simulated world's organic purchases)."""
+    rate = np.asarray(rate_per_day, dtype=float)
+    start = pd.to_datetime(pd.Series(window_start)).to_numpy("datetime64[us]")
+    lo = np.maximum(start, pd.to_datetime(pd.Series(active_from)).to_numpy("datetime64[us]"))
+    end = start + np.timedelta64(int(round(window_days * 86400)), "s")
+    hi = np.minimum(end, pd.to_datetime(pd.Series(active_until)).to_numpy("datetime64[us]"))
+    days = np.maximum((hi - lo) / np.timedelta64(1, "s"), 0.0) / 86400.0
+    return 1.0 - np.exp(-np.nan_to_num(rate) * days)
+
+
+PREDICT_ORACLE_COLUMNS = {
+    "classifier": "str", "model": "str", "is_chosen_model": "bool", "n": "int", "positives": "int",
+    "model_roc_auc": "float", "oracle_roc_auc": "float", "auc_ratio": "float", "gini_ratio": "float",
+    "model_log_loss": "float", "oracle_log_loss": "float", "model_brier": "float", "oracle_brier": "float",
+    "mean_abs_error_vs_true": "float", "target_auc_ratio": "float", "meets_target": "bool",
+    "score_rows": "int", "score_rank_correlation": "float", "score_mean_abs_error_vs_true": "float",
+}
+
+
+def _true_probabilities(ids: pd.Series, rates: pd.DataFrame, window_start, window_days: float) -> np.ndarray:
+    r = rates.set_index("customer_id").reindex(ids.to_numpy())
+    rate = r["online_order_rate"].to_numpy(float) + r["store_order_rate"].to_numpy(float)
+    return window_purchase_probability(rate, r["active_from"], r["active_until"],
+                                       np.repeat(np.datetime64(pd.Timestamp(window_start), "us"), len(r)),
+                                       window_days)
+
+
+def predict_oracle_comparison(fits: Mapping[str, object], customer_rates, snapshots, *,
+                              window_days: float = 30, target_ratio: float = 0.9) -> pd.DataFrame:
+    """Each model's holdout metrics next to the oracle's: the true purchase probabilities of the same
+    holdout customers over the same label window (train snapshot's ``feature_cutoff_at`` + ``window_days``).
+
+    ``fits`` maps a classifier name to its fit table; only labels that are "any order in the window" have a
+    true probability (purchase propensity; returning customer = a first-time buyer's next order).
+    ``auc_ratio`` = model AUC / oracle AUC (target ``>= target_ratio``), ``gini_ratio`` the same above
+    chance (0.5). For the chosen model the deployed scores are also compared with the true probabilities
+    over the window after the score cutoff (rank correlation, mean absolute error).
+    """
+    rates = _frame(customer_rates)
+    snap = _frame(snapshots).set_index("snapshot_role")
+    rows = []
+    for classifier, fit in fits.items():
+        f = _frame(fit)
+        for model, h in f[f["record_type"] == "holdout"].groupby("model", sort=True):
+            y = h["label"].astype(int).to_numpy()
+            p = h["probability"].to_numpy(float)
+            true_p = _true_probabilities(h["customer_id"], rates, snap.loc["train", "feature_cutoff_at"], window_days)
+            ok = ~np.isnan(true_p)
+            if not ok.any():  # no ground truth for these customers (data not from the simulator)
+                continue
+            y, p, true_p = y[ok], p[ok], true_p[ok]
+            mine = classification_metrics(y, p, k=(10,))
+            oracle = oracle_metrics(y, true_p, k=(10,))
+            both = np.isfinite(mine["roc_auc"]) and np.isfinite(oracle["roc_auc"])
+            chosen = bool(h["is_chosen_model"].iloc[0])
+            row = {
+                "classifier": classifier, "model": model, "is_chosen_model": chosen, "n": len(y),
+                "positives": int(y.sum()), "model_roc_auc": mine["roc_auc"], "oracle_roc_auc": oracle["roc_auc"],
+                "auc_ratio": oracle_ratio(mine["roc_auc"], oracle["roc_auc"]) if both else np.nan,
+                "gini_ratio": (oracle_ratio(mine["roc_auc"], oracle["roc_auc"], chance=0.5)
+                               if both and oracle["roc_auc"] > 0.5 else np.nan),
+                "model_log_loss": mine["log_loss"], "oracle_log_loss": oracle["log_loss"],
+                "model_brier": mine["brier"], "oracle_brier": oracle["brier"],
+                "mean_abs_error_vs_true": float(np.mean(np.abs(p - true_p))) if len(p) else np.nan,
+                "target_auc_ratio": target_ratio,
+            }
+            row["meets_target"] = bool(both and row["auc_ratio"] >= target_ratio)
+            if chosen:
+                sc = f[f["record_type"] == "score"]
+                true_s = _true_probabilities(sc["customer_id"], rates, snap.loc["score", "feature_cutoff_at"],
+                                             window_days)
+                ok_s = ~np.isnan(true_s)
+                ps = sc["probability"].to_numpy(float)[ok_s]
+                row["score_rows"] = int(ok_s.sum())
+                if ok_s.sum() > 1:
+                    row["score_rank_correlation"] = float(pd.Series(ps).corr(pd.Series(true_s[ok_s]),
+                                                                            method="spearman"))
+                    row["score_mean_abs_error_vs_true"] = float(np.mean(np.abs(ps - true_s[ok_s])))
+            rows.append(row)
+    return _typed(pd.DataFrame(rows), PREDICT_ORACLE_COLUMNS)
+
+
+CAMPAIGN_ORACLE_COLUMNS = {
+    "strategy": "str", "basis": "str", "promotion_id": "str", "contacts": "int", "conversions": "float",
+    "revenue": "float", "discount_cost": "float", "cost": "float", "profit": "float", "roi": "float",
+    "conversion_rate": "float",
+}
+
+
+def _true_campaign_response(ids: pd.Series, rates: pd.DataFrame, arms: pd.DataFrame, promotion_id: str,
+                            send_at, attribution_days: float) -> pd.DataFrame:
+    """True conversion probability in the attribution window after ``send_at``, with and without the offer.
+
+    The per customer x arm response of the simulated world is given at its own reference time; the offer's
+    effect is carried over to ``send_at`` with the organic probability ``p0`` of that window: a promotion
+    that adds orders keeps its extra-conversion probability ``e = 1 - (1 - p) / (1 - p_control)``
+    (``p = 1 - (1 - p0)(1 - e)``), one that suppresses them keeps its ratio ``p / p_control``
+    (``p = p0 * ratio``).
+    """
+    a = _frame(arms)
+    ctrl = a[a["promotion_id"] == "control"].set_index("customer_id")["p_convert"]
+    arm = a[a["promotion_id"] == promotion_id].set_index("customer_id")
+    p_arm = arm["p_convert"].reindex(ids.to_numpy()).to_numpy(float)
+    p_ctl = ctrl.reindex(ids.to_numpy()).to_numpy(float)
+    p0 = _true_probabilities(ids, rates, send_at, attribution_days)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        extra = 1.0 - (1.0 - p_arm) / np.where(p_ctl < 1, 1.0 - p_ctl, np.nan)
+        ratio = np.where(p_ctl > 0, p_arm / np.where(p_ctl > 0, p_ctl, 1.0), 1.0)
+    p = np.where(p_arm >= p_ctl, 1.0 - (1.0 - p0) * (1.0 - np.nan_to_num(extra)), p0 * ratio)
+    r = rates.set_index("customer_id").reindex(ids.to_numpy())
+    return pd.DataFrame({"p_offer": np.clip(p, 0, 1), "p_control": p0,
+                         "mean_order_value": r["mean_order_value"].to_numpy(float)})
+
+
+def campaign_oracle_comparison(target_list, customer_rates, customer_arms, snapshots, *,
+                               attribution_days: float = 14) -> pd.DataFrame:
+    """Broadcast versus targeted under the model's expectations and under the simulated world's truth.
+
+    One row per strategy (``broadcast``, ``targeted``) x basis: ``model_expected`` (the target list's own
+    probabilities and order values), ``true_attributed`` (true conversion probability with the offer in the
+    attribution window after the score cutoff, true mean order value) and ``true_incremental`` (the same
+    minus what the customer would have bought without the offer). Same contacts, discounts, contact cost
+    and margin as the campaign. The simulated response does not depend on the discount level.
+    """
+    t = _frame(target_list)
+    rates = _frame(customer_rates)
+    if t.empty or not t["customer_id"].isin(rates["customer_id"]).any():
+        return _typed(None, CAMPAIGN_ORACLE_COLUMNS)
+    promotion_id = str(t["promotion_id"].iloc[0])
+    send_at = _frame(snapshots).set_index("snapshot_role").loc["score", "feature_cutoff_at"]
+    true = _true_campaign_response(t["customer_id"], rates, customer_arms, promotion_id, send_at, attribution_days)
+    t = t.reset_index(drop=True).assign(p_offer=true["p_offer"].fillna(0.0).to_numpy(),
+                                        p_control=true["p_control"].fillna(0.0).to_numpy(),
+                                        true_order_value=true["mean_order_value"].fillna(0.0).to_numpy())
+    selected = t[t["status"] == "selected"]
+    kw = dict(margin_rate=float(t["margin_rate"].iloc[0]), discount="discount_rate",
+              broadcast_discount=float(t["promotion_discount_rate"].iloc[0]))
+    c = float(t["contact_cost"].iloc[0])
+    bases = {
+        "model_expected": dict(probability_column="purchase_probability", avg_order_value="avg_order_value"),
+        "true_attributed": dict(probability_column="p_offer", avg_order_value="true_order_value"),
+        "true_incremental": dict(probability_column="p_offer", avg_order_value="true_order_value",
+                                 baseline_probability="p_control"),
+    }
+    rows = []
+    for basis, extra in bases.items():
+        cmp = compare_broadcast_targeted(t, selected, c, **kw, **extra)
+        for _, r in cmp.iterrows():
+            rows.append({"strategy": r["strategy"], "basis": basis, "promotion_id": promotion_id,
+                         "contacts": r["contacts"], "conversions": r["expected_conversions"],
+                         "revenue": r["expected_revenue"], "discount_cost": r["expected_discount_cost"],
+                         "cost": r["expected_cost"], "profit": r["expected_profit"], "roi": r["expected_roi"],
+                         "conversion_rate": r["expected_conversion_rate"]})
+    return _typed(pd.DataFrame(rows), CAMPAIGN_ORACLE_COLUMNS)
