@@ -5,7 +5,9 @@ the true probability that the customer orders within the attribution window (``_
 :class:`SimulationWorld` rebuilds the latent customers of a generated world in memory (the same
 preset and seed give the same customers as the files on disk) and exposes what a policy may see
 (the decision context, as the decision log records it) and what only the simulation may see (the
-true conversion probability of every arm).
+true conversion probability of every arm). It runs the generator's own steps in the generator's
+order, so it follows changes to the world; :meth:`SimulationWorld.generated_decisions` rebuilds the
+world's decision log with its exact (untruncated) decision times.
 
 :func:`simulate_closed_loop` then runs every policy for ``days`` days:
 
@@ -50,6 +52,7 @@ from the truth, plus the truth itself: the test bed of the off-policy evaluation
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,12 +121,23 @@ MIN_HISTORY_DAYS = 30
 # ----------------------------------------------------------------------------------------------
 
 
+#: the steps of ``generate_world``, in its order, that build the latent customers and their
+#: organic history (everything :meth:`SimulationWorld.contexts` and :meth:`SimulationWorld.true_p`
+#: read); the world's random stream passes through them in this order
+WORLD_STEPS = ("catalogue", "people", "sessions", "store_orders")
+#: the steps of ``generate_world`` that follow them, up to and including the decision log: the
+#: experiments draw from the same random stream before the decisions do
+DECISION_LOG_STEPS = ("experiments", "decisions")
+
+
 class SimulationWorld:
     """The latent customers of a generated world, rebuilt in memory, with their true response.
 
-    ``SimulationWorld("tiny", seed=42)`` runs the generator's catalogue, people, web-session and
-    store-order steps (the same customers as ``retail-lift generate --preset tiny --seed 42``;
-    about a second for ``default``). Only evaluation code may call :meth:`true_p`.
+    ``SimulationWorld("tiny", seed=42)`` runs the generator's :data:`WORLD_STEPS` (catalogue,
+    people, web sessions, store orders: the same customers as ``retail-lift generate --preset tiny
+    --seed 42``; about a second for ``default``). :meth:`generated_decisions` runs the following
+    :data:`DECISION_LOG_STEPS` on demand and returns the world's own decision log with its exact
+    decision times. Only evaluation code may call :meth:`true_p`.
     """
 
     arm_names: tuple[str, ...] = tuple(ARM_IDS)
@@ -132,11 +146,13 @@ class SimulationWorld:
         self.preset = get_preset(preset) if isinstance(preset, str) else preset
         self.seed = int(seed)
         w = _World(self.preset, self.seed)
-        w.catalogue()
-        w.people()
-        w.sessions()
-        w.store_orders()
+        for step in WORLD_STEPS:
+            getattr(w, step)()
         self._w = w
+        # where the generator's random stream stands after these steps (the decision-log steps
+        # continue from here, whatever happens to the world object in between)
+        self._rng_state = w.rng.bit_generator.state
+        self._decisions: pd.DataFrame | None = None
         self.end_s = float(w.end_s)
         self.n_customers = int(w.nc)
         self.arm_launch = np.asarray(w.arm_launch, dtype=float)
@@ -185,6 +201,39 @@ class SimulationWorld:
 
     def mean_order_value(self, cust) -> np.ndarray:
         return self._w._mean_order_value(np.asarray(cust))
+
+    def generated_decisions(self) -> pd.DataFrame:
+        """The decision log ``generate_world`` writes for this preset and seed, with the exact
+        decision times: ``decision_id``, ``customer`` (index), ``t`` (seconds since the start, not
+        truncated: the file's ``decided_at`` is ``t`` truncated to whole seconds, while the logged
+        context and the truth were computed at ``t``), ``promotion_id``, ``propensity``,
+        ``action_probabilities`` and ``context`` (JSON, as logged).
+
+        Runs the generator's :data:`DECISION_LOG_STEPS` on a copy of the rebuilt world, from the
+        random-stream position :data:`WORLD_STEPS` left (computed once, then cached)."""
+        if self._decisions is None:
+            w = copy.copy(self._w)  # the steps add tables and exposures; the latent state is only read
+            w.tables, w.truth = dict(self._w.tables), dict(self._w.truth)
+            w.rng = np.random.default_rng()
+            w.rng.bit_generator.state = self._rng_state
+            for step in DECISION_LOG_STEPS:
+                getattr(w, step)()
+            kind, ids, cust, t, _ = w.exposures[-1]
+            if kind != "decision":
+                raise RuntimeError(f"the generator's last exposure step is {kind!r}, not the decision log")
+            d = w.tables["decisions"]
+            if not np.array_equal(d["decision_id"], ids):
+                raise RuntimeError("the generator's decision exposures do not match its decision log")
+            self._decisions = pd.DataFrame({
+                "decision_id": d["decision_id"].astype(object),
+                "customer": np.asarray(cust, dtype=np.int64),
+                "t": np.asarray(t, dtype=float),
+                "promotion_id": d["promotion_id"].astype(object),
+                "propensity": d["propensity"],
+                "action_probabilities": d["action_probabilities"].astype(object),
+                "context": d["context"].astype(object),
+            })
+        return self._decisions.copy()
 
     def draw_decisions(self, rng: np.random.Generator, start_s: float, days: int, per_day: int):
         """``per_day`` decisions a day for ``days`` days from ``start_s``: active registered customers

@@ -3,10 +3,11 @@
 Assertions use the truth-based expected reward (``sum_a pi(a|x) p(x, a)``), not the noisy
 realised conversions. Two worlds:
 
-* the generated world itself (``tiny``): the best single arm (``bogo``) is within about 3 % of
-  the per-customer oracle, and even a linear policy fitted to the truth gains only about 1 % over
-  it, so learning policies with a 14-day reward delay are checked to beat random assignment and
-  the control group, to have sublinear regret and to close most of the gap to the best arm;
+* the generated world itself (``tiny``): its promotion effects depend on observable traits, but
+  in 44 days with a 14-day reward delay the learners get close to the best single arm (which
+  arm that is, is computed from the truth) rather than past it, so they are checked to beat
+  random assignment and the control group, to have sublinear regret and to close most of the gap
+  between random assignment and the best arm;
 * a world whose promotion effects flip with the customer's age (``SegmentedWorld``): there the
   contextual policies must beat the best single arm.
 """
@@ -50,18 +51,33 @@ def test_simulation_world_reproduces_the_generated_truth_and_contexts(tiny_world
     decisions = pd.read_parquet(tiny_world / "raw" / "decisions.parquet")
     truth = pd.read_parquet(tiny_world / "truth" / "truth_exposures.parquet")
     world = SimulationWorld("tiny", seed=7)  # the seed of the tiny_world fixture
-    cust = decisions["customer_id"].str[1:].astype(int).to_numpy()
-    t = (decisions["decided_at"] - pd.Timestamp(str(PERIOD_START))).dt.total_seconds().to_numpy()
-    assert len(cust) > 500
-    # same latent customers: the true response of every logged decision, to the microsecond timestamps
-    np.testing.assert_allclose(world.true_p(cust, t), truth_matrix(truth, decisions["decision_id"], ARM_IDS),
-                               atol=1e-5)
+    assert len(decisions) > 500
+    # the generator's own decision log, rebuilt by running its steps in its order (the experiments
+    # draw from the random stream before the decisions): same decisions, customers and arms
+    log = world.generated_decisions()
+    assert log["decision_id"].tolist() == decisions["decision_id"].tolist()
+    cust, t = log["customer"].to_numpy(), log["t"].to_numpy()
+    np.testing.assert_array_equal(world.customer_ids(cust), decisions["customer_id"].to_numpy())
+    assert log["promotion_id"].tolist() == decisions["promotion_id"].tolist()
+    np.testing.assert_array_equal(log["propensity"].to_numpy(), decisions["propensity"].to_numpy())
+    # decided_at is the exact decision time truncated to whole seconds; the context and the truth
+    # were computed at the exact time
+    t_logged = (decisions["decided_at"] - pd.Timestamp(str(PERIOD_START))).dt.total_seconds().to_numpy()
+    np.testing.assert_array_equal(np.floor(t), t_logged)
+    # same latent customers: the true response of every logged decision
+    T = truth_matrix(truth, decisions["decision_id"], ARM_IDS)
+    np.testing.assert_allclose(world.true_p(cust, t), T, rtol=1e-12, atol=0)
+    # at the logged (truncated) times it differs only through churn inside the window (< 1 s of ~14 days)
+    np.testing.assert_allclose(world.true_p(cust, t_logged), T, atol=1e-5)
     # same observable contexts, byte for byte
     assert (world.context_json(cust, t) == decisions["context"].to_numpy()).all()
+    assert (log["context"].to_numpy() == decisions["context"].to_numpy()).all()
     # the replicated logging rule gives the logged probabilities
     logged = parse_action_probabilities(decisions["action_probabilities"], ARM_IDS)
     np.testing.assert_allclose(logging_probabilities(parse_contexts(decisions["context"]), t, world.arm_launch),
                                logged, atol=1e-6)
+    # the world object is left as it was: asking again gives the same log
+    pd.testing.assert_frame_equal(world.generated_decisions(), log)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -78,7 +94,15 @@ def test_learners_beat_random_assignment_and_the_control_group(real_run):
         gap = s.loc["best_single_arm", "expected_reward_2nd_half"] - s.loc["random", "expected_reward_2nd_half"]
         closed = s.loc[name, "expected_reward_2nd_half"] - s.loc["random", "expected_reward_2nd_half"]
         assert closed / gap > 0.5, name
-    assert real_run.best_arm == "bogo"
+    # the hindsight-best arm is the arm with the highest mean true p over the run: check it against
+    # the truth on independent traffic of the same period (which arm that is depends on the world,
+    # so it is computed, not named). A different arm would be accepted only if statistically tied
+    # with the best one (4 standard errors of the paired difference: two independent samples)
+    world = SimulationWorld("tiny", seed=42)
+    cust, t, _ = world.draw_decisions(np.random.default_rng(123), world.check_period(44), 44, 1500)
+    p = world.true_p(cust, t)
+    diff = p[:, int(np.argmax(p.mean(axis=0)))] - p[:, ARM_IDS.index(real_run.best_arm)]
+    assert diff.mean() <= 4 * diff.std(ddof=1) / np.sqrt(diff.size), (real_run.best_arm, p.mean(axis=0))
     assert s.loc["best_single_arm", "lift_vs_best_arm"] == pytest.approx(0.0, abs=1e-12)
     assert abs(s.loc["random", "lift_vs_control"]) < 0.02  # the control group is random assignment too
 
@@ -104,11 +128,11 @@ def test_rewards_arrive_when_the_attribution_window_closes(real_run):
         assert (seen.loc[: ATTRIBUTION_DAYS - 1] == 0).all()
         # on day 14 the policy has learned from exactly its day-0 decisions
         assert seen.loc[ATTRIBUTION_DAYS] == d.loc[(name, 0), "decisions"]
-    # before any feedback LinUCB's arms tie: uniform over the six launched arms
+    # before any feedback LinUCB's arms tie: uniform over the launched arms (all but free_shipping)
     mix = real_run.arm_mix
     early = mix.loc[(mix["policy"] == "linucb") & (mix["day"] < ATTRIBUTION_DAYS)]
     launched = early["promotion_id"] != "free_shipping"
-    np.testing.assert_allclose(early.loc[launched, "mean_probability"], 1 / 6)
+    np.testing.assert_allclose(early.loc[launched, "mean_probability"], 1 / (len(ARM_IDS) - 1))
 
 
 def test_new_arm_is_explored_through_its_prior(real_run):
@@ -124,7 +148,7 @@ def test_new_arm_is_explored_through_its_prior(real_run):
     # LinUCB's optimism sends every decision to the unexplored arm until its first window closes
     assert first_window.loc[first_window["policy"] == "linucb", "share"].min() > 0.9
     ctl = first_window.loc[first_window["policy"] == CONTROL, "share"].mean()
-    assert ctl == pytest.approx(1 / 7, abs=0.04)
+    assert ctl == pytest.approx(1 / len(ARM_IDS), abs=0.04)
 
 
 def test_traffic_is_paired_and_the_control_group_held_out(real_run):
