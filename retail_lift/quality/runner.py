@@ -210,7 +210,7 @@ def run_checkpoint(warehouse_path: str | Path | None, raw_dir: str | Path | None
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     started = time.perf_counter()
     log = log or (lambda _msg: None)
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     as_of = as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     store = DataStore(warehouse_path, raw_dir)
