@@ -39,7 +39,7 @@ def _fail(message: str) -> None:
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default", show_default=True,
               help="World to simulate against, rebuilt in memory (tiny ~1k customers, default ~50k).")
 @click.option("--world-seed", type=int, default=42, show_default=True, help="Seed of the world (as in generate).")
-@click.option("--days", type=click.IntRange(min=2), default=30, show_default=True,
+@click.option("--days", type=click.IntRange(min=2), default=90, show_default=True,
               help="Simulated days (the last DAYS days of the world).")
 @click.option("--decisions-per-day", type=click.IntRange(min=10), default=2000, show_default=True,
               help="Customers decided for per day (control group included).")
