@@ -141,13 +141,25 @@ def _typed(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(schema))
 
 
+_ORDER_KEYS = ("snapshot_role", "experiment_id", "customer_id", "top_level_category_id", "category_id",
+               "order_id", "line_number", "product_id", "promotion_id", "decision_id", "exposed_at")
+
+
 def _frame(data) -> pd.DataFrame:
-    """pandas from a DataFrame or an Arrow table (as dbt hands refs over)."""
+    """pandas from a DataFrame or an Arrow table (as dbt hands refs over), in a deterministic row order.
+
+    DuckDB returns rows of a parallel scan in no fixed order; splits, folds and ties would follow it,
+    and two builds of the same data would differ. Rows are sorted by the key columns present."""
     if isinstance(data, pd.DataFrame):
-        return data
-    if hasattr(data, "to_pandas"):
-        return data.to_pandas()
-    raise ValueError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}")
+        df = data
+    elif hasattr(data, "to_pandas"):
+        df = data.to_pandas()
+    else:
+        raise ValueError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}")
+    keys = [c for c in _ORDER_KEYS if c in df.columns]
+    if keys and len(df) > 1:
+        df = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    return df
 
 
 def _object_ids(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -224,7 +236,6 @@ _CLASSIFIER_REST = {
     "train_rows": "int",
     "train_positives": "int",
     "score_rows": "int",
-    "seconds": "float",
 }
 #: Columns of a classifier fit table (``id_cols`` go after ``is_chosen_model``).
 CLASSIFIER_FIT_COLUMNS = [*_CLASSIFIER_BASE, "<id_cols>", *_CLASSIFIER_REST]
@@ -238,7 +249,7 @@ def _run_row(classifier: str, *, status: str, message: str, train_rows: int, tra
              score_rows: int, seconds: float, model: str | None = None) -> dict:
     return {"classifier": classifier, "record_type": "run", "model": model, "is_chosen_model": model is not None,
             "status": status, "message": message, "train_rows": train_rows, "train_positives": train_positives,
-            "score_rows": score_rows, "seconds": seconds}
+            "score_rows": score_rows}  # no timing here: rebuilds must give identical tables (see the dbt log)
 
 
 def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: dict) -> pd.DataFrame:
@@ -316,8 +327,8 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
                                  **train_kwargs)
     seconds = time.perf_counter() - t0
     message = (f"{classifier}: {n_train} train rows ({n_pos} positive), {n_score} scored; chose "
-               f"{result.chosen_model} of {', '.join(models)} in {seconds:.1f} s")
-    log_line(message)
+               f"{result.chosen_model} of {', '.join(models)}")
+    log_line(f"{message} in {seconds:.1f} s")
     run = _run_row(classifier, status="trained", message=message, train_rows=n_train, train_positives=n_pos,
                    score_rows=n_score, seconds=seconds, model=result.chosen_model)
     return _stack(result, classifier, id_cols, run)

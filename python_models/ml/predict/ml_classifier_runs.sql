@@ -1,6 +1,5 @@
 -- One row per classifier: whether it was trained or skipped (too few rows of a class) and why, the
--- labelled train rows and positives, the rows scored, the chosen model and the seconds the training
--- took. record_type = 'run' of the fit tables.
+-- labelled train rows and positives, the rows scored, and the chosen model. record_type = 'run' of the fit tables.
 with
 
 purchase_propensity as (
@@ -29,16 +28,16 @@ facebook_acquisition as (
 
 unioned as (
 
-    select classifier, status, message, model, train_rows, train_positives, score_rows, seconds, record_type
+    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
     from purchase_propensity
     union all
-    select classifier, status, message, model, train_rows, train_positives, score_rows, seconds, record_type
+    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
     from category_propensity
     union all
-    select classifier, status, message, model, train_rows, train_positives, score_rows, seconds, record_type
+    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
     from returning_customer
     union all
-    select classifier, status, message, model, train_rows, train_positives, score_rows, seconds, record_type
+    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
     from facebook_acquisition
 
 ),
@@ -52,7 +51,6 @@ final as (
         train_rows,
         train_positives,
         score_rows,
-        seconds,
         message
 
     from unioned
