@@ -159,6 +159,11 @@ def _frame(data) -> pd.DataFrame:
     keys = [c for c in _ORDER_KEYS if c in df.columns]
     if keys and len(df) > 1:
         df = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    # sums of doubles in a parallel SQL aggregation differ in the last bits from run to run
+    # (88.73 vs 88.72999999999999); rounding to 9 decimals makes the inputs, and so the models, repeatable
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    if floats:
+        df = df.assign(**{c: df[c].round(9) for c in floats})
     return df
 
 
