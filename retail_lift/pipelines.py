@@ -477,9 +477,8 @@ def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9)
                        sample_size=sample_size, n_init=n_init, profile_columns=list(SEGMENT_PROFILE_FEATURES))
     names = ", ".join(res.profiles["segment_name"])
     chosen = res.scores[res.scores["is_chosen"]].iloc[0]
-    message = (f"segments: {n} buyers, k = {res.k} by silhouette ({chosen['silhouette']:.3f}): {names}; "
-               f"{time.perf_counter() - t0:.1f} s")
-    log_line(message)
+    message = f"segments: {n} buyers, k = {res.k} by silhouette ({chosen['silhouette']:.3f}): {names}"
+    log_line(f"{message}; {time.perf_counter() - t0:.1f} s")
     run = pd.DataFrame([{"record_type": "run", "k": res.k, "silhouette": chosen["silhouette"], "status": "trained",
                          "message": message}])
     assign = res.assignments.merge(df[["customer_id", *cols]], on="customer_id", how="left")
