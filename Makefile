@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate
+.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -107,6 +107,10 @@ export-targets: install
 simulate: install
 	$(STEP) "closed-loop bandit simulation against the simulated world -> reports/bandit"
 	$(BIN)/retail-lift simulate --out reports/bandit
+
+api: install
+	$(STEP) "decision API on http://127.0.0.1:8000 (OpenAPI at /docs); decisions logged to logs/decisions"
+	$(BIN)/retail-lift api --warehouse $(RETAIL_LIFT_WAREHOUSE) --log-dir logs/decisions
 
 lint: install
 	$(BIN)/ruff check retail_lift tests

@@ -1,0 +1,72 @@
+"""``retail-lift api`` (serve the decision API with uvicorn) and ``retail-lift ingest-decisions``.
+
+Register them on the main group: ``main.add_command(api_command)``,
+``main.add_command(ingest_command)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _fail(message: str) -> None:
+    click.echo(f"retail-lift: error: {message}", err=True)
+    raise SystemExit(2)
+
+
+@click.command("api")
+@click.option("--warehouse", "warehouse_path", envvar="RETAIL_LIFT_WAREHOUSE",
+              default=Path("warehouse/retail_lift.duckdb"), show_default=True, type=click.Path(path_type=Path),
+              help="The DuckDB warehouse file (RETAIL_LIFT_WAREHOUSE); read once at startup, read-only.")
+@click.option("--log-dir", "log_dir", envvar="RETAIL_LIFT_DECISION_LOG", default=Path("logs/decisions"),
+              show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the decision and outcome logs (JSON lines, one file per UTC day).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--policy-id", default=None,
+              help="Serve this candidate instead of the active version (e.g. when the gate kept the logging policy).")
+@click.option("--seed", type=int, default=None, help="Seed of the arm draws (default: fresh entropy).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
+              show_default=True)
+def api_command(warehouse_path, log_dir, host, port, policy_id, seed, log_level):
+    """Serve the decision API (POST /decide, POST /outcome, GET /healthz; OpenAPI at /docs)."""
+    try:
+        import uvicorn
+
+        from retail_lift.api.app import create_app
+    except ImportError as e:
+        _fail(f"the decision API needs fastapi and uvicorn ({e}); install the project's dependencies")
+    if not warehouse_path.exists():
+        _fail(f"no warehouse at {warehouse_path}: run the build first (make build), or pass --warehouse")
+    app = create_app(warehouse_path, log_dir, policy_id=policy_id, seed=seed)
+    if app.state.policy is None:
+        click.echo(f"retail-lift: warning: serving without a policy (/decide answers 503): {app.state.policy_error}",
+                   err=True)
+    else:
+        click.echo(f"serving {app.state.policy.policy_id} {app.state.policy.version} on http://{host}:{port} "
+                   f"(decisions logged to {log_dir})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+
+
+@click.command("ingest-decisions")
+@click.option("--data", "data_dir", required=True, envvar="RETAIL_LIFT_DATA",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The raw data folder that `retail-lift prepare --data` reads.")
+@click.option("--log-dir", "log_dir", envvar="RETAIL_LIFT_DECISION_LOG", default=Path("logs/decisions"),
+              show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The decision API's log folder.")
+def ingest_command(data_dir, log_dir):
+    """Append the decision API's logged decisions to the raw decisions table (idempotent); run before prepare."""
+    import duckdb
+
+    from retail_lift.api.ingest import merge_decision_log
+
+    if not log_dir.is_dir():
+        _fail(f"{log_dir}: no such folder (the decision API's --log-dir)")
+    try:
+        report = merge_decision_log(data_dir, log_dir)
+    except (FileNotFoundError, duckdb.Error) as e:
+        _fail(str(e))
+    click.echo(str(report))

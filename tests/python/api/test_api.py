@@ -1,0 +1,257 @@
+"""The decision API: validation (422), health, decisions and their durable log, outcomes, the
+champion-kept case (503), the warehouse left free for a build, and the log's merge into raw data."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from retail_lift.api.app import create_app
+from retail_lift.api.cli import ingest_command
+from retail_lift.api.ingest import merge_decision_log
+from retail_lift.api.log import DECISION_COLUMNS, read_decision_log
+from retail_lift.contract import TABLES
+
+CTX = {"age_band": "25-34", "device": "mobile", "acquisition_channel": "facebook", "follows_page": 1,
+       "heard_of_shop": 0, "orders_90d": 2, "days_since_last_order": 12.5, "views_30d": 7, "hour": 19}
+
+
+@pytest.fixture()
+def client(api_warehouse, tmp_path):
+    app = create_app(api_warehouse, tmp_path / "log", seed=0)
+    with TestClient(app) as c:
+        yield c
+
+
+def _log_rows(folder) -> list[dict]:
+    rows, skipped = read_decision_log(folder)
+    assert skipped == 0
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# validation
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body, needle", [
+    ({}, "give customer_id, context, or both"),
+    ({"customer_id": None, "context": None}, "give customer_id, context, or both"),
+    ({"context": {**CTX, "hour": 24}}, "body.context.hour"),
+    ({"context": {**CTX, "orders_90d": -1}}, "body.context.orders_90d"),
+    ({"context": {**CTX, "orders_90d": "many"}}, "body.context.orders_90d"),
+    ({"context": {**CTX, "follows_page": 2}}, "body.context.follows_page"),
+    ({"context": {**CTX, "favourite_colour": "red"}}, "body.context.favourite_colour: Extra inputs"),
+    ({"context": "age_band=25-34"}, "body.context"),
+    ({"customer_id": 123}, "body.customer_id"),
+    ({"customer_id": ""}, "body.customer_id"),
+    ({"customer_id": "c1", "promo": "bogo"}, "body.promo: Extra inputs are not permitted"),
+])
+def test_decide_rejects_bad_input_with_422_and_a_clear_message(client, body, needle):
+    res = client.post("/decide", json=body)
+    assert res.status_code == 422, res.text
+    out = res.json()
+    assert out["message"].startswith("invalid request: ") and needle in out["message"], out["message"]
+    assert isinstance(out["detail"], list) and out["detail"]
+
+
+def test_decide_rejects_a_body_that_is_not_json(client):
+    res = client.post("/decide", content=b"{not json", headers={"content-type": "application/json"})
+    assert res.status_code == 422 and "invalid request" in res.json()["message"]
+
+
+def test_outcome_validation_and_unknown_decision(client):
+    assert client.post("/outcome", json={}).status_code == 422
+    assert client.post("/outcome", json={"decision_id": "x", "revenue": -5}).status_code == 422
+    assert client.post("/outcome", json={"decision_id": "x", "bonus": 1}).status_code == 422
+    res = client.post("/outcome", json={"decision_id": "api_nope", "converted": True})
+    assert res.status_code == 404 and "not logged by this API" in res.json()["message"]
+
+
+# ----------------------------------------------------------------------------------------------
+# health, decisions, the log
+# ----------------------------------------------------------------------------------------------
+
+
+def test_healthz_names_the_served_version(client, api_world):
+    res = client.get("/healthz")
+    assert res.status_code == 200
+    h = res.json()
+    active = api_world["promoted"].loc[api_world["promoted"]["is_active"]].iloc[0]
+    assert h["status"] == "ok" and h["policy_loaded"] is True
+    assert (h["policy_id"], h["version"]) == ("lints", active["version"])
+    assert h["arms"] == api_world["arms"]
+    assert h["known_customers"] == api_world["ledger"]["customer_id"].nunique()
+
+
+def test_openapi_spec_documents_the_endpoints(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/decide", "/outcome", "/healthz"} <= set(spec["paths"])
+    assert "Context" in spec["components"]["schemas"]
+
+
+def test_decide_returns_an_arm_and_logs_it_durably_in_the_contract_columns(client, api_world, tmp_path):
+    arms = api_world["arms"]
+    customer = str(api_world["ledger"]["customer_id"].iloc[0])
+    bodies = [{"context": CTX}, {"customer_id": customer}, {"customer_id": "new_customer", "context": {"hour": 3}},
+              {"customer_id": "c_no_hour", "context": {k: v for k, v in CTX.items() if k != "hour"}}]
+    answers = []
+    for body in bodies:
+        res = client.post("/decide", json=body)
+        assert res.status_code == 200, res.text
+        out = res.json()
+        assert out["arm"] in arms and 0 < out["propensity"] <= 1
+        assert out["propensity"] == pytest.approx(out["probabilities"][out["arm"]])
+        assert sum(out["probabilities"].values()) == pytest.approx(1.0)
+        assert (out["policy_id"], out["customer_id"]) == ("lints", body.get("customer_id"))
+        answers.append(out)
+    assert answers[1]["context_source"] == "latest_logged_decision" and answers[0]["context_source"] == "request"
+    rows = _log_rows(tmp_path / "log")
+    assert [r["decision_id"] for r in rows] == [a["decision_id"] for a in answers]
+    assert len({r["decision_id"] for r in rows}) == 4
+    for row, ans in zip(rows, answers, strict=True):
+        assert list(row) == list(DECISION_COLUMNS) == TABLES["decisions"].column_names
+        assert row["promotion_id"] == ans["arm"] and row["propensity"] == ans["propensity"]
+        assert row["policy_id"] == f"lints_{ans['version']}"
+        assert json.loads(row["action_probabilities"]) == ans["probabilities"]
+        assert isinstance(json.loads(row["context"]), dict)
+        assert pd.Timestamp(row["decided_at"]) == pd.Timestamp(ans["decided_at"])
+    assert json.loads(rows[0]["context"]) == CTX
+    assert json.loads(rows[1]["context"]) == json.loads(
+        api_world["ledger"].sort_values("decided_at").query("customer_id == @customer")["context"].iloc[-1])
+    assert "hour" in json.loads(rows[3]["context"])  # filled with the current UTC hour
+    # the log reads as the contract's decisions table
+    con = duckdb.connect()
+    typed = con.execute(
+        "select " + ", ".join(f"cast({c.name} as {c.type}) as {c.name}" for c in TABLES["decisions"].columns)
+        + f" from read_json('{tmp_path / 'log'}/decisions-*.jsonl', format='newline_delimited')").fetchdf()
+    con.close()
+    assert len(typed) == 4 and typed["propensity"].between(0, 1, inclusive="right").all()
+    assert typed["decided_at"].notna().all()
+    # an outcome for a logged decision is recorded
+    res = client.post("/outcome", json={"decision_id": answers[0]["decision_id"], "converted": True, "revenue": 42.5})
+    assert res.status_code == 200
+    outcomes = [json.loads(line) for f in sorted((tmp_path / "log").glob("outcomes-*.jsonl"))
+                for line in f.read_text().splitlines()]
+    assert outcomes[0]["decision_id"] == answers[0]["decision_id"] and outcomes[0]["revenue"] == 42.5
+
+
+def test_unknown_customer_without_context_is_404(client):
+    res = client.post("/decide", json={"customer_id": "never_seen"})
+    assert res.status_code == 404 and "send a context" in res.json()["message"]
+
+
+def test_a_restarted_api_knows_the_decisions_it_logged(api_warehouse, tmp_path):
+    with TestClient(create_app(api_warehouse, tmp_path / "log", seed=1)) as c:
+        decision_id = c.post("/decide", json={"context": CTX}).json()["decision_id"]
+    with TestClient(create_app(api_warehouse, tmp_path / "log", seed=2)) as c:
+        assert c.get("/healthz").json()["decisions_logged"] == 1
+        assert c.post("/outcome", json={"decision_id": decision_id, "reward": 1}).status_code == 200
+
+
+def test_the_warehouse_is_free_for_a_build_while_the_api_runs(api_warehouse, tmp_path):
+    with TestClient(create_app(api_warehouse, tmp_path / "log")) as c:
+        assert c.post("/decide", json={"context": CTX}).status_code == 200
+        con = duckdb.connect(str(api_warehouse))  # read-write, as dbt opens it
+        try:
+            con.execute("create or replace table main.build_probe as select 1 as x")
+            con.execute("drop table main.build_probe")
+        finally:
+            con.close()
+        assert c.post("/decide", json={"context": CTX}).status_code == 200  # still serving from memory
+
+
+def test_no_servable_policy_answers_503_with_the_reason(kept_warehouse, tmp_path):
+    with TestClient(create_app(kept_warehouse, tmp_path / "log")) as c:
+        h = c.get("/healthz")
+        assert h.status_code == 503 and h.json()["policy_loaded"] is False
+        assert "no candidate passed the off-policy gate" in h.json()["reason"]
+        res = c.post("/decide", json={"context": CTX})
+        assert res.status_code == 503
+        assert "no policy to serve" in res.json()["message"] and "--policy-id" in res.json()["message"]
+    assert not list((tmp_path / "log").glob("decisions-*.jsonl"))
+    # the documented fallback: serve a named candidate
+    with TestClient(create_app(kept_warehouse, tmp_path / "log", policy_id="thompson")) as c:
+        out = c.post("/decide", json={"context": CTX}).json()
+        assert out["policy_id"] == "thompson"
+    with TestClient(create_app(tmp_path / "missing.duckdb", tmp_path / "log")) as c:
+        assert c.get("/healthz").status_code == 503
+        assert "no warehouse" in c.post("/decide", json={"context": CTX}).json()["message"]
+
+
+# ----------------------------------------------------------------------------------------------
+# merging the log into the raw data
+# ----------------------------------------------------------------------------------------------
+
+
+def _raw_decisions(path) -> pd.DataFrame:
+    con = duckdb.connect()
+    try:
+        return con.execute(f"select * from '{path}'").fetchdf()
+    finally:
+        con.close()
+
+
+def _existing_raw(folder, ledger: pd.DataFrame):
+    """A raw decisions.parquet in the contract's types (as `retail-lift generate` writes it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.register("ledger", ledger.head(50))
+        cols = ", ".join(f"cast({c.name} as {c.type}) as {c.name}" for c in TABLES["decisions"].columns)
+        con.execute(f"copy (select {cols} from ledger) to '{folder / 'decisions.parquet'}' (format parquet)")
+    finally:
+        con.close()
+
+
+def test_merge_decision_log_appends_once_and_keeps_the_contract_types(api_warehouse, api_world, tmp_path):
+    log = tmp_path / "log"
+    with TestClient(create_app(api_warehouse, log, seed=3)) as c:
+        ids = [c.post("/decide", json={"customer_id": f"c{i}", "context": CTX}).json()["decision_id"] for i in range(5)]
+    raw = tmp_path / "raw"
+    _existing_raw(raw, api_world["ledger"])
+    # a line cut short by a crash is skipped, not ingested
+    with open(next(log.glob("decisions-*.jsonl")), "a") as f:
+        f.write('{"decision_id":"api_half","customer_')
+    first = merge_decision_log(raw, log)
+    assert (first.logged, first.added, first.already_present, first.skipped_lines) == (5, 5, 0, 1)
+    table = _raw_decisions(raw / "decisions.parquet")
+    assert len(table) == 55 and table["decision_id"].is_unique and set(ids) <= set(table["decision_id"])
+    con = duckdb.connect()
+    types = dict(con.execute(f"select column_name, column_type from (describe select * from "
+                             f"'{raw / 'decisions.parquet'}')").fetchall())
+    con.close()
+    assert types == {c.name: c.type for c in TABLES["decisions"].columns}
+    again = merge_decision_log(raw, log)
+    assert (again.added, again.already_present) == (0, 5)
+    assert len(_raw_decisions(raw / "decisions.parquet")) == 55
+    # a folder without decisions gets a new contract-typed table; the CLI reports the counts
+    empty = tmp_path / "raw_empty"
+    empty.mkdir()
+    res = CliRunner().invoke(ingest_command, ["--data", str(empty), "--log-dir", str(log)])
+    assert res.exit_code == 0 and "5 decision(s) appended" in res.output
+    assert len(_raw_decisions(empty / "decisions.parquet")) == 5
+
+
+def test_merge_into_a_csv_decisions_table_appends_lines(api_warehouse, tmp_path):
+    log = tmp_path / "log"
+    with TestClient(create_app(api_warehouse, log, seed=4)) as c:
+        for i in range(3):
+            c.post("/decide", json={"customer_id": f"c{i}", "context": CTX})
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    header = "decision_id,customer_id,decided_at,policy_id,promotion_id,propensity,action_probabilities,context\n"
+    (raw / "decisions.csv").write_text(header + 'd1,c9,2026-01-10 00:00:00,p,control,0.5,"{""control"":1}",{}')
+    assert merge_decision_log(raw, log).added == 3
+    assert merge_decision_log(raw, log).added == 0
+    con = duckdb.connect()
+    back = con.execute(f"select * from read_csv('{raw / 'decisions.csv'}', header=true, all_varchar=true)").fetchdf()
+    con.close()
+    assert len(back) == 4 and back["decision_id"].is_unique
+    assert all(isinstance(json.loads(t), dict) for t in back["action_probabilities"])
+    assert 0 < float(back["propensity"].iloc[-1]) <= 1
