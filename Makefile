@@ -36,12 +36,14 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api
+.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api bench bench-smoke
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
 	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
 	@echo "make lint    ruff and the dbt layer checks"
+	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
+	@echo "make api | simulate | trust-harness | export-targets   see README"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
 
 ## ---------------------------------------------------------------- set-up command 1
@@ -111,6 +113,13 @@ simulate: install
 api: install
 	$(STEP) "decision API on http://127.0.0.1:8000 (OpenAPI at /docs); decisions logged to logs/decisions"
 	$(BIN)/retail-lift api --warehouse $(RETAIL_LIFT_WAREHOUSE) --log-dir logs/decisions
+
+bench: install
+	$(STEP) "benchmark: the $(PRESET) world end to end -> bench/results/bench_$(PRESET).{json,md}"
+	$(BIN)/python bench/run_bench.py --preset $(PRESET)
+
+bench-smoke: install
+	$(BIN)/python bench/run_bench.py --preset tiny --quick --out bench/results/tmp
 
 lint: install
 	$(BIN)/ruff check retail_lift tests
