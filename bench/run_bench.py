@@ -14,9 +14,12 @@ Steps (each timed; peak memory from /usr/bin/time -v when present, else getrusag
  4. the pandas reference (bench/pandas_reference.py, in its own process) checked for equality with
     marts.fct_sessions, marts.fct_funnel (overall) and marts.dim_customer_rfm;
  5. the floor: DuckDB scanning and sorting the event log once;
- 6. decision scoring latency (p50/p99 of PublishedPolicy.decide) and batch throughput;
+ 6. decision scoring latency (p50/p99 of PublishedPolicy.decide) and batch throughput, and the decision
+    API (POST /decide) under a local sequential load, in-process and over HTTP (uvicorn);
  7. model training time vs quality (ml_* execution times with their metrics);
- 8. the targets, met or missed.
+ 8. the profile behind the numbers: node time by kind and the top nodes of the incremental rebuild,
+    the like-for-like subgraph's node times, DuckDB's operator profile of the slowest SQL models;
+ 9. the targets, met or missed.
 Writes OUT/bench_<preset>.json and OUT/bench_<preset>.md.
 """
 
@@ -228,6 +231,7 @@ def incremental_build(dbt: Dbt, raw_full: Path, raw: Path, result: dict):
         {"unique_id": m, "full_s": full_times.get(m),
          "incremental_s": next((n["execution_time_s"] for n in inc_nodes if n["unique_id"] == m), None)}
         for m in incremental_models]
+    inc["profile"] = node_profile(dbt, whole["nodes"])
     f = sum(m["full_s"] or 0 for m in inc["incremental_models"])
     i = sum(m["incremental_s"] or 0 for m in inc["incremental_models"])
     inc["incremental_models_fraction"] = round(i / f, 3) if f else None
@@ -237,6 +241,118 @@ def incremental_model_ids(dbt: Dbt) -> list[str]:
     manifest = json.loads((dbt.target / "manifest.json").read_text())
     return sorted(uid for uid, n in manifest["nodes"].items()
                   if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental")
+
+
+def node_kinds(dbt: Dbt) -> dict[str, str]:
+    """unique_id -> 'sql model' | 'python model' | 'test' | 'seed' | ... from the manifest."""
+    path = dbt.target / "manifest.json"
+    if not path.exists():
+        return {}
+    manifest = json.loads(path.read_text())
+    kinds = {}
+    for uid, n in {**manifest["nodes"], **manifest.get("unit_tests", {})}.items():
+        rt = n.get("resource_type", "")
+        kinds[uid] = f"{n.get('language', 'sql')} model" if rt == "model" else rt
+    return kinds
+
+
+def node_profile(dbt: Dbt, nodes: list[dict], top: int = 10) -> dict:
+    """Where a dbt run's time went: node time by kind (SQL models, Python models, tests) and the top nodes."""
+    kinds = node_kinds(dbt)
+    by_kind: dict[str, float] = {}
+    for n in nodes:
+        k = kinds.get(n["unique_id"], n["unique_id"].split(".")[0])
+        by_kind[k] = round(by_kind.get(k, 0.0) + n["execution_time_s"], 3)
+    total = sum(by_kind.values()) or 1.0
+    return {"node_time_by_kind_s": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])),
+            "node_time_share_by_kind": {k: round(v / total, 3) for k, v in by_kind.items()},
+            "top_nodes": sorted(({"unique_id": n["unique_id"], "kind": kinds.get(n["unique_id"]),
+                                  "execution_time_s": n["execution_time_s"]} for n in nodes),
+                                key=lambda n: -n["execution_time_s"])[:top]}
+
+
+def duckdb_profiles(dbt: Dbt, result: dict, top_models: int = 3, top_ops: int = 6):
+    """DuckDB's own profile (EXPLAIN ANALYZE, JSON) of the slowest SQL models of the full build: which
+    operators their time goes to. Runs each model's compiled SELECT on a read-only connection."""
+    kinds = node_kinds(dbt)
+    sql_nodes = [n for n in result.get("_full_nodes", []) if kinds.get(n["unique_id"]) == "sql model"]
+    slow = sorted(sql_nodes, key=lambda n: -n["execution_time_s"])[:top_models]
+    manifest = json.loads((dbt.target / "manifest.json").read_text())
+    out = []
+    for n in slow:
+        node = manifest["nodes"].get(n["unique_id"], {})
+        # the compiled SELECT of the SQL-layer run (run before any incremental run: the full-refresh form)
+        path = dbt.target / "compiled" / node.get("package_name", "") / node.get("original_file_path", "")
+        if not path.exists():
+            continue
+        prof_file = dbt.work / f"profile_{node['name']}.json"
+        script = (
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(dbt.warehouse)!r}, read_only=True)\n"
+            "con.execute(\"pragma enable_profiling='json'\")\n"
+            f"con.execute(\"pragma profiling_output={str(prof_file)!r}\")\n"
+            "t = time.perf_counter()\n"
+            f"con.execute(open({str(path)!r}).read()).fetchall()\n"
+            "print(time.perf_counter() - t)\n"
+            "con.close()\n")
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dbt.env)
+        entry = {"model": node["name"], "build_time_s": n["execution_time_s"]}
+        if proc.returncode != 0 or not prof_file.exists():
+            entry["error"] = (proc.stderr.strip().splitlines() or ["no profile written"])[-1][:300]
+            out.append(entry)
+            continue
+        entry["select_time_s"] = round(float(proc.stdout.strip().splitlines()[-1]), 3)
+        ops: list[tuple[str, float, int]] = []
+
+        def walk(d, ops=ops):
+            if isinstance(d, dict):
+                name = d.get("operator_name") or d.get("operator_type") or d.get("name")
+                timing = d.get("operator_timing", d.get("timing"))
+                if name and isinstance(timing, (int, float)):
+                    rows = d.get("operator_cardinality", d.get("intermediate_rows")) or 0
+                    ops.append((str(name).strip(), float(timing), int(rows)))
+                for v in d.values():
+                    walk(v, ops)
+            elif isinstance(d, list):
+                for v in d:
+                    walk(v, ops)
+
+        walk(json.loads(prof_file.read_text()))
+        total = sum(t for _, t, _ in ops) or 1.0
+        entry["operators"] = [{"operator": o, "time_s": round(t, 3), "share": round(t / total, 3), "rows": r}
+                              for o, t, r in sorted(ops, key=lambda x: -x[1])[:top_ops]]
+        out.append(entry)
+        prof_file.unlink()
+    result["duckdb_profiles"] = out
+
+
+def api_latency(dbt: Dbt, result: dict, n: int):
+    """The decision API under a local sequential load (retail_lift.api.loadtest): in-process and over HTTP."""
+    from retail_lift.api import loadtest
+    from retail_lift.api.app import create_app
+
+    log_dir = dbt.work / "api_decisions"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    try:
+        app = create_app(str(dbt.warehouse), str(log_dir), seed=0)
+        if app.state.policy is None:  # the gate kept the logging policy: serve the candidate the scoring used
+            candidate = (result.get("decision_scoring") or {}).get("policy_id")
+            if candidate:
+                app = create_app(str(dbt.warehouse), str(log_dir), policy_id=candidate, seed=0)
+        if app.state.policy is None:
+            result["api_latency"] = {"error": f"no policy to serve: {app.state.policy_error}"}
+            return
+        bodies = loadtest._bodies(app, n)
+        out = {"endpoint": "POST /decide", "requests": n, "sequential": True, "log_fsync_per_request": True,
+               "policy_id": app.state.policy.policy_id, "policy_version": app.state.policy.version,
+               "inprocess": loadtest.run_inprocess(app, bodies),
+               "uvicorn_127.0.0.1": loadtest.run_uvicorn(app, bodies)}
+    except Exception as exc:  # noqa: BLE001 (reported in the results, not fatal to the benchmark)
+        out = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    result["api_latency"] = out
+    if "error" not in out:
+        log(f"API p50 {out['uvicorn_127.0.0.1']['p50_ms']:.2f} ms, p99 {out['uvicorn_127.0.0.1']['p99_ms']:.2f} ms "
+            f"(uvicorn, n={n})")
 
 
 def pandas_reference(raw: Path, work: Path, warehouse: Path, result: dict):
@@ -299,7 +415,10 @@ def sql_equivalent(dbt: Dbt, result: dict):
     nodes = [n for n in run["nodes"] if n["unique_id"].startswith("model.")]
     result["sql_equivalent"] = {"selector": " ".join(EQUIVALENT_SELECTOR), "models": len(nodes),
                                 "wall_s": run["wall_s"], "peak_rss_bytes": run["peak_rss_bytes"],
-                                "node_time_sum_s": round(sum(n["execution_time_s"] for n in nodes), 3)}
+                                "node_time_sum_s": round(sum(n["execution_time_s"] for n in nodes), 3),
+                                "nodes": sorted(({"unique_id": n["unique_id"],
+                                                  "execution_time_s": n["execution_time_s"]} for n in nodes),
+                                                key=lambda n: -n["execution_time_s"])}
 
 
 def floor(raw: Path, work: Path, result: dict):
@@ -473,6 +592,14 @@ def markdown(result: dict) -> str:
               "| model | full (s) | incremental (s) |", "|---|---:|---:|"]
         for m in inc["incremental_models"]:
             L.append(f"| {m['unique_id']} | {m['full_s']} | {m['incremental_s']} |")
+        prof = inc.get("profile")
+        if prof:
+            L += ["", "Profile of the incremental rebuild (node time by kind, from run_results.json): " + ", ".join(
+                f"{k} {v:.1f} s ({prof['node_time_share_by_kind'][k]:.0%})"
+                for k, v in prof["node_time_by_kind_s"].items()) + ".", "",
+                "| node | kind | time (s) |", "|---|---|---:|"]
+            for n in prof["top_nodes"]:
+                L.append(f"| {n['unique_id']} | {n['kind']} | {n['execution_time_s']:.2f} |")
     pr = result.get("pandas_reference")
     if pr:
         sv = result.get("sql_vs_pandas", {})
@@ -490,11 +617,30 @@ def markdown(result: dict) -> str:
               f"Equality with the marts: **{'all equal' if pr['all_equal'] else 'MISMATCH'}**", ""]
         for k, v in pr["checks"].items():
             L.append(f"- {k}: {json.dumps(v)}")
+        if pr.get("internal_timings"):
+            L += ["", "pandas reference, inside its process (s): " + ", ".join(
+                f"{k} {v:.2f}" for k, v in pr["internal_timings"].items() if isinstance(v, (int, float))) + "."]
+        eq_nodes = result.get("sql_equivalent", {}).get("nodes")
+        if eq_nodes:
+            L += ["", "Like-for-like subgraph, model execution times (s): " + ", ".join(
+                f"{n['unique_id'].split('.')[-1]} {n['execution_time_s']:.2f}" for n in eq_nodes) + "."]
     fl = result.get("floor")
     if fl:
         L += ["", "## Floor", "",
               f"DuckDB scan + sort of the event log ({fl['rows']:,} rows): {fl['scan_sort_s']:.2f} s. "
               f"SQL layer = **{result.get('sql_vs_floor')}x** the floor."]
+    dp = result.get("duckdb_profiles")
+    if dp:
+        L += ["", "## DuckDB profile of the slowest SQL models", "",
+              "Each model's compiled SELECT re-run read-only with `pragma enable_profiling='json'`; operators by time.",
+              ""]
+        for e in dp:
+            if "error" in e:
+                L.append(f"- {e['model']} ({e['build_time_s']:.1f} s in the build): profile failed: {e['error']}")
+                continue
+            L.append(f"- {e['model']} ({e['build_time_s']:.1f} s in the build, SELECT alone "
+                     f"{e['select_time_s']:.1f} s): "
+                     + ", ".join(f"{o['operator']} {o['share']:.0%} ({o['rows']:,} rows)" for o in e["operators"]))
     ds = result.get("decision_scoring")
     if ds:
         L += ["", "## Decision scoring", "",
@@ -502,6 +648,19 @@ def markdown(result: dict) -> str:
               f"{ds['single']['p50_ms']} ms, p99 {ds['single']['p99_ms']} ms (n={ds['single']['n']}). Batch of "
               f"{ds['batch']['n']:,}: {ds['batch']['customers_per_s_scoring']:,} customers/s on encoded contexts, "
               f"{ds['batch']['customers_per_s_end_to_end']:,}/s including JSON parsing and encoding."]
+    api = result.get("api_latency")
+    if api:
+        L += ["", "## Decision API under local load", ""]
+        if "error" in api:
+            L.append(f"Not measured: {api['error']}")
+        else:
+            L += [f"{api['requests']:,} sequential `POST /decide` requests (policy {api['policy_id']}; every decision "
+                  "appended to the decision log with fsync).", "",
+                  "| mode | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |",
+                  "|---|---:|---:|---:|---:|"]
+            for mode in ("inprocess", "uvicorn_127.0.0.1"):
+                m = api[mode]
+                L.append(f"| {mode} | {m['p50_ms']:.2f} | {m['p90_ms']:.2f} | {m['p99_ms']:.2f} | {m['max_ms']:.2f} |")
     tq = result.get("training_vs_quality")
     if tq:
         L += ["", "## Model training time vs quality", "", "| model | time (s) |", "|---|---:|"]
@@ -529,6 +688,7 @@ def main(argv=None):
     p.add_argument("--skip-incremental", action="store_true")
     p.add_argument("--skip-pandas", action="store_true")
     p.add_argument("--skip-decisions", action="store_true")
+    p.add_argument("--skip-api", action="store_true", help="no local load test of the decision API")
     p.add_argument("--stop-after", choices=["generate", "build"], help="stop after this stage (large runs)")
     args = p.parse_args(argv)
     work = args.work or Path("/tmp/retail_lift_bench") / args.preset
@@ -556,6 +716,8 @@ def main(argv=None):
         if dbt.warehouse.exists():
             dbt.warehouse.unlink()
         full_build(args, dbt, raw, result)
+        if not result["full_build"]["failed_steps"]:
+            duckdb_profiles(dbt, result)
         save()
         if result["full_build"]["failed_steps"]:
             log(f"full build failed in {result['full_build']['failed_steps']}; stopping (partial results saved)")
@@ -598,6 +760,8 @@ def main(argv=None):
     if not args.skip_decisions:
         decisions(dbt.warehouse, raw_full, result, n_single=300 if args.quick else 5000,
                   n_batch=20_000 if args.quick else 200_000)
+    if not args.skip_api:
+        api_latency(dbt, result, n=200 if args.quick else 2000)
     if result["_full_nodes"]:
         training_vs_quality(dbt.warehouse, result)
     result["finished_at"] = datetime.now(UTC).isoformat()

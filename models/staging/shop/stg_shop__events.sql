@@ -1,6 +1,5 @@
-{{ config(materialized='table') }}
-
 -- Rows of the raw events that pass every data-contract check, typed (see base_shop__events).
+-- A view: base_shop__events is a table, and its readers scan the columns they need.
 with
 
 checked as (

@@ -3,22 +3,9 @@
 -- is not a clean row of experiments is quarantined.
 with
 
-source as (
-
-    select * from {{ source('shop', 'experiment_assignments') }}
-
-),
-
 typed as (
 
-    select
-        {{ clean_text('experiment_id') }} as experiment_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_text('variant') }} as variant,
-        cast(assigned_at as string) as assigned_at_raw,
-        try_cast(assigned_at as timestamp) as assigned_at
-
-    from source
+    select * from {{ ref('base_shop__experiment_assignments_typed') }}
 
 ),
 
@@ -29,13 +16,10 @@ experiments as (
 
 ),
 
-ranked as (
+flagged as (
 
     select
         typed.*,
-        row_number() over (
-            partition by typed.experiment_id, typed.customer_id order by typed.assigned_at, typed.variant
-        ) as copy_number,
         experiments.experiment_id is null as is_orphan
 
     from typed
@@ -47,7 +31,7 @@ ranked as (
 checked as (
 
     select
-        {{ surrogate_key(['experiment_id', 'customer_id']) }} as assignment_id,
+        assignment_id,
         experiment_id,
         customer_id,
         variant,
@@ -65,7 +49,7 @@ checked as (
             ['duplicate_assignment', 'copy_number > 1'],
         ]) }} as dq_reason
 
-    from ranked
+    from flagged
 
 )
 

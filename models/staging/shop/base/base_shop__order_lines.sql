@@ -3,27 +3,9 @@
 -- as an orphan (only when the input has orders at all).
 with
 
-source as (
-
-    select * from {{ source('shop', 'order_lines') }}
-
-),
-
 typed as (
 
-    select
-        {{ clean_text('order_id') }} as order_id,
-        {{ clean_text('product_id') }} as product_id,
-        cast(line_number as string) as line_number_raw,
-        try_cast(line_number as integer) as line_number,
-        cast(quantity as string) as quantity_raw,
-        try_cast(quantity as integer) as quantity,
-        cast(unit_price as string) as unit_price_raw,
-        try_cast(unit_price as double) as unit_price,
-        cast(discount_amount as string) as discount_amount_raw,
-        try_cast(discount_amount as double) as discount_amount
-
-    from source
+    select * from {{ ref('base_shop__order_lines_typed') }}
 
 ),
 
@@ -40,13 +22,10 @@ orders_present as (
 
 ),
 
-ranked as (
+flagged as (
 
     select
         typed.*,
-        row_number() over (
-            partition by typed.order_id, typed.line_number order by typed.product_id, typed.quantity, typed.unit_price
-        ) as copy_number,
         orders.order_id is null and orders_present.has_orders as is_orphan
 
     from typed
@@ -59,7 +38,7 @@ ranked as (
 checked as (
 
     select
-        {{ surrogate_key(['order_id', 'line_number']) }} as order_line_id,
+        order_line_id,
         order_id,
         product_id,
         line_number_raw,
@@ -88,7 +67,7 @@ checked as (
             ['duplicate_order_line', 'copy_number > 1'],
         ]) }} as dq_reason
 
-    from ranked
+    from flagged
 
 )
 
