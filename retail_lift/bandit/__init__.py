@@ -7,13 +7,16 @@ Policies (one module per family, shared base class :class:`BasePolicy`):
 - :class:`LinUCB`, :class:`LinTS`                    per-arm ridge posteriors (``linear``)
 - :class:`LogisticTS`                                Laplace logistic Thompson sampling (``logistic``)
 
-Every policy: ``fit`` / ``partial_fit(contexts, actions, rewards)``, ``action_probabilities``,
-``select`` / ``select_with_propensity``, ``add_arm``, ``to_dict`` / ``from_dict`` and pickle.
+Every policy: ``fit`` / ``partial_fit(contexts, actions, rewards, sample_weight=None)``,
+``action_probabilities``, ``select`` / ``select_with_propensity``, ``add_arm``, ``to_dict`` /
+``from_dict`` and pickle.
 
 Off-policy evaluation (``ope``): :func:`ips`, :func:`snips`, :func:`dm`, :func:`dr`,
 :func:`switch_dr`, :func:`evaluate_all`, :func:`prepare_ope_inputs`, :func:`fit_reward_model`.
 
-Serving (``serve``): :func:`score_decision` for one in-process decision.
+Serving (``serve``): :func:`score_decision` for one in-process decision;
+``publish.load_published_policy(warehouse).decide(context_dict)`` encodes the context without
+pandas (``ContextEncoder.transform_one``), equal to the batch path.
 
 Example::
 

@@ -5,6 +5,9 @@ Contract (modelled on Open Bandit Pipeline and on scikit-learn):
 - ``__init__`` only stores its arguments; nothing is checked there.
 - ``fit(contexts, actions, rewards)`` checks the parameters and the decision ledger, resets the
   policy to its priors and learns from the whole ledger in one batch.
+- ``sample_weight`` (optional, in ``fit`` and ``partial_fit``): a non-negative weight per row; a
+  row of weight ``w`` counts as ``w`` observations (a weight of 1 everywhere is the unweighted
+  update). Used for rows whose reward is only partly observed (delayed feedback).
 - ``partial_fit(contexts, actions, rewards)`` updates the current posterior / statistics in place
   (online learning); on a policy that never learned, it starts from the priors.
 - ``action_probabilities(contexts)`` returns an ``(n, n_arms)`` array whose rows sum to one.
@@ -105,8 +108,22 @@ def gaussian_thompson_probabilities(X: np.ndarray, draws: np.ndarray, max_cells:
     step = max(1, max_cells // (n_draws * n_arms))
     for start in range(0, X.shape[0], step):
         scores = (X[start:start + step] @ flat).reshape(-1, n_draws, n_arms)
-        out[start:start + step] = argmax_frequencies(scores.argmax(axis=2), n_arms)
+        out[start:start + step] = argmax_frequencies(argmax_last_axis(scores), n_arms)
     return out
+
+
+def argmax_last_axis(scores: np.ndarray) -> np.ndarray:
+    """``scores.argmax(axis=-1)`` for finite scores and a short last axis (the arms): one vectorised
+    comparison per arm instead of numpy's per-row loop (several times faster for a handful of arms).
+    Ties go to the first arm, as with ``argmax``."""
+    best = scores[..., 0].copy()
+    idx = np.zeros(best.shape, dtype=np.intp)
+    for j in range(1, scores.shape[-1]):
+        s = scores[..., j]
+        better = s > best
+        idx = np.where(better, j, idx)
+        best = np.where(better, s, best)
+    return idx
 
 
 def _encode(obj):
@@ -276,6 +293,15 @@ class BasePolicy(abc.ABC):
         check_same_length(contexts=X, actions=a, rewards=r)
         return X, a, r
 
+    @staticmethod
+    def _check_weights(sample_weight, n: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        w = as_1d_float(sample_weight, "sample_weight")
+        check_same_length(actions=np.empty(n), sample_weight=w)
+        check_in_range(w, "sample_weight", 0.0, np.inf)
+        return w
+
     # ---------------------------------------------------------------- state management
     def _ensure_state(self, X: np.ndarray) -> None:
         if not self.is_initialized:
@@ -305,26 +331,28 @@ class BasePolicy(abc.ABC):
         return cache[key]
 
     # ---------------------------------------------------------------- public API
-    def fit(self, contexts, actions, rewards):
+    def fit(self, contexts, actions, rewards, sample_weight=None):
         """Reset to the priors and learn from a whole decision ledger. Returns ``self``."""
         self._validate_params()
         X, a, r = self._check_ledger(contexts, actions, rewards)
+        w = self._check_weights(sample_weight, len(a))
         self._initialized = False
         self._reset(X.shape[1])
         if len(a):
-            self._update(X, a, r)
+            self._update(X, a, r, w)
             self.n_updates_ += len(a)
             self._touch()
         return self
 
-    def partial_fit(self, contexts, actions, rewards):
+    def partial_fit(self, contexts, actions, rewards, sample_weight=None):
         """Update the current state with new ledger rows (online learning). Returns ``self``."""
         if not self.is_initialized:
             self._validate_params()
         X, a, r = self._check_ledger(contexts, actions, rewards)
+        w = self._check_weights(sample_weight, len(a))
         self._ensure_state(X)
         if len(a):
-            self._update(X, a, r)
+            self._update(X, a, r, w)
             self.n_updates_ += len(a)
             self._touch()
         return self
@@ -381,8 +409,9 @@ class BasePolicy(abc.ABC):
         """Build the prior state for ``self.n_arms`` arms (per-arm priors in ``self.arm_priors_``)."""
 
     @abc.abstractmethod
-    def _update(self, X: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        """Learn from validated ledger rows."""
+    def _update(self, X: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                sample_weight: np.ndarray | None = None) -> None:
+        """Learn from validated ledger rows (``sample_weight``: ``None`` or one weight >= 0 per row)."""
 
     @abc.abstractmethod
     def _probabilities(self, X: np.ndarray) -> np.ndarray:

@@ -201,6 +201,7 @@ class ContextEncoder:
 
     def fit(self, contexts) -> ContextEncoder:
         """Learn categories, clipping caps, means and standard deviations. Returns ``self``."""
+        self.__dict__.pop("_one", None)  # lookup tables of the one-context path
         keys = [str(k) for k in self.segment_keys]
         for k in keys:
             if k not in CATEGORICAL_FIELDS and k not in BINARY_FIELDS:
@@ -277,13 +278,117 @@ class ContextEncoder:
             x = pd.to_numeric(df[f], errors="coerce").to_numpy(dtype=float)
             blocks.append((~np.isfinite(x)).astype(float)[:, None])
         h = pd.to_numeric(df["hour"], errors="coerce").to_numpy(dtype=float)
-        ang = 2.0 * math.pi * np.nan_to_num(h, nan=0.0) / 24.0
         ok = np.isfinite(h)
+        ang = 2.0 * math.pi * np.where(ok, h, 0.0) / 24.0  # a missing or infinite hour: both 0 below
         blocks.append(np.column_stack([np.where(ok, np.sin(ang), 0.0), np.where(ok, np.cos(ang), 0.0)]))
         return np.hstack(blocks).astype(float)
 
     def fit_transform(self, contexts) -> np.ndarray:
         return self.fit(contexts).transform(contexts)
+
+    # ------------------------------------------------------------------ one context (serving)
+    def _one_tables(self) -> dict:
+        """Lookup tables of :meth:`transform_one` / :meth:`segment_id_one`, built once per encoder."""
+        tables = self.__dict__.get("_one")
+        if tables is None:
+            self._check_fitted()
+            col, cats = 0, {}
+            for f in CATEGORICAL_FIELDS:
+                cats[f] = {c: col + i for i, c in enumerate(self.categories_[f])}
+                col += len(self.categories_[f])
+            seg = []
+            for key in self.segment_keys_:
+                levels = self._segment_levels(key)
+                seg.append((key, key in CATEGORICAL_FIELDS, {lv: i for i, lv in enumerate(levels)}, len(levels)))
+            tables = {
+                "cats": cats, "binary_col": col, "count_col": col + len(BINARY_FIELDS),
+                "binary_mean": np.array([self.binary_mean_[f] for f in BINARY_FIELDS]),
+                "caps": np.array([self.caps_[f] for f in COUNT_FIELDS]),
+                "means": np.array([self.means_[f] for f in COUNT_FIELDS]),
+                "stds": np.array([self.stds_[f] for f in COUNT_FIELDS]),
+                "missing_pos": [COUNT_FIELDS.index(f) for f in MISSING_INDICATOR_FIELDS],
+                "segments": seg,
+            }
+            self.__dict__["_one"] = tables
+        return tables
+
+    @staticmethod
+    def _category_one(value):
+        """A categorical value as :func:`parse_contexts` reads it: ``str`` or ``None`` (missing);
+        ``False`` for a type the one-context path does not handle."""
+        if value is None or (isinstance(value, float) and value != value):
+            return None
+        if isinstance(value, (str, bool, int, float)):
+            return str(value)
+        return False
+
+    @staticmethod
+    def _number_one(value) -> float | None:
+        """A numeric value as :func:`parse_contexts` reads it (``nan`` when missing); ``None`` for a
+        type the one-context path does not handle (text is left to pandas' parser)."""
+        if value is None:
+            return math.nan
+        if isinstance(value, (bool, int, float)):
+            return float(value)
+        return None
+
+    def transform_one(self, context) -> np.ndarray | None:
+        """The features of one context given as a dict: ``transform([context])[0]`` without pandas
+        (serving). Values of JSON types (``str``, numbers, ``bool``, ``None``) are handled here;
+        for anything else (e.g. a number sent as text) it returns ``None`` and the caller uses
+        :meth:`transform`. Tested to equal :meth:`transform` bit for bit."""
+        t = self._one_tables()
+        x = np.zeros(len(self.feature_names_))
+        for f in CATEGORICAL_FIELDS:
+            v = self._category_one(context.get(f))
+            if v is False:
+                return None
+            if v is not None:
+                i = t["cats"][f].get(v)
+                if i is not None:
+                    x[i] = 1.0
+        nums = [self._number_one(context.get(f)) for f in (*BINARY_FIELDS, *COUNT_FIELDS, "hour")]
+        if any(v is None for v in nums):
+            return None
+        nb, nc = len(BINARY_FIELDS), len(COUNT_FIELDS)
+        b = np.array(nums[:nb])
+        ok = np.isfinite(b)
+        c0 = t["binary_col"]
+        x[c0:c0 + nb] = np.where(ok, (b > 0).astype(float), t["binary_mean"])
+        c = np.array(nums[nb:nb + nc])
+        okc = np.isfinite(c)
+        # transform uses nan_to_num(nan=0): NaN -> 0 and +-inf -> +-max float, which the clip at
+        # [0, cap] maps where it maps +-inf; np.where is the same here and cheaper
+        z = (np.log1p(np.clip(np.where(np.isnan(c), 0.0, c), 0.0, t["caps"])) - t["means"]) / t["stds"]
+        c1 = t["count_col"]
+        x[c1:c1 + nc] = np.where(okc, z, 0.0)
+        c2 = c1 + nc
+        for j, pos in enumerate(t["missing_pos"]):
+            x[c2 + j] = float(not okc[pos])
+        h = np.array(nums[-1:])
+        if np.isfinite(h[0]):
+            ang = 2.0 * math.pi * h / 24.0
+            x[-2] = np.sin(ang)[0]
+            x[-1] = np.cos(ang)[0]
+        return x
+
+    def segment_id_one(self, context) -> int | None:
+        """``segment_ids([context])[0]`` for one context given as a dict, without pandas; ``None``
+        for a value type the one-context path does not handle (see :meth:`transform_one`)."""
+        seg = 0
+        for key, categorical, levels, n_levels in self._one_tables()["segments"]:
+            if categorical:
+                v = self._category_one(context.get(key))
+                if v is False:
+                    return None
+                code = n_levels if v is None else levels.get(v, n_levels)
+            else:
+                v = self._number_one(context.get(key))
+                if v is None:
+                    return None
+                code = int(v > 0) if math.isfinite(v) else n_levels
+            seg = seg * (n_levels + 1) + code
+        return seg
 
     # ------------------------------------------------------------------ segments
     def _segment_levels(self, key: str) -> list[str]:

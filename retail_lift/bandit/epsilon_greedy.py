@@ -74,9 +74,13 @@ class EpsilonGreedy(BasePolicy):
         self.sums_ = np.append(self.sums_, s)
         self.counts_ = np.append(self.counts_, c)
 
-    def _update(self, X, actions, rewards):
-        self.sums_ += np.bincount(actions, weights=rewards, minlength=self.n_arms)
-        self.counts_ += np.bincount(actions, minlength=self.n_arms)
+    def _update(self, X, actions, rewards, sample_weight=None):
+        if sample_weight is None:
+            self.sums_ += np.bincount(actions, weights=rewards, minlength=self.n_arms)
+            self.counts_ += np.bincount(actions, minlength=self.n_arms)
+        else:
+            self.sums_ += np.bincount(actions, weights=sample_weight * rewards, minlength=self.n_arms)
+            self.counts_ += np.bincount(actions, weights=sample_weight, minlength=self.n_arms)
 
     @property
     def means_(self) -> np.ndarray:
@@ -114,7 +118,7 @@ class Random(BasePolicy):
     def _add_arm_state(self, prior):
         pass
 
-    def _update(self, X, actions, rewards):
+    def _update(self, X, actions, rewards, sample_weight=None):
         pass
 
     def _probabilities(self, X):

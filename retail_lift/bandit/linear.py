@@ -109,14 +109,19 @@ class _RidgeArms(_GaussianPriorMixin, BasePolicy):
             self.A_inv_[k] = 0.5 * (inv + inv.T)
             self.theta_[k] = self.A_inv_[k] @ self.b_[k]
 
-    def _update(self, X, actions, rewards):
+    def _update(self, X, actions, rewards, sample_weight=None):
         Xd = self._design(X)
         arms = np.unique(actions)
         for k in arms:
             m = actions == k
             Xk = Xd[m]
-            self.A_[k] += Xk.T @ Xk
-            self.b_[k] += Xk.T @ rewards[m]
+            if sample_weight is None:
+                self.A_[k] += Xk.T @ Xk
+                self.b_[k] += Xk.T @ rewards[m]
+            else:
+                wk = sample_weight[m]
+                self.A_[k] += (Xk * wk[:, None]).T @ Xk
+                self.b_[k] += Xk.T @ (wk * rewards[m])
         self._refresh(arms)
 
     # ------------------------------------------------------------ predictions

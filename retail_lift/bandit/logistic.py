@@ -34,24 +34,28 @@ from .linear import _GaussianPriorMixin
 
 def laplace_logistic_update(X: np.ndarray, y: np.ndarray, m0: np.ndarray, Q0: np.ndarray,
                             diagonal: bool = False, max_iter: int = 100,
-                            tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+                            tol: float = 1e-10,
+                            sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One Laplace update of a Gaussian prior ``N(m0, Q0^{-1})`` with logistic observations.
 
-    Returns the posterior mode and the posterior precision (diagonal only when ``diagonal``).
+    ``sample_weight`` (optional) multiplies each observation's log-likelihood (a row of weight
+    ``c`` counts as ``c`` observations). Returns the posterior mode and the posterior precision
+    (diagonal only when ``diagonal``).
     """
     s = 2.0 * y - 1.0
+    c = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
 
     def objective(w):
         z = X @ w
         dw = w - m0
-        return 0.5 * dw @ Q0 @ dw + np.logaddexp(0.0, -s * z).sum()
+        return 0.5 * dw @ Q0 @ dw + (c * np.logaddexp(0.0, -s * z)).sum()
 
     w = m0.copy()
     f = objective(w)
     for _ in range(max_iter):
         p = expit(X @ w)
-        grad = Q0 @ (w - m0) + X.T @ (p - y)
-        hess = Q0 + (X * (p * (1.0 - p))[:, None]).T @ X
+        grad = Q0 @ (w - m0) + X.T @ (c * (p - y))
+        hess = Q0 + (X * (c * p * (1.0 - p))[:, None]).T @ X
         step = np.linalg.solve(hess, grad)
         decrement = float(grad @ step)  # Newton decrement squared
         if decrement <= 2.0 * tol:  # converged: one last full step (quadratic convergence) and stop
@@ -72,9 +76,9 @@ def laplace_logistic_update(X: np.ndarray, y: np.ndarray, m0: np.ndarray, Q0: np
         w, f = w_new, f_new
     p = expit(X @ w)
     if diagonal:
-        Q = np.diag(np.diag(Q0) + (X**2 * (p * (1.0 - p))[:, None]).sum(axis=0))
+        Q = np.diag(np.diag(Q0) + (X**2 * (c * p * (1.0 - p))[:, None]).sum(axis=0))
     else:
-        Q = Q0 + (X * (p * (1.0 - p))[:, None]).T @ X
+        Q = Q0 + (X * (c * p * (1.0 - p))[:, None]).T @ X
     return w, 0.5 * (Q + Q.T)
 
 
@@ -141,13 +145,14 @@ class LogisticTS(_GaussianPriorMixin, BasePolicy):
         self.Q_ = np.concatenate([self.Q_, Q0[None]])
         self.m_ = np.concatenate([self.m_, m0[None]])
 
-    def _update(self, X, actions, rewards):
+    def _update(self, X, actions, rewards, sample_weight=None):
         Xd = self._design(X)
         for k in np.unique(actions):
             sel = actions == k
             self.m_[k], self.Q_[k] = laplace_logistic_update(
                 Xd[sel], rewards[sel], self.m_[k], self.Q_[k], diagonal=bool(self.diagonal),
-                max_iter=self.max_iter, tol=float(self.tol))
+                max_iter=self.max_iter, tol=float(self.tol),
+                sample_weight=None if sample_weight is None else sample_weight[sel])
 
     # ------------------------------------------------------------ predictions
     def expected_rewards(self, contexts) -> np.ndarray:

@@ -67,6 +67,7 @@ from .pipeline import (
     train_candidates,
 )
 from .serve import score_decision
+from .thompson import SegmentBernoulliTS
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -380,6 +381,23 @@ class PublishedPolicy:
     def _inputs(self, contexts) -> np.ndarray:
         return policy_inputs(self.policy, self.encoder, parse_contexts(contexts))
 
+    def input_one(self, context: Mapping):
+        """What the policy takes for one context given as a dict: the feature vector, the segment id
+        (:class:`~retail_lift.bandit.SegmentBernoulliTS`) or ``None`` (context-free policies).
+
+        The fast path of :meth:`decide`: numpy only (:meth:`ContextEncoder.transform_one`,
+        :meth:`ContextEncoder.segment_id_one`), equal to the batch path
+        ``policy_inputs(policy, encoder, parse_contexts([context]))[0]``, which it falls back to
+        for values that are not of JSON types."""
+        policy = self.policy
+        if policy.context_free:
+            return None
+        if isinstance(policy, SegmentBernoulliTS):
+            seg = self.encoder.segment_id_one(context)
+            return seg if seg is not None else int(self._inputs([dict(context)])[0])
+        x = self.encoder.transform_one(context)
+        return x if x is not None else self._inputs([dict(context)])[0]
+
     def action_probabilities(self, contexts) -> np.ndarray:
         """``(n, n_arms)`` probabilities (columns in :attr:`arms` order) for a batch of contexts: dicts,
         JSON texts, or a DataFrame of parsed context fields."""
@@ -398,8 +416,7 @@ class PublishedPolicy:
             context = json.loads(context)
         if not isinstance(context, Mapping):
             raise ValueError(f"context must be a dict or a JSON object, got {type(context).__name__}")
-        x = self._inputs([dict(context)])[0]
-        out = score_decision(self.policy, None if self.policy.context_free else x, rng)
+        out = score_decision(self.policy, self.input_one(context), rng)
         return {
             "arm": out["arm_name"],
             "propensity": out["propensity"],

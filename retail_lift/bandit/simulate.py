@@ -20,14 +20,32 @@ world's decision log with its exact (untruncated) decision times.
 3. **Rewards.** A decision converts when ``u_i < p(x_i, a)`` with one uniform ``u_i`` per decision
    shared by all policies (common random numbers: two policies that choose the same arm for the
    same decision get the same outcome), i.e. a Bernoulli draw from the true probability.
-4. **Delayed feedback.** With ``feedback="window"`` (default) a reward is observed when its
-   attribution window (the world's 14 days) closes, as ``is_pending`` works in the ledger; with
-   ``feedback="conversion"`` a conversion is observed when its order lands (a log-normal delay,
-   median 2.5 days, as the world draws promotion-driven orders) and a non-conversion when the
-   window closes (faster, but recent decisions then look better than they are). Only observed
-   rewards train a policy: each morning every policy ``partial_fit`` s the rows of its own log
-   that became observable (for the linear and Beta policies that equals refitting the whole log).
-5. **Cold start.** ``new_arm`` (default ``free_shipping``) is unavailable until ``new_arm_day`` and
+4. **Delayed feedback.** A conversion is an order within the attribution window (the world's 14
+   days); a promotion-driven order lands after a log-normal delay (median 2.5 days, as the world
+   draws them). Each morning every policy learns from its own log (``partial_fit`` of the rows that
+   became observable: for the linear and Beta policies that equals refitting the whole log):
+
+   - ``feedback="delay_corrected"`` (default): the *settled* decisions (window closed, as
+     ``is_pending`` works in the ledger) as they are, plus the decisions whose window is still
+     open, on a copy of that state: a conversion already landed counts as a conversion, a decision
+     not converted yet counts as a non-conversion of weight ``F(e) (1 - p0) / (1 - p0 F(e))``
+     (:func:`open_window_weight`; ``F`` the share of conversions landing within ``e`` days, taken
+     from the delays of the settled conversions, ``p0`` the settled conversion rate). Nothing is
+     thrown away and nothing is counted as a failure before its time: a decision half-way through
+     its delay distribution counts as about half an observation (the censoring correction of
+     delayed-conversion models, Chapelle 2014), so the policy learns within days instead of after
+     the whole window;
+   - ``feedback="window"``: only settled decisions (the policy waits 14 days for any reward);
+   - ``feedback="conversion"``: a conversion when its order lands, a non-conversion when the window
+     closes (fast, but recent decisions look better than they are).
+5. **Warm start.** A deployed policy does not start from nothing: the warehouse already holds the
+   ledger of the policy that was serving (the world's logging policy ``rules_eps30_v1``, a rule
+   with 30 % uniform exploration). ``warm_start_days`` (default 28) days of that ledger, logged
+   before day 0 over the arms launched then, with rewards and delays drawn from the truth like the
+   run's, are every learner's first rows: what has settled by day 0 is its offline ``fit``, the
+   rest arrives through the delayed-feedback rule above. The encoder is fitted on these logged
+   contexts, as the pipeline fits it on the ledger. ``warm_start_days=0`` starts from the priors.
+6. **Cold start.** ``new_arm`` (default ``free_shipping``) is unavailable until ``new_arm_day`` and
    is then added to every policy with ``add_arm`` and a prior: Beta policies centred on their
    pooled conversion rate (weight ``prior_strength`` observations), linear / logistic policies
    with the mean of the existing arms' coefficients and the default (wide) precision. The prior
@@ -38,8 +56,10 @@ noise): decisions, realised conversions, expected conversions ``sum_i sum_a pi(a
 regret against the oracle (per decision the available arm with the highest true ``p``), lift
 against the control group and against the best single arm (the arm with the highest mean true
 ``p`` over the run, known only in hindsight), and the arm mix (share of decisions and mean action
-probability per arm). :func:`plot_simulation` draws cumulative regret, the arm mix over time and
-cumulative conversions.
+probability per arm). The summary adds the regret of each third of the run and the regret growth
+exponent (:func:`regret_growth_exponent`: the slope of log cumulative regret on log days, 1 for a
+policy that never learns, below 1 when regret grows sublinearly). :func:`plot_simulation` draws
+cumulative regret, the arm mix over time and cumulative conversions.
 
 Contexts come from the world's organic history (orders, views); promotions given in the
 simulation do not feed back into later contexts, and a customer may be drawn again while an
@@ -99,7 +119,7 @@ __all__ = [
 DEFAULT_POLICIES = ("thompson_segment", "linucb", "lints", "logistic_ts", "best_single_arm", "random")
 BASELINES = ("best_single_arm", "random")
 CONTROL = "control_group"
-#: the hyper-parameters the closed loop uses (learning from scratch, one batch per day)
+#: the hyper-parameters the closed loop uses (one batch of decisions per day, retrained every morning)
 SIM_PARAMS: dict[str, dict] = {
     "linucb": {"alpha": 0.5, "epsilon": 0.0},
     "lints": {"v": 0.3},
@@ -111,6 +131,10 @@ SIM_PARAMS: dict[str, dict] = {
 #: conversion delay of a promotion-driven order: log-normal, median 2.5 days (as in the world)
 DELAY_MEDIAN_DAYS = 2.5
 DELAY_SIGMA = 0.9
+#: when rewards become observable (see the module docstring)
+FEEDBACK_MODES = ("window", "conversion", "delay_corrected")
+#: settled conversions needed before ``feedback="delay_corrected"`` trusts its delay distribution
+MIN_SETTLED_CONVERSIONS = 50
 #: days of history a context needs (orders in 90 days, views in 30 days): the simulation starts
 #: at least this long after the world's first day
 MIN_HISTORY_DAYS = 30
@@ -254,13 +278,15 @@ class SimulationWorld:
             ds.append(np.full(int(keep.sum()), d))
         return np.concatenate(custs), np.concatenate(ts), np.concatenate(ds)
 
-    def check_period(self, days: int) -> float:
-        """Start (seconds) of a ``days``-day simulation ending at the world's last day."""
+    def check_period(self, days: int, history_days: int = 0) -> float:
+        """Start (seconds) of a ``days``-day simulation ending at the world's last day, preceded by
+        ``history_days`` days of logged history (the warm-start ledger)."""
         start = self.end_s - days * DAY
-        if start < MIN_HISTORY_DAYS * DAY:
-            raise ValueError(f"days={days} is too long for preset {self.preset.name!r} ({self.preset.days} days): "
-                             f"contexts need {MIN_HISTORY_DAYS} days of history, so at most "
-                             f"{self.preset.days - MIN_HISTORY_DAYS} simulated days")
+        if start - history_days * DAY < MIN_HISTORY_DAYS * DAY:
+            raise ValueError(f"days={days} (+ warm_start_days={history_days}) is too long for preset "
+                             f"{self.preset.name!r} ({self.preset.days} days): contexts need {MIN_HISTORY_DAYS} days "
+                             f"of history, so at most {self.preset.days - MIN_HISTORY_DAYS} simulated and "
+                             f"warm-start days together")
         return start
 
 
@@ -388,7 +414,8 @@ class _Learner:
 
     def __init__(self, name: str, policy: BasePolicy | None, rng: np.random.Generator):
         self.name = name
-        self.policy = policy
+        self.base = policy      # learned from the settled rewards (every feedback mode)
+        self.policy = policy    # what decides today (``feedback="delay_corrected"``: base + open windows)
         self.rng = rng
         self.rows: list[np.ndarray] = []        # decision indices, per day
         self.arms: list[np.ndarray] = []        # arm (world column) per decision, per day
@@ -420,7 +447,8 @@ def _new_arm_prior(policy: BasePolicy, strength: float):
 def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 2000,
                          policies: Sequence[str] = DEFAULT_POLICIES, control_share: float = 0.1, seed: int = 0, *,
                          world_seed: int = 42, new_arm: str | None = "free_shipping", new_arm_day: int | None = None,
-                         feedback: str = "window", prior_strength: float = 10.0, n_mc_draws: int = 300,
+                         feedback: str = "delay_corrected", prior_strength: float = 10.0, n_mc_draws: int = 300,
+                         warm_start_days: int = 28,
                          policy_params: Mapping[str, Mapping] | None = None) -> SimulationResult:
     """Run policies against the true response for ``days`` days (see the module docstring).
 
@@ -436,17 +464,26 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
     seed : seed of the traffic, rewards and every policy's stream.
     new_arm, new_arm_day : the arm launched mid-run (default ``free_shipping`` on day
         ``days // 2``); ``None`` launches nothing (every arm from day 0).
-    feedback : ``"window"`` or ``"conversion"`` (when rewards become observable).
+    feedback : ``"delay_corrected"``, ``"window"`` or ``"conversion"`` (when rewards become observable
+        and how open windows are used; see the module docstring).
     prior_strength : weight (observations) of the new arm's Beta prior.
     n_mc_draws : Monte Carlo draws of the Thompson-sampling probabilities.
+    warm_start_days : days of history logged by the world's logging policy before day 0 (the
+        decision ledger the warehouse already has; ``decisions_per_day`` a day, the new arm not
+        launched). Every learning policy starts from it: what has settled by day 0 is its offline
+        ``fit``, the rest arrives as the windows close (or per ``feedback``). ``0``: start from
+        the priors alone.
     policy_params : constructor overrides per policy, on top of :data:`SIM_PARAMS`.
     """
-    if feedback not in ("window", "conversion"):
-        raise ValueError(f"feedback must be 'window' or 'conversion', got {feedback!r}")
+    if feedback not in FEEDBACK_MODES:
+        raise ValueError(f"feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
     if isinstance(control_share, bool) or not 0.0 < float(control_share) < 1.0:
         raise ValueError(f"control_share must lie in (0, 1), got {control_share!r}")
     if int(days) < 2 or int(decisions_per_day) < 10:
         raise ValueError("days must be >= 2 and decisions_per_day >= 10")
+    if isinstance(warm_start_days, bool) or int(warm_start_days) != warm_start_days or warm_start_days < 0:
+        raise ValueError(f"warm_start_days must be an integer >= 0, got {warm_start_days!r}")
+    warm_start_days = int(warm_start_days)
     policies = list(policies)
     known = set(CANDIDATE_NAMES) | set(BASELINES)
     bad = [p for p in policies if p not in known]
@@ -468,10 +505,11 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
         initial_cols = list(range(k_all))
 
     w = _as_world(world, world_seed)
-    start = w.check_period(days)
+    start = w.check_period(days, warm_start_days)
     ss = np.random.SeedSequence(seed)
     traffic_rng, reward_rng, control_rng, *policy_seeds = ss.spawn(3 + len(policies))
     traffic_rng, reward_rng, control_rng = (np.random.default_rng(s) for s in (traffic_rng, reward_rng, control_rng))
+    history_rng = np.random.default_rng(ss.spawn(1)[0])  # spawned last: the other streams do not depend on it
 
     # ---- traffic, contexts and truth for the whole run (they do not depend on the policies)
     cust, t, day = w.draw_decisions(traffic_rng, start, days, decisions_per_day)
@@ -491,10 +529,23 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
     # not available, the best available one in that ranking
     arm_rank = np.argsort(-p_true[~is_control].mean(axis=0), kind="stable")
     best_arm = arm_names[int(arm_rank[0])]
-    # encoder fitted on the customers active when the simulation starts (no look-ahead)
-    pre = w.active_customers(start)
-    encoder = ContextEncoder().fit(w.contexts(pre, np.full(pre.size, start)))
-    inputs = _Inputs(encoder, contexts)
+    # ---- the warm-start ledger: the world's logging policy over the days before day 0
+    hist = _history(w, history_rng, start, warm_start_days, decisions_per_day, initial_cols, k_all)
+    n_hist = hist["n"]
+    if n_hist:
+        # encoder fitted on the logged contexts, as the pipeline fits it on the ledger
+        encoder = ContextEncoder().fit(hist["contexts"])
+    else:
+        # encoder fitted on the customers active when the simulation starts (no look-ahead)
+        pre = w.active_customers(start)
+        encoder = ContextEncoder().fit(w.contexts(pre, np.full(pre.size, start)))
+    # what the learners read, history first: decision i of the run is learning row n_hist + i
+    inputs = _Inputs(encoder, pd.concat([hist["contexts"], contexts], ignore_index=True) if n_hist else contexts)
+    learn_p = np.vstack([hist["p_true"], p_true])
+    learn_u = np.concatenate([hist["u"], u])
+    learn_delay = np.concatenate([hist["delay"], delay])
+    learn_day = np.concatenate([hist["day"], day])
+    learn_t = np.concatenate([hist["t"], t])
 
     learners: list[_Learner] = []
     for name, s in zip(policies, policy_seeds, strict=True):
@@ -504,7 +555,11 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
             policy = make_candidate(name, [arm_names[c] for c in initial_cols], n_segments=encoder.n_segments_,
                                     n_mc_draws=n_mc_draws, random_state=int(s.generate_state(1)[0] % (2**31)),
                                     params=params)
-        learners.append(_Learner(name, policy, np.random.default_rng(s)))
+        lr = _Learner(name, policy, np.random.default_rng(s))
+        if policy is not None and n_hist:
+            lr.rows.append(np.arange(n_hist))
+            lr.arms.append(hist["arm"])
+        learners.append(lr)
 
     # per policy: arm (world column) and expected reward of every decision of its traffic
     chosen = {lr.name: np.full(n, -1) for lr in learners}
@@ -524,18 +579,24 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
         if ctl.size:
             control_arm[ctl] = avail_cols[control_rng.integers(0, avail_cols.size, ctl.size)]
         for lr in learners:
-            pol = lr.policy
-            if pol is not None:
+            base = lr.base
+            pol = base
+            if base is not None:
                 # 1. learn from the rewards observed by this morning
-                _learn(lr, pol, d, inputs, p_true, u, delay, day, feedback)
+                _learn(lr, base, d, inputs, learn_p, learn_u, learn_delay, learn_day, feedback)
                 # 2. launch the new arm
                 if new_col is not None and d == new_arm_day:
-                    pol.add_arm(arm_names[new_col], prior=_new_arm_prior(pol, prior_strength))
+                    base.add_arm(arm_names[new_col], prior=_new_arm_prior(base, prior_strength))
+                # 3. delay-corrected: today's policy also learns from the open windows
+                if feedback == "delay_corrected":
+                    pol = _with_open_windows(lr, base, start + d * DAY, d, inputs, learn_p, learn_u, learn_delay,
+                                             learn_day, learn_t)
+                lr.policy = pol
             labels_seen[lr.name][d] = lr.learned
             conversions_seen[lr.name][d] = lr.learned_conversions
             if traffic.size == 0:
                 continue
-            # 3. decide for today's traffic
+            # 4. decide for today's traffic
             cols = np.array(initial_cols + ([new_col] if new_col is not None and d >= new_arm_day else []))
             if lr.name == "random":
                 P = np.full((traffic.size, avail_cols.size), 1.0 / avail_cols.size)
@@ -545,13 +606,13 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
                 cols = np.array([best])
                 P = np.ones((traffic.size, 1))
             else:
-                P = pol.action_probabilities(inputs(pol, traffic))
+                P = pol.action_probabilities(inputs(pol, n_hist + traffic))
             idx = _sample(P, lr.rng)
             arm = cols[idx]
             chosen[lr.name][traffic] = arm
             expected[lr.name][traffic] = (P * p_true[traffic][:, cols]).sum(axis=1)
             mean_prob[lr.name][d, cols] = P.mean(axis=0)
-            lr.rows.append(traffic)
+            lr.rows.append(n_hist + traffic)
             lr.arms.append(arm)
 
     realised = {name: np.where(chosen[name] >= 0, u < p_true[np.arange(n), np.maximum(chosen[name], 0)], False)
@@ -568,9 +629,34 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
     config = dict(world=repr(w), days=days, decisions_per_day=decisions_per_day, policies=policies,
                   control_share=control_share, seed=seed, new_arm=new_arm, new_arm_day=new_arm_day,
                   feedback=feedback, prior_strength=prior_strength, n_mc_draws=n_mc_draws,
+                  warm_start_days=warm_start_days, n_warm_start_decisions=int(n_hist),
+                  n_warm_start_conversions=int((hist["u"] < hist["p_true"][np.arange(n_hist), hist["arm"]]).sum()),
                   attribution_days=ATTRIBUTION_DAYS, n_decisions=int(n), encoder=encoder.to_dict())
     return SimulationResult(daily, mix, summary, best_arm, arm_names, new_arm, new_arm_day, config,
                             {lr.name: lr.policy for lr in learners if lr.policy is not None})
+
+
+def _history(w: SimulationWorld, rng: np.random.Generator, start: float, days: int, per_day: int,
+             initial_cols: Sequence[int], k_all: int) -> dict:
+    """The warm-start ledger: ``per_day`` decisions a day over the ``days`` days before ``start``,
+    logged by the world's logging policy (:func:`logging_probabilities`, the rule of
+    ``rules_eps30_v1`` with its uniform exploration) over the arms launched before day 0, rewards
+    and conversion delays drawn from the truth as in the run. ``day`` is negative (-days .. -1)."""
+    k = k_all
+    if days == 0:
+        return {"n": 0, "contexts": pd.DataFrame(), "p_true": np.empty((0, k)), "u": np.empty(0),
+                "delay": np.empty(0), "day": np.empty(0, dtype=np.int64), "arm": np.empty(0, dtype=np.int64),
+                "t": np.empty(0)}
+    cust, t, day = w.draw_decisions(rng, start - days * DAY, days, per_day)
+    ctx = w.contexts(cust, t)
+    launch = np.full(k, np.inf)
+    launch[list(initial_cols)] = -np.inf
+    arm = _sample(logging_probabilities(ctx, t, launch), rng)
+    n = cust.size
+    return {"n": n, "contexts": ctx, "p_true": w.true_p(cust, t), "u": rng.random(n),
+            "delay": np.clip(np.exp(rng.normal(np.log(DELAY_MEDIAN_DAYS), DELAY_SIGMA, n)), 1.0 / 24,
+                             ATTRIBUTION_DAYS - 1e-6),
+            "day": day.astype(np.int64) - days, "arm": arm.astype(np.int64), "t": t}
 
 
 def _sample(P: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -592,6 +678,56 @@ class _Inputs:
         if policy.context_free:
             return np.zeros((len(rows), 1))
         return self.X[rows]
+
+
+def _with_open_windows(lr: _Learner, base: BasePolicy, morning_s: float, d: int, inputs: _Inputs, p_true, u, delay,
+                       day, t) -> BasePolicy:
+    """``feedback="delay_corrected"``: a copy of ``base`` (every settled reward) updated with the
+    decisions whose attribution window is still open, each weighted by how much of its outcome is
+    already known (see the module docstring). Returns ``base`` itself while there is nothing to add
+    or too few settled conversions to estimate the delay distribution."""
+    if not lr.rows:
+        return base
+    rows = np.concatenate(lr.rows)
+    arms = np.concatenate(lr.arms)
+    reward = u[rows] < p_true[rows, arms]
+    settled = day[rows] + ATTRIBUTION_DAYS <= d
+    open_ = ~settled & (t[rows] < morning_s)
+    delays = np.sort(delay[rows[settled & reward]])  # conversion delays, known once the order landed
+    if not open_.any() or delays.size < MIN_SETTLED_CONVERSIONS:
+        return base
+    p0 = float(reward[settled].mean())
+    o_rows, o_arms = rows[open_], arms[open_]
+    elapsed = (morning_s - t[o_rows]) / DAY
+    seen = reward[open_] & (delay[o_rows] <= elapsed)
+    weight = np.where(seen, 1.0, open_window_weight(elapsed, delays, p0))
+    lookup = np.array([base.arm_names_.index(a) if a in base.arm_names_ else -1 for a in ARM_IDS])
+    pol = copy.deepcopy(base)
+    pol.partial_fit(inputs(pol, o_rows), lookup[o_arms], seen.astype(float), sample_weight=weight)
+    return pol
+
+
+def open_window_weight(elapsed_days, conversion_delays, base_rate: float) -> np.ndarray:
+    """Weight of a decision whose attribution window is open and that has not converted yet.
+
+    ``F(e)`` is the share of conversions that land within ``e`` days of the decision (the empirical
+    distribution of ``conversion_delays``, days from decision to order of settled conversions) and
+    ``p0`` the conversion rate of settled decisions. A decision with conversion probability ``p``
+    has converted by ``e`` with probability ``p F(e)``; counting those as conversions of weight 1
+    and the not-yet-converted ones as non-conversions of weight
+    ``w(e) = F(e) (1 - p0) / (1 - p0 F(e))`` makes the expected weighted conversion rate
+    ``p F / (p F + (1 - p F) w)``: exactly ``p`` at ``p = p0``, off by ``p (p - p0) (1 - F) / (1 - p0 F)``
+    elsewhere (shrunk towards ``p0``, never reordered: it increases with ``p``), and the row counts
+    as ``F(e)`` observations in expectation: nothing is known at ``e = 0`` (weight 0), everything when
+    the window closes (``F = 1``, weight 1)."""
+    e = np.asarray(elapsed_days, dtype=float)
+    dl = np.sort(np.asarray(conversion_delays, dtype=float))
+    if dl.size == 0:
+        raise ValueError("conversion_delays must not be empty")
+    if not 0.0 <= float(base_rate) < 1.0:
+        raise ValueError(f"base_rate must lie in [0, 1), got {base_rate!r}")
+    F = np.searchsorted(dl, e, side="right") / dl.size
+    return F * (1.0 - base_rate) / (1.0 - base_rate * F)
 
 
 def _learn(lr: _Learner, pol: BasePolicy, d: int, inputs: _Inputs, p_true, u, delay, day, feedback) -> None:
@@ -677,6 +813,19 @@ def _daily_tables(days, day, is_control, chosen, expected, realised, oracle, con
     return pd.concat(frames, ignore_index=True), pd.concat(mixes, ignore_index=True)
 
 
+def regret_growth_exponent(daily_regret) -> float:
+    """Least-squares slope of ``log R(T)`` on ``log T``, where ``R(T)`` is the cumulative regret
+    after ``T = 1 .. days`` days: ``R(T) ~ c T^b`` gives ``b`` (1 = regret grows linearly, as for a
+    policy that never learns; below 1 = sublinearly: the regret per day falls). ``nan`` when fewer
+    than three days have positive cumulative regret."""
+    r = np.cumsum(np.asarray(daily_regret, dtype=float))
+    T = np.arange(1, r.size + 1, dtype=float)
+    ok = r > 0
+    if ok.sum() < 3:
+        return float("nan")
+    return float(np.polyfit(np.log(T[ok]), np.log(r[ok]), 1)[0])
+
+
 def _summary(daily: pd.DataFrame, days: int) -> pd.DataFrame:
     half = days // 2
     ctl = daily.loc[daily["policy"] == CONTROL]
@@ -703,9 +852,14 @@ def _summary(daily: pd.DataFrame, days: int) -> pd.DataFrame:
                 out["cum_regret"] = float(gg["regret"].sum())
                 out["regret_1st_half"] = float(g.loc[g["day"] < half, "regret"].sum())
                 out["regret_2nd_half"] = float(g.loc[g["day"] >= half, "regret"].sum())
+                third = g["day"].to_numpy() * 3 // days
+                for i, lab in enumerate(("1st", "2nd", "3rd")):
+                    out[f"regret_{lab}_third"] = float(g.loc[third == i, "regret"].sum())
+                out["regret_growth_exponent"] = regret_growth_exponent(g["regret"].to_numpy())
         rows.append(out)
     first = ["policy", "decisions", "conversions", "conversion_rate", "expected_reward", "oracle_reward", "cum_regret",
-             "regret_1st_half", "regret_2nd_half", "regret_per_decision", "lift_vs_control",
+             "regret_1st_half", "regret_2nd_half", "regret_1st_third", "regret_2nd_third", "regret_3rd_third",
+             "regret_growth_exponent", "regret_per_decision", "lift_vs_control",
              "lift_vs_control_realised", "lift_vs_best_arm"]
     s = pd.DataFrame(rows)
     return s[first + [c for c in s.columns if c not in first]]
@@ -752,9 +906,13 @@ def plot_simulation(result: SimulationResult, out_dir) -> list[Path]:
     launch_line(ax)
     ax.set_xlabel("day")
     ax.set_ylabel("cumulative regret (expected conversions)")
-    when = (f"observed when the {ATTRIBUTION_DAYS}-day window closes" if result.config.get("feedback", "window") ==
-            "window" else "conversions observed when they land")
-    ax.set_title(f"Cumulative regret against the oracle arm (rewards {when})", fontsize=10)
+    when = {"window": f"learned when the {ATTRIBUTION_DAYS}-day window closes",
+            "conversion": "conversions learned when they land",
+            "delay_corrected": "open windows learned with delay-corrected weights"}[result.config.get("feedback",
+                                                                                                    "window")]
+    warm = result.config.get("warm_start_days", 0)
+    warm = f"; warm start: {warm} days of logged history" if warm else "; no warm start"
+    ax.set_title(f"Cumulative regret against the oracle arm (rewards {when}{warm})", fontsize=9)
     ax.legend(fontsize=8)
     save(fig, "cumulative_regret.png")
 

@@ -99,9 +99,10 @@ class BernoulliTS(_BetaPriorMixin, BasePolicy):
         self.alpha_ = np.append(self.alpha_, a)
         self.beta_ = np.append(self.beta_, b)
 
-    def _update(self, X, actions, rewards):
-        self.alpha_ += np.bincount(actions, weights=rewards, minlength=self.n_arms)
-        self.beta_ += np.bincount(actions, weights=1.0 - rewards, minlength=self.n_arms)
+    def _update(self, X, actions, rewards, sample_weight=None):
+        w = 1.0 if sample_weight is None else sample_weight
+        self.alpha_ += np.bincount(actions, weights=w * rewards, minlength=self.n_arms)
+        self.beta_ += np.bincount(actions, weights=w * (1.0 - rewards), minlength=self.n_arms)
 
     @property
     def posterior_mean_(self) -> np.ndarray:
@@ -169,12 +170,13 @@ class SegmentBernoulliTS(_BetaPriorMixin, BasePolicy):
         self.alpha_ = np.hstack([self.alpha_, np.full((self.n_segments, 1), a)])
         self.beta_ = np.hstack([self.beta_, np.full((self.n_segments, 1), b)])
 
-    def _update(self, X, actions, rewards):
+    def _update(self, X, actions, rewards, sample_weight=None):
+        w = 1.0 if sample_weight is None else sample_weight
         cell = X[:, 0] * self.n_arms + actions
         size = self.n_segments * self.n_arms
-        self.alpha_ += np.bincount(cell, weights=rewards, minlength=size).reshape(self.n_segments, self.n_arms)
-        self.beta_ += np.bincount(cell, weights=1.0 - rewards, minlength=size).reshape(self.n_segments,
-                                                                                     self.n_arms)
+        self.alpha_ += np.bincount(cell, weights=w * rewards, minlength=size).reshape(self.n_segments, self.n_arms)
+        self.beta_ += np.bincount(cell, weights=w * (1.0 - rewards), minlength=size).reshape(self.n_segments,
+                                                                                           self.n_arms)
 
     @property
     def posterior_mean_(self) -> np.ndarray:

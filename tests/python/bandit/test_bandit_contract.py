@@ -211,3 +211,49 @@ def test_refit_resets_but_keeps_added_arm_priors():
     policy.fit(None, [1], [1])
     np.testing.assert_allclose(policy.alpha_, [1.0, 2.0, 5.0])
     np.testing.assert_allclose(policy.beta_, [1.0, 1.0, 1.0])
+
+
+WEIGHTED = {
+    "epsilon_greedy": lambda: EpsilonGreedy(3, epsilon=0.2, random_state=0),
+    "bernoulli_ts": lambda: BernoulliTS(3, n_mc_draws=100, random_state=0),
+    "segment_ts": lambda: SegmentBernoulliTS(3, n_segments=4, n_mc_draws=100, random_state=0),
+    "linucb": lambda: LinUCB(3, alpha=0.5, random_state=0),
+    "lints": lambda: LinTS(3, v=0.5, n_mc_draws=100, random_state=0),
+    "logistic_ts": lambda: LogisticTS(3, n_mc_draws=100, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WEIGHTED))
+def test_sample_weights_count_rows_that_many_times(name, ledger):
+    """An integer weight equals repeating the row; weight 1 is the unweighted update bit for bit;
+    weight 0 drops the row (LogisticTS: the same Laplace posterior up to Newton's tolerance)."""
+    X, a, r = ledger(n=240)
+    make = WEIGHTED[name]
+    if isinstance(make(), SegmentBernoulliTS):
+        X = (np.abs(X[:, 0] * 2).astype(int)).clip(0, 3)
+    w = np.tile([0.0, 1.0, 2.0, 3.0], 60)
+    rep = np.repeat(np.arange(240), w.astype(int))
+    weighted = make().fit(X, a, r, sample_weight=w)
+    repeated = make().fit(X[rep], a[rep], r[rep])
+    ones = make().fit(X, a, r, sample_weight=np.ones(240))
+    plain = make().fit(X, a, r)
+    for attr in type(weighted)._state_attrs:
+        np.testing.assert_allclose(getattr(weighted, attr), getattr(repeated, attr), rtol=1e-7, atol=1e-8)
+        np.testing.assert_array_equal(getattr(ones, attr), getattr(plain, attr))
+    # partial_fit takes weights too (fractional ones: the delay-corrected rows of the closed loop)
+    online = make().partial_fit(X[:120], a[:120], r[:120]).partial_fit(X[120:], a[120:], r[120:],
+                                                                      sample_weight=np.full(120, 0.5))
+    assert online.n_updates_ == 240
+    with pytest.raises(ValueError, match="sample_weight"):
+        make().fit(X, a, r, sample_weight=-w)
+    with pytest.raises(ValueError, match="sample_weight"):
+        make().fit(X, a, r, sample_weight=w[:10])
+
+
+def test_argmax_last_axis_equals_numpy_argmax_including_ties():
+    from retail_lift.bandit.base import argmax_last_axis
+
+    rng = np.random.default_rng(0)
+    for scores in (rng.normal(size=(3, 500, 7)), np.round(rng.normal(size=(4, 300, 5)), 1),
+                   np.zeros((2, 3, 4)), rng.normal(size=(6, 1))):
+        np.testing.assert_array_equal(argmax_last_axis(scores), scores.argmax(axis=-1))

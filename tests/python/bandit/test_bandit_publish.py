@@ -276,14 +276,94 @@ def test_cli_simulate_writes_tables_and_charts(tmp_path):
     out = tmp_path / "bandit"
     res = CliRunner().invoke(simulate_command, ["--preset", "tiny", "--days", "6", "--decisions-per-day", "150",
                                                 "--policy", "thompson_segment", "--policy", "lints",
-                                                "--policy", "best_single_arm", "--out", str(out)])
+                                                "--policy", "best_single_arm", "--seed", "0", "--seed", "1",
+                                                "--out", str(out)])
     assert res.exit_code == 0, res.output
-    for name in ("summary.csv", "daily.csv", "arm_mix.csv", "simulation.json", "cumulative_regret.png",
-                 "arm_mix.png", "cumulative_conversions.png"):
+    for name in ("summary.csv", "summary_by_seed.csv", "daily.csv", "arm_mix.csv", "simulation.json",
+                 "cumulative_regret.png", "arm_mix.png", "cumulative_conversions.png"):
         assert (out / name).stat().st_size > 0, name
+    by_seed = pd.read_csv(out / "summary_by_seed.csv")
+    assert sorted(by_seed["seed"].unique()) == [0, 1] and "regret_growth_exponent" in by_seed
+    assert "spread over seeds [0, 1]" in res.output
     summary = pd.read_csv(out / "summary.csv")
     assert summary["policy"].tolist() == ["thompson_segment", "lints", "best_single_arm", "control_group"]
     assert "lift vs ctl" in res.output and "cum. regret" in res.output and "thompson_segment" in res.output
     assert json.loads((out / "simulation.json").read_text())["days"] == 6
     res = CliRunner().invoke(simulate_command, ["--preset", "tiny", "--days", "500", "--out", str(out)])
     assert res.exit_code == 2 and "too long" in res.output
+
+
+# ----------------------------------------------------------------------------------------------
+# the one-context fast path of decide() equals the batch path
+# ----------------------------------------------------------------------------------------------
+
+
+def _edge_contexts() -> list[dict]:
+    """Contexts a client may send: missing keys, nulls, unseen categories, booleans, extra keys,
+    floats for counts, NaN, and numbers sent as text (those take the pandas fallback)."""
+    return [
+        {},
+        {"hour": 0},
+        {**CTX, "age_band": None, "days_since_last_order": None},
+        {**CTX, "device": "smart-fridge", "acquisition_channel": "carrier-pigeon"},
+        {**CTX, "follows_page": True, "heard_of_shop": False},
+        {**CTX, "orders_90d": 4000.0, "views_30d": 0.5, "days_since_last_order": -3.0, "hour": 23.5},
+        {**CTX, "campaign": "black-friday", "hour": None},
+        {**CTX, "age_band": float("nan"), "views_30d": float("nan")},
+        {**CTX, "orders_90d": "3", "follows_page": "1"},
+        {**CTX, "age_band": 35, "follows_page": 2},
+        {**CTX, "orders_90d": float("inf"), "days_since_last_order": float("-inf"), "hour": float("inf")},
+    ]
+
+
+@pytest.mark.parametrize("name", CANDIDATE_NAMES)
+def test_decide_fast_path_equals_the_batch_path(world, warehouse, name):
+    version = load_published_policy(warehouse, name)
+    contexts = [json.loads(c) for c in latest_contexts(world["ledger"])["context"]] + _edge_contexts()
+    batch_inputs = policy_inputs(version.policy, version.encoder, parse_contexts(contexts))
+    batch = version.action_probabilities(contexts)
+    for i, ctx in enumerate(contexts):
+        one = version.input_one(ctx)
+        if version.policy.context_free:
+            assert one is None
+        else:
+            np.testing.assert_array_equal(np.asarray(one), batch_inputs[i])  # bit for bit
+        out = version.decide(ctx, rng=i)
+        np.testing.assert_array_equal(np.array(list(out["probabilities"].values())), batch[i])
+        assert out["propensity"] == batch[i][version.arms.index(out["arm"])]
+
+
+def test_encoder_one_context_equals_transform_bit_for_bit(world):
+    contexts = [json.loads(c) for c in world["ledger"]["context"]] + _edge_contexts()
+    enc = ContextEncoder().fit(parse_contexts([c for c in world["ledger"]["context"]]))
+    frame = parse_contexts(contexts)
+    X, seg = enc.transform(frame), enc.segment_ids(frame)
+    fallback = 0
+    for i, ctx in enumerate(contexts):
+        x, s = enc.transform_one(ctx), enc.segment_id_one(ctx)
+        if x is None:  # a number sent as text: the caller parses it with pandas
+            fallback += 1
+            assert s is None or s == seg[i]
+            continue
+        np.testing.assert_array_equal(x, X[i])
+        assert s == seg[i]
+    assert fallback == 1
+    # the lookup tables follow a refit
+    enc.fit(frame.iloc[:5])
+    np.testing.assert_array_equal(enc.transform_one(CTX), enc.transform([CTX])[0])
+
+
+def test_decide_does_not_touch_pandas_for_json_typed_contexts(warehouse, monkeypatch):
+    import retail_lift.bandit.publish as publish_module
+
+    def no_pandas(_):
+        raise AssertionError("the batch (pandas) path was used")
+
+    versions = {name: load_published_policy(warehouse, name) for name in CANDIDATE_NAMES}
+    monkeypatch.setattr(publish_module, "parse_contexts", no_pandas)
+    for name, version in versions.items():
+        assert version.decide(CTX, rng=1)["policy_id"] == name
+        assert version.decide({"device": "tablet", "hour": None}, rng=1)["arm"] in version.arms
+    # a number sent as text is left to pandas' parser (the fallback)
+    with pytest.raises(AssertionError, match="batch"):
+        versions["lints"].decide({**CTX, "orders_90d": "2"}, rng=1)
