@@ -36,18 +36,18 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api bench bench-smoke
+.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
 	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
 	@echo "make lint    ruff and the dbt layer checks"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
-	@echo "make api | simulate | trust-harness | export-targets   see README"
+	@echo "make dashboard | snapshot | api | simulate | trust-harness | export-targets | build-spark   see README"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
 
 ## ---------------------------------------------------------------- set-up command 1
-build: install data prepare dbt-build quality docs summary
+build: install data prepare dbt-build quality snapshot docs summary
 
 ## ---------------------------------------------------------------- set-up command 2
 test: install
@@ -87,9 +87,28 @@ quality:
 	$(STEP) "quality: Great Expectations suites over raw tables, marts and scored tables -> reports/quality"
 	$(BIN)/retail-lift check --raw-as-warnings --out reports/quality
 
-docs:
-	$(STEP) "dbt docs generate (static single-file site)"
-	$(DBT) docs generate --static $(DBT_ARGS)
+# The dashboard reads a read-only snapshot of the warehouse (Parquet + manifest), never the DuckDB file,
+# so a running dashboard cannot block the next dbt build.
+export RETAIL_LIFT_SNAPSHOT ?= $(CURDIR)/warehouse/snapshot
+
+snapshot:
+	$(STEP) "snapshot: publish the dashboard's read-only copy of the warehouse -> $(RETAIL_LIFT_SNAPSHOT)"
+	$(BIN)/retail-lift publish-snapshot --warehouse $(RETAIL_LIFT_WAREHOUSE) --out $(RETAIL_LIFT_SNAPSHOT) \
+		--run-results target/run_results.json
+
+dashboard: install
+	$(STEP) "dashboard on http://localhost:8501 (reads $(RETAIL_LIFT_SNAPSHOT); make snapshot refreshes it)"
+	$(BIN)/streamlit run dashboard/app.py --server.headless true --browser.gatherUsageStats false
+
+# the measured model cards (gitignored); dbt_project.yml's docs-paths reads them when RETAIL_LIFT_MODEL_CARDS_DIR is set
+MODEL_CARDS_DIR := $(CURDIR)/target/model_cards
+
+docs: install
+	$(STEP) "docs: charts (docs/assets/charts) and model cards ($(MODEL_CARDS_DIR)) from the warehouse"
+	$(BIN)/retail-lift docs-assets --warehouse $(RETAIL_LIFT_WAREHOUSE) --out docs/assets/charts \
+		--cards-out $(MODEL_CARDS_DIR)/_model_cards.md
+	$(STEP) "dbt docs generate (static single-file site: target/static_index.html)"
+	RETAIL_LIFT_MODEL_CARDS_DIR=$(MODEL_CARDS_DIR) $(DBT) docs generate --static $(DBT_ARGS)
 
 summary:
 	$(STEP) "done"
@@ -97,6 +116,7 @@ summary:
 	@echo "docs site:   $(CURDIR)/target/static_index.html  (or: $(BIN)/dbt docs serve $(DBT_ARGS))"
 	@echo "load report: $(RETAIL_LIFT_RAW)/_load_report.parquet  (quarantine: marts.rpt_quarantine_summary)"
 	@echo "data docs:   $(CURDIR)/reports/quality/data_docs/index.html  (summary: reports/quality/summary.json)"
+	@echo "dashboard:   make dashboard  (reads the snapshot $(RETAIL_LIFT_SNAPSHOT))"
 
 trust-harness: install
 	$(STEP) "trust harness: 1,000 simulated A/A and known-effect experiments through the experiment engine"
@@ -121,10 +141,25 @@ bench: install
 bench-smoke: install
 	$(BIN)/python bench/run_bench.py --preset tiny --quick --out bench/results/tmp
 
+# The same warehouse on local Apache Spark through dbt-spark (optional `spark` dependency group; Java 17).
+# The SQL layer is built by dbt, the Python models by `retail-lift score` (dbt-spark runs Python only on Databricks).
+export RETAIL_LIFT_SPARK_DIR ?= $(CURDIR)/warehouse/spark
+
+build-spark: install data prepare
+	$(STEP) "install: the optional spark group (pyspark, dbt-spark) into $(VENV)"
+	@command -v java >/dev/null || { echo "build-spark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[spark]'
+	@# Spark skips files named _*: the load report is registered from a visible copy (macros/register_sources.sql)
+	mkdir -p $(RETAIL_LIFT_RAW)/spark && cp $(RETAIL_LIFT_RAW)/_load_report.parquet $(RETAIL_LIFT_RAW)/spark/load_report.parquet
+	$(STEP) "dbt build --target spark: seeds, every SQL model and its tests -> $(RETAIL_LIFT_SPARK_DIR)"
+	$(DBT) build $(DBT_ARGS) --target spark --selector spark_sql
+	$(STEP) "score: the Python models on Spark (and the SQL models built on them), then their tests"
+	$(BIN)/retail-lift score --target spark $(DBT_ARGS)
+
 lint: install
-	$(BIN)/ruff check retail_lift tests
+	$(BIN)/ruff check retail_lift tests bench dashboard
 	$(DBT) parse $(DBT_ARGS) --quiet
 	$(BIN)/python ../shared/tools/dbt_lint.py target/manifest.json || true
 
 clean:
-	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal target logs data
+	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal warehouse/*.tmp warehouse/snapshot target logs data

@@ -134,12 +134,19 @@ def trust_harness(n_experiments, baseline, mde, peeks, seed, out_dir, docs):
 def _register_commands():
     from retail_lift.api.cli import api_command, ingest_command
     from retail_lift.bandit.cli import decide_command, simulate_command
+    from retail_lift.dashboard.cli import dashboard_command, publish_snapshot_command
     from retail_lift.quality.cli import quality_command
+    from retail_lift.reports.cli import docs_assets_command
+    from retail_lift.spark.cli import score_command
     main.add_command(quality_command)
+    main.add_command(docs_assets_command)
     main.add_command(simulate_command)
     main.add_command(decide_command)
     main.add_command(api_command)
     main.add_command(ingest_command)
+    main.add_command(publish_snapshot_command)
+    main.add_command(dashboard_command)
+    main.add_command(score_command)
 
 
 _register_commands()

@@ -146,7 +146,8 @@ TABLES: dict[str, Table] = {
             "promotions",
             "Promotion catalogue: the arms experiments and policies choose from. One row per promotion.",
             (
-                C("promotion_id", "VARCHAR", "Promotion identifier (an arm), e.g. email_10pct; 'control' is no promotion."),
+                C("promotion_id", "VARCHAR",
+                  "Promotion identifier (an arm), e.g. email_10pct; 'control' is no promotion."),
                 C("promotion_name", "VARCHAR", "Display name.", required=False),
                 C("channel", "VARCHAR", "email, banner, popup or none.", required=False),
                 C("discount_rate", "DOUBLE", "Share of the order value given as discount (0 for none).",

@@ -164,7 +164,8 @@ def _derive(con, name: str, out: Path, present: set[str]) -> TableReport | None:
     sql, note = None, None
     if name == "orders" and "events" in present:
         price = (f"(select product_id, try_cast(price as double) as price from {src('products')})"
-                 if "products" in present else "(select null::varchar as product_id, null::double as price where false)")
+                 if "products" in present
+                 else "(select null::varchar as product_id, null::double as price where false)")
         sql = f"""
             select cast(e.transaction_id as varchar) as order_id, cast(min(e.visitor_id) as varchar) as customer_id,
                    min({ts}) as ordered_at, sum(p.price) as amount, cast(null as double) as discount_amount,
@@ -190,7 +191,8 @@ def _derive(con, name: str, out: Path, present: set[str]) -> TableReport | None:
         if "events" in present and name not in present:
             parts.append(f"select cast(visitor_id as varchar) from {src('events')} where event_type = 'transaction'")
         cols = ", ".join("customer_id" if c.name == "customer_id" else
-                         ("customer_id as visitor_id" if c.name == "visitor_id" else f"cast(null as {c.type}) as {c.name}")
+                         ("customer_id as visitor_id" if c.name == "visitor_id"
+                          else f"cast(null as {c.type}) as {c.name}")
                          for c in TABLES["customers"].columns)
         sql = f"select {cols} from (select distinct customer_id from ({' union all '.join(parts)}) " \
               f"where customer_id is not null)"
@@ -201,7 +203,8 @@ def _derive(con, name: str, out: Path, present: set[str]) -> TableReport | None:
             parts.append(f"select cast(product_id as varchar) as product_id, cast(null as double) as p "
                          f"from {src('events')}")
         if "order_lines" in present:
-            parts.append(f"select cast(product_id as varchar), try_cast(unit_price as double) from {src('order_lines')}")
+            parts.append("select cast(product_id as varchar), try_cast(unit_price as double) "
+                         f"from {src('order_lines')}")
         sql = f"""
             select product_id, cast(null as varchar) as category_id, cast(null as varchar) as product_name,
                    avg(p) as price, cast(null as double) as unit_cost, cast(null as timestamp) as launched_at

@@ -353,7 +353,8 @@ _PROPENSITY = re.compile(r"(^|_)propensit(y|ies)($|_)")
 _PROBABILITY = re.compile(r"(^|_)(probability|prob|p_value)($|_)|^p_")
 _UPLIFT = re.compile(r"(^|_)uplift($|_)")
 #: money, counts and statistics that may share a word with the above but are not rates
-_NOT_A_RATE = re.compile(r"revenue|amount|margin|profit|spend|cost|clv|monetary|count|users|rank|decile|quantile|percentile|bucket|_se$|stderr")
+_NOT_A_RATE = re.compile(r"revenue|amount|margin|profit|spend|cost|clv|monetary|count|users|rank|decile|quantile"
+                         r"|percentile|bucket|_se$|stderr")
 
 
 def convention_checks(columns: dict[str, str]) -> list:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from retail_lift.adapters import prepare_raw
@@ -43,3 +46,21 @@ def build_folder(data_dir: Path, workdir: Path, truth_dir: Path | None = None) -
     prepare_raw(data_dir, raw, truth_dir=truth_dir, truth_out=truth, log=lambda *_: None)
     run_dbt(["build"], raw, truth, workdir)
     return workdir / "warehouse.duckdb"
+
+
+@contextmanager
+def warehouse_held_by_another_process(db: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """Another Python process holding a read-write DuckDB connection to db (as a running build would)."""
+    ready = tmp_path / f"{db.name}.held"
+    holder = subprocess.Popen([sys.executable, "-c",
+                               f"import duckdb, pathlib, time; c = duckdb.connect({str(db)!r}); "
+                               f"pathlib.Path({str(ready)!r}).touch(); time.sleep(30)"])
+    try:
+        for _ in range(100):
+            if ready.exists():
+                break
+            time.sleep(0.1)
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,12 +1,10 @@
 """A warehouse held by another process gives a message naming the process and what to do."""
 
-import subprocess
-import sys
-import time
 
 import duckdb
 import pytest
 from click.testing import CliRunner
+from helpers import warehouse_held_by_another_process
 
 from retail_lift.cli import main
 from retail_lift.warehouse import WarehouseLockedError, check_not_locked, read_only
@@ -15,24 +13,13 @@ from retail_lift.warehouse import WarehouseLockedError, check_not_locked, read_o
 def test_lock_held_by_another_process_is_named(tmp_path):
     db = tmp_path / "wh.duckdb"
     duckdb.connect(str(db)).close()
-    ready = tmp_path / "ready"
-    holder = subprocess.Popen([sys.executable, "-c",
-                               f"import duckdb, pathlib, time; c = duckdb.connect({str(db)!r}); "
-                               f"pathlib.Path({str(ready)!r}).touch(); time.sleep(30)"])
-    try:
-        for _ in range(100):
-            if ready.exists():
-                break
-            time.sleep(0.1)
+    with warehouse_held_by_another_process(db, tmp_path) as holder:
         with pytest.raises(WarehouseLockedError) as e:
             check_not_locked(db)
         msg = str(e.value)
         assert f"process {holder.pid}" in msg and "python" in msg and f"kill {holder.pid}" in msg
         result = CliRunner().invoke(main, ["check-lock", str(db)])
         assert result.exit_code == 3 and str(holder.pid) in result.output and "Traceback" not in result.output
-    finally:
-        holder.kill()
-        holder.wait()
     check_not_locked(db)  # free again
 
 

@@ -71,7 +71,8 @@ def test_malformed_csv_lines_are_kept_and_counted(tmp_path):
     prepare_raw(src, out, log=lambda *_: None)
     status, rows, rejected = _report(out)["orders"]
     assert (rows, rejected) == (5, 1)
-    lines = duckdb.sql(f"select table_name, line, csv_line from read_parquet('{out}/_rejected_lines.parquet')").fetchall()
+    lines = duckdb.sql(f"select table_name, line, csv_line from read_parquet('{out}/_rejected_lines.parquet')"
+                       ).fetchall()
     assert lines == [("orders", 6, "o5,c4,2026-03-10 10:00:00,5.0,EXTRA,FIELDS")]
 
 

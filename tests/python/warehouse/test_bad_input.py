@@ -129,7 +129,8 @@ def test_nothing_is_lost(corrupted_build):
 def test_a_fatal_problem_stops_with_a_named_error(tiny_world, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
-    duckdb.sql(f"copy (select order_id, customer_id, amount from read_parquet('{tiny_world / 'raw' / 'orders.parquet'}'))"
+    orders = tiny_world / "raw" / "orders.parquet"
+    duckdb.sql(f"copy (select order_id, customer_id, amount from read_parquet('{orders}'))"
                f" to '{src / 'orders.csv'}' (header)")
     result = CliRunner().invoke(main, ["prepare", "--data", str(src), "--out", str(tmp_path / "raw")])
     assert result.exit_code == 2

@@ -66,7 +66,8 @@ def test_incremental_after_append_equals_full_refresh(tiny_world, tmp_path):
     # reference: a full refresh on the whole log
     prepare_raw(tiny_world / "raw", full / "raw", truth_dir=tiny_world / "truth", truth_out=full / "truth",
                 log=lambda *_: None)
-    run_dbt(["build", "--indirect-selection", "cautious", "-s", "+fct_sessions", "--full-refresh"], full / "raw", full / "truth", full)
+    run_dbt(["build", "--indirect-selection", "cautious", "-s", "+fct_sessions", "--full-refresh"],
+            full / "raw", full / "truth", full)
     for table in INCREMENTAL_MODELS:
         n, diff = _differences(inc / "warehouse.duckdb", full / "warehouse.duckdb", table)
         assert n > 0 and diff == 0, f"{table}: {diff} rows differ between incremental and full refresh"

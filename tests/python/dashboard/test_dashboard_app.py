@@ -1,0 +1,245 @@
+"""The Streamlit dashboard (dashboard/app.py) under Streamlit's AppTest, on the tiny warehouse's snapshot:
+every tab renders its key elements with the snapshot's values, the download carries the target list,
+and missing tables or a missing snapshot give a message instead of an exception."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from retail_lift.dashboard.data import open_snapshot, target_list_csv
+from retail_lift.dashboard.snapshot import SNAPSHOT_TABLES, publish_snapshot
+
+pytestmark = pytest.mark.dbt
+
+APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
+
+TABS = ["Experiments", "Funnel", "Cohorts", "RFM segments", "Uplift", "Bandit", "Fairness", "Campaign targets"]
+
+
+def _run(monkeypatch, snapshot_root) -> AppTest:
+    monkeypatch.setenv("RETAIL_LIFT_SNAPSHOT", str(snapshot_root))
+    return AppTest.from_file(str(APP), default_timeout=120).run()
+
+
+def _tab(at: AppTest, label: str):
+    return next(t for t in at.tabs if t.label == label)
+
+
+def _metrics(block) -> dict[str, str]:
+    return {m.label: m.value for m in block.metric}
+
+
+def _charts(block) -> list[tuple[dict, list[pd.DataFrame]]]:
+    """(Vega-Lite spec, its datasets as DataFrames) of every chart in the block."""
+    out = []
+    for el in block.get("vega_lite_chart"):
+        frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in el.proto.datasets]
+        out.append((json.loads(el.proto.spec), frames))
+    return out
+
+
+def _fields(spec) -> set[str]:
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("field"), str):
+                found.add(node["field"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return found
+
+
+@pytest.fixture(scope="module")
+def app(tiny_snapshot):
+    with pytest.MonkeyPatch.context() as mp:
+        downloads = []
+        original = MediaFileManager.add
+
+        def add(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+            downloads.append({"data": path_or_data, "mimetype": mimetype, "file_name": file_name})
+            return original(self, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
+
+        mp.setattr(MediaFileManager, "add", add)
+        at = _run(mp, tiny_snapshot)
+        at.downloads = downloads
+        yield at
+
+
+def test_app_runs_without_exceptions_and_has_every_tab(app, tiny_snapshot):
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert [t.label for t in app.tabs] == TABS
+    snap = open_snapshot(tiny_snapshot)
+    assert snap.snapshot_id in app.caption[0].value
+    for label in TABS:
+        assert len(_tab(app, label).header) == 1, label
+
+
+def test_experiments_tab(app, tiny_snapshot):
+    results = open_snapshot(tiny_snapshot).table("experiment_results")
+    tab = _tab(app, "Experiments")
+    metrics = _metrics(tab)
+    assert metrics["Experiments"] == str(results["experiment_id"].nunique())
+    assert metrics["Ship verdicts"] == str(int((results["decision"] == "ship").sum()))
+    first = sorted(results["experiment_id"].unique())[0]
+    assert app.selectbox(key="experiment").value == first
+    verdicts = tab.dataframe[1].value
+    expected = results[results["experiment_id"] == first]
+    assert sorted(zip(verdicts["variant"], verdicts["metric_name"], verdicts["decision"], strict=True)) == \
+        sorted(zip(expected["variant"], expected["metric_name"], expected["decision"], strict=True))
+    (spec, frames), = _charts(tab)
+    assert {"relative_lift", "relative_lift_ci_low", "relative_lift_ci_high", "decision"} <= _fields(spec)
+    assert len(frames[0]) == len(expected)
+
+
+def test_choosing_another_experiment_shows_its_verdicts(app, tiny_snapshot):
+    results = open_snapshot(tiny_snapshot).table("experiment_results")
+    last = sorted(results["experiment_id"].unique())[-1]
+    app.selectbox(key="experiment").select(last).run()
+    verdicts = _tab(app, "Experiments").dataframe[1].value
+    assert set(verdicts["decision"]) == set(results.loc[results["experiment_id"] == last, "decision"])
+    assert len(verdicts) == int((results["experiment_id"] == last).sum())
+    assert not app.exception
+
+
+def test_funnel_tab(app, tiny_snapshot):
+    funnel = open_snapshot(tiny_snapshot).table("funnel")
+    overall = funnel[funnel["funnel_date"].isna() & (funnel["breakdown"] == "overall")].iloc[0]
+    tab = _tab(app, "Funnel")
+    assert _metrics(tab)["Journeys viewed"] == f"{int(overall['journeys_viewed']):,}"
+    assert _metrics(tab)["View → purchase"] == f"{overall['view_to_purchase_rate']:.1%}"
+    charts = _charts(tab)
+    bars = next(frames[0] for spec, frames in charts if "journeys" in _fields(spec))
+    devices = funnel[funnel["funnel_date"].isna() & (funnel["breakdown"] == "device")]
+    assert bars["journeys"].sum() == devices[["journeys_viewed", "journeys_carted", "journeys_purchased"]].sum().sum()
+
+
+def test_cohort_tab_draws_the_heatmap(app, tiny_snapshot):
+    cohorts = open_snapshot(tiny_snapshot).table("cohort_retention")
+    (spec, frames), = _charts(_tab(app, "Cohorts"))
+    marks = [layer["mark"]["type"] for layer in spec.get("layer", [spec])]
+    assert marks[0] == "rect" and "retention_rate" in _fields(spec)
+    shown = cohorts[(cohorts["cohort_type"] == "first_purchase") & (cohorts["period_grain"] == "month")]
+    assert len(frames[0]) == len(shown) > 0
+    assert frames[0]["retention_rate"].sum() == pytest.approx(shown["retention_rate"].sum())
+
+
+def test_rfm_tab(app, tiny_snapshot):
+    rfm = open_snapshot(tiny_snapshot).table("rfm_segments")
+    tab = _tab(app, "RFM segments")
+    assert _metrics(tab)["Customers with orders"] == f"{int(rfm['customers'].sum()):,}"
+    assert len(_charts(tab)) == 2
+    assert sorted(tab.dataframe[0].value["segment"]) == sorted(rfm["segment"])
+
+
+def test_uplift_tab(app, tiny_snapshot):
+    snap = open_snapshot(tiny_snapshot)
+    qini, segments = snap.table("uplift_qini"), snap.table("uplift_segments")
+    tab = _tab(app, "Uplift")
+    arms = sorted(qini["promotion_id"].unique())
+    assert app.selectbox(key="uplift_arm").options == arms
+    curve = next(frames[0] for spec, frames in _charts(tab) if "incremental_conversions" in _fields(spec))
+    assert len(curve) == 3 * len(qini[qini["promotion_id"] == arms[0]])
+    persuadables = tab.dataframe[0].value
+    expected = segments[segments["segment"] == "persuadable"]
+    assert dict(zip(persuadables["promotion_id"], persuadables["customers"], strict=True)) == \
+        dict(zip(expected["promotion_id"], expected["customers"], strict=True))
+
+
+def test_bandit_tab(app, tiny_snapshot):
+    snap = open_snapshot(tiny_snapshot)
+    published, daily = snap.table("bandit_published_policy"), snap.table("decision_arm_mix_daily")
+    active = published[published["is_active"]].iloc[0]
+    tab = _tab(app, "Bandit")
+    metrics = _metrics(tab)
+    assert metrics["Active policy"] == f"{active['policy_id']} {active['version']}"
+    assert metrics["Gate verdict"] == active["gate_verdict"]
+    mix = next(frames[0] for spec, frames in _charts(tab) if "period_start" in _fields(spec))
+    assert mix["decisions"].sum() == daily["decisions"].sum()
+    assert set(mix["promotion_id"]) == set(daily["promotion_id"])
+    gate = tab.dataframe[0].value
+    assert gate["gate_verdict"].tolist() == snap.table("bandit_policy_gate")["gate_verdict"].tolist()
+
+
+def test_fairness_tab(app, tiny_snapshot):
+    fair = open_snapshot(tiny_snapshot).table("fairness")
+    tab = _tab(app, "Fairness")
+    summary = tab.dataframe[0].value
+    expected = fair.groupby("attribute")["demographic_parity_difference"].first()
+    assert summary.set_index("attribute")["demographic_parity_difference"].to_dict() == pytest.approx(
+        expected.to_dict())
+    flagged = sorted(fair.loc[fair["is_parity_gap_flagged"] | fair["is_opportunity_gap_flagged"], "attribute"].unique())
+    if flagged:
+        assert tab.warning[0].value.endswith(", ".join(flagged))
+    else:
+        assert tab.success
+    charts = _charts(tab)
+    compared = fair[fair["is_compared"]]
+    assert len(charts) == compared["attribute"].nunique()
+    assert sum(len(frames[0]) for _, frames in charts) == 2 * len(compared)  # selection rate and TPR per group
+
+
+def test_campaign_download_carries_the_target_list(app, tiny_snapshot):
+    targets = open_snapshot(tiny_snapshot).table("campaign_targets")
+    tab = _tab(app, "Campaign targets")
+    assert _metrics(tab)["Selected customers"] == f"{len(targets):,}"
+    button = tab.get("download_button")[0]
+    assert f"{len(targets):,} customers" in button.proto.label
+    csv_downloads = [d for d in app.downloads if d["mimetype"] == "text/csv"]
+    assert csv_downloads, "the download button registered no file"
+    got = csv_downloads[-1]
+    assert got["data"] == target_list_csv(targets)
+    assert got["file_name"].startswith("campaign_target_list") and got["file_name"].endswith(".csv")
+    header, *rows = got["data"].decode().splitlines()
+    assert header.split(",")[:2] == ["customer_id", "rank"] and len(rows) == len(targets)
+
+
+def test_missing_tables_show_a_message(tiny_warehouse, tmp_path, monkeypatch):
+    without = {"experiment_results", "funnel"}
+    tables = tuple(dataclasses.replace(t, sources=(f"ml.{t.name}_not_built",)) if t.name in without else t
+                   for t in SNAPSHOT_TABLES)
+    publish_snapshot(tiny_warehouse, tmp_path / "snap", tables=tables)
+    at = _run(monkeypatch, tmp_path / "snap")
+    assert not at.exception, [e.value for e in at.exception]
+    for label, name in [("Experiments", "experiment_results"), ("Funnel", "funnel")]:
+        tab = _tab(at, label)
+        messages = [i.value for i in tab.info]
+        assert messages == [f"No `{name}` data in this snapshot: ml.{name}_not_built not in the warehouse."]
+        assert not _charts(tab)
+    assert _charts(_tab(at, "Cohorts"))  # the rest still renders
+    assert _tab(at, "Campaign targets").get("download_button")
+
+
+def test_empty_tables_show_a_message_on_every_tab(tiny_warehouse, tmp_path, monkeypatch):
+    """Data that produces the tables but no rows (e.g. a shop without experiments or web events yet)."""
+    empty = tuple(dataclasses.replace(t, sql=f"select * from ({t.sql}) as q limit 0") for t in SNAPSHOT_TABLES)
+    manifest = publish_snapshot(tiny_warehouse, tmp_path / "snap", tables=empty)
+    assert manifest["missing"] == {} and all(e["rows"] == 0 for e in manifest["tables"].values())
+    at = _run(monkeypatch, tmp_path / "snap")
+    assert not at.exception, [e.value for e in at.exception]
+    for label in TABS:
+        tab = _tab(at, label)
+        assert tab.info, f"{label}: no message for empty tables"
+        assert not _charts(tab), label
+    assert not at.get("download_button")
+
+
+def test_no_snapshot_says_how_to_publish_one(tmp_path, monkeypatch):
+    at = _run(monkeypatch, tmp_path / "empty")
+    assert not at.exception
+    assert "no dashboard snapshot" in at.error[0].value and "make build" in at.error[0].value
+    assert not at.tabs
