@@ -297,14 +297,22 @@ def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: di
     return _typed(out, _classifier_schema(id_cols))
 
 
+MAX_TRAIN_ROWS = 1_000_000
+
+
 def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequence[str] = ("customer_id",),
                          models: Sequence[str] = ("xgboost",), min_class_rows: int = 10,
-                         role_col: str = "snapshot_role", **train_kwargs) -> pd.DataFrame:
+                         role_col: str = "snapshot_role", max_train_rows: int | None = MAX_TRAIN_ROWS,
+                         **train_kwargs) -> pd.DataFrame:
     """Train, compare and score once with :func:`~retail_lift.predict.train_compare_score`; stack the result.
 
     Rows of ``features`` with ``role_col = 'train'`` and a non-missing ``label`` train, ``'score'`` rows
     are scored. Skips (with a ``run`` row and a log line) when either class has fewer than
-    ``min_class_rows`` labelled train rows. Returns the fit table (module docstring), columns
+    ``min_class_rows`` labelled train rows. When there are more than ``max_train_rows`` labelled train
+    rows (default :data:`MAX_TRAIN_ROWS`; ``None`` for no cap), a seeded random sample of that many trains
+    (each class sampled in proportion, so the base rate is kept); every score row is still scored. The
+    cap bounds memory and time on large shops (a million customer x category rows) where more rows no
+    longer change the model. Returns the fit table (module docstring), columns
     :data:`CLASSIFIER_FIT_COLUMNS` with ``id_cols`` in place.
     """
     t0 = time.perf_counter()
@@ -327,16 +335,40 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
         run = _run_row(classifier, status="skipped", message=message, train_rows=n_train, train_positives=n_pos,
                        score_rows=n_score, seconds=time.perf_counter() - t0)
         return _typed(pd.DataFrame([run]), schema)
+    sampled_from = None
+    if max_train_rows is not None and n_train > max_train_rows:
+        frame, y, sampled_from = _cap_train_rows(frame, y, labelled, max_train_rows)
+        labelled = (frame[role_col].astype(object) == "train").to_numpy() & y.notna().to_numpy()
+        n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
     frame = frame.assign(**{label: y})
     result = train_compare_score(frame, label, models=tuple(models), id_cols=id_cols, role_col=role_col,
                                  **train_kwargs)
     seconds = time.perf_counter() - t0
-    message = (f"{classifier}: {n_train} train rows ({n_pos} positive), {n_score} scored; chose "
-               f"{result.chosen_model} of {', '.join(models)}")
+    message = (f"{classifier}: {n_train} train rows ({n_pos} positive)"
+               + (f", a seeded sample of {sampled_from} (max_train_rows)" if sampled_from else "")
+               + f", {n_score} scored; chose {result.chosen_model} of {', '.join(models)}")
     log_line(f"{message} in {seconds:.1f} s")
     run = _run_row(classifier, status="trained", message=message, train_rows=n_train, train_positives=n_pos,
                    score_rows=n_score, seconds=seconds, model=result.chosen_model)
     return _stack(result, classifier, id_cols, run)
+
+
+def _cap_train_rows(frame: pd.DataFrame, y: pd.Series, labelled: np.ndarray, max_rows: int,
+                    seed: int = 0) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Keep every row that is not a labelled train row, and a seeded sample of ``max_rows`` labelled
+    train rows with each class in proportion (frame order is deterministic, see :func:`_frame`)."""
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(labelled)
+    yl = y.to_numpy()[idx].astype(float)
+    keep_parts = []
+    for cls in (0.0, 1.0):
+        members = idx[yl == cls]
+        k = int(round(max_rows * len(members) / len(idx)))
+        keep_parts.append(rng.choice(members, size=min(k, len(members)), replace=False))
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[~labelled] = True
+    keep[np.concatenate(keep_parts)] = True
+    return frame[keep].reset_index(drop=True), y[keep].reset_index(drop=True), int(len(idx))
 
 
 def _use_case(classifier: str, features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:

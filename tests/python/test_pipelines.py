@@ -87,6 +87,20 @@ def test_fit_table_stacks_every_record_type(propensity_fit, features):
     assert not fit[key].astype(str).duplicated().any()
 
 
+def test_training_rows_are_capped_by_a_seeded_sample_that_keeps_the_base_rate(features):
+    fit = P.purchase_propensity_fit(features, models=("logistic",), max_train_rows=100)
+    run = fit[fit["record_type"] == "run"].iloc[0]
+    labels = features.loc[features["snapshot_role"] == "train", "purchased_next_30d"].astype(bool)
+    assert run["train_rows"] == 100 and "a seeded sample of 400 (max_train_rows)" in run["message"]
+    assert abs(run["train_positives"] - round(100 * labels.mean())) <= 1  # each class in proportion
+    assert (fit["record_type"] == "score").sum() == (features["snapshot_role"] == "score").sum()  # all scored
+    again = P.purchase_propensity_fit(features, models=("logistic",), max_train_rows=100)
+    scores = fit[fit["record_type"] == "score"]["probability"].to_numpy()
+    assert np.array_equal(scores, again[again["record_type"] == "score"]["probability"].to_numpy())  # seeded
+    uncapped = P.purchase_propensity_fit(features, models=("logistic",), max_train_rows=None)
+    assert uncapped[uncapped["record_type"] == "run"]["train_rows"].iloc[0] == 400
+
+
 def test_leaky_and_label_columns_are_not_features(propensity_fit):
     used = set(propensity_fit.loc[propensity_fit["record_type"] == "importance", "source_column"])
     assert used and not used & {"orders_next_30d", "purchased_next_30d", "returned", "customer_id"}
