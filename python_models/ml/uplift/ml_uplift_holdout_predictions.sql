@@ -1,6 +1,7 @@
--- One row per held-out experiment exposure x the arm it is compared in (the arm's treated exposures
--- and the experiment's control exposures): the outcome and the prediction of the kept learner fitted
--- without the holdout, from the training run ml_uplift_run (table_name = 'holdout_predictions').
+-- One row per evaluated experiment exposure x the arm it is compared in (the arm's treated exposures
+-- and the experiment's control exposures): the outcome and the out-of-fold prediction of the kept
+-- learner (cross-fitting: fitted without the exposure's fold), from the training run ml_uplift_run
+-- (table_name = 'holdout_predictions').
 with
 
 runs as (
@@ -21,6 +22,7 @@ final as (
         is_converted,
         revenue,
         learner,
+        fold,
         predicted_uplift,
         predicted_control_probability
 

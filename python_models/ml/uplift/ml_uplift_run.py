@@ -15,12 +15,15 @@ def model(dbt, session):
     scoring = dbt.ref("fct_uplift_scoring_customers").to_arrow_table().to_pandas()
     srm = dbt.ref("fct_experiment_srm").to_arrow_table().to_pandas()
     promotions = dbt.ref("stg_shop__promotions").to_arrow_table().to_pandas()
+    n_folds = dbt.config.get("n_folds", 5)  # cross-fitting folds; 0 or null: the single holdout split
     return uplift_run_table(
         training,
         scoring,
         srm,
         promotions,
         learner=str(dbt.config.get("learner", "auto")),
+        base_learner=str(dbt.config.get("base_learner", "boosting")),
+        n_folds=int(n_folds) if n_folds else None,
         holdout=float(dbt.config.get("holdout", 0.3)),
         random_state=int(dbt.config.get("random_state", 0)),
         k_fractions=dbt.config.get("k_fractions", [0.1, 0.2, 0.3]),

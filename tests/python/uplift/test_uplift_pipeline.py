@@ -149,12 +149,14 @@ def test_output_shapes_and_columns(world, result):
                                np.clip(result.scores["predicted_control_probability"]
                                        + result.scores["predicted_uplift"], 0, 1))
 
-    # holdout: 30 % of exp_a's exposures, each once (one arm)
+    # cross-fitting (5 folds): every exposure of exp_a once (one arm), each in one fold of about a fifth
     assert list(result.holdout_predictions.columns) == HOLDOUT_COLUMNS
     n_a = int((training["experiment_id"] == "exp_a").sum())
-    assert len(result.holdout_predictions) == pytest.approx(0.3 * n_a, abs=2)
-    assert result.holdout_predictions["exposure_id"].is_unique
     hp = result.holdout_predictions
+    assert len(hp) == n_a and hp["exposure_id"].is_unique
+    assert set(hp["exposure_id"]) == set(training.loc[training["experiment_id"] == "exp_a", "exposure_id"])
+    sizes = hp["fold"].value_counts()
+    assert sorted(sizes.index.tolist()) == [0, 1, 2, 3, 4] and sizes.max() - sizes.min() <= 5
     assert (hp["is_treated"] == (hp["variant"] == "arm_a")).all()
 
     # metrics: arm x learner x metric, one selected learner per arm, a status row for the SRM arm
@@ -331,6 +333,58 @@ def test_roi_arithmetic_matches_the_campaign_formulas(result):
     assert v == pytest.approx(ORDER_VALUE)
 
 
+def test_predictions_are_out_of_fold(world, result):
+    """Each fold's predictions come from a learner fitted on the other folds only."""
+    from retail_lift.uplift.pipeline import _make_learner, build_features
+
+    _, training, scoring, _ = world
+    kept = result.holdout_predictions["learner"].iloc[0]
+    exp = training[training["experiment_id"] == "exp_a"].drop(columns=["true_uplift", "kind"])
+    exp = exp.sort_values("exposure_id", kind="mergesort").reset_index(drop=True)
+    hp = result.holdout_predictions.set_index("exposure_id").loc[exp["exposure_id"]]
+    X, _ = build_features(exp, scoring)
+    X = X.to_numpy(float)
+    labels, y = exp["variant"].to_numpy(str), exp["is_converted"].astype(int).to_numpy()
+    fold = hp["fold"].to_numpy(int)
+    train = fold != 2
+    share = float((labels[train] == "arm_a").sum() / train.sum())
+    model = _make_learner(kept, "control", {"arm_a": share}, 0).fit(X[train], labels[train], y[train])
+    np.testing.assert_allclose(model.predict_uplift(X[~train], arm="arm_a"),
+                               hp["predicted_uplift"].to_numpy(float)[~train], rtol=1e-9, atol=1e-12)
+
+
+def test_logistic_base_learner(world):
+    """``base_learner="logistic"``: linear outcome models, still finds the synthetic effect."""
+    from sklearn.linear_model import LogisticRegression
+
+    from retail_lift.uplift.pipeline import _make_learner
+
+    _, training, scoring, srm = world
+    model = _make_learner("x", "control", {"arm_a": 0.5}, 0, "logistic")
+    assert isinstance(model.outcome_learner.steps[-1][1], LogisticRegression)
+    res = fit_score_uplift(training.drop(columns=["true_uplift", "kind"]), scoring, srm=srm,
+                           base_learner="logistic", n_placebo=0, n_threads=1)
+    sel = res.metrics[res.metrics["is_selected_learner"]].set_index("metric_name")["metric_value"]
+    assert sel["qini_auc"] > 0.05
+
+
+def test_single_holdout_mode(world):
+    """``n_folds=None``: one stratified 30 % holdout, no fold number."""
+    _, training, scoring, srm = world
+    res = fit_score_uplift(training.drop(columns=["true_uplift", "kind"]), scoring, srm=srm, learner="x",
+                           n_folds=None, holdout=0.3, n_placebo=0, n_threads=1)
+    hp = res.holdout_predictions
+    n_a = int((training["experiment_id"] == "exp_a").sum())
+    assert len(hp) == pytest.approx(0.3 * n_a, abs=2) and hp["exposure_id"].is_unique
+    assert hp["fold"].isna().all()
+    assert _evaluation_method(hp) == "holdout"
+
+
+def _evaluation_method(hp):
+    true = hp[["exposure_id", "promotion_id"]].assign(true_uplift=0.01 * np.arange(len(hp)))
+    return evaluate_uplift_against_truth(hp, true, n_bootstrap=0)["evaluation_method"].iloc[0]
+
+
 def test_evaluation_of_a_perfect_ranking(world, result):
     training = world[1]
     hp = result.holdout_predictions.copy()
@@ -345,6 +399,7 @@ def test_evaluation_of_a_perfect_ranking(world, result):
     assert row["qini_oracle_ratio"] == pytest.approx(1.0, abs=0.05) and bool(row["meets_target"])
     model = evaluate_uplift_against_truth(result.holdout_predictions, true, n_bootstrap=20).iloc[0]
     assert 0 < model["true_gain_ratio"] <= 1.0 + 1e-9 and model["ratio_ci_low"] <= model["ratio_ci_high"]
+    assert model["evaluation_method"] == "cross_fitted_5_folds"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -383,6 +438,9 @@ def test_srm_flags():
 @pytest.mark.parametrize("kwargs, match", [
     ({"learner": "z"}, "learner"),
     ({"holdout": 1.5}, "holdout"),
+    ({"n_folds": 1}, "n_folds"),
+    ({"base_learner": "forest"}, "base_learner"),
+    ({"n_folds": 2.5}, "n_folds"),
     ({"k_fractions": (0.0, 0.5)}, "k_fractions"),
     ({"margin_rate": 2.0}, "margin_rate"),
 ])
