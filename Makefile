@@ -162,4 +162,4 @@ lint: install
 	$(BIN)/python ../shared/tools/dbt_lint.py target/manifest.json || true
 
 clean:
-	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal warehouse/*.tmp warehouse/snapshot target logs data
+	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal warehouse/*.tmp warehouse/snapshot warehouse/spark target logs data

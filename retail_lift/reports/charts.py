@@ -15,7 +15,7 @@ rfm_segments      marts.rpt_rfm_segments                         share of custom
 calibration       ml.ml_*_fit holdout rows of the chosen models  observed rate vs mean predicted probability in ten
                                                                  equal-width bins (as ``predict.calibration_table``)
 qini_curves       ml.ml_uplift_holdout_predictions               Qini curve of the selected learner per promotion on
-                                                                 the experiment holdout (as ``uplift.qini_curve``)
+                                                                 out-of-fold predictions (as ``uplift.qini_curve``)
 bandit_arm_mix    marts.fct_decision_ledger,                     weekly share of each arm in the logged decisions;
                   marts.fct_bandit_holdout_arm_mix               each candidate policy's expected arm mix on holdout
 ab_lift           ml.ml_experiment_results                       relative lift with its 95 % interval per
@@ -331,7 +331,8 @@ def qini_points(warehouse: str | Path) -> pd.DataFrame:
 
 
 def qini_curves(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> ChartResult:
-    """Qini curve of each promotion's uplift model on the experiment holdout, with the random baseline."""
+    """Qini curve of each promotion's uplift model on out-of-fold predictions of every participant, with the random
+    baseline."""
     tables = ("ml.ml_uplift_holdout_predictions", "ml.ml_uplift_metrics")
     data = _read(warehouse, tables, {
         "qini": QINI_SQL,
@@ -345,7 +346,7 @@ def qini_curves(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> Cha
     groups = list(points.groupby(["promotion_id", "learner"], sort=True))
     cols = min(3, len(groups))
     rows = -(-len(groups) // cols)
-    fig = _new_figure(4.2 * cols, 3.4 * rows + 0.6, "Qini curves of the uplift models (experiment holdout)")
+    fig = _new_figure(4.2 * cols, 3.4 * rows + 0.6, "Qini curves of the uplift models (out-of-fold predictions)")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, ((promotion, learner), curve) in zip(axes, groups, strict=False):
         x = np.r_[0.0, curve["n_targeted"].to_numpy()]

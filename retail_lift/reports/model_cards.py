@@ -128,7 +128,7 @@ _NO_TRUTH_CLASSIFIER = ("The simulated world states no true probability for this
                         "returning_customer).")
 
 _UPLIFT_ORACLE = (Section(
-    "Against the oracle (Qini of the true effects of the same held-out exposures; target ratio 0.7)",
+    "Against the oracle (Qini of the true effects of the same exposures, out-of-fold predictions; target ratio 0.7)",
     f"select experiment_id, promotion_id, learner, n_treated, n_control, model_qini, oracle_qini, "
     f"qini_oracle_ratio, ratio_ci_low, ratio_ci_high, spearman_correlation, meets_target from {_UPLIFT_EVAL} "
     f"order by experiment_id, promotion_id", (_UPLIFT_EVAL,)),)
@@ -214,9 +214,9 @@ CARDS: tuple[Card, ...] = (
          window="snapshot", metrics=_CAMPAIGN_ORACLE,
          oracle_note="This model is itself the oracle comparison (simulated world only)."),
     Card("ml_eval_uplift_vs_truth",
-         predicts="The uplift models' holdout Qini against the oracle Qini of the true effects of the same held-out "
-                  "exposures, their ratio with a 90 % bootstrap interval, and the correlation of predicted and true "
-                  "uplift.",
+         predicts="The uplift models' Qini on out-of-fold (5-fold cross-fitted) predictions of every participant "
+                  "against the oracle Qini of the true effects of the same exposures, their ratio with a 90 % "
+                  "bootstrap interval, and the correlation of predicted and true uplift.",
          inputs="`ml_uplift_holdout_predictions` and the true effect per exposure", window="experiments",
          metrics=_UPLIFT_ORACLE, oracle_note="This model is itself the oracle comparison (simulated world only).",
          charts=("qini_curves",)),
@@ -234,12 +234,12 @@ CARDS: tuple[Card, ...] = (
     # ------------------------------------------------------------------ uplift
     Card("ml_uplift_run",
          predicts="The uplift of each promotion on a customer's conversion (treated minus control probability), "
-                  "per experiment: the candidate learners are compared on a holdout of the experiment's exposures, "
-                  "the one with the higher holdout Qini averaged over the experiment's arms is kept, refitted and "
-                  "scores every customer, who is then segmented (persuadable, sure thing, lost cause, do not "
-                  "disturb).",
+                  "per experiment: the candidate learners are compared on out-of-fold (5-fold cross-fitted) "
+                  "predictions of every participant, the one with the higher Qini averaged over the experiment's "
+                  "arms is kept, refitted on all exposures and scores every customer, who is then segmented "
+                  "(persuadable, sure thing, lost cause, do not disturb).",
          inputs="", inputs_from=_uplift_features, window="experiments",
-         metrics=(Section("Holdout metrics per promotion and learner (the selected learner first)",
+         metrics=(Section("Out-of-fold metrics per promotion and learner (the selected learner first)",
                           "select experiment_id, promotion_id, learner, is_selected_learner as selected, "
                           + ", ".join(f"max(metric_value) filter (where metric_name = '{m}') as {m}"
                                       for m in ("n_treated", "n_control", "qini_auc", "uplift_auc", "uplift_at_20",
@@ -415,8 +415,8 @@ CARDS: tuple[Card, ...] = (
 _WINDOW_TEXT = {
     "holdout_decisions": "Trained on the earlier settled decisions of `fct_decision_ledger` (reward known), "
                          "evaluated on the latest ones by decision time (the holdout):",
-    "experiments": "The experiments' exposures with a closed attribution window; held-out exposures measure the "
-                   "models:",
+    "experiments": "The experiments' exposures with a closed attribution window; out-of-fold (cross-fitted) "
+                   "predictions of every exposure measure the models:",
     "order_lines": "Every order line up to the end of the data.",
     "closed_contacts": "Promotion contacts whose attribution window has closed.",
     "all_data": "Every customer's history up to the last day of data.",

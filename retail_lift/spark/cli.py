@@ -19,7 +19,9 @@ import click
               help="dbt's target folder (default: the project's).")
 @click.option("--log-path", default=None, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-test", is_flag=True, help="Skip the dbt data tests of the scored tables.")
-def score_command(target, project_dir, profiles_dir, target_path, log_path, no_test):
+@click.option("--select", "select", multiple=True,
+              help="Only this model and the models built on it (repeatable), e.g. to resume after a failure.")
+def score_command(target, project_dir, profiles_dir, target_path, log_path, no_test, select):
     """Run the dbt Python models (and the SQL models on them) against a Spark warehouse.
 
     Run after `dbt build --target spark --selector spark_sql`: reads the marts from Spark through Arrow,
@@ -39,7 +41,7 @@ def score_command(target, project_dir, profiles_dir, target_path, log_path, no_t
         sys.exit(2)
     try:
         run = run_score(project_dir, profiles_dir or project_dir, target=target, target_path=target_path,
-                        log_path=log_path, test=not no_test, log=click.echo)
+                        log_path=log_path, test=not no_test, log=click.echo, select=select)
     except SparkScoreError as e:
         click.echo(f"retail-lift: error: {e}", err=True)
         sys.exit(1)

@@ -215,6 +215,23 @@ def _models_from_python(manifest) -> tuple[dict, dict]:
     return {uid: models[uid] for uid in wanted}, parents
 
 
+def _downstream_of(names: Iterable[str], nodes: dict, parents: dict) -> tuple[dict, dict]:
+    names = set(names)
+    unknown = names - {n.name for n in nodes.values()}
+    if unknown:
+        raise SparkScoreError(f"not a Python model or a model built on one: {', '.join(sorted(unknown))}")
+    wanted = {uid for uid, n in nodes.items() if n.name in names}
+    changed = True
+    while changed:
+        changed = False
+        for uid in nodes:
+            if uid not in wanted and any(p in wanted for p in parents[uid]):
+                wanted.add(uid)
+                changed = True
+    return ({uid: nodes[uid] for uid in wanted},
+            {uid: [p for p in parents[uid] if p in wanted] for uid in wanted})
+
+
 def run_python_model(spark, node, manifest, project_dir: Path) -> int:
     """Run one dbt Python model file against Spark and write its result as a Spark table; returns its rows."""
     path = Path(project_dir) / node.original_file_path
@@ -276,14 +293,21 @@ def run_score(
     log_path: Path | None = None,
     test: bool = True,
     log: Callable[[str], None] = print,
+    select: Iterable[str] = (),
 ) -> ScoreRun:
-    """Build the Python models (and the SQL models on them) on the Spark target, then test them."""
+    """Build the Python models (and the SQL models on them) on the Spark target, then test them.
+
+    ``select``: model names; only they and the models downstream of them are built (the others are read as
+    they are), e.g. to resume a run after a failure.
+    """
     project_dir = Path(project_dir).resolve()
     session = open_session(project_dir, profiles_dir, target, target_path, log_path)
     runner, manifest, spark, common = session.runner, session.manifest, session.spark, session.common
     run = ScoreRun()
 
     nodes, parents = _models_from_python(manifest)
+    if select:
+        nodes, parents = _downstream_of(select, nodes, parents)
     done: set[str] = set()
     while len(done) < len(nodes):
         ready = [uid for uid in sorted(nodes) if uid not in done and all(p in done for p in parents[uid])]
@@ -292,7 +316,12 @@ def run_score(
         for uid in [u for u in ready if nodes[u].language == "python"]:
             node = nodes[uid]
             start = time.perf_counter()
-            rows = run_python_model(spark, node, manifest, project_dir)
+            try:
+                rows = run_python_model(spark, node, manifest, project_dir)
+            except SparkScoreError:
+                raise
+            except Exception as e:
+                raise SparkScoreError(f"{node.name}: {type(e).__name__}: {e}") from e
             step = ScoreStep("python", [node.name], time.perf_counter() - start, rows)
             run.steps.append(step)
             log(f"retail-lift score: {relation_name(node)}: {rows:,} rows in {step.seconds:.1f} s")

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized='table' if target.type == 'spark' else 'incremental',
         incremental_strategy='delete+insert',
         unique_key='visitor_id',
         on_schema_change='fail',
@@ -17,6 +17,8 @@
 -- loaded minus var('incremental_lookback_days') (late-arriving events), replacing all of that
 -- visitor's rows (delete+insert on visitor_id). The result equals a full refresh as long as late
 -- events arrive within the lookback.
+-- On Spark (dbt-spark without Delta) it is a table rebuilt in full: no strategy there can replace all
+-- of a visitor's rows (merge needs Delta; insert_overwrite replaces whole partitions).
 with
 
 all_events as (

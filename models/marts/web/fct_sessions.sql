@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized='table' if target.type == 'spark' else 'incremental',
         incremental_strategy='delete+insert',
         unique_key='visitor_id',
         on_schema_change='fail',
@@ -13,6 +13,8 @@
 -- session end already loaded minus var('incremental_lookback_days'), and of the visitors whose
 -- customer or landing category changed since (delete+insert on visitor_id), so that the table equals
 -- a full refresh.
+-- On Spark (dbt-spark without Delta) it is a table rebuilt in full: no strategy there can replace all
+-- of a visitor's rows (merge needs Delta; insert_overwrite replaces whole partitions).
 with
 
 all_sessionized_events as (

@@ -49,11 +49,12 @@ def _spark_copy_of_hidden_files(raw: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def spark_build(tiny_world, tmp_path_factory):
+def spark_build(request, tmp_path_factory):
     reason = _skip_reason()
     if reason:
         print(f"\nSKIP cross-engine test: {reason}")
         pytest.skip(reason)
+    tiny_world = request.getfixturevalue("tiny_world")  # only when the test runs: generating it takes a while
     work = tmp_path_factory.mktemp("spark_build")
     raw, truth = work / "raw", work / "truth"
     prepare_raw(tiny_world / "raw", raw, truth_dir=tiny_world / "truth", truth_out=truth, log=lambda *_: None)
@@ -83,11 +84,14 @@ def test_spark_builds_every_sql_model_and_passes_its_tests(spark_build):
     assert len(_built_models(work)) > 50
 
 
-def test_every_sql_model_is_identical_on_duckdb_and_spark(spark_build, tiny_warehouse, monkeypatch):
+def test_every_sql_model_is_identical_on_duckdb_and_spark(spark_build, request, monkeypatch):
     from retail_lift.spark.compare import fingerprint, row_differences
     from retail_lift.spark.score import open_session, spark_to_arrow
 
     work, raw, truth, env = spark_build
+    # the shared DuckDB build of the same world; asked for here, not in the signature, so that pytest does not
+    # build it (a session fixture goes first) when the Spark part is skipped
+    tiny_warehouse = request.getfixturevalue("tiny_warehouse")
     for key, value in {"RETAIL_LIFT_RAW": str(raw), "RETAIL_LIFT_TRUTH": str(truth), **env}.items():
         monkeypatch.setenv(key, value)
     models = _built_models(work)
