@@ -42,7 +42,7 @@ policy_mix as (
         promotion_id,
         count(*) as holdout_decisions,
         avg(probability) as expected_share,
-        avg(case when is_available then 1.0 else 0.0 end) as available_share
+        avg(case when is_available then cast(1 as double) else cast(0 as double) end) as available_share
 
     from holdout_probabilities
     group by policy_id, promotion_id
@@ -56,7 +56,8 @@ final as (
         policy_mix.promotion_id,
         policy_mix.holdout_decisions,
         policy_mix.expected_share,
-        coalesce(logged_choices.logged_decisions, 0) * 1.0 / policy_mix.holdout_decisions as logged_share,
+        -- doubles, not decimal literals: Spark keeps 1.0 as a decimal and would round these shares
+        cast(coalesce(logged_choices.logged_decisions, 0) as double) / policy_mix.holdout_decisions as logged_share,
         policy_mix.available_share
 
     from policy_mix

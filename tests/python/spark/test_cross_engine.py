@@ -14,6 +14,8 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +66,19 @@ def spark_build(request, tmp_path_factory):
     run_dbt(["build", "--target", "spark", "--selector", "spark_sql"], raw, truth, work, extra_env=env)
     print(f"\nspark build of the tiny world (dbt build --target spark --selector spark_sql): "
           f"{time.perf_counter() - start:.0f} s")
+    # the Python layer: retail-lift score runs the same model files against Spark, then builds and tests the SQL
+    # models on top of them. In its own process, before this process opens a Spark session (the local Derby
+    # metastore admits one JVM at a time).
+    start = time.perf_counter()
+    score = subprocess.run(
+        [str(Path(sys.executable).with_name("retail-lift")), "score", "--target", "spark", "--project-dir",
+         str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target-path", str(work / "target_score"),
+         "--log-path", str(work / "logs_score")],
+        env={**os.environ, "RETAIL_LIFT_RAW": str(raw), "RETAIL_LIFT_TRUTH": str(truth), **env},
+        capture_output=True, text=True, cwd=work)
+    assert score.returncode == 0, f"retail-lift score failed:\n{score.stdout[-4000:]}\n{score.stderr[-4000:]}"
+    print(f"retail-lift score --target spark (Python models, the SQL built on them, their tests): "
+          f"{time.perf_counter() - start:.0f} s")
     return work, raw, truth, env
 
 
@@ -112,3 +127,36 @@ def test_every_sql_model_is_identical_on_duckdb_and_spark(spark_build, request, 
                 differences.append(f"{name}: duckdb {a.rows} rows, spark {b.rows} rows, checksums differ: {detail}")
     print(f"\ncompared {len(models)} models on DuckDB and Spark in {time.perf_counter() - start:.0f} s")
     assert not differences, f"{len(differences)} of {len(models)} models differ:\n" + "\n".join(differences)
+
+
+def test_every_scored_table_is_identical_on_duckdb_and_spark(spark_build, request, monkeypatch):
+    """The Python layer and the SQL built on it: every table of the DuckDB build that the SQL-layer comparison
+    did not cover (schemas ml and evaluation, and the marts on top of the Python models)."""
+    from retail_lift.spark.compare import fingerprint, row_differences
+    from retail_lift.spark.score import open_session, spark_to_arrow
+
+    work, raw, truth, env = spark_build
+    tiny_warehouse = request.getfixturevalue("tiny_warehouse")
+    for key, value in {"RETAIL_LIFT_RAW": str(raw), "RETAIL_LIFT_TRUTH": str(truth), **env}.items():
+        monkeypatch.setenv(key, value)
+    sql_layer = {f"{n['schema']}.{n['alias']}" for n in _built_models(work)}
+    session = open_session(PROJECT_DIR, PROJECT_DIR, "spark", work / "target_read", work / "logs_read")
+    differences, compared = [], 0
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        names = [f"{schema}.{table}" for schema, table in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema in "
+            "('staging', 'intermediate', 'marts', 'ml', 'evaluation') and table_type = 'BASE TABLE' "
+            "and table_name not like '%__dbt_tmp%' order by 1, 2").fetchall()]
+        for name in names:
+            if name in sql_layer:
+                continue
+            compared += 1
+            on_duckdb = con.sql(f"select * from {name}").to_arrow_table()
+            on_spark = spark_to_arrow(session.spark.table(name))
+            a, b = fingerprint(on_duckdb), fingerprint(on_spark)
+            if a != b:
+                detail = "; ".join(row_differences(on_duckdb, on_spark, limit=2))
+                differences.append(f"{name}: duckdb {a.rows} rows, spark {b.rows} rows: {detail}")
+    print(f"\ncompared {compared} scored tables on DuckDB and Spark")
+    assert compared >= 30
+    assert not differences, f"{len(differences)} of {compared} tables differ:\n" + "\n".join(differences)
