@@ -660,7 +660,8 @@ class _World:
                                   np.ones(w["cart_t"].size + pv_t.size, np.int8), np.full(tx_t.size, 2, np.int8)])
         ev_tx = np.concatenate([np.full(ev_t.size - tx_t.size, -1), l_order[tl]])
         keep = (ev_t >= 0) & (ev_t < self.end_s)
-        ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx = (a[keep] for a in (ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx))
+        ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx = (
+            a[keep] for a in (ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx))
         order = np.lexsort((ev_type, ev_vis, np.floor(ev_t)))
         ev_type_names = np.array(["view", "addtocart", "transaction"])
         self.tables["events"] = {

@@ -96,8 +96,10 @@ def test_orders_reconcile_with_lines_and_transactions(con):
 
 def test_delayed_purchases_exist(con):
     share = _q(con, """
-        with tx as (select visitor_id, product_id, min(event_at) t from events where event_type='transaction' group by 1,2),
-             cart as (select visitor_id, product_id, max(event_at) t from events where event_type='addtocart' group by 1,2)
+        with tx as (select visitor_id, product_id, min(event_at) t from events
+                    where event_type='transaction' group by 1,2),
+             cart as (select visitor_id, product_id, max(event_at) t from events
+                      where event_type='addtocart' group by 1,2)
         select avg((tx.t - cart.t > interval 24 hour)::int) from tx join cart using (visitor_id, product_id)
         where cart.t <= tx.t""")[0][0]
     assert 0.05 < share < 0.6
