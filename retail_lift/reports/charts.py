@@ -287,47 +287,30 @@ def calibration(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> Cha
     return _result("calibration", tables, _save(fig, Path(out_dir), "calibration"))
 
 
-QINI_SQL = """
-with grouped as (
-    select
-        promotion_id,
-        learner,
-        predicted_uplift,
-        count(*) as n,
-        count(*) filter (where is_treated) as n_treated,
-        count(*) filter (where is_treated and is_converted) as y_treated,
-        count(*) filter (where not is_treated and is_converted) as y_control
-    from ml.ml_uplift_holdout_predictions
-    where predicted_uplift is not null and is_treated is not null and is_converted is not null
-    group by all
-),
-cumulated as (
-    select
-        promotion_id,
-        learner,
-        predicted_uplift,
-        sum(n) over w as n_all,
-        sum(n_treated) over w as n_t,
-        sum(n - n_treated) over w as n_c,
-        sum(y_treated) over w as y_t,
-        sum(y_control) over w as y_c
-    from grouped
-    window w as (partition by promotion_id, learner order by predicted_uplift desc
-                 rows between unbounded preceding and current row)
-)
-select
-    promotion_id,
-    learner,
-    cast(n_all as double) as n_targeted,
-    y_t - case when n_c > 0 then y_c * n_t / n_c else 0 end as qini
-from cumulated
-order by promotion_id, learner, n_all
+QINI_INPUT_SQL = """
+select promotion_id, learner, cast(is_converted as integer) as y, predicted_uplift, cast(is_treated as integer) as t
+from ml.ml_uplift_holdout_predictions
+where predicted_uplift is not null and is_treated is not null and is_converted is not null
+order by promotion_id, learner
 """
+
+
+def _qini_points(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Qini curve points per promotion × learner with :func:`retail_lift.uplift.qini_curve` (origin dropped)."""
+    from retail_lift.uplift import qini_curve
+
+    parts = []
+    for (promotion, learner), group in predictions.groupby(["promotion_id", "learner"], sort=True):
+        x, q = qini_curve(group["y"].to_numpy(), group["predicted_uplift"].to_numpy(), group["t"].to_numpy())
+        parts.append(pd.DataFrame({"promotion_id": promotion, "learner": learner,
+                                   "n_targeted": np.asarray(x[1:], dtype=float), "qini": q[1:]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["promotion_id", "learner", "n_targeted", "qini"])
 
 
 def qini_points(warehouse: str | Path) -> pd.DataFrame:
     """The Qini curve points of every promotion × learner of ml_uplift_holdout_predictions (no origin row)."""
-    return _read(warehouse, ("ml.ml_uplift_holdout_predictions",), {"qini": QINI_SQL})["qini"]
+    return _qini_points(_read(warehouse, ("ml.ml_uplift_holdout_predictions",), {"qini": QINI_INPUT_SQL})["qini"])
 
 
 def qini_curves(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> ChartResult:
@@ -335,11 +318,11 @@ def qini_curves(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> Cha
     baseline."""
     tables = ("ml.ml_uplift_holdout_predictions", "ml.ml_uplift_metrics")
     data = _read(warehouse, tables, {
-        "qini": QINI_SQL,
+        "qini": QINI_INPUT_SQL,
         "auc": "select promotion_id, learner, metric_value as qini_auc from ml.ml_uplift_metrics "
                "where metric_name = 'qini_auc' order by promotion_id, learner",
     }, require_all=False)
-    points = data["qini"]
+    points = _qini_points(data["qini"]) if not data["qini"].empty else data["qini"]
     if points.empty:
         raise ChartSkipped("ml_uplift_holdout_predictions has no rows (no experiment with a holdout)")
     auc = {(r.promotion_id, r.learner): r.qini_auc for r in data["auc"].itertuples()} if not data["auc"].empty else {}
