@@ -252,8 +252,9 @@ def calibration_bins_sql(table: str, n_bins: int = CALIBRATION_BINS) -> str:
             f"group by all order by bin")
 
 
-def expected_calibration_error(bins: pd.DataFrame) -> float:
-    """ECE of a reliability table (one classifier's bins): sum_b n_b / N * |observed_b - predicted_b|."""
+def ece_of_bins(bins: pd.DataFrame) -> float:
+    """ECE of a reliability table (one classifier's bins): sum_b n_b / N * |observed_b - predicted_b|; the same
+    value as :func:`retail_lift.predict.expected_calibration_error` on the rows behind the bins."""
     return float((bins["n"] * (bins["observed_rate"] - bins["mean_predicted"]).abs()).sum() / bins["n"].sum())
 
 
@@ -270,7 +271,7 @@ def calibration(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> Cha
     colours = _colours([CALIBRATION_TABLES[t] for t in frames])
     for table, bins in frames.items():
         name = CALIBRATION_TABLES[table]
-        ece = expected_calibration_error(bins)
+        ece = ece_of_bins(bins)
         ax1.plot(bins["mean_predicted"], bins["observed_rate"], marker="o", color=colours[name],
                  label=f"{name} ({bins['model'].iloc[0]}), ECE {ece:.3f}")
         ax2.plot((bins["bin"] + 0.5) / CALIBRATION_BINS, bins["n"], marker="o", color=colours[name], label=name)

@@ -14,7 +14,7 @@ from retail_lift.reports.charts import (
     CHARTS,
     build_charts,
     calibration_bins_sql,
-    expected_calibration_error,
+    ece_of_bins,
     qini_points,
 )
 from retail_lift.uplift.metrics import qini_curve
@@ -79,7 +79,7 @@ def test_calibration_bins_are_the_predict_packages_table_and_give_the_metrics_ec
     assert bins["n"].tolist() == reference["n"].tolist()
     np.testing.assert_allclose(bins["mean_predicted"], reference["mean_predicted"])
     np.testing.assert_allclose(bins["observed_rate"], reference["observed_rate"])
-    assert expected_calibration_error(bins) == pytest.approx(ece, abs=1e-9)
+    assert ece_of_bins(bins) == pytest.approx(ece, abs=1e-9)
 
 
 def test_missing_or_empty_tables_are_skipped_with_a_reason(tiny_warehouse, tmp_path):
