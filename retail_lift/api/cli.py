@@ -10,10 +10,7 @@ from pathlib import Path
 
 import click
 
-
-def _fail(message: str) -> None:
-    click.echo(f"retail-lift: error: {message}", err=True)
-    raise SystemExit(2)
+from retail_lift._click import fail as _fail
 
 
 @click.command("api")

@@ -27,15 +27,11 @@ from pathlib import Path
 
 import click
 
+from retail_lift._click import fail as _fail
 from retail_lift.world.presets import PRESETS
 
 POLICY_CHOICES = ("thompson_segment", "linucb", "lints", "logistic_ts", "epsilon_greedy", "thompson",
                   "best_single_arm", "random")
-
-
-def _fail(message: str) -> None:
-    click.echo(f"retail-lift: error: {message}", err=True)
-    raise SystemExit(2)
 
 
 @click.command("simulate")

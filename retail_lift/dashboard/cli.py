@@ -12,12 +12,9 @@ from pathlib import Path
 
 import click
 
+from retail_lift._click import fail as _fail
+
 APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-
-
-def _fail(message: str) -> None:
-    click.echo(f"retail-lift: error: {message}", err=True)
-    raise SystemExit(2)
 
 
 @click.command("publish-snapshot")
