@@ -149,8 +149,6 @@ build-spark: install data prepare
 	$(STEP) "install: the optional spark group (pyspark, dbt-spark) into $(VENV)"
 	@command -v java >/dev/null || { echo "build-spark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[spark]'
-	@# Spark skips files named _*: the load report is registered from a visible copy (macros/register_sources.sql)
-	mkdir -p $(RETAIL_LIFT_RAW)/spark && cp $(RETAIL_LIFT_RAW)/_load_report.parquet $(RETAIL_LIFT_RAW)/spark/load_report.parquet
 	$(STEP) "dbt build --target spark: seeds, every SQL model and its tests -> $(RETAIL_LIFT_SPARK_DIR)"
 	$(DBT) build $(DBT_ARGS) --target spark --selector spark_sql
 	$(STEP) "score: the Python models on Spark (and the SQL models built on them), then their tests"

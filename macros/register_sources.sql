@@ -21,7 +21,7 @@
                 {%- if file.startswith('_') or file.startswith('.') -%}
                     {#- Spark skips files whose name starts with _ or . (Hadoop's hidden files), even when named
                         directly: such a file is read from a visible copy in the folder's spark/ sub-folder
-                        (`make build-spark` makes it: spark/load_report.parquet for _load_report.parquet). -#}
+                        (`retail-lift prepare` writes spark/load_report.parquet next to _load_report.parquet). -#}
                     {%- set path = folder ~ '/spark/' ~ file.lstrip('_.') -%}
                 {%- endif -%}
                 {%- if node.schema not in schemas -%}

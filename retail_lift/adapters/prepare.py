@@ -3,7 +3,9 @@
 ``prepare_raw(data_dir, out_dir)`` writes one Parquet file per table of the raw-data contract into
 the landing folder that the dbt sources read (``RETAIL_LIFT_RAW``), plus ``_load_report.parquet``
 (what was done with each table) and ``_rejected_lines.parquet`` (CSV lines that could not be parsed
-at all, with file, line number and error, so that nothing is lost in silence).
+at all, with file, line number and error, so that nothing is lost in silence). Spark skips files whose
+name starts with ``_`` (Hadoop's hidden files), so the load report is also written as
+``spark/load_report.parquet``, where the Spark target reads it (macros/register_sources.sql).
 
 * A Parquet file whose columns already have the contract's types is linked, not copied.
 * A CSV file is read with every column as text and written as Parquet; staging casts each value
@@ -273,6 +275,8 @@ def prepare_raw(data_dir: str | Path, out_dir: str | Path, truth_dir: str | Path
                         [(r.table_name, r.status, r.source_file, r.row_count, r.rejected_lines, r.note)
                          for r in ordered])
         con.execute(f"copy (select * from rl_report) to {_sql_str(out / '_load_report.parquet')} (format parquet)")
+        (out / "spark").mkdir(exist_ok=True)
+        shutil.copyfile(out / "_load_report.parquet", out / "spark" / "load_report.parquet")
         _prepare_truth(con, truth_dir, Path(truth_out) if truth_out else out.parent / "truth")
     finally:
         con.close()

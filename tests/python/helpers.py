@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import duckdb
 
 from retail_lift.adapters import prepare_raw
 
@@ -46,6 +49,28 @@ def build_folder(data_dir: Path, workdir: Path, truth_dir: Path | None = None) -
     prepare_raw(data_dir, raw, truth_dir=truth_dir, truth_out=truth, log=lambda *_: None)
     run_dbt(["build"], raw, truth, workdir)
     return workdir / "warehouse.duckdb"
+
+
+def write_first_load(world: Path, folder: Path, late_registrations: bool = True) -> None:
+    """The raw tables of a world as they were loaded 10 days before its end, for incremental-build tests.
+
+    Events up to 10 days before the last one, except those of the day before that cutoff for every 5th visitor
+    (they arrive late, with the rest of the log); with late_registrations, one customer in 7 is not registered
+    yet (their earlier sessions gain a customer_id later). The other raw tables are copied as they are.
+    """
+    folder.mkdir(parents=True)
+    for f in (world / "raw").glob("*.parquet"):
+        shutil.copy(f, folder / f.name)
+    events, customers = world / "raw" / "events.parquet", world / "raw" / "customers.parquet"
+    with duckdb.connect() as con:
+        end = con.execute(f"select max(event_at) from read_parquet('{events}')").fetchall()[0][0]
+        cutoff, late = f"timestamp '{end}' - interval 10 day", f"timestamp '{end}' - interval 11 day"
+        con.execute(f"copy (select * from read_parquet('{events}') where event_at < {cutoff} "
+                    f"and not (event_at >= {late} and hash(visitor_id) % 5 = 0)) "
+                    f"to '{folder / 'events.parquet'}' (format parquet)")
+        if late_registrations:
+            con.execute(f"copy (select * from read_parquet('{customers}') where hash(customer_id) % 7 <> 0) "
+                        f"to '{folder / 'customers.parquet'}' (format parquet)")
 
 
 @contextmanager

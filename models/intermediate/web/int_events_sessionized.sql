@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='table' if target.type == 'spark' else 'incremental',
-        incremental_strategy='delete+insert',
-        unique_key='visitor_id',
         on_schema_change='fail',
+        **incremental_by_day('event_date')
     )
 }}
 
@@ -13,12 +11,12 @@
 -- view, addtocart, transaction. session_id is a hash of the visitor and the session's first event
 -- time, so it is stable across rebuilds.
 --
--- Incremental: a run recomputes every visitor with an event at or after the latest event already
--- loaded minus var('incremental_lookback_days') (late-arriving events), replacing all of that
--- visitor's rows (delete+insert on visitor_id). The result equals a full refresh as long as late
--- events arrive within the lookback.
--- On Spark (dbt-spark without Delta) it is a table rebuilt in full: no strategy there can replace all
--- of a visitor's rows (merge needs Delta; insert_overwrite replaces whole partitions).
+-- Incremental by day (macro incremental_by_day: insert_overwrite of event_date partitions on Spark,
+-- delete+insert on event_date on DuckDB): a run rewrites every day from the day of the latest event
+-- already loaded minus var('incremental_lookback_days') (late-arriving events). It sessionizes the whole
+-- history of every visitor with an event on those days and keeps the events of those days, so that each
+-- rewritten day is complete. A late event changes only its visitor's events at or after it, so the result
+-- equals a full refresh as long as late events arrive within the lookback.
 with
 
 all_events as (
@@ -32,10 +30,7 @@ changed_visitors as (
 
     select distinct visitor_id
     from all_events
-    where event_at >= (
-        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(event_at)') }}
-        from {{ this }}
-    )
+    where cast(event_at as date) >= {{ incremental_first_day(this, 'event_at') }}
 
 ),
 
@@ -119,9 +114,15 @@ final as (
         cast(visitor_event_number - session_first_event_number + 1 as integer) as event_number_in_session,
         {{ seconds_between('previous_event_at', 'event_at') }} as seconds_since_previous_event,
         event_at,
-        session_started_at
+        session_started_at,
+        -- the partition column on Spark (last: Spark puts partition columns last)
+        cast(event_at as date) as event_date
 
     from numbered
+    {% if is_incremental() %}
+    -- whole days only: the rewritten days, each with every event of it
+    where cast(event_at as date) >= {{ incremental_first_day(this, 'event_at') }}
+    {% endif %}
 
 )
 

@@ -1,20 +1,20 @@
 {{
     config(
-        materialized='table' if target.type == 'spark' else 'incremental',
-        incremental_strategy='delete+insert',
-        unique_key='visitor_id',
         on_schema_change='fail',
+        **incremental_by_day('session_date')
     )
 }}
 
 -- One row per web session: when it started and ended, what happened in it, and whether it converted.
 --
--- Incremental: a run rebuilds every session of the visitors that have events at or after the latest
--- session end already loaded minus var('incremental_lookback_days'), and of the visitors whose
--- customer or landing category changed since (delete+insert on visitor_id), so that the table equals
--- a full refresh.
--- On Spark (dbt-spark without Delta) it is a table rebuilt in full: no strategy there can replace all
--- of a visitor's rows (merge needs Delta; insert_overwrite replaces whole partitions).
+-- Incremental by day (macro incremental_by_day: insert_overwrite of session_date partitions on Spark,
+-- delete+insert on session_date on DuckDB): a run rewrites, with every session that started on them,
+-- the days on which a session started that
+--   - has an event on or after the day of the latest session end already loaded minus
+--     var('incremental_lookback_days') (new and late events; sessions merge or start earlier only there),
+--   - or was loaded with such an event (its old version, e.g. a session merged into an earlier one),
+--   - or was loaded with a customer, acquisition channel or landing category that changed since,
+-- so that the table equals a full refresh.
 with
 
 all_sessionized_events as (
@@ -36,18 +36,21 @@ products as (
 ),
 
 {% if is_incremental() %}
-changed_visitors as (
+reloaded_days as (
 
-    select distinct visitor_id
+    select cast(session_started_at as date) as session_date
     from all_sessionized_events
-    where event_at >= (
-        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(session_ended_at)') }}
-        from {{ this }}
-    )
+    where event_date >= {{ incremental_first_day(this, 'session_ended_at') }}
 
     union
 
-    select distinct loaded.visitor_id
+    select session_date
+    from {{ this }}
+    where cast(session_ended_at as date) >= {{ incremental_first_day(this, 'session_ended_at') }}
+
+    union
+
+    select loaded.session_date
     from {{ this }} as loaded
     left join customers
         on loaded.visitor_id = customers.visitor_id
@@ -63,8 +66,8 @@ sessionized_events as (
 
     select all_sessionized_events.*
     from all_sessionized_events
-    inner join changed_visitors
-        on all_sessionized_events.visitor_id = changed_visitors.visitor_id
+    inner join reloaded_days
+        on cast(all_sessionized_events.session_started_at as date) = reloaded_days.session_date
 
 ),
 {% else %}

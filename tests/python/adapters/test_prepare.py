@@ -24,6 +24,25 @@ def _report(out):
     ).fetchall()}
 
 
+
+def test_the_load_report_has_a_copy_that_spark_reads(tmp_path):
+    """Spark skips files named _*: the Spark target registers the load report from spark/load_report.parquet."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "orders.csv").write_text(ORDERS_CSV)
+    out = tmp_path / "raw"
+    prepare_raw(src, out, log=lambda *_: None)
+    hidden, visible = out / "_load_report.parquet", out / "spark" / "load_report.parquet"
+    assert not visible.name.startswith(("_", "."))
+    assert visible.read_bytes() == hidden.read_bytes()
+    assert _report(out)["orders"] == ("converted", 4, 0)
+    # a second prepare of another folder into the same place replaces the copy too
+    (src / "orders.csv").write_text(ORDERS_CSV.rsplit("\n", 2)[0] + "\n")
+    prepare_raw(src, out, log=lambda *_: None)
+    assert visible.read_bytes() == hidden.read_bytes()
+    rows = duckdb.sql(f"select row_count from read_parquet('{visible}') where table_name = 'orders'").fetchall()
+    assert rows == [(3,)]
+
 def test_orders_only_folder_derives_customers_and_writes_the_rest_empty(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

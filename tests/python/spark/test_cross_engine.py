@@ -6,6 +6,9 @@ same columns, same row count, same order-independent checksum over normalised va
 (retail_lift.spark.compare). Skipped, with the reason printed, when Java, pyspark or dbt-spark is missing:
 they come with the optional `spark` dependency group (`pip install -e '.[spark]'`), not with `make test`'s
 default install.
+
+Also on Spark: an incremental build after appending days of events (with late events) equals a full refresh
+(the incremental models rewrite whole days: insert_overwrite of date partitions, macro incremental_by_day).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import PROJECT_DIR, run_dbt
+from helpers import PROJECT_DIR, run_dbt, write_first_load
 
 from retail_lift.adapters import prepare_raw
 
@@ -43,13 +46,6 @@ def _skip_reason() -> str | None:
     return None
 
 
-def _spark_copy_of_hidden_files(raw: Path) -> None:
-    """Spark skips files whose name starts with '_'; register_sources reads them from raw/spark/ (see the macro)."""
-    (raw / "spark").mkdir(exist_ok=True)
-    for hidden in raw.glob("_*.parquet"):
-        shutil.copyfile(hidden, raw / "spark" / hidden.name.lstrip("_"))
-
-
 @pytest.fixture(scope="module")
 def spark_build(request, tmp_path_factory):
     reason = _skip_reason()
@@ -60,7 +56,6 @@ def spark_build(request, tmp_path_factory):
     work = tmp_path_factory.mktemp("spark_build")
     raw, truth = work / "raw", work / "truth"
     prepare_raw(tiny_world / "raw", raw, truth_dir=tiny_world / "truth", truth_out=truth, log=lambda *_: None)
-    _spark_copy_of_hidden_files(raw)
     env = {"RETAIL_LIFT_SPARK_DIR": str(work / "spark")}
     start = time.perf_counter()
     run_dbt(["build", "--target", "spark", "--selector", "spark_sql"], raw, truth, work, extra_env=env)
@@ -160,3 +155,72 @@ def test_every_scored_table_is_identical_on_duckdb_and_spark(spark_build, reques
     print(f"\ncompared {compared} scored tables on DuckDB and Spark")
     assert compared >= 30
     assert not differences, f"{len(differences)} of {compared} tables differ:\n" + "\n".join(differences)
+
+
+INCREMENTAL_MODELS = ["intermediate.int_events_sessionized", "marts.fct_sessions"]
+
+# Reads tables of one Spark warehouse (RETAIL_LIFT_SPARK_DIR) into Parquet files: in its own process, as the
+# local Derby metastore admits one JVM at a time and a process holds one Spark session.
+_DUMP_TABLES = """
+import sys
+from pathlib import Path
+import pyarrow.parquet as pq
+from retail_lift.spark.score import open_session, spark_to_arrow
+project, work, out, *tables = sys.argv[1:]
+session = open_session(Path(project), Path(project), "spark", Path(work) / "target_read", Path(work) / "logs_read")
+for name in tables:
+    pq.write_table(spark_to_arrow(session.spark.table(name)), Path(out) / (name + ".parquet"))
+"""
+
+
+def _spark_tables(work: Path, raw: Path, truth: Path, env: dict, tables: list[str]) -> Path:
+    out = work / "tables"
+    out.mkdir()
+    dump = subprocess.run([sys.executable, "-c", _DUMP_TABLES, str(PROJECT_DIR), str(work), str(out), *tables],
+                          env={**os.environ, "RETAIL_LIFT_RAW": str(raw), "RETAIL_LIFT_TRUTH": str(truth), **env},
+                          capture_output=True, text=True, cwd=work)
+    assert dump.returncode == 0, f"reading {tables} from Spark failed:\n{dump.stderr[-4000:]}"
+    return out
+
+
+def test_incremental_after_append_equals_full_refresh_on_spark(tiny_world, tmp_path):
+    reason = _skip_reason()
+    if reason:
+        print(f"\nSKIP Spark incremental test: {reason}")
+        pytest.skip(reason)
+    select = ["--indirect-selection", "cautious", "-s", "+fct_sessions", "--target", "spark"]
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    for w in (inc, full):
+        w.mkdir()
+    inc_env, full_env = {"RETAIL_LIFT_SPARK_DIR": str(inc / "spark")}, {"RETAIL_LIFT_SPARK_DIR": str(full / "spark")}
+    # day 1: the log 10 days before its end, some of the last day's events held back (they arrive late)
+    write_first_load(tiny_world, tmp_path / "first")
+    start = time.perf_counter()
+    prepare_raw(tmp_path / "first", inc / "raw", truth_dir=tiny_world / "truth", truth_out=inc / "truth",
+                log=lambda *_: None)
+    run_dbt(["build", *select], inc / "raw", inc / "truth", inc, extra_env=inc_env)
+    print(f"\nspark build of +fct_sessions on the first load: {time.perf_counter() - start:.0f} s")
+    # day 2: the whole log (appended days and late events) -> incremental run
+    start = time.perf_counter()
+    prepare_raw(tiny_world / "raw", inc / "raw", truth_dir=tiny_world / "truth", truth_out=inc / "truth",
+                log=lambda *_: None)
+    run_dbt(["build", *select], inc / "raw", inc / "truth", inc, extra_env=inc_env)
+    print(f"incremental spark build on the whole log: {time.perf_counter() - start:.0f} s")
+    for model in ("int_events_sessionized", "fct_sessions"):
+        ran = next((inc / "target" / "run").rglob(f"{model}.sql")).read_text().lower()
+        assert "insert overwrite table" in ran, f"{model} was not built incrementally (insert_overwrite)"
+    # reference: a full refresh on the whole log, in its own Spark warehouse
+    start = time.perf_counter()
+    prepare_raw(tiny_world / "raw", full / "raw", truth_dir=tiny_world / "truth", truth_out=full / "truth",
+                log=lambda *_: None)
+    run_dbt(["build", *select, "--full-refresh"], full / "raw", full / "truth", full, extra_env=full_env)
+    print(f"full-refresh spark build on the whole log: {time.perf_counter() - start:.0f} s")
+    a = _spark_tables(inc, inc / "raw", inc / "truth", inc_env, INCREMENTAL_MODELS)
+    b = _spark_tables(full, full / "raw", full / "truth", full_env, INCREMENTAL_MODELS)
+    with duckdb.connect() as con:
+        for table in INCREMENTAL_MODELS:
+            x, y = f"read_parquet('{a / table}.parquet')", f"read_parquet('{b / table}.parquet')"
+            n = con.execute(f"select count(*) from {x}").fetchall()[0][0]
+            diff = con.execute(f"select count(*) from ((select * from {x} except all select * from {y}) union all "
+                               f"(select * from {y} except all select * from {x}))").fetchall()[0][0]
+            assert n > 0 and diff == 0, f"{table}: {diff} rows differ between incremental and full refresh on Spark"

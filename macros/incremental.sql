@@ -1,0 +1,38 @@
+{#- Incremental models that rewrite whole days: the same model definition on DuckDB and on Spark. -#}
+
+{#- The config of an incremental model that replaces, on each run, every day (a date column) it selects:
+    on Spark insert_overwrite of the day partitions (dbt-spark, Parquet, dynamic partition overwrite; merge
+    needs Delta), elsewhere delete+insert on the date column (dbt-duckdb), which deletes the days the run
+    selects and inserts them again. Use as {{ config(..., **incremental_by_day('event_date')) }} (Jinja wants ** last). -#}
+{% macro incremental_by_day(date_column) -%}
+    {{ return(adapter.dispatch('incremental_by_day', 'retail_lift')(date_column)) }}
+{%- endmacro %}
+
+{% macro default__incremental_by_day(date_column) -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': date_column,
+    }) }}
+{%- endmacro %}
+
+{% macro spark__incremental_by_day(date_column) -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'insert_overwrite',
+        'partition_by': [date_column],
+        'file_format': 'parquet',
+    }) }}
+{%- endmacro %}
+
+{#- The first day an incremental run rewrites: the day of max(timestamp_column) in the loaded table minus
+    var('incremental_lookback_days'), as a scalar subquery (var('min_plausible_at') when the table is empty). -#}
+{% macro incremental_first_day(relation, timestamp_column) -%}
+    (
+        select coalesce(
+            cast(max({{ timestamp_column }}) - interval '{{ var("incremental_lookback_days") }}' day as date),
+            cast('{{ var("min_plausible_at") }}' as date)
+        )
+        from {{ relation }}
+    )
+{%- endmacro %}
