@@ -148,7 +148,8 @@ def test_experiment_with_logging_bug_loses_treatment_logs(con):
                                   select exposure_id, max(case when promotion_id = 'control' then 1 end) as c
                                   from truth_exposures where exposure_id like 'exp_cart_popup:%' group by 1) x
                               join (select 'exp_cart_popup:' || customer_id as exposure_id, variant
-                                    from experiment_assignments) e using (exposure_id) group by 1"""))
+                                    from experiment_assignments where experiment_id = 'exp_cart_popup') e
+                              using (exposure_id) group by 1"""))
     n_exposed = _q(con, "select count(distinct exposure_id) from truth_exposures "
                         "where exposure_id like 'exp_cart_popup:%'")[0][0]
     assert exposed == logged  # every logged assignment was a real exposure
