@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
+.PHONY: help build test install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -50,9 +50,19 @@ help:
 build: install data prepare dbt-build quality snapshot docs summary
 
 ## ---------------------------------------------------------------- set-up command 2
-test: install
+test: install install-spark-if-java
 	$(STEP) "pytest (package tests, then a dbt build of the tiny world in its own DuckDB file)"
 	$(BIN)/python -m pytest
+
+# With Java on the machine, make test also installs the optional spark group, so that the cross-engine tests
+# (tests/python/spark: the tiny world on DuckDB and on local Spark, table by table) run; without Java they skip
+# with the reason printed.
+install-spark-if-java: install
+	@if command -v java >/dev/null || [ -n "$${JAVA_HOME:-}" ]; then \
+		printf '\n==> %s\n' "install: Java found, the optional spark group (pyspark, dbt-spark) for the cross-engine tests"; \
+		[ $(VENV)/.installed-spark -nt requirements.lock ] || { $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[spark]' \
+			&& touch $(VENV)/.installed-spark; }; \
+	else echo "Java not found: the Spark cross-engine tests will be skipped (they print why)"; fi
 
 install: $(VENV)/.installed
 

@@ -3,9 +3,9 @@
 Builds the SQL layer of the tiny world on local Spark (dbt-spark, `method: session`, selector `spark_sql`)
 and compares every SQL model Spark built with the same model of the shared DuckDB build (`tiny_warehouse`):
 same columns, same row count, same order-independent checksum over normalised values
-(retail_lift.spark.compare). Skipped, with the reason printed, when Java, pyspark or dbt-spark is missing:
-they come with the optional `spark` dependency group (`pip install -e '.[spark]'`), not with `make test`'s
-default install.
+(retail_lift.spark.compare). Skipped, with the reason printed, when Java, pyspark or dbt-spark is missing.
+pyspark and dbt-spark come with the optional `spark` dependency group (`pip install -e '.[spark]'`), which
+`make test` installs when Java is on the machine (Makefile target install-spark-if-java).
 
 Also on Spark: an incremental build after appending days of events (with late events) equals a full refresh
 (the incremental models rewrite whole days: insert_overwrite of date partitions, macro incremental_by_day).
