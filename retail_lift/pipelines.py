@@ -123,10 +123,10 @@ def _typed(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
     out = {}
     for col, kind in schema.items():
         dtype = _DTYPES[kind]
-        if col in df.columns:
-            s = df[col].reset_index(drop=True)
-        else:
-            s = pd.Series([None] * n, dtype=object)
+        if col not in df.columns:
+            out[col] = _all_missing(n, kind)
+            continue
+        s = df[col].reset_index(drop=True)
         if kind == "ts":
             s = pd.to_datetime(s)
             if getattr(s.dt, "tz", None) is not None:
@@ -135,10 +135,24 @@ def _typed(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
         elif kind == "str":  # pandas' str dtype keeps missing values missing
             out[col] = s.astype(dtype)
         elif kind == "bool":
-            out[col] = s.astype(object).where(s.notna(), None).astype(dtype)
+            out[col] = (s.astype(dtype) if pd.api.types.is_bool_dtype(s.dtype)
+                        else s.astype(object).where(s.notna(), None).astype(dtype))
         else:
             out[col] = pd.to_numeric(s, errors="raise").astype(dtype)
     return pd.DataFrame(out, columns=list(schema))
+
+
+def _all_missing(n: int, kind: str) -> pd.Series:
+    """An all-missing column of ``n`` rows of a :func:`_typed` kind (what a column of ``None`` converts to)."""
+    if kind == "float":
+        return pd.Series(np.full(n, np.nan))
+    if kind == "int":
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)))
+    if kind == "bool":
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)))
+    if kind == "ts":
+        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"))
+    return pd.Series(np.full(n, None, dtype=object)).astype(_DTYPES[kind])
 
 
 _ORDER_KEYS = ("snapshot_role", "experiment_id", "customer_id", "top_level_category_id", "category_id",
@@ -175,6 +189,9 @@ def _object_ids(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
 
 def _as_01(s: pd.Series) -> pd.Series:
     """A nullable 0/1 float series from booleans / numbers (missing stays missing)."""
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        return pd.Series(np.where(np.isnan(v), np.nan, (v != 0).astype(float)), index=s.index, name=s.name)
     return s.astype(object).map(lambda v: np.nan if pd.isna(v) else float(bool(v))).astype(float)
 
 
@@ -292,9 +309,10 @@ def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: di
     imp["is_chosen_model"] = True
     parts.append(imp)
 
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    out["classifier"] = classifier
-    return _typed(out, _classifier_schema(id_cols))
+    # each part typed on its own, then stacked: no intermediate table of object columns on millions of score rows
+    schema = _classifier_schema(id_cols)
+    typed = [_typed(p.assign(classifier=classifier), schema) for p in parts if len(p)]
+    return typed[0] if len(typed) == 1 else pd.concat(typed, ignore_index=True)
 
 
 MAX_TRAIN_ROWS = 1_000_000
@@ -316,9 +334,15 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
     :data:`CLASSIFIER_FIT_COLUMNS` with ``id_cols`` in place.
     """
     t0 = time.perf_counter()
-    frame = _frame(features)
     id_cols = tuple(id_cols)
     schema = _classifier_schema(id_cols)
+    if not isinstance(features, pd.DataFrame) and hasattr(features, "to_arrow_table") or _is_arrow(features):
+        # Arrow (or a DuckDB relation): sorted, capped and converted to pandas column by column, so that only
+        # the rows that train or are scored ever become pandas (the same rows, in the same order, as below)
+        return _classifier_fit_arrow(features, label, classifier=classifier, id_cols=id_cols, models=models,
+                                     min_class_rows=min_class_rows, role_col=role_col,
+                                     max_train_rows=max_train_rows, t0=t0, **train_kwargs)
+    frame = _frame(features)
     for c in (label, role_col, *id_cols):
         if c not in frame.columns:
             raise ValueError(f"features has no column {c!r}; columns are {list(frame.columns)}")
@@ -327,22 +351,41 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
     labelled = (roles == "train").to_numpy() & y.notna().to_numpy()
     n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
     n_score = int((roles == "score").sum())
+    skipped = _skip_row(classifier, n_train, n_pos, n_score, min_class_rows, t0)
+    if skipped is not None:
+        return _typed(pd.DataFrame([skipped]), schema)
+    sampled_from = None
+    if max_train_rows is not None and n_train > max_train_rows:
+        frame, y, sampled_from = _cap_train_rows(frame, y, labelled, max_train_rows)
+    box = [frame]  # handed over, so that the frame is freed before the fit table is stacked
+    del frame
+    return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
+                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, **train_kwargs)
+
+
+def _skip_row(classifier: str, n_train: int, n_pos: int, n_score: int, min_class_rows: int, t0: float):
+    """The ``run`` row of a skipped classifier (and its log line), or None when both classes are large enough."""
     minority = min(n_pos, n_train - n_pos)
     if minority < min_class_rows:
         message = (f"{classifier} skipped: {n_train} labelled train rows with {n_pos} positive and "
                    f"{n_train - n_pos} negative; each class needs at least {min_class_rows}")
         log_line(message)
-        run = _run_row(classifier, status="skipped", message=message, train_rows=n_train, train_positives=n_pos,
-                       score_rows=n_score, seconds=time.perf_counter() - t0)
-        return _typed(pd.DataFrame([run]), schema)
-    sampled_from = None
-    if max_train_rows is not None and n_train > max_train_rows:
-        frame, y, sampled_from = _cap_train_rows(frame, y, labelled, max_train_rows)
-        labelled = (frame[role_col].astype(object) == "train").to_numpy() & y.notna().to_numpy()
-        n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
+        return _run_row(classifier, status="skipped", message=message, train_rows=n_train, train_positives=n_pos,
+                        score_rows=n_score, seconds=time.perf_counter() - t0)
+    return None
+
+
+def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id_cols: tuple,
+                     models: Sequence[str], role_col: str, sampled_from: int | None, n_score: int, t0: float,
+                     **train_kwargs) -> pd.DataFrame:
+    """Train on the frame in ``box`` (taken out of it: the only reference, freed once trained) and stack."""
+    frame = box.pop()
+    labelled = (frame[role_col].astype(object) == "train").to_numpy() & y.notna().to_numpy()
+    n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
     frame = frame.assign(**{label: y})
     result = train_compare_score(frame, label, models=tuple(models), id_cols=id_cols, role_col=role_col,
                                  **train_kwargs)
+    del frame
     seconds = time.perf_counter() - t0
     message = (f"{classifier}: {n_train} train rows ({n_pos} positive)"
                + (f", a seeded sample of {sampled_from} (max_train_rows)" if sampled_from else "")
@@ -353,33 +396,130 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
     return _stack(result, classifier, id_cols, run)
 
 
-def _cap_train_rows(frame: pd.DataFrame, y: pd.Series, labelled: np.ndarray, max_rows: int,
-                    seed: int = 0) -> tuple[pd.DataFrame, pd.Series, int]:
-    """Keep every row that is not a labelled train row, and a seeded sample of ``max_rows`` labelled
-    train rows with each class in proportion (frame order is deterministic, see :func:`_frame`)."""
+def _cap_mask(y: np.ndarray, labelled: np.ndarray, max_rows: int, seed: int = 0) -> np.ndarray:
+    """Rows kept by the cap: every row that is not a labelled train row, and a seeded sample of ``max_rows``
+    labelled train rows with each class in proportion (row order is deterministic, see :func:`_frame`)."""
     rng = np.random.default_rng(seed)
     idx = np.flatnonzero(labelled)
-    yl = y.to_numpy()[idx].astype(float)
+    yl = np.asarray(y)[idx].astype(float)
     keep_parts = []
     for cls in (0.0, 1.0):
         members = idx[yl == cls]
         k = int(round(max_rows * len(members) / len(idx)))
         keep_parts.append(rng.choice(members, size=min(k, len(members)), replace=False))
-    keep = np.zeros(len(frame), dtype=bool)
+    keep = np.zeros(len(labelled), dtype=bool)
     keep[~labelled] = True
     keep[np.concatenate(keep_parts)] = True
-    return frame[keep].reset_index(drop=True), y[keep].reset_index(drop=True), int(len(idx))
+    return keep
 
 
-def _use_case(classifier: str, features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:
+def _cap_train_rows(frame: pd.DataFrame, y: pd.Series, labelled: np.ndarray, max_rows: int,
+                    seed: int = 0) -> tuple[pd.DataFrame, pd.Series, int]:
+    """``frame`` and ``y`` restricted to the rows of :func:`_cap_mask`, and the number of labelled train rows."""
+    keep = _cap_mask(y.to_numpy(), labelled, max_rows, seed)
+    return frame[keep].reset_index(drop=True), y[keep].reset_index(drop=True), int(labelled.sum())
+
+
+def _is_arrow(data) -> bool:
+    return not isinstance(data, pd.DataFrame) and hasattr(data, "schema") and hasattr(data, "column")
+
+
+def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tuple, models, min_class_rows: int,
+                          role_col: str, max_train_rows: int | None, t0: float, float_rounds: int = 1,
+                          **train_kwargs) -> pd.DataFrame:
+    """:func:`classifier_fit_table` on an Arrow table or a DuckDB relation (read here with ``to_arrow_table``).
+
+    The same rows as the pandas path (:func:`_frame`'s order: the key columns ascending, missing last, stable;
+    then :func:`_cap_mask`), but the order, the label and the cap are computed on a few Arrow columns first
+    and only the kept rows become pandas, one column at a time; dates stay datetime64 (they are not
+    features either way). When the function reads a relation itself, each Arrow column is released as
+    soon as it is converted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = features if _is_arrow(features) else features.to_arrow_table()
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    names = list(table.schema.names)
+    schema = _classifier_schema(id_cols)
+    for c in (label, role_col, *id_cols):
+        if c not in names:
+            raise ValueError(f"features has no column {c!r}; columns are {names}")
+    keys = [c for c in _ORDER_KEYS if c in names]
+    n_rows = table.num_rows
+    if keys and n_rows > 1:
+        order = pc.sort_indices(table.select(keys), sort_keys=[(k, "ascending", "at_end") for k in keys]).to_numpy()
+    else:
+        order = np.arange(n_rows)
+    roles = pd.Series(table.column(role_col).take(order).to_numpy(zero_copy_only=False), dtype=object)
+    lab = table.column(label).take(order)
+    if pa.types.is_boolean(lab.type) or pa.types.is_integer(lab.type) or pa.types.is_floating(lab.type) \
+            or pa.types.is_decimal(lab.type):  # as _as_01, without a Python object per row
+        v = pc.cast(lab, pa.float64()).to_numpy(zero_copy_only=False)
+        y = pd.Series(np.where(np.isnan(v), np.nan, (v != 0).astype(float)), name=label)
+    else:
+        y = _as_01(pa.table({label: lab}).to_pandas()[label])
+    del lab
+    labelled = (roles == "train").to_numpy() & y.notna().to_numpy()
+    n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
+    n_score = int((roles == "score").sum())
+    del roles
+    skipped = _skip_row(classifier, n_train, n_pos, n_score, min_class_rows, t0)
+    if skipped is not None:
+        return _typed(pd.DataFrame([skipped]), schema)
+    sampled_from = None
+    if max_train_rows is not None and n_train > max_train_rows:
+        keep = _cap_mask(y.to_numpy(), labelled, max_train_rows)
+        order, y, sampled_from = order[keep], y[keep].reset_index(drop=True), n_train
+    owned = table is not features
+    columns = table.columns
+    del table
+    out = {}
+    positions = pa.array(order)
+    for i, name in enumerate(names):
+        col = columns[i]
+        if owned:
+            columns[i] = None
+        s = pa.table({name: col.take(positions)}).to_pandas(date_as_object=False)[name]
+        del col
+        if pd.api.types.is_float_dtype(s):  # as _frame (as often as the pandas path would have)
+            for _ in range(float_rounds):
+                s = s.round(9)
+        out[name] = s
+    del columns
+    box = [pd.DataFrame(out, columns=names)]
+    del out
+    return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
+                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, **train_kwargs)
+
+
+def _use_case(classifier: str, features, *, models: Sequence[str] | None = None, float_rounds: int = 1,
+              **overrides) -> pd.DataFrame:
     spec = CLASSIFIERS[classifier]
     kwargs = {**spec["kwargs"], **overrides}
     models = tuple(models) if models else spec["models"]
     params = kwargs.pop("model_params", None)
     if params:
         params = {k: v for k, v in params.items() if k in models} or None
+    if float_rounds != 1:  # an Arrow table that the pandas path would have passed through _frame twice
+        kwargs = {"min_class_rows": 10, "role_col": "snapshot_role", "max_train_rows": MAX_TRAIN_ROWS,
+                  "id_cols": ("customer_id",), **kwargs}
+        return _classifier_fit_arrow(features, spec["label"], classifier=classifier, models=models,
+                                     model_params=params, t0=time.perf_counter(), float_rounds=float_rounds,
+                                     **{**kwargs, "id_cols": tuple(kwargs["id_cols"])})
     return classifier_fit_table(features, spec["label"], classifier=classifier, models=models, model_params=params,
                                 **kwargs)
+
+
+def _arrow_input(data):
+    """An Arrow table from an Arrow table or a DuckDB relation; None for pandas (and anything else)."""
+    if _is_arrow(data):
+        import pyarrow as pa
+
+        return pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+    if not isinstance(data, pd.DataFrame) and hasattr(data, "to_arrow_table"):
+        return data.to_arrow_table()
+    return None
 
 
 def purchase_propensity_fit(features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:
@@ -398,6 +538,15 @@ def category_propensity_fit(category_features, *, models: Sequence[str] | None =
 def returning_customer_fit(features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:
     """Second order within 30 days for first-time buyers: trained on the train snapshot's first-time buyers
     (``returned`` not missing), scored on the score snapshot's customers with exactly one order."""
+    table = _arrow_input(features)
+    if table is not None:  # Arrow / a DuckDB relation: filtered in Arrow, the rest as classifier_fit_table's
+        import pyarrow.compute as pc
+
+        role = table.column("snapshot_role")
+        keep = pc.or_(pc.and_(pc.equal(role, "train"), pc.is_valid(table.column("returned"))),
+                      pc.and_(pc.equal(role, "score"), pc.equal(table.column("orders_all"), 1)))
+        table = table.filter(pc.fill_null(keep, False))
+        return _use_case("returning_customer", table, models=models, float_rounds=2, **overrides)
     frame = _frame(features)
     roles = frame["snapshot_role"].astype(object)
     keep = ((roles == "train") & frame["returned"].notna()) | ((roles == "score") & (frame["orders_all"] == 1))
@@ -410,6 +559,16 @@ def acquisition_channel_fit(features, *, channel: str = "facebook", models: Sequ
     the acquisition channel itself (excluded: it *is* the label)."""
     if channel != "facebook":
         raise ValueError("only the facebook channel model is configured (label is_facebook_acquired)")
+    table = _arrow_input(features)
+    if table is not None:  # Arrow / a DuckDB relation: the label derived in Arrow (as derive_label does)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        src = table.column("acquisition_channel")
+        is_channel = pc.if_else(pc.is_null(src), pa.scalar(None, pa.float64()),
+                                pc.cast(pc.equal(src, channel), pa.float64()))
+        table = table.append_column("is_facebook_acquired", is_channel)
+        return _use_case("facebook_acquisition", table, models=models, float_rounds=2, **overrides)
     frame = derive_label(_frame(features), "acquisition_channel", channel, name="is_facebook_acquired")
     return _use_case("facebook_acquisition", frame, models=models, **overrides)
 
@@ -556,12 +715,80 @@ def _min_support(n_orders: int, min_support: float, min_pair_orders: int) -> flo
     return max(float(min_support), min(1.0, min_pair_orders / n_orders)) if n_orders else 1.0
 
 
+def _id_codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of an id column (a pandas Series or an Arrow array) and its distinct values.
+
+    The codes are the positions of the values among the sorted distinct values (missing: -1), so codes
+    compare, sort and tie-break exactly like the ids (strings by code point, as Python and Arrow both do);
+    the distinct values come back as a NumPy array (strings as Python ``str``) to decode with."""
+    if isinstance(values, pd.Series):
+        codes, uniques = pd.factorize(values, sort=True)
+        uniques = np.asarray(uniques.astype(object) if not isinstance(uniques, np.ndarray) else uniques)
+    else:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
+            values = values.cast(values.type.value_type)
+        distinct = pc.unique(values).drop_null()
+        distinct = distinct.take(pc.sort_indices(distinct))
+        codes = pc.fill_null(pc.index_in(values, value_set=distinct), -1).to_numpy()
+        uniques = distinct.to_numpy(zero_copy_only=False)  # strings: an object array of str
+    dtype = np.int32 if len(uniques) < 2**31 - 1 else np.int64
+    return np.asarray(codes).astype(dtype, copy=False), uniques
+
+
+def _coded_lines(order_lines, columns: Sequence[str], *, ordered_at: bool = False,
+                 required: Sequence[str] = ()) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The id ``columns`` of ``fct_customer_order_lines`` (pandas or Arrow) as integer codes (see
+    :func:`_id_codes`; missing items -1) and ``ordered_at`` as is; with each column's distinct ids.
+
+    Cross-sell only counts, joins and sorts ids, so it runs on the codes and decodes its outputs: the same
+    tables as on the string ids, without a Python string object per order line (millions of lines).
+    Columns not in the input are left out; ``required`` columns (``order_id``, ``customer_id``: the keys)
+    must have no missing values, as :func:`~retail_lift.crosssell.association_rules` /
+    :func:`~retail_lift.crosssell.recommend` demand."""
+    if isinstance(order_lines, pd.DataFrame):
+        names = list(order_lines.columns)
+        get = order_lines.__getitem__
+    elif hasattr(order_lines, "column") and hasattr(order_lines, "schema"):
+        names = list(order_lines.schema.names)
+        get = order_lines.column
+    else:
+        raise ValueError(f"expected a pandas DataFrame or a pyarrow Table, got {type(order_lines).__name__}")
+    out, uniques = {}, {}
+    for c in columns:
+        if c not in names:
+            if c in required:
+                raise ValueError(f"order_lines has no column {c!r}; columns are {names}")
+            continue
+        out[c], uniques[c] = _id_codes(get(c))
+        if c in required and (out[c] < 0).any():
+            raise ValueError(f"order_lines[{c!r}] has {int((out[c] < 0).sum())} missing value(s)")
+    if ordered_at:
+        when = get("ordered_at")
+        out["ordered_at"] = when if isinstance(when, pd.Series) else when.to_pandas()
+    return pd.DataFrame(out).reset_index(drop=True), uniques
+
+
+def _decode(codes, uniques: np.ndarray) -> np.ndarray:
+    return uniques[np.asarray(codes, dtype=np.int64)]
+
+
 def _mine(lines: pd.DataFrame, item: str, *, min_support: float, min_pair_orders: int, min_confidence: float,
           min_lift: float) -> pd.DataFrame:
-    lines = lines[lines[item].notna()]
+    lines = lines[_present(lines[item])]
     n_orders = lines["order_id"].nunique()
     return association_rules(lines, min_support=_min_support(n_orders, min_support, min_pair_orders),
                              min_confidence=min_confidence, min_lift=min_lift, item_column=item)
+
+
+def _present(s: pd.Series) -> np.ndarray:
+    """Rows with an item: not missing, and not the code -1 of a missing id (:func:`_coded_lines`)."""
+    ok = s.notna().to_numpy()
+    if pd.api.types.is_integer_dtype(s.dtype):
+        ok = ok & (s.to_numpy() >= 0)
+    return ok
 
 
 def crosssell_rules(order_lines, *, item_level: str = "product", min_support: float = 1e-4,
@@ -570,12 +797,15 @@ def crosssell_rules(order_lines, *, item_level: str = "product", min_support: fl
 
     A pair must be in at least ``max(min_support * orders, min_pair_orders)`` orders, with confidence
     ``>= min_confidence`` and lift ``>= min_lift`` (1: only positive association). One row per rule.
+    ``order_lines``: pandas or Arrow; only ``order_id`` and the item column are read.
     """
-    lines = _object_ids(_frame(order_lines), ("order_id", "customer_id", *ITEM_LEVELS.values()))
     item = _item_column(item_level)
+    lines, ids = _coded_lines(order_lines, ("order_id", item), required=("order_id",))
     rules = _mine(lines, item, min_support=min_support, min_pair_orders=min_pair_orders,
                   min_confidence=min_confidence, min_lift=min_lift)
     out = rules.rename(columns={"antecedent": "antecedent_id", "consequent": "consequent_id"})
+    out["antecedent_id"] = _decode(out["antecedent_id"], ids[item])
+    out["consequent_id"] = _decode(out["consequent_id"], ids[item])
     out["item_level"] = item_level
     out["n_orders"] = rules.attrs.get("n_orders", 0)
     return _typed(out, RULE_TABLE_COLUMNS)
@@ -583,32 +813,63 @@ def crosssell_rules(order_lines, *, item_level: str = "product", min_support: fl
 
 def crosssell_recommendations(order_lines, rules, *, n: int = 5, score: str = "max") -> pd.DataFrame:
     """Top-``n`` items per customer from the rules whose antecedent the customer bought (never an item
-    they already bought). The item level is the rules' (``item_level``)."""
-    lines = _object_ids(_frame(order_lines), ("order_id", "customer_id", *ITEM_LEVELS.values()))
+    they already bought). The item level is the rules' (``item_level``). ``order_lines``: pandas or Arrow;
+    only ``customer_id`` and the item column are read."""
     r = _object_ids(_frame(rules), ("antecedent_id", "consequent_id"))
     if r.empty:
         return _typed(None, RECOMMENDATION_COLUMNS)
     level = str(r["item_level"].iloc[0])
     item = _item_column(level)
-    owned = lines.loc[lines[item].notna(), ["customer_id", item]]
-    recs = recommend(owned, r.rename(columns={"antecedent_id": "antecedent", "consequent_id": "consequent"}),
-                     n=n, item_column=item, score=score)
+    lines, ids = _coded_lines(order_lines, ("customer_id", item), required=("customer_id",))
+    owned = lines.loc[_present(lines[item]), ["customer_id", item]]
+    # the rules' items as codes of the order lines' items; a rule on an item nobody bought recommends nothing
+    items = pd.Index(ids[item])
+    a, b = items.get_indexer(r["antecedent_id"]), items.get_indexer(r["consequent_id"])
+    known = (a >= 0) & (b >= 0)
+    coded = r.loc[known].assign(antecedent=a[known], consequent=b[known])
+    recs = recommend(owned, coded, n=n, item_column=item, score=score)
     out = recs.rename(columns={item: "item_id", "because_item": "because_item_id"})
+    out["customer_id"] = _decode(out["customer_id"], ids["customer_id"])
+    out["item_id"] = _decode(out["item_id"], ids[item])
+    out["because_item_id"] = _decode(out["because_item_id"], ids[item])
     out["item_level"] = level
     return _typed(out, RECOMMENDATION_COLUMNS)
 
 
-def _popularity_recommendations(train: pd.DataFrame, customers: pd.Index, item: str, n: int) -> pd.DataFrame:
-    """Baseline: the items bought in most orders before the cutoff, minus those the customer owns."""
+#: Candidate rows (customer x popular item) formed at a time by the popularity baseline.
+POPULARITY_BLOCK_ROWS = 4_000_000
+
+
+def _popularity_recommendations(train: pd.DataFrame, customers: pd.Index, item: str, n: int, *,
+                                block_rows: int = POPULARITY_BLOCK_ROWS) -> pd.DataFrame:
+    """Baseline: the items bought in most orders before the cutoff, minus those the customer owns.
+
+    Each customer walks down the popularity list past the items they own: their top ``n`` lie within the
+    first ``n + owned`` items. Candidates are formed for blocks of customers of about ``block_rows`` rows
+    (the result does not depend on it)."""
     pop = train.groupby(item)["order_id"].nunique().sort_values(ascending=False, kind="mergesort")
     owned = train.loc[train["customer_id"].isin(customers), ["customer_id", item]].drop_duplicates()
-    depth = int(min(len(pop), n + owned.groupby("customer_id").size().max())) if len(owned) else min(len(pop), n)
-    top = pd.DataFrame({item: pop.index[:depth], "pop_rank": np.arange(depth)})
-    cand = pd.DataFrame({"customer_id": customers}).merge(top, how="cross")
-    cand = cand.merge(owned.assign(_owned=True), on=["customer_id", item], how="left")
-    cand = cand[cand["_owned"].isna()].sort_values(["customer_id", "pop_rank"], kind="mergesort")
-    cand["rank"] = cand.groupby("customer_id").cumcount() + 1
-    return cand[cand["rank"] <= n][["customer_id", item, "rank"]]
+    cust = np.sort(pd.unique(np.asarray(customers)))
+    n_owned = owned.groupby("customer_id").size().reindex(cust, fill_value=0).to_numpy(np.int64)
+    depth = np.minimum(len(pop), n + n_owned)
+    empty = pd.DataFrame({"customer_id": cust[:0], item: pop.index[:0], "rank": np.zeros(0, dtype=np.int64)})
+    if not len(cust) or not len(pop):
+        return empty
+    block = (np.cumsum(depth) - depth) // max(int(block_rows), 1)
+    bounds = np.searchsorted(block, np.unique(block), side="left").tolist() + [len(cust)]
+    pop_items = pop.index.to_numpy()
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        d = depth[lo:hi]
+        rows = np.repeat(np.arange(lo, hi), d)
+        pop_rank = np.arange(len(rows)) - np.repeat(np.cumsum(d) - d, d)
+        cand = pd.DataFrame({"customer_id": cust[rows], item: pop_items[pop_rank], "pop_rank": pop_rank})
+        mine = owned[owned["customer_id"].isin(cust[lo:hi])]
+        cand = cand.merge(mine.assign(_owned=True), on=["customer_id", item], how="left")
+        cand = cand[cand["_owned"].isna()].sort_values(["customer_id", "pop_rank"], kind="mergesort")
+        cand["rank"] = cand.groupby("customer_id").cumcount() + 1
+        parts.append(cand[cand["rank"] <= n][["customer_id", item, "rank"]])
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
 
 
 def crosssell_evaluation(order_lines, cutoff, *, levels: Sequence[str] = ("product", "category"),
@@ -619,17 +880,23 @@ def crosssell_evaluation(order_lines, cutoff, *, levels: Sequence[str] = ("produ
     Rules and owned items come from the order lines before ``cutoff`` (the train snapshot's feature cutoff),
     the truth from the items each customer bought on or after it that they had not bought before
     (:func:`~retail_lift.crosssell.time_holdout`); customers without a purchase before the cutoff are left
-    out. One row per item level x method (``association_rules``, ``popularity``) x N.
+    out. One row per item level x method (``association_rules``, ``popularity``) x N. ``order_lines``:
+    pandas or Arrow; ``order_id``, ``customer_id``, ``ordered_at`` and the levels' item columns are read
+    (as integer codes: only counts and sets of ids matter here).
     """
-    lines = _object_ids(_frame(order_lines), ("order_id", "customer_id", *ITEM_LEVELS.values()))
+    items = [_item_column(level) for level in levels]
+    lines, _ids = _coded_lines(order_lines, ("order_id", "customer_id", *dict.fromkeys(items)), ordered_at=True,
+                               required=("order_id", "customer_id"))
     cutoff = pd.Timestamp(cutoff)
     rows = []
-    for level in levels:
-        item = _item_column(level)
-        sub = lines[lines[item].notna()]
+    for level, item in zip(levels, items, strict=True):
+        if item not in lines.columns:
+            raise ValueError(f"order_lines has no column {item!r} for item level {level!r}")
+        sub = lines.loc[_present(lines[item]), ["order_id", "customer_id", "ordered_at", item]]
         if sub.empty:
             continue
         train, hold = time_holdout(sub, cutoff, item_column=item)
+        del sub
         customers = pd.Index(hold["customer_id"].unique())
         n_max = max(ns)
         rules = (_mine(train, item, min_support=min_support, min_pair_orders=min_pair_orders,
@@ -640,6 +907,7 @@ def crosssell_evaluation(order_lines, cutoff, *, levels: Sequence[str] = ("produ
         else:
             recs = pd.DataFrame({"customer_id": pd.Series(dtype=object), item: pd.Series(dtype=object),
                                  "rank": pd.Series(dtype=int)})
+        del owned
         pop = (_popularity_recommendations(train, customers, item, n_max) if len(train)
                else recs.iloc[:0][["customer_id", item, "rank"]])
         for method, r, n_rules in (("association_rules", recs, len(rules)), ("popularity", pop, None)):
@@ -647,6 +915,7 @@ def crosssell_evaluation(order_lines, cutoff, *, levels: Sequence[str] = ("produ
                 res = evaluate_recommendations(r, hold, n, item_column=item)
                 rows.append({"item_level": level, "method": method, "n": n, "cutoff_at": cutoff, "n_rules": n_rules,
                              **{k: v for k, v in res.items() if k != "n"}})
+        del train, hold, recs, pop
     return _typed(pd.DataFrame(rows), CROSSSELL_EVALUATION_COLUMNS)
 
 

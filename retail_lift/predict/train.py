@@ -192,8 +192,9 @@ def _names(value, name: str) -> tuple[str, ...]:
 def _check_label_not_a_feature(X: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, label: str) -> None:
     """Raise if an encoded feature equals the label (or 1 - label) on every row."""
     source = spec.source_of("onehot")
-    vals = X.to_numpy(dtype=float)
-    same = np.all(vals == y[:, None], axis=0) | np.all(vals == 1.0 - y[:, None], axis=0)
+    # column by column: no second copy of the training matrix (and no rows x features comparison arrays)
+    same = np.array([np.all(v == y) or np.all(v == 1.0 - y)
+                     for v in (X[c].to_numpy(dtype=float) for c in X.columns)], dtype=bool)
     if same.any():
         cols = [X.columns[i] for i in np.flatnonzero(same)]
         srcs = sorted({source[c] for c in cols})
@@ -215,14 +216,31 @@ def _fit_one(kind: str, frame: pd.DataFrame, y: np.ndarray, groups, *, spec_kwar
     spec = infer_feature_spec(frame, label=label, **spec_kwargs)
     if not spec.source_columns:
         raise ValueError("no feature columns left after removing ids, labels and exclude")
-    _check_label_not_a_feature(spec.encode(frame, "onehot"), y, spec, label)
-    X = _encode(spec, frame, kind)
+    onehot = spec.encode(frame, "onehot")
+    _check_label_not_a_feature(onehot, y, spec, label)
+    X = _encode(spec, frame, kind) if native_encoding(kind) else onehot.to_numpy(dtype=float)  # = _encode's
+    del onehot
     splits = cv_splits(y, groups, cv, random_state)
     model = make_classifier(kind, random_state, calibrate=calibrate, cv=splits, balance=balance,
                             n_jobs=n_jobs, params=params)
     model, oof = fit_with_oof(model, X, y, splits, clip=clip)
     threshold, _ = best_f1_threshold(y, oof)
     return spec, model, threshold
+
+
+#: Score rows encoded and predicted at a time (predictions are row by row: the blocks change nothing but memory).
+SCORE_BLOCK_ROWS = 250_000
+
+
+def _predict_in_blocks(model, spec: FeatureSpec, frame: pd.DataFrame, rows: np.ndarray, kind: str, *,
+                       clip: float, block_rows: int | None = None) -> np.ndarray:
+    """Probabilities of ``frame``'s rows at positions ``rows``, encoded and predicted ``block_rows`` at a time."""
+    block_rows = SCORE_BLOCK_ROWS if block_rows is None else check_positive_int(block_rows, "block_rows")
+    out = np.empty(len(rows), dtype=float)
+    for lo in range(0, len(rows), block_rows):
+        part = frame.iloc[rows[lo:lo + block_rows]]
+        out[lo:lo + block_rows] = predict_probability(model, _encode(spec, part, kind), clip=clip)
+    return out
 
 
 def _metric_rows(model: str, split: str, values: Mapping[str, float]) -> list[dict]:
@@ -311,7 +329,8 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
     if bad_roles:
         raise ValueError(f"{role_col} must be 'train' or 'score', found {bad_roles}")
     train = frame[(roles == "train") & frame[label].notna()]
-    score = frame[roles == "score"]
+    # the score rows are encoded and scored in blocks, never copied whole
+    score_rows = np.flatnonzero((roles == "score").to_numpy(dtype=bool, na_value=False))
     if train.empty:
         raise ValueError(f"no '{role_col} = train' rows with a non-missing {label!r}")
     y_all = check_binary(train[label].astype(float), label)
@@ -361,9 +380,9 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
     spec, model, threshold = _fit_one(chosen, train, y_all, groups_all,
                                       params=model_params.get(chosen), **fit_kwargs)
     timings["final_fit"] = time.perf_counter() - t0
-    scores = score[list(id_cols)].reset_index(drop=True)
-    if len(score):
-        scores["probability"] = predict_probability(model, _encode(spec, score, chosen), clip=clip)
+    scores = frame[list(id_cols)].iloc[score_rows].reset_index(drop=True)
+    if len(score_rows):
+        scores["probability"] = _predict_in_blocks(model, spec, frame, score_rows, chosen, clip=clip)
     else:
         scores["probability"] = pd.Series(dtype=float)
     scores["model"] = chosen

@@ -5,7 +5,9 @@ from retail_lift.pipelines import crosssell_rules
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    lines = dbt.ref("fct_customer_order_lines").to_arrow_table().to_pandas()
+    # Arrow, only the columns read: the package codes the ids as integers (no Python string per order line)
+    lines = dbt.ref("fct_customer_order_lines").project(
+        "order_id, product_id, category_id, top_level_category_id").to_arrow_table()
     return crosssell_rules(
         lines,
         item_level=dbt.config.get("item_level", "product"),

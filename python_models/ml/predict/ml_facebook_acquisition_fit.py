@@ -5,5 +5,6 @@ from retail_lift.pipelines import acquisition_channel_fit
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    features = dbt.ref("fct_customer_features").to_arrow_table().to_pandas()
+    # the relation itself: the package reads it as Arrow and converts only the rows it trains on or scores
+    features = dbt.ref("fct_customer_features")
     return acquisition_channel_fit(features, channel="facebook", models=dbt.config.get("model_kinds"))
