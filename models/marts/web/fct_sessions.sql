@@ -56,9 +56,9 @@ reloaded_days as (
         on loaded.visitor_id = customers.visitor_id
     left join products
         on loaded.landing_product_id = products.product_id
-    where (loaded.customer_id is distinct from customers.customer_id)
-        or (loaded.acquisition_channel is distinct from customers.acquisition_channel)
-        or (loaded.landing_category_id is distinct from products.category_id)
+    where (loaded.customer_id is distinct from (customers.customer_id))
+        or (loaded.acquisition_channel is distinct from (customers.acquisition_channel))
+        or (loaded.landing_category_id is distinct from (products.category_id))
 
 ),
 
