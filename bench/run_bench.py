@@ -7,7 +7,9 @@ Steps (each timed; peak memory from /usr/bin/time -v when present, else getrusag
  1. generate the preset world (retail-lift generate) and prepare it (retail-lift prepare) into a work
     folder; the initial raw folder holds the events up to one day before the last one;
  2. full build split into seeds, SQL layer (everything not downstream of a Python model), Python
-    models (and the SQL downstream of them), dbt tests, quality checks (retail-lift check) and docs;
+    models (and the SQL downstream of them; `--python-threads N` dbt threads, 1 by default at the large
+    preset so that two heavy Python models never run side by side in one process), dbt tests, quality
+    checks (retail-lift check) and docs;
     the ten slowest nodes from run_results.json;
  3. incremental rebuild after appending the last day of events (dbt build of the whole project, and
     the incremental models alone), as a fraction of the full build;
@@ -180,10 +182,27 @@ def prepare_world(args, work: Path, result: dict) -> tuple[Path, Path, Path]:
     return raw_full, raw, truth
 
 
+def python_threads(args) -> int | None:
+    """dbt threads of the python_models step: ``--python-threads``, else 1 at the large preset (two heavy
+    Python models side by side in one dbt process add their memory peaks), else None (the profile's)."""
+    n = getattr(args, "python_threads", None)
+    if n is None and getattr(args, "preset", None) == "large":
+        n = 1
+    if n is not None and n < 1:
+        raise ValueError(f"--python-threads must be >= 1, got {n}")
+    return n
+
+
+def python_step_args(args) -> list[str]:
+    """dbt arguments of the python_models step (``--threads N`` when :func:`python_threads` sets one)."""
+    n = python_threads(args)
+    return ["run", "--select", "path:python_models+", *(["--threads", str(n)] if n else [])]
+
+
 def full_build(args, dbt: Dbt, raw: Path, result: dict):
     steps = []
     for name, dbt_args in [("seeds", ["seed"]), ("sql_layer", ["run", "--exclude", "path:python_models+"]),
-                           ("python_models", ["run", "--select", "path:python_models+"])]:
+                           ("python_models", python_step_args(args))]:
         steps.append(dbt(name, dbt_args, check=False))
         if steps[-1]["returncode"] != 0:
             break
@@ -195,6 +214,7 @@ def full_build(args, dbt: Dbt, raw: Path, result: dict):
                                                      str(dbt.work / "quality")], env=dbt.env, check=False))
         steps.append(dbt("docs", ["docs", "generate", "--static"]))
     result["full_build"] = {
+        "python_threads": python_threads(args),  # None: the profile's threads
         "steps": [{k: v for k, v in s.items() if k != "nodes"} for s in steps],
         "wall_s": round(sum(s["wall_s"] for s in steps), 3),
         "dbt_wall_s": round(sum(s["wall_s"] for s in steps if s["step"] in
@@ -583,6 +603,8 @@ def markdown(result: dict) -> str:
         L += ["", f"Full build (seeds + SQL + Python + tests + quality + docs): **{fb['wall_s']:.1f} s**, "
                   f"peak {fmt_bytes(fb['peak_rss_bytes'])}; dbt part {fb['dbt_wall_s']:.1f} s. "
                   f"Failed tests: {len(fb['failed_tests'])} {fb['failed_tests'][:5]}", "",
+              "Python models step: " + (f"`--threads {fb['python_threads']}`" if fb.get("python_threads")
+                                        else "the profile's threads") + ".", "",
               *([f"**Build failed** in {fb['failed_steps']}: see `errors` in the JSON.", ""]
                 if fb.get("failed_steps") else []),
               "## Ten slowest nodes", "", "| node | step | time (s) |", "|---|---|---:|"]
@@ -697,11 +719,16 @@ def main(argv=None):
     p.add_argument("--skip-decisions", action="store_true")
     p.add_argument("--skip-api", action="store_true", help="no local load test of the decision API")
     p.add_argument("--stop-after", choices=["generate", "build"], help="stop after this stage (large runs)")
+    p.add_argument("--python-threads", type=int, default=None,
+                   help="dbt --threads of the python_models step (default: 1 for --preset large, where two heavy "
+                        "Python models side by side add their memory peaks; else the profile's threads)")
     args = p.parse_args(argv)
     work = args.work or Path("/tmp/retail_lift_bench") / args.preset
     work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
+    python_threads(args)  # fail early on a bad --python-threads
     result = {"preset": args.preset, "quick": args.quick, "started_at": datetime.now(UTC).isoformat(),
+              "python_threads": python_threads(args),
               "work": str(work), "targets_definition": TARGETS, "steps": [],
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_before": loadavg(),
                           "time_v": TIME_V is not None}}

@@ -239,6 +239,37 @@ _LONG_TYPES = {
 }
 
 
+def _arrow_types() -> dict:
+    import pyarrow as pa
+
+    return {"string": pa.string(), "Int64": pa.int64(), "boolean": pa.bool_(), "float64": pa.float64()}
+
+
+class _LazyArrowTypes(dict):
+    def __missing__(self, key):
+        self.update(_arrow_types())
+        return dict.__getitem__(self, key)
+
+
+_ARROW_TYPES = _LazyArrowTypes()
+
+
+def _arrow_column(s: pd.Series, dtype: str, arrow_type):
+    """One column of :meth:`UpliftResult.to_arrow`: the values :func:`_typed` gives, as Arrow (NaN -> null)."""
+    import pyarrow as pa
+
+    if dtype == "float64":
+        values = s.to_numpy() if s.dtype == np.float64 else \
+            pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+        return pa.array(values, type=arrow_type, from_pandas=True)
+    if dtype == "string" and s.dtype == object:
+        try:  # str values (and None / NaN) convert as they are; anything else as _typed converts it
+            return pa.array(s.to_numpy(), type=arrow_type, from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass
+    return pa.array(s.astype(dtype), type=arrow_type, from_pandas=True)
+
+
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     """Columns cast to the nullable types of :data:`_LONG_TYPES` (float64 otherwise), so that an empty
     table still has typed columns when a dbt model writes it."""
@@ -283,6 +314,34 @@ class UpliftResult:
             parts.append(part.reindex(columns=columns))
         return _typed(pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True))
 
+    def to_arrow(self):
+        """:meth:`to_long` as a ``pyarrow.Table`` (same columns, same types; NaN and missing values are
+        nulls, as when the warehouse reads the pandas table), built table by table and column by column,
+        without the wide intermediate pandas frames of :meth:`to_long` (the ``scores`` table has one row
+        per customer x arm)."""
+        import pyarrow as pa
+
+        columns = ["table_name"]
+        for name in self.TABLES:
+            columns += [c for c in getattr(self, name).columns if c not in columns]
+        schema = pa.schema([(c, _ARROW_TYPES[_LONG_TYPES.get(c, "float64")]) for c in columns])
+        parts = []
+        for name in self.TABLES:
+            df = getattr(self, name)
+            n = len(df)
+            if not n:
+                continue
+            arrays = []
+            for col, field in zip(columns, schema, strict=True):
+                if col == "table_name":
+                    arrays.append(pa.array(np.full(n, name, dtype=object), type=field.type))
+                elif col not in df.columns:
+                    arrays.append(pa.nulls(n, type=field.type))
+                else:
+                    arrays.append(_arrow_column(df[col], _LONG_TYPES.get(col, "float64"), field.type))
+            parts.append(pa.Table.from_arrays(arrays, schema=schema))
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
 
 # ----------------------------------------------------------------------------------------------
 # inputs
@@ -297,6 +356,59 @@ def _require(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
         raise ValueError(f"{name} is missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
 
 
+def _category_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """``(codes, categories)`` of a column read as strings (``astype("string")``): ``categories`` are the
+    distinct non-null values as str, ``codes`` index them (-1 = NULL). A categorical column (the Arrow
+    dictionary path) is read through its codes, without a string per row."""
+    cat = s.array if isinstance(s.dtype, pd.CategoricalDtype) else pd.Categorical(s)
+    names = [str(c) for c in cat.categories]
+    uniq = sorted(set(names))
+    if len(uniq) == len(names) and uniq == names:
+        return np.asarray(cat.codes, dtype=np.int64), names
+    remap = np.array([uniq.index(n) for n in names] + [-1], dtype=np.int64)  # categories equal as str
+    return remap[np.asarray(cat.codes, dtype=np.int64)], uniq
+
+
+def _feature_levels(*frames: pd.DataFrame) -> dict[str, list[str]]:
+    """The sorted levels of every categorical feature over ``frames`` (as :func:`build_features`)."""
+    levels = {}
+    for col in CATEGORICAL_FEATURES:
+        seen: set = set()
+        for frame in frames:
+            seen.update(_category_codes(frame[col])[1])
+        levels[col] = sorted(seen)
+    return levels
+
+
+def _feature_names(levels: Mapping[str, list[str]]) -> list[str]:
+    return list(NUMERIC_FEATURES) + [f"{col}={lv}" for col in CATEGORICAL_FEATURES for lv in levels[col]]
+
+
+def _feature_matrix(frame: pd.DataFrame, levels: Mapping[str, list[str]]) -> np.ndarray:
+    """The float model matrix of ``frame`` (columns :func:`_feature_names`), filled column by column."""
+    n = len(frame)
+    # column-major, like the matrix of the consolidated DataFrame of build_features: the BLAS products of
+    # the learners then add in the same order, so the scores do not change in the last bit
+    out = np.zeros((n, len(_feature_names(levels))), dtype=float, order="F")
+    for j, col in enumerate(NUMERIC_FEATURES):
+        v = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
+        if col in _RECENCY_FEATURES:
+            v = np.clip(np.where(np.isnan(v), RECENCY_CAP_DAYS, v), 0.0, RECENCY_CAP_DAYS)
+        v = np.where(np.isnan(v), 0.0, v)
+        if col in _LOG_FEATURES:
+            v = np.log1p(np.clip(v, 0.0, None))
+        out[:, j] = v
+    j = len(NUMERIC_FEATURES)
+    for col in CATEGORICAL_FEATURES:
+        codes, names = _category_codes(frame[col])
+        position = {lv: i for i, lv in enumerate(levels[col])}
+        to_level = np.array([position[nm] for nm in names] + [-1], dtype=np.int64)[codes]
+        for i in range(len(levels[col])):
+            out[:, j + i] = to_level == i
+        j += len(levels[col])
+    return out
+
+
 def build_features(training: pd.DataFrame, scoring: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The model matrices of the training and scoring rows, encoded identically.
 
@@ -306,28 +418,45 @@ def build_features(training: pd.DataFrame, scoring: pd.DataFrame) -> tuple[pd.Da
     features = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
     _require(training, "training", features)
     _require(scoring, "scoring", features)
-    frames = []
-    for frame in (training, scoring):
-        num = frame[list(NUMERIC_FEATURES)].apply(pd.to_numeric, errors="coerce").astype(float)
-        for col in _RECENCY_FEATURES:
-            num[col] = num[col].fillna(RECENCY_CAP_DAYS).clip(lower=0.0, upper=RECENCY_CAP_DAYS)
-        num = num.fillna(0.0)
-        for col in _LOG_FEATURES:
-            num[col] = np.log1p(num[col].clip(lower=0.0))
-        frames.append(num.reset_index(drop=True))
-    dummies = []
-    for col in CATEGORICAL_FEATURES:
-        values = pd.concat([training[col], scoring[col]], ignore_index=True).astype("string")
-        levels = sorted(values.dropna().unique().tolist())
-        dummies.append([
-            pd.DataFrame({f"{col}={lv}": (frame[col].astype("string") == lv).fillna(False).to_numpy(float)
-                          for lv in levels})
-            for frame in (training, scoring)
-        ])
-    out = []
-    for i in range(2):
-        out.append(pd.concat([frames[i]] + [d[i] for d in dummies], axis=1))
-    return out[0], out[1]
+    levels = _feature_levels(training, scoring)
+    names = _feature_names(levels)
+    return tuple(pd.DataFrame(_feature_matrix(frame, levels), columns=names) for frame in (training, scoring))
+
+
+_FEATURES = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
+
+
+def _input_frame(data, name: str, required: Sequence[str], optional: Sequence[str] = ()) -> pd.DataFrame:
+    """A pandas DataFrame from a DataFrame (as it is), an Arrow table or a DuckDB relation.
+
+    From Arrow / a relation only ``required`` and the present ``optional`` columns are read, one column at
+    a time, and the string columns of :data:`CATEGORICAL_FEATURES` become pandas categoricals (a code per
+    row instead of a Python string per row): at a million customers the full table as pandas objects
+    takes several GiB.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    import pyarrow as pa
+
+    if not isinstance(data, pa.Table):
+        if not hasattr(data, "to_arrow_table"):
+            raise ValueError(f"{name} must be a pandas DataFrame, a pyarrow Table or a DuckDB relation, "
+                             f"got {type(data).__name__}")
+        present = set(data.columns)
+        cols = [c for c in dict.fromkeys([*required, *optional]) if c in present]
+        if set(required) <= present:
+            data = data.select(*[f'"{c}"' for c in cols])
+        data = data.to_arrow_table()
+    missing = [c for c in required if c not in data.column_names]
+    if missing:
+        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}; found {', '.join(data.column_names)}")
+    out = {}
+    for col in dict.fromkeys([*required, *[c for c in optional if c in data.column_names]]):
+        arr = data.column(col)
+        if col in CATEGORICAL_FEATURES and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = arr.dictionary_encode()
+        out[col] = arr.to_pandas()
+    return pd.DataFrame(out)
 
 
 def srm_experiments(srm: pd.DataFrame | None, threshold: float = 0.001) -> dict[str, float]:
@@ -615,6 +744,7 @@ def fit_score_uplift(
     refit: bool = True,
     min_group_size: int = 20,
     n_threads: int = 2,
+    score_block_rows: int | None = 200_000,
 ) -> UpliftResult:
     """Fit uplift learners per experiment, keep the better one out of sample, score every customer.
 
@@ -646,14 +776,25 @@ def fit_score_uplift(
         min_group_size: fewer rows than this in the control or an arm (in any training part) skips
             the arm (a ``note`` in ``metrics`` says why).
         n_threads: OpenMP / BLAS threads of the base learners.
+        score_block_rows: customers scored per block (``None``: all at once; rounded up to a multiple
+            of 64); only the memory of the learners' intermediate arrays depends on it (with
+            ``n_threads=1`` the scores are bit for bit the same, see :func:`_score_blocks`).
+
+    ``training`` and ``scoring`` may also be Arrow tables or DuckDB relations: then only the columns used
+    are read (the categorical features as codes), which is what ``ml_uplift_run`` passes at a million
+    customers.
 
     Returns:
         :class:`UpliftResult`.
     """
     from threadpoolctl import threadpool_limits
 
+    training = _input_frame(training, "training", _TRAINING_COLUMNS, [*_FEATURES, "revenue"])
+    scoring = _input_frame(scoring, "scoring", ["customer_id"], _FEATURES)
     _require(training, "training", _TRAINING_COLUMNS)
     _require(scoring, "scoring", ["customer_id"])
+    if score_block_rows is not None and (isinstance(score_block_rows, bool) or int(score_block_rows) < 1):
+        raise ValueError(f"score_block_rows must be None or a positive int, got {score_block_rows!r}")
     if learner != "auto" and learner not in LEARNERS:
         raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {learner!r}")
     if base_learner not in BASE_LEARNERS:
@@ -678,11 +819,16 @@ def fit_score_uplift(
     training = (training[training["is_converted"].notna()]
                 .sort_values(["experiment_id", "exposure_id"], kind="mergesort").reset_index(drop=True))
     scoring = scoring.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
-    X_all, X_score = build_features(training, scoring)
-    X_all, X_score = X_all.to_numpy(float), X_score.to_numpy(float)
+    _require(training, "training", _FEATURES)
+    _require(scoring, "scoring", _FEATURES)
+    levels = _feature_levels(training, scoring)
+    X_all = _feature_matrix(training, levels)
+    X_score = _feature_matrix(scoring, levels)
+    score_ids = scoring["customer_id"].astype(str).to_numpy(dtype=object)
+    scoring = None  # only the ids and the matrix are needed from here on
     flagged = srm_experiments(srm, srm_threshold)
 
-    metric_rows, holdout_parts, score_parts = [], [], []
+    metric_rows, holdout_parts, score_parts = [], [], {}
     values, thresholds, arm_owner = {}, {}, {}
     with threadpool_limits(limits=n_threads):
         for exp_id in sorted(training["experiment_id"].astype(str).unique()):
@@ -821,30 +967,17 @@ def fit_score_uplift(
                     continue
                 arm_owner[arm] = (exp_id, n_treated)
                 model = final[chosen[arm]]
-                u = model.predict_uplift(X_score, arm=arm)
-                p0 = _control_probability(model, X_score, arm)
+                u, p0 = _score_blocks(model, X_score, arm, score_block_rows)
                 t_p = control_rate if control_probability_threshold is None else float(control_probability_threshold)
                 thresholds[arm] = (float(uplift_threshold), t_p)
-                score_parts.append(pd.DataFrame({
-                    "customer_id": scoring["customer_id"].astype(str).to_numpy(),
-                    "promotion_id": arm, "experiment_id": exp_id, "learner": chosen[arm],
-                    "predicted_uplift": u, "predicted_control_probability": p0,
-                    "predicted_treated_probability": np.clip(p0 + u, 0.0, 1.0),
-                }))
+                # the arm's scores from the experiment that owns it (most treated exposures) replace any earlier
+                score_parts[arm] = (exp_id, chosen[arm], u, p0)
+    del X_score
 
-    scores = pd.concat(score_parts, ignore_index=True) if score_parts else pd.DataFrame(columns=SCORE_COLUMNS)
     if score_parts:
-        # keep the arm's scores from the experiment that owns it (most treated exposures)
-        owner = {arm: exp for arm, (exp, _) in arm_owner.items()}
-        scores = scores[scores["experiment_id"] == scores["promotion_id"].map(owner)].reset_index(drop=True)
-        scores["uplift_rank"] = _rank_within(scores, "predicted_uplift")
-        scores["propensity_rank"] = _rank_within(scores, "predicted_treated_probability")
-        scores["segment"] = ""
-        for arm, (t_u, t_p) in thresholds.items():
-            m = scores["promotion_id"] == arm
-            scores.loc[m, "segment"] = assign_segments(scores.loc[m, "predicted_uplift"],
-                                                       scores.loc[m, "predicted_control_probability"], t_u, t_p)
-        scores = scores.sort_values(["promotion_id", "uplift_rank"]).reset_index(drop=True)[SCORE_COLUMNS]
+        scores = _scores_table(score_ids, score_parts, thresholds)
+    else:
+        scores = pd.DataFrame(columns=SCORE_COLUMNS)
     holdout_predictions = (pd.concat(holdout_parts, ignore_index=True)[HOLDOUT_COLUMNS] if holdout_parts
                            else pd.DataFrame(columns=HOLDOUT_COLUMNS))
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
@@ -858,6 +991,68 @@ def fit_score_uplift(
 def _note_row(exp_id: str, arm: str, note: str) -> dict:
     return {"experiment_id": exp_id, "promotion_id": arm, "learner": None, "metric_name": "status",
             "metric_value": np.nan, "is_selected_learner": False, "note": note}
+
+
+def _score_blocks(model, X: np.ndarray, arm, block_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted uplift and control probability of every row of ``X``, ``block_rows`` rows at a time.
+
+    The blocks are column-major copies (as ``X``) of a multiple of 64 rows (``block_rows`` rounded up), so
+    BLAS's matrix-vector products take the same per-row path as on the whole matrix: with one BLAS thread
+    the scores are bit for bit those of one block. (With several threads BLAS splits the rows between
+    them, and rows at a split can differ in the last bit, as between thread counts.)
+    """
+    n = X.shape[0]
+    step = n if not block_rows else -(-int(block_rows) // 64) * 64
+    if n <= step:
+        return (np.asarray(model.predict_uplift(X, arm=arm), dtype=float),
+                np.asarray(_control_probability(model, X, arm), dtype=float))
+    u, p0 = np.empty(n), np.empty(n)
+    for a in range(0, n, step):
+        block = np.asfortranarray(X[a:a + step])  # laid out as the whole matrix
+        u[a:a + step] = model.predict_uplift(block, arm=arm)
+        p0[a:a + step] = _control_probability(model, block, arm)
+    return u, p0
+
+
+def _tie_order(ids: np.ndarray) -> np.ndarray:
+    """An integer key ordering ``ids`` as their str does (the ranks' tie-break), without a str per row
+    when the ids are already sorted strings (the scoring rows are sorted by customer_id)."""
+    n = ids.size
+    if n and all(isinstance(v, str) for v in ids[: min(n, 1000)]):
+        try:
+            if bool(np.all(ids[1:] > ids[:-1])):
+                return np.arange(n)
+        except TypeError:
+            pass
+    strs = np.asarray([str(v) for v in ids])
+    key = np.empty(n, dtype=np.int64)
+    key[np.argsort(strs, kind="mergesort")] = np.arange(n)
+    return key
+
+
+def _scores_table(ids: np.ndarray, parts: Mapping, thresholds: Mapping) -> pd.DataFrame:
+    """The ``scores`` table from each arm's ``(experiment_id, learner, uplift, control probability)``:
+    ranks within the arm (ties by customer_id), segments, rows by promotion_id and uplift rank."""
+    tie = _tie_order(ids)
+    frames = []
+    for arm in sorted(parts):
+        exp_id, kind, u, p0 = parts[arm]
+        p1 = np.clip(p0 + u, 0.0, 1.0)
+        order = np.lexsort((tie, -u))  # the uplift ranking: row order of the arm's rows
+        prop_order = np.lexsort((tie, -p1))
+        prop_rank = np.empty(ids.size, dtype=np.int64)
+        prop_rank[prop_order] = np.arange(1, ids.size + 1)
+        t_u, t_p = thresholds[arm]
+        frames.append(pd.DataFrame({
+            "customer_id": ids[order],
+            "promotion_id": arm, "experiment_id": exp_id, "learner": kind,
+            "predicted_uplift": u[order], "predicted_control_probability": p0[order],
+            "predicted_treated_probability": p1[order],
+            "uplift_rank": np.arange(1, ids.size + 1, dtype=np.int64), "propensity_rank": prop_rank[order],
+            "segment": assign_segments(u[order], p0[order], t_u, t_p).astype(object),
+        }))
+        del order, prop_order, prop_rank
+    return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
 
 
 def _rank_within(scores: pd.DataFrame, column: str) -> np.ndarray:
@@ -877,9 +1072,15 @@ def uplift_run_table(
     scoring: pd.DataFrame,
     srm: pd.DataFrame | None = None,
     promotions: pd.DataFrame | Mapping | None = None,
+    *,
+    as_arrow: bool = False,
     **kwargs,
 ) -> pd.DataFrame:
     """:func:`fit_score_uplift` as one long table (:meth:`UpliftResult.to_long`), for ``ml_uplift_run``.
+
+    ``training`` / ``scoring`` may be Arrow tables or DuckDB relations (see :func:`fit_score_uplift`);
+    ``as_arrow=True`` returns the same table as a ``pyarrow.Table`` (:meth:`UpliftResult.to_arrow`),
+    which ``ml_uplift_run`` hands to the warehouse without a wide pandas copy.
 
     ``promotions`` may be the promotions table (``promotion_id``, ``discount_rate``, ``contact_cost``);
     it is turned into the dict :func:`fit_score_uplift` takes. Other keyword arguments are passed on
@@ -892,7 +1093,8 @@ def uplift_run_table(
                       for r in promotions.itertuples(index=False)}
     if "k_fractions" in kwargs and kwargs["k_fractions"] is not None:
         kwargs["k_fractions"] = tuple(float(k) for k in kwargs["k_fractions"])
-    return fit_score_uplift(training, scoring, srm=srm, promotions=promotions, **kwargs).to_long()
+    result = fit_score_uplift(training, scoring, srm=srm, promotions=promotions, **kwargs)
+    return result.to_arrow() if as_arrow else result.to_long()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -959,6 +1161,10 @@ def evaluate_uplift_against_truth(
     _require(true_effects, "true_effects", ["exposure_id", "promotion_id", "true_uplift"])
     merged = holdout_predictions.merge(true_effects[["exposure_id", "promotion_id", "true_uplift"]],
                                        on=["exposure_id", "promotion_id"], how="left", validate="m:1")
+    # the bootstrap resamples row positions: a fixed row order makes the interval independent of the order
+    # in which the warehouse returns the (unordered) holdout table
+    merged = merged.sort_values(["experiment_id", "promotion_id", "exposure_id"], kind="mergesort",
+                                key=lambda s: s.astype(str)).reset_index(drop=True)
     rng = np.random.default_rng(random_state)
     rows = []
     for (exp_id, arm), g in merged.groupby(["experiment_id", "promotion_id"], sort=True):
@@ -1061,6 +1267,9 @@ def evaluate_targeting_against_truth(
         eff = arm_effects[arm_effects["promotion_id"] == arm][["customer_id", "p_convert", "true_uplift",
                                                                "expected_revenue"]]
         m = g.merge(eff, on="customer_id", how="inner").merge(base, on="customer_id", how="left")
+        # sums over the selected customers in customer order: the same last bit whatever order the
+        # warehouse returned the rows in
+        m = m.sort_values("customer_id", kind="mergesort", key=lambda s: s.astype(str)).reset_index(drop=True)
         if m.empty:
             continue
         p1 = m["p_convert"].to_numpy(float)

@@ -228,3 +228,23 @@ def test_customer_fits_from_arrow_and_from_a_relation_equal_the_pandas_fits(cust
     con.register("features_view", _arrow(customer_features))
     pd.testing.assert_frame_equal(fit(con.sql("select * from features_view"), **kw), ref)
     con.close()
+
+
+def test_fairness_from_the_holdout_rows_and_used_columns_only():
+    """ml_purchase_propensity_fairness reads only the holdout rows and the columns fairness_table uses."""
+    rng = np.random.default_rng(4)
+    n = 400
+    ids = [f"c{i}" for i in range(n)]
+    holdout = pd.DataFrame({"record_type": "holdout", "is_chosen_model": rng.random(n) < 0.8, "model": "xgboost",
+                            "customer_id": ids, "label": rng.integers(0, 2, n),
+                            "is_above_threshold": rng.random(n) < 0.4, "probability": rng.random(n)})
+    scores = holdout.assign(record_type="score", label=None)
+    fit = pd.concat([scores, holdout, pd.DataFrame({"record_type": ["metric"], "metric": ["f1"]})], ignore_index=True)
+    customers = pd.DataFrame({"customer_id": ids, "gender": rng.choice(["f", "m"], n),
+                              "age_band": rng.choice(["18-24", "25-34", "65+"], n), "region": "north"})
+    full = P.fairness_table(fit, customers, min_group_size=10)
+    used = ["record_type", "is_chosen_model", "customer_id", "model", "label", "is_above_threshold"]
+    narrow = P.fairness_table(fit.loc[fit["record_type"] == "holdout", used],
+                              customers[["customer_id", "gender", "age_band"]], min_group_size=10)
+    assert len(full) == 5
+    pd.testing.assert_frame_equal(full, narrow, check_exact=True)

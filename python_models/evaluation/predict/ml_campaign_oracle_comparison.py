@@ -7,7 +7,12 @@ def model(dbt, session):
     dbt.config(materialized="table")
     target_list = dbt.ref("ml_campaign_target_list").to_arrow_table().to_pandas()
     customer_rates = dbt.ref("stg_simulation__truth_customers").to_arrow_table().to_pandas()
-    customer_arms = dbt.ref("stg_simulation__truth_customer_arms").to_arrow_table().to_pandas()
+    # only the control's and the campaign promotion's true responses (not a million customers x every arm)
+    promotion = str(target_list["promotion_id"].iloc[0]).replace("'", "''") if len(target_list) else ""
+    customer_arms = (dbt.ref("stg_simulation__truth_customer_arms")
+                     .filter(f"promotion_id in ('control', '{promotion}')")
+                     .project("customer_id, promotion_id, p_convert")
+                     .to_arrow_table().to_pandas())
     snapshots = dbt.ref("int_snapshot_dates").to_arrow_table().to_pandas()
     return campaign_oracle_comparison(
         target_list,

@@ -5,8 +5,17 @@ from retail_lift.uplift.pipeline import evaluate_targeting_against_truth
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    scores = dbt.ref("ml_customer_uplift").to_arrow_table().to_pandas()
+    # only the columns the evaluation reads, and only the true effects of the scored arms and the control
+    # (a million customers x every promotion otherwise)
+    scores = dbt.ref("ml_customer_uplift").project(
+        "customer_id, promotion_id, experiment_id, predicted_uplift, predicted_treated_probability"
+    ).to_arrow_table().to_pandas()
     model_roi = dbt.ref("ml_uplift_incremental_roi").to_arrow_table().to_pandas()
     promotions = dbt.ref("stg_shop__promotions").to_arrow_table().to_pandas()
-    arm_effects = dbt.ref("stg_simulation__truth_customer_arms").to_arrow_table().to_pandas()
+    arms = ", ".join("'" + str(a).replace("'", "''") + "'"
+                     for a in [*scores["promotion_id"].dropna().unique(), "control"])
+    arm_effects = (dbt.ref("stg_simulation__truth_customer_arms")
+                   .filter(f"promotion_id in ({arms})")
+                   .project("customer_id, promotion_id, p_convert, true_uplift, expected_revenue")
+                   .to_arrow_table().to_pandas())
     return evaluate_targeting_against_truth(scores, arm_effects, promotions=promotions, model_roi=model_roi)

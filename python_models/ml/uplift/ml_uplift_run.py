@@ -11,8 +11,9 @@ from retail_lift.uplift.pipeline import uplift_run_table
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    training = dbt.ref("fct_uplift_training_exposures").to_arrow_table().to_pandas()
-    scoring = dbt.ref("fct_uplift_scoring_customers").to_arrow_table().to_pandas()
+    # the relations themselves: only the columns used are read, the categorical features as codes
+    training = dbt.ref("fct_uplift_training_exposures")
+    scoring = dbt.ref("fct_uplift_scoring_customers")
     srm = dbt.ref("fct_experiment_srm").to_arrow_table().to_pandas()
     promotions = dbt.ref("stg_shop__promotions").to_arrow_table().to_pandas()
     n_folds = dbt.config.get("n_folds", 5)  # cross-fitting folds; 0 or null: the single holdout split
@@ -31,4 +32,5 @@ def model(dbt, session):
         uplift_threshold=float(dbt.config.get("uplift_threshold", 0.01)),
         n_placebo=int(dbt.config.get("n_placebo", 3)),
         n_threads=int(dbt.config.get("n_threads", 2)),
+        as_arrow=True,  # the long table (one row per customer x arm) goes to the warehouse as Arrow
     )

@@ -74,3 +74,27 @@ def test_node_profile_splits_time_by_kind(bench, tmp_path):
     assert prof["node_time_by_kind_s"] == {"python model": 3.0, "sql model": 1.0, "test": 1.0}
     assert prof["node_time_share_by_kind"]["python model"] == 0.6
     assert [n["unique_id"] for n in prof["top_nodes"]] == ["model.p.b", "model.p.a"]
+
+
+def test_python_step_threads(bench):
+    """--python-threads: 1 by default at the large preset, the profile's threads otherwise, in the report."""
+
+    class Args:
+        python_threads = None
+        preset = "large"
+
+    assert bench.python_step_args(Args) == ["run", "--select", "path:python_models+", "--threads", "1"]
+    Args.preset = "default"
+    assert bench.python_step_args(Args) == ["run", "--select", "path:python_models+"]
+    Args.python_threads = 3
+    assert bench.python_step_args(Args)[-2:] == ["--threads", "3"] and bench.python_threads(Args) == 3
+    Args.python_threads = 0
+    with pytest.raises(ValueError, match="python-threads"):
+        bench.python_threads(Args)
+    result = {"preset": "large", "quick": True, "started_at": "t", "steps": [], "slowest_nodes": [],
+              "machine": {"cpus": 2, "platform": "test", "loadavg_before": None},
+              "full_build": {"python_threads": 1, "steps": [], "wall_s": 1.0, "dbt_wall_s": 1.0,
+                             "peak_rss_bytes": None, "failed_tests": []}}
+    assert "Python models step: `--threads 1`." in bench.markdown(result)
+    result["full_build"]["python_threads"] = None
+    assert "Python models step: the profile's threads." in bench.markdown(result)
