@@ -234,11 +234,14 @@ def full_build(args, dbt: Dbt, raw: Path, result: dict):
     result["_full_nodes"] = nodes
 
 
-def incremental_build(dbt: Dbt, raw_full: Path, raw: Path, result: dict):
+def incremental_build(dbt: Dbt, raw_full: Path, raw: Path, result: dict, threads: int | None = None):
+    """``threads``: dbt --threads of the whole rebuild (the Python models' :func:`python_threads`, so that
+    the rebuild runs no more Python models side by side than the full build did; None: the profile's)."""
     (raw / "events.parquet").unlink()
     shutil.copyfile(raw_full / "events.parquet", raw / "events.parquet")
     inc = result["incremental"]
-    whole = dbt("incremental_dbt_build", ["build"], check=False)
+    inc["threads"] = threads
+    whole = dbt("incremental_dbt_build", ["build", *(["--threads", str(threads)] if threads else [])], check=False)
     inc_nodes = [n for n in whole["nodes"] if n["unique_id"].startswith("model.")]
     incremental_models = incremental_model_ids(dbt)
     inc["dbt_build_wall_s"] = whole["wall_s"]
@@ -614,7 +617,8 @@ def markdown(result: dict) -> str:
     if inc and "dbt_build_wall_s" in inc:
         L += ["", "## Incremental rebuild", "",
               f"Appended day {inc['appended_day']} ({inc['appended_events']:,} events). Whole `dbt build` after the "
-              f"append: {inc['dbt_build_wall_s']:.1f} s = **{inc['fraction_of_full_dbt']:.0%}** of the full dbt "
+              f"append{' (`--threads ' + str(inc['threads']) + '`)' if inc.get('threads') else ''}: "
+              f"{inc['dbt_build_wall_s']:.1f} s = **{inc['fraction_of_full_dbt']:.0%}** of the full dbt "
               f"build. Incremental models alone: {inc['incremental_models_fraction']} of their full-refresh time.", "",
               "| model | full (s) | incremental (s) |", "|---|---:|---:|"]
         for m in inc["incremental_models"]:
@@ -759,7 +763,7 @@ def main(argv=None):
         if args.stop_after == "build":
             return 0
         if not args.skip_incremental:
-            incremental_build(dbt, raw_full, raw, result)
+            incremental_build(dbt, raw_full, raw, result, python_threads(args))
             save()
     else:
         shutil.copyfile(raw_full / "events.parquet", raw / "events.parquet.tmp")
