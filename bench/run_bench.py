@@ -312,11 +312,12 @@ def duckdb_profiles(dbt: Dbt, result: dict, top_models: int = 3, top_ops: int = 
         script = (
             "import duckdb, sys, time\n"
             f"con = duckdb.connect({str(dbt.warehouse)!r}, read_only=True)\n"
+            "con.execute('pragma disable_progress_bar')\n"  # the bar is printed to stdout on long queries
             "con.execute(\"pragma enable_profiling='json'\")\n"
             f"con.execute(\"pragma profiling_output={str(prof_file)!r}\")\n"
             "t = time.perf_counter()\n"
             f"con.execute(open({str(path)!r}).read()).fetchall()\n"
-            "print(time.perf_counter() - t)\n"
+            "print('select_time_s', time.perf_counter() - t)\n"
             "con.close()\n")
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dbt.env)
         entry = {"model": node["name"], "build_time_s": n["execution_time_s"]}
@@ -324,7 +325,12 @@ def duckdb_profiles(dbt: Dbt, result: dict, top_models: int = 3, top_ops: int = 
             entry["error"] = (proc.stderr.strip().splitlines() or ["no profile written"])[-1][:300]
             out.append(entry)
             continue
-        entry["select_time_s"] = round(float(proc.stdout.strip().splitlines()[-1]), 3)
+        timed = re.findall(r"select_time_s ([0-9.eE+-]+)", proc.stdout)
+        if not timed:
+            entry["error"] = f"no select time printed: {proc.stdout.strip()[-300:]!r}"
+            out.append(entry)
+            continue
+        entry["select_time_s"] = round(float(timed[-1]), 3)
         ops: list[tuple[str, float, int]] = []
 
         def walk(d, ops=ops):

@@ -5,7 +5,8 @@ the SQL layer and stops before them. This runner builds the rest, in dependency 
 
 - each dbt Python model file (``python_models/**.py``) is run as it is, with a small stand-in for dbt's
   ``dbt`` object: ``dbt.ref(name)`` reads the model's table from Spark and hands it over as Arrow
-  (``.to_arrow_table()``, ``.project("a, b")``, ``.filter("...")``), ``dbt.config.get(key)`` answers from
+  (``.to_arrow_table()``, ``.columns``, ``.select("a", '"b"')``, ``.project("a, b")``, ``.filter("...")``:
+  the parts of a DuckDB relation the package uses), ``dbt.config.get(key)`` answers from
   the model's dbt config. So Spark runs exactly the ``retail_lift`` functions that dbt runs on DuckDB, with the same
   configuration. The DataFrame or Arrow table the model returns is written back as a Spark table in the
   model's schema (``ml``, ``evaluation``, ...);
@@ -112,12 +113,38 @@ def to_arrow_result(result) -> pa.Table:
 # ---------------------------------------------------------------- the stand-in for dbt's `dbt` object
 
 
+def _duckdb_unquoted(name: str) -> str | None:
+    """The name inside a DuckDB double-quoted identifier (doubled quotes inside are one quote); None when
+    ``name`` is not one."""
+    if len(name) > 1 and name[0] == name[-1] == '"' and '"' not in name[1:-1].replace('""', ""):
+        return name[1:-1].replace('""', '"')
+    return None
+
+
+def _spark_identifier(expr: str) -> str:
+    """A DuckDB-quoted identifier as Spark SQL quotes it (backticks); any other expression as it is."""
+    name = _duckdb_unquoted(expr)
+    return expr if name is None else "`" + name.replace("`", "``") + "`"
+
+
 class _Relation:
     def __init__(self, df):
         self._df = df
 
+    @property
+    def columns(self) -> list[str]:
+        return list(self._df.columns)
+
+    def select(self, *columns: str) -> _Relation:
+        """Columns by name, as DuckDB's ``relation.select``; a DuckDB-quoted name (``'"col"'``) is unquoted."""
+        names = [_duckdb_unquoted(c) or c for c in columns]
+        return _Relation(self._df.select(*names))
+
     def project(self, columns: str) -> _Relation:
-        return _Relation(self._df.selectExpr(*[c.strip() for c in columns.split(",") if c.strip()]))
+        """Expressions, as DuckDB's ``relation.project("a, b")``; a DuckDB-quoted name (``'"a"'``) is a
+        column, not the string literal Spark SQL would read."""
+        return _Relation(self._df.selectExpr(*[_spark_identifier(c.strip()) for c in columns.split(",")
+                                               if c.strip()]))
 
     def filter(self, condition: str) -> _Relation:
         return _Relation(self._df.filter(condition))
