@@ -455,6 +455,7 @@ def floor(raw: Path, work: Path, result: dict):
     script = (
         "import duckdb, time, json, sys\n"
         "con = duckdb.connect()\n"
+        "con.execute('pragma disable_progress_bar')\n"  # the bar is printed to stdout on long queries
         "t = time.perf_counter()\n"
         f"con.execute(\"create temp table s as select * from read_parquet('{raw / 'events.parquet'}') "
         "order by visitor_id, event_at\")\n"
@@ -463,7 +464,7 @@ def floor(raw: Path, work: Path, result: dict):
     run = run_measured("floor_scan_sort", [sys.executable, "-c", script])
     # re-run to read the inner time (run_measured keeps no stdout)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    inner = json.loads(proc.stdout)
+    inner = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
     result["floor"] = {"process_wall_s": run["wall_s"], "scan_sort_s": round(inner["inner_s"], 3),
                        "rows": inner["rows"], "peak_rss_bytes": run["peak_rss_bytes"]}
 
