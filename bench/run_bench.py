@@ -294,6 +294,15 @@ def node_profile(dbt: Dbt, nodes: list[dict], top: int = 10) -> dict:
                                 key=lambda n: -n["execution_time_s"])[:top]}
 
 
+def _printed_json(stdout: str) -> dict | None:
+    """The last JSON object a measuring subprocess printed on a line of its own (other output, such as
+    a progress bar, is skipped); None when there is none."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return None
+
+
 def duckdb_profiles(dbt: Dbt, result: dict, top_models: int = 3, top_ops: int = 6):
     """DuckDB's own profile (EXPLAIN ANALYZE, JSON) of the slowest SQL models of the full build: which
     operators their time goes to. Runs each model's compiled SELECT on a read-only connection."""
@@ -310,14 +319,14 @@ def duckdb_profiles(dbt: Dbt, result: dict, top_models: int = 3, top_ops: int = 
             continue
         prof_file = dbt.work / f"profile_{node['name']}.json"
         script = (
-            "import duckdb, sys, time\n"
+            "import duckdb, json, time\n"
             f"con = duckdb.connect({str(dbt.warehouse)!r}, read_only=True)\n"
             "con.execute('pragma disable_progress_bar')\n"  # the bar is printed to stdout on long queries
             "con.execute(\"pragma enable_profiling='json'\")\n"
             f"con.execute(\"pragma profiling_output={str(prof_file)!r}\")\n"
             "t = time.perf_counter()\n"
             f"con.execute(open({str(path)!r}).read()).fetchall()\n"
-            "print('select_time_s', time.perf_counter() - t)\n"
+            "print(json.dumps({'select_time_s': time.perf_counter() - t}))\n"
             "con.close()\n")
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dbt.env)
         entry = {"model": node["name"], "build_time_s": n["execution_time_s"]}
@@ -325,12 +334,12 @@ def duckdb_profiles(dbt: Dbt, result: dict, top_models: int = 3, top_ops: int = 
             entry["error"] = (proc.stderr.strip().splitlines() or ["no profile written"])[-1][:300]
             out.append(entry)
             continue
-        timed = re.findall(r"select_time_s ([0-9.eE+-]+)", proc.stdout)
-        if not timed:
+        timed = _printed_json(proc.stdout)
+        if timed is None:
             entry["error"] = f"no select time printed: {proc.stdout.strip()[-300:]!r}"
             out.append(entry)
             continue
-        entry["select_time_s"] = round(float(timed[-1]), 3)
+        entry["select_time_s"] = round(float(timed["select_time_s"]), 3)
         ops: list[tuple[str, float, int]] = []
 
         def walk(d, ops=ops):
@@ -464,7 +473,9 @@ def floor(raw: Path, work: Path, result: dict):
     run = run_measured("floor_scan_sort", [sys.executable, "-c", script])
     # re-run to read the inner time (run_measured keeps no stdout)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    inner = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    inner = _printed_json(proc.stdout)
+    if inner is None:
+        raise RuntimeError(f"floor: the scan-and-sort script printed no result: {proc.stdout.strip()[-300:]!r}")
     result["floor"] = {"process_wall_s": run["wall_s"], "scan_sort_s": round(inner["inner_s"], 3),
                        "rows": inner["rows"], "peak_rss_bytes": run["peak_rss_bytes"]}
 

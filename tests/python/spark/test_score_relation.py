@@ -1,6 +1,6 @@
 """The Spark runner's stand-in for a DuckDB relation answers what the package asks of a relation.
 
-Runs without Spark: a small fake stands in for the Spark DataFrame (names, select, selectExpr, filter).
+Runs without Spark: a small fake stands in for the Spark DataFrame (its columns and select).
 """
 
 from __future__ import annotations
