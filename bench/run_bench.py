@@ -64,8 +64,9 @@ def log(msg: str):
 
 
 def run_measured(name: str, cmd: list[str], env: dict | None = None, cwd: Path | None = None,
-                 check: bool = True) -> dict:
-    """Run a command; wall time and peak RSS (bytes) of the whole process tree's largest process."""
+                 check: bool = True, keep_stdout: bool = False) -> dict:
+    """Run a command; wall time and peak RSS (bytes) of the whole process tree's largest process.
+    With ``keep_stdout`` the command's standard output is returned under ``stdout``."""
     full = [TIME_V, "-v", *cmd] if TIME_V else cmd
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
@@ -80,6 +81,8 @@ def run_measured(name: str, cmd: list[str], env: dict | None = None, cwd: Path |
         peak = after * 1024 if after > before else None  # only a new maximum is attributable
     out = {"step": name, "wall_s": round(wall, 3), "peak_rss_bytes": peak, "returncode": proc.returncode,
            "cmd": " ".join(cmd)}
+    if keep_stdout:
+        out["stdout"] = proc.stdout
     log(f"{name}: {wall:.1f}s, peak {fmt_bytes(peak)}, rc={proc.returncode}")
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-40:]) + "\n" + proc.stderr[-3000:]
@@ -470,12 +473,11 @@ def floor(raw: Path, work: Path, result: dict):
         "order by visitor_id, event_at\")\n"
         "print(json.dumps({'inner_s': time.perf_counter() - t, "
         "'rows': con.execute('select count(*) from s').fetchone()[0]}))\n")
-    run = run_measured("floor_scan_sort", [sys.executable, "-c", script])
-    # re-run to read the inner time (run_measured keeps no stdout)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    inner = _printed_json(proc.stdout)
+    # one run: its wall time and peak memory, and the inner time it prints
+    run = run_measured("floor_scan_sort", [sys.executable, "-c", script], keep_stdout=True)
+    inner = _printed_json(run["stdout"])
     if inner is None:
-        raise RuntimeError(f"floor: the scan-and-sort script printed no result: {proc.stdout.strip()[-300:]!r}")
+        raise RuntimeError(f"floor: the scan-and-sort script printed no result: {run['stdout'].strip()[-300:]!r}")
     result["floor"] = {"process_wall_s": run["wall_s"], "scan_sort_s": round(inner["inner_s"], 3),
                        "rows": inner["rows"], "peak_rss_bytes": run["peak_rss_bytes"]}
 
