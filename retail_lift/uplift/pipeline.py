@@ -69,7 +69,10 @@ Design choices
   training and scoring tables (a NULL is all zeros); :data:`NUMERIC_FEATURES` are used with
   ``log1p`` on counts and amounts, recency in days capped at :data:`RECENCY_CAP_DAYS` (NULL, i.e.
   never, is the cap), NULL tenure and discount share as 0. Only these columns are read: the outcome,
-  the arm and the keys never enter a feature.
+  the arm and the keys never enter a feature. ``extra_features`` (of :func:`fit_score_uplift` and
+  :func:`build_features`) appends further numeric columns of both tables as they are (NULL is 0):
+  a score from another system, or, in ``bench/uplift_ceiling.py``, the simulated world's hidden
+  uplift type to measure what the learner makes of this many exposures when a feature reveals it.
 * **Placebo.** :func:`retail_lift.uplift.placebo_refutation` shuffles the arm labels of the
   experiment's exposures (of the training part in the single-split mode), refits on a half and scores
   the other half against the shuffled labels; a learner that does not invent
@@ -380,16 +383,33 @@ def _feature_levels(*frames: pd.DataFrame) -> dict[str, list[str]]:
     return levels
 
 
-def _feature_names(levels: Mapping[str, list[str]]) -> list[str]:
-    return list(NUMERIC_FEATURES) + [f"{col}={lv}" for col in CATEGORICAL_FEATURES for lv in levels[col]]
+def _feature_names(levels: Mapping[str, list[str]], extra: Sequence[str] = ()) -> list[str]:
+    return (list(NUMERIC_FEATURES) + [f"{col}={lv}" for col in CATEGORICAL_FEATURES for lv in levels[col]]
+            + list(extra))
 
 
-def _feature_matrix(frame: pd.DataFrame, levels: Mapping[str, list[str]]) -> np.ndarray:
+def _check_extra_features(extra_features: Sequence[str]) -> tuple[str, ...]:
+    """``extra_features`` as a tuple of distinct column names that are not already features."""
+    if isinstance(extra_features, str):
+        raise ValueError(f"extra_features must be a sequence of column names, got the string {extra_features!r}")
+    extra = tuple(str(c) for c in extra_features)
+    clash = sorted(set(extra) & set(_FEATURES))
+    if clash:
+        raise ValueError(f"extra_features {', '.join(clash)} are already features of the model "
+                         "(CATEGORICAL_FEATURES / NUMERIC_FEATURES)")
+    repeated = sorted({c for c in extra if extra.count(c) > 1})
+    if repeated:
+        raise ValueError(f"extra_features names {', '.join(repeated)} more than once")
+    return extra
+
+
+def _feature_matrix(frame: pd.DataFrame, levels: Mapping[str, list[str]], extra: Sequence[str] = (),
+                    name: str = "frame") -> np.ndarray:
     """The float model matrix of ``frame`` (columns :func:`_feature_names`), filled column by column."""
     n = len(frame)
     # column-major, like the matrix of the consolidated DataFrame of build_features: the BLAS products of
     # the learners then add in the same order, so the scores do not change in the last bit
-    out = np.zeros((n, len(_feature_names(levels))), dtype=float, order="F")
+    out = np.zeros((n, len(_feature_names(levels, extra))), dtype=float, order="F")
     for j, col in enumerate(NUMERIC_FEATURES):
         v = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
         if col in _RECENCY_FEATURES:
@@ -406,21 +426,34 @@ def _feature_matrix(frame: pd.DataFrame, levels: Mapping[str, list[str]]) -> np.
         for i in range(len(levels[col])):
             out[:, j + i] = to_level == i
         j += len(levels[col])
+    for col in extra:
+        raw = frame[col]
+        v = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy()
+        bad = np.isnan(v) & raw.notna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name}: extra feature {col!r} is not numeric at row {i} ({raw.iloc[i]!r})")
+        out[:, j] = np.where(np.isnan(v), 0.0, v)
+        j += 1
     return out
 
 
-def build_features(training: pd.DataFrame, scoring: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_features(training: pd.DataFrame, scoring: pd.DataFrame,
+                   extra_features: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The model matrices of the training and scoring rows, encoded identically.
 
-    Reads only :data:`CATEGORICAL_FEATURES` and :data:`NUMERIC_FEATURES` (see the module docstring for
-    the transformations); returns two float DataFrames with the same columns, row order preserved.
+    Reads only :data:`CATEGORICAL_FEATURES`, :data:`NUMERIC_FEATURES` and ``extra_features`` (numeric
+    columns appended as they are, NULL as 0; see the module docstring for the transformations);
+    returns two float DataFrames with the same columns, row order preserved.
     """
-    features = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
+    extra = _check_extra_features(extra_features)
+    features = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES) + list(extra)
     _require(training, "training", features)
     _require(scoring, "scoring", features)
     levels = _feature_levels(training, scoring)
-    names = _feature_names(levels)
-    return tuple(pd.DataFrame(_feature_matrix(frame, levels), columns=names) for frame in (training, scoring))
+    names = _feature_names(levels, extra)
+    return tuple(pd.DataFrame(_feature_matrix(frame, levels, extra, label), columns=names)
+                 for frame, label in ((training, "training"), (scoring, "scoring")))
 
 
 _FEATURES = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
@@ -745,6 +778,7 @@ def fit_score_uplift(
     min_group_size: int = 20,
     n_threads: int = 2,
     score_block_rows: int | None = 200_000,
+    extra_features: Sequence[str] = (),
 ) -> UpliftResult:
     """Fit uplift learners per experiment, keep the better one out of sample, score every customer.
 
@@ -779,6 +813,9 @@ def fit_score_uplift(
         score_block_rows: customers scored per block (``None``: all at once; rounded up to a multiple
             of 64); only the memory of the learners' intermediate arrays depends on it (with
             ``n_threads=1`` the scores are bit for bit the same, see :func:`_score_blocks`).
+        extra_features: further numeric columns of ``training`` and ``scoring`` appended to the model
+            matrix as they are (NULL as 0; a non-numeric value is an error naming the column and row).
+            Empty by default: the warehouse model uses the features of the two tables.
 
     ``training`` and ``scoring`` may also be Arrow tables or DuckDB relations: then only the columns used
     are read (the categorical features as codes), which is what ``ml_uplift_run`` passes at a million
@@ -789,8 +826,9 @@ def fit_score_uplift(
     """
     from threadpoolctl import threadpool_limits
 
-    training = _input_frame(training, "training", _TRAINING_COLUMNS, [*_FEATURES, "revenue"])
-    scoring = _input_frame(scoring, "scoring", ["customer_id"], _FEATURES)
+    extra = _check_extra_features(extra_features)
+    training = _input_frame(training, "training", _TRAINING_COLUMNS, [*_FEATURES, *extra, "revenue"])
+    scoring = _input_frame(scoring, "scoring", ["customer_id"], [*_FEATURES, *extra])
     _require(training, "training", _TRAINING_COLUMNS)
     _require(scoring, "scoring", ["customer_id"])
     if score_block_rows is not None and (isinstance(score_block_rows, bool) or int(score_block_rows) < 1):
@@ -819,11 +857,11 @@ def fit_score_uplift(
     training = (training[training["is_converted"].notna()]
                 .sort_values(["experiment_id", "exposure_id"], kind="mergesort").reset_index(drop=True))
     scoring = scoring.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
-    _require(training, "training", _FEATURES)
-    _require(scoring, "scoring", _FEATURES)
+    _require(training, "training", [*_FEATURES, *extra])
+    _require(scoring, "scoring", [*_FEATURES, *extra])
     levels = _feature_levels(training, scoring)
-    X_all = _feature_matrix(training, levels)
-    X_score = _feature_matrix(scoring, levels)
+    X_all = _feature_matrix(training, levels, extra, "training")
+    X_score = _feature_matrix(scoring, levels, extra, "scoring")
     score_ids = scoring["customer_id"].astype(str).to_numpy(dtype=object)
     scoring = None  # only the ids and the matrix are needed from here on
     flagged = srm_experiments(srm, srm_threshold)

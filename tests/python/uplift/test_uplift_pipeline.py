@@ -450,6 +450,62 @@ def test_invalid_arguments(world, kwargs, match):
         fit_score_uplift(training, scoring, **kwargs)
 
 
+def _hidden_driver_world(world, seed: int = 3):
+    """exp_a again, but the uplift is decided by a coin ``hidden`` that no built-in feature shows."""
+    _, training, scoring, _ = world
+    rng = np.random.default_rng(seed)
+    hidden = pd.Series(rng.random(len(scoring)) < 0.4, index=scoring["customer_id"])
+    training = training[training["experiment_id"] == "exp_a"].drop(columns=["kind"]).reset_index(drop=True)
+    training["hidden"] = hidden.reindex(training["customer_id"]).to_numpy()
+    treated = ~training["is_control"].to_numpy()
+    training["true_uplift"] = np.where(training["hidden"], 0.3, 0.0)
+    training["is_converted"] = rng.random(len(training)) < 0.1 + treated * training["true_uplift"].to_numpy()
+    scoring = scoring.assign(hidden=hidden.reindex(scoring["customer_id"]).to_numpy())
+    return training, scoring
+
+
+def test_extra_features_are_appended_as_given(world):
+    training, scoring = _hidden_driver_world(world)
+    training["hidden"] = training["hidden"].astype(float)
+    training.loc[0, "hidden"] = np.nan
+    plain_train, plain_score = build_features(training, scoring)
+    X_train, X_score = build_features(training, scoring, extra_features=["hidden"])
+    assert list(X_train.columns) == [*plain_train.columns, "hidden"] == list(X_score.columns)
+    pd.testing.assert_frame_equal(X_train.drop(columns=["hidden"]), plain_train)
+    assert X_train["hidden"].iloc[0] == 0.0  # NULL is 0
+    np.testing.assert_array_equal(X_train["hidden"].iloc[1:], training["hidden"].iloc[1:].astype(float))
+    np.testing.assert_array_equal(X_score["hidden"], scoring["hidden"].astype(float))
+
+
+def test_extra_features_errors_name_the_column(world):
+    training, scoring = _hidden_driver_world(world)
+    with pytest.raises(ValueError, match="sessions_30d are already features"):
+        build_features(training, scoring, extra_features=["sessions_30d"])
+    with pytest.raises(ValueError, match="more than once"):
+        build_features(training, scoring, extra_features=["hidden", "hidden"])
+    with pytest.raises(ValueError, match="sequence of column names"):
+        build_features(training, scoring, extra_features="hidden")
+    with pytest.raises(ValueError, match="scoring is missing.*hidden"):
+        fit_score_uplift(training, scoring.drop(columns=["hidden"]), extra_features=["hidden"])
+    bad = scoring.astype({"hidden": object})
+    bad.loc[5, "hidden"] = "yes"
+    with pytest.raises(ValueError, match="scoring: extra feature 'hidden' is not numeric at row 5"):
+        build_features(training, bad, extra_features=["hidden"])
+
+
+def test_an_extra_feature_that_reveals_the_driver_lets_the_learner_find_it(world):
+    training, scoring = _hidden_driver_world(world)
+    truth = training[["exposure_id", "true_uplift"]].assign(promotion_id="arm_a")
+    ratios = {}
+    for extra in ([], ["hidden"]):
+        fitted = fit_score_uplift(training.drop(columns=["true_uplift"]), scoring, extra_features=extra,
+                                  base_learner="logistic", n_placebo=0, promotions=PROMOTIONS)
+        ev = evaluate_uplift_against_truth(fitted.holdout_predictions, truth, n_bootstrap=0)
+        ratios[bool(extra)] = float(ev["true_gain_ratio"].iloc[0])
+    # without it the learner ranks about at random; with it about like the truth
+    assert abs(ratios[False]) < 0.25 and ratios[True] > 0.85, ratios
+
+
 def test_missing_columns_are_named(world):
     _, training, scoring, _ = world
     with pytest.raises(ValueError, match="variant"):
