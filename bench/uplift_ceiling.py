@@ -23,6 +23,10 @@ out-of-fold predictions as ``ml_eval_uplift_vs_truth`` does: what the learner ma
 outcomes when a feature reveals who is persuadable. Below the target, more or better features alone
 cannot meet it either: the experiment is too small for its effects.
 
+The measurement is :mod:`retail_lift.uplift.limits`; every build carries it per arm in
+``evaluation.ml_eval_uplift_vs_truth`` (the better ceiling only, at most 40,000 exposures per arm); this
+script writes it to a file with both regressions on every exposure.
+
     .venv/bin/python bench/uplift_ceiling.py --warehouse warehouse/retail_lift.duckdb \\
         --truth warehouse/truth --out bench/results/uplift_ceiling_default.json
 
@@ -36,34 +40,19 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
-from retail_lift.uplift.pipeline import (
-    _gain_ratio,
-    build_features,
-    evaluate_uplift_against_truth,
-    fit_score_uplift,
-)
+from retail_lift.uplift.limits import feature_ceiling, type_revealed
 
 CEILINGS = ("boosting", "linear")
-
-
-def _regressor(kind: str, random_state: int):
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.linear_model import RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if kind == "boosting":
-        return HistGradientBoostingRegressor(max_iter=300, random_state=random_state)
-    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
 
 
 def ceiling_table(training: pd.DataFrame, true_effects: pd.DataFrame, arms: pd.DataFrame, *,
                   n_folds: int = 5, random_state: int = 0) -> pd.DataFrame:
     """One row per arm: the model's ratio and the ceilings of rankings learned from the true uplift.
+
+    :func:`retail_lift.uplift.limits.feature_ceiling` on every exposure (no subsample) of the arms of
+    ``arms``, with the model's ``qini_oracle_ratio`` as ``model_qini_ratio``.
 
     Args:
         training: ``fct_uplift_training_exposures`` rows (keys, ``variant``, ``is_control``,
@@ -72,72 +61,23 @@ def ceiling_table(training: pd.DataFrame, true_effects: pd.DataFrame, arms: pd.D
         arms: ``experiment_id``, ``promotion_id``, ``qini_oracle_ratio`` (the rows of
             ``ml_eval_uplift_vs_truth``).
     """
-    from sklearn.model_selection import KFold, cross_val_predict
-
-    training = training[training["is_converted"].notna()].sort_values("exposure_id", kind="mergesort")
-    training = training.reset_index(drop=True)
-    X = build_features(training, training.head(1))[0].to_numpy()
-    effects = true_effects.set_index(["exposure_id", "promotion_id"])["true_uplift"]
-    rows = []
-    for arm in arms.sort_values(["experiment_id", "promotion_id"]).itertuples(index=False):
-        in_exp = training["experiment_id"].astype(str) == str(arm.experiment_id)
-        control = training["is_control"].astype(bool)
-        r = np.flatnonzero(in_exp & (control | (training["variant"].astype(str) == str(arm.promotion_id))))
-        if r.size < 2 * n_folds:
-            continue
-        y = training["is_converted"].to_numpy()[r].astype(float)
-        t = (~control.to_numpy()[r]).astype(int)
-        key = pd.MultiIndex.from_arrays([training["exposure_id"].to_numpy()[r], np.full(r.size, arm.promotion_id)])
-        tau = effects.reindex(key).to_numpy(float)
-        if np.isnan(tau).any():
-            raise ValueError(f"true_effects has no true_uplift for {int(np.isnan(tau).sum())} exposures of "
-                             f"{arm.experiment_id} / {arm.promotion_id}")
-        oracle = float(qini_auc_from_true_uplift(y, tau, t))
-        row = {"experiment_id": arm.experiment_id, "promotion_id": arm.promotion_id,
-               "n_exposures": int(r.size), "n_treated": int(t.sum()), "oracle_qini": oracle,
-               "model_qini_ratio": float(arm.qini_oracle_ratio), "true_uplift_sd": float(tau.std())}
-        folds = KFold(n_folds, shuffle=True, random_state=random_state)
-        for kind in CEILINGS:
-            pred = cross_val_predict(_regressor(kind, random_state), X[r], tau, cv=folds)
-            row[f"ceiling_{kind}_qini_ratio"] = float(qini_auc_score(y, pred, t) / oracle) if oracle > 0 else None
-            row[f"ceiling_{kind}_gain_ratio"] = _gain_ratio(pred, tau)
-            row[f"ceiling_{kind}_r2"] = float(1 - np.mean((tau - pred) ** 2) / tau.var()) if tau.var() > 0 else None
-        rows.append(row)
-    return pd.DataFrame(rows)
+    arms = arms.astype({"experiment_id": str, "promotion_id": str}).sort_values(["experiment_id", "promotion_id"])
+    pairs = list(zip(arms["experiment_id"], arms["promotion_id"], strict=True))
+    table = feature_ceiling(training, true_effects, kinds=CEILINGS, arms=pairs, n_folds=n_folds,
+                            random_state=random_state, max_rows=None)
+    if table.empty:
+        return table
+    model = arms[["experiment_id", "promotion_id", "qini_oracle_ratio"]].rename(
+        columns={"qini_oracle_ratio": "model_qini_ratio"})
+    table = table.merge(model, on=["experiment_id", "promotion_id"], how="left")
+    first = ["experiment_id", "promotion_id", "n_exposures", "n_treated", "oracle_qini", "model_qini_ratio"]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
-def type_revealed_table(training: pd.DataFrame, truth_customers: pd.DataFrame, true_effects: pd.DataFrame, *,
-                        srm: pd.DataFrame | None = None, promotions: pd.DataFrame | None = None,
-                        base_learner: str = "logistic", n_folds: int = 5, random_state: int = 0) -> pd.DataFrame:
-    """One row per evaluated arm: the pipeline's learner with the hidden uplift type as extra features.
-
-    Args:
-        training: ``fct_uplift_training_exposures`` rows.
-        truth_customers: ``customer_id``, ``uplift_type`` (``truth_customers``).
-        true_effects: ``exposure_id``, ``promotion_id``, ``true_uplift`` (``truth_exposures``).
-        srm, promotions: as ``ml_uplift_run`` passes them (``fct_experiment_srm``, ``stg_shop__promotions``).
-
-    Returns:
-        ``experiment_id``, ``promotion_id``, ``learner``, ``type_revealed_qini_ratio`` and
-        ``type_revealed_gain_ratio`` (as ``qini_oracle_ratio`` / ``true_gain_ratio`` of
-        :func:`retail_lift.uplift.pipeline.evaluate_uplift_against_truth`).
-    """
-    types = truth_customers.drop_duplicates("customer_id").set_index("customer_id")["uplift_type"].astype(str)
-    columns = {f"true_type_{t}": t for t in sorted(types.unique())}
-    customer = training["customer_id"].astype(str)
-    missing = customer[~customer.isin(types.index)]
-    if len(missing):
-        raise ValueError(f"truth_customers has no uplift_type for {missing.nunique()} customers of the training "
-                         f"exposures (first: {missing.iloc[0]})")
-    known = types.reindex(customer).to_numpy()
-    revealed = training.assign(**{c: (known == t).astype(float) for c, t in columns.items()})
-    scoring = revealed.drop_duplicates("customer_id").head(64)  # scores are not used: a few rows suffice
-    fitted = fit_score_uplift(revealed, scoring, extra_features=list(columns), learner="auto",
-                              base_learner=base_learner, n_folds=n_folds, random_state=random_state,
-                              srm=srm, promotions=promotions, n_placebo=0)
-    ev = evaluate_uplift_against_truth(fitted.holdout_predictions, true_effects, n_bootstrap=0)
-    return ev[["experiment_id", "promotion_id", "learner", "qini_oracle_ratio", "true_gain_ratio"]].rename(
-        columns={"qini_oracle_ratio": "type_revealed_qini_ratio", "true_gain_ratio": "type_revealed_gain_ratio"})
+def type_revealed_table(training: pd.DataFrame, truth_customers: pd.DataFrame, true_effects: pd.DataFrame,
+                        **kwargs) -> pd.DataFrame:
+    """:func:`retail_lift.uplift.limits.type_revealed` (the settings of ``ml_uplift_run`` by default)."""
+    return type_revealed(training, truth_customers, true_effects, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:

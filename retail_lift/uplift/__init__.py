@@ -15,6 +15,11 @@ Metrics (``metrics.py``) follow scikit-uplift's definitions: :func:`qini_curve`,
 :func:`qini_auc_score`, :func:`uplift_auc_score`, :func:`uplift_at_k`,
 :func:`uplift_by_percentile`, plus :func:`qini_auc_from_true_uplift` (the oracle Qini on simulated
 data), :func:`qini_oracle_ratio` and :func:`placebo_refutation`.
+
+The warehouse pipeline (``pipeline.py``): :func:`retail_lift.uplift.pipeline.fit_score_uplift` and the
+evaluations against a simulated world's truth; ``limits.py``: how much of the oracle any model could
+reach there, from the features (:func:`retail_lift.uplift.limits.feature_ceiling`) and from the data
+(:func:`retail_lift.uplift.limits.type_revealed`).
 """
 
 from retail_lift.uplift.base import BaseMetaLearner, default_classifier, default_regressor

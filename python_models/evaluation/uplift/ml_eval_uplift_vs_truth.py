@@ -1,5 +1,13 @@
-"""Uplift model quality against the simulated world's true effects (evaluation only: reads the truth)."""
+"""Uplift model quality against the simulated world's true effects (evaluation only: reads the truth).
 
+Next to the model's ratio to the oracle, the two limits of retail_lift.uplift.limits: the feature
+ceiling (the true uplift regressed on the features) and the learner refitted with the hidden uplift
+type revealed (the limit of this much data). Config measure_limits: false leaves those columns NULL.
+"""
+
+import pandas as pd
+
+from retail_lift.uplift.limits import LIMIT_COLUMNS, uplift_limits
 from retail_lift.uplift.pipeline import evaluate_uplift_against_truth
 
 
@@ -13,10 +21,31 @@ def model(dbt, session):
         .to_arrow_table()
         .to_pandas()
     )
-    return evaluate_uplift_against_truth(
+    random_state = int(dbt.config.get("random_state", 0))
+    result = evaluate_uplift_against_truth(
         holdout,
         true_effects,
         target_ratio=float(dbt.config.get("target_ratio", 0.7)),
         n_bootstrap=int(dbt.config.get("n_bootstrap", 200)),
-        random_state=int(dbt.config.get("random_state", 0)),
+        random_state=random_state,
     )
+    keys = ["experiment_id", "promotion_id"]
+    if dbt.config.get("measure_limits", True) and len(result):
+        # cross-fitting folds of ml_uplift_run (none: its single holdout split)
+        folds = pd.to_numeric(holdout["fold"], errors="coerce").nunique() if "fold" in holdout else 0
+        limits = uplift_limits(
+            dbt.ref("fct_uplift_training_exposures").to_arrow_table().to_pandas(),
+            dbt.ref("stg_simulation__truth_customers").project("customer_id, uplift_type").to_arrow_table().to_pandas(),
+            true_effects,
+            srm=dbt.ref("fct_experiment_srm").to_arrow_table().to_pandas(),
+            promotions=dbt.ref("stg_shop__promotions").to_arrow_table().to_pandas(),
+            # the settings of ml_uplift_run (a pytest checks that the two configs agree)
+            learner=str(dbt.config.get("learner", "auto")),
+            base_learner=str(dbt.config.get("base_learner", "logistic")),
+            n_folds=int(folds) if folds >= 2 else None,
+            random_state=random_state,
+            max_rows=int(dbt.config.get("limits_max_rows", 40000)),
+        )
+        return result.merge(limits.astype({k: str for k in keys}), on=keys, how="left")
+    return result.assign(**{c: None for c in LIMIT_COLUMNS if c not in keys}).astype(
+        {"feature_ceiling_kind": "string", **{c: "float64" for c in LIMIT_COLUMNS[3:]}})

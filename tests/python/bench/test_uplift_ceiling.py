@@ -1,17 +1,17 @@
-"""bench/uplift_ceiling.py: a ranking learned from the true uplift reaches the oracle when the features
-decide the uplift, and not when the uplift is a random draw that no feature shows; the pipeline's learner
-finds a hidden driver once it is revealed as a feature."""
+"""bench/uplift_ceiling.py: the table of the model's ratio next to its limits, and the command end to end
+on a small warehouse file (the measurement itself is tested in ``uplift/test_uplift_limits.py``)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 from pathlib import Path
 
-import numpy as np
+import duckdb
 import pandas as pd
 import pytest
-
-from retail_lift.uplift.pipeline import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from synthetic_uplift import one_arm_world
 
 SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "uplift_ceiling.py"
 
@@ -24,64 +24,59 @@ def ceiling():
     return module
 
 
-def _world(hidden: bool, n: int = 4000, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    frame = {c: rng.choice(["a", "b"], n) for c in CATEGORICAL_FEATURES}
-    frame.update({c: rng.poisson(2, n).astype(float) for c in NUMERIC_FEATURES})
-    frame["follows_page"] = rng.random(n) < 0.4
-    frame["heard_of_shop"] = rng.random(n) < 0.5
-    # the uplift: decided by a feature, or by a coin no feature shows
-    driver = rng.random(n) < 0.4 if hidden else frame["follows_page"]
-    tau = np.where(driver, 0.25, 0.0)
-    treated = rng.random(n) < 0.5
-    y = rng.random(n) < 0.05 + treated * tau
-    ids = np.array([f"e{i:05d}" for i in range(n)])
-    training = pd.DataFrame({"exposure_id": ids, "experiment_id": "exp", "customer_id": ids,
-                             "variant": np.where(treated, "arm", "control"), "is_control": ~treated,
-                             "is_converted": y, **frame})
-    truth = pd.DataFrame({"exposure_id": ids, "promotion_id": "arm", "true_uplift": tau})
-    arms = pd.DataFrame({"experiment_id": ["exp"], "promotion_id": ["arm"], "qini_oracle_ratio": [0.5]})
-    return training, truth, arms
+def _arms(ratio: float = 0.5) -> pd.DataFrame:
+    return pd.DataFrame({"experiment_id": ["exp"], "promotion_id": ["arm"], "qini_oracle_ratio": [ratio]})
 
 
-def _customers(training: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """The uplift type of each customer of ``_world``: persuadable where the arm works."""
-    return pd.DataFrame({"customer_id": training["customer_id"],
-                         "uplift_type": np.where(truth["true_uplift"] > 0, "persuadable", "lost_cause")})
-
-
-def test_observable_uplift_has_a_ceiling_near_one(ceiling):
-    table = ceiling.ceiling_table(*_world(hidden=False))
+def test_the_table_carries_the_model_ratio_and_both_ceilings(ceiling):
+    training, truth, _ = one_arm_world(hidden=False)
+    table = ceiling.ceiling_table(training, truth, _arms(0.5))
     row = table.iloc[0]
-    assert row["model_qini_ratio"] == 0.5 and row["n_treated"] > 1800
+    assert list(table.columns[:6]) == ["experiment_id", "promotion_id", "n_exposures", "n_treated", "oracle_qini",
+                                       "model_qini_ratio"]
+    assert row["model_qini_ratio"] == 0.5 and row["n_exposures"] == 4000
     assert row["ceiling_boosting_gain_ratio"] > 0.97 and row["ceiling_linear_gain_ratio"] > 0.97
-    assert row["ceiling_boosting_r2"] > 0.95
 
 
-def test_hidden_uplift_has_a_ceiling_near_zero(ceiling):
-    row = ceiling.ceiling_table(*_world(hidden=True)).iloc[0]
-    assert abs(row["ceiling_boosting_gain_ratio"]) < 0.15 and abs(row["ceiling_linear_gain_ratio"]) < 0.15
-    assert row["ceiling_boosting_r2"] < 0.05
+def test_an_arm_the_evaluation_does_not_list_is_not_measured(ceiling):
+    training, truth, _ = one_arm_world(hidden=False)
+    other = _arms().assign(promotion_id="another_arm")
+    with pytest.raises(ValueError, match="exp / another_arm"):
+        ceiling.ceiling_table(training, truth, other)
 
 
-def test_missing_truth_is_named(ceiling):
-    training, truth, arms = _world(hidden=False)
-    with pytest.raises(ValueError, match="exp / arm"):
-        ceiling.ceiling_table(training, truth.iloc[10:], arms)
-
-
-def test_a_revealed_hidden_type_is_found_by_the_pipeline_learner(ceiling):
-    training, truth, arms = _world(hidden=True)
-    ceiling_row = ceiling.ceiling_table(training, truth, arms).iloc[0]
-    row = ceiling.type_revealed_table(training, _customers(training, truth), truth).iloc[0]
-    assert (row["experiment_id"], row["promotion_id"]) == ("exp", "arm")
-    # no feature shows the coin (ceiling near 0), but the learner ranks like the truth once it is revealed
-    assert ceiling_row["ceiling_boosting_gain_ratio"] < 0.15 < 0.9 < row["type_revealed_gain_ratio"]
-    assert row["type_revealed_qini_ratio"] > 0.8
-
-
-def test_customers_without_a_type_are_named(ceiling):
-    training, truth, _ = _world(hidden=True)
-    customers = _customers(training, truth).iloc[1:]
-    with pytest.raises(ValueError, match="no uplift_type for 1 customers.*e00000"):
-        ceiling.type_revealed_table(training, customers, truth)
+def test_the_command_writes_json_and_markdown(ceiling, tmp_path):
+    training, truth, customers = one_arm_world(hidden=True)
+    warehouse = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:
+        for schema, name, frame in (
+            ("marts", "fct_uplift_training_exposures", training),
+            ("evaluation", "ml_eval_uplift_vs_truth", _arms(0.01)),
+            ("marts", "fct_experiment_srm", pd.DataFrame({
+                "experiment_id": ["exp", "exp"], "variant": ["control", "arm"], "observed_users": [2000, 2000],
+                "planned_share": [0.5, 0.5]})),
+            ("staging", "stg_shop__promotions", pd.DataFrame({"promotion_id": ["arm"], "discount_rate": [0.0],
+                                                              "contact_cost": [0.0]})),
+        ):
+            con.execute(f"create schema if not exists {schema}")
+            con.register("frame", frame)
+            con.execute(f"create table {schema}.{name} as select * from frame")
+            con.unregister("frame")
+    finally:
+        con.close()
+    (tmp_path / "truth").mkdir()
+    truth.to_parquet(tmp_path / "truth" / "truth_exposures.parquet")
+    customers.to_parquet(tmp_path / "truth" / "truth_customers.parquet")
+    out = tmp_path / "limits.json"
+    assert ceiling.main(["--warehouse", str(warehouse), "--truth", str(tmp_path / "truth"), "--out", str(out),
+                         "--label", "hidden coin"]) == 0
+    result = json.loads(out.read_text())
+    assert result["label"] == "hidden coin"
+    (arm,) = result["arms"]
+    # no feature shows the coin, the learner finds it once revealed
+    assert arm["model_qini_ratio"] == 0.01 and abs(arm["ceiling_boosting_gain_ratio"]) < 0.15
+    assert arm["type_revealed_gain_ratio"] > 0.9
+    md = out.with_suffix(".md").read_text()
+    assert md.startswith("# Uplift ceiling: hidden coin")
+    assert re.search(r"\n\| arm \| [\d,]+ \| 0\.01 \| .* \| (0\.9\d|1\.00) \(gain (0\.9\d|1\.00)\) \|\n", md), md
