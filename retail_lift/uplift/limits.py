@@ -66,8 +66,8 @@ def _regressor(kind: str, random_state: int):
     from sklearn.preprocessing import StandardScaler
 
     if kind == "boosting":
-        # shallow trees: on the default world they explain more of the true uplift out of fold than
-        # scikit-learn's defaults (300 rounds of 31-leaf trees), in a third of the time
+        # shallow trees: on the default world they explain more of the true uplift out of fold than the
+        # 300 rounds of 31-leaf trees measured first (R² 0.49 against 0.46 on email_10pct), in a third of the time
         return HistGradientBoostingRegressor(max_iter=100, max_depth=3, min_samples_leaf=50, learning_rate=0.1,
                                              random_state=random_state)
     if kind == "linear":
