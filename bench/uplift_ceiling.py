@@ -74,12 +74,6 @@ def ceiling_table(training: pd.DataFrame, true_effects: pd.DataFrame, arms: pd.D
     return table[first + [c for c in table.columns if c not in first]]
 
 
-def type_revealed_table(training: pd.DataFrame, truth_customers: pd.DataFrame, true_effects: pd.DataFrame,
-                        **kwargs) -> pd.DataFrame:
-    """:func:`retail_lift.uplift.limits.type_revealed` (the settings of ``ml_uplift_run`` by default)."""
-    return type_revealed(training, truth_customers, true_effects, **kwargs)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--warehouse", type=Path, required=True)
@@ -103,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                             columns=["exposure_id", "promotion_id", "true_uplift"])
     truth_customers = pd.read_parquet(args.truth / "truth_customers.parquet", columns=["customer_id", "uplift_type"])
     table = ceiling_table(training, truth, arms)
-    revealed = type_revealed_table(training, truth_customers, truth, srm=srm, promotions=promotions)
+    # the settings of ml_uplift_run are type_revealed's defaults
+    revealed = type_revealed(training, truth_customers, truth, srm=srm, promotions=promotions)
     table = table.merge(revealed.drop(columns=["learner"]), on=["experiment_id", "promotion_id"], how="left")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"label": args.label, "warehouse": str(args.warehouse),

@@ -38,7 +38,9 @@ import pandas as pd
 
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
 from retail_lift.uplift.pipeline import (
+    _FEATURES,
     _gain_ratio,
+    _input_frame,
     _require,
     build_features,
     evaluate_uplift_against_truth,
@@ -198,7 +200,10 @@ def uplift_limits(training: pd.DataFrame, truth_customers: pd.DataFrame, true_ef
     Only the arms the pipeline models (those of :func:`type_revealed`) are measured. Arguments as
     :func:`feature_ceiling` and :func:`type_revealed`; ``n_folds=None`` refits the learner on the single
     holdout split (as ``ml_uplift_run`` with ``n_folds`` unset) and the ceiling uses 5 folds.
+    ``training`` may also be an Arrow table or a DuckDB relation: then only the keys and the features
+    are read, the categorical features as codes (as ``ml_uplift_run`` reads it).
     """
+    training = _input_frame(training, "training", _TRAINING_KEYS, _FEATURES)
     revealed = type_revealed(training, truth_customers, true_effects, srm=srm, promotions=promotions,
                              learner=learner, base_learner=base_learner, n_folds=n_folds,
                              random_state=random_state, n_threads=n_threads)

@@ -34,7 +34,7 @@ def model(dbt, session):
         # cross-fitting folds of ml_uplift_run (none: its single holdout split)
         folds = pd.to_numeric(holdout["fold"], errors="coerce").nunique() if "fold" in holdout else 0
         limits = uplift_limits(
-            dbt.ref("fct_uplift_training_exposures").to_arrow_table().to_pandas(),
+            dbt.ref("fct_uplift_training_exposures"),  # the relation: only the columns used are read
             dbt.ref("stg_simulation__truth_customers").project("customer_id, uplift_type").to_arrow_table().to_pandas(),
             true_effects,
             srm=dbt.ref("fct_experiment_srm").to_arrow_table().to_pandas(),
