@@ -330,25 +330,31 @@ with tabs[5]:
     elif daily is not None:
         st.info("No logged decisions in the ledger.")
     if gate is not None and not gate.empty:
-        st.subheader("Off-policy gate: estimated conversion per decision on the holdout (95 % interval)")
-        gbase = alt.Chart(gate)
-        champion = gate[gate["is_champion"].astype(bool)]
-        layers = [
-            gbase.mark_rule(strokeWidth=2).encode(x=alt.X("ci_low:Q", title="conversion rate per decision"),
-                                                  x2="ci_high:Q", y=alt.Y("policy_id:N", title=None),
-                                                  color=alt.Color("gate_verdict:N", title="verdict")),
-            gbase.mark_point(filled=True, size=80).encode(
-                x="estimated_value:Q", y="policy_id:N", color="gate_verdict:N",
-                tooltip=["policy_id", "policy_class", alt.Tooltip("estimated_value:Q", format=".3f"),
-                         alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"),
-                         "gate_verdict", "gate_reason"]),
-        ]
-        if not champion.empty:
-            layers.append(alt.Chart(champion).mark_rule(strokeDash=[4, 4], color="gray").encode(x="estimated_value:Q"))
-        chart(alt.layer(*layers).properties(height=40 * len(gate) + 40))
-        frame(gate[[c for c in ["policy_id", "version", "policy_class", "estimated_value", "ci_low", "ci_high",
-                                "champion_value", "gate_margin", "ess", "n_decisions", "passes_gate", "is_active",
-                                "gate_verdict", "gate_reason"] if c in gate.columns]], key="bandit_gate")
+        st.subheader("Off-policy gate: each candidate's difference to the champion on the same holdout decisions")
+        cands = gate[~gate["is_champion"].astype(bool)] if "gate_diff" in gate.columns else gate.iloc[0:0]
+        if not cands.empty:
+            gbase = alt.Chart(cands)
+            layers = [
+                gbase.mark_rule(strokeWidth=2).encode(
+                    x=alt.X("gate_diff_ci_low:Q", title="DR difference in conversion per decision (paired interval)"),
+                    x2="gate_diff_ci_high:Q", y=alt.Y("policy_id:N", title=None),
+                    color=alt.Color("gate_verdict:N", title="verdict")),
+                gbase.mark_point(filled=True, size=80).encode(
+                    x="gate_diff:Q", y="policy_id:N", color="gate_verdict:N",
+                    tooltip=["policy_id", "policy_class", alt.Tooltip("gate_diff:Q", format="+.4f"),
+                             alt.Tooltip("gate_diff_ci_low:Q", format="+.4f"),
+                             alt.Tooltip("gate_diff_ci_high:Q", format="+.4f"),
+                             alt.Tooltip("gate_p_value:Q", format=".4f"), "gate_verdict", "gate_reason"]),
+                alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="zero:Q"),
+            ]
+            chart(alt.layer(*layers).properties(height=40 * len(cands) + 40))
+            st.caption("A candidate ships when Holm's test across the candidates shows its difference above 0 "
+                       "(the dashed line); the reason column says why each verdict was given.")
+        frame(gate[[c for c in ["policy_id", "version", "policy_class", "gate_verdict", "gate_reason", "gate_diff",
+                                "gate_diff_ci_low", "gate_diff_ci_high", "gate_snips_diff", "gate_p_value",
+                                "gate_holm_threshold", "ess", "unsupported_share", "estimated_value",
+                                "champion_value", "n_decisions", "passes_gate", "is_active"]
+                    if c in gate.columns]], key="bandit_gate")
     mix = table(snap, "bandit_holdout_arm_mix", quiet=True)
     if mix is not None and not mix.empty:
         st.subheader("Where each policy would send the holdout traffic")

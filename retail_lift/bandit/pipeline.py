@@ -11,8 +11,8 @@ The flow (:func:`run_offline_evaluation` does all of it)::
     train, holdout = time_split(ledger, holdout_fraction=0.3)      # by decided_at
     encoder = fit_encoder(train)
     candidates = train_candidates(train, arm_names, encoder=encoder)
-    table = evaluate_policies(holdout, candidates, encoder)        # policy x estimator
-    verdicts = ope_gate(table, champion="logging", estimator="dr")
+    table, details = evaluate_policies(holdout, candidates, encoder, return_details=True)
+    verdicts = ope_gate(details, champion="logging")               # the paired gate (.gate)
 
 Design choices
 --------------
@@ -31,7 +31,9 @@ Design choices
   over the available arms. The policy classes are not changed: this is a mask in the pipeline.
 * **The logging policy** is evaluated as a candidate named ``"logging"`` whose target
   probabilities are the logged ones: all importance weights are 1, so IPS is the on-policy mean
-  reward. It is the default champion of :func:`ope_gate`.
+  reward. It is the default champion of :func:`ope_gate`, which tests each candidate's DR
+  *difference* to it on the same holdout decisions (:mod:`.gate`: paired interval, Holm across the
+  candidates, minimum ESS, support).
 * **Priors.** Arms never logged in the training rows keep their prior, so a new promotion is
   explored from the first day. The Beta priors of the Thompson-sampling candidates are centred on
   the ledger's overall conversion rate with the weight of ``prior_strength`` observations (a flat
@@ -52,6 +54,7 @@ import pandas as pd
 from .base import BasePolicy
 from .context import ContextEncoder, parse_action_probabilities, parse_contexts
 from .epsilon_greedy import EpsilonGreedy
+from .gate import GateConfig, run_gate
 from .linear import LinTS, LinUCB
 from .logistic import LogisticTS
 from .ope import RewardModel, dm, dr, fit_reward_model, ips, snips, switch_dr
@@ -361,7 +364,8 @@ def evaluate_policies(ledger: pd.DataFrame, policies: Mapping[str, BasePolicy], 
     ``value``, ``ci_low``, ``ci_high``, ``ess``, ``max_weight``, ``n``, plus
     ``unavailable_mass`` (mean probability the unmasked policy put on unavailable arms).
     ``return_details=True`` also returns a dict with the masked target probabilities per policy,
-    the reward-model predictions and the parsed arrays.
+    the reward-model predictions, the parsed arrays and the context cells (the encoder's segment
+    ids): what :func:`ope_gate` reads.
     """
     arm_names = _arm_names_of(policies, arm_names)
     if include_logging and LOGGING in policies:
@@ -404,62 +408,31 @@ def evaluate_policies(ledger: pd.DataFrame, policies: Mapping[str, BasePolicy], 
                          "unavailable_mass": unavailable_mass[name]})
     table = pd.DataFrame(rows)
     if return_details:
-        return table, {"target_probabilities": targets, "q_hat": q_hat, "arrays": arrays, "arm_names": arm_names}
+        return table, {"target_probabilities": targets, "q_hat": q_hat, "arrays": arrays, "arm_names": arm_names,
+                       "cells": encoder.segment_ids(arrays.contexts)}
     return table
 
 
-def ope_gate(eval_table: pd.DataFrame, champion: str = LOGGING, estimator: str = "dr",
-             min_ess: float | None = None) -> pd.DataFrame:
-    """Decide whether a candidate replaces the champion, from :func:`evaluate_policies` output.
+def ope_gate(details: Mapping, champion: str = LOGGING, config: GateConfig | Mapping | None = None) -> pd.DataFrame:
+    """The paired off-policy gate (:mod:`.gate`) on the details of :func:`evaluate_policies`
+    (``return_details=True``): every policy's DR difference to ``champion`` on the same holdout
+    decisions, its paired interval and one-sided p-value, Holm across the eligible candidates, and
+    the verdicts (:func:`~.gate.gate_verdicts`: the champion ``keep`` / ``replace``, a candidate
+    ``promote`` / ``pass`` / ``refuse``, each with its ``reason``).
 
-    A candidate *passes* when the lower bound of its ``estimator`` interval (``ci_low``) is above
-    the champion's point estimate (and, with ``min_ess``, its effective sample size is at least
-    that). Of the passing candidates the one with the highest estimate is promoted.
-
-    Returns one row per policy (champion first, then by estimate): ``policy``, ``value``,
-    ``ci_low``, ``ci_high``, ``ess``, ``champion_value``, ``margin`` (``ci_low - champion_value``),
-    ``passes``, ``verdict`` and ``reason``. Verdicts: the champion ``keep`` or ``replace``; a
-    candidate ``promote`` (the winner), ``pass`` (beats the champion, not the best) or ``refuse``.
+    ``config``: a :class:`~.gate.GateConfig` or a mapping of its fields (``None``: the defaults).
     """
-    need = {"policy", "estimator", "value", "ci_low", "ci_high", "ess"}
-    if not need <= set(eval_table.columns):
-        raise ValueError(f"eval_table lacks columns {sorted(need - set(eval_table.columns))}")
-    t = eval_table.loc[eval_table["estimator"] == estimator].copy()
-    if t.empty:
-        raise ValueError(f"eval_table has no rows for estimator {estimator!r}")
-    if t["policy"].duplicated().any():
-        raise ValueError("eval_table has more than one row per policy for that estimator")
-    if champion not in set(t["policy"]):
-        raise ValueError(f"champion {champion!r} is not in eval_table (policies: {sorted(t['policy'])})")
-    champ_value = float(t.loc[t["policy"] == champion, "value"].iloc[0])
-    t["champion_value"] = champ_value
-    t["margin"] = t["ci_low"] - champ_value
-    is_champ = t["policy"] == champion
-    ess_ok = np.ones(len(t), dtype=bool) if min_ess is None else (t["ess"] >= float(min_ess)).to_numpy()
-    t["passes"] = (~is_champ) & (t["margin"] > 0).fillna(False) & ess_ok
-    reasons = []
-    for _, row in t.iterrows():
-        if row["policy"] == champion:
-            reasons.append("champion")
-        elif not np.isfinite(row["ci_low"]):
-            reasons.append("no confidence interval (n_bootstrap=0?)")
-        elif min_ess is not None and row["ess"] < float(min_ess):
-            reasons.append(f"effective sample size {row['ess']:.0f} < {float(min_ess):.0f}")
-        elif row["margin"] > 0:
-            reasons.append(f"lower bound {row['ci_low']:.4f} > champion {champ_value:.4f}")
-        else:
-            reasons.append(f"lower bound {row['ci_low']:.4f} <= champion {champ_value:.4f}")
-    t["reason"] = reasons
-    winner = None
-    if t["passes"].any():
-        winner = t.loc[t["passes"]].sort_values(["value", "policy"], ascending=[False, True])["policy"].iloc[0]
-    t["verdict"] = np.where(is_champ, "replace" if winner else "keep",
-                            np.where(t["policy"] == winner, "promote", np.where(t["passes"], "pass", "refuse")))
-    t["_order"] = np.where(is_champ, 0, 1)
-    t = t.sort_values(["_order", "value", "policy"], ascending=[True, False, True]).drop(columns="_order")
-    cols = ["policy", "estimator", "value", "ci_low", "ci_high", "ess", "champion_value", "margin", "passes",
-            "verdict", "reason"]
-    return t[cols].reset_index(drop=True)
+    need = {"target_probabilities", "q_hat", "arrays", "cells"}
+    if not isinstance(details, Mapping) or not need <= set(details):
+        raise ValueError(f"ope_gate needs the details of evaluate_policies(..., return_details=True) "
+                         f"with {sorted(need)}")
+    cfg = config if isinstance(config, GateConfig) else GateConfig.from_mapping(config)
+    targets = details["target_probabilities"]
+    if champion not in targets:
+        raise ValueError(f"champion {champion!r} is not among the evaluated policies {sorted(targets)}")
+    arrays = details["arrays"]
+    return run_gate(arrays.rewards, arrays.actions, arrays.pscore, details["q_hat"], targets, champion,
+                    details["cells"], cfg)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -568,15 +541,16 @@ class OfflineEvaluation:
 
 def run_offline_evaluation(ledger: pd.DataFrame, arm_names: Sequence[str], *, holdout_fraction: float = 0.3,
                            random_state=0, n_bootstrap: int = 200, reward_model="logistic",
-                           champion: str = LOGGING, estimator: str = "dr", min_ess: float | None = None,
+                           champion: str = LOGGING, gate: GateConfig | Mapping | None = None,
                            candidates: Sequence[str] = CANDIDATE_NAMES, n_mc_draws: int = 1000,
                            params: Mapping[str, Mapping] | None = None) -> OfflineEvaluation:
-    """Time split, encoder, candidates, OPE on the holdout and the gate, in one call."""
+    """Time split, encoder, candidates, OPE on the holdout and the paired gate (``gate``: a
+    :class:`~.gate.GateConfig` or a mapping of its fields), in one call."""
     train, holdout = time_split(ledger, holdout_fraction)
     cands = train_candidates(train, arm_names, random_state, candidates=candidates, n_mc_draws=n_mc_draws,
                              params=params)
     encoder = cands.encoder
-    table = evaluate_policies(holdout, cands, encoder, reward_model=reward_model, n_bootstrap=n_bootstrap,
-                              random_state=random_state)
-    gate = ope_gate(table, champion=champion, estimator=estimator, min_ess=min_ess)
-    return OfflineEvaluation(train, holdout, encoder, cands, table, gate, holdout["decided_at"].min())
+    table, details = evaluate_policies(holdout, cands, encoder, reward_model=reward_model, n_bootstrap=n_bootstrap,
+                                       random_state=random_state, return_details=True)
+    verdicts = ope_gate(details, champion=champion, config=gate)
+    return OfflineEvaluation(train, holdout, encoder, cands, table, verdicts, holdout["decided_at"].min())

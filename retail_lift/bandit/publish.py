@@ -20,8 +20,9 @@ dbt model                            built by
 Versions and the champion
 -------------------------
 The champion of the gate is the policy that logged the evaluated decisions (``"logging"``: its
-target probabilities are the logged ones). A candidate replaces it only when its DR lower bound
-beats the champion's DR estimate (:func:`~.pipeline.ope_gate`). ``ml_bandit_published_policy``
+target probabilities are the logged ones). A candidate replaces it only when the paired gate
+(:func:`~.pipeline.ope_gate`, :mod:`.gate`) shows its DR value above the champion's on the same
+holdout decisions (Holm across the candidates, minimum ESS, support). ``ml_bandit_published_policy``
 holds one row per policy version of the build: the champion (``policy_class = "logged"``; it is
 served by the system that logs the decisions, so it has no policy JSON) and every candidate refit
 on all settled decisions, each with its encoder and policy JSON. Exactly one row is active: the
@@ -54,6 +55,7 @@ import pandas as pd
 from ..warehouse import read_only
 from .base import BasePolicy
 from .context import ContextEncoder, parse_action_probabilities, parse_contexts
+from .gate import GateConfig
 from .pipeline import (
     CANDIDATE_NAMES,
     LOGGING,
@@ -105,8 +107,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "policy_evaluation": {"policy_id": "string", "estimator": "string", "value": "float64", "ci_low": "float64",
                           "ci_high": "float64", "ess": "float64", "max_weight": "float64", "n_decisions": "int64",
                           "unavailable_mass": "float64", "is_champion": "bool", "gate_estimator": "string",
-                          "gate_min_ess": "float64", "champion_value": "float64", "gate_margin": "float64",
-                          "passes_gate": "bool", "gate_verdict": "string", "gate_reason": "string",
+                          "champion_value": "float64", "gate_diff": "float64", "gate_snips_diff": "float64",
+                          "gate_diff_se": "float64", "gate_diff_ci_low": "float64", "gate_diff_ci_high": "float64",
+                          "gate_p_value": "float64", "gate_holm_threshold": "float64",
+                          "unsupported_share": "float64", "gate_eligible": "bool", "passes_gate": "bool",
+                          "gate_verdict": "string", "gate_reason": "string", "gate_alpha": "float64",
+                          "gate_min_ess": "float64", "gate_max_unsupported_share": "float64",
+                          "gate_interval": "string", "gate_n_bootstrap": "int64",
                           "n_train_decisions": "int64", "holdout_starts_at": "datetime64[us]"},
     "published_policies": {"policy_id": "string", "version": "string", "created_at": "datetime64[us]",
                            "policy_class": "string", "is_active": "bool", "gate_verdict": "string",
@@ -220,32 +227,48 @@ def holdout_probabilities(ledger: pd.DataFrame, arm_names: Sequence[str], *, hol
 
 def policy_evaluation(ledger: pd.DataFrame, arm_names: Sequence[str], *, holdout_fraction: float = 0.3,
                       random_state: int = 0, n_bootstrap: int = 200, reward_model: str = "logistic",
-                      estimator: str = "dr", min_ess: float | None = None, n_mc_draws: int = 1000,
+                      gate: GateConfig | Mapping | None = None, n_mc_draws: int = 1000,
                       candidates: Sequence[str] = CANDIDATE_NAMES,
                       params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
     """Off-policy estimates of the logging policy and every candidate on the time holdout, with the
-    gate's verdict (:func:`~.pipeline.run_offline_evaluation`).
+    paired gate's verdict (:func:`~.pipeline.run_offline_evaluation`, :mod:`.gate`).
+
+    ``gate``: a :class:`~.gate.GateConfig` or a mapping of its fields (``None``: the defaults).
 
     Returns one row per policy x estimator: ``policy_id``, ``estimator``, ``value``, ``ci_low``,
-    ``ci_high``, ``ess``, ``max_weight``, ``n_decisions``, ``unavailable_mass``, then the gate
-    (the same on every estimator row of a policy): ``is_champion``, ``gate_estimator``,
-    ``gate_min_ess``, ``champion_value``, ``gate_margin``, ``passes_gate``, ``gate_verdict``,
-    ``gate_reason``, and the split: ``n_train_decisions``, ``holdout_starts_at``.
+    ``ci_high`` (each estimator's own ``n_bootstrap`` interval), ``ess``, ``max_weight``,
+    ``n_decisions``, ``unavailable_mass``, then the gate (the same on every estimator row of a
+    policy): ``is_champion``, ``gate_estimator`` (``dr``), ``champion_value`` (the champion's DR
+    value), ``gate_diff`` (DR value minus the champion's, on the same decisions),
+    ``gate_snips_diff``, ``gate_diff_se``, ``gate_diff_ci_low`` / ``gate_diff_ci_high`` (paired
+    two-sided ``1 - 2 alpha`` interval), ``gate_p_value`` (one-sided), ``gate_holm_threshold``,
+    ``unsupported_share``, ``gate_eligible``, ``passes_gate``, ``gate_verdict``, ``gate_reason``,
+    the settings (``gate_alpha``, ``gate_min_ess``, ``gate_max_unsupported_share``,
+    ``gate_interval``, ``gate_n_bootstrap``) and the split: ``n_train_decisions``,
+    ``holdout_starts_at``.
     """
+    cfg = gate if isinstance(gate, GateConfig) else GateConfig.from_mapping(gate)
     ev = run_offline_evaluation(ledger, arm_names, holdout_fraction=holdout_fraction, random_state=random_state,
                                 n_bootstrap=n_bootstrap, reward_model=reward_model, champion=LOGGING,
-                                estimator=estimator, min_ess=min_ess, candidates=candidates,
-                                n_mc_draws=n_mc_draws, params=params)
+                                gate=cfg, candidates=candidates, n_mc_draws=n_mc_draws, params=params)
     table = ev.evaluation.rename(columns={"policy": "policy_id", "n": "n_decisions"})
-    gate = ev.gate.rename(columns={"policy": "policy_id", "margin": "gate_margin", "passes": "passes_gate",
-                                   "verdict": "gate_verdict", "reason": "gate_reason"})
-    gate = gate[["policy_id", "champion_value", "gate_margin", "passes_gate", "gate_verdict", "gate_reason"]]
-    out = table.merge(gate, on="policy_id", how="left", validate="many_to_one")
-    out.insert(out.columns.get_loc("champion_value"), "is_champion", out["policy_id"] == LOGGING)
-    out.insert(out.columns.get_loc("champion_value"), "gate_estimator", estimator)
-    out.insert(out.columns.get_loc("champion_value"), "gate_min_ess",
-               float("nan") if min_ess is None else float(min_ess))
+    verdicts = ev.gate.rename(columns={
+        "policy": "policy_id", "dr_diff": "gate_diff", "snips_diff": "gate_snips_diff", "diff_se": "gate_diff_se",
+        "diff_ci_low": "gate_diff_ci_low", "diff_ci_high": "gate_diff_ci_high", "p_value": "gate_p_value",
+        "holm_threshold": "gate_holm_threshold", "eligible": "gate_eligible", "passes": "passes_gate",
+        "verdict": "gate_verdict", "reason": "gate_reason"})
+    champion_value = float(verdicts.loc[verdicts["policy_id"] == LOGGING, "dr_value"].iloc[0])
+    verdicts = verdicts[["policy_id", "gate_diff", "gate_snips_diff", "gate_diff_se", "gate_diff_ci_low",
+                         "gate_diff_ci_high", "gate_p_value", "gate_holm_threshold", "unsupported_share",
+                         "gate_eligible", "passes_gate", "gate_verdict", "gate_reason"]]
+    out = table.merge(verdicts, on="policy_id", how="left", validate="many_to_one")
+    out["is_champion"] = out["policy_id"] == LOGGING
+    out["gate_estimator"] = "dr"
+    out["champion_value"] = champion_value
+    for field in ("alpha", "min_ess", "max_unsupported_share", "interval", "n_bootstrap"):
+        out[f"gate_{field}"] = getattr(cfg, field)
     out["passes_gate"] = out["passes_gate"].astype(bool)
+    out["gate_eligible"] = out["gate_eligible"].astype(bool)
     out["n_decisions"] = out["n_decisions"].astype("int64")
     out["n_train_decisions"] = len(ev.train)
     out["holdout_starts_at"] = pd.Timestamp(ev.split_at)

@@ -271,13 +271,15 @@ CARDS: tuple[Card, ...] = (
          oracle=_BANDIT_ORACLE, charts=("bandit_arm_mix",)),
     Card("ml_bandit_policy_evaluation",
          predicts="The conversion rate per decision each policy would reach on the time holdout, estimated off "
-                  "policy (IPS, SNIPS, DM, DR, switch-DR) with 95 % bootstrap intervals, and the OPE gate that "
-                  "decides whether a candidate replaces the champion.",
+                  "policy (IPS, SNIPS, DM, DR, switch-DR) with 95 % bootstrap intervals, and the paired OPE gate "
+                  "that decides whether a candidate replaces the champion (the DR difference on the same "
+                  "decisions, Holm across the candidates).",
          inputs="", inputs_from=_bandit_features, window="holdout_decisions",
-         metrics=(Section("Doubly-robust estimate and the gate",
-                          f"select policy_id, is_champion, value, ci_low, ci_high, ess, max_weight, passes_gate, "
+         metrics=(Section("The paired gate: DR difference to the champion on the same holdout decisions",
+                          f"select policy_id, is_champion, value, gate_diff, gate_diff_ci_low, gate_diff_ci_high, "
+                          f"gate_snips_diff, gate_p_value, gate_holm_threshold, ess, unsupported_share, "
                           f"gate_verdict, gate_reason from {_BANDIT_EVAL} where estimator = 'dr' "
-                          f"order by is_champion desc, policy_id", (_BANDIT_EVAL,)),),
+                          f"order by is_champion desc, gate_diff_ci_low desc, policy_id", (_BANDIT_EVAL,)),),
          oracle=_BANDIT_ORACLE, charts=("bandit_arm_mix",)),
     Card("ml_bandit_published_policy",
          predicts="The policy versions of the build, serialised for serving (the decision API loads the active "

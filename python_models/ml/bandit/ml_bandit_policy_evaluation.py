@@ -1,5 +1,5 @@
-"""Off-policy evaluation of the logging policy and every candidate on the time holdout, with the OPE gate
-(retail_lift.bandit.publish -> pipeline.run_offline_evaluation)."""
+"""Off-policy evaluation of the logging policy and every candidate on the time holdout, with the paired
+OPE gate (retail_lift.bandit.publish -> pipeline.run_offline_evaluation, retail_lift.bandit.gate)."""
 
 from retail_lift.bandit.publish import (
     LEDGER_COLUMNS,
@@ -17,7 +17,15 @@ def model(dbt, session):
     if not has_enough_decisions(ledger, int(dbt.config.get("min_settled_decisions"))):
         return empty_table("policy_evaluation")
     arms = published_arms(promotions, ledger, ledger["data_ends_at"].max())
-    min_ess = dbt.config.get("gate_min_ess")
+    # dbt reads config keys from literal dbt.config.get calls; a null setting keeps GateConfig's default
+    gate = {
+        "alpha": dbt.config.get("gate_alpha"),
+        "min_ess": dbt.config.get("gate_min_ess"),
+        "max_unsupported_share": dbt.config.get("gate_max_unsupported_share"),
+        "n_bootstrap": dbt.config.get("gate_n_bootstrap"),
+        "interval": dbt.config.get("gate_interval"),
+        "random_state": int(dbt.config.get("random_state")),
+    }
     return policy_evaluation(
         ledger,
         arms,
@@ -27,6 +35,5 @@ def model(dbt, session):
         params=dbt.config.get("candidate_params") or None,
         n_bootstrap=int(dbt.config.get("n_bootstrap")),
         reward_model=str(dbt.config.get("reward_model")),
-        estimator=str(dbt.config.get("gate_estimator")),
-        min_ess=None if min_ess is None else float(min_ess),
+        gate=gate,
     )

@@ -1,8 +1,10 @@
 -- Consistency of the gate's outputs (always an error, unlike the business signal of
--- test_bandit_gate_promotes_a_candidate): the verdict column of ml_bandit_policy_evaluation follows the gate
--- rule recomputed from the estimates, every estimator row of a policy carries the same verdict, and exactly
--- one version of ml_bandit_published_policy is active, the gate's choice (the promoted candidate, else the
--- champion). One row per inconsistency.
+-- test_bandit_gate_promotes_a_candidate): the verdict column of ml_bandit_policy_evaluation follows the paired
+-- gate's rule recomputed from its statistics (eligible = ESS >= gate_min_ess and unsupported_share <=
+-- gate_max_unsupported_share; Holm's step-down over the eligible candidates' one-sided p-values at
+-- gate_alpha; of those that pass, the highest gate_diff_ci_low ships), every estimator row of a policy carries
+-- the same verdict, and exactly one version of ml_bandit_published_policy is active, the gate's choice (the
+-- promoted candidate, else the champion). One row per inconsistency.
 with
 
 policy_evaluation as (
@@ -24,14 +26,32 @@ gate_rows as (
 
 ),
 
-champion as (
+eligible as (
 
     select
-        policy_id as champion_policy_id,
-        value as champion_value
+        policy_id,
+        gate_p_value,
+        gate_alpha,
+        row_number() over (order by gate_p_value, policy_id) as p_rank,
+        count(*) over () as n_tested
 
     from gate_rows
-    where is_champion
+    where
+        not is_champion
+        and ess >= gate_min_ess
+        and unsupported_share <= gate_max_unsupported_share
+        and gate_p_value is not null
+
+),
+
+holm as (
+
+    select
+        policy_id,
+        p_rank,
+        min(case when gate_p_value > gate_alpha / (n_tested - p_rank + 1) then p_rank end) over () as first_failing_rank
+
+    from eligible
 
 ),
 
@@ -40,14 +60,21 @@ judged as (
     select
         gate_rows.policy_id,
         gate_rows.is_champion,
-        gate_rows.value,
+        gate_rows.gate_diff_ci_low,
         gate_rows.gate_verdict,
-        not gate_rows.is_champion
-        and gate_rows.ci_low > champion.champion_value
-        and (gate_rows.gate_min_ess is null or gate_rows.ess >= gate_rows.gate_min_ess) as passes
+        coalesce(holm.p_rank < coalesce(holm.first_failing_rank, holm.p_rank + 1), false) as passes
 
     from gate_rows
-    cross join champion
+    left join holm
+        on gate_rows.policy_id = holm.policy_id
+
+),
+
+champion as (
+
+    select policy_id as champion_policy_id
+    from gate_rows
+    where is_champion
 
 ),
 
@@ -55,7 +82,7 @@ ranked_passing as (
 
     select
         policy_id,
-        row_number() over (order by value desc, policy_id) as rank_by_value
+        row_number() over (order by gate_diff_ci_low desc, policy_id) as rank_by_value
 
     from judged
     where passes

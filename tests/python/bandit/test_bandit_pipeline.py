@@ -251,11 +251,11 @@ def offline():
     table, details = evaluate_policies(holdout, policies, cands.encoder, n_bootstrap=200, return_details=True)
     T = truth_matrix(sim.truth, holdout["decision_id"], sim.arm_names)
     truth = {name: true_policy_value(P, T) for name, P in details["target_probabilities"].items()}
-    return table, truth
+    return table, truth, details
 
 
 def test_evaluation_table_shape(offline):
-    table, _ = offline
+    table, _, _ = offline
     assert set(table["policy"]) == {"logging", *CANDIDATE_NAMES, "always_control"}
     assert all(tuple(g) == ESTIMATORS for _, g in table.groupby("policy")["estimator"])
     assert (table["ci_low"] <= table["value"]).all() and (table["value"] <= table["ci_high"]).all()
@@ -270,7 +270,7 @@ MEAN_REL_TOL = 0.03
 
 
 def test_dr_estimates_lie_within_10_percent_of_the_true_values(offline):
-    table, truth = offline
+    table, truth, _ = offline
     dr_rows = table.loc[table["estimator"] == "dr"].set_index("policy")
     for name, true_value in truth.items():
         est = dr_rows.loc[name, "value"]
@@ -290,44 +290,36 @@ def test_dr_estimates_lie_within_10_percent_of_the_true_values(offline):
 
 
 def test_gate_promotes_a_better_candidate_and_refuses_a_worse_one(offline):
-    table, truth = offline
-    gate = ope_gate(table, champion="logging", estimator="dr").set_index("policy")
+    table, truth, details = offline
+    gate = ope_gate(details, champion="logging").set_index("policy")
     assert gate.loc["logging", "verdict"] == "replace"
     winner = gate.index[gate["verdict"] == "promote"]
     assert len(winner) == 1
     # the winner is really better than the champion, by more than the estimation error the DR test
     # tolerates (MEAN_REL_TOL of the value): not a tie that the gate broke by luck
     assert truth[winner[0]] - truth["logging"] > MEAN_REL_TOL * truth["logging"], (winner[0], truth)
-    assert gate.loc[winner[0], "ci_low"] > gate.loc["logging", "value"]
-    # the winner has the highest estimate among the candidates that pass
-    assert gate.loc[winner[0], "value"] == gate.loc[gate["passes"], "value"].max()
+    assert gate.loc[winner[0], "diff_ci_low"] > 0 and gate.loc[winner[0], "passes"]
+    # the winner has the best lower bound of its paired difference among the candidates that pass
+    assert gate.loc[winner[0], "diff_ci_low"] == gate.loc[gate["passes"], "diff_ci_low"].max()
+    # every candidate that passes is truly better than the champion
+    assert all(truth[p] > truth["logging"] for p in gate.index[gate["passes"]]), (gate["passes"], truth)
     assert gate.loc["always_control", "verdict"] == "refuse"
     assert truth["always_control"] < truth["logging"]
-    # the same table with only the poor candidate: the champion is kept
-    only_bad = table.loc[table["policy"].isin(["logging", "always_control"])]
+    # the DR value of every policy is the evaluation table's DR estimate, and the difference is paired
+    dr_rows = table.loc[table["estimator"] == "dr"].set_index("policy")
+    for name in gate.index:
+        assert gate.loc[name, "dr_value"] == pytest.approx(dr_rows.loc[name, "value"])
+        assert gate.loc[name, "dr_diff"] == pytest.approx(dr_rows.loc[name, "value"] - dr_rows.loc["logging", "value"])
+    # only the poor candidate: the champion is kept
+    only_bad = {**details, "target_probabilities": {k: v for k, v in details["target_probabilities"].items()
+                                                     if k in ("logging", "always_control")}}
     kept = ope_gate(only_bad).set_index("policy")
     assert kept.loc["logging", "verdict"] == "keep" and kept.loc["always_control", "verdict"] == "refuse"
-
-
-def test_gate_rules_on_a_hand_made_table():
-    def row(policy, value, lo, hi, ess=1000.0):
-        return {"policy": policy, "estimator": "dr", "value": value, "ci_low": lo, "ci_high": hi, "ess": ess}
-
-    table = pd.DataFrame([
-        row("logging", 0.20, 0.19, 0.21),
-        row("a", 0.25, 0.21, 0.29),          # passes (0.21 > 0.20)
-        row("b", 0.27, 0.205, 0.33, ess=50),  # passes, best estimate, but few effective rows
-        row("c", 0.30, 0.18, 0.42),          # high estimate, too uncertain: refused
-        row("d", 0.22, float("nan"), float("nan")),
-    ])
-    g = ope_gate(table).set_index("policy")
-    assert g["verdict"].to_dict() == {"logging": "replace", "b": "promote", "a": "pass", "c": "refuse", "d": "refuse"}
-    assert g.loc["a", "margin"] == pytest.approx(0.01)
-    g = ope_gate(table, min_ess=100).set_index("policy")
-    assert g.loc["a", "verdict"] == "promote" and g.loc["b", "verdict"] == "refuse"
-    assert "effective sample size" in g.loc["b", "reason"]
+    assert "champion; no candidate" in kept.loc["logging", "reason"]
     with pytest.raises(ValueError, match="champion 'nobody'"):
-        ope_gate(table, champion="nobody")
+        ope_gate(details, champion="nobody")
+    with pytest.raises(ValueError, match="return_details=True"):
+        ope_gate(table)
 
 
 def test_policies_with_other_arms_are_rejected(small):

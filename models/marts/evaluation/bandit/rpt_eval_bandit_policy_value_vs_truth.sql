@@ -7,6 +7,8 @@
 --   oracle:      mean over the holdout decisions of the highest p_convert among the arms available then.
 --   errors:      estimate / true value - 1, per estimator; targets in var('bandit_dr_tolerance') (0.10) and
 --                var('bandit_oracle_share_target') (0.90).
+--   the gate:    the true difference to the champion (the logging policy) next to the gate's paired DR
+--                difference and its interval: whether the policy the gate shipped is truly better.
 with
 
 holdout_probabilities as (
@@ -109,7 +111,10 @@ estimates as (
         max(case when estimator = '{{ estimator }}' then value end) as {{ estimator }}_value,
         {%- endfor %}
         max(case when estimator = 'dr' then ci_low end) as dr_ci_low,
-        max(case when estimator = 'dr' then ci_high end) as dr_ci_high
+        max(case when estimator = 'dr' then ci_high end) as dr_ci_high,
+        max(case when estimator = 'dr' then gate_diff end) as gate_diff,
+        max(case when estimator = 'dr' then gate_diff_ci_low end) as gate_diff_ci_low,
+        max(case when estimator = 'dr' then gate_diff_ci_high end) as gate_diff_ci_high
 
     from policy_evaluation
     group by policy_id
@@ -133,7 +138,10 @@ compared as (
         estimates.{{ estimator }}_value / policy_values.true_value - 1 as {{ estimator }}_relative_error,
         {%- endfor %}
         estimates.dr_ci_low,
-        estimates.dr_ci_high
+        estimates.dr_ci_high,
+        estimates.gate_diff,
+        estimates.gate_diff_ci_low,
+        estimates.gate_diff_ci_high
 
     from policy_values
     inner join holdout_sizes
@@ -153,6 +161,14 @@ best_learned as (
 
 ),
 
+champion_truth as (
+
+    select max(true_value) as champion_true_value
+    from compared
+    where coalesce(is_champion, policy_id = 'logging')
+
+),
+
 final as (
 
     select
@@ -162,10 +178,16 @@ final as (
         abs(compared.dr_relative_error) <= {{ var('bandit_dr_tolerance', 0.10) }} as is_dr_within_tolerance,
         not coalesce(compared.is_champion, compared.policy_id = 'logging')
         and compared.true_value = best_learned.best_learned_true_value as is_best_learned_policy,
-        compared.share_of_oracle >= {{ var('bandit_oracle_share_target', 0.90) }} as meets_oracle_share_target
+        compared.share_of_oracle >= {{ var('bandit_oracle_share_target', 0.90) }} as meets_oracle_share_target,
+        compared.true_value - champion_truth.champion_true_value as true_diff_vs_champion,
+        compared.true_value > champion_truth.champion_true_value as is_truly_better_than_champion,
+        compared.true_value - champion_truth.champion_true_value >= compared.gate_diff_ci_low
+        and compared.true_value - champion_truth.champion_true_value <= compared.gate_diff_ci_high
+            as is_true_diff_in_gate_interval
 
     from compared
     cross join best_learned
+    cross join champion_truth
 
 )
 
