@@ -70,3 +70,11 @@ def kept_warehouse(api_world, tmp_path_factory):
     path = tmp_path_factory.mktemp("api_keep") / "warehouse.duckdb"
     write_warehouse(path, api_world["kept"], api_world["ledger"])
     return path
+
+
+@pytest.fixture(scope="session")
+def empty_warehouse(api_world, tmp_path_factory):
+    """A warehouse built from a raw folder without decisions: empty ledger and published tables."""
+    path = tmp_path_factory.mktemp("api_empty") / "warehouse.duckdb"
+    write_warehouse(path, api_world["kept"].iloc[0:0], api_world["ledger"].iloc[0:0])
+    return path
