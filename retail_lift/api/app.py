@@ -92,7 +92,7 @@ from .log import (
     utc_now,
 )
 
-__all__ = ["Context", "DecideRequest", "DecideResponse", "OutcomeRequest", "create_app", "LEDGER_TABLE"]
+__all__ = ["Context", "DecideRequest", "DecideResponse", "Decider", "OutcomeRequest", "create_app", "LEDGER_TABLE"]
 
 #: where customer-only requests find the customer's latest logged context
 LEDGER_TABLE = "marts.fct_decision_ledger"
@@ -264,6 +264,70 @@ def _load_shadow(warehouse_path: Path, shadow: str, served):
     return version
 
 
+def _label(version) -> str:
+    """``<policy_id>_<version>``: how the decision log's ``policy_id`` column names a version."""
+    return f"{version.policy_id}_{version.version}"
+
+
+class Decider:
+    """The decision code path of ``POST /decide`` without HTTP: the served version scores one context
+    (exploration floor applied before the draw, the shadow version scored beside it), and the log
+    record and the answer are built. The endpoint logs the record (group commit) before answering.
+
+    ``decide(customer_id, ctx, extra_keys, source, now)``: ``ctx`` is the context dict (``hour``
+    filled with ``now``'s hour when missing), ``extra_keys`` the keys the :class:`Context` model does
+    not know (flagged, kept in the logged context). Returns ``(record, answer)``.
+    """
+
+    def __init__(self, policy, *, floor: float, rng: np.random.Generator, shadow=None):
+        self.policy = policy
+        self.floor = floor
+        self.rng = rng
+        self.shadow = shadow
+        self.label = _label(policy)
+        self.shadow_label = None if shadow is None else _label(shadow)
+
+    def flags(self, ctx: dict, extra_keys) -> list[str]:
+        """``unknown_key:<key>`` for every key the policies do not know, ``unknown_value:<field>`` for
+        every categorical value the served encoder never saw (both decided with the unknown bucket)."""
+        flags = [f"unknown_key:{k}" for k in sorted(extra_keys)]
+        flags += [f"unknown_value:{f}" for f in self.policy.encoder.unseen_values_one(ctx)]
+        return flags
+
+    def decide(self, customer_id: str | None, ctx: dict, extra_keys=(), source: str = "request",
+               now=None) -> tuple[dict, dict]:
+        now = utc_now() if now is None else now
+        if ctx.get("hour") is None:
+            ctx["hour"] = now.hour
+        out = self.policy.decide(ctx, rng=self.rng, floor=self.floor)
+        probabilities = dict(zip(self.policy.arms, map(float, out["probabilities"].values()), strict=True))
+        flags = self.flags(ctx, extra_keys)
+        record = {
+            "decision_id": f"api_{uuid.uuid4().hex}",
+            "customer_id": customer_id,
+            "decided_at": format_timestamp(now),
+            "policy_id": self.label,
+            "promotion_id": out["arm"],
+            "propensity": float(out["propensity"]),
+            "action_probabilities": json.dumps(probabilities, separators=_COMPACT),
+            "context": json.dumps(ctx, separators=_COMPACT),
+            "served_as": self.policy.served_as,
+            "floor": self.floor,
+            "context_flags": flags,
+        }
+        if self.shadow is not None:
+            shadow_p = self.shadow.probabilities_one(ctx, self.floor)
+            record["shadow_policy_id"] = self.shadow_label
+            record["shadow_action_probabilities"] = json.dumps(
+                dict(zip(self.shadow.arms, shadow_p.tolist(), strict=True)), separators=_COMPACT)
+        answer = {
+            "decision_id": record["decision_id"], "customer_id": customer_id, "arm": out["arm"],
+            "propensity": record["propensity"], "policy_id": self.policy.policy_id, "version": self.policy.version,
+            "probabilities": probabilities, "decided_at": record["decided_at"], "context_source": source,
+            "served_as": self.policy.served_as, "context_flags": flags}
+        return record, answer
+
+
 def _json_response(status: int, body: dict) -> Response:
     return Response(content=json.dumps(body, separators=_COMPACT), status_code=status, media_type="application/json")
 
@@ -284,7 +348,7 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
     policy, reason = _load_policy(warehouse_path, policy_id, ledger_table)
     floor = check_floor(floor, len(policy.arms) if policy is not None else 1)
     shadow_policy = None if shadow is None else _load_shadow(warehouse_path, shadow, policy)
-    shadow_label = None if shadow_policy is None else f"{shadow_policy.policy_id}_{shadow_policy.version}"
+    shadow_label = None if shadow_policy is None else _label(shadow_policy)
     contexts = _load_contexts(warehouse_path, ledger_table)
     decisions_log = JsonLinesLog(decision_log_dir, DECISIONS_PREFIX)
     outcomes_log = JsonLinesLog(decision_log_dir, OUTCOMES_PREFIX)
@@ -292,6 +356,7 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
     known, _ = read_jsonl(decisions_log.files())
     known_ids = {str(r["decision_id"]) for r in known if r.get("decision_id")}
     rng = np.random.default_rng(seed)  # used on the event loop only (async endpoints)
+    decider = None if policy is None else Decider(policy, floor=floor, rng=rng, shadow=shadow_policy)
 
     app = FastAPI(
         title="Retail Lift decision API",
@@ -303,6 +368,7 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
     app.state.policy_error = reason if policy is None else None
     app.state.served_reason = reason
     app.state.shadow = shadow_policy
+    app.state.decider = decider
     app.state.floor = floor
     app.state.warehouse_path = warehouse_path
     app.state.decision_log = decisions_log
@@ -318,20 +384,15 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
     def _fail(status: int, message: str):
         return _json_response(status, {"message": message, "detail": message})
 
-    def _flags(ctx: dict, extra_keys) -> list[str]:
-        flags = [f"unknown_key:{k}" for k in sorted(extra_keys)]
-        flags += [f"unknown_value:{f}" for f in policy.encoder.unseen_values_one(ctx)]
-        return flags
-
     @app.post("/decide", response_model=DecideResponse,
               responses={404: {"description": "customer_id has no logged context and no context was given"},
                          503: {"description": "nothing to serve: no warehouse, or no decisions in it"}})
     async def decide(req: DecideRequest):
-        if policy is None:
+        if decider is None:
             return _fail(503, f"no policy to serve: {reason}")
         if req.context is not None:
             ctx = req.context.model_dump(exclude_unset=True)  # an explicit null stays (never ordered)
-            extra = req.context.model_extra or {}
+            extra = req.context.model_extra or ()
             source = "request"
         elif req.customer_id in contexts:
             ctx = json.loads(contexts[req.customer_id])
@@ -341,40 +402,13 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
             return _fail(404, f"customer {req.customer_id!r} has no logged decision context in {ledger_table}; "
                               f"send a context object")
         now = utc_now()
-        if ctx.get("hour") is None:
-            ctx["hour"] = now.hour
         try:
-            out = policy.decide(ctx, rng=rng, floor=floor)
+            record, answer = decider.decide(req.customer_id, ctx, extra, source, now)
         except (ValueError, TypeError) as e:
             return _fail(422, f"invalid request: the policy cannot score this context: {e}")
-        decision_id = f"api_{uuid.uuid4().hex}"
-        probabilities = {a: float(p) for a, p in out["probabilities"].items()}
-        flags = _flags(ctx, extra)
-        record = {
-            "decision_id": decision_id,
-            "customer_id": req.customer_id,
-            "decided_at": format_timestamp(now),
-            "policy_id": f"{out['policy_id']}_{out['version']}",
-            "promotion_id": out["arm"],
-            "propensity": float(out["propensity"]),
-            "action_probabilities": json.dumps(probabilities, separators=_COMPACT),
-            "context": json.dumps(ctx, separators=_COMPACT),
-            "served_as": policy.served_as,
-            "floor": floor,
-            "context_flags": flags,
-        }
-        if shadow_policy is not None:
-            shadow_p = shadow_policy.probabilities_one(ctx, floor)
-            record["shadow_policy_id"] = shadow_label
-            record["shadow_action_probabilities"] = json.dumps(
-                dict(zip(shadow_policy.arms, shadow_p.tolist(), strict=True)), separators=_COMPACT)
         await decisions_log.commit(record, now)  # durable before we answer
-        known_ids.add(decision_id)
-        return _json_response(200, {
-            "decision_id": decision_id, "customer_id": req.customer_id, "arm": out["arm"],
-            "propensity": record["propensity"], "policy_id": out["policy_id"], "version": out["version"],
-            "probabilities": probabilities, "decided_at": record["decided_at"], "context_source": source,
-            "served_as": policy.served_as, "context_flags": flags})
+        known_ids.add(record["decision_id"])
+        return _json_response(200, answer)
 
     @app.post("/outcome", response_model=OutcomeResponse,
               responses={404: {"description": "decision_id was not logged by this API (the outcome is kept in "

@@ -49,6 +49,7 @@ def api_world():
     arms = published_arms(promotions, ledger, end)
     fast = dict(n_mc_draws=100, random_state=0)
     return {
+        "sim": sim,
         "ledger": ledger,
         "arms": arms,
         "promoted": published_policies(ledger, _evaluation("lints"), arms, **fast),
