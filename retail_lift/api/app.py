@@ -184,6 +184,8 @@ class Health(BaseModel):
     known_customers: int = 0
     decisions_logged: int = 0
     decision_log_dir: str
+    log_batches: int = Field(0, description="decision-log write + fsync batches since the start (group commit)")
+    log_batched_decisions: int = Field(0, description="decisions written in those batches")
 
 
 def _error_message(errors) -> str:
@@ -432,7 +434,8 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
                       served_as=None if policy is None else policy.served_as,
                       arms=[] if policy is None else list(policy.arms), reason=reason, floor=floor,
                       shadow_policy_id=shadow_label, known_customers=len(contexts),
-                      decisions_logged=len(known_ids), decision_log_dir=str(decisions_log.folder))
+                      decisions_logged=len(known_ids), decision_log_dir=str(decisions_log.folder),
+                      log_batches=decisions_log.batches, log_batched_decisions=decisions_log.committed)
         if policy is None:
             return JSONResponse(status_code=503, content=body.model_dump())
         return body

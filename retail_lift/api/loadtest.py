@@ -278,6 +278,20 @@ def server_stack() -> dict:
             "workers": 1}
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux ``/proc``), ``None`` elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _client_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 def run_http(warehouse_path, log_dir, bodies: list[dict], *, concurrency: int = 16, warmup: int = 200,
              policy_id: str | None = None, extra_args: tuple[str, ...] = ()) -> dict:
     """The HTTP mode (module docstring): figures, the log check and the targets."""
@@ -290,7 +304,11 @@ def run_http(warehouse_path, log_dir, bodies: list[dict], *, concurrency: int = 
         if status != 200:
             raise RuntimeError(f"the API serves no policy: {health.get('reason')}")
         warm = run_load(port, bodies[:warmup], concurrency)
+        server_cpu, client_cpu = process_cpu_s(proc.pid), _client_cpu_s()
         res = run_load(port, bodies, concurrency)
+        server_cpu = None if server_cpu is None else process_cpu_s(proc.pid) - server_cpu
+        client_cpu = _client_cpu_s() - client_cpu
+        _, after = http_get(port, "/healthz")
     finally:
         stop_server(proc)
     ms = np.asarray(res.latency_ms)
@@ -303,6 +321,12 @@ def run_http(warehouse_path, log_dir, bodies: list[dict], *, concurrency: int = 
         **_summary(ms), "status_counts": {str(k): v for k, v in sorted(res.status.items())},
         "errors": errors, "transport_errors": res.transport_errors[:5], "log_check": log,
         "lost": log["lost"] + log["duplicated"], "server": server_stack(),
+        # CPU time per request: what the figures cost, whatever else ran on the machine
+        "server_cpu_ms_per_request": None if server_cpu is None else round(1000 * server_cpu / len(bodies), 3),
+        "client_cpu_ms_per_request": round(1000 * client_cpu / len(bodies), 3),
+        "log_batches": after.get("log_batches"),
+        "mean_decisions_per_fsync": round(after["log_batched_decisions"] / after["log_batches"], 2)
+        if after.get("log_batches") else None,
     }
     out["targets"] = {
         "decisions_per_s >= 1000": out["decisions_per_s"] >= TARGETS["decisions_per_s"],

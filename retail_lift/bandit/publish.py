@@ -74,7 +74,7 @@ from .pipeline import (
     time_split,
     train_candidates,
 )
-from .serve import apply_floor, score_decision
+from .serve import apply_floor, draw_arm
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -446,11 +446,24 @@ class PublishedPolicy:
 
     def probabilities_one(self, context: Mapping, floor: float = 0.0) -> np.ndarray:
         """``(n_arms,)`` probabilities for one context given as a dict, floored
-        (:func:`~retail_lift.bandit.serve.apply_floor`): what shadow scoring logs."""
+        (:func:`~retail_lift.bandit.serve.apply_floor`): what :meth:`decide` draws from and shadow
+        scoring logs.
+
+        Policies whose probabilities depend on a segment id only (``uses_segments``) or on nothing
+        (``context_free``) are scored once per segment and floor and then read from a cache (keyed
+        on the policy's ``n_updates_`` too, so a policy that learns again is scored again): the
+        serving hot path is then a dict lookup. Treat the returned array as read-only."""
         x = self.input_one(context)
-        if x is not None:
-            x = np.asarray(x, dtype=float).reshape(1, -1)
-        return apply_floor(self.policy.action_probabilities(x)[0], floor)
+        policy = self.policy
+        if not (policy.uses_segments or policy.context_free):
+            return apply_floor(policy.action_probabilities(np.asarray(x, dtype=float).reshape(1, -1))[0], floor)
+        key = (x, float(floor), getattr(policy, "n_updates_", None))
+        cache = self.__dict__.setdefault("_one_cache", {})
+        probs = cache.get(key)
+        if probs is None:
+            probs = cache[key] = apply_floor(policy.action_probabilities(None if x is None else np.array([x]))[0],
+                                             floor)
+        return probs
 
     def decide(self, context, rng=None, floor: float = 0.0) -> dict:
         """Choose an arm for one context (a dict, or its JSON text).
@@ -466,13 +479,14 @@ class PublishedPolicy:
             context = json.loads(context)
         if not isinstance(context, Mapping):
             raise ValueError(f"context must be a dict or a JSON object, got {type(context).__name__}")
-        out = score_decision(self.policy, self.input_one(context), rng, floor=floor)
+        probs = self.probabilities_one(context, floor)
+        arm = draw_arm(probs, self.policy._resolve_rng(rng))
         return {
-            "arm": out["arm_name"],
-            "propensity": out["propensity"],
+            "arm": self.arms[arm],
+            "propensity": float(probs[arm]),
             "policy_id": self.policy_id,
             "version": self.version,
-            "probabilities": dict(zip(self.arms, out["probabilities"], strict=True)),
+            "probabilities": dict(zip(self.arms, probs.tolist(), strict=True)),
         }
 
 

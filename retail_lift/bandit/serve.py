@@ -14,7 +14,7 @@ import numpy as np
 
 from .base import BasePolicy
 
-__all__ = ["DEFAULT_FLOOR", "apply_floor", "check_floor", "score_decision"]
+__all__ = ["DEFAULT_FLOOR", "apply_floor", "check_floor", "draw_arm", "score_decision"]
 
 #: the decision API's default exploration floor: every arm of the served version gets at least 1 %
 DEFAULT_FLOOR = 0.01
@@ -41,6 +41,13 @@ def apply_floor(probs, floor: float) -> np.ndarray:
         return p
     k = p.shape[-1]
     return (1.0 - k * floor) * p + floor
+
+
+def draw_arm(probs: np.ndarray, gen: np.random.Generator) -> int:
+    """One arm index drawn from the 1-D ``probs`` (inverse CDF, one uniform draw): an arm of
+    probability 0 is never drawn (see ``base.sample_from_probabilities``)."""
+    cdf = np.cumsum(probs)
+    return min(int(np.searchsorted(cdf, gen.random() * cdf[-1], side="right")), len(probs) - 1)
 
 
 def score_decision(policy: BasePolicy, context, rng=None, floor: float = 0.0) -> dict:
@@ -70,10 +77,7 @@ def score_decision(policy: BasePolicy, context, rng=None, floor: float = 0.0) ->
         elif x.shape[0] != 1:
             raise ValueError(f"score_decision takes one context, got shape {x.shape}")
     probs = apply_floor(policy.action_probabilities(x)[0], floor)
-    gen = policy._resolve_rng(rng)
-    cdf = np.cumsum(probs)
-    # first arm whose cdf exceeds u: never an arm of probability 0 (see base.sample_from_probabilities)
-    arm = min(int(np.searchsorted(cdf, gen.random() * cdf[-1], side="right")), len(probs) - 1)
+    arm = draw_arm(probs, policy._resolve_rng(rng))
     names = policy.arm_names
     return {
         "arm": arm,

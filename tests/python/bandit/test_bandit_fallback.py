@@ -89,3 +89,24 @@ def test_the_floor_gives_every_arm_at_least_the_floor_and_the_draw_uses_the_floo
     assert all(o["propensity"] == pytest.approx(o["probabilities"][o["arm"]]) for o in outs)
     drawn = np.bincount([o["arm"] for o in outs], minlength=4) / len(outs)
     assert drawn[1:].min() > 0.02 and abs(drawn[0] - 0.85) < 0.03  # arms of share 0 are drawn, at the floor
+
+
+def test_published_fallback_decides_from_cached_segment_probabilities_refreshed_after_learning():
+    from retail_lift.bandit.publish import PublishedPolicy
+
+    ledger = simulate_ledger("tiny", days=6, decisions_per_day=100, pending_days=2, seed=3).ledger
+    arms = sorted(set(ledger["promotion_id"]))
+    fb = fit_fallback(ledger, arms, min_decisions=20)
+    version = PublishedPolicy("fallback", "v1", pd.Timestamp("2026-01-01"), arms, fb.policy, fb.encoder,
+                              served_as="fallback", reason="the gate kept the logging policy")
+    ctx = json.loads(ledger["context"].iloc[0])
+    seg = fb.encoder.segment_id_one(ctx)
+    expected = apply_floor(fb.policy.action_probabilities(np.array([seg]))[0], 0.02)
+    np.testing.assert_allclose(version.probabilities_one(ctx, 0.02), expected)
+    out = version.decide(ctx, rng=0, floor=0.02)
+    assert out["propensity"] == pytest.approx(expected[arms.index(out["arm"])])
+    # the policy learns again: the cached probabilities are not reused
+    fb.policy.partial_fit(np.full(500, seg), np.zeros(500, dtype=int), np.zeros(500))
+    assert version.probabilities_one(ctx, 0.02)[0] > expected[0]
+    with pytest.raises(ValueError, match="served_as must be one of"):
+        PublishedPolicy("fallback", "v1", pd.Timestamp("2026-01-01"), arms, fb.policy, fb.encoder, served_as="x")
