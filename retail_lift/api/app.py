@@ -77,7 +77,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from retail_lift.bandit.serve import DEFAULT_FLOOR, check_floor
 from retail_lift.warehouse import read_only
@@ -330,6 +330,45 @@ class Decider:
         return record, answer
 
 
+def _invalid_response(errors, prefix: tuple = ()) -> JSONResponse:
+    """422 with FastAPI's ``detail`` list and a one-line ``message`` (``body.context.hour: ...``)."""
+    errors = [{**{k: v for k, v in e.items() if k in ("type", "msg", "input")}, "loc": (*prefix, *e.get("loc", ()))}
+              for e in errors]
+    return JSONResponse(status_code=422, content=jsonable_encoder(
+        {"message": f"invalid request: {_error_message(errors)}", "detail": errors}))
+
+
+class _DecideFastPath:
+    """ASGI middleware that serves ``POST /decide`` itself: the body is validated with
+    ``DecideRequest.model_validate_json`` (the same model, the same 422 messages, locations under
+    ``body``) and handed to the same handler as the FastAPI route, without FastAPI's routing and
+    dependency machinery (about a third of the server's CPU per decision). Everything else goes on to
+    the FastAPI app."""
+
+    def __init__(self, app, handler):
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/decide" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        try:
+            req = DecideRequest.model_validate_json(b"".join(chunks))
+        except ValidationError as e:
+            response = _invalid_response(e.errors(include_url=False), ("body",))
+        else:
+            response = await self.handler(req)
+        return await response(scope, receive, send)
+
+
 def _json_response(status: int, body: dict) -> Response:
     return Response(content=json.dumps(body, separators=_COMPACT), status_code=status, media_type="application/json")
 
@@ -379,9 +418,7 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
-        errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg", "input")} for e in exc.errors()]
-        return JSONResponse(status_code=422, content=jsonable_encoder(
-            {"message": f"invalid request: {_error_message(errors)}", "detail": errors}))
+        return _invalid_response(exc.errors())
 
     def _fail(status: int, message: str):
         return _json_response(status, {"message": message, "detail": message})
@@ -390,6 +427,11 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
               responses={404: {"description": "customer_id has no logged context and no context was given"},
                          503: {"description": "nothing to serve: no warehouse, or no decisions in it"}})
     async def decide(req: DecideRequest):
+        """Declared for the OpenAPI schema and FastAPI's validation; requests reach it only when the
+        fast path (:class:`_DecideFastPath`, same validation, same handler) is not in front."""
+        return await _decide(req)
+
+    async def _decide(req: DecideRequest):
         if decider is None:
             return _fail(503, f"no policy to serve: {reason}")
         if req.context is not None:
@@ -411,6 +453,8 @@ def create_app(warehouse_path: str | Path, decision_log_dir: str | Path, *, poli
         await decisions_log.commit(record, now)  # durable before we answer
         known_ids.add(record["decision_id"])
         return _json_response(200, answer)
+
+    app.add_middleware(_DecideFastPath, handler=_decide)
 
     @app.post("/outcome", response_model=OutcomeResponse,
               responses={404: {"description": "decision_id was not logged by this API (the outcome is kept in "

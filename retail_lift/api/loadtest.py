@@ -265,7 +265,7 @@ def machine() -> dict:
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         mem = round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1024 ** 3, 1)
     return {"cpus": os.cpu_count(), "memory_gib": mem, "platform": platform.platform(),
-            "python": platform.python_version(), "loadavg_before": list(os.getloadavg()),
+            "python": platform.python_version(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
             "client": "same machine (asyncio HTTP/1.1 keep-alive client in the benchmark process)"}
 
 
@@ -287,6 +287,26 @@ def process_cpu_s(pid: int) -> float | None:
         return None
 
 
+def fsync_latency_ms(folder, n: int = 100) -> dict:
+    """p50 / p99 of ``n`` appends of a 300-byte line, each ``fsync``'ed, in ``folder`` (the disk the
+    decision log is on): the wait that group commit shares between the decisions of a batch."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".fsync_probe"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    ms = []
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 299 + b"\n")
+            t = time.perf_counter()
+            os.fsync(fd)
+            ms.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
 def _client_cpu_s() -> float:
     t = os.times()
     return t.user + t.system
@@ -297,6 +317,7 @@ def run_http(warehouse_path, log_dir, bodies: list[dict], *, concurrency: int = 
     """The HTTP mode (module docstring): figures, the log check and the targets."""
     log_dir = Path(log_dir)
     shutil.rmtree(log_dir, ignore_errors=True)
+    fsync = fsync_latency_ms(log_dir)
     port = free_port()
     proc = start_server(warehouse_path, log_dir, port, policy_id=policy_id, extra_args=extra_args)
     try:
@@ -324,6 +345,7 @@ def run_http(warehouse_path, log_dir, bodies: list[dict], *, concurrency: int = 
         # CPU time per request: what the figures cost, whatever else ran on the machine
         "server_cpu_ms_per_request": None if server_cpu is None else round(1000 * server_cpu / len(bodies), 3),
         "client_cpu_ms_per_request": round(1000 * client_cpu / len(bodies), 3),
+        "fsync_latency_ms": fsync,
         "log_batches": after.get("log_batches"),
         "mean_decisions_per_fsync": round(after["log_batched_decisions"] / after["log_batches"], 2)
         if after.get("log_batches") else None,
@@ -340,13 +362,18 @@ def run_http(warehouse_path, log_dir, bodies: list[dict], *, concurrency: int = 
 def markdown(result: dict) -> str:
     h = result["http"]
     m = result["machine"]
+    busy = m["loadavg_before"][0] > 0.5 * (m["cpus"] or 1)
+    quiet = (f"Not a quiet machine: other jobs ran beside the benchmark (load average {m['loadavg_before'][0]:.1f} "
+             f"on {m['cpus']} CPUs before, {m.get('loadavg_after', [float('nan')])[0]:.1f} after)." if busy else
+             f"The machine was otherwise quiet (load average {m['loadavg_before'][0]:.1f} before).")
     lines = [
         "# Decision API under local load", "",
         f"Measured {result['measured_at']} on {m['cpus']} CPUs, {m['memory_gib']} GiB ({m['platform']}, Python "
         f"{m['python']}); load average before {m['loadavg_before']}. Client: {m['client']}. Server: "
         f"`retail-lift api` (uvicorn, {h['server']['event_loop']} + {h['server']['http']}, "
         f"{h['server']['workers']} worker) on 127.0.0.1; every decision fsync'ed to the decision log (group "
-        "commit) before its answer.", "",
+        f"commit) before its answer; one fsync on this disk takes {h['fsync_latency_ms']['p50_ms']} ms (p50), "
+        f"{h['fsync_latency_ms']['p99_ms']} ms (p99). {quiet}", "",
         f"Warehouse `{result['warehouse']}`; served {h['served']['policy_id']} {h['served']['version']} "
         f"({h['served']['served_as']}), floor {h['served']['floor']}.", "",
         f"{h['requests']:,} `POST /decide` requests at concurrency {h['concurrency']} (after {h['warmup_requests']} "
@@ -361,8 +388,19 @@ def markdown(result: dict) -> str:
         f"{h['targets']['lost == 0 (every 200 answer has exactly one log line)']} |", "",
         f"Log check: {h['log_check']['answered_200']:,} answers 200, {h['log_check']['log_lines']:,} log lines, "
         f"{h['log_check']['lost']} lost, {h['log_check']['duplicated']} duplicated, "
-        f"{h['log_check']['unanswered_logged']} logged without an answer.",
+        f"{h['log_check']['unanswered_logged']} logged without an answer.", "",
+        f"Cost per request: server {h['server_cpu_ms_per_request']} ms CPU, client {h['client_cpu_ms_per_request']} ms "
+        f"CPU; {h['mean_decisions_per_fsync']} decisions per fsync on average (group commit).",
     ]
+    if len(result.get("http_runs", [])) > 1:
+        lines += ["", f"The table is the median of {len(result['http_runs'])} runs by decisions/s (the machine's other "
+                      "load varies between runs); every run:", "",
+                  "| run | decisions/s | p50 (ms) | p99 (ms) | errors | lost | server CPU (ms/request) | decisions per "
+                  "fsync | load average after |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for i, r in enumerate(result["http_runs"], 1):
+            lines.append(f"| {i} | {r['decisions_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                         f"{r['errors']} | {r['lost']} | {r['server_cpu_ms_per_request']} | "
+                         f"{r['mean_decisions_per_fsync']} | {r['loadavg_after_run']} |")
     if "inprocess" in result:
         ip = result["inprocess"]
         lines += ["", f"In process (TestClient, {ip['n']:,} sequential requests): p50 {ip['p50_ms']:.2f} ms, p99 "
@@ -380,20 +418,33 @@ def main(argv=None) -> dict:
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--mode", choices=["http", "inprocess", "both"], default="http")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="HTTP runs (each on a fresh server and log); the result is the median run by decisions/s, "
+                        "every run is listed (the machine's other load varies between runs)")
     p.add_argument("--out", required=True, help="results JSON (a .md with the same stem is written beside it)")
     a = p.parse_args(argv)
     bodies = request_bodies(a.warehouse, a.n)
     result = {"endpoint": "POST /decide", "warehouse": str(a.warehouse), "machine": machine(),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if a.mode in ("http", "both"):
-        result["http"] = run_http(a.warehouse, Path(a.log_dir) / "http", bodies, concurrency=a.concurrency,
-                                  policy_id=a.policy_id)
+        runs = []
+        for i in range(max(1, a.repeat)):
+            run = run_http(a.warehouse, Path(a.log_dir) / "http", bodies, concurrency=a.concurrency,
+                           policy_id=a.policy_id)
+            run["loadavg_after_run"] = [round(x, 2) for x in os.getloadavg()]
+            runs.append(run)
+            print(f"run {i + 1}: {run['decisions_per_s']:.0f} decisions/s, p50 {run['p50_ms']:.1f} ms, p99 "
+                  f"{run['p99_ms']:.1f} ms, {run['errors']} errors, {run['lost']} lost", file=sys.stderr)
+        result["http"] = sorted(runs, key=lambda r: r["decisions_per_s"])[len(runs) // 2]
+        result["http_runs"] = [{k: r[k] for k in ("decisions_per_s", "p50_ms", "p99_ms", "max_ms", "errors", "lost",
+                                                  "server_cpu_ms_per_request", "mean_decisions_per_fsync",
+                                                  "loadavg_after_run")} for r in runs]
     if a.mode in ("inprocess", "both"):
         app = create_app(a.warehouse, Path(a.log_dir) / "inprocess", policy_id=a.policy_id, seed=0)
         if app.state.policy is None:
             raise SystemExit(f"no policy to serve: {app.state.policy_error}")
         result["inprocess"] = run_inprocess(app, bodies[:2000])
-    result["machine"]["loadavg_after"] = list(os.getloadavg())
+    result["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -170,6 +170,14 @@ def test_customer_probabilities_of_the_champion_and_of_a_promoted_candidate(worl
     np.testing.assert_allclose(scored.groupby("customer_id")["probability"].sum(), 1.0, atol=1e-9)
 
 
+def test_too_few_settled_decisions_publish_the_logging_policy_and_the_fallback(world):
+    few = world["ledger"].head(60)  # decisions, but too few settled ones to evaluate
+    published = published_policies(few, empty_table("policy_evaluation"), world["arms"], **FAST)
+    assert published["policy_id"].tolist() == ["logging", "fallback"]
+    assert published["is_active"].tolist() == [True, False] and published["is_fallback"].tolist() == [False, True]
+    assert published.loc[1, "n_train_decisions"] == 60 and pd.isna(published.loc[0, "gate_verdict"])
+
+
 def test_no_decisions_gives_empty_tables_of_the_same_shape(world):
     empty = world["ledger"].iloc[0:0]
     assert not has_enough_decisions(empty) and not has_enough_decisions(world["ledger"].iloc[:50])
