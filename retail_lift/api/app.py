@@ -62,7 +62,10 @@ answers 422 with FastAPI's ``detail`` list and a one-line ``message``
 (``body.context.hour: Input should be less than or equal to 23; ...``).
 
 The endpoints are ``async`` and run on the event loop (one process): the policy scores in
-microseconds, and the only wait, the log's ``fsync``, runs in the log's writer thread.
+microseconds, and the only wait, the log's ``fsync``, runs in the log's writer threads (group commit,
+:class:`~.log.JsonLinesLog`). ``POST /decide`` is served by a small ASGI fast path in front of
+FastAPI's routing (:class:`_DecideFastPath`: the same :class:`DecideRequest` validation and 422
+messages, the same handler); the FastAPI route declares it for the OpenAPI schema.
 """
 
 from __future__ import annotations

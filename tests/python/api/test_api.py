@@ -340,3 +340,15 @@ def test_merge_into_a_csv_decisions_table_appends_lines(api_warehouse, tmp_path)
     assert len(back) == 4 and back["decision_id"].is_unique
     assert all(isinstance(json.loads(t), dict) for t in back["action_probabilities"])
     assert 0 < float(back["propensity"].iloc[-1]) <= 1
+
+
+def test_cli_rejects_a_bad_floor_or_shadow_naming_the_option(kept_warehouse, tmp_path):
+    from retail_lift.api.cli import api_command
+
+    runner = CliRunner()
+    res = runner.invoke(api_command, ["--warehouse", str(kept_warehouse), "--log-dir", str(tmp_path / "log"),
+                                      "--floor", "0.5"])
+    assert res.exit_code == 2 and "--floor must be at most 1 / number of arms = 1/7" in res.output
+    res = runner.invoke(api_command, ["--warehouse", str(kept_warehouse), "--log-dir", str(tmp_path / "log"),
+                                      "--shadow", "nope"])
+    assert res.exit_code == 2 and "--shadow: cannot load policy 'nope'" in res.output
