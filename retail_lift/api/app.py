@@ -39,7 +39,7 @@ Endpoints
     flagged (``context_flags``: ``unknown_key:<key>``, ``unknown_value:<field>``) in the answer
     and the log; unknown keys stay in the logged context. Returns ``decision_id``, ``arm``,
     ``propensity``, ``policy_id``, ``version``, ``probabilities``, ``decided_at``,
-    ``context_source``, ``served_as`` and ``context_flags``. The decision is appended to the
+    ``context_source``, ``served_as``, ``served_reason`` and ``context_flags``. The decision is appended to the
     decision log and ``fsync``'ed (group commit, :class:`~.log.JsonLinesLog`) *before* the answer:
     every 200 answer has exactly one log line. Its ``policy_id`` column there is
     ``<policy_id>_<version>``. A decision without ``customer_id`` is served and logged, but the
@@ -154,6 +154,8 @@ class DecideResponse(BaseModel):
     context_source: Literal["request", "latest_logged_decision"]
     served_as: ServedAs = Field(description="active version, declared fallback (the gate kept the logging "
                                             "policy), or a version requested by name")
+    served_reason: str | None = Field(description="why a version other than the active one is served (null "
+                                                  "for the active version); /healthz has the long form")
     context_flags: list[str] = Field(description="unknown_key:<key> / unknown_value:<field>: decided with the "
                                                  "encoder's unknown bucket")
 
@@ -290,6 +292,11 @@ class Decider:
         self.rng = rng
         self.shadow = shadow
         self.label = _label(policy)
+        self.served_reason = {
+            "active": None,
+            "fallback": "the off-policy gate kept the logging policy, which the API cannot serve: "
+                        "serving the build's declared fallback (the logging policy's arm shares)",
+            "requested": "requested by name (--policy-id)"}[policy.served_as]
         self.shadow_label = None if shadow is None else _label(shadow)
 
     def flags(self, ctx: dict, extra_keys) -> list[str]:
@@ -329,7 +336,7 @@ class Decider:
             "decision_id": record["decision_id"], "customer_id": customer_id, "arm": out["arm"],
             "propensity": record["propensity"], "policy_id": self.policy.policy_id, "version": self.policy.version,
             "probabilities": probabilities, "decided_at": record["decided_at"], "context_source": source,
-            "served_as": self.policy.served_as, "context_flags": flags}
+            "served_as": self.policy.served_as, "served_reason": self.served_reason, "context_flags": flags}
         return record, answer
 
 

@@ -140,7 +140,7 @@ def test_decide_returns_an_arm_and_logs_it_durably_in_the_contract_columns(clien
         assert sum(out["probabilities"].values()) == pytest.approx(1.0)
         assert min(out["probabilities"].values()) >= 0.01 - 1e-12  # the default exploration floor
         assert (out["policy_id"], out["customer_id"]) == ("lints", body.get("customer_id"))
-        assert (out["served_as"], out["context_flags"]) == ("active", [])
+        assert (out["served_as"], out["served_reason"], out["context_flags"]) == ("active", None, [])
         answers.append(out)
     assert answers[1]["context_source"] == "latest_logged_decision" and answers[0]["context_source"] == "request"
     rows = _log_rows(tmp_path / "log")
@@ -209,6 +209,7 @@ def test_the_gate_kept_the_logging_policy_so_the_declared_fallback_is_served(kep
             res = c.post("/decide", json=body)
             assert res.status_code == 200, res.text
             assert (res.json()["policy_id"], res.json()["served_as"]) == ("fallback", "fallback")
+            assert "kept the logging policy" in res.json()["served_reason"]
             assert min(res.json()["probabilities"].values()) >= 0.01 - 1e-12
     rows = _log_rows(tmp_path / "log")
     assert len(rows) == 2 and all(r["policy_id"].startswith("fallback_v") for r in rows)
