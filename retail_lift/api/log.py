@@ -11,16 +11,15 @@ the contract: rewards are measured from the orders by the build; kept for monito
 ``unmatched-outcomes-YYYY-MM-DD.jsonl`` the outcomes whose ``decision_id`` this API never logged
 (answered 404, kept apart, never dropped).
 
-Durability: :meth:`JsonLinesLog.append` writes one record with one ``write`` on a file opened with
-``O_APPEND`` and ``fsync``'s it. :meth:`JsonLinesLog.commit` (what the API awaits) is *group
-commit*: the records that arrive while writes + ``fsync`` are in progress are written together
-with the next batch (one ``write`` and one ``fsync`` per file and batch, in a writer thread; up to
-:attr:`JsonLinesLog.MAX_FLUSHES` = 2 batches in flight at once: on this project's machine two
-overlapping ``fsync`` calls took far less than twice the time of one, measured), and each caller
-resumes only after the ``fsync`` of its own batch returned. An answered decision
-therefore survives a crash of the process (``kill -9``, tested) or of the machine. A line cut
-short by a crash while it was being written is skipped by :func:`read_decision_log` (and
-counted), never half-ingested.
+Durability: :meth:`JsonLinesLog.commit` (what the API awaits) is *group commit*. The records that
+arrive while earlier batches are being written are written together as the next batch: one
+``write`` on a file opened with ``O_APPEND`` and one ``fsync`` per file and batch, in a writer
+thread, with up to :attr:`JsonLinesLog.MAX_FLUSHES` = 2 batches in flight at once (on this
+project's machine two overlapping ``fsync`` calls took far less than twice the time of one,
+measured). Each caller resumes only after the ``fsync`` of its own batch returned, so an answered
+decision survives a crash of the process (``kill -9``, tested) or of the machine. A line cut short
+by a crash while it was being written is skipped by :func:`read_decision_log` (and counted), never
+half-ingested.
 """
 
 from __future__ import annotations
@@ -89,12 +88,6 @@ class JsonLinesLog:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-    def append(self, record: dict, day: datetime) -> Path:
-        """Write one record and ``fsync`` it before returning (blocking)."""
-        path = self.path_for(day)
-        self._write(path, encode_line(record))
-        return path
 
     async def commit(self, record: dict, day: datetime) -> Path:
         """Write one record with group commit and return once it is ``fsync``'ed (see the module

@@ -1,12 +1,19 @@
 """Group commit loses no acknowledged decision: the real server (its own process) under concurrent load
-is killed with SIGKILL mid-load, and every decision the client got a 200 for is in the log exactly once."""
+is killed with SIGKILL mid-load, and every decision the client got a 200 for is in the log exactly once;
+concurrent records share fsyncs, and a failed batch fails every one of its callers."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import shutil
 import signal
 
+import pytest
+
 from retail_lift.api.loadtest import CTX, check_log, free_port, run_load, start_server, stop_server
+from retail_lift.api.log import JsonLinesLog, utc_now
 
 
 def test_kill_9_mid_load_loses_no_acknowledged_decision(api_warehouse, tmp_path):
@@ -35,3 +42,20 @@ def test_kill_9_mid_load_loses_no_acknowledged_decision(api_warehouse, tmp_path)
     assert check["lost"] == 0 and check["duplicated"] == 0, check
     # decisions logged but not answered (in the batch being fsync'ed at the kill) may exist; never the reverse
     assert check["log_lines"] == check["answered_200"] + check["unanswered_logged"]
+
+
+def test_group_commit_batches_concurrent_records_and_fails_every_caller_of_a_failed_batch(tmp_path):
+    log = JsonLinesLog(tmp_path / "log", "decisions-")
+    now = utc_now()
+
+    async def many(n):
+        return await asyncio.gather(*(log.commit({"decision_id": f"d{i}"}, now) for i in range(n)))
+
+    paths = asyncio.run(many(200))
+    assert set(paths) == {log.path_for(now)}
+    lines = [json.loads(x)["decision_id"] for x in log.path_for(now).read_text().splitlines()]
+    assert sorted(lines) == sorted(f"d{i}" for i in range(200))
+    assert log.committed == 200 and log.batches < 200  # records shared fsyncs
+    shutil.rmtree(tmp_path / "log")  # the folder is gone: the write fails, and nobody is told it succeeded
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(many(5))
