@@ -481,7 +481,7 @@ def decisions(warehouse: Path, raw: Path, result: dict, n_single: int, n_batch: 
     from retail_lift.bandit import publish
     out = {}
     try:
-        pol = publish.load_published_policy(warehouse)
+        pol = publish.load_published_policy(warehouse, fallback=False)  # a learned policy, not the fallback
         out["policy"] = "active"
     except publish.NoServablePolicyError:
         names = query(warehouse, f"select distinct policy_id from {publish.PUBLISHED_TABLE} "
