@@ -140,9 +140,14 @@ simulate: install
 	$(STEP) "closed-loop bandit simulation against the simulated world -> reports/bandit"
 	$(BIN)/retail-lift simulate --out reports/bandit
 
+# make api [SHADOW=policy_id] [FLOOR=0.01] [PORT=8000]: the shadow version is scored and logged, never served
+SHADOW ?=
+FLOOR ?=
+PORT ?= 8000
 api: install
-	$(STEP) "decision API on http://127.0.0.1:8000 (OpenAPI at /docs); decisions logged to logs/decisions"
-	$(BIN)/retail-lift api --warehouse $(RETAIL_LIFT_WAREHOUSE) --log-dir logs/decisions
+	$(STEP) "decision API on http://127.0.0.1:$(PORT) (OpenAPI at /docs); decisions logged to logs/decisions"
+	$(BIN)/retail-lift api --warehouse $(RETAIL_LIFT_WAREHOUSE) --log-dir logs/decisions --port $(PORT) \
+		$(if $(strip $(SHADOW)),--shadow $(SHADOW)) $(if $(strip $(FLOOR)),--floor $(FLOOR))
 
 bench: install
 	$(STEP) "benchmark: the $(PRESET) world end to end -> bench/results/bench_$(PRESET).{json,md}"

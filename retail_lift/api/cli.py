@@ -23,28 +23,47 @@ from retail_lift._click import fail as _fail
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--policy-id", default=None,
-              help="Serve this candidate instead of the active version (e.g. when the gate kept the logging policy).")
+              help="Serve this version instead of the active one (or of its fallback when the gate kept the logging "
+                   "policy).")
+@click.option("--shadow", "shadow", default=None, metavar="POLICY",
+              help="Score this version beside the served one and log its probabilities in the same record "
+                   "(shadow_policy_id, shadow_action_probabilities); never served.")
+@click.option("--floor", type=float, default=None,
+              help="Exploration floor: every arm gets at least this probability, applied before the draw and "
+                   "logged (floor x arms <= 1). Default 0.01.")
 @click.option("--seed", type=int, default=None, help="Seed of the arm draws (default: fresh entropy).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True)
-def api_command(warehouse_path, log_dir, host, port, policy_id, seed, log_level):
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="uvicorn's per-request access log (every decision is in the decision log anyway).")
+def api_command(warehouse_path, log_dir, host, port, policy_id, shadow, floor, seed, log_level, access_log):
     """Serve the decision API (POST /decide, POST /outcome, GET /healthz; OpenAPI at /docs)."""
     try:
         import uvicorn
 
         from retail_lift.api.app import create_app
+        from retail_lift.bandit.serve import DEFAULT_FLOOR
     except ImportError as e:
         _fail(f"the decision API needs fastapi and uvicorn ({e}); install the project's dependencies")
     if not warehouse_path.exists():
         _fail(f"no warehouse at {warehouse_path}: run the build first (make build), or pass --warehouse")
-    app = create_app(warehouse_path, log_dir, policy_id=policy_id, seed=seed)
-    if app.state.policy is None:
-        click.echo(f"retail-lift: warning: serving without a policy (/decide answers 503): {app.state.policy_error}",
+    try:
+        app = create_app(warehouse_path, log_dir, policy_id=policy_id, seed=seed, shadow=shadow,
+                         floor=DEFAULT_FLOOR if floor is None else floor)
+    except ValueError as e:
+        _fail(f"--{e}")  # the message starts with the option's name (floor / shadow)
+    state = app.state
+    if state.policy is None:
+        click.echo(f"retail-lift: warning: serving without a policy (/decide answers 503): {state.policy_error}",
                    err=True)
     else:
-        click.echo(f"serving {app.state.policy.policy_id} {app.state.policy.version} on http://{host}:{port} "
+        served = f"{state.policy.policy_id} {state.policy.version} ({state.policy.served_as})"
+        shadow_note = "" if state.shadow is None else f", shadow {state.shadow.policy_id} {state.shadow.version}"
+        click.echo(f"serving {served} on http://{host}:{port}, floor {state.floor}{shadow_note} "
                    f"(decisions logged to {log_dir})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+        if state.served_reason:
+            click.echo(f"retail-lift: {state.served_reason}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, access_log=access_log)
 
 
 @click.command("ingest-decisions")

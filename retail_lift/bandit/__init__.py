@@ -6,6 +6,8 @@ Policies (one module per family, shared base class :class:`BasePolicy`):
 - :class:`BernoulliTS`, :class:`SegmentBernoulliTS`  Beta-Bernoulli Thompson sampling (``thompson``)
 - :class:`LinUCB`, :class:`LinTS`                    per-arm ridge posteriors (``linear``)
 - :class:`LogisticTS`                                Laplace logistic Thompson sampling (``logistic``)
+- :class:`LoggedArmShares`                           the logging policy's arm shares: the declared
+  fallback the decision API serves when the gate keeps the logging policy (``fallback``)
 
 Every policy: ``fit`` / ``partial_fit(contexts, actions, rewards, sample_weight=None)``,
 ``action_probabilities``, ``select`` / ``select_with_propensity``, ``add_arm``, ``to_dict`` /
@@ -14,7 +16,8 @@ Every policy: ``fit`` / ``partial_fit(contexts, actions, rewards, sample_weight=
 Off-policy evaluation (``ope``): :func:`ips`, :func:`snips`, :func:`dm`, :func:`dr`,
 :func:`switch_dr`, :func:`evaluate_all`, :func:`prepare_ope_inputs`, :func:`fit_reward_model`.
 
-Serving (``serve``): :func:`score_decision` for one in-process decision;
+Serving (``serve``): :func:`score_decision` for one in-process decision (with an optional exploration
+floor, ``serve.apply_floor``);
 ``publish.load_published_policy(warehouse).decide(context_dict)`` encodes the context without
 pandas (``ContextEncoder.transform_one``), equal to the batch path.
 
@@ -35,6 +38,7 @@ Example::
 
 from .base import BasePolicy
 from .epsilon_greedy import EpsilonGreedy, Random
+from .fallback import LoggedArmShares
 from .linear import LinTS, LinUCB
 from .logistic import LogisticTS
 from .ope import (
@@ -58,6 +62,7 @@ __all__ = [
     "EpsilonGreedy",
     "LinTS",
     "LinUCB",
+    "LoggedArmShares",
     "LogisticTS",
     "OPEResult",
     "Random",

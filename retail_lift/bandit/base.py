@@ -182,6 +182,8 @@ class BasePolicy(abc.ABC):
     randomized: ClassVar[bool] = False
     #: ``True`` when the policy ignores contexts (only their row count is used).
     context_free: ClassVar[bool] = False
+    #: ``True`` when the contexts are integer segment ids (``ContextEncoder.segment_ids``), not features.
+    uses_segments: ClassVar[bool] = False
     #: names of the instance attributes that make up the learned state (serialised by ``to_dict``).
     _state_attrs: ClassVar[tuple[str, ...]] = ()
 

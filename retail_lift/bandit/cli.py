@@ -155,7 +155,8 @@ def format_seed_spread(by_seed) -> str:
               default=Path("warehouse/retail_lift.duckdb"), show_default=True, type=click.Path(path_type=Path),
               help="The DuckDB warehouse file (RETAIL_LIFT_WAREHOUSE); opened read-only, briefly.")
 @click.option("--policy-id", default=None,
-              help="Score with this policy version (shadow scoring); default: the active version.")
+              help="Score with this policy version (shadow scoring); default: the active version, or the "
+                   "declared fallback when the logging policy is active.")
 @click.option("--version", "policy_version", default=None, help="A specific version label (e.g. v20260706).")
 @click.option("--seed", type=int, default=None, help="Seed of the draw (default: the policy's own stream).")
 def decide_command(context_json, warehouse_path, policy_id, policy_version, seed):

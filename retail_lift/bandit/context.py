@@ -372,6 +372,18 @@ class ContextEncoder:
             x[-1] = np.cos(ang)[0]
         return x
 
+    def unseen_values_one(self, context) -> list[str]:
+        """The categorical fields of one context (a dict) whose value the encoder never saw when it
+        was fitted: such a value takes the unknown bucket (all zeros in its one-hot block, the
+        "other" level of a segment key). Missing values are not listed (they are allowed)."""
+        cats = self._one_tables()["cats"]
+        out = []
+        for f in CATEGORICAL_FIELDS:
+            v = self._category_one(context.get(f))
+            if v is not None and v is not False and v not in cats[f]:
+                out.append(f)
+        return out
+
     def segment_id_one(self, context) -> int | None:
         """``segment_ids([context])[0]`` for one context given as a dict, without pandas; ``None``
         for a value type the one-context path does not handle (see :meth:`transform_one`)."""

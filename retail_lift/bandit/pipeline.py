@@ -198,7 +198,7 @@ def fit_encoder(ledger: pd.DataFrame, **encoder_params) -> ContextEncoder:
 def policy_inputs(policy: BasePolicy, encoder: ContextEncoder, contexts: pd.DataFrame) -> np.ndarray:
     """What ``policy`` takes as contexts: segment ids for :class:`SegmentBernoulliTS`, the encoded
     feature matrix otherwise (context-free policies only use its row count)."""
-    if isinstance(policy, SegmentBernoulliTS):
+    if policy.uses_segments:
         return encoder.segment_ids(contexts)
     if policy.context_free:
         return np.zeros((len(contexts), 1))

@@ -24,10 +24,17 @@ target probabilities are the logged ones). A candidate replaces it only when the
 (:func:`~.pipeline.ope_gate`, :mod:`.gate`) shows its DR value above the champion's on the same
 holdout decisions (Holm across the candidates, minimum ESS, support). ``ml_bandit_published_policy``
 holds one row per policy version of the build: the champion (``policy_class = "logged"``; it is
-served by the system that logs the decisions, so it has no policy JSON) and every candidate refit
-on all settled decisions, each with its encoder and policy JSON. Exactly one row is active: the
-promoted candidate, or the champion when no candidate passes. Candidates that are not active can
-still be loaded by ``policy_id`` (shadow scoring).
+served by the system that logs the decisions, so it has no policy JSON), every candidate refit
+on all settled decisions, each with its encoder and policy JSON, and the declared *fallback*
+(``policy_id = "fallback"``, ``is_fallback`` true, never active: the logging policy's arm shares,
+overall and per segment with enough logged decisions, :mod:`.fallback`). Exactly one row is
+active: the promoted candidate, or the champion when no candidate passes. Candidates that are not
+active can still be loaded by ``policy_id`` (shadow scoring).
+
+When the active version is the logging policy, :func:`load_published_policy` loads the fallback
+instead (``served_as == "fallback"``, with the reason): what the decision API serves. A ledger
+with decisions but too few settled ones for the evaluation still gets the logging row (active)
+and the fallback; a warehouse without any decision gets an empty table.
 
 Arms: the policies are built with the *published arm list*: the promotions launched by the end
 of the data (``launched_at`` missing counts as launched) plus any arm the ledger logged. A
@@ -35,7 +42,7 @@ version can only ever choose an arm of its list, so an arm launched later needs 
 
 Serving::
 
-    policy = load_published_policy("warehouse/retail_lift.duckdb")          # the active version
+    policy = load_published_policy("warehouse/retail_lift.duckdb")          # the active version (or the fallback)
     policy = load_published_policy("warehouse/retail_lift.duckdb", "thompson")  # a named version
     policy.decide({"age_band": "25-34", "device": "mobile", ...})
     # {"arm": "banner_limited_time", "propensity": 0.81, "policy_id": "thompson",
@@ -55,6 +62,7 @@ import pandas as pd
 from ..warehouse import read_only
 from .base import BasePolicy
 from .context import ContextEncoder, parse_action_probabilities, parse_contexts
+from .fallback import FALLBACK_ID, FALLBACK_MIN_DECISIONS, fit_fallback
 from .gate import GateConfig
 from .pipeline import (
     CANDIDATE_NAMES,
@@ -68,8 +76,7 @@ from .pipeline import (
     time_split,
     train_candidates,
 )
-from .serve import score_decision
-from .thompson import SegmentBernoulliTS
+from .serve import apply_floor, draw_arm
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -119,7 +126,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
                            "policy_class": "string", "is_active": "bool", "gate_verdict": "string",
                            "arms": "string", "encoder_json": "string", "policy_json": "string",
                            "n_train_decisions": "Int64", "trained_until": "datetime64[us]",
-                           "logged_policy_ids": "string"},
+                           "logged_policy_ids": "string", "is_fallback": "bool"},
     "customer_probabilities": {"customer_id": "string", "promotion_id": "string", "probability": "float64",
                                "policy_id": "string", "version": "string", "context_decision_id": "string",
                                "context_decided_at": "datetime64[us]"},
@@ -289,19 +296,27 @@ def _gate_choice(evaluation: pd.DataFrame) -> str:
 
 def published_policies(ledger: pd.DataFrame, evaluation: pd.DataFrame, arm_names: Sequence[str], *,
                        created_at=None, random_state: int = 0, n_mc_draws: int = 1000,
-                       params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+                       params: Mapping[str, Mapping] | None = None,
+                       fallback_min_decisions: int = FALLBACK_MIN_DECISIONS) -> pd.DataFrame:
     """Every policy version of this build, the gate's choice active (see the module docstring).
 
     The candidates named in ``evaluation`` (the output of :func:`policy_evaluation`) are refit on
     *all* settled decisions (train and holdout: the version that serves learns from every known
-    reward, the late arm's included), with an encoder fitted on the same rows.
+    reward, the late arm's included), with an encoder fitted on the same rows. An empty
+    ``evaluation`` (too few settled decisions to evaluate) publishes no candidate: the logging
+    policy is active.
+
+    The fallback (``policy_id = "fallback"``, ``is_fallback``) is
+    :func:`~retail_lift.bandit.fallback.fit_fallback` on every decision of the ledger, pending ones
+    included (``fallback_min_decisions``: decisions a segment needs for its own arm shares); its
+    ``n_train_decisions`` counts them and its ``trained_until`` is the latest of them.
 
     ``created_at``: the version's timestamp (default: the ledger's ``data_ends_at``, so a rebuild
     of the same data gives the same version).
 
     Returns one row per policy: ``policy_id``, ``version``, ``created_at``, ``policy_class``,
     ``is_active``, ``gate_verdict``, ``arms`` (JSON list), ``encoder_json``, ``policy_json``,
-    ``n_train_decisions``, ``trained_until``, ``logged_policy_ids``.
+    ``n_train_decisions``, ``trained_until``, ``logged_policy_ids``, ``is_fallback``.
     """
     if created_at is None:
         if "data_ends_at" not in ledger.columns or ledger["data_ends_at"].isna().all():
@@ -309,7 +324,8 @@ def published_policies(ledger: pd.DataFrame, evaluation: pd.DataFrame, arm_names
         created_at = pd.to_datetime(ledger["data_ends_at"]).max()
     created_at = pd.Timestamp(created_at)
     version = version_label(created_at)
-    chosen = _gate_choice(evaluation)
+    evaluated = len(evaluation) > 0
+    chosen = _gate_choice(evaluation) if evaluated else LOGGING
     verdicts = evaluation.drop_duplicates("policy_id").set_index("policy_id")["gate_verdict"]
     names = [p for p in verdicts.index if p != LOGGING]
     unknown = sorted(set(names) - set(CANDIDATE_NAMES))
@@ -317,29 +333,39 @@ def published_policies(ledger: pd.DataFrame, evaluation: pd.DataFrame, arm_names
         raise ValueError(f"the evaluation names policies that are not candidates: {unknown}")
     settled = settled_rows(ledger)
     cands = train_candidates(settled, arm_names, random_state, candidates=names, n_mc_draws=n_mc_draws,
-                             params={k: v for k, v in dict(params or {}).items() if k in names})
+                             params={k: v for k, v in dict(params or {}).items() if k in names}) if names else {}
     arms_json = json.dumps([str(a) for a in arm_names])
-    encoder_json = json.dumps(cands.encoder.to_dict(), separators=(",", ":"))
     trained_until = settled["decided_at"].max() if len(settled) else pd.NaT
     holdout_start = pd.to_datetime(evaluation["holdout_starts_at"]).min() \
         if "holdout_starts_at" in evaluation.columns else pd.NaT
     recent = settled if pd.isna(holdout_start) else settled.loc[settled["decided_at"] >= holdout_start]
     logged_ids = ",".join(sorted(recent["policy_id"].dropna().astype(str).unique())) \
         if "policy_id" in recent.columns else None
+    common = {"version": version, "created_at": created_at, "arms": arms_json, "is_fallback": False}
     rows = [{
-        "policy_id": LOGGING, "version": version, "created_at": created_at, "policy_class": LOGGED_CLASS,
-        "is_active": chosen == LOGGING, "gate_verdict": verdicts.get(LOGGING), "arms": arms_json,
+        **common, "policy_id": LOGGING, "policy_class": LOGGED_CLASS,
+        "is_active": chosen == LOGGING, "gate_verdict": verdicts.get(LOGGING),
         "encoder_json": None, "policy_json": None, "n_train_decisions": None, "trained_until": trained_until,
         "logged_policy_ids": logged_ids or None,
     }]
     for name, policy in cands.items():
         rows.append({
-            "policy_id": name, "version": version, "created_at": created_at, "policy_class": type(policy).__name__,
-            "is_active": chosen == name, "gate_verdict": verdicts.get(name), "arms": arms_json,
-            "encoder_json": encoder_json, "policy_json": json.dumps(policy.to_dict(), separators=(",", ":")),
+            **common, "policy_id": name, "policy_class": type(policy).__name__,
+            "is_active": chosen == name, "gate_verdict": verdicts.get(name), **_policy_json(policy, cands.encoder),
             "n_train_decisions": cands.n_train, "trained_until": trained_until, "logged_policy_ids": None,
         })
+    fb = fit_fallback(ledger, arm_names, min_decisions=fallback_min_decisions, random_state=random_state)
+    rows.append({
+        **common, "policy_id": FALLBACK_ID, "policy_class": type(fb.policy).__name__, "is_fallback": True,
+        "is_active": False, "gate_verdict": None, **_policy_json(fb.policy, fb.encoder),
+        "n_train_decisions": fb.n_decisions, "trained_until": fb.last_decided_at, "logged_policy_ids": None,
+    })
     return _conform(pd.DataFrame(rows), "published_policies")
+
+
+def _policy_json(policy: BasePolicy, encoder: ContextEncoder) -> dict[str, str]:
+    return {"encoder_json": json.dumps(encoder.to_dict(), separators=(",", ":")),
+            "policy_json": json.dumps(policy.to_dict(), separators=(",", ":"))}
 
 
 def customer_probabilities(published: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
@@ -385,9 +411,17 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
 
+#: ``PublishedPolicy.served_as``: why this version is the one loaded
+SERVED_AS = ("active", "fallback", "requested")
+
+
 @dataclass
 class PublishedPolicy:
-    """A policy version loaded from the warehouse: the policy, its encoder and its arm list."""
+    """A policy version loaded from the warehouse: the policy, its encoder and its arm list.
+
+    ``served_as``: ``"active"`` (the gate's choice), ``"fallback"`` (the declared fallback, loaded
+    because the active version is the logging policy; ``reason`` says so) or ``"requested"``
+    (loaded by name)."""
 
     policy_id: str
     version: str
@@ -395,8 +429,12 @@ class PublishedPolicy:
     arms: list[str]
     policy: BasePolicy
     encoder: ContextEncoder
+    served_as: str = "active"
+    reason: str | None = None
 
     def __post_init__(self):
+        if self.served_as not in SERVED_AS:
+            raise ValueError(f"served_as must be one of {SERVED_AS}, got {self.served_as!r}")
         if list(self.policy.arm_names_) != list(self.arms):
             raise ValueError(f"policy {self.policy_id!r} {self.version}: its arms {self.policy.arm_names_} are not "
                              f"the published arm list {self.arms}")
@@ -406,7 +444,8 @@ class PublishedPolicy:
 
     def input_one(self, context: Mapping):
         """What the policy takes for one context given as a dict: the feature vector, the segment id
-        (:class:`~retail_lift.bandit.SegmentBernoulliTS`) or ``None`` (context-free policies).
+        (policies with ``uses_segments``: :class:`~retail_lift.bandit.SegmentBernoulliTS`, the
+        fallback) or ``None`` (context-free policies).
 
         The fast path of :meth:`decide`: numpy only (:meth:`ContextEncoder.transform_one`,
         :meth:`ContextEncoder.segment_id_one`), equal to the batch path
@@ -415,7 +454,7 @@ class PublishedPolicy:
         policy = self.policy
         if policy.context_free:
             return None
-        if isinstance(policy, SegmentBernoulliTS):
+        if policy.uses_segments:
             seg = self.encoder.segment_id_one(context)
             return seg if seg is not None else int(self._inputs([dict(context)])[0])
         x = self.encoder.transform_one(context)
@@ -428,28 +467,53 @@ class PublishedPolicy:
             return self.policy.action_probabilities(policy_inputs(self.policy, self.encoder, contexts))
         return self.policy.action_probabilities(self._inputs(list(contexts)))
 
-    def decide(self, context, rng=None) -> dict:
+    def probabilities_one(self, context: Mapping, floor: float = 0.0) -> np.ndarray:
+        """``(n_arms,)`` probabilities for one context given as a dict, floored
+        (:func:`~retail_lift.bandit.serve.apply_floor`): what :meth:`decide` draws from and shadow
+        scoring logs.
+
+        Policies whose probabilities depend on a segment id only (``uses_segments``) or on nothing
+        (``context_free``) are scored once per segment and floor and then read from a cache (keyed
+        on the policy's ``n_updates_`` too, so a policy that learns again is scored again): the
+        serving hot path is then a dict lookup. Treat the returned array as read-only."""
+        x = self.input_one(context)
+        policy = self.policy
+        if not (policy.uses_segments or policy.context_free):
+            return apply_floor(policy.action_probabilities(np.asarray(x, dtype=float).reshape(1, -1))[0], floor)
+        key = (x, float(floor), getattr(policy, "n_updates_", None))
+        cache = self.__dict__.setdefault("_one_cache", {})
+        probs = cache.get(key)
+        if probs is None:
+            probs = cache[key] = apply_floor(policy.action_probabilities(None if x is None else np.array([x]))[0],
+                                             floor)
+        return probs
+
+    def decide(self, context, rng=None, floor: float = 0.0) -> dict:
         """Choose an arm for one context (a dict, or its JSON text).
 
         Returns ``arm`` (promotion id), ``propensity`` (the probability it was drawn with: log it),
         ``policy_id``, ``version`` and ``probabilities`` (``{arm: p}`` over the published arms).
         ``rng``: ``None`` (the policy's own stream), an int seed or a ``numpy.random.Generator``.
+        ``floor``: every arm gets at least this probability, applied before the draw
+        (:func:`~retail_lift.bandit.serve.apply_floor`; ``floor * n_arms <= 1``); the returned
+        probabilities and propensity are the floored ones.
         """
         if isinstance(context, (str, bytes)):
             context = json.loads(context)
         if not isinstance(context, Mapping):
             raise ValueError(f"context must be a dict or a JSON object, got {type(context).__name__}")
-        out = score_decision(self.policy, self.input_one(context), rng)
+        probs = self.probabilities_one(context, floor)
+        arm = draw_arm(probs, self.policy._resolve_rng(rng))
         return {
-            "arm": out["arm_name"],
-            "propensity": out["propensity"],
+            "arm": self.arms[arm],
+            "propensity": float(probs[arm]),
             "policy_id": self.policy_id,
             "version": self.version,
-            "probabilities": dict(zip(self.arms, out["probabilities"], strict=True)),
+            "probabilities": dict(zip(self.arms, probs.tolist(), strict=True)),
         }
 
 
-def _version_from_row(row) -> PublishedPolicy:
+def _version_from_row(row, served_as: str = "active", reason: str | None = None) -> PublishedPolicy:
     return PublishedPolicy(
         policy_id=str(row["policy_id"]),
         version=str(row["version"]),
@@ -457,17 +521,24 @@ def _version_from_row(row) -> PublishedPolicy:
         arms=[str(a) for a in json.loads(row["arms"])],
         policy=BasePolicy.from_dict(json.loads(row["policy_json"])),
         encoder=ContextEncoder.from_dict(json.loads(row["encoder_json"])),
+        served_as=served_as,
+        reason=reason,
     )
 
 
 def load_published_policy(warehouse_path: str | Path, policy_id: str | None = None, *,
-                          version: str | None = None, table: str = PUBLISHED_TABLE) -> PublishedPolicy:
+                          version: str | None = None, table: str = PUBLISHED_TABLE,
+                          fallback: bool = True) -> PublishedPolicy:
     """Load a published version from the warehouse (read-only connection, closed before returning).
 
-    ``policy_id=None`` loads the active version (the gate's choice); a name loads that candidate
-    (latest version, or ``version``). Raises :class:`NoServablePolicyError` when the version is the
-    logging policy (it has no policy JSON: the system that logs the decisions serves it) and
-    ``LookupError`` when nothing matches.
+    ``policy_id=None`` loads the active version (the gate's choice); a name loads that version
+    (latest, or ``version``; ``served_as="requested"``). When the active version is the logging
+    policy (no policy JSON: the system that logs the decisions serves it) and ``fallback`` is true,
+    the declared fallback of the same version is loaded instead (``served_as="fallback"``, ``reason``
+    says why; :mod:`.fallback`). Raises :class:`NoServablePolicyError` when the version is the
+    logging policy and there is no fallback to load (``fallback=False``, a table built before the
+    fallback existed, or the logging policy asked for by name), and ``LookupError`` when nothing
+    matches.
     """
     path = Path(warehouse_path)
     if not path.exists():
@@ -481,12 +552,19 @@ def load_published_policy(warehouse_path: str | Path, policy_id: str | None = No
     if version is not None:
         where.append("version = ?")
         args.append(str(version))
-    sql = (f"select policy_id, version, created_at, arms, encoder_json, policy_json, logged_policy_ids "
-           f"from {table} where {' and '.join(where)} order by created_at desc, version desc limit 1")
+    cols = "policy_id, version, created_at, arms, encoder_json, policy_json, logged_policy_ids"
+    sql = f"select {cols} from {table} where {' and '.join(where)} order by created_at desc, version desc limit 1"
+    fallback_row = None
     with read_only(path) as con:
         found = con.execute(sql, args).fetchdf()
         available = [r[0] for r in con.execute(
             f"select distinct policy_id from {table} where policy_json is not null order by 1").fetchall()]
+        has_fallback = "is_fallback" in {r[0] for r in con.execute(f"describe {table}").fetchall()}
+        if policy_id is None and fallback and has_fallback and not found.empty \
+                and _is_missing(found.iloc[0]["policy_json"]):
+            rows = con.execute(f"select {cols} from {table} where is_fallback and version = ? "
+                               f"and policy_json is not null limit 1", [str(found.iloc[0]["version"])]).fetchdf()
+            fallback_row = None if rows.empty else rows.iloc[0]
     if found.empty:
         what = "an active version" if policy_id is None else f"policy {policy_id!r}"
         what += "" if version is None else f" version {version!r}"
@@ -496,8 +574,13 @@ def load_published_policy(warehouse_path: str | Path, policy_id: str | None = No
         logged = row["logged_policy_ids"] if not _is_missing(row["logged_policy_ids"]) else "the logging policy"
         why = ("no candidate passed the off-policy gate, so the policy that logged the decisions stays in place"
                if policy_id is None else "it is the policy that logged the decisions")
+        if fallback_row is not None:
+            reason = (f"the active version {row['policy_id']!r} {row['version']} ({logged}) has no policy to load: "
+                      f"{why}; serving the declared fallback {fallback_row['policy_id']!r}, the logging policy's "
+                      f"arm shares (overall, and per segment with enough logged decisions)")
+            return _version_from_row(fallback_row, served_as="fallback", reason=reason)
         raise NoServablePolicyError(
             f"version {row['policy_id']!r} {row['version']} ({logged}) has no policy to load: {why}, served by the "
             f"system that logs the decisions. Load a candidate by name for shadow scoring (policy_id=...); "
             f"learned versions: {available}")
-    return _version_from_row(row)
+    return _version_from_row(row, served_as="active" if policy_id is None else "requested")

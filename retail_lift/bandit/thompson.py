@@ -24,6 +24,27 @@ def _beta_best_arm_probabilities(alpha: np.ndarray, beta: np.ndarray, n_draws: i
     return argmax_frequencies(draws.argmax(axis=1)[None, :], alpha.shape[0])[0]
 
 
+def check_segment_ids(contexts, n_segments) -> np.ndarray:
+    """Integer segment ids in ``[0, n_segments)`` (a scalar, a 1-D array or one column) as an
+    ``(n, 1)`` int array: the contexts of the per-segment policies."""
+    arr = np.asarray(contexts, dtype=float)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    elif arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    elif arr.ndim != 1:
+        raise ValueError("contexts must be integer segment ids: a 1-D array or one column, "
+                         f"got shape {arr.shape}")
+    seg = as_1d_float(arr, "contexts")
+    bad = seg != np.round(seg)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"contexts must be integer segment ids; first other value at position {i}: {seg[i]!r}")
+    n_segments = check_positive_int(n_segments, "n_segments")
+    check_in_range(seg, "contexts (segment ids)", 0, n_segments - 1)
+    return seg.astype(np.int64).reshape(-1, 1)
+
+
 class _BetaPriorMixin:
     """Shared prior handling: a prior is ``{"alpha": a, "beta": b}`` or ``(a, b)``, both > 0."""
 
@@ -128,6 +149,7 @@ class SegmentBernoulliTS(_BetaPriorMixin, BasePolicy):
     """
 
     randomized = True
+    uses_segments = True
     _state_attrs = ("alpha_", "beta_")
 
     def __init__(self, n_arms, n_segments, arm_names=None, alpha=1.0, beta=1.0, n_mc_draws=1000,
@@ -143,22 +165,7 @@ class SegmentBernoulliTS(_BetaPriorMixin, BasePolicy):
         self._validate_beta_params()
 
     def _check_contexts(self, contexts, n=None):
-        arr = np.asarray(contexts, dtype=float)
-        if arr.ndim == 0:
-            arr = arr.reshape(1)
-        elif arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        elif arr.ndim != 1:
-            raise ValueError("contexts must be integer segment ids: a 1-D array or one column, "
-                             f"got shape {arr.shape}")
-        seg = as_1d_float(arr, "contexts")
-        bad = seg != np.round(seg)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"contexts must be integer segment ids; first other value at position {i}: {seg[i]!r}")
-        n_segments = check_positive_int(self.n_segments, "n_segments")
-        check_in_range(seg, "contexts (segment ids)", 0, n_segments - 1)
-        return seg.astype(np.int64).reshape(-1, 1)
+        return check_segment_ids(contexts, self.n_segments)
 
     def _init_state(self, n_features):
         ab = np.array([self._prior_ab(p) for p in self.arm_priors_], dtype=float)

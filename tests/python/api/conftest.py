@@ -49,6 +49,7 @@ def api_world():
     arms = published_arms(promotions, ledger, end)
     fast = dict(n_mc_draws=100, random_state=0)
     return {
+        "sim": sim,
         "ledger": ledger,
         "arms": arms,
         "promoted": published_policies(ledger, _evaluation("lints"), arms, **fast),
@@ -69,4 +70,12 @@ def kept_warehouse(api_world, tmp_path_factory):
     """A warehouse where the gate kept the logging policy (nothing servable is active)."""
     path = tmp_path_factory.mktemp("api_keep") / "warehouse.duckdb"
     write_warehouse(path, api_world["kept"], api_world["ledger"])
+    return path
+
+
+@pytest.fixture(scope="session")
+def empty_warehouse(api_world, tmp_path_factory):
+    """A warehouse built from a raw folder without decisions: empty ledger and published tables."""
+    path = tmp_path_factory.mktemp("api_empty") / "warehouse.duckdb"
+    write_warehouse(path, api_world["kept"].iloc[0:0], api_world["ledger"].iloc[0:0])
     return path

@@ -1,11 +1,14 @@
-"""The decision API: validation (422), health, decisions and their durable log, outcomes, the
-champion-kept case (503), the warehouse left free for a build, and the log's merge into raw data."""
+"""The decision API: validation (422), unknown context keys and values (decided and flagged), health,
+decisions and their durable log, the exploration floor, shadow scoring, outcomes (unknown ones kept
+apart), the champion-kept case (the fallback), the warehouse without decisions (503), the warehouse
+left free for a build, and the log's merge into raw data."""
 
 from __future__ import annotations
 
 import json
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -28,6 +31,11 @@ def client(api_warehouse, tmp_path):
         yield c
 
 
+def _raw_lines(folder) -> list[dict]:
+    """Every logged decision with all its fields (the API's own ones included)."""
+    return [json.loads(line) for f in sorted(folder.glob("decisions-*.jsonl")) for line in f.read_text().splitlines()]
+
+
 def _log_rows(folder) -> list[dict]:
     rows, skipped = read_decision_log(folder)
     assert skipped == 0
@@ -46,7 +54,6 @@ def _log_rows(folder) -> list[dict]:
     ({"context": {**CTX, "orders_90d": -1}}, "body.context.orders_90d"),
     ({"context": {**CTX, "orders_90d": "many"}}, "body.context.orders_90d"),
     ({"context": {**CTX, "follows_page": 2}}, "body.context.follows_page"),
-    ({"context": {**CTX, "favourite_colour": "red"}}, "body.context.favourite_colour: Extra inputs"),
     ({"context": "age_band=25-34"}, "body.context"),
     ({"customer_id": 123}, "body.customer_id"),
     ({"customer_id": ""}, "body.customer_id"),
@@ -65,12 +72,35 @@ def test_decide_rejects_a_body_that_is_not_json(client):
     assert res.status_code == 422 and "invalid request" in res.json()["message"]
 
 
-def test_outcome_validation_and_unknown_decision(client):
+def test_outcome_validation_and_unknown_decision_kept_apart(client, tmp_path):
     assert client.post("/outcome", json={}).status_code == 422
     assert client.post("/outcome", json={"decision_id": "x", "revenue": -5}).status_code == 422
     assert client.post("/outcome", json={"decision_id": "x", "bonus": 1}).status_code == 422
     res = client.post("/outcome", json={"decision_id": "api_nope", "converted": True})
     assert res.status_code == 404 and "not logged by this API" in res.json()["message"]
+    assert "unmatched-outcomes-" in res.json()["message"]
+    kept = [json.loads(line) for f in sorted((tmp_path / "log").glob("unmatched-outcomes-*.jsonl"))
+            for line in f.read_text().splitlines()]
+    assert [(r["decision_id"], r["converted"]) for r in kept] == [("api_nope", True)]
+    assert not list((tmp_path / "log").glob("outcomes-*.jsonl"))  # not mixed with the matched outcomes
+
+
+def test_unknown_context_keys_and_values_are_decided_with_the_unknown_bucket_and_flagged(client, tmp_path):
+    odd = {**CTX, "favourite_colour": "red", "device": "smart_fridge", "loyalty": {"tier": 3}}
+    res = client.post("/decide", json={"customer_id": "c_odd", "context": odd})
+    assert res.status_code == 200, res.text
+    out = res.json()
+    assert out["context_flags"] == ["unknown_key:favourite_colour", "unknown_key:loyalty", "unknown_value:device"]
+    # decided exactly as with the device missing: the encoder's unknown bucket (all zeros in its one-hot block)
+    policy = client.app.state.policy
+    missing = {k: v for k, v in CTX.items() if k != "device"}
+    np.testing.assert_allclose(list(out["probabilities"].values()),
+                               policy.probabilities_one(missing, client.app.state.floor), atol=1e-12)
+    row = _raw_lines(tmp_path / "log")
+    assert row[-1]["context_flags"] == out["context_flags"]
+    assert json.loads(row[-1]["context"]) == odd  # unknown keys stay in the logged context
+    clean = client.post("/decide", json={"context": CTX}).json()
+    assert clean["context_flags"] == []
 
 
 # ----------------------------------------------------------------------------------------------
@@ -84,8 +114,8 @@ def test_healthz_names_the_served_version(client, api_world):
     h = res.json()
     active = api_world["promoted"].loc[api_world["promoted"]["is_active"]].iloc[0]
     assert h["status"] == "ok" and h["policy_loaded"] is True
-    assert (h["policy_id"], h["version"]) == ("lints", active["version"])
-    assert h["arms"] == api_world["arms"]
+    assert (h["policy_id"], h["version"], h["served_as"], h["reason"]) == ("lints", active["version"], "active", None)
+    assert h["arms"] == api_world["arms"] and h["floor"] == 0.01 and h["shadow_policy_id"] is None
     assert h["known_customers"] == api_world["ledger"]["customer_id"].nunique()
 
 
@@ -108,7 +138,9 @@ def test_decide_returns_an_arm_and_logs_it_durably_in_the_contract_columns(clien
         assert out["arm"] in arms and 0 < out["propensity"] <= 1
         assert out["propensity"] == pytest.approx(out["probabilities"][out["arm"]])
         assert sum(out["probabilities"].values()) == pytest.approx(1.0)
+        assert min(out["probabilities"].values()) >= 0.01 - 1e-12  # the default exploration floor
         assert (out["policy_id"], out["customer_id"]) == ("lints", body.get("customer_id"))
+        assert (out["served_as"], out["served_reason"], out["context_flags"]) == ("active", None, [])
         answers.append(out)
     assert answers[1]["context_source"] == "latest_logged_decision" and answers[0]["context_source"] == "request"
     rows = _log_rows(tmp_path / "log")
@@ -166,22 +198,76 @@ def test_the_warehouse_is_free_for_a_build_while_the_api_runs(api_warehouse, tmp
         assert c.post("/decide", json={"context": CTX}).status_code == 200  # still serving from memory
 
 
-def test_no_servable_policy_answers_503_with_the_reason(kept_warehouse, tmp_path):
-    with TestClient(create_app(kept_warehouse, tmp_path / "log")) as c:
+def test_the_gate_kept_the_logging_policy_so_the_declared_fallback_is_served(kept_warehouse, api_world, tmp_path):
+    with TestClient(create_app(kept_warehouse, tmp_path / "log", seed=0)) as c:
         h = c.get("/healthz")
-        assert h.status_code == 503 and h.json()["policy_loaded"] is False
+        assert h.status_code == 200 and h.json()["policy_loaded"] is True
+        assert (h.json()["policy_id"], h.json()["served_as"]) == ("fallback", "fallback")
         assert "no candidate passed the off-policy gate" in h.json()["reason"]
-        res = c.post("/decide", json={"context": CTX})
-        assert res.status_code == 503
-        assert "no policy to serve" in res.json()["message"] and "--policy-id" in res.json()["message"]
-    assert not list((tmp_path / "log").glob("decisions-*.jsonl"))
-    # the documented fallback: serve a named candidate
+        customer = str(api_world["ledger"]["customer_id"].iloc[0])
+        for body in ({"context": CTX}, {"customer_id": customer}):
+            res = c.post("/decide", json=body)
+            assert res.status_code == 200, res.text
+            assert (res.json()["policy_id"], res.json()["served_as"]) == ("fallback", "fallback")
+            assert "kept the logging policy" in res.json()["served_reason"]
+            assert min(res.json()["probabilities"].values()) >= 0.01 - 1e-12
+    rows = _log_rows(tmp_path / "log")
+    assert len(rows) == 2 and all(r["policy_id"].startswith("fallback_v") for r in rows)
+    # a named candidate instead
     with TestClient(create_app(kept_warehouse, tmp_path / "log", policy_id="thompson")) as c:
         out = c.post("/decide", json={"context": CTX}).json()
-        assert out["policy_id"] == "thompson"
+        assert (out["policy_id"], out["served_as"]) == ("thompson", "requested")
+
+
+def test_503_only_without_decisions_or_without_a_warehouse(empty_warehouse, tmp_path):
+    with TestClient(create_app(empty_warehouse, tmp_path / "log")) as c:
+        h = c.get("/healthz")
+        assert h.status_code == 503 and h.json()["policy_loaded"] is False
+        res = c.post("/decide", json={"context": CTX})
+        assert res.status_code == 503
+        msg = res.json()["message"]
+        assert "holds no decisions" in msg and "ingest-decisions" in msg and "make build" in msg
+    assert not list((tmp_path / "log").glob("decisions-*.jsonl"))
     with TestClient(create_app(tmp_path / "missing.duckdb", tmp_path / "log")) as c:
         assert c.get("/healthz").status_code == 503
         assert "no warehouse" in c.post("/decide", json={"context": CTX}).json()["message"]
+
+
+def test_floor_is_validated_and_applied_before_the_draw(api_warehouse, tmp_path):
+    n_arms = 7
+    with pytest.raises(ValueError, match="floor must be at most 1 / number of arms"):
+        create_app(api_warehouse, tmp_path / "log", floor=0.2)
+    with TestClient(create_app(api_warehouse, tmp_path / "log", seed=0, floor=1 / n_arms)) as c:
+        out = c.post("/decide", json={"context": CTX}).json()  # the whole mass is the floor: uniform
+        assert out["probabilities"] == pytest.approx(dict.fromkeys(out["probabilities"], 1 / n_arms))
+        assert out["propensity"] == pytest.approx(1 / n_arms)
+    with TestClient(create_app(api_warehouse, tmp_path / "log0", seed=0, floor=0.0)) as c:
+        raw = c.post("/decide", json={"context": CTX}).json()
+        policy = c.app.state.policy
+        np.testing.assert_allclose(list(raw["probabilities"].values()), policy.probabilities_one(CTX), atol=1e-12)
+
+
+def test_shadow_scores_beside_the_served_policy_and_is_logged_not_served(kept_warehouse, tmp_path):
+    with pytest.raises(ValueError, match="shadow: cannot load policy 'nope'"):
+        create_app(kept_warehouse, tmp_path / "log", shadow="nope")
+    with TestClient(create_app(kept_warehouse, tmp_path / "log", seed=0, shadow="lints")) as c:
+        h = c.get("/healthz").json()
+        assert h["policy_id"] == "fallback" and h["shadow_policy_id"].startswith("lints_v")
+        outs = [c.post("/decide", json={"customer_id": f"c{i}", "context": {**CTX, "hour": i}}).json()
+                for i in range(5)]
+        shadow = c.app.state.shadow
+    assert all(o["policy_id"] == "fallback" for o in outs)
+    lines = _raw_lines(tmp_path / "log")
+    assert [r["decision_id"] for r in lines] == [o["decision_id"] for o in outs]
+    for i, r in enumerate(lines):
+        assert r["shadow_policy_id"] == h["shadow_policy_id"] and r["policy_id"].startswith("fallback_v")
+        shadow_p = json.loads(r["shadow_action_probabilities"])
+        np.testing.assert_allclose(list(shadow_p.values()), shadow.probabilities_one({**CTX, "hour": i}, 0.01),
+                                   atol=1e-12)
+        assert list(shadow_p) == shadow.arms and json.loads(r["action_probabilities"]) == outs[i]["probabilities"]
+    # the ingestion keeps the contract's columns only
+    rows = _log_rows(tmp_path / "log")
+    assert all(list(r) == list(DECISION_COLUMNS) for r in rows)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,3 +341,15 @@ def test_merge_into_a_csv_decisions_table_appends_lines(api_warehouse, tmp_path)
     assert len(back) == 4 and back["decision_id"].is_unique
     assert all(isinstance(json.loads(t), dict) for t in back["action_probabilities"])
     assert 0 < float(back["propensity"].iloc[-1]) <= 1
+
+
+def test_cli_rejects_a_bad_floor_or_shadow_naming_the_option(kept_warehouse, tmp_path):
+    from retail_lift.api.cli import api_command
+
+    runner = CliRunner()
+    res = runner.invoke(api_command, ["--warehouse", str(kept_warehouse), "--log-dir", str(tmp_path / "log"),
+                                      "--floor", "0.5"])
+    assert res.exit_code == 2 and "--floor must be at most 1 / number of arms = 1/7" in res.output
+    res = runner.invoke(api_command, ["--warehouse", str(kept_warehouse), "--log-dir", str(tmp_path / "log"),
+                                      "--shadow", "nope"])
+    assert res.exit_code == 2 and "--shadow: cannot load policy 'nope'" in res.output

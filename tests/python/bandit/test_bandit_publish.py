@@ -124,8 +124,9 @@ def test_holdout_probabilities_reproduce_the_evaluation(world):
 def test_published_versions_one_active_the_gates_choice(world):
     pub = world["published"]
     assert list(pub.columns) == list(SCHEMAS["published_policies"])
-    assert set(pub["policy_id"]) == {"logging", *CANDIDATE_NAMES}
+    assert set(pub["policy_id"]) == {"logging", "fallback", *CANDIDATE_NAMES}
     assert pub["is_active"].sum() == 1
+    assert pub.loc[pub["is_fallback"], "policy_id"].tolist() == ["fallback"]
     assert pub["version"].unique().tolist() == ["v" + world["end"].strftime("%Y%m%d")]
     assert (pub["created_at"] == world["end"]).all()
     logging = pub.loc[pub["policy_id"] == "logging"].iloc[0]
@@ -136,7 +137,12 @@ def test_published_versions_one_active_the_gates_choice(world):
     assert active == (promoted[0] if len(promoted) else "logging")
     # refit on every settled decision, with the published arm list
     settled = int((~world["ledger"]["is_pending"]).sum())
-    assert (pub.loc[pub["policy_id"] != "logging", "n_train_decisions"] == settled).all()
+    assert (pub.loc[~pub["policy_id"].isin(["logging", "fallback"]), "n_train_decisions"] == settled).all()
+    # the fallback learns the shares from every logged decision, pending ones included
+    fallback = pub.set_index("policy_id").loc["fallback"]
+    assert fallback["n_train_decisions"] == len(world["ledger"]) and not fallback["is_active"]
+    assert fallback["policy_class"] == "LoggedArmShares" and pd.isna(fallback["gate_verdict"])
+    assert fallback["trained_until"] == world["ledger"]["decided_at"].max()
     assert all(json.loads(a) == world["arms"] for a in pub["arms"])
     # deterministic: the same data gives the same versions
     again = published_policies(world["ledger"], world["evaluation"], world["arms"], **FAST)
@@ -162,6 +168,14 @@ def test_customer_probabilities_of_the_champion_and_of_a_promoted_candidate(worl
     scored = customer_probabilities(published, ledger)
     assert set(scored["policy_id"]) == {"lints"} and len(scored) == len(latest) * len(arms)
     np.testing.assert_allclose(scored.groupby("customer_id")["probability"].sum(), 1.0, atol=1e-9)
+
+
+def test_too_few_settled_decisions_publish_the_logging_policy_and_the_fallback(world):
+    few = world["ledger"].head(60)  # decisions, but too few settled ones to evaluate
+    published = published_policies(few, empty_table("policy_evaluation"), world["arms"], **FAST)
+    assert published["policy_id"].tolist() == ["logging", "fallback"]
+    assert published["is_active"].tolist() == [True, False] and published["is_fallback"].tolist() == [False, True]
+    assert published.loc[1, "n_train_decisions"] == 60 and pd.isna(published.loc[0, "gate_verdict"])
 
 
 def test_no_decisions_gives_empty_tables_of_the_same_shape(world):
@@ -225,14 +239,24 @@ def test_decide_frequencies_follow_the_probabilities(warehouse):
 def test_active_version_loads_by_default_and_the_logging_champion_is_not_servable(world, tmp_path):
     keep = world["published"].assign(is_active=world["published"]["policy_id"] == "logging")
     _write_warehouse(tmp_path / "keep.duckdb", keep)
+    # the logging policy is active: the declared fallback is served, and says why
+    served = load_published_policy(tmp_path / "keep.duckdb")
+    assert (served.policy_id, served.served_as) == ("fallback", "fallback")
+    assert "no candidate passed the off-policy gate" in served.reason and "arm shares" in served.reason
     with pytest.raises(NoServablePolicyError, match="no candidate passed the off-policy gate.*thompson"):
-        load_published_policy(tmp_path / "keep.duckdb")
+        load_published_policy(tmp_path / "keep.duckdb", fallback=False)
     with pytest.raises(NoServablePolicyError, match="policy that logged the decisions"):
         load_published_policy(tmp_path / "keep.duckdb", "logging")
+    # a table built before the fallback existed (no is_fallback column): nothing to serve
+    _write_warehouse(tmp_path / "old.duckdb", keep.drop(columns="is_fallback").query("policy_id != 'fallback'"))
+    with pytest.raises(NoServablePolicyError, match="no candidate passed the off-policy gate"):
+        load_published_policy(tmp_path / "old.duckdb")
     promoted = published_policies(world["ledger"], _promote(world["evaluation"], "thompson_segment"), world["arms"],
                                    **FAST)
     _write_warehouse(tmp_path / "promoted.duckdb", promoted)
-    assert load_published_policy(tmp_path / "promoted.duckdb").policy_id == "thompson_segment"
+    active = load_published_policy(tmp_path / "promoted.duckdb")
+    assert (active.policy_id, active.served_as, active.reason) == ("thompson_segment", "active", None)
+    assert load_published_policy(tmp_path / "promoted.duckdb", "thompson").served_as == "requested"
     with pytest.raises(LookupError, match="no policy 'nope'"):
         load_published_policy(tmp_path / "promoted.duckdb", "nope")
     with pytest.raises(FileNotFoundError):
@@ -267,6 +291,9 @@ def test_cli_decide_prints_the_decision_and_fails_cleanly(world, warehouse, tmp_
     keep = world["published"].assign(is_active=world["published"]["policy_id"] == "logging")
     _write_warehouse(tmp_path / "keep.duckdb", keep)
     res = runner.invoke(decide_command, [json.dumps(CTX), "--warehouse", str(tmp_path / "keep.duckdb")])
+    assert res.exit_code == 0 and json.loads(res.output)["policy_id"] == "fallback"  # the logging policy is active
+    res = runner.invoke(decide_command, [json.dumps(CTX), "--warehouse", str(tmp_path / "keep.duckdb"),
+                                         "--policy-id", "logging"])
     assert res.exit_code == 2 and "shadow scoring" in res.output
     res = runner.invoke(decide_command, [json.dumps(CTX)], env={"RETAIL_LIFT_WAREHOUSE": str(tmp_path / "none.db")})
     assert res.exit_code == 2 and "no warehouse" in res.output

@@ -45,7 +45,8 @@ def test_pandas_reference_equals_the_marts_and_the_report_renders(bench, tiny_wa
     bench.api_latency(dbt, result, n=30)
     api = result["api_latency"]
     assert "error" not in api, api
-    assert api["inprocess"]["n"] == 30 and api["uvicorn_127.0.0.1"]["p99_ms"] > 0
+    assert api["requests"] == api["n"] == 30 and api["concurrency"] == 16 and api["p99_ms"] > 0
+    assert api["errors"] == 0 and api["lost"] == 0 and api["log_check"]["answered_200"] == api["log_check"]["log_lines"]
 
     class Args:
         preset, quick = "tiny", True
@@ -53,6 +54,8 @@ def test_pandas_reference_equals_the_marts_and_the_report_renders(bench, tiny_wa
     result["targets"] = bench.evaluate_targets(Args, result)
     by_name = {t["target"]: t for t in result["targets"]}
     assert by_name["p99 single decision <= 5 ms"]["value"] == ds["single"]["p99_ms"]
+    assert by_name["API p99 <= 50 ms"]["value"] == api["p99_ms"]
+    assert by_name["API lost decisions == 0"]["status"] == "met"
     md = bench.markdown(result)
     for heading in ("## SQL layer vs pandas reference", "## Decision scoring", "## Decision API under local load",
                     "## Targets"):
