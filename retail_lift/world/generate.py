@@ -94,7 +94,21 @@ EXPERIMENTS = [
     ("exp_cart_popup", "Cart reminder pop-up (logging bug)", ["control", "popup_cart_reminder"], 0.10, 55, 0.15),
 ]
 EXPERIMENT_ASSIGN_DAYS = 14
-DECISION_WINDOW = (42, 2)  # decisions between 42 and 2 days before the end of data
+# The decision log (sized by the preset): the customers in the decision programme (DECISION_SHARE of
+# the customers, drawn once) get a policy decision every ``decision_cadence_days`` days during the
+# ``decision_days`` days that end DECISION_END_DAYS days before the end of data, each at a
+# customer-specific phase (a day within the first cadence) and a fresh hour between 08:00 and 22:00.
+# Consecutive decisions of one customer are then at least the cadence minus 14 hours apart: with a
+# cadence of 15 days their attribution windows (ATTRIBUTION_DAYS) never overlap. A cadence of at
+# least ``decision_days`` gives each member one decision, uniform over the period. With
+# ``decisions_skip_experiment_windows`` a decision is left out when its attribution window would
+# overlap the customer's experiment window (the programme pauses for experiment participants, so
+# neither contaminates the other's outcome).
+DECISION_END_DAYS = 2
+DECISION_SHARE = 0.9
+# truth_customer_arms: each customer's true response at this many days before the end of data
+# (the start of the 40-day decision log of the tiny and large presets)
+TRUTH_REFERENCE_DAYS = 42
 LOGGING_POLICY_ID = "rules_eps30_v1"
 LOGGING_EPSILON = 0.3
 
@@ -462,14 +476,28 @@ class _World:
         self.exposures = exposures
 
     def decisions(self):
-        rng, v = self.rng, self.v
-        lo_s = self.end_s - DECISION_WINDOW[0] * DAY
-        hi_s = self.end_s - DECISION_WINDOW[1] * DAY
-        n = int(0.9 * self.nc)
-        cust = rng.choice(self.nc, n, replace=False)
-        day = lo_s + np.floor(rng.uniform(0, (hi_s - lo_s) / DAY, n)) * DAY
-        t = day + rng.integers(8, 22, n) * HOUR + rng.uniform(0, HOUR, n)
+        rng, v, p = self.rng, self.v, self.p
+        hi_day = p.days - DECISION_END_DAYS
+        lo_day = max(hi_day - p.decision_days, 0)
+        cadence = min(p.decision_cadence_days, hi_day - lo_day)
+        n = int(DECISION_SHARE * self.nc)
+        members = rng.choice(self.nc, n, replace=False)
+        phase = np.floor(rng.uniform(0, cadence, n))
+        rounds = -(-(hi_day - lo_day) // cadence)
+        cust = np.repeat(members, rounds)
+        day = lo_day + np.repeat(phase, rounds) + np.tile(np.arange(rounds), n) * cadence
+        inside = day < hi_day
+        cust, day = cust[inside], day[inside]
+        n = cust.size
+        t = day * DAY + rng.integers(8, 22, n) * HOUR + rng.uniform(0, HOUR, n)
         active = (v["active_from"][cust] <= t) & (v["active_until"][cust] > t)
+        if p.decisions_skip_experiment_windows:
+            # no decision whose attribution window overlaps the customer's experiment window
+            assigned = np.full(self.nc, np.nan)
+            for kind, _, e_cust, e_t, _ in self.exposures:
+                if kind == "experiment":
+                    assigned[e_cust] = e_t
+            active &= ~(np.abs(t - assigned[cust]) < ATTRIBUTION_DAYS * DAY)
         cust, t = cust[active], t[active]
         order = np.argsort(t, kind="stable")
         cust, t = cust[order], t[order]
@@ -547,9 +575,9 @@ class _World:
             "true_uplift": uplift.ravel(),
             "expected_revenue": revenue.ravel(),
         }
-        # per customer x arm at the start of the decision window
+        # per customer x arm at TRUTH_REFERENCE_DAYS before the end of data
         allc = np.arange(self.nc)
-        t_ref = np.full(self.nc, float(self.end_s - DECISION_WINDOW[0] * DAY))
+        t_ref = np.full(self.nc, float(self.end_s - TRUTH_REFERENCE_DAYS * DAY))
         pc, uc, rc = self._true_response(allc, t_ref)
         oracle = pc.argmax(axis=1)
         self.truth["truth_customer_arms"] = {

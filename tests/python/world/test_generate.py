@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -11,6 +12,8 @@ import pytest
 
 from retail_lift.contract import TABLES, TRUTH_TABLES
 from retail_lift.world import generate_world
+from retail_lift.world.generate import ATTRIBUTION_DAYS, DECISION_END_DAYS, PERIOD_START
+from retail_lift.world.presets import get_preset
 
 
 def _hashes(folder):
@@ -116,6 +119,64 @@ def test_decision_log_propensities_are_consistent(con):
     first_new = _q(con, "select min(decided_at) from decisions where action_probabilities like '%free_shipping%'")[0][0]
     launch = _q(con, "select launched_at from promotions where promotion_id = 'free_shipping'")[0][0]
     assert first_new >= launch
+
+
+def _decision_days(path):
+    """Per decision: customer and days since the start of the world (exact to the second)."""
+    c = duckdb.connect()
+    rows = c.execute(f"select customer_id, epoch(decided_at) - epoch(timestamp '{PERIOD_START}') "
+                     f"from read_parquet('{path}') order by customer_id, decided_at").fetchall()
+    c.close()
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows]) / 86_400
+
+
+def test_decision_log_one_decision_each_over_forty_days(tiny_world):
+    """tiny (and large): one decision per member of the programme, during the 40 days before the last 2."""
+    p = get_preset("tiny")
+    assert (p.decision_days, p.decision_cadence_days) == (40, 40)
+    assert not p.decisions_skip_experiment_windows
+    cust, day = _decision_days(tiny_world / "raw" / "decisions.parquet")
+    assert len(np.unique(cust)) == len(cust) <= 900
+    assert day.min() >= p.days - DECISION_END_DAYS - 40 and day.max() < p.days - DECISION_END_DAYS
+
+
+def test_decision_log_with_a_cadence_repeats_decisions_without_overlapping_windows(tmp_path):
+    """The default preset's design (a decision every 15 days over a longer period) on the tiny world:
+    each member is decided again every cadence, and one customer's attribution windows never overlap."""
+    d = get_preset("default")
+    assert (d.decision_days, d.decision_cadence_days, d.decisions_skip_experiment_windows) == (90, 15, True)
+    p = dataclasses.replace(get_preset("tiny"), decision_days=75, decision_cadence_days=15,
+                            decisions_skip_experiment_windows=True)
+    s = generate_world(p, seed=5, out=tmp_path / "w", progress=False)
+    cust, day = _decision_days(tmp_path / "w" / "raw" / "decisions.parquet")
+    lo, hi = p.days - DECISION_END_DAYS - 75, p.days - DECISION_END_DAYS
+    assert day.min() >= lo and day.max() < hi
+    assert s["stats"]["decisions"] == len(cust)
+    same = cust[1:] == cust[:-1]
+    gaps = np.diff(day)[same]
+    assert gaps.min() > ATTRIBUTION_DAYS  # 15 days apart up to the hour of day: windows never overlap
+    assert np.all(np.abs(gaps - 15 * np.round(gaps / 15)) < 14 / 24)  # a whole number of cadences apart
+    per_customer = np.unique(cust, return_counts=True)[1]
+    assert per_customer.max() == 5  # 75 days / 15 days
+    # no decision's window overlaps the customer's experiment window
+    c = duckdb.connect()
+    overlapping = c.execute(f"""
+        select count(*) from read_parquet('{tmp_path / "w" / "raw" / "decisions.parquet"}') d
+        join read_parquet('{tmp_path / "w" / "raw" / "experiment_assignments.parquet"}') e using (customer_id)
+        where abs(epoch(d.decided_at) - epoch(e.assigned_at)) < {ATTRIBUTION_DAYS} * 86400""").fetchone()[0]
+    assert overlapping == 0
+    # every decision has its truth
+    exposures = tmp_path / "w" / "truth" / "truth_exposures.parquet"
+    truth = duckdb.connect().execute(f"select count(distinct exposure_id) from read_parquet('{exposures}') "
+                                     "where exposure_kind = 'decision'").fetchone()[0]
+    assert truth == len(cust)
+    # what is drawn before the decision log, and each customer's truth per arm, do not depend on its length
+    generate_world("tiny", seed=5, out=tmp_path / "one", progress=False)
+    h, h1 = _hashes(tmp_path / "w"), _hashes(tmp_path / "one")
+    for f in ("raw/customers.parquet", "raw/experiment_assignments.parquet", "truth/truth_customer_arms.parquet",
+              "truth/truth_customers.parquet"):
+        assert h[f] == h1[f], f
+    assert h["raw/decisions.parquet"] != h1["raw/decisions.parquet"]
 
 
 def test_truth_is_consistent(con):
