@@ -260,12 +260,30 @@ def check_log(log_dir, decision_ids) -> dict:
     }
 
 
+def cpu_busy_share(seconds: float = 2.0) -> float | None:
+    """Share of all CPUs busy over ``seconds`` (Linux ``/proc/stat``; this process is idle meanwhile),
+    ``None`` elsewhere: whether the machine is quiet right now (the load average lags by minutes)."""
+    def sample():
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return round(1.0 - (idle1 - idle0) / total, 3) if total > 0 else None
+
+
 def machine() -> dict:
     mem = None
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         mem = round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1024 ** 3, 1)
     return {"cpus": os.cpu_count(), "memory_gib": mem, "platform": platform.platform(),
             "python": platform.python_version(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+            "cpu_busy_before": cpu_busy_share(),
             "client": "same machine (asyncio HTTP/1.1 keep-alive client in the benchmark process)"}
 
 
@@ -362,10 +380,14 @@ def run_http(warehouse_path, log_dir, bodies: list[dict], *, concurrency: int = 
 def markdown(result: dict) -> str:
     h = result["http"]
     m = result["machine"]
-    busy = m["loadavg_before"][0] > 0.5 * (m["cpus"] or 1)
-    quiet = (f"Not a quiet machine: other jobs ran beside the benchmark (load average {m['loadavg_before'][0]:.1f} "
-             f"on {m['cpus']} CPUs before, {m.get('loadavg_after', [float('nan')])[0]:.1f} after)." if busy else
-             f"The machine was otherwise quiet (load average {m['loadavg_before'][0]:.1f} before).")
+    busy_share = m.get("cpu_busy_before")
+    busy = busy_share > 0.1 if busy_share is not None else m["loadavg_before"][0] > 0.5 * (m["cpus"] or 1)
+    seen = "" if busy_share is None else f"{busy_share:.0%} of the CPUs busy in the 2 s before, "
+    after = m.get("loadavg_after", [float("nan")])[0]
+    quiet = (f"Not a quiet machine: other jobs ran beside the benchmark ({seen}load average "
+             f"{m['loadavg_before'][0]:.1f} before, {after:.1f} after)." if busy else
+             f"The machine was otherwise quiet ({seen}load average {m['loadavg_before'][0]:.1f} before, still "
+             f"decaying from earlier jobs).")
     lines = [
         "# Decision API under local load", "",
         f"Measured {result['measured_at']} on {m['cpus']} CPUs, {m['memory_gib']} GiB ({m['platform']}, Python "
