@@ -123,8 +123,8 @@ def trust_harness(n_experiments, baseline, mde, peeks, seed, out_dir, docs):
     click.echo(md.read_text())
     click.echo(f"wrote {js} and {md}")
     if docs is not None:
-        docs.parent.mkdir(parents=True, exist_ok=True)
-        docs.write_text("{% docs trust_harness %}\n" + md.read_text() + "\n{% enddocs %}\n")
+        from retail_lift.montecarlo import write_docs_block
+        write_docs_block(md.read_text(), "trust_harness", docs)
         click.echo(f"wrote the dbt docs block 'trust_harness' to {docs}")
     if not results["all_checks_passed"]:
         failed = [k for k, ok in results["checks"].items() if not ok]
