@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "binomial_band",
     "clopper_pearson",
     "fmt",
+    "with_checks",
     "mc_standard_error",
     "rate_check",
     "write_docs_block",
@@ -89,6 +91,14 @@ def rate_check(target: float, measured: float, n: int, expect: str = "in band") 
           "above": measured > hi}[expect]
     return {"measured": float(measured), "target": float(target), "band_99_9": [lo, hi],
             "expectation": expect, "ok": bool(ok)}
+
+
+def with_checks(report: dict, checks: dict, started: float) -> dict:
+    """``report`` followed by the boolean ``checks``, ``all_checks_passed`` and ``runtime_seconds``
+    (since ``started``, a :func:`time.perf_counter` reading): the common tail of a harness report."""
+    checks = {str(k): bool(v) for k, v in checks.items()}
+    return {**report, "checks": checks, "all_checks_passed": all(checks.values()),
+            "runtime_seconds": time.perf_counter() - started}
 
 
 def fmt(v) -> str:

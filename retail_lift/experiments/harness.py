@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retail_lift.montecarlo import fmt, rate_check, write_json
+from retail_lift.montecarlo import fmt, rate_check, with_checks, write_json
 from retail_lift.validation import check_positive_int
 
 from ._common import check_alpha, check_positive_scalar
@@ -183,9 +183,8 @@ def run_trust_harness(n_experiments: int = 1000, users_per_arm: int | None = Non
     checks = {f"{k}: {d['expectation']}": d["ok"] for k, d in details.items()}
     checks["fixed_horizon_fpr: within 1.5 points of alpha"] = abs(fpr - alpha) <= 0.015
     checks["cuped_variance_reduction: within 0.05 of rho^2"] = abs(cuped_vr - rho2) < 0.05
-    checks = {k: bool(v) for k, v in checks.items()}
 
-    return {
+    return with_checks({
         "config": {"n_experiments": E, "users_per_arm": int(n), "planned_users_per_arm": int(planned),
                    "baseline": p1, "treatment_rate": p2, "mde": float(mde), "relative": bool(relative),
                    "abs_effect": delta, "alpha": alpha, "power": power, "peeks": peeks,
@@ -210,10 +209,7 @@ def run_trust_harness(n_experiments: int = 1000, users_per_arm: int | None = Non
         "cuped_variance_reduction": cuped_vr,
         "cuped_theoretical_variance_reduction": rho2,
         "details": details,
-        "checks": checks,
-        "all_checks_passed": all(checks.values()),
-        "runtime_seconds": time.perf_counter() - t0,
-    }
+    }, checks, t0)
 
 
 def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]:
