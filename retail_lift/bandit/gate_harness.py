@@ -102,7 +102,8 @@ MOVE = 0.5
 CHAMPION = "logging"
 
 #: the full run (``make gate-harness``) and the reduced one (the test suite)
-FULL = dict(n_sims=200, sizes=(2000, 7000, 20000), power_sizes={"wide": (40000,)}, lifts=LIFTS, supports=SUPPORTS)
+FULL = dict(n_sims=200, sizes=(2000, 7000, 20000), power_sizes={"wide": (40000,), "narrow": (30000,)},
+            lifts=LIFTS, supports=SUPPORTS)
 QUICK = dict(n_sims=40, sizes=(2000,), power_sizes=(), lifts=LIFTS, supports=SUPPORTS)
 
 
@@ -339,7 +340,9 @@ def holdout_for_power(curve: Sequence[dict], alpha: float, target: float = TARGE
     ``Phi^-1(power) = diff sqrt(n) / sigma - z`` is linear in ``sqrt(n)``). Otherwise
     ``method="extrapolated"``: ``n = ((z + z_target) sigma / diff)^2`` with the ``sigma`` of the
     largest measured size and ``z = Phi^-1(1 - alpha / m)``, ``m`` = the mean number of eligible
-    candidates there rounded (the Holm threshold of the smallest p-value).
+    candidates there rounded (the Holm threshold of the smallest p-value); ``line_size`` is a
+    cross-check, the probit-in-``sqrt(n)`` line through the two largest measured sizes carried on
+    (``None`` when their powers do not rise strictly inside (0, 1)).
     """
     rows = sorted(curve, key=lambda r: r["size"])
     if not rows:
@@ -358,8 +361,15 @@ def holdout_for_power(curve: Sequence[dict], alpha: float, target: float = TARGE
     m = max(1, int(round(last["mean_eligible"])))
     z = stats.norm.ppf(1.0 - alpha / m) + stats.norm.ppf(target)
     size = (z * last["sigma"] / last["true_diff"]) ** 2
-    return {"size": int(math.ceil(size)), "method": "extrapolated", "from_sizes": [last["size"]],
-            "sigma": last["sigma"], "holm_m": m}
+    out = {"size": int(math.ceil(size)), "method": "extrapolated", "from_sizes": [last["size"]],
+           "sigma": last["sigma"], "holm_m": m, "line_size": None}
+    if len(rows) >= 2 and 0 < rows[-2]["power"] < last["power"] < 1:
+        # cross-check: the probit-in-sqrt(n) line through the two largest measured sizes, carried on
+        (n1, p1), (n2, p2) = ((r["size"], r["power"]) for r in rows[-2:])
+        z1, z2 = stats.norm.ppf(p1), stats.norm.ppf(p2)
+        s = math.sqrt(n2) + (stats.norm.ppf(target) - z2) * (math.sqrt(n2) - math.sqrt(n1)) / (z2 - z1)
+        out["line_size"] = int(round(s * s))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,7 +397,7 @@ def run_gate_harness(n_sims: int = FULL["n_sims"], sizes: Sequence[int] = FULL["
         Independent simulated logs per support and holdout size (each evaluated for every lift).
     sizes : ints, default (2000, 7000, 20000)
         Holdout sizes (decisions) of the full scenario grid (every lift).
-    power_sizes : ints, or {support: ints}, default {"wide": (40000,)}
+    power_sizes : ints, or {support: ints}, default {"wide": (40000,), "narrow": (30000,)}
         Further holdout sizes for the power curve only (the positive lifts), for every support or
         per support.
     lifts : floats, default (-0.03, 0, 0.03, 0.07)
@@ -480,9 +490,8 @@ def _assemble(logs: list[dict], settings: dict, world: GateWorld, config: GateCo
                      "true_diff": s["true_diff"], "sigma": s["candidate_sigma"],
                      "mean_eligible": s["mean_eligible"]}
                     for s in scenarios if s["support"] == support and s["lift"] == lift]
-            m = max(1, int(round(rows[-1]["mean_eligible"])))
-            z = stats.norm.ppf(1.0 - config.alpha / m)
             for r in rows:  # the normal approximation at the measured sigma, beside the measured power
+                z = stats.norm.ppf(1.0 - config.alpha / max(1, int(round(r["mean_eligible"]))))
                 r["normal_approx_power"] = float(stats.norm.cdf(r["true_diff"] * math.sqrt(r["size"]) / r["sigma"] - z))
             key = f"{support} {lift:+.0%}"
             curves[key] = rows
@@ -496,8 +505,9 @@ def _assemble(logs: list[dict], settings: dict, world: GateWorld, config: GateCo
             checks[f"unsupported decoy refused by the support check every time: {name}"] = \
                 s["support_refused_by_policy"]["decoy_unsupported"] == 1.0
         if s["n_sims"] > 1 and s["candidate_dr_diff_bias_mc_se"] > 0:
+            tolerance = s["candidate_dr_diff_bias_t999"] * s["candidate_dr_diff_bias_mc_se"]
             checks[f"candidate DR difference unbiased (|bias| within the 99.9 % t band of its MC se): {name}"] = \
-                abs(s["candidate_dr_diff_bias"]) <= s["candidate_dr_diff_bias_t999"] * s["candidate_dr_diff_bias_mc_se"]
+                abs(s["candidate_dr_diff_bias"]) <= tolerance
     values = {}
     for support in supports:
         mu = logging_policy(world, support)
@@ -586,6 +596,8 @@ def write_gate_harness_report(results: dict, path_json, path_md) -> tuple[Path, 
         if d["method"] == "extrapolated":
             how = (f"extrapolated from the se of the difference measured at {d['from_sizes'][0]:,} decisions "
                    f"(sigma {d['sigma']:.3f}, se = sigma / sqrt(n), Holm m = {d['holm_m']}); not simulated")
+            if d.get("line_size"):
+                how += f"; the probit line through the two largest measured sizes gives {d['line_size']:,}"
         elif d["method"] == "interpolated":
             how = f"interpolated between the measured {d['from_sizes'][0]:,} and {d['from_sizes'][1]:,}"
         else:

@@ -159,6 +159,8 @@ def test_holdout_for_power_interpolates_and_extrapolates():
     got = holdout_for_power(_normal_curve([2_000, 7_000], diff, sigma, z), alpha)
     assert got["method"] == "extrapolated" and got["holm_m"] == 3 and got["from_sizes"] == [7_000]
     assert got["size"] == math.ceil(exact)
+    # the cross-check line through the two largest sizes is exact on an exactly normal curve as well
+    assert got["line_size"] == pytest.approx(exact, rel=1e-3)
     got = holdout_for_power(_normal_curve([200_000], diff, sigma, z), alpha)
     assert got["size"] == 200_000 and got["method"].startswith("at most")
     with pytest.raises(ValueError, match="empty"):
