@@ -58,6 +58,7 @@ measured standard error of the difference (``se ~ sigma / sqrt(n)``, normal appr
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -460,7 +461,8 @@ def run_gate_harness(n_sims: int = FULL["n_sims"], sizes: Sequence[int] = FULL["
             if progress:
                 progress(done, len(tasks))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # spawned workers: forking a process that already runs threads (BLAS, DuckDB, a test session) can hang
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             for done, (i, res) in enumerate(zip(order, pool.map(_simulate_one, [tasks[i] for i in order]),
                                                 strict=True), 1):
                 results[i] = res
@@ -555,8 +557,10 @@ def write_gate_harness_report(results: dict, path_json, path_md) -> tuple[Path, 
         f"more with probability 0.0025 and never plays the last 2). Each log is judged once per true lift of the "
         f"fixed `candidate` (-3 %, 0, +3 %, +7 % of the champion's value), always beside two decoys whose true "
         f"value equals the champion's (wide: `decoy_second`, `decoy_third`; narrow: `decoy_unsupported`, all "
-        f"on never-played arms, and `decoy_thin`, on the 0.0025 arms). How the policies and their exact values "
-        f"are built: `retail_lift.bandit.gate_harness`.",
+        f"on never-played arms, and `decoy_thin`, on the 0.0025 arms). Every fixed policy keeps half of each "
+        f"cell's traffic on the logging policy and moves the other half to a mix of two arms per cell, the mix "
+        f"solved in closed form for the stated true value (`retail_lift.bandit.gate_harness`). Reproduce with "
+        f"`make gate-harness` (`retail-lift gate-harness --n {cfg['n_sims']} --seed {cfg['seed']}`).",
         "",
         "True values (conversion per decision): " + "; ".join(
             f"{s}: logging {v['logging']:.4f}" for s, v in tv.items()) + ".",
