@@ -36,14 +36,14 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
+.PHONY: help build test install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
 	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
 	@echo "make lint    ruff and the dbt layer checks"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
-	@echo "make dashboard | snapshot | api | simulate | trust-harness | export-targets | build-spark   see README"
+	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see README"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
 
 ## ---------------------------------------------------------------- set-up command 1
@@ -131,6 +131,10 @@ summary:
 trust-harness: install
 	$(STEP) "trust harness: 1,000 simulated A/A and known-effect experiments through the experiment engine"
 	$(BIN)/retail-lift trust-harness --n 1000 --out reports/experiments --docs docs/experiments/_trust_harness.md
+
+gate-harness: install
+	$(STEP) "gate harness: 200 simulated decision logs per support and holdout size through the off-policy gate (2 processes, tens of minutes)"
+	$(BIN)/retail-lift gate-harness --n 200 --jobs 2 --out reports/bandit --docs docs/bandit/_gate_harness.md
 
 export-targets: install
 	$(STEP) "export the campaign target list to reports/campaign/target_list.csv"

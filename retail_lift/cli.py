@@ -118,17 +118,49 @@ def trust_harness(n_experiments, baseline, mde, peeks, seed, out_dir, docs):
     """Prove the experiment statistics with simulated A/A and known-effect experiments."""
     from retail_lift.experiments import run_trust_harness, write_harness_report
     results = run_trust_harness(n_experiments=n_experiments, baseline=baseline, mde=mde, peeks=peeks, seed=seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
     js, md = write_harness_report(results, out_dir / "trust_harness.json", out_dir / "trust_harness.md")
+    _emit_harness_report(results, js, md, docs, "trust_harness", "trust harness")
+
+
+def _emit_harness_report(results: dict, js: Path, md: Path, docs: Path | None, block: str, label: str) -> None:
+    """Print a harness's Markdown report, write it as a dbt docs block, and fail when a check failed."""
+    from retail_lift.montecarlo import write_docs_block
     click.echo(md.read_text())
     click.echo(f"wrote {js} and {md}")
     if docs is not None:
-        docs.parent.mkdir(parents=True, exist_ok=True)
-        docs.write_text("{% docs trust_harness %}\n" + md.read_text() + "\n{% enddocs %}\n")
-        click.echo(f"wrote the dbt docs block 'trust_harness' to {docs}")
+        write_docs_block(md.read_text(), block, docs)
+        click.echo(f"wrote the dbt docs block '{block}' to {docs}")
     if not results["all_checks_passed"]:
         failed = [k for k, ok in results["checks"].items() if not ok]
-        raise click.ClickException(f"trust harness checks failed: {', '.join(failed)}")
+        raise click.ClickException(f"{label} checks failed: {', '.join(failed)}")
+
+
+@main.command("gate-harness")
+@click.option("--n", "n_sims", type=int, default=None,
+              help="Simulated decision logs per logging support and holdout size [default: 200; --quick: 40].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quick", is_flag=True,
+              help="The reduced run of the test suite (2,000-decision holdouts only, no power-curve sizes).")
+@click.option("--jobs", type=click.IntRange(1, 2), default=2, show_default=True, help="Worker processes.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/bandit"), show_default=True)
+@click.option("--docs", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as a dbt docs block (e.g. docs/bandit/_gate_harness.md).")
+def gate_harness(n_sims, seed, quick, jobs, out_dir, docs):
+    """Prove the off-policy gate with simulated logs of known truth: false ships and power."""
+    from retail_lift.bandit.gate_harness import FULL, QUICK, run_gate_harness, write_gate_harness_report
+    settings = dict(QUICK if quick else FULL)
+    if n_sims is not None:
+        settings["n_sims"] = n_sims
+    step = max(1, settings["n_sims"] // 4)
+
+    def progress(done, total):
+        if done % step == 0 or done == total:
+            click.echo(f"gate harness: {done:,} / {total:,} simulated logs", err=True)
+
+    results = run_gate_harness(**settings, seed=seed, jobs=jobs, progress=progress)
+    js, md = write_gate_harness_report(results, out_dir / "gate_harness.json", out_dir / "gate_harness.md")
+    _emit_harness_report(results, js, md, docs, "bandit_gate_harness", "gate harness")
 
 
 def _register_commands():

@@ -18,19 +18,19 @@ Conversions are drawn as Binomial counts (the exact distribution of per-user Ber
 cost does not grow with the number of users.
 
 Every rate comes with a binomial 99.9 % band ``[lo, hi]`` around its target: if the method is
-calibrated, a simulated rate falls outside the band with probability about 0.1 %.
+calibrated, a simulated rate falls outside the band with probability about 0.1 %. The band, the rate
+check and the report writers live in :mod:`retail_lift.montecarlo`, shared with the off-policy gate's
+harness (:mod:`retail_lift.bandit.gate_harness`).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from retail_lift.montecarlo import fmt, rate_check, with_checks, write_json
 from retail_lift.validation import check_positive_int
 
 from ._common import check_alpha, check_positive_scalar
@@ -41,28 +41,6 @@ from .sequential import msprt_test
 from .srm import srm_test
 
 __all__ = ["run_trust_harness", "write_harness_report"]
-
-_BAND_LEVEL = 0.999
-
-
-def binomial_band(rate: float, n: int, level: float = _BAND_LEVEL) -> tuple[float, float]:
-    """Central ``level`` interval of ``Binomial(n, rate) / n`` (where a calibrated rate should land)."""
-    tail = (1.0 - level) / 2.0
-    return float(stats.binom.ppf(tail, n, rate) / n), float(stats.binom.isf(tail, n, rate) / n)
-
-
-def _rate(target: float, measured: float, n: int, expect: str = "in band") -> dict:
-    """A measured rate, its target, the binomial 99.9 % band and whether the expectation holds.
-
-    ``expect`` is ``"in band"`` (calibrated), ``"at most"`` (conservative is fine: ``<= hi``),
-    ``"at least"`` (``>= lo``) or ``"above"`` (must exceed the band: ``> hi``).
-    """
-    lo, hi = binomial_band(target, n)
-    ok = {"in band": lo <= measured <= hi, "at most": measured <= hi, "at least": measured >= lo,
-          "above": measured > hi}[expect]
-    return {"measured": float(measured), "target": float(target), "band_99_9": [lo, hi],
-            "expectation": expect, "ok": bool(ok)}
-
 
 def _looks(n: int, peeks: int) -> np.ndarray:
     """Cumulative users per arm at each of ``peeks`` equally spaced looks (last look = ``n``)."""
@@ -189,25 +167,24 @@ def run_trust_harness(n_experiments: int = 1000, users_per_arm: int | None = Non
 
     # ---- assemble --------------------------------------------------------------------------------------
     details = {
-        "fixed_horizon_fpr": _rate(alpha, fpr, E),
-        "abs_ci_coverage_aa": _rate(1.0 - alpha, cov_aa, E),
-        "abs_ci_coverage_effect": _rate(1.0 - alpha, cov_eff, E),
-        "rel_ci_coverage_effect": _rate(1.0 - alpha, cov_rel, E),
-        "power_at_mde": _rate(expected_power, pw, E),
-        "peeking_fpr_fixed_horizon": _rate(alpha, peek_fpr_fixed, E, "above"),
-        "peeking_fpr_sequential": _rate(alpha, peek_fpr_seq, E, "at most"),
-        "sequential_cs_coverage_aa": _rate(1.0 - alpha, cs_cov_aa, E, "at least"),
-        "sequential_cs_coverage_effect": _rate(1.0 - alpha, cs_cov_eff, E, "at least"),
-        "srm_false_alarm_rate": _rate(srm_threshold, srm_rate, E),
-        "cuped_fpr": _rate(alpha, cuped_fpr, E),
-        "cuped_coverage_aa": _rate(1.0 - alpha, cuped_cov, E),
+        "fixed_horizon_fpr": rate_check(alpha, fpr, E),
+        "abs_ci_coverage_aa": rate_check(1.0 - alpha, cov_aa, E),
+        "abs_ci_coverage_effect": rate_check(1.0 - alpha, cov_eff, E),
+        "rel_ci_coverage_effect": rate_check(1.0 - alpha, cov_rel, E),
+        "power_at_mde": rate_check(expected_power, pw, E),
+        "peeking_fpr_fixed_horizon": rate_check(alpha, peek_fpr_fixed, E, "above"),
+        "peeking_fpr_sequential": rate_check(alpha, peek_fpr_seq, E, "at most"),
+        "sequential_cs_coverage_aa": rate_check(1.0 - alpha, cs_cov_aa, E, "at least"),
+        "sequential_cs_coverage_effect": rate_check(1.0 - alpha, cs_cov_eff, E, "at least"),
+        "srm_false_alarm_rate": rate_check(srm_threshold, srm_rate, E),
+        "cuped_fpr": rate_check(alpha, cuped_fpr, E),
+        "cuped_coverage_aa": rate_check(1.0 - alpha, cuped_cov, E),
     }
     checks = {f"{k}: {d['expectation']}": d["ok"] for k, d in details.items()}
     checks["fixed_horizon_fpr: within 1.5 points of alpha"] = abs(fpr - alpha) <= 0.015
     checks["cuped_variance_reduction: within 0.05 of rho^2"] = abs(cuped_vr - rho2) < 0.05
-    checks = {k: bool(v) for k, v in checks.items()}
 
-    return {
+    return with_checks({
         "config": {"n_experiments": E, "users_per_arm": int(n), "planned_users_per_arm": int(planned),
                    "baseline": p1, "treatment_rate": p2, "mde": float(mde), "relative": bool(relative),
                    "abs_effect": delta, "alpha": alpha, "power": power, "peeks": peeks,
@@ -232,18 +209,7 @@ def run_trust_harness(n_experiments: int = 1000, users_per_arm: int | None = Non
         "cuped_variance_reduction": cuped_vr,
         "cuped_theoretical_variance_reduction": rho2,
         "details": details,
-        "checks": checks,
-        "all_checks_passed": all(checks.values()),
-        "runtime_seconds": time.perf_counter() - t0,
-    }
-
-
-def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.4f}"
-    return str(v)
+    }, checks, t0)
 
 
 def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]:
@@ -263,10 +229,8 @@ def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]
     """
     if not isinstance(results, dict) or "checks" not in results or "config" not in results:
         raise ValueError("results must be the dict returned by run_trust_harness")
-    pj, pm = Path(path_json), Path(path_md)
-    for p in (pj, pm):
-        p.parent.mkdir(parents=True, exist_ok=True)
-    pj.write_text(json.dumps(results, indent=2, sort_keys=False, default=float) + "\n")
+    pj, pm = write_json(results, path_json), Path(path_md)
+    pm.parent.mkdir(parents=True, exist_ok=True)
 
     cfg = results["config"]
     lines = [
@@ -283,15 +247,15 @@ def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]
     for name, d in results["details"].items():
         lo, hi = d["band_99_9"]
         lines.append(f"| {name} | {d['measured']:.4f} | {d['target']:.4f} | [{lo:.4f}, {hi:.4f}] | "
-                     f"{d['expectation']} | {_fmt(d['ok'])} |")
+                     f"{d['expectation']} | {fmt(d['ok'])} |")
     lines += ["", "Other measurements:", ""]
     for key in ("expected_power", "sequential_power_at_mde", "sequential_mean_stop_fraction",
                 "cuped_unadjusted_fpr", "cuped_variance_reduction", "cuped_theoretical_variance_reduction"):
         if key in results:
-            lines.append(f"- {key}: {_fmt(results[key])}")
+            lines.append(f"- {key}: {fmt(results[key])}")
     lines += ["", "| check | passed |", "|---|---|"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in results["checks"].items()]
-    lines += ["", f"All checks passed: **{_fmt(results['all_checks_passed'])}** "
+    lines += [f"| {k} | {fmt(v)} |" for k, v in results["checks"].items()]
+    lines += ["", f"All checks passed: **{fmt(results['all_checks_passed'])}** "
                   f"(runtime {results['runtime_seconds']:.2f} s).", ""]
     pm.write_text("\n".join(lines))
     return pj, pm
