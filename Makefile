@@ -41,7 +41,7 @@ STEP = @printf '\n==> %s\n'
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
 	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
-	@echo "make lint    ruff and the dbt layer checks"
+	@echo "make lint    ruff and dbt parse"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
 	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see README"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
@@ -176,7 +176,6 @@ build-spark: install data prepare
 lint: install
 	$(BIN)/ruff check retail_lift tests bench dashboard
 	$(DBT) parse $(DBT_ARGS) --quiet
-	$(BIN)/python ../shared/tools/dbt_lint.py target/manifest.json || true
 
 clean:
 	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal warehouse/*.tmp warehouse/snapshot warehouse/spark target logs data
