@@ -135,7 +135,8 @@ def fit_fallback(ledger: pd.DataFrame, arm_names: Sequence[str], *, min_decision
 
     ``ledger`` has the ``fct_decision_ledger`` columns; a ``promotion_id`` outside ``arm_names``
     raises ``ValueError`` (as :func:`~retail_lift.bandit.pipeline.ledger_arrays` checks), as does an
-    empty ledger.
+    empty ledger. The rows are read in decision order (``decided_at``, ``decision_id``), so the
+    result does not depend on the order they come in.
     """
     import pandas as pd
 
@@ -144,9 +145,14 @@ def fit_fallback(ledger: pd.DataFrame, arm_names: Sequence[str], *, min_decision
 
     if len(ledger) == 0:
         raise ValueError("cannot fit the fallback on an empty ledger: it has no logged decisions")
+    # in decision order, whatever the warehouse's row order: the encoder's means and the shares are float
+    # sums, and two builds of the same data must publish the same fallback, bit for bit
+    keys = ["decided_at", "decision_id"] if "decision_id" in ledger.columns else ["decided_at"]
+    ledger = ledger.assign(decided_at=pd.to_datetime(ledger["decided_at"]))
+    ledger = ledger.sort_values(keys, kind="stable").reset_index(drop=True)
     arrays = ledger_arrays(ledger, arm_names, settled=False)
     encoder = ContextEncoder().fit(arrays.contexts)
     policy = LoggedArmShares(len(arm_names), encoder.n_segments_, arm_names=list(arm_names),
                              min_decisions=min_decisions, random_state=random_state)
     policy.fit(encoder.segment_ids(arrays.contexts), arrays.actions, np.zeros(len(arrays.actions)))
-    return FittedFallback(policy, encoder, len(arrays.actions), pd.to_datetime(ledger["decided_at"]).max())
+    return FittedFallback(policy, encoder, len(arrays.actions), ledger["decided_at"].max())

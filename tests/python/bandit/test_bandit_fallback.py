@@ -69,6 +69,10 @@ def test_fit_fallback_on_a_ledger_uses_every_decision_and_the_encoder_segments()
     assert FALLBACK_MIN_DECISIONS == 100
     with pytest.raises(ValueError, match="empty ledger"):
         fit_fallback(ledger.iloc[0:0], arms)
+    # the warehouse's row order does not matter: two builds of the same data publish the same fallback
+    shuffled = fit_fallback(ledger.sample(frac=1.0, random_state=9), arms, min_decisions=50)
+    assert json.dumps(shuffled.policy.to_dict()) == json.dumps(fb.policy.to_dict())
+    assert json.dumps(shuffled.encoder.to_dict()) == json.dumps(fb.encoder.to_dict())
 
 
 def test_the_floor_gives_every_arm_at_least_the_floor_and_the_draw_uses_the_floored_probabilities():
