@@ -15,7 +15,9 @@ from products).
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,28 @@ TRUTH_TABLES: dict[str, Table] = {
 }
 
 REQUIRED_ANY_OF = ("events", "orders")
+
+#: Event roles: what an event name means to the funnels, journeys and features. The mapping from names to roles
+#: is the seed ``seeds/event_roles.csv`` (pre-filled for RetailRocket, GA4, Snowplow, Segment and a generic
+#: shop clickstream); a name that is not in it keeps its name and takes the role ``other``.
+EVENT_ROLES = ("page_view", "product_view", "add_to_cart", "view_cart", "begin_checkout", "add_payment_info",
+               "purchase", "search", "refund", "other")
+#: Roles whose events are about one product: they need a product_id (other events may have none).
+PRODUCT_ROLES = ("product_view", "add_to_cart")
+#: The seed that maps event names (lower case, trimmed) to roles.
+EVENT_ROLES_SEED = Path(__file__).resolve().parents[1] / "seeds" / "event_roles.csv"
+
+
+def event_roles(path: str | Path | None = None) -> dict[str, str]:
+    """The event-name -> role mapping of the seed (names lower case and trimmed, as staging compares them)."""
+    with open(path or EVENT_ROLES_SEED, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    mapping = {r["event_name"].strip().lower(): r["role"].strip() for r in rows}
+    unknown = sorted({r for r in mapping.values() if r not in EVENT_ROLES})
+    if unknown:
+        raise ValueError(f"{path or EVENT_ROLES_SEED}: unknown role(s) {', '.join(unknown)}; "
+                         f"expected one of {', '.join(EVENT_ROLES)}")
+    return mapping
 
 
 def empty_select_sql(table: Table) -> str:
