@@ -98,12 +98,16 @@ class ExportReader:
                              f"filename=true, maximum_object_size=67108864)")
         else:
             self.relation = f"read_parquet({file_list}, union_by_name=true, filename=true)"
+        self.execute(f"describe select * from {self.relation}")
+
+    def execute(self, sql: str):
+        """Run a statement that reads the files; a read error names the file (DuckDB's message gives the line)."""
         try:
-            con.execute(f"describe select * from {self.relation}").fetchall()
+            return self.con.execute(sql).fetchall()
         except duckdb.Error as e:
-            raise RawDataError(f"{files[0] if len(files) == 1 else files[0].parent}: cannot be read as "
-                               f"{'Parquet' if fmt == 'parquet' else 'newline-delimited JSON'} "
-                               f"({str(e).splitlines()[0]})") from None
+            where = self.files[0] if len(self.files) == 1 else f"{self.files[0].parent} ({len(self.files)} files)"
+            kind = "Parquet" if self.fmt == "parquet" else "newline-delimited JSON"
+            raise RawDataError(f"{where}: cannot be read as {kind} ({str(e).splitlines()[0]})") from None
 
     def bindable(self, expr: str) -> bool:
         try:

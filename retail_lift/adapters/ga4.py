@@ -60,15 +60,15 @@ def load_ga4(inputs, out_dir: str | Path, log=print) -> LoadReport:
         if items is not None:
             fields = []
             for f in ITEM_FIELDS:
-                ok = r.bindable(f"list_transform({items}, x -> x.{f})")
+                ok = r.bindable(f"list_transform({items}, lambda x: x.{f})")
                 fields.append(f"{f} := " + (f"nullif(trim(cast(x.{f} as varchar)), '')" if ok
                                               else "cast(null as varchar)"))
-            items_sql = f"list_transform({items}, x -> struct_pack({', '.join(fields)}))"
+            items_sql = f"list_transform({items}, lambda x: struct_pack({', '.join(fields)}))"
         else:
             items_sql = "cast(null as struct(item_id varchar, item_name varchar, item_category varchar, " \
                         "price varchar, quantity varchar)[])"
         tx = r.text("ecommerce.transaction_id")
-        con.execute(f"""
+        r.execute(f"""
             create temp table ga as
             select row_number() over () as rn, filename,
                    {r.text('event_timestamp')} as event_timestamp,

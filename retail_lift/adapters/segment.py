@@ -63,13 +63,13 @@ def load_segment(inputs, out_dir: str | Path, log=print) -> LoadReport:
         if products is not None:
             fields = []
             for f in PRODUCT_FIELDS:
-                ok = r.bindable(f"list_transform({products}, x -> x.{f})")
+                ok = r.bindable(f"list_transform({products}, lambda x: x.{f})")
                 fields.append(f"{f} := " + (f"nullif(trim(cast(x.{f} as varchar)), '')" if ok
                                               else "cast(null as varchar)"))
-            products_sql_expr = f"list_transform({products}, x -> struct_pack({', '.join(fields)}))"
+            products_sql_expr = f"list_transform({products}, lambda x: struct_pack({', '.join(fields)}))"
         else:
             products_sql_expr = f"cast(null as struct({_PRODUCT})[])"
-        con.execute(f"""
+        r.execute(f"""
             create temp table sg as
             select row_number() over () as rn, filename,
                    lower({r.text('type')}) as type,

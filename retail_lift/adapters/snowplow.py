@@ -64,7 +64,7 @@ def load_snowplow(inputs, out_dir: str | Path, log=print) -> LoadReport:
         cart_skus = [r.text(f"{c}.sku") for c in CART_COLUMNS]
         cart_skus = [s for s in cart_skus if s != "cast(null as varchar)"]
         mobile = r.text("dvce_ismobile")
-        con.execute(f"""
+        r.execute(f"""
             create temp table sp as
             select row_number() over () as rn, filename,
                    {r.text('event_id')} as event_id,
