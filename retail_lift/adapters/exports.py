@@ -109,20 +109,33 @@ class ExportReader:
             kind = "Parquet" if self.fmt == "parquet" else "newline-delimited JSON"
             raise RawDataError(f"{where}: cannot be read as {kind} ({str(e).splitlines()[0]})") from None
 
-    def bindable(self, expr: str) -> bool:
+    def type_of(self, expr: str) -> str | None:
+        """The type of ``expr`` over the files, or None when the files do not have the path."""
         try:
-            self.con.execute(f"select {expr} from {self.relation} limit 0")
-            return True
+            return self.con.execute(f"describe select {expr} as v from {self.relation}").fetchall()[0][1]
         except duckdb.Error:
-            return False
+            return None
+
+    def bindable(self, expr: str) -> bool:
+        return self.type_of(expr) is not None
 
     def text(self, *paths: str) -> str:
         """Trimmed text of the first path the files have (as a SQL expression); NULL when none is present."""
         for p in paths:
-            expr = f"nullif(trim(cast({p} as varchar)), '')"
-            if self.bindable(expr):
-                return expr
+            typ = self.type_of(p)
+            if typ is not None:
+                return f"nullif(trim({leaf_text(p, typ)}), '')"
         return "cast(null as varchar)"
+
+    def list_fields(self, list_expr: str, fields: tuple[str, ...]) -> str:
+        """A list of structs of the text of ``fields`` (NULL where the elements lack a field)."""
+        parts = []
+        for f in fields:
+            typ = self.type_of(f"list_transform({list_expr}, lambda x: x.{f})")
+            leaf = "cast(null as varchar)" if typ is None else \
+                f"nullif(trim({leaf_text(f'x.{f}', typ.removesuffix('[]'))}), '')"
+            parts.append(f"{f} := {leaf}")
+        return f"list_transform({list_expr}, lambda x: struct_pack({', '.join(parts)}))"
 
     def raw(self, *paths: str) -> str | None:
         """The first path the files have, untouched, or None."""
@@ -143,6 +156,13 @@ class ExportReader:
                     raise RawDataError(
                         f"{fname}: missing required field '{name}' (absent or empty in all {n:,} rows); "
                         f"a {source} export needs {', '.join(required)}")
+
+
+def leaf_text(expr: str, typ: str) -> str:
+    """Text of a leaf value: a JSON-typed value (Parquet written from JSON) without its quotes."""
+    if typ.upper() == "JSON":
+        return f"({expr} ->> '$')"
+    return f"cast({expr} as varchar)"
 
 
 def utc_text_macros(con) -> None:

@@ -10,7 +10,7 @@ INT64 as text; both are accepted). Fields used:
 * ``device.category`` -> ``events.device`` (desktop, mobile, tablet; NULL otherwise)
 * ``ecommerce.transaction_id`` -> ``events.transaction_id`` and ``orders.order_id`` (``(not set)`` is NULL)
 * ``ecommerce.purchase_revenue`` -> ``orders.amount`` (when absent: the sum of item price x quantity)
-* ``items[]``: ``item_id``, ``item_name``, ``item_category``, ``price``, ``quantity``
+* ``items[]``: ``item_id``, ``item_name``, ``item_category``, ``price``, ``quantity`` (1 when absent)
 
 An event with items becomes one event row per item (``product_id`` = ``item_id``), an event without items one
 row with ``product_id`` NULL. Every ``purchase`` with a transaction id becomes an order (the first event of a
@@ -58,12 +58,7 @@ def load_ga4(inputs, out_dir: str | Path, log=print) -> LoadReport:
         r = ExportReader(con, files, fmt, GA4_JSON_COLUMNS)
         items = r.raw("items")
         if items is not None:
-            fields = []
-            for f in ITEM_FIELDS:
-                ok = r.bindable(f"list_transform({items}, lambda x: x.{f})")
-                fields.append(f"{f} := " + (f"nullif(trim(cast(x.{f} as varchar)), '')" if ok
-                                              else "cast(null as varchar)"))
-            items_sql = f"list_transform({items}, lambda x: struct_pack({', '.join(fields)}))"
+            items_sql = r.list_fields(items, ITEM_FIELDS)
         else:
             items_sql = "cast(null as struct(item_id varchar, item_name varchar, item_category varchar, " \
                         "price varchar, quantity varchar)[])"

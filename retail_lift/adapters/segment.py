@@ -61,12 +61,7 @@ def load_segment(inputs, out_dir: str | Path, log=print) -> LoadReport:
         r = ExportReader(con, files, fmt, SEGMENT_JSON_COLUMNS)
         products = r.raw("properties.products")
         if products is not None:
-            fields = []
-            for f in PRODUCT_FIELDS:
-                ok = r.bindable(f"list_transform({products}, lambda x: x.{f})")
-                fields.append(f"{f} := " + (f"nullif(trim(cast(x.{f} as varchar)), '')" if ok
-                                              else "cast(null as varchar)"))
-            products_sql_expr = f"list_transform({products}, lambda x: struct_pack({', '.join(fields)}))"
+            products_sql_expr = r.list_fields(products, PRODUCT_FIELDS)
         else:
             products_sql_expr = f"cast(null as struct({_PRODUCT})[])"
         r.execute(f"""

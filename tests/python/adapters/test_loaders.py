@@ -369,3 +369,21 @@ def test_segment_track_calls_without_event_names(tmp_path):
     src = _write_ndjson(tmp_path / "seg.jsonl", rows)
     with pytest.raises(RawDataError, match=r"seg\.jsonl: missing required field 'event'"):
         load_segment(src, tmp_path / "out", log=lambda *_: None)
+
+
+@pytest.mark.parametrize("loader,rows", [(load_snowplow, snowplow_rows), (load_segment, segment_rows),
+                                         (load_ga4, ga4_rows)])
+def test_parquet_written_from_the_json_gives_the_same_tables(tmp_path, loader, rows):
+    """Parquet with DuckDB's inferred types (TIMESTAMPTZ, BOOLEAN, JSON-typed mixed values, nested structs)."""
+    j = _write_ndjson(tmp_path / "export.json", rows())
+    pq = tmp_path / "export.parquet"
+    duckdb.sql(f"copy (select * from read_json('{j}', format='newline_delimited')) to '{pq}' (format parquet)")
+    types = {r[1] for r in duckdb.sql(f"describe select * from read_parquet('{pq}')").fetchall()}
+    assert types - {"VARCHAR"}  # nested and typed columns, not only text
+    from_json = loader(j, tmp_path / "j", log=lambda *_: None)
+    from_parquet = loader(pq, tmp_path / "p", log=lambda *_: None)
+    assert from_json.tables == from_parquet.tables
+    for table in from_json.tables:
+        a, b = (duckdb.sql(f"select * from read_parquet('{tmp_path}/{d}/{table}.parquet') order by all").fetchall()
+                for d in ("j", "p"))
+        assert a == b, table
