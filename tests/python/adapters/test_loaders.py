@@ -387,3 +387,17 @@ def test_parquet_written_from_the_json_gives_the_same_tables(tmp_path, loader, r
         a, b = (duckdb.sql(f"select * from read_parquet('{tmp_path}/{d}/{table}.parquet') order by all").fetchall()
                 for d in ("j", "p"))
         assert a == b, table
+
+
+def test_product_events_without_a_product_are_reported_and_inputs_can_repeat(tmp_path):
+    rows = ga4_rows()
+    a = _write_ndjson(tmp_path / "a.json", rows[:11])
+    b = _write_ndjson(tmp_path / "b.json", rows[11:] + [
+        {"event_timestamp": str(_us(T0)), "event_name": "view_item", "user_pseudo_id": "v9", "items": []}])
+    result = CliRunner().invoke(main, ["load-ga4", "--input", str(a), "--input", str(b),
+                                       "--out", str(tmp_path / "folder")])
+    assert result.exit_code == 0, result.output
+    assert "GA4: 2 file(s)" in result.output
+    assert "1 product_view/add_to_cart event(s) without a product id" in result.output
+    n = duckdb.sql(f"select count(*) from read_parquet('{tmp_path}/folder/events.parquet')").fetchall()
+    assert n == [(GA4_EVENTS + 1,)]
