@@ -166,11 +166,11 @@ def leaf_text(expr: str, typ: str) -> str:
 
 
 def utc_text_macros(con) -> None:
-    """Macros of the loaders: UTC text of a timestamp, of epoch microseconds and of ISO text with an offset."""
+    """Macros of the loaders: UTC text of epoch microseconds and of ISO text with an offset (or without: UTC).
+
+    Both keep a value that does not parse as it was; ``rl_ts_text`` comes with ``connect_utc``.
+    """
     con.execute("""
-        create or replace temp macro rl_ts_text(ts) as
-            strftime(ts, '%Y-%m-%d %H:%M:%S')
-            || case when epoch_us(ts) % 1000000 <> 0 then strftime(ts, '.%f') else '' end;
         create or replace temp macro rl_iso_utc(v) as
             coalesce(rl_ts_text(cast(try_cast(v as timestamptz) as timestamp)), v);
         create or replace temp macro rl_epoch_us_utc(v) as
