@@ -86,7 +86,8 @@ endif
 prepare:
 	$(STEP) "prepare: check $(RAW_INPUT) against the data contract and land it in $(RETAIL_LIFT_RAW)"
 	$(BIN)/retail-lift prepare --data $(RAW_INPUT) $(if $(TRUTH_INPUT),--truth $(TRUTH_INPUT)) \
-		--out $(RETAIL_LIFT_RAW) --truth-out $(RETAIL_LIFT_TRUTH)
+		--out $(RETAIL_LIFT_RAW) --truth-out $(RETAIL_LIFT_TRUTH) \
+		$(if $(DELIMITER),--delimiter '$(DELIMITER)') $(if $(DECIMAL),--decimal '$(DECIMAL)')
 
 dbt-build:
 	$(STEP) "dbt build: seeds, every model, every test -> $(RETAIL_LIFT_WAREHOUSE)"

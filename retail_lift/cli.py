@@ -1,8 +1,9 @@
 """The ``retail-lift`` command line.
 
     retail-lift generate --preset tiny|default|large --seed N --out DIR
-    retail-lift prepare --data DIR [--truth DIR] --out DIR
+    retail-lift prepare --data DIR [--truth DIR] --out DIR [--delimiter ';'] [--decimal ',']
     retail-lift load-retailrocket events.csv --out DIR
+    retail-lift load-ga4 | load-snowplow | load-segment --input FILE|FOLDER|GLOB --out DIR
 
 Errors in the input end with exit code 2 and one message naming the file and the column, never a
 stack trace.
@@ -65,11 +66,16 @@ def generate(preset, seed, out, quiet):
               help="Landing folder the dbt sources read (RETAIL_LIFT_RAW).")
 @click.option("--truth-out", default=None, type=click.Path(path_type=Path),
               help="Where the truth tables are landed (RETAIL_LIFT_TRUTH; default: OUT/../truth).")
-def prepare(data_dir, truth_dir, out_dir, truth_out):
+@click.option("--delimiter", default=None,
+              help="CSV delimiter, e.g. ';', '|' or '\\t' (default: ',' and tab for .tsv files).")
+@click.option("--decimal", default=".", show_default=True, type=click.Choice([".", ","]),
+              help="Decimal separator of the CSV numbers: with ',', 12,50 is read as 12.50.")
+def prepare(data_dir, truth_dir, out_dir, truth_out, delimiter, decimal):
     """Check a folder of raw tables against the data contract and land it for dbt."""
     from retail_lift.adapters import prepare_raw
     click.echo(f"preparing {data_dir} -> {out_dir}")
-    prepare_raw(data_dir, out_dir, truth_dir=truth_dir, truth_out=truth_out, log=click.echo)
+    prepare_raw(data_dir, out_dir, truth_dir=truth_dir, truth_out=truth_out, log=click.echo,
+                delimiter=delimiter, decimal=decimal)
 
 
 @main.command("load-retailrocket")
@@ -80,6 +86,27 @@ def load_retailrocket(events_csv, out_dir):
     """Convert a RetailRocket events.csv (and category_tree.csv, item_properties*.csv beside it)."""
     from retail_lift.adapters import convert_retailrocket
     convert_retailrocket(events_csv, out_dir, log=click.echo)
+
+
+def _export_loader(name: str, source: str, func: str):
+    @main.command(name, help=f"Convert a {source} export (Parquet or NDJSON) into a raw-data contract folder.")
+    @click.option("--input", "inputs", required=True, multiple=True,
+                  help=f"{source} export: a Parquet or newline-delimited JSON file, a folder of them or a glob "
+                       f"(quoted); repeat for several.")
+    @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+                  help="Folder to write the contract's tables to (then: make build DATA=OUT).")
+    def command(inputs, out_dir):
+        import importlib
+        loader = getattr(importlib.import_module("retail_lift.adapters"), func)
+        loader(list(inputs), out_dir, log=click.echo)
+        click.echo(f"wrote {out_dir}; next: retail-lift prepare --data {out_dir} (or make build DATA={out_dir})")
+
+    return command
+
+
+_export_loader("load-ga4", "GA4 BigQuery", "load_ga4")
+_export_loader("load-snowplow", "Snowplow atomic events", "load_snowplow")
+_export_loader("load-segment", "Segment track/page", "load_segment")
 
 
 @main.command("check-lock")

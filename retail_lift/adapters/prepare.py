@@ -10,8 +10,19 @@ name starts with ``_`` (Hadoop's hidden files), so the load report is also writt
 * A Parquet file whose columns already have the contract's types is linked, not copied.
 * A CSV file is read with every column as text and written as Parquet; staging casts each value
   with ``try_cast`` and quarantines rows whose values do not parse, keeping the original text.
-* A missing required column is an error naming the file, the column and the columns found.
-  Unknown extra columns are ignored (and named in the report).
+* A missing required column is an error naming the file, the column and the columns found (and, when the
+  header holds another delimiter than the one in use, the ``--delimiter`` to give). Unknown extra columns
+  are ignored (and named in the report).
+* CSV options: ``delimiter`` (default ``,``, tab for ``.tsv``) and ``decimal`` (``.`` or ``,``; with ``,``
+  the text ``12,50`` or ``1.234,50`` of a DOUBLE column becomes ``12.50`` / ``1234.50``). A file with mixed
+  line endings (``\r\n`` and ``\n``) is read leniently; a header-only file lands as 0 rows.
+* Times (every TIMESTAMP column of the contract) are normalised to UTC: text with an offset or ``Z``
+  (``2024-01-05T10:00:00+02:00``) becomes the UTC text ``2024-01-05 08:00:00``; a TIMESTAMP WITH TIME ZONE
+  column is converted to UTC; a column of epoch numbers is converted from seconds, milliseconds,
+  microseconds or nanoseconds, the unit chosen per column from the magnitude of its median value (the
+  report names the columns and the unit). Text without an offset is taken as UTC, as it is; a value that
+  does not parse is left untouched, so that staging quarantines it as unparseable. The connection's
+  TimeZone is UTC, so nothing depends on the machine's time zone.
 * Only ``events`` or ``orders`` is required. Absent tables are derived where the others allow it
   (customers, products, categories, orders and order lines from transaction events) and written
   empty otherwise, so that every model builds.
@@ -19,7 +30,9 @@ name starts with ``_`` (Hadoop's hidden files), so the load report is also writt
 
 from __future__ import annotations
 
+import gzip
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,38 +69,103 @@ def find_input(data_dir: Path, name: str) -> Path | None:
     return None
 
 
+def connect_utc():
+    """A DuckDB connection whose TimeZone is UTC (casts of TIMESTAMP WITH TIME ZONE never use the machine's)."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("""
+        create or replace temp macro rl_ts_text(ts) as
+            strftime(ts, '%Y-%m-%d %H:%M:%S')
+            || case when epoch_us(ts) % 1000000 <> 0 then strftime(ts, '.%f') else '' end""")
+    return con
+
+
+DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def normalise_delimiter(delimiter: str | None) -> str | None:
+    """The CSV delimiter of an option value (``;``, ``\\t`` or ``tab``, ...); None means the default."""
+    if delimiter is None or delimiter == "":
+        return None
+    d = DELIMITER_NAMES.get(delimiter.lower() if len(delimiter) > 1 else delimiter, delimiter)
+    if len(d) != 1 or d in ('"', "\n", "\r"):
+        raise RawDataError(f"--delimiter {delimiter!r}: expected one character such as ',', ';', '|' or '\\t'")
+    return d
+
+
+def normalise_decimal(decimal: str | None) -> str:
+    d = decimal or "."
+    if d not in (".", ","):
+        raise RawDataError(f"--decimal {decimal!r}: expected '.' or ','")
+    return d
+
+
+def _shown(delim: str) -> str:
+    return "\\t" if delim == "\t" else delim
+
+
 def _describe(con, relation_sql: str) -> dict[str, str]:
     rows = con.execute(f"describe select * from {relation_sql}").fetchall()
     return {r[0]: r[1] for r in rows}
 
 
-def _csv_relation(path: Path) -> str:
-    sep = "'\\t'" if path.suffix == ".tsv" else "','"
-    return (f"read_csv({_sql_str(path)}, header=true, all_varchar=true, delim={sep}, quote='\"', "
+def _csv_delimiter(path: Path, delimiter: str | None) -> str:
+    if delimiter is not None:
+        return delimiter
+    return "\t" if path.suffix == ".tsv" else ","
+
+
+def _csv_relation(path: Path, delim: str = ",", strict: bool = True) -> str:
+    lenient = "" if strict else ", strict_mode=false"
+    return (f"read_csv({_sql_str(path)}, header=true, all_varchar=true, delim={_sql_str(delim)}, quote='\"', "
             f"escape='\"', ignore_errors=true, store_rejects=true, "
-            f"rejects_table='rl_reject_errors', rejects_scan='rl_reject_scans')")
+            f"rejects_table='rl_reject_errors', rejects_scan='rl_reject_scans'{lenient})")
 
 
-def _check_columns(table: Table, found: list[str], path: Path) -> list[str]:
+def _has_mixed_line_endings(path: Path, limit: int = 16 << 20) -> bool:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        head = f.read(limit)
+    return b"\r\n" in head and re.search(rb"(?<!\r)\n", head) is not None
+
+
+def _delimiter_hint(table: Table, found: list[str], delim: str) -> str:
+    """When the header reads as another delimiter's, the option to give."""
+    header = delim.join(found)
+    for cand in (";", ",", "\t", "|"):
+        if cand == delim or cand not in header:
+            continue
+        parts = [p.strip().strip('"').lower() for p in header.split(cand)]
+        if len(parts) > 1 and any(c in parts for c in table.required_columns):
+            return (f" The header looks '{_shown(cand)}'-separated: use --delimiter '{_shown(cand)}' "
+                    f"(make build DATA=... DELIMITER='{_shown(cand)}').")
+    return ""
+
+
+def _check_columns(table: Table, found: list[str], path: Path, delim: str | None = None) -> list[str]:
     """Map found columns (case-insensitive, trimmed) onto the contract; error on missing required ones."""
     norm = {c.strip().lower(): c for c in found}
     missing = [c for c in table.required_columns if c not in norm]
     if missing:
+        hint = _delimiter_hint(table, found, delim) if delim is not None else ""
         raise RawDataError(
             f"{path}: missing required column(s) {', '.join(missing)} for table '{table.name}'; "
             f"found columns: {', '.join(found) if found else '(none)'}. "
-            f"Expected: {', '.join(table.column_names)} (see README, 'Bring your own data')."
+            f"Expected: {', '.join(table.column_names)} (see README, 'Bring your own data').{hint}"
         )
     return [c for c in found if c.strip().lower() not in table.column_names]
 
 
-def _write_table(con, table: Table, path: Path, out: Path) -> TableReport:
+def _write_table(con, table: Table, path: Path, out: Path, delimiter: str | None = None,
+                 decimal: str = ".") -> TableReport:
     target = out / f"{table.name}.parquet"
     if path.stat().st_size == 0:
         raise RawDataError(f"{path}: the file is empty (no header, no rows); expected columns "
                            f"{', '.join(table.column_names)}")
     rejected = 0
-    if path.suffix == ".parquet":
+    notes: list[str] = []
+    is_csv = path.suffix != ".parquet"
+    if not is_csv:
         try:
             cols = _describe(con, f"read_parquet({_sql_str(path)})")
         except duckdb.Error as e:
@@ -108,24 +186,55 @@ def _write_table(con, table: Table, path: Path, out: Path) -> TableReport:
             return TableReport(table.name, "provided", str(path), n, 0, "contract types; linked as is")
         relation = f"read_parquet({_sql_str(path)})"
     else:
+        delim = _csv_delimiter(path, delimiter)
         con.execute("drop table if exists rl_reject_errors; drop table if exists rl_reject_scans")
+        relation = _csv_relation(path, delim)
         try:
-            cols = _describe(con, _csv_relation(path))
+            cols = _describe(con, relation)
         except duckdb.Error as e:
-            raise RawDataError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
-        extra = _check_columns(table, list(cols), path)
+            if not ("sniffing" in str(e) and _has_mixed_line_endings(path)):
+                raise RawDataError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+            # \r\n and \n in one file: DuckDB's dialect sniffer gives up; its lenient mode reads such a file
+            relation = _csv_relation(path, delim, strict=False)
+            try:
+                cols = _describe(con, relation)
+            except duckdb.Error as e2:
+                raise RawDataError(f"{path}: cannot be read as CSV ({str(e2).splitlines()[0]})") from None
+            notes.append("mixed line endings (\\r\\n and \\n) read in lenient mode")
+        extra = _check_columns(table, list(cols), path, delim)
         norm = {c.strip().lower(): c for c in cols}
-        relation = _csv_relation(path)
-        con.execute("drop table if exists rl_reject_errors; drop table if exists rl_reject_scans")
     selects = []
+    ts_cols = [c for c in table.columns if c.type == "TIMESTAMP" and c.name in norm
+               and cols[norm[c.name]].upper() not in ("TIMESTAMP",) + _TS_TYPES]
+    units = _epoch_units(con, relation, [norm[c.name] for c in ts_cols]) if ts_cols else {}
+    if is_csv:
+        con.execute("drop table if exists rl_reject_errors; drop table if exists rl_reject_scans")
     for c in table.columns:
-        if c.name in norm:
-            src = '"' + norm[c.name].replace('"', '""') + '"'
-            found_type = cols[norm[c.name]].upper()
-            # keep matching types; anything else stays text so that staging can quarantine bad values
-            selects.append(f"{src} as {c.name}" if found_type == c.type else f"cast({src} as varchar) as {c.name}")
-        else:
+        if c.name not in norm:
             selects.append(f"cast(null as {c.type}) as {c.name}")
+            continue
+        src = '"' + norm[c.name].replace('"', '""') + '"'
+        found_type = cols[norm[c.name]].upper()
+        if found_type == c.type:
+            selects.append(f"{src} as {c.name}")
+        elif c.type == "TIMESTAMP" and found_type in _TS_TYPES:
+            selects.append(f"cast({src} as timestamp) as {c.name}")
+            notes.append(f"{c.name}: {found_type} converted to UTC TIMESTAMP")
+        elif c.type == "TIMESTAMP":
+            unit, n_epoch, n_offset = units[norm[c.name]]
+            selects.append(f"{_utc_text_sql(src, unit)} as {c.name}")
+            if unit and n_epoch:
+                notes.append(f"{c.name}: {n_epoch:,} epoch value(s) in {unit} converted to UTC text")
+            if n_offset:
+                notes.append(f"{c.name}: {n_offset:,} value(s) with a UTC offset converted to UTC")
+        elif c.type == "DOUBLE" and decimal == ",":
+            selects.append(f"{_decimal_comma_sql(src)} as {c.name}")
+        else:
+            # anything else stays text so that staging can quarantine bad values
+            selects.append(f"cast({src} as varchar) as {c.name}")
+    if decimal == "," and any(c.type == "DOUBLE" and c.name in norm and cols[norm[c.name]].upper() != "DOUBLE"
+                              for c in table.columns):
+        notes.append("decimal ',' converted to '.' in the DOUBLE column(s)")
     tmp = target.with_suffix(".parquet.tmp")
     try:
         con.execute(f"copy (select {', '.join(selects)} from {relation}) to {_sql_str(tmp)} "
@@ -133,15 +242,87 @@ def _write_table(con, table: Table, path: Path, out: Path) -> TableReport:
     except duckdb.Error as e:
         raise RawDataError(f"{path}: could not be converted ({str(e).splitlines()[0]})") from None
     os.replace(tmp, target)
-    if path.suffix != ".parquet":
+    if is_csv:
         rejected = _collect_rejects(con, table.name, path)
     n = con.execute(f"select count(*) from read_parquet({_sql_str(target)})").fetchall()[0][0]
     note = "converted to Parquet; values are cast and checked in staging"
+    if n == 0 and rejected == 0:
+        note = "header only: 0 rows" if is_csv else "no rows: 0 rows"
+    for extra_note in notes:
+        note += f"; {extra_note}"
     if extra:
         note += f"; ignored extra column(s): {', '.join(extra)}"
     if rejected:
         note += f"; {rejected} unparseable line(s) kept in _rejected_lines.parquet"
     return TableReport(table.name, "converted", str(path), n, rejected, note)
+
+
+#: Parquet time types that convert to the contract's TIMESTAMP without loss of meaning (TIMESTAMPTZ -> UTC).
+_TS_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
+#: Epoch units by magnitude: seconds from 1973-03 (1e8), milliseconds, microseconds, nanoseconds.
+EPOCH_UNITS = (("seconds", 1e8, 1e11, "1000000"), ("milliseconds", 1e11, 1e14, "1000"),
+               ("microseconds", 1e14, 1e17, "1"), ("nanoseconds", 1e17, 1e20, "0.001"))
+_NUMBER_RE = r"^[0-9]+(\.[0-9]+)?$"
+_OFFSET_RE = r"(?i)^.*[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*(z|utc|gmt|[+-][0-9]{2}(:?[0-9]{2})?)$"
+
+
+def _epoch_unit(median: float | None) -> tuple | None:
+    if median is None:
+        return None
+    for unit in EPOCH_UNITS:
+        if unit[1] <= abs(median) < unit[2]:
+            return unit
+    return None
+
+
+def _ident(col: str) -> str:
+    return '"' + col.replace('"', '""') + '"'
+
+
+def _epoch_units(con, relation: str, columns: list[str]) -> dict[str, tuple]:
+    """Per text time column: (epoch unit or None, values converted as epoch, values with an offset)."""
+    parts = []
+    for col in columns:
+        v = f"trim(cast({_ident(col)} as varchar))"
+        num = f"regexp_full_match({v}, '{_NUMBER_RE}')"
+        parts.append(f"median(try_cast({v} as double)) filter (where {num})")
+        parts += [f"count(*) filter (where {num} and try_cast({v} as double) >= {lo} "
+                  f"and try_cast({v} as double) < {hi})" for _, lo, hi, _ in EPOCH_UNITS]
+        parts.append(f"count(*) filter (where regexp_full_match({v}, '{_OFFSET_RE}') "
+                     f"and try_cast({v} as timestamptz) is not null)")
+    row = con.execute(f"select {', '.join(parts)} from {relation}").fetchall()[0]
+    width = len(EPOCH_UNITS) + 2
+    result = {}
+    for i, col in enumerate(columns):
+        vals = row[width * i: width * (i + 1)]
+        unit = _epoch_unit(vals[0])
+        n_epoch = vals[1 + EPOCH_UNITS.index(unit)] if unit else 0
+        result[col] = (unit[0] if unit else None, n_epoch, vals[-1])
+    return result
+
+
+def _utc_text_sql(src: str, unit_name: str | None) -> str:
+    """UTC text of a time value: epoch numbers of the column's unit, ISO text with an offset; else untouched."""
+    v = f"trim(cast({src} as varchar))"
+    cases = []
+    unit = next((u for u in EPOCH_UNITS if u[0] == unit_name), None)
+    if unit:
+        cases.append(f"when regexp_full_match({v}, '{_NUMBER_RE}') and try_cast({v} as double) >= {unit[1]} "
+                     f"and try_cast({v} as double) < {unit[2]} "
+                     f"then rl_ts_text(make_timestamp(cast(round(cast({v} as decimal(38, 9)) * {unit[3]}) "
+                     f"as bigint)))")
+    cases.append(f"when regexp_full_match({v}, '{_OFFSET_RE}') and try_cast({v} as timestamptz) is not null "
+                 f"then rl_ts_text(cast(try_cast({v} as timestamptz) as timestamp))")
+    return f"case {' '.join(cases)} else cast({src} as varchar) end"
+
+
+def _decimal_comma_sql(src: str) -> str:
+    """Text of a number written with a decimal comma (12,50 or 1.234,50 or 1 234,50) in dot notation."""
+    v = f"trim(cast({src} as varchar))"
+    return (f"case when regexp_full_match({v}, '[+-]?[0-9]+(,[0-9]+)?') then replace({v}, ',', '.') "
+            f"when regexp_full_match({v}, '[+-]?[0-9]{{1,3}}([. ][0-9]{{3}})+(,[0-9]+)?') "
+            f"then replace(replace(replace({v}, '.', ''), ' ', ''), ',', '.') "
+            f"else cast({src} as varchar) end")
 
 
 def _collect_rejects(con, table_name: str, path: Path) -> int:
@@ -234,9 +415,14 @@ DERIVATION_ORDER = ["orders", "order_lines", "customers", "products", "categorie
 
 
 def prepare_raw(data_dir: str | Path, out_dir: str | Path, truth_dir: str | Path | None = None,
-                truth_out: str | Path | None = None, log=print) -> list[TableReport]:
-    """Check and land a folder of raw tables; see the module docstring. Returns the load report."""
+                truth_out: str | Path | None = None, log=print, delimiter: str | None = None,
+                decimal: str = ".") -> list[TableReport]:
+    """Check and land a folder of raw tables; see the module docstring. Returns the load report.
+
+    ``delimiter``: the CSV delimiter (default ',' and tab for .tsv); ``decimal``: '.' or ',' (DOUBLE columns).
+    """
     data_dir, out = Path(data_dir), Path(out_dir)
+    delimiter, decimal = normalise_delimiter(delimiter), normalise_decimal(decimal)
     if not data_dir.is_dir():
         raise RawDataError(f"{data_dir}: no such folder (set RETAIL_LIFT_DATA or DATA= to a folder of raw tables)")
     inputs = {name: find_input(data_dir, name) for name in TABLES}
@@ -249,13 +435,13 @@ def prepare_raw(data_dir: str | Path, out_dir: str | Path, truth_dir: str | Path
     for old in out.glob("*.parquet"):
         old.unlink()
     reports: dict[str, TableReport] = {}
-    con = duckdb.connect()
+    con = connect_utc()
     try:
         con.execute("create table rl_rejected_lines (table_name varchar, source_file varchar, line bigint, "
                     "error_type varchar, error_message varchar, csv_line varchar)")
         for name, path in inputs.items():
             if path is not None:
-                reports[name] = _write_table(con, TABLES[name], path, out)
+                reports[name] = _write_table(con, TABLES[name], path, out, delimiter, decimal)
         present = set(reports)
         for name in DERIVATION_ORDER:
             if name not in present:
