@@ -39,7 +39,7 @@ from pathlib import Path
 
 import duckdb
 
-from retail_lift.contract import REQUIRED_ANY_OF, TABLES, TRUTH_TABLES, Table, empty_select_sql
+from retail_lift.contract import REQUIRED_ANY_OF, TABLES, TRUTH_TABLES, Table, empty_select_sql, event_roles
 
 
 class RawDataError(ValueError):
@@ -344,6 +344,9 @@ def _derive(con, name: str, out: Path, present: set[str]) -> TableReport | None:
         return f"read_parquet({_sql_str(out / f'{t}.parquet')})"
 
     ts = "try_cast(event_at as timestamp)"
+    # purchase events: every name the seed event_roles maps to the role purchase (as staging reads them)
+    names = sorted(n for n, role in event_roles().items() if role == "purchase")
+    is_purchase = f"lower(trim(cast(event_type as varchar))) in ({', '.join(_sql_str(n) for n in names)})"
     sql, note = None, None
     if name == "orders" and "events" in present:
         price = (f"(select product_id, try_cast(price as double) as price from {src('products')})"
@@ -354,10 +357,10 @@ def _derive(con, name: str, out: Path, present: set[str]) -> TableReport | None:
                    min({ts}) as ordered_at, sum(p.price) as amount, cast(null as double) as discount_amount,
                    'online' as channel, cast(null as varchar) as store_id, cast(null as varchar) as promotion_id
             from {src('events')} as e left join {price} as p on cast(e.product_id as varchar) = p.product_id
-            where e.event_type = 'transaction' and e.transaction_id is not null
+            where {is_purchase.replace('event_type', 'e.event_type')} and e.transaction_id is not null
             group by 1"""
-        note = "from transaction events: one order per transaction_id, customer = visitor; amount = sum of " \
-               "product prices when products are known, else NULL"
+        note = "from purchase events (seed event_roles): one order per transaction_id, customer = visitor; " \
+               "amount = sum of product prices when products are known, else NULL"
     elif name == "order_lines" and "events" in present and "orders" in present:
         sql = f"""
             select cast(transaction_id as varchar) as order_id,
@@ -365,14 +368,14 @@ def _derive(con, name: str, out: Path, present: set[str]) -> TableReport | None:
                    cast(product_id as varchar) as product_id, cast(1 as integer) as quantity,
                    cast(null as double) as unit_price, cast(null as double) as discount_amount
             from (select distinct transaction_id, product_id from {src('events')}
-                  where event_type = 'transaction' and transaction_id is not null)"""
-        note = "from transaction events: one line per product of a transaction, quantity 1"
+                  where {is_purchase} and transaction_id is not null and product_id is not null)"""
+        note = "from purchase events (seed event_roles): one line per product of a transaction, quantity 1"
     elif name == "customers" and ("orders" in present or "events" in present):
         parts = []
         if "orders" in present:
             parts.append(f"select cast(customer_id as varchar) as customer_id from {src('orders')}")
         if "events" in present and name not in present:
-            parts.append(f"select cast(visitor_id as varchar) from {src('events')} where event_type = 'transaction'")
+            parts.append(f"select cast(visitor_id as varchar) from {src('events')} where {is_purchase}")
         cols = ", ".join("customer_id" if c.name == "customer_id" else
                          ("customer_id as visitor_id" if c.name == "visitor_id"
                           else f"cast(null as {c.type}) as {c.name}")
