@@ -236,7 +236,8 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
         {
             "session_id": "string", "visitor_id": "string", "customer_id": "string",
             "landing_product_id": "string", "device": "string", "visitor_session_number": "integer",
-            "events": "integer", "views": "integer", "carts": "integer", "purchases": "integer",
+            "events": "integer", "page_views": "integer", "views": "integer", "carts": "integer",
+            "purchases": "integer",
             "duration_seconds": "number", "is_converted": "boolean", "session_started_at": "timestamp",
             "session_ended_at": "timestamp", "session_date": "date",
         },
@@ -247,7 +248,7 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
             unique("session_id"),
             in_set("device", (*DEVICES, "unknown")),
             between("events", 1),
-            between("views", 0), between("carts", 0), between("purchases", 0),
+            between("page_views", 0), between("views", 0), between("carts", 0), between("purchases", 0),
             between("visitor_session_number", 1),
             between("duration_seconds", 0),
             not_before("session_ended_at", "session_started_at"),
