@@ -127,6 +127,8 @@ group_counts as (
         ({{ columns | join(', ') }}){{ ',' if not loop.last }}
         {%- endfor %}
     )
+    -- without sessions (e.g. orders-only data) the table is empty, not one overall row of zeros
+    having count(*) > 0
 
 ),
 

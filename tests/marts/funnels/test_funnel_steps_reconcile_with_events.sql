@@ -67,6 +67,7 @@ session_days as (
 
     select cast(null as date) as funnel_date, count(*) as sessions
     from sessions
+    having count(*) > 0  -- no sessions (orders-only data): fct_funnel is empty
 
     union all
 
