@@ -14,7 +14,7 @@ Steps (each timed; peak memory from /usr/bin/time -v when present, else getrusag
  3. incremental rebuild after appending the last day of events (dbt build of the whole project, and
     the incremental models alone), as a fraction of the full build;
  4. the pandas reference (bench/pandas_reference.py, in its own process) checked for equality with
-    marts.fct_sessions, marts.fct_funnel (overall) and marts.dim_customer_rfm;
+    marts.fct_sessions, marts.fct_product_funnel (overall) and marts.dim_customer_rfm;
  5. the floor: DuckDB scanning and sorting the event log once;
  6. decision scoring latency (p50/p99 of PublishedPolicy.decide) and batch throughput, and the decision
     API (POST /decide) under local load: `retail-lift api` in its own process on 127.0.0.1, 10,000
@@ -412,7 +412,7 @@ def pandas_reference(raw: Path, work: Path, warehouse: Path, result: dict):
         "equal": bool((m["_merge"] == "both").all() and (m["events_sql"] == m["events_pd"]).all())}
     # funnel overall
     cols = list(ref["funnel_overall"])
-    f = query(warehouse, f"select {', '.join(cols)} from marts.fct_funnel "
+    f = query(warehouse, f"select {', '.join(cols)} from marts.fct_product_funnel "
                          f"where breakdown = 'overall' and funnel_date is null")
     sql_funnel = {c: int(f[c].iloc[0]) for c in cols} if len(f) == 1 else None
     checks["funnel_overall"] = {"sql": sql_funnel, "pandas": ref["funnel_overall"],
@@ -438,7 +438,7 @@ def pandas_reference(raw: Path, work: Path, warehouse: Path, result: dict):
     log(f"pandas reference equal to the marts: {all_equal}")
 
 
-EQUIVALENT_SELECTOR = ["+fct_sessions", "+fct_funnel", "+dim_customer_rfm"]
+EQUIVALENT_SELECTOR = ["+fct_sessions", "+fct_product_funnel", "+dim_customer_rfm"]
 
 
 def sql_equivalent(dbt: Dbt, result: dict):

@@ -128,6 +128,8 @@ with tabs[0]:
 
 with tabs[1]:
     st.header("Funnel: view → cart → purchase")
+    st.caption("Product journeys (visitor × product, marts.fct_product_funnel); below, the session funnel of "
+               "var funnel_steps (marts.fct_funnel).")
     funnel = table(snap, "funnel")
     if funnel is not None and funnel.empty:
         st.info("The funnel table is empty (no product views in the data).")
@@ -168,6 +170,23 @@ with tabs[1]:
                 x=alt.X("funnel_date:T", title=None), y=alt.Y("value:Q", axis=alt.Axis(format="%"), title=None),
                 color="rate:N", tooltip=["funnel_date:T", "rate", alt.Tooltip("value:Q", format=".2%")]
             ).properties(height=260))
+    # the configurable step funnel of sessions (marts.fct_funnel, var funnel_steps); quiet when absent
+    step_funnel = table(snap, "step_funnel", quiet=True)
+    if step_funnel is not None and not step_funnel.empty:
+        session_steps = step_funnel[step_funnel["funnel_date"].isna() & (step_funnel["breakdown"] == "overall")]
+        session_steps = session_steps.sort_values("step_number")
+        if not session_steps.empty:
+            st.subheader("Session funnel (steps of var funnel_steps, all time)")
+            session_steps = session_steps.assign(label=session_steps["step_number"].astype(str) + ". "
+                                                 + session_steps["step"])
+            chart(alt.Chart(session_steps).mark_bar().encode(
+                x=alt.X("label:N", sort=session_steps["label"].tolist(), title=None),
+                y=alt.Y("sessions_reached:Q", title="sessions reaching the step"),
+                tooltip=["step_number", "step", "sessions_reached",
+                         alt.Tooltip("conversion_from_previous:Q", format=".1%"),
+                         alt.Tooltip("conversion_from_first:Q", format=".1%")]).properties(height=280))
+            frame(session_steps[["step_number", "step", "sessions", "sessions_reached", "sessions_dropped",
+                                 "conversion_from_previous", "conversion_from_first"]], key="session_funnel")
 
 # ---------------------------------------------------------------------------------------------- cohorts
 

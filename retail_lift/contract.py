@@ -51,13 +51,16 @@ TABLES: dict[str, Table] = {
     for t in [
         Table(
             "events",
-            "Web clickstream in RetailRocket shape. One row per event (view, add to cart, transaction).",
+            "Web clickstream, one row per event: any event names (RetailRocket view/addtocart/transaction, GA4, "
+            "Segment, page events); the seed event_roles maps each name to a role.",
             (
                 C("event_at", "TIMESTAMP", "When the event happened (UTC)."),
                 C("visitor_id", "VARCHAR", "Anonymous visitor (browser) identifier."),
-                C("event_type", "VARCHAR", "One of view, addtocart, transaction."),
-                C("product_id", "VARCHAR", "The product viewed, added to cart or bought."),
-                C("transaction_id", "VARCHAR", "Order id for transaction events, NULL otherwise.", required=False),
+                C("event_type", "VARCHAR", "Any name; the seed event_roles maps it to a role (unknown names: other)."),
+                C("product_id", "VARCHAR", "The product viewed, added to cart or bought; may be NULL for events that "
+                  "are not about one product (page views, search, checkout)."),
+                C("transaction_id", "VARCHAR", "Order id of purchase events, NULL otherwise (a purchase without it is "
+                  "kept: it counts in sessions and funnels but cannot become an order).", required=False),
                 C("device", "VARCHAR", "desktop, mobile or tablet; NULL when unknown.", required=False),
             ),
         ),

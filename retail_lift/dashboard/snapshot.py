@@ -118,9 +118,14 @@ SNAPSHOT_TABLES: tuple[SnapshotTable, ...] = (
         sql="select * from marts.fct_experiment_srm order by experiment_id, variant"),
     # ---------------------------------------------------------------- funnel, cohorts, RFM
     SnapshotTable(
-        "funnel", ("marts.fct_funnel",),
-        "One row per breakdown × value × day (NULL day: all time): view → cart → purchase.",
-        sql="select * from marts.fct_funnel order by breakdown, breakdown_value, funnel_date nulls first"),
+        "funnel", ("marts.fct_product_funnel",),
+        "One row per breakdown × value × day (NULL day: all time): product journeys view → cart → purchase.",
+        sql="select * from marts.fct_product_funnel order by breakdown, breakdown_value, funnel_date nulls first"),
+    SnapshotTable(
+        "step_funnel", ("marts.fct_funnel",),
+        "One row per breakdown × value × day (NULL day: all time) × step of var funnel_steps: sessions reaching it.",
+        sql="select * from marts.fct_funnel "
+            "order by breakdown, breakdown_value, funnel_date nulls first, step_number"),
     SnapshotTable(
         "cohort_retention", ("marts.rpt_cohort_retention",),
         "One row per cohort type × period grain × cohort × period number: retention.",

@@ -1,5 +1,8 @@
 """Columns computed in pandas on each batch, for rules that are easier to state on parsed values.
 
+Events carry any event names: :func:`event_columns` maps each name to its role with the seed
+``event_roles`` (as staging does), so that only product events need a product_id.
+
 The decision log stores the logging policy's ``action_probabilities`` and its ``context`` as JSON
 text. Off-policy evaluation divides by these probabilities, so each decision's probabilities must
 parse, lie in [0, 1], sum to 1, and give the chosen arm the logged ``propensity``.
@@ -11,6 +14,8 @@ import json
 import math
 
 import pandas as pd
+
+from retail_lift.contract import PRODUCT_ROLES, event_roles
 
 #: Tolerance on the sum of a decision's action probabilities and on propensity = p(chosen arm).
 #: Probabilities are logged rounded (the simulated world rounds to 6 decimals over 7 arms).
@@ -68,4 +73,25 @@ def decision_columns(df: pd.DataFrame) -> pd.DataFrame:
     chosen = pd.Series([p[2] for p in parsed], index=df.index, dtype="float64")
     out["propensity_minus_chosen_arm_probability"] = pd.to_numeric(df["propensity"], errors="coerce") - chosen
     out["context_problem"] = pd.Series([_context_problem(t) for t in df["context"]], index=df.index, dtype="object")
+    return out
+
+
+#: columns :func:`event_columns` adds to a batch of raw events
+EVENT_COLUMNS = ("event_role", "product_id_required", "unknown_event_name")
+
+
+def event_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the role of each event (seed event_roles on the lower-cased, trimmed name; ``other`` for a name
+    the seed does not know; missing for a missing name), whether it needs a product_id ("yes"/"no"), and
+    the name when the seed does not know it (``unknown_event_name``, else missing)."""
+    names = df["event_type"].astype("string").str.strip().str.lower()
+    names = names.mask(names == "")
+    roles = names.map(event_roles()).astype("object")
+    roles = roles.where(names.isna() | roles.notna(), "other")
+    out = df.copy()
+    out["event_role"] = roles.where(names.notna(), None)
+    known = names.isin(list(event_roles()))
+    out["unknown_event_name"] = names.astype("object").where(names.notna() & ~known, None)
+    out["product_id_required"] = pd.Series(["yes" if r in PRODUCT_ROLES else "no" for r in out["event_role"]],
+                                           index=df.index, dtype="object")
     return out

@@ -48,9 +48,14 @@ from retail_lift.quality.checks import (
     row_count_at_least,
     unique,
 )
-from retail_lift.quality.derived import DECISION_COLUMNS, PROBABILITY_TOLERANCE, decision_columns
+from retail_lift.quality.derived import (
+    DECISION_COLUMNS,
+    EVENT_COLUMNS,
+    PROBABILITY_TOLERANCE,
+    decision_columns,
+    event_columns,
+)
 
-EVENT_TYPES = ("view", "addtocart", "transaction")
 DEVICES = ("desktop", "mobile", "tablet")
 ORDER_CHANNELS = ("online", "store")
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
@@ -77,13 +82,20 @@ def key(name: str) -> tuple[str, ...]:
 RAW_SUITES: tuple[TableSuite, ...] = (
     TableSuite(
         "raw.events", contract_columns("events"), batch_by="event_at", sample_columns=("visitor_id", "event_at"),
+        derive=event_columns, derived_columns=EVENT_COLUMNS,
         checks=(
             row_count_at_least(1),
-            not_null(*required("events")),
-            in_set("event_type", EVENT_TYPES),
+            # any event name is accepted (the seed event_roles maps it to a role); only the product roles
+            # (product_view, add_to_cart) need a product_id, page events may have none
+            not_null(*(c for c in required("events") if c != "product_id")),
+            not_null("product_id", when=("product_id_required", "yes")),
+            is_null("unknown_event_name", severity=WARNING,
+                    notes="Event names the seed event_roles does not know: kept with the role other (add a row "
+                          "to seeds/event_roles.csv to give them a role)."),
             in_set("device", DEVICES, severity=WARNING),
             plausible_time("event_at"),
-            not_null("transaction_id", when=("event_type", "transaction"), severity=WARNING),
+            # a purchase without transaction_id is kept (sessions, funnels) but cannot become an order
+            not_null("transaction_id", when=("event_role", "purchase"), severity=WARNING),
             references("product_id", "raw.products", severity=WARNING),
         ),
     ),
@@ -224,7 +236,8 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
         {
             "session_id": "string", "visitor_id": "string", "customer_id": "string",
             "landing_product_id": "string", "device": "string", "visitor_session_number": "integer",
-            "events": "integer", "views": "integer", "carts": "integer", "purchases": "integer",
+            "events": "integer", "page_views": "integer", "views": "integer", "carts": "integer",
+            "purchases": "integer",
             "duration_seconds": "number", "is_converted": "boolean", "session_started_at": "timestamp",
             "session_ended_at": "timestamp", "session_date": "date",
         },
@@ -235,7 +248,7 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
             unique("session_id"),
             in_set("device", (*DEVICES, "unknown")),
             between("events", 1),
-            between("views", 0), between("carts", 0), between("purchases", 0),
+            between("page_views", 0), between("views", 0), between("carts", 0), between("purchases", 0),
             between("visitor_session_number", 1),
             between("duration_seconds", 0),
             not_before("session_ended_at", "session_started_at"),

@@ -7,7 +7,7 @@ pulled into pandas), closes the connection, then draws and writes ``<out_dir>/<n
 ================  =============================================  ===================================================
 chart             reads                                          shows
 ================  =============================================  ===================================================
-funnel            marts.fct_funnel (all-time rows)               journeys viewed → carted → purchased, and the view
+funnel            marts.fct_product_funnel (all-time rows)       journeys viewed → carted → purchased, and the view
                                                                  → purchase rate by device, channel, visitor type
 cohort_heatmap    marts.rpt_cohort_retention                     weekly first-purchase cohorts × weeks since: the
                                                                  share of the cohort that ordered (complete weeks)
@@ -130,18 +130,19 @@ def _new_figure(width: float, height: float, title: str) -> Figure:
 # ---------------------------------------------------------------------------------------------- the charts
 def funnel(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> ChartResult:
     """Journeys viewed → carted → purchased (all time), and the view → purchase rate per breakdown."""
-    tables = ("marts.fct_funnel",)
+    tables = ("marts.fct_product_funnel",)
     data = _read(warehouse, tables, {
         "overall": "select journeys_viewed, journeys_carted, journeys_purchased, view_to_cart_rate, "
-                   "cart_to_purchase_rate, view_to_purchase_rate from marts.fct_funnel "
+                   "cart_to_purchase_rate, view_to_purchase_rate from marts.fct_product_funnel "
                    "where breakdown = 'overall' and funnel_date is null",
-        "by": "select breakdown, breakdown_value, journeys_viewed, view_to_purchase_rate from marts.fct_funnel "
+        "by": "select breakdown, breakdown_value, journeys_viewed, view_to_purchase_rate "
+              "from marts.fct_product_funnel "
               "where breakdown in ('device', 'acquisition_channel', 'visitor_type') and funnel_date is null "
               "order by breakdown, view_to_purchase_rate desc, breakdown_value",
     })
     overall, by = data["overall"], data["by"]
     if overall.empty or not overall["journeys_viewed"].fillna(0).iloc[0]:
-        raise ChartSkipped("fct_funnel has no viewed journeys (no events)")
+        raise ChartSkipped("fct_product_funnel has no viewed journeys (no product views)")
     row = overall.iloc[0]
     fig = _new_figure(12, 4.8, "Funnel: product journeys (visitor × product), all time")
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.3])
@@ -446,7 +447,7 @@ CHARTS: dict[str, tuple[str, Callable[..., ChartResult]]] = {
 
 #: the tables each chart reads (the docs exposure in models/_exposures.yml lists them)
 CHART_TABLES: dict[str, tuple[str, ...]] = {
-    "funnel": ("marts.fct_funnel",),
+    "funnel": ("marts.fct_product_funnel",),
     "cohort_heatmap": ("marts.rpt_cohort_retention",),
     "rfm_segments": ("marts.rpt_rfm_segments",),
     "calibration": tuple(CALIBRATION_TABLES),

@@ -46,9 +46,9 @@ visitor_category_days as (
         events.visitor_id,
         products.top_level_category_id,
         cast(events.event_at as date) as activity_date,
-        count_if(events.event_type = 'view') as views,
-        count_if(events.event_type = 'addtocart') as carts,
-        count_if(events.event_type = 'transaction') as purchases
+        count_if(events.event_role = 'product_view') as views,
+        count_if(events.event_role = 'add_to_cart') as carts,
+        count_if(events.event_role = 'purchase') as purchases
 
     from events
     inner join products

@@ -27,9 +27,9 @@ visitor_days as (
         cast(event_at as date) as activity_date,
         count_if(event_number_in_session = 1) as sessions_started,
         count(*) as events,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'addtocart') as carts,
-        count_if(event_type = 'transaction') as purchases,
+        count_if(event_role = 'product_view') as views,
+        count_if(event_role = 'add_to_cart') as carts,
+        count_if(event_role = 'purchase') as purchases,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at
 

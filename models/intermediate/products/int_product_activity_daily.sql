@@ -11,7 +11,9 @@ with
 
 events as (
 
+    -- events about a product only: page events (and purchases logged without a product) have no product_id
     select * from {{ ref('stg_shop__events') }}
+    where product_id is not null
 
 ),
 
@@ -32,9 +34,9 @@ event_activity as (
     select
         product_id,
         cast(event_at as date) as activity_date,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'addtocart') as carts,
-        count_if(event_type = 'transaction') as purchases
+        count_if(event_role = 'product_view') as views,
+        count_if(event_role = 'add_to_cart') as carts,
+        count_if(event_role = 'purchase') as purchases
 
     from events
     group by 1, 2

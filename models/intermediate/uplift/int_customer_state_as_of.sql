@@ -84,6 +84,7 @@ customer_events as (
     select
         events.visitor_id,
         events.event_type,
+        events.event_role,
         events.event_number_in_session,
         events.event_at
 
@@ -100,13 +101,13 @@ web_history as (
             and customer_events.event_at >= point_windows.window_30d_starts_at) as sessions_30d,
         count_if(customer_events.event_number_in_session = 1
             and customer_events.event_at >= point_windows.window_90d_starts_at) as sessions_90d,
-        count_if(customer_events.event_type = 'view'
+        count_if(customer_events.event_role = 'product_view'
             and customer_events.event_at >= point_windows.window_30d_starts_at) as views_30d,
-        count_if(customer_events.event_type = 'view'
+        count_if(customer_events.event_role = 'product_view'
             and customer_events.event_at >= point_windows.window_90d_starts_at) as views_90d,
-        count_if(customer_events.event_type = 'addtocart'
+        count_if(customer_events.event_role = 'add_to_cart'
             and customer_events.event_at >= point_windows.window_30d_starts_at) as carts_30d,
-        count_if(customer_events.event_type = 'addtocart'
+        count_if(customer_events.event_role = 'add_to_cart'
             and customer_events.event_at >= point_windows.window_90d_starts_at) as carts_90d,
         min(customer_events.event_at) as first_event_at,
         max(customer_events.event_at) as last_event_at

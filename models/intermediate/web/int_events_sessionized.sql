@@ -7,8 +7,10 @@
 
 -- Clean events with their session. A visitor's event starts a new session when more than
 -- var('session_timeout_minutes') (default 30) minutes passed since the visitor's previous event;
--- a gap of exactly the timeout stays in the same session. Events at the same instant are ordered
--- view, addtocart, transaction. session_id is a hash of the visitor and the session's first event
+-- a gap of exactly the timeout stays in the same session. Every clean event counts, whatever its role
+-- (page events without a product too). Events at the same instant are ordered by role (macro
+-- event_role_rank: page_view, search, product_view, add_to_cart, other, view_cart, begin_checkout,
+-- add_payment_info, purchase, refund), then by event_id. session_id is a hash of the visitor and the session's first event
 -- time, so it is stable across rebuilds.
 --
 -- Incremental by day (macro incremental_by_day: insert_overwrite of event_date partitions on Spark,
@@ -58,14 +60,15 @@ ordered as (
         product_id,
         transaction_id,
         event_type,
+        event_role,
         device,
         event_at,
-        case event_type when 'view' then 1 when 'addtocart' then 2 else 3 end as event_type_rank,
+        {{ event_role_rank('event_role') }} as event_role_rank,
         lag(event_at) over visitor_timeline as previous_event_at,
         row_number() over visitor_timeline as visitor_event_number
 
     from events
-    window visitor_timeline as (partition by visitor_id order by event_at, case event_type when 'view' then 1 when 'addtocart' then 2 else 3 end, event_id)
+    window visitor_timeline as (partition by visitor_id order by event_at, {{ event_role_rank('event_role') }}, event_id)
 
 ),
 
@@ -94,7 +97,7 @@ numbered as (
     from flagged
     window visitor_running as (
         partition by visitor_id
-        order by event_at, event_type_rank, event_id
+        order by event_at, event_role_rank, event_id
         rows between unbounded preceding and current row
     )
 
@@ -109,6 +112,7 @@ final as (
         product_id,
         transaction_id,
         event_type,
+        event_role,
         device,
         cast(visitor_session_number as integer) as visitor_session_number,
         cast(visitor_event_number - session_first_event_number + 1 as integer) as event_number_in_session,

@@ -152,7 +152,7 @@ exposed_cart_adds as (
         events.event_at
 
     from events
-    where events.event_type = 'addtocart'
+    where events.event_role = 'add_to_cart'
         and events.visitor_id in (select visitor_id from exposed_visitors)
 
 ),

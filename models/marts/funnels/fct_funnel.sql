@@ -1,11 +1,15 @@
--- One row per breakdown × breakdown value × funnel date (NULL: all time): the view → cart → purchase
--- funnel of the product journeys (metric definitions: doc block funnel_metrics). Journeys without a
--- view are not in the funnel. Every journey falls in exactly one value of each breakdown.
+-- One row per breakdown × breakdown_value × funnel_date (NULL: all time) × step of var('funnel_steps'):
+-- the sessions that reached the step, and the conversion from the previous and from the first step
+-- (definitions: doc block funnel_metrics). The unit is the session (fct_sessions, split by inactivity
+-- over every event): a session reaches step k when it has events matching steps 1..k in that order
+-- (by event order in the session: time, then role rank). A step matches an event whose role (seed
+-- event_roles) or lower-cased name equals it, so a step that is an unknown name has 0 sessions.
 --
--- Cost: no count(distinct). The journeys are first grouped per visitor within every grouping set, so
--- the distinct visitors of a group are its rows; the medians are taken over the carted journeys only
--- (the others have no step times).
-{%- set breakdowns = ['device', 'top_category', 'acquisition_channel', 'visitor_type'] -%}
+-- The earliest match of each step after the previous step's match is taken (greedy), which finds the
+-- ordered match whenever one exists. Every session is in the funnel's denominator (`sessions`), also
+-- the ones that never reach step 1, and falls in exactly one value of each breakdown.
+{%- set steps = funnel_steps() -%}
+{%- set breakdowns = ['device', 'acquisition_channel', 'visitor_type'] -%}
 
 {%- set breakdown_columns -%}
         case
@@ -26,141 +30,144 @@
 
 with
 
-journeys as (
+sessions as (
 
-    select * from {{ ref('fct_product_journeys') }}
-
-),
-
-data_end as (
-
-    select max(last_event_at) as data_end_at
-    from journeys
+    select * from {{ ref('fct_sessions') }}
 
 ),
 
-viewed_journeys as (
+-- only the events that match a step
+step_events as (
 
     select
-        visitor_id,
-        viewed_date as funnel_date,
-        device,
-        coalesce(top_category_id, 'unknown') as top_category,
-        case
-            when customer_id is null then 'unregistered'
-            else coalesce(acquisition_channel, 'unknown')
-        end as acquisition_channel,
-        case when is_new_visitor then 'new' else 'returning' end as visitor_type,
-        is_carted,
-        is_purchased,
-        is_delayed_purchase,
-        hours_view_to_cart,
-        hours_cart_to_purchase,
-        hours_view_to_purchase
+        session_id,
+        event_number_in_session,
+        event_role,
+        event_type
 
-    from journeys
-    where is_viewed
-
-),
-
--- One row per group × visitor: the visitor's journeys in the group.
-visitor_groups as (
-
-    select
-        {{ breakdown_columns }},
-        visitor_id,
-        count(*) as journeys_viewed,
-        count_if(is_carted) as journeys_carted,
-        count_if(is_purchased) as journeys_purchased,
-        count_if(is_delayed_purchase) as delayed_purchases
-
-    from viewed_journeys
-    group by grouping sets (
-        {%- for columns in grouping_sets %}
-        ({{ (['visitor_id'] + columns) | join(', ') }}){{ ',' if not loop.last }}
+    from {{ ref('int_events_sessionized') }}
+    where
+        {%- for step in steps | unique %}
+        {{ 'or ' if not loop.first }}{{ matches_funnel_step(step) }}
         {%- endfor %}
-    )
 
 ),
 
-step_counts as (
+{% for step in steps %}
+-- step {{ loop.index }} ({{ step }}): the session's earliest matching event
+{%- if loop.first %} (of any time)
+reached_step_1 as (
 
     select
-        breakdown,
-        breakdown_value,
-        funnel_date,
-        sum(journeys_viewed) as journeys_viewed,
-        sum(journeys_carted) as journeys_carted,
-        sum(journeys_purchased) as journeys_purchased,
-        sum(delayed_purchases) as delayed_purchases,
-        count(*) as visitors_viewed,
-        count_if(journeys_carted > 0) as visitors_carted,
-        count_if(journeys_purchased > 0) as visitors_purchased
+        session_id,
+        min(event_number_in_session) as event_number_in_session
 
-    from visitor_groups
-    group by breakdown, breakdown_value, funnel_date
+    from step_events
+    where {{ matches_funnel_step(step) }}
+    group by session_id
+
+),
+{%- else %} after its match of step {{ loop.index - 1 }}
+reached_step_{{ loop.index }} as (
+
+    select
+        previous_step.session_id,
+        min(step_events.event_number_in_session) as event_number_in_session
+
+    from reached_step_{{ loop.index - 1 }} as previous_step
+    inner join step_events
+        on previous_step.session_id = step_events.session_id
+        and step_events.event_number_in_session > previous_step.event_number_in_session
+    where {{ matches_funnel_step(step, 'step_events.event_role', 'step_events.event_type') }}
+    group by previous_step.session_id
+
+),
+{%- endif %}
+{% endfor %}
+
+session_progress as (
+
+    select
+        sessions.session_id,
+        sessions.session_date as funnel_date,
+        sessions.device,
+        case
+            when sessions.customer_id is null then 'unregistered'
+            else coalesce(sessions.acquisition_channel, 'unknown')
+        end as acquisition_channel,
+        case when sessions.is_first_session then 'new' else 'returning' end as visitor_type,
+        case
+            {%- for step in steps | reverse %}
+            {%- set number = steps | length - loop.index0 %}
+            when reached_step_{{ number }}.session_id is not null then {{ number }}
+            {%- endfor %}
+            else 0
+        end as steps_reached
+
+    from sessions
+    {%- for step in steps %}
+    left join reached_step_{{ loop.index }}
+        on sessions.session_id = reached_step_{{ loop.index }}.session_id
+    {%- endfor %}
 
 ),
 
-step_times as (
+group_counts as (
 
     select
         {{ breakdown_columns }},
-        median(hours_view_to_cart) as median_hours_view_to_cart,
-        median(hours_cart_to_purchase) as median_hours_cart_to_purchase,
-        median(hours_view_to_purchase) as median_hours_view_to_purchase
+        count(*) as sessions
+        {%- for step in steps %},
+        count_if(steps_reached >= {{ loop.index }}) as reached_step_{{ loop.index }}
+        {%- endfor %}
 
-    from viewed_journeys
-    where is_carted
+    from session_progress
     group by grouping sets (
         {%- for columns in grouping_sets %}
         ({{ columns | join(', ') }}){{ ',' if not loop.last }}
         {%- endfor %}
     )
+    -- without sessions (e.g. orders-only data) the table is empty, not one overall row of zeros
+    having count(*) > 0
+
+),
+
+steps as (
+
+    {%- for step in steps %}
+    select
+        breakdown,
+        breakdown_value,
+        funnel_date,
+        {{ loop.index }} as step_number,
+        cast('{{ step }}' as string) as step,
+        sessions,
+        reached_step_{{ loop.index }} as sessions_reached,
+        {{ 'sessions' if loop.first else 'reached_step_' ~ (loop.index - 1) }} as sessions_at_previous_step,
+        reached_step_1 as sessions_at_first_step
+
+    from group_counts
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 
 ),
 
 final as (
 
     select
-        step_counts.breakdown,
-        step_counts.breakdown_value,
-        step_counts.funnel_date,
-        step_counts.journeys_viewed,
-        step_counts.journeys_carted,
-        step_counts.journeys_purchased,
-        step_counts.delayed_purchases,
-        step_counts.journeys_viewed - step_counts.journeys_carted as journeys_dropped_after_view,
-        step_counts.journeys_carted - step_counts.journeys_purchased as journeys_dropped_after_cart,
-        step_counts.visitors_viewed,
-        step_counts.visitors_carted,
-        step_counts.visitors_purchased,
-        cast(step_counts.journeys_carted as double) / nullif(step_counts.journeys_viewed, 0) as view_to_cart_rate,
-        cast(step_counts.journeys_purchased as double) / nullif(step_counts.journeys_carted, 0) as cart_to_purchase_rate,
-        cast(step_counts.journeys_purchased as double) / nullif(step_counts.journeys_viewed, 0) as view_to_purchase_rate,
-        1.0 - cast(step_counts.journeys_carted as double) / nullif(step_counts.journeys_viewed, 0) as view_drop_off_rate,
-        1.0 - cast(step_counts.journeys_purchased as double) / nullif(step_counts.journeys_carted, 0) as cart_drop_off_rate,
-        cast(step_counts.visitors_purchased as double) / nullif(step_counts.visitors_viewed, 0) as visitor_conversion_rate,
-        cast(step_counts.delayed_purchases as double) / nullif(step_counts.journeys_purchased, 0) as delayed_purchase_share,
-        step_times.median_hours_view_to_cart,
-        step_times.median_hours_cart_to_purchase,
-        step_times.median_hours_view_to_purchase,
-        case
-            when step_counts.funnel_date is null then null
-            else cast(step_counts.funnel_date as timestamp)
-                + interval '1' day
-                + interval '{{ var("stitch_view_to_cart_hours") }}' hour
-                + interval '{{ var("stitch_cart_to_purchase_days") }}' day
-                <= data_end.data_end_at
-        end as is_window_complete
+        breakdown,
+        breakdown_value,
+        funnel_date,
+        cast(step_number as integer) as step_number,
+        step,
+        cast(sessions as bigint) as sessions,
+        cast(sessions_reached as bigint) as sessions_reached,
+        cast(sessions_at_previous_step - sessions_reached as bigint) as sessions_dropped,
+        cast(sessions_reached as double) / nullif(sessions_at_previous_step, 0) as conversion_from_previous,
+        cast(sessions_reached as double) / nullif(sessions_at_first_step, 0) as conversion_from_first,
+        cast(sessions_reached as double) / nullif(sessions, 0) as share_of_sessions
 
-    from step_counts
-    left join step_times
-        on step_counts.breakdown = step_times.breakdown
-        and step_counts.breakdown_value = step_times.breakdown_value
-        -- null-safe: funnel_date is NULL on the all-time rows
-        and (step_counts.funnel_date) is not distinct from (step_times.funnel_date)
-    cross join data_end
+    from steps
 
 )
 

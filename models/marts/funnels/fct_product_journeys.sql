@@ -1,4 +1,5 @@
--- One row per visitor × product with at least one event: the view → add-to-cart → purchase journey
+-- One row per visitor × product with at least one product event (roles product_view, add_to_cart, or
+-- purchase with a product_id): the view → add-to-cart → purchase journey
 -- stitched within var('stitch_view_to_cart_hours') and var('stitch_cart_to_purchase_days'); see the
 -- doc block product_journey_stitching. Out-of-order steps (a cart with no view before it, a purchase
 -- with no stitched cart before it, steps outside their window) are counted in unstitched_* and never
@@ -7,12 +8,16 @@
 -- Cost: no window over the event log. One aggregation of all events per pair, and the carts and
 -- purchases (a few percent of the events) hash-joined to the views and carts of the same visitor and
 -- product. The events CTE is read by four CTEs: DuckDB materialises it (one scan of
--- int_events_sessionized); Spark may re-scan the table, pruned to the columns and event type needed.
+-- int_events_sessionized); Spark may re-scan the table, pruned to the columns and event roles needed.
 with
 
 events as (
 
+    -- the product roles of the journeys (product_view, add_to_cart) and purchases, with a product_id:
+    -- page events and purchases logged without a product are not in any journey
     select * from {{ ref('int_events_sessionized') }}
+    where product_id is not null
+        and event_role in ('product_view', 'add_to_cart', 'purchase')
 
 ),
 
@@ -39,17 +44,17 @@ pair_totals as (
     select
         visitor_id,
         product_id,
-        min(case when event_type = 'view' then event_at end) as first_viewed_at,
+        min(case when event_role = 'product_view' then event_at end) as first_viewed_at,
         min_by(
-            case when event_type = 'view' then coalesce(device, 'unknown') end,
-            case when event_type = 'view' then event_at end
+            case when event_role = 'product_view' then coalesce(device, 'unknown') end,
+            case when event_role = 'product_view' then event_at end
         ) as first_view_device,
         -- session numbers grow with time: the smallest is the first view's
-        min(case when event_type = 'view' then visitor_session_number end) as first_view_session_number,
+        min(case when event_role = 'product_view' then visitor_session_number end) as first_view_session_number,
         max(event_at) as last_event_at,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'addtocart') as carts,
-        count_if(event_type = 'transaction') as purchases
+        count_if(event_role = 'product_view') as views,
+        count_if(event_role = 'add_to_cart') as carts,
+        count_if(event_role = 'purchase') as purchases
 
     from events
     group by visitor_id, product_id
@@ -66,7 +71,7 @@ view_events as (
         event_at
 
     from events
-    where event_type = 'view'
+    where event_role = 'product_view'
 
 ),
 
@@ -79,7 +84,7 @@ cart_events as (
         event_at
 
     from events
-    where event_type = 'addtocart'
+    where event_role = 'add_to_cart'
 
 ),
 
@@ -92,7 +97,7 @@ purchase_events as (
         event_at
 
     from events
-    where event_type = 'transaction'
+    where event_role = 'purchase'
 
 ),
 

@@ -51,9 +51,9 @@ events_by_slot as (
     select
         {{ iso_weekday('event_at') }} as iso_weekday,
         cast(extract(hour from event_at) as integer) as hour_of_day,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'addtocart') as carts,
-        count_if(event_type = 'transaction') as purchases,
+        count_if(event_role = 'product_view') as views,
+        count_if(event_role = 'add_to_cart') as carts,
+        count_if(event_role = 'purchase') as purchases,
         count(distinct visitor_id) as active_visitors
 
     from sessionized_events

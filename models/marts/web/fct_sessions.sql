@@ -6,6 +6,7 @@
 }}
 
 -- One row per web session: when it started and ended, what happened in it, and whether it converted.
+-- Sessions cover every clean event, page events included: a session may have no product view.
 --
 -- Incremental by day (macro incremental_by_day: insert_overwrite of session_date partitions on Spark,
 -- delete+insert on session_date on DuckDB): a run rewrites, with every session that started on them,
@@ -88,11 +89,17 @@ sessions as (
         cast(visitor_session_number as integer) as visitor_session_number,
         -- coalesce first: min_by skips NULL values on DuckDB (it would take a later event's device)
         min_by(coalesce(device, 'unknown'), event_number_in_session) as device,
-        min_by(product_id, event_number_in_session) as landing_product_id,
+        -- the first event with a product (page events have none); min_by's NULL handling differs between
+        -- engines, so events without a product sort after every event with one
+        min_by(
+            product_id,
+            case when product_id is null then 1000000000 + event_number_in_session else event_number_in_session end
+        ) as landing_product_id,
         count(*) as events,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'addtocart') as carts,
-        count_if(event_type = 'transaction') as purchases,
+        count_if(event_role = 'page_view') as page_views,
+        count_if(event_role = 'product_view') as views,
+        count_if(event_role = 'add_to_cart') as carts,
+        count_if(event_role = 'purchase') as purchases,
         count(distinct product_id) as distinct_products
 
     from sessionized_events
@@ -112,6 +119,7 @@ final as (
         customers.acquisition_channel,
         sessions.visitor_session_number,
         sessions.events,
+        sessions.page_views,
         sessions.views,
         sessions.carts,
         sessions.purchases,

@@ -16,6 +16,7 @@ clean as (
         product_id,
         transaction_id,
         event_type,
+        event_role,
         device,
         event_at
 

@@ -67,7 +67,7 @@ views_before_cutoff as (
         on events.visitor_id = customers.visitor_id
     inner join snapshots
         on events.event_at < snapshots.feature_cutoff_at
-    where events.event_type = 'view'
+    where events.event_role = 'product_view'
     group by 1, 2
 
 ),

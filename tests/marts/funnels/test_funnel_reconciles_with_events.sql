@@ -1,5 +1,6 @@
--- The journeys account for every clean event (one row per visitor × product, event counts per type
--- add up); the funnel's purchases never exceed the transaction events; the overall all-time funnel
+-- The journeys account for every clean product event (roles product_view, add_to_cart, and purchase with
+-- a product_id: one row per visitor × product, event counts per role add up); the product funnel's
+-- purchases never exceed the purchase events; the overall all-time funnel
 -- equals the journeys with a view; every breakdown partitions the same journeys (its values add up to
 -- the overall row), and the daily rows add up to the all-time rows.
 with
@@ -7,6 +8,8 @@ with
 events as (
 
     select * from {{ ref('stg_shop__events') }}
+    where product_id is not null
+        and event_role in ('product_view', 'add_to_cart', 'purchase')
 
 ),
 
@@ -18,7 +21,7 @@ journeys as (
 
 funnel as (
 
-    select * from {{ ref('fct_funnel') }}
+    select * from {{ ref('fct_product_funnel') }}
 
 ),
 
@@ -26,9 +29,9 @@ event_totals as (
 
     select
         count(distinct concat(visitor_id, '|', product_id)) as pairs,
-        count_if(event_type = 'view') as views,
-        count_if(event_type = 'addtocart') as carts,
-        count_if(event_type = 'transaction') as purchases
+        count_if(event_role = 'product_view') as views,
+        count_if(event_role = 'add_to_cart') as carts,
+        count_if(event_role = 'purchase') as purchases
 
     from events
 
@@ -84,7 +87,7 @@ failures as (
 
     union all
 
-    select 'funnel purchases exceed transaction events' as failure
+    select 'funnel purchases exceed purchase events' as failure
     from overall
     cross join event_totals
     where overall.journeys_purchased > event_totals.purchases

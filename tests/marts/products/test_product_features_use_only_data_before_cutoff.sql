@@ -39,8 +39,8 @@ event_counts as (
     select
         events.product_id,
         snapshots.snapshot_role,
-        count_if(events.event_type = 'view') as views_all,
-        count_if(events.event_type = 'transaction') as purchases_all,
+        count_if(events.event_role = 'product_view') as views_all,
+        count_if(events.event_role = 'purchase') as purchases_all,
         count(distinct events.visitor_id) as distinct_visitors
 
     from events

@@ -55,8 +55,8 @@ web_before as (
 
     select
         states.feature_point_id,
-        count_if(events.event_type = 'view') as views_90d,
-        count_if(events.event_type = 'addtocart') as carts_90d
+        count_if(events.event_role = 'product_view') as views_90d,
+        count_if(events.event_role = 'add_to_cart') as carts_90d
 
     from states
     inner join customers

@@ -126,6 +126,11 @@ def test_funnel_tab(app, tiny_snapshot):
     bars = next(frames[0] for spec, frames in charts if "journeys" in _fields(spec))
     devices = funnel[funnel["funnel_date"].isna() & (funnel["breakdown"] == "device")]
     assert bars["journeys"].sum() == devices[["journeys_viewed", "journeys_carted", "journeys_purchased"]].sum().sum()
+    steps = open_snapshot(tiny_snapshot).table("step_funnel")
+    overall_steps = steps[steps["funnel_date"].isna() & (steps["breakdown"] == "overall")]
+    session_bars = next(frames[0] for spec, frames in charts if "sessions_reached" in _fields(spec))
+    assert list(session_bars["sessions_reached"]) == list(overall_steps.sort_values("step_number")["sessions_reached"])
+    assert session_bars["sessions_reached"].iloc[0] > 0
 
 
 def test_cohort_tab_draws_the_heatmap(app, tiny_snapshot):
@@ -209,7 +214,7 @@ def test_campaign_download_carries_the_target_list(app, tiny_snapshot):
 
 
 def test_missing_tables_show_a_message(tiny_warehouse, tmp_path, monkeypatch):
-    without = {"experiment_results", "funnel"}
+    without = {"experiment_results", "funnel", "step_funnel"}
     tables = tuple(dataclasses.replace(t, sources=(f"ml.{t.name}_not_built",)) if t.name in without else t
                    for t in SNAPSHOT_TABLES)
     publish_snapshot(tiny_warehouse, tmp_path / "snap", tables=tables)

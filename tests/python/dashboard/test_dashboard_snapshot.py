@@ -33,7 +33,8 @@ pytestmark = pytest.mark.dbt
 COPIES = {
     "experiment_results": "ml.ml_experiment_results",
     "experiment_srm": "marts.fct_experiment_srm",
-    "funnel": "marts.fct_funnel",
+    "funnel": "marts.fct_product_funnel",
+    "step_funnel": "marts.fct_funnel",
     "cohort_retention": "marts.rpt_cohort_retention",
     "rfm_segments": "marts.rpt_rfm_segments",
     "uplift_segments": "ml.ml_uplift_segments",

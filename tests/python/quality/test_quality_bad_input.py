@@ -34,8 +34,8 @@ def _bad_sum(raw, wh):
 CASES = [
     ("negative amount", _set("orders", 1, "amount", -5.0),
      "raw.orders", "expect_column_values_to_be_between", "amount", -5.0),
-    ("unknown event_type", _set("events", 2, "event_type", "click"),
-     "raw.events", "expect_column_values_to_be_in_set", "event_type", "click"),
+    ("product view without product_id", _set("events", 2, "product_id", None),
+     "raw.events", "expect_column_values_to_not_be_null", "product_id", None),
     ("propensity 0", _set("decisions", 1, "propensity", 0.0),
      "raw.decisions", "expect_column_values_to_be_between", "propensity", 0.0),
     ("probabilities not summing to 1", _bad_sum,
@@ -119,6 +119,22 @@ def test_a_warning_is_reported_but_does_not_fail(make_world, tmp_path):
     assert result.success
     [warning] = result.warnings
     assert (warning.column, warning.severity, warning.sample_bad_values) == ("device", WARNING, ["smartwatch"])
+
+
+def test_any_event_name_is_accepted_and_an_unknown_one_is_a_warning(make_world, tmp_path):
+    """Page events need no product_id; a name the seed event_roles does not know is kept (role other) and
+    named in a warning."""
+    def edit(raw, wh):
+        raw["events"].loc[0, ["event_type", "product_id"]] = ["Home", None]  # a page event: no product needed
+        raw["events"].loc[2, "event_type"] = "click"  # unknown name
+        raw["events"].loc[18, "transaction_id"] = None  # a purchase without transaction_id: a warning
+
+    wh, raw = make_world(edit)
+    result = run_checkpoint(wh, raw, tmp_path / "out", suites=[suite_for("raw.events")], discover=False,
+                            build_docs=False, as_of=AS_OF)
+    assert result.success, result.message()
+    found = {(w.column, w.severity): w.sample_bad_values for w in result.warnings}
+    assert found == {("unknown_event_name", WARNING): ["click"], ("transaction_id", WARNING): [None]}, found
 
 
 def test_text_that_does_not_parse_is_named_value_by_value(make_world, tmp_path):

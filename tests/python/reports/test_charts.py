@@ -100,11 +100,11 @@ def test_missing_or_empty_tables_are_skipped_with_a_reason(tiny_warehouse, tmp_p
     lines: list[str] = []
     results = {r.name: r for r in build_charts(partial, out, log=lines.append)}
     assert results["rfm_segments"].written
-    assert results["funnel"].reason == "table marts.fct_funnel not in the warehouse"
+    assert results["funnel"].reason == "table marts.fct_product_funnel not in the warehouse"
     assert results["bandit_arm_mix"].reason == "fct_decision_ledger has no decisions"
     assert not (out / "funnel.png").exists()  # no stale chart of another build
     assert sorted(p.name for p in out.iterdir()) == ["rfm_segments.png"]
-    assert "chart funnel: skipped (table marts.fct_funnel not in the warehouse)" in lines
+    assert "chart funnel: skipped (table marts.fct_product_funnel not in the warehouse)" in lines
 
     missing = build_charts(tmp_path / "nothing.duckdb", tmp_path / "none", log=lambda _line: None)
     assert {r.reason for r in missing} == {f"no warehouse at {tmp_path / 'nothing.duckdb'}"}

@@ -48,8 +48,10 @@ def corrupted_build(tiny_world, tmp_path_factory):
         {**base, "event_at": "not-a-date"},                                  # unparseable_event_at
         {**base, "event_at": "2099-01-01 00:00:00"},                         # implausible (future)
         {**base, "event_at": "1970-01-01 00:00:01"},                         # implausible (ancient)
-        {**base, "event_type": "click"},                                     # unknown_event_type
-        {**base, "event_type": "transaction"},                               # missing_transaction_id
+        {**base, "event_type": ""},                                          # missing_event_type
+        {**base, "event_type": "click"},                                     # any name: valid (role other)
+        {**base, "event_type": "transaction"},                               # purchase without transaction_id: valid
+        {**base, "event_type": "Home", "product_id": ""},                    # page event without product: valid
         {**base, "product_id": ""},                                          # missing_product_id
         first,                                                               # duplicate_event
         {**base, "visitor_id": "v\u2603\u200b\u00e9", "event_at": "2026-02-02 10:00:00"},  # unicode: valid
@@ -95,8 +97,7 @@ def test_every_bad_row_is_quarantined_with_its_reason(corrupted_build):
     assert summary == {
         ("events", "unparseable_event_at"): 1,
         ("events", "implausible_event_at"): 2,
-        ("events", "unknown_event_type"): 1,
-        ("events", "missing_transaction_id"): 1,
+        ("events", "missing_event_type"): 1,
         ("events", "missing_product_id"): 1,
         ("events", "duplicate_event"): 1,
         ("events", "unparseable_csv_line"): 1,
@@ -116,8 +117,13 @@ def test_nothing_is_lost(corrupted_build):
     db, n_events, n_orders = corrupted_build
     clean = _q(db, "select count(*) from staging.stg_shop__events")[0][0]
     quarantined = _q(db, "select count(*) from staging.stg_shop__quarantined_events")[0][0]
-    assert clean == n_events + 1  # every original event plus the unicode visitor's valid event
-    assert clean + quarantined == n_events + 8  # all 8 appended rows are accounted for
+    # every original event plus the valid appended ones: an unknown name (role other), a purchase without
+    # transaction_id, a page event without product, the unicode visitor's event
+    assert clean == n_events + 4
+    assert clean + quarantined == n_events + 10  # all 10 appended rows are accounted for
+    roles = dict(_q(db, "select event_type, event_role from staging.stg_shop__events "
+                        "where event_type in ('click', 'home', 'transaction') group by all"))
+    assert roles == {"click": "other", "home": "page_view", "transaction": "purchase"}
     assert _q(db, "select count(*) from staging.stg_shop__orders")[0][0] == n_orders
     # the original value of a row that did not parse is kept
     assert _q(db, "select event_at_raw from staging.stg_shop__quarantined_events "

@@ -11,7 +11,13 @@ source as (
 
 ),
 
-typed as (
+event_roles as (
+
+    select * from {{ ref('event_roles') }}
+
+),
+
+typed_raw as (
 
     select
         {{ clean_text('visitor_id') }} as visitor_id,
@@ -23,6 +29,22 @@ typed as (
         try_cast(event_at as timestamp) as event_at
 
     from source
+
+),
+
+-- Any event name is accepted: the seed maps it to a role; a name the seed does not know takes 'other'.
+typed as (
+
+    select
+        typed_raw.*,
+        case
+            when typed_raw.event_type is null then null
+            else coalesce(event_roles.role, 'other')
+        end as event_role
+
+    from typed_raw
+    left join event_roles
+        on typed_raw.event_type = event_roles.event_name
 
 ),
 
@@ -48,6 +70,7 @@ checked as (
         product_id,
         transaction_id,
         event_type,
+        event_role,
         device,
         event_at_raw,
         event_at,
@@ -57,9 +80,8 @@ checked as (
             ['unparseable_event_at', is_unparseable('event_at_raw', 'event_at')],
             ['implausible_event_at', is_implausible_time('event_at')],
             ['missing_visitor_id', 'visitor_id is null'],
-            ['missing_product_id', 'product_id is null'],
-            ['unknown_event_type', "event_type is null or event_type not in ('view', 'addtocart', 'transaction')"],
-            ['missing_transaction_id', "event_type = 'transaction' and transaction_id is null"],
+            ['missing_event_type', 'event_type is null'],
+            ['missing_product_id', 'event_role in ' ~ product_roles() ~ ' and product_id is null'],
             ['duplicate_event', 'copy_number > 1'],
         ]) }} as dq_reason
 
