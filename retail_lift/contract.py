@@ -58,7 +58,8 @@ TABLES: dict[str, Table] = {
                 C("visitor_id", "VARCHAR", "Anonymous visitor (browser) identifier."),
                 C("event_type", "VARCHAR", "Any name; the seed event_roles maps it to a role (unknown names: other)."),
                 C("product_id", "VARCHAR", "The product viewed, added to cart or bought; may be NULL for events that "
-                  "are not about one product (page views, search, checkout)."),
+                  "are not about one product (page views, search, checkout); a column the export may lack.",
+                  required=False),
                 C("transaction_id", "VARCHAR", "Order id of purchase events, NULL otherwise (a purchase without it is "
                   "kept: it counts in sessions and funnels but cannot become an order).", required=False),
                 C("device", "VARCHAR", "desktop, mobile or tablet; NULL when unknown.", required=False),

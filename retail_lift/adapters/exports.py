@@ -201,8 +201,8 @@ def product_role_check(con, events_path: Path, report: LoadReport) -> None:
     n = con.execute(f"select count(*) from read_parquet({_sql_str(events_path)}) "
                     f"where lower(trim(event_type)) in ({in_list}) and product_id is null").fetchall()[0][0]
     if n:
-        report.notes.append(f"{n:,} product_view/add_to_cart event(s) without a product id: staging quarantines "
-                            f"them (missing_product_id)")
+        report.notes.append(f"{n:,} product_view/add_to_cart event(s) without a product id: kept for sessions "
+                            f"and funnels, left out of the product journeys")
 
 
 def open_connection():

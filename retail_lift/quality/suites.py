@@ -88,7 +88,7 @@ RAW_SUITES: tuple[TableSuite, ...] = (
             # any event name is accepted (the seed event_roles maps it to a role); only the product roles
             # (product_view, add_to_cart) need a product_id, page events may have none
             not_null(*(c for c in required("events") if c != "product_id")),
-            not_null("product_id", when=("product_id_required", "yes")),
+            not_null("product_id", when=("product_id_required", "yes"), severity=WARNING),
             is_null("unknown_event_name", severity=WARNING,
                     notes="Event names the seed event_roles does not know: kept with the role other (add a row "
                           "to seeds/event_roles.csv to give them a role)."),

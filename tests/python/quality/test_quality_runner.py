@@ -62,7 +62,7 @@ def _spy_on_fetch(monkeypatch) -> list[tuple[str, int]]:
 
 def test_large_tables_are_validated_in_day_batches_with_the_same_result(make_world, tmp_path, monkeypatch):
     def edit(raw, wh):
-        raw["events"].loc[[0, 10, 17], "product_id"] = None  # product events on three different days
+        raw["events"].loc[[0, 10, 17], "visitor_id"] = None  # events on three different days
 
     wh, raw = make_world(edit)
     suites = [suite_for("raw.events")]
@@ -75,7 +75,7 @@ def test_large_tables_are_validated_in_day_batches_with_the_same_result(make_wor
     assert max(n for _, n in seen) <= 7
     [a], [b] = whole.errors, batched.errors
     assert (a.column, a.unexpected_count, a.element_count) == (b.column, b.unexpected_count, b.element_count)
-    assert (b.column, b.unexpected_count, b.batches) == ("product_id", 3, 3)
+    assert (b.column, b.unexpected_count, b.batches) == ("visitor_id", 3, 3)
     assert len(b.sample_rows) == 3  # one per batch, with the visitor and time of each
 
 

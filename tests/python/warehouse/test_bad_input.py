@@ -52,7 +52,7 @@ def corrupted_build(tiny_world, tmp_path_factory):
         {**base, "event_type": "click"},                                     # any name: valid (role other)
         {**base, "event_type": "transaction"},                               # purchase without transaction_id: valid
         {**base, "event_type": "Home", "product_id": ""},                    # page event without product: valid
-        {**base, "product_id": ""},                                          # missing_product_id
+        {**base, "product_id": ""},                                          # product view without product: kept
         first,                                                               # duplicate_event
         {**base, "visitor_id": "v\u2603\u200b\u00e9", "event_at": "2026-02-02 10:00:00"},  # unicode: valid
     ]
@@ -98,7 +98,6 @@ def test_every_bad_row_is_quarantined_with_its_reason(corrupted_build):
         ("events", "unparseable_event_at"): 1,
         ("events", "implausible_event_at"): 2,
         ("events", "missing_event_type"): 1,
-        ("events", "missing_product_id"): 1,
         ("events", "duplicate_event"): 1,
         ("events", "unparseable_csv_line"): 1,
         ("orders", "negative_amount"): 1,
@@ -118,8 +117,8 @@ def test_nothing_is_lost(corrupted_build):
     clean = _q(db, "select count(*) from staging.stg_shop__events")[0][0]
     quarantined = _q(db, "select count(*) from staging.stg_shop__quarantined_events")[0][0]
     # every original event plus the valid appended ones: an unknown name (role other), a purchase without
-    # transaction_id, a page event without product, the unicode visitor's event
-    assert clean == n_events + 4
+    # transaction_id, a page event without product, a product view without product, the unicode visitor's event
+    assert clean == n_events + 5
     assert clean + quarantined == n_events + 10  # all 10 appended rows are accounted for
     roles = dict(_q(db, "select event_type, event_role from staging.stg_shop__events "
                         "where event_type in ('click', 'home', 'transaction') group by all"))

@@ -81,7 +81,6 @@ checked as (
             ['implausible_event_at', is_implausible_time('event_at')],
             ['missing_visitor_id', 'visitor_id is null'],
             ['missing_event_type', 'event_type is null'],
-            ['missing_product_id', 'event_role in ' ~ product_roles() ~ ' and product_id is null'],
             ['duplicate_event', 'copy_number > 1'],
         ]) }} as dq_reason
 
