@@ -23,7 +23,8 @@ th{background:#f5f6f8} td.num{text-align:right;font-variant-numeric:tabular-nums
 code{font-size:.85rem;background:#f5f6f8;padding:0 .2rem;border-radius:3px}
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;font-size:.8rem;font-weight:600}
 .badge.error{background:#fce8e6;color:#b3261e} .badge.warning{background:#fef7e0;color:#9a6700}
-.badge.ok{background:#e6f4ea;color:#137333} .badge.skipped{background:#eceff1;color:#455a64} .badge.empty{background:#eceff1;color:#455a64}
+.badge.ok{background:#e6f4ea;color:#137333} .badge.skipped{background:#eceff1;color:#455a64}
+.badge.empty{background:#eceff1;color:#455a64}
 """
 
 
@@ -60,7 +61,8 @@ def write_index(result, docs_dir: Path) -> Path:
            f"&middot; {result.seconds:.1f} s &middot; <a href=gx_index.html>GX index</a> (its list needs network "
            f"access for its scripts)</p>",
            f"<p><b>Outcome: {status}</b> &mdash; {counts['tables_checked']} tables checked, "
-           f"{counts['tables_skipped']} skipped, {counts['tables_empty']} empty (not checked); {counts['expectations']} expectations: {counts['passed']} passed, "
+           f"{counts['tables_skipped']} skipped, {counts['tables_empty']} empty (not checked); "
+           f"{counts['expectations']} expectations: {counts['passed']} passed, "
            f"<span class=fail>{counts['errors']} error(s)</span>, <span class=warn>{counts['warnings']} "
            f"warning(s)</span>, {counts['skipped']} not run.</p>"]
 
