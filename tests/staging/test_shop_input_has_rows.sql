@@ -2,6 +2,7 @@
 -- when neither stg_shop__events nor stg_shop__orders has a clean row. The message (printed on the dbt
 -- console, and in the message column for --store-failures) points at the load report
 -- (staging.stg_shop__load_report: a header-only file lands with row_count 0) and at the quarantine.
+-- depends_on: {{ ref('stg_shop__load_report') }}
 {{ config(severity = 'error') }}
 
 {%- set message = "retail_lift: no rows: neither stg_shop__events nor stg_shop__orders has a clean row, so every mart would be empty. See the load report (staging.stg_shop__load_report, or the raw folder's _load_report.parquet: a header-only file lands with row_count 0) and the quarantine (marts.rpt_quarantine_summary)" -%}

@@ -218,5 +218,5 @@ def test_a_header_only_orders_file_fails_the_build_with_the_no_rows_message(tmp_
     assert b.proc.returncode != 0
     out = b.proc.stdout
     assert "retail_lift: no rows: neither stg_shop__events nor stg_shop__orders has a clean row" in out
-    assert "stg_shop__load_report" in out and "orders: provided, row_count 0" in out
+    assert "stg_shop__load_report" in out and "orders: converted, row_count 0" in out
     assert "FAIL 1 test_shop_input_has_rows" in out
