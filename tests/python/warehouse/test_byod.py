@@ -220,3 +220,17 @@ def test_a_header_only_orders_file_fails_the_build_with_the_no_rows_message(tmp_
     assert "retail_lift: no rows: neither stg_shop__events nor stg_shop__orders has a clean row" in out
     assert "stg_shop__load_report" in out and "orders: converted, row_count 0" in out
     assert "FAIL 1 test_shop_input_has_rows" in out
+
+
+# ---------------------------------------------------------------- between the thresholds: a warning, the build goes on
+
+def test_a_small_quarantined_share_warns_and_the_build_goes_on(cdnow_folder, tmp_path):
+    # 158 of the 6,919 orders (2.3 %) fall before 1997-01-08: above quarantine_warn_share (1 %), below the error share
+    b = _build(cdnow_folder, tmp_path, "-s", "base_shop__orders", "--vars", '{min_plausible_at: "1997-01-08"}')
+    assert b.proc.returncode == 0
+    out = b.proc.stdout
+    line = next((x for x in out.splitlines() if "retail_lift quarantine WARNING" in x), None)
+    assert line is not None, out[-3000:]
+    assert "table orders, reason implausible_ordered_at: 158 of 6919 rows (2.28 %" in line
+    assert "quarantine_warn_share=0.01" in line and "min_plausible_at=1997-01-08" in line
+    assert "WARN 1 quarantine_share_base_shop__orders_orders" in out
