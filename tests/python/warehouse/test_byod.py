@@ -234,3 +234,21 @@ def test_a_small_quarantined_share_warns_and_the_build_goes_on(cdnow_folder, tmp
     assert "table orders, reason implausible_ordered_at: 158 of 6919 rows (2.28 %" in line
     assert "quarantine_warn_share=0.01" in line and "min_plausible_at=1997-01-08" in line
     assert "WARN 1 quarantine_share_base_shop__orders_orders" in out
+
+
+# ---------------------------------------------------------------- far from the data's own span: a warning, kept
+
+def test_a_timestamp_far_from_the_bulk_is_a_warning_not_a_quarantine(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    text = CDNOW.read_text()
+    (folder / "orders.csv").write_text(text + "6920,4,1975-06-01,10.00\n")  # a plausible date, 21 years early
+    b = _build(folder, tmp_path / "build", "-s", "+stg_shop__orders", "--indirect-selection", "cautious")
+    assert b.proc.returncode == 0
+    assert b.q("select count(*) from staging.stg_shop__orders") == [(6920,)]  # kept, not quarantined
+    out = b.proc.stdout
+    line = next((x for x in out.splitlines() if "retail_lift time outliers" in x), None)
+    assert line is not None, out[-3000:]
+    assert "1 rows of" in line and "ordered_at (from 1975-06-01 00:00:00 to 1975-06-01 00:00:00)" in line
+    assert "var time_outlier_gap_days=365" in line and "1st to 99th percentile: 1997-01-0" in line
+    assert "WARN 1 time_outliers_stg_shop__orders_ordered_at" in out
