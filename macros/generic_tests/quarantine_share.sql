@@ -1,11 +1,11 @@
 {#- A loud stop when data would be lost: the share of a raw table's rows that the data contract quarantines.
 
-    On a base_shop__* model (one row per raw row, dq_reason the first check it fails): one result row per
-    reason whose rows exceed var quarantine_warn_share of the table (default 0.01) with level 1, or
-    var quarantine_error_share (default 0.10) with level 2; the test warns at level 1 and fails the build at
-    level 2 (fail_calc is the highest level). At execution time the macro also prints, on the dbt console,
-    one message per such reason: the table, the reason, the count and share, one sample row with its raw
-    values, and the var or mapping to change. The result rows carry the same text in a message column, so
+    On a base_shop__* model (one row per raw row, dq_reason the first check it fails): when the quarantined
+    rows (all reasons together) exceed var quarantine_warn_share of the table (default 0.01), one result row
+    per reason with level 1, or level 2 above var quarantine_error_share (default 0.10); the test warns at
+    level 1 and fails the build at level 2 (fail_calc is the highest level). At execution time the macro
+    also prints, on the dbt console, one message per reason: the table, the reason, the count and share,
+    one sample row with its raw values, and the var or mapping to change. The result rows carry the same text in a message column, so
     that `dbt build --store-failures` users can query it. -#}
 {% test quarantine_share(model, source_table, reason_column='dq_reason') %}
 {{ config(severity='error', fail_calc='coalesce(max(level), 0)', warn_if='>0', error_if='>1') }}
@@ -22,9 +22,18 @@
         order by n desc
     {%- endset -%}
     {%- set shares = run_query(shares_sql) -%}
+    {%- set ns = namespace(quarantined=0, total=0) -%}
     {%- for row in shares.rows -%}
-        {%- set share = (row[1] / row[2]) if row[2] else 0 -%}
-        {%- if share > warn_share -%}
+        {%- set ns.quarantined = ns.quarantined + row[1] -%}
+        {%- set ns.total = row[2] -%}
+    {%- endfor -%}
+    {%- set table_share = (ns.quarantined / ns.total) if ns.total else 0 -%}
+    {%- if table_share > warn_share -%}
+        {%- set is_error = table_share > error_share -%}
+        {%- set level = 'ERROR' if is_error else 'WARNING' -%}
+        {%- set limit = ('var quarantine_error_share=' ~ error_share) if is_error
+                        else ('var quarantine_warn_share=' ~ warn_share) -%}
+        {%- for row in shares.rows -%}
             {%- set sample = run_query("select * from " ~ model ~ " where " ~ reason_column ~ " = '"
                                        ~ row[0] ~ "' limit 1") -%}
             {%- set values = [] -%}
@@ -33,20 +42,18 @@
                     {%- do values.append(col ~ '=' ~ (sample.rows[0][col] if sample.rows[0][col] is not none else '')) -%}
                 {%- endif -%}
             {%- endfor -%}
-            {%- set level = 'ERROR' if share > error_share else 'WARNING' -%}
-            {%- set limit_var = 'quarantine_error_share' if share > error_share else 'quarantine_warn_share' -%}
             {%- set msg = "retail_lift quarantine " ~ level ~ ": table " ~ source_table ~ ", reason " ~ row[0]
-                ~ ": " ~ row[1] ~ " of " ~ row[2] ~ " rows (" ~ ((share * 100) | round(2)) ~ " %, above var "
-                ~ limit_var ~ "=" ~ (error_share if share > error_share else warn_share) ~ ") quarantined"
-                ~ "; sample row: " ~ (values | join(', ')) ~ ". To change: " ~ quarantine_hint(row[0]) -%}
+                ~ ": " ~ row[1] ~ " of " ~ row[2] ~ " rows (" ~ ((row[1] / row[2] * 100) | round(2))
+                ~ " %) quarantined (all reasons: " ~ ((table_share * 100) | round(2)) ~ " % of the table, above "
+                ~ limit ~ "); sample row: " ~ (values | join(', ')) ~ ". To change: " ~ quarantine_hint(row[0]) -%}
             {%- do messages.update({row[0]: msg}) -%}
-            {%- if share > error_share -%}
+            {%- if is_error -%}
                 {{ log(msg, info=True) }}
             {%- else -%}
                 {%- do exceptions.warn(msg) -%}
             {%- endif -%}
-        {%- endif -%}
-    {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
 {%- endif %}
 
 with
@@ -76,7 +83,8 @@ shares as (
         reasons.dq_reason,
         reasons.quarantined_rows,
         total.landed_rows,
-        reasons.quarantined_rows * 1.0 / total.landed_rows as quarantined_share
+        reasons.quarantined_rows * 1.0 / total.landed_rows as quarantined_share,
+        sum(reasons.quarantined_rows) over () * 1.0 / total.landed_rows as table_quarantined_share
 
     from reasons
     cross join total
@@ -89,7 +97,8 @@ select
     quarantined_rows,
     landed_rows,
     quarantined_share,
-    case when quarantined_share > {{ error_share }} then 2 else 1 end as level,
+    table_quarantined_share,
+    case when table_quarantined_share > {{ error_share }} then 2 else 1 end as level,
     case
         when dq_reason is null then null
     {%- for reason, msg in messages.items() %}
@@ -99,7 +108,7 @@ select
     end as message
 
 from shares
-where quarantined_share > {{ warn_share }}
+where table_quarantined_share > {{ warn_share }}
 
 {% endtest %}
 
