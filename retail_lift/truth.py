@@ -12,9 +12,9 @@ from __future__ import annotations
 import pandas as pd
 
 #: Why an evaluation table is empty (the models' descriptions say the same).
-NO_TRUTH_NOTE = ("no simulated truth: the truth tables (stg_simulation__truth_customers, _customer_arms, "
-                 "_exposures) are empty, as `retail-lift prepare` writes them for real data; this evaluation "
-                 "measures against the simulated world's true effects, so it builds empty")
+NO_TRUTH_NOTE = ("no simulated truth: the simulated world's truth tables (customers, customer arms, exposures) "
+                 "are empty, as `retail-lift prepare` writes them for real data; this evaluation measures "
+                 "against the simulated world's true effects, so it builds empty")
 
 #: The declared columns (and pandas dtypes) of the Python evaluation models, for their empty frames.
 #: tests/python/test_truth.py checks them against the models' yml.
