@@ -24,7 +24,7 @@ import pandas as pd
 SESSION_TIMEOUT = pd.Timedelta(minutes=30)
 VIEW_TO_CART = pd.Timedelta(hours=24)
 CART_TO_PURCHASE = pd.Timedelta(days=10)
-MIN_PLAUSIBLE = pd.Timestamp("2000-01-01")
+MIN_PLAUSIBLE = pd.Timestamp("1970-01-01")  # the staging default (var min_plausible_at null)
 MAX_ORDER_AMOUNT = 1_000_000
 EVENT_RANK = {"view": 1, "addtocart": 2, "transaction": 3}
 

@@ -10,15 +10,25 @@
     end
 {%- endmacro %}
 
-{#- Condition: a timestamp text did not parse, or parsed outside the plausible range
-    (before var min_plausible_at, or more than a day after this run started). -#}
+{#- Condition: a text that was there did not parse. -#}
 {% macro is_unparseable(raw_column, typed_column) -%}
     ({{ raw_column }} is not null and {{ typed_column }} is null)
 {%- endmacro %}
 
+{#- Condition: a parsed timestamp outside the plausible range: before 1970-01-01 (a zero, a negative epoch
+    or a wrong unit), more than a day after this run started (a wrong clock or unit), or, when the user sets
+    var min_plausible_at (null by default), before it. Plausibility comes from the data, not the calendar:
+    a log from the 1990s is kept; timestamps far from the bulk of a column are flagged (warn) by the generic
+    test time_outliers, not quarantined. -#}
 {% macro is_implausible_time(typed_column) -%}
-    ({{ typed_column }} < cast('{{ var("min_plausible_at") }}' as timestamp)
+    ({{ typed_column }} < cast('{{ min_plausible_at() }}' as timestamp)
      or {{ typed_column }} > {{ run_started_at_literal() }} + interval '1' day)
+{%- endmacro %}
+
+{#- The earliest plausible timestamp, as text: var min_plausible_at when set, else 1970-01-01. -#}
+{% macro min_plausible_at() -%}
+    {%- set v = var("min_plausible_at", none) -%}
+    {{- '1970-01-01' if v is none or (v | string | trim) in ('', 'None', 'none', 'null') else v -}}
 {%- endmacro %}
 
 {#- Text column: trimmed, empty text as NULL. -#}

@@ -26,12 +26,12 @@
 {%- endmacro %}
 
 {#- The first day an incremental run rewrites: the day of max(timestamp_column) in the loaded table minus
-    var('incremental_lookback_days'), as a scalar subquery (var('min_plausible_at') when the table is empty). -#}
+    var('incremental_lookback_days'), as a scalar subquery (var('min_plausible_at') when the table is empty, 1970-01-01 when that var is null). -#}
 {% macro incremental_first_day(relation, timestamp_column) -%}
     (
         select coalesce(
             cast(max({{ timestamp_column }}) - interval '{{ var("incremental_lookback_days") }}' day as date),
-            cast('{{ var("min_plausible_at") }}' as date)
+            cast('{{ min_plausible_at() }}' as date)
         )
         from {{ relation }}
     )

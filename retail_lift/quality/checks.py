@@ -36,8 +36,10 @@ SEVERITIES = (ERROR, WARNING)
 #: Our severity -> the ``severity`` field of a GX 1.x expectation.
 GX_SEVERITY = {ERROR: "critical", WARNING: "warning"}
 
-#: Timestamps before this are implausible (the dbt var ``min_plausible_at`` of the staging layer).
-MIN_PLAUSIBLE_AT = dt.datetime(2000, 1, 1)
+#: Timestamps before this are implausible: the staging layer's default (``is_implausible_time``: before
+#: 1970-01-01, a zero or negative epoch or a wrong unit; the dbt var ``min_plausible_at`` is null by default,
+#: so a log from the 1990s is plausible).
+MIN_PLAUSIBLE_AT = dt.datetime(1970, 1, 1)
 
 #: Column types by family, as DuckDB names them (DECIMAL(18,3) is compared as DECIMAL).
 #: A suite names a column's type either by family (lower case) or as one exact DuckDB type.
@@ -239,7 +241,7 @@ def not_before(later: str, earlier: str, severity: str = ERROR) -> RowCheck:
 
 
 def plausible_time(*columns: str, severity: str = ERROR) -> tuple[RowCheck, ...]:
-    """Not before 2000-01-01 (the staging layer's ``min_plausible_at``) and not more than a day after
+    """Not before 1970-01-01 (the staging layer's default plausible range) and not more than a day after
     the run's as-of time (a future timestamp means a wrong clock or a wrong unit)."""
     return tuple(between(c, MIN_PLAUSIBLE_AT, AS_OF_PLUS_ONE_DAY, severity=severity) for c in columns)
 

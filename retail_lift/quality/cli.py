@@ -67,13 +67,16 @@ def quality_command(warehouse_path, raw_dir, out_dir, batch_rows, as_of, tables,
 def format_report(result) -> str:
     """The compact report: a count line, then one line per failed or skipped check and per note."""
     d = result.to_dict()["counts"]
-    lines = [f"{d['tables_checked']} tables checked, {d['tables_skipped']} skipped; {d['expectations']} "
+    lines = [f"{d['tables_checked']} tables checked, {d['tables_skipped']} skipped, {d['tables_empty']} empty "
+             f"(not checked); {d['expectations']} "
              f"expectations: {d['passed']} passed, {d['errors']} error(s), {d['warnings']} warning(s), "
              f"{d['skipped']} not run ({result.seconds:.1f} s)"]
     for label, items in (("ERROR", result.errors), ("WARNING", result.warnings)):
         lines += [f"  {label:<8}{r.describe()}" for r in items]
     lines += [f"  NOTE    {n}" for n in result.notes]
-    lines += [f"  NOT RUN {r.describe()}" for r in result.results if r.status == "skipped"]
+    lines += [f"  EMPTY   {t.table}: {t.message}" for t in result.tables if t.status == "empty"]
+    lines += [f"  NOT RUN {r.describe()}" for r in result.results
+              if r.status == "skipped" and r.expectation != "(empty table: not checked)"]
     lines.append(f"summary: {result.summary_path}" + (f"; Data Docs: {result.data_docs_index}"
                                                        if result.data_docs_index else ""))
     lines.append("data quality: " + ("FAILED" if not result.success else "passed"))

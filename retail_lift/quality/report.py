@@ -24,6 +24,7 @@ code{font-size:.85rem;background:#f5f6f8;padding:0 .2rem;border-radius:3px}
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;font-size:.8rem;font-weight:600}
 .badge.error{background:#fce8e6;color:#b3261e} .badge.warning{background:#fef7e0;color:#9a6700}
 .badge.ok{background:#e6f4ea;color:#137333} .badge.skipped{background:#eceff1;color:#455a64}
+.badge.empty{background:#eceff1;color:#455a64}
 """
 
 
@@ -60,7 +61,8 @@ def write_index(result, docs_dir: Path) -> Path:
            f"&middot; {result.seconds:.1f} s &middot; <a href=gx_index.html>GX index</a> (its list needs network "
            f"access for its scripts)</p>",
            f"<p><b>Outcome: {status}</b> &mdash; {counts['tables_checked']} tables checked, "
-           f"{counts['tables_skipped']} skipped; {counts['expectations']} expectations: {counts['passed']} passed, "
+           f"{counts['tables_skipped']} skipped, {counts['tables_empty']} empty (not checked); "
+           f"{counts['expectations']} expectations: {counts['passed']} passed, "
            f"<span class=fail>{counts['errors']} error(s)</span>, <span class=warn>{counts['warnings']} "
            f"warning(s)</span>, {counts['skipped']} not run.</p>"]
 
@@ -92,7 +94,8 @@ def write_index(result, docs_dir: Path) -> Path:
         mine = [r for r in result.results if r.table == t.table]
         n_err = sum(r in result.errors for r in mine)
         n_warn = sum(r in result.warnings for r in mine)
-        badge = ("skipped" if t.status == "skipped" else "error" if n_err else "warning" if n_warn else "ok")
+        badge = ("skipped" if t.status == "skipped" else "empty" if t.status == "empty"
+                 else "error" if n_err else "warning" if n_warn else "ok")
         suites = sorted({r.suite for r in mine}, key=lambda s: (s != t.table, s))
         links = " &middot; ".join(x for x in (_links(pages, s, t.table) for s in suites) if x)
         rows = "" if t.rows is None else f"{t.rows:,}"

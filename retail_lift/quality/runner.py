@@ -122,7 +122,7 @@ class CheckResult:
 @dataclass
 class TableReport:
     table: str
-    status: str  # checked | skipped | failed (could not be read or validated: an error)
+    status: str  # checked | empty (no rows: not checked) | skipped | failed (could not be read or validated)
     rows: int | None = None
     batches: int = 0
     expectations: int = 0
@@ -173,6 +173,7 @@ class QualityResult:
             "counts": {
                 "tables_checked": sum(t.status == "checked" for t in self.tables),
                 "tables_skipped": sum(t.status == "skipped" for t in self.tables),
+                "tables_empty": sum(t.status == "empty" for t in self.tables),
                 "tables_failed": sum(t.status == "failed" for t in self.tables),
                 "expectations": len(self.results),
                 "passed": sum(r.status == "passed" for r in self.results),
@@ -269,7 +270,8 @@ def run_checkpoint(warehouse_path: str | Path | None, raw_dir: str | Path | None
         tables.append(report)
         results.extend(table_results)
         failed = [r for r in table_results if r.status == "failed"]
-        label = "fail" if any(r.severity == ERROR for r in failed) else "warn" if failed else "ok"
+        label = ("fail" if any(r.severity == ERROR for r in failed) else "warn" if failed
+                 else "empty" if report.status == "empty" else "ok")
         log(f"  {label:<6} {suite.table}: "
             f"{report.rows or 0:,} rows in {report.batches} batch(es), {report.expectations} expectations, "
             f"{len(failed)} failed, {report.seconds:.1f} s")
@@ -295,6 +297,16 @@ def _check_table(suite: TableSuite, catalog: dict[str, dict[str, str]], store: D
     actual = catalog[suite.table]
     src = store.source(suite.table, actual, suite.columns, cast_to_declared=suite.source == "raw")
     results: list[CheckResult] = []
+
+    # 0. A legitimately empty table (a raw table absent from the input, a model over it, an evaluation model
+    #    without the simulated truth): nothing to check, and its column types (an empty frame's) mean nothing.
+    #    "empty: not checked" with the reason; dbt's test test_shop_input_has_rows fails a build with no rows.
+    with store.session():
+        if src.row_count() == 0:
+            msg = f"empty: not checked ({_empty_reason(suite.table, store)})"
+            return (TableReport(suite.table, "empty", rows=0, message=msg),
+                    [CheckResult(suite.table, "(empty table: not checked)", "", WARNING, {}, suite.table,
+                                 status="skipped", message=msg, unit="table")])
 
     # 1. Columns and types: one row per declared column, with its DuckDB type (missing when absent).
     if suite.columns:
@@ -379,6 +391,34 @@ def _check_table(suite: TableSuite, catalog: dict[str, dict[str, str]], store: D
     report = TableReport(suite.table, "checked", rows=total, batches=len(batches),
                          expectations=len(results), message=suite.description)
     return report, results
+
+
+def _load_report(store: DataStore) -> dict[str, tuple[str, int, str]]:
+    """table -> (status, row_count, note) from ``retail-lift prepare``'s load report ({} when there is none)."""
+    path = store.raw_dir / "_load_report.parquet" if store.raw_dir is not None else None
+    if path is None or not path.exists():
+        return {}
+    df = pd.read_parquet(path, columns=["table_name", "status", "row_count", "note"])
+    return {str(r.table_name): (str(r.status), int(r.row_count or 0), str(r.note or ""))
+            for r in df.itertuples(index=False)}
+
+
+def _empty_reason(table: str, store: DataStore) -> str:
+    """Why a table has no rows, from the load report: the raw input that is absent or header-only."""
+    report = _load_report(store)
+    schema, name = table.split(".", 1) if "." in table else ("", table)
+    if schema == "raw":
+        status, rows, note = report.get(name, ("", 0, ""))
+        if status == "empty":
+            return f"absent from the input: {note}" if note else "absent from the input"
+        return "the input file has no rows (load report row_count 0)"
+    empty_inputs = sorted(t for t, (status, rows, _note) in report.items() if rows == 0)
+    text = "0 rows in the warehouse, built from its inputs (dbt's tests ran on it)"
+    if schema == "evaluation":
+        text += "; evaluation models build empty without the simulated world's truth"
+    if empty_inputs:
+        text += f"; raw tables absent or empty in the input: {', '.join(empty_inputs)}"
+    return text
 
 
 def _rule_inputs(check: TableCheck, actual: dict[str, str], catalog: dict[str, dict[str, str]],

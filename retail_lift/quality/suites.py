@@ -168,7 +168,7 @@ RAW_SUITES: tuple[TableSuite, ...] = (
         checks=(
             not_null("store_id"),
             unique("store_id"),
-            plausible_time("opened_at", severity=WARNING),  # old shops predate 2000
+            plausible_time("opened_at", severity=WARNING),  # old shops predate 1970
         ),
     ),
     TableSuite(

@@ -177,3 +177,33 @@ def test_a_table_that_cannot_be_read_is_an_error_and_the_others_still_run(make_w
     [error] = result.errors
     assert error.table == "raw.stores" and error.message == "OSError: disk on fire"
     assert "raw.stores" in result.message() and "disk on fire" in result.message()
+
+
+def test_a_legitimately_empty_table_is_empty_not_checked_never_a_type_error(make_world, tmp_path):
+    """An orders-only shop has no experiments: ml_experiment_results has 0 rows (and, built from an empty
+    frame, column types that do not match the suite's). Reported as "empty: not checked" with the reason,
+    in summary.json and the Data Docs; the run passes."""
+    def no_experiments(raw, warehouse):
+        raw["experiments"] = raw["experiments"].iloc[0:0]
+        raw["experiment_assignments"] = raw["experiment_assignments"].iloc[0:0]
+        warehouse["ml.ml_experiment_results"] = pd.DataFrame(
+            {c: pd.Series([], dtype="object") for c in warehouse["ml.ml_experiment_results"].columns})
+
+    wh, raw = make_world(no_experiments)
+    pd.DataFrame({"table_name": ["experiments", "experiment_assignments"], "status": ["empty", "converted"],
+                  "row_count": [0, 0], "note": ["no experiments file in the input", "header only"]}
+                 ).to_parquet(raw / "_load_report.parquet")
+    out = tmp_path / "reports"
+    result = run_checkpoint(wh, raw, out, as_of=AS_OF)
+    assert result.success, result.message()
+    tables = {t.table: t for t in result.tables}
+    assert tables["ml.ml_experiment_results"].status == "empty"
+    assert tables["ml.ml_experiment_results"].message.startswith("empty: not checked (0 rows in the warehouse")
+    assert tables["raw.experiments"].message == ("empty: not checked (absent from the input: "
+                                                 "no experiments file in the input)")
+    assert tables["raw.experiment_assignments"].message == ("empty: not checked (the input file has no rows "
+                                                            "(load report row_count 0))")
+    assert not [r for r in result.results if r.table == "ml.ml_experiment_results" and r.status == "failed"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["tables_empty"] == 3
+    assert "empty: not checked" in (out / "data_docs" / "index.html").read_text()

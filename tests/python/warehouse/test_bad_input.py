@@ -47,7 +47,7 @@ def corrupted_build(tiny_world, tmp_path_factory):
     bad_events = [
         {**base, "event_at": "not-a-date"},                                  # unparseable_event_at
         {**base, "event_at": "2099-01-01 00:00:00"},                         # implausible (future)
-        {**base, "event_at": "1970-01-01 00:00:01"},                         # implausible (ancient)
+        {**base, "event_at": "1969-12-31 23:59:59"},                         # implausible (before 1970)
         {**base, "event_type": ""},                                          # missing_event_type
         {**base, "event_type": "click"},                                     # any name: valid (role other)
         {**base, "event_type": "transaction"},                               # purchase without transaction_id: valid
