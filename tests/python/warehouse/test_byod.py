@@ -190,6 +190,35 @@ def test_events_and_orders_without_truth_build_with_empty_evaluation(events_and_
     _assert_quality_passes(b)
 
 
+# ---------------------------------------------------------------- events only (orders derived from purchases)
+
+@pytest.fixture(scope="module")
+def events_only_build(tiny_world, tmp_path_factory) -> Build:
+    folder = tmp_path_factory.mktemp("events_only") / "in"
+    folder.mkdir()
+    shutil.copy(tiny_world / "raw" / "events.parquet", folder / "events.parquet")
+    return _build(folder, tmp_path_factory.mktemp("events_only_build"))
+
+
+def test_events_only_build_end_to_end_with_orders_from_purchase_events(events_only_build, tiny_world):
+    b = events_only_build
+    assert b.proc.returncode == 0
+    events = tiny_world / "raw" / "events.parquet"
+    with duckdb.connect() as con:
+        n_events, n_transactions = con.execute(
+            f"select count(*), count(distinct transaction_id) filter (where event_type = 'transaction') "
+            f"from read_parquet('{events}')").fetchall()[0]
+    assert b.q("select count(*) from staging.stg_shop__events") == [(n_events,)]
+    assert b.q("select count(*) from staging.stg_shop__quarantined_events") == [(0,)]
+    # orders, lines, customers and products derived by prepare from the purchase events
+    assert b.q("select count(*) from staging.stg_shop__orders") == [(n_transactions,)]
+    assert b.q("select count(*) from marts.fct_sessions")[0][0] > 0
+    assert b.q("select count(*) from marts.fct_product_journeys")[0][0] > 0
+    assert b.q("select count(*) from staging.stg_shop__experiments") == [(0,)]
+    _assert_evaluation_empty(b)
+    _assert_quality_passes(b)
+
+
 # ---------------------------------------------------------------- c. experiments included, no truth
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """A real-shaped clickstream (19 event names, no product ids) builds: one session per 30-minute gap, every event
-kept, the funnel's steps equal an independent pandas computation.
+kept, the funnel's steps equal an independent pandas computation; a full build and the quality step pass.
 
 The data is the Retentioneering e-commerce demo clickstream (tests/python/data/README.md): 31,106 events of 600
 users. Its own `session_id` splits sessions at 30-minute gaps too, so the warehouse's sessions must equal the data's.
@@ -7,6 +7,8 @@ users. Its own `session_id` splits sessions at 30-minute gaps too, so the wareho
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -40,9 +42,13 @@ def ecom_build(ecom, tmp_path_factory):
                   "device": ecom.platform}).to_csv(folder / "events.csv", index=False)
     prepare_raw(folder, work / "raw", truth_out=work / "truth", log=lambda *_: None)
     steps = "[" + ", ".join(STEPS) + "]"
-    select = "+fct_sessions +fct_funnel stg_shop__quarantined_events"
-    run_dbt(["build", "--indirect-selection", "cautious", "-s", select,
-             "--vars", f"{{funnel_steps: {steps}}}"], work / "raw", work / "truth", work)
+    # a full build, then the quality step as `make build` runs it: events only, none with a product id
+    run_dbt(["build", "--vars", f"{{funnel_steps: {steps}}}"], work / "raw", work / "truth", work)
+    proc = subprocess.run([str(Path(sys.executable).with_name("retail-lift")), "check", "--raw-as-warnings",
+                           "--warehouse", str(work / "warehouse.duckdb"), "--raw", str(work / "raw"),
+                           "--out", str(work / "quality")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "data quality: passed" in proc.stdout
     return work / "warehouse.duckdb"
 
 
