@@ -88,7 +88,7 @@ def _assert_evaluation_empty(build: Build) -> None:
     assert build.q("select count(*) from staging.stg_simulation__truth_customers") == [(0,)]
 
 
-# ---------------------------------------------------------------- a. orders only, from the 1990s (CDNOW)
+# ---------------------------------------------------------------- orders only, from the 1990s (CDNOW)
 
 @pytest.fixture(scope="module")
 def cdnow_folder(tmp_path_factory) -> Path:
@@ -148,7 +148,7 @@ def test_ltv_inputs_of_the_1990s_orders_equal_an_independent_computation(cdnow_b
         assert (got[col].astype(float) - expected[col].astype(float)).abs().max() < 1e-6, col
 
 
-# ---------------------------------------------------------------- d. the loud stop: most rows would be lost
+# ---------------------------------------------------------------- the loud stop: most rows would be lost
 
 @pytest.fixture(scope="module")
 def cdnow_min_2000_build(cdnow_folder, tmp_path_factory) -> Build:
@@ -169,25 +169,6 @@ def test_quarantining_most_rows_fails_the_build_naming_table_reason_count_and_va
     assert "quarantine_error_share" in line
     assert "sample row: order_id=" in line  # one sample row with its raw values
     assert "ERROR" in out and "quarantine_share_base_shop__orders_orders" in out
-
-
-# ---------------------------------------------------------------- b. events plus orders, no truth, no experiments
-
-@pytest.fixture(scope="module")
-def events_and_orders_build(tiny_world, tmp_path_factory) -> Build:
-    folder = _copy_raw(tiny_world, tmp_path_factory.mktemp("events_orders") / "in",
-                       leave_out=("experiments", "experiment_assignments", "decisions"))
-    return _build(folder, tmp_path_factory.mktemp("events_orders_build"))
-
-
-def test_events_and_orders_without_truth_build_with_empty_evaluation(events_and_orders_build):
-    b = events_and_orders_build
-    assert b.proc.returncode == 0
-    assert b.q("select count(*) from staging.stg_shop__events")[0][0] > 0
-    assert b.q("select count(*) from marts.fct_sessions")[0][0] > 0
-    assert b.q("select count(*) from staging.stg_shop__experiments") == [(0,)]
-    _assert_evaluation_empty(b)
-    _assert_quality_passes(b)
 
 
 # ---------------------------------------------------------------- events only (orders derived from purchases)
@@ -219,7 +200,9 @@ def test_events_only_build_end_to_end_with_orders_from_purchase_events(events_on
     _assert_quality_passes(b)
 
 
-# ---------------------------------------------------------------- c. experiments included, no truth
+# ---------------------------------------------------------------- events plus orders with experiments, no truth
+# (the tiny world's raw folder without its truth: events, orders, customers, products, experiments, decisions;
+# a folder without experiments is covered by the orders-only and events-only builds above)
 
 @pytest.fixture(scope="module")
 def experiments_build(tiny_world, tmp_path_factory) -> Build:
@@ -237,7 +220,7 @@ def test_experiments_without_truth_build_end_to_end(experiments_build):
     _assert_quality_passes(b)
 
 
-# ---------------------------------------------------------------- e. a header-only orders.csv: no rows at all
+# ---------------------------------------------------------------- a header-only orders.csv: no rows at all
 
 def test_a_header_only_orders_file_fails_the_build_with_the_no_rows_message(tmp_path):
     folder = tmp_path / "in"
