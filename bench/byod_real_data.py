@@ -66,8 +66,11 @@ def build(folder: Path, work: Path) -> dict:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
         out[name] = {"seconds": round(time.perf_counter() - t0, 1), "returncode": proc.returncode}
         if name == "dbt build":
-            out[name]["summary"] = next((line.strip() for line in reversed(proc.stdout.splitlines())
-                                         if line.strip().startswith("Done.")), "")
+            lines = proc.stdout.splitlines()
+            out[name]["summary"] = next((line.split("Done.", 1)[1].strip() for line in reversed(lines)
+                                         if "Done. PASS=" in line), "")
+            out[name]["warnings"] = sorted({line.split("Warning in test", 1)[1].split("(")[0].strip()
+                                            for line in lines if "Warning in test" in line})
         if proc.returncode != 0:
             out[name]["tail"] = (proc.stdout + proc.stderr)[-3000:]
             break
