@@ -40,6 +40,10 @@ def ecom_build(ecom, tmp_path_factory):
     # the user's export, renamed to the contract's columns (no product ids: page-level tracking)
     pd.DataFrame({"event_at": ecom.timestamp, "visitor_id": ecom.user_id, "event_type": ecom.event,
                   "device": ecom.platform}).to_csv(folder / "events.csv", index=False)
+    # its users as registered customers, with the shop's own acquisition channels (organic, paid_search, ...)
+    users = ecom.groupby("user_id", as_index=False).acquisition_channel.first()
+    pd.DataFrame({"customer_id": users.user_id, "visitor_id": users.user_id,
+                  "acquisition_channel": users.acquisition_channel}).to_csv(folder / "customers.csv", index=False)
     prepare_raw(folder, work / "raw", truth_out=work / "truth", log=lambda *_: None)
     steps = "[" + ", ".join(STEPS) + "]"
     # a full build, then the quality step as `make build` runs it: events only, none with a product id
@@ -78,12 +82,15 @@ def test_one_session_per_30_minute_gap_every_event_kept(ecom, ecom_build):
         n_sessions, n_events, n_visitors = con.sql(
             "select count(*), sum(events), count(distinct visitor_id) from marts.fct_sessions").fetchall()[0]
         per_session = con.sql("select visitor_id, session_started_at, events from marts.fct_sessions").df()
+        channels = dict(con.sql("select acquisition_channel, count(*) from marts.dim_customers group by 1").fetchall())
     # the only rows set aside are the data's 30 exact duplicate rows, kept in quarantine
     assert dict(quarantined) == {"duplicate_event": int(ecom.duplicated().sum())} == {"duplicate_event": 30}
     assert kept + 30 == len(ecom) == 31_106
     assert n_sessions == ref.session.nunique() == ecom.session_id.nunique() == 3_605
     assert n_events == kept
     assert n_visitors == ecom.user_id.nunique()
+    # the shop's own channel names are kept (outside the simulated world's domain: a warning, not a failure)
+    assert channels == ecom.groupby("user_id").acquisition_channel.first().value_counts().to_dict()
     # session by session: the same start and the same number of events
     exp = ref.groupby("session").agg(visitor_id=("user_id", "first"), session_started_at=("ts", "min"),
                                       events=("ts", "size")).reset_index(drop=True)
