@@ -49,7 +49,7 @@ Rule (per treatment variant; ``as_of`` defaults to the last look: only looks on 
    the users reached against the planned size.
 
 Baseline: the registry's pre-registered one; without it, the control arm's mean (and s.d.) at the
-first look with at least two control users (it does not depend on the treatment difference, so the
+first look with at least two control users and a non-zero sum (it does not depend on the treatment difference, so the
 tests stay valid; but the planned size is then no longer declared before the data).
 """
 
@@ -326,7 +326,7 @@ def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,
                          for v in treatments)
 
     # baseline, tau and planned size
-    first = next((i for i in range(cur + 1) if c_arm.users[i] >= 2), None)
+    first = next((i for i in range(cur + 1) if c_arm.users[i] >= 2 and c_arm.sum_y[i] != 0), None)
     b_obs = sd_obs = None
     if first is not None:
         n0 = c_arm.users[first]

@@ -191,3 +191,15 @@ def test_frame_round_trip_and_default_registry():
     with pytest.raises(ValueError, match="missing column"):
         ExperimentLooks.from_frame(frame.drop(columns="sum_y"), experiment_id="exp", control_variant="control",
                                    planned_split="control:1,t1:1")
+
+
+def test_fallback_baseline_skips_looks_without_conversions():
+    data = looks([0.10, 0.13])
+    c = data.stats[("control", "conversion_rate")]
+    zero_first = ArmLooks(c.users, np.concatenate(([0.0], c.sum_y[1:])), np.concatenate(([0.0], c.sumsq_y[1:])))
+    stats = dict(data.stats)
+    stats[("control", "conversion_rate")] = zero_first
+    d = one(ExperimentLooks("exp", "control", data.planned_split, data.look_dates, stats, {}, START,
+                            data.ended_at, 1), spec(baseline=None))
+    assert d.planned_users_per_arm == spec(baseline=0.10).planned_users_per_arm()  # 400 / 4,000 on look 2
+    assert d.decision == SHIP
