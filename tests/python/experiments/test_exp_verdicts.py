@@ -203,3 +203,40 @@ def test_fallback_baseline_skips_looks_without_conversions():
                             data.ended_at, 1), spec(baseline=None))
     assert d.planned_users_per_arm == spec(baseline=0.10).planned_users_per_arm()  # 400 / 4,000 on look 2
     assert d.decision == SHIP
+
+
+def _simulate(rng, p_t, n_sims, mode, looks_n=14, baseline=0.10):
+    planned = spec("fixed").planned_users_per_arm()
+    per_day = -(-planned // looks_n)
+    users = per_day * np.arange(1, looks_n + 1, dtype=float)
+    dates = tuple(START + dt.timedelta(days=i + 1) for i in range(looks_n))
+    out, old_harm = [], 0
+    for _ in range(n_sims):
+        ca = np.cumsum(rng.binomial(per_day, baseline, looks_n)).astype(float)
+        cb = np.cumsum(rng.binomial(per_day, p_t, looks_n)).astype(float)
+        data = ExperimentLooks("exp", "control", "control:1,t1:1", dates,
+                               {("control", "conversion_rate"): ArmLooks(users, ca, ca),
+                                ("t1", "conversion_rate"): ArmLooks(users, cb, cb)}, {}, START,
+                               START + dt.timedelta(days=looks_n - 1), 1)
+        out.append(one(data, spec(mode)).decision)
+        for k in range(looks_n - 1):  # the current rule's interim harm stop
+            r = two_proportion_test(int(ca[k]), int(users[k]), int(cb[k]), int(users[k]))
+            if decide(r, planned_users_per_arm=planned, srm=False).verdict == "do not ship":
+                old_harm += 1
+                break
+    return np.array(out), old_harm / n_sims
+
+
+def test_aa_false_decisions_stay_below_alpha_and_power_at_the_mde():
+    """Reduced version of bench/experiment_decisions_aa.py (300 A/A experiments, 14 daily looks, 10 %)."""
+    rng = np.random.default_rng(7)
+    n = 300
+    dec, old_harm = _simulate(rng, 0.10, n, "fixed")
+    se = np.sqrt(0.05 * 0.95 / n)
+    assert np.mean(dec == "ship") <= 0.05 + 3 * se and np.mean(dec == "do not ship") <= 0.05 + 3 * se
+    assert np.all(dec != "keep running")  # ended, windows closed: always final
+    assert old_harm > 0.06  # the current interim harm stop (issue: 11 % against a nominal 2.5 %)
+    seq, _ = _simulate(rng, 0.10, n, "sequential")
+    assert np.mean(seq == "ship") + np.mean(seq == "do not ship") <= 0.05 + 3 * se
+    eff, _ = _simulate(rng, 0.11, 200, "fixed")  # true effect = the MDE; planned power 0.8
+    assert np.mean(eff == "ship") >= 0.8 - 3 * np.sqrt(0.8 * 0.2 / 200)
