@@ -19,7 +19,8 @@ Values
 ``ship``, ``do not ship``, ``keep running``, ``invalid: SRM``, ``inconclusive`` and
 ``invalid: <reason>`` for a bad declaration (a metric the data do not have, a variant of the planned
 split missing from the assignments, a variant assigned but not planned, a planned split that does
-not parse or does not sum to a positive number). An invalid experiment never gets ``ship``.
+not parse or does not sum to a positive number); a planned variant with rows but no user at the last look
+counts as missing from the assignments. An invalid experiment never gets ``ship``.
 
 Rule (per treatment variant; ``as_of`` defaults to the last look: only looks on or before it count)
 ----------------------------------------------------------------------------------------------------
@@ -279,7 +280,12 @@ def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,
     for m in spec.metrics:
         if (control, m.metric_name) not in data.stats:
             return all_invalid(f"unknown metric {m.metric_name!r}", set(split) | set(observed))
-    missing = [v for v in split if v not in observed]
+    def ever_assigned(v: str) -> bool:  # any user, closed or open window, by the data's last look
+        last = [a.users[-1] for (w, _), a in data.stats.items() if w == v and len(a.users)]
+        opened = np.asarray(data.open_window_users.get(v, [0]), dtype=float)
+        return max(last, default=0) + (opened[-1] if opened.size else 0) > 0
+
+    missing = [v for v in split if v not in observed or not ever_assigned(v)]
     if missing:
         return all_invalid(f"variant {missing[0]!r} missing from the assignments", set(split) | set(observed))
     extra = [v for v in observed if v not in split]

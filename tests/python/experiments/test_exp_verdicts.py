@@ -240,3 +240,13 @@ def test_aa_false_decisions_stay_below_alpha_and_power_at_the_mde():
     assert np.mean(seq == "ship") + np.mean(seq == "do not ship") <= 0.05 + 3 * se
     eff, _ = _simulate(rng, 0.11, 200, "fixed")  # true effect = the MDE; planned power 0.8
     assert np.mean(eff == "ship") >= 0.8 - 3 * np.sqrt(0.8 * 0.2 / 200)
+
+
+def test_planned_variant_with_only_empty_rows_is_missing():
+    data = looks([0.10, 0.13, 0.12])
+    empty = ArmLooks(np.zeros(14), np.zeros(14), np.zeros(14))
+    stats = dict(data.stats)
+    stats[("t2", "conversion_rate")] = stats[("t2", "revenue_per_user")] = empty
+    ds = decide_variants(ExperimentLooks("exp", "control", data.planned_split, data.look_dates, stats, {}, START,
+                                         data.ended_at, 1), spec())
+    assert [d.decision for d in ds] == ["invalid: variant 't2' missing from the assignments"] * 2
