@@ -250,3 +250,18 @@ def test_planned_variant_with_only_empty_rows_is_missing():
     ds = decide_variants(ExperimentLooks("exp", "control", data.planned_split, data.look_dates, stats, {}, START,
                                          data.ended_at, 1), spec())
     assert [d.decision for d in ds] == ["invalid: variant 't2' missing from the assignments"] * 2
+
+
+def test_every_window_open_says_until_when_and_how_many_wait():
+    """The issue's e-mail test: data end two days after the last assignment, 14-day windows, 0 users analysed."""
+    dates = tuple(START + dt.timedelta(days=i + 1) for i in range(3))
+    zero = ArmLooks(np.zeros(3), np.zeros(3), np.zeros(3))
+    stats = {(v, m): zero for v in ("control", "t1") for m in ("conversion_rate", "revenue_per_user")}
+    opened = {"control": np.array([10000.0, 21000.0, 32000.0]), "t1": np.array([10000.0, 21000.0, 32000.0])}
+    data = ExperimentLooks("exp", "control", "control:1,t1:1", dates, stats, opened, START, START + dt.timedelta(1), 14)
+    d = one(data, default_spec("exp"))
+    assert d.decision == "keep running" and d.variant_users == 0 and d.open_window_users == 64000
+    assert d.reason.startswith(f"windows open until {START + dt.timedelta(15)}, data to {dates[-1]}; "
+                               "64,000 users waiting in open windows")
+    late = one(data, default_spec("exp"), as_of=START + dt.timedelta(15))
+    assert late.decision == INCONCLUSIVE and late.is_final
