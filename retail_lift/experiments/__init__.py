@@ -16,7 +16,11 @@ Planning
     :func:`sample_size_proportions`, :func:`power_proportions`, :func:`sample_size_means`,
     :func:`power_means`.
 Decision
-    :func:`decide` – the documented ship / do not ship / keep running / invalid: SRM rule.
+    :func:`decide` – the documented per-metric ship / do not ship / keep running / invalid: SRM rule;
+    :func:`decide_variants` / :func:`decide_experiments` – one pre-registered decision per experiment ×
+    variant over the daily looks (:mod:`.verdicts`), from the registry (:mod:`.registry`:
+    :func:`load_registry_yaml`, :func:`load_registry_csv`, :func:`registry_from_records`,
+    :func:`apply_experiment_overrides`, :func:`default_spec`).
 Trust harness
     :func:`run_trust_harness`, :func:`write_harness_report` (in :mod:`.harness`).
 
@@ -33,10 +37,46 @@ from .frequentist import TwoProportionResult, WelchResult, two_proportion_test, 
 from .harness import run_trust_harness, write_harness_report
 from .multiple_testing import benjamini_hochberg, holm
 from .power import power_means, power_proportions, sample_size_means, sample_size_proportions
+from .registry import (
+    ExperimentSpec,
+    MetricSpec,
+    apply_experiment_overrides,
+    default_spec,
+    load_registry_csv,
+    load_registry_yaml,
+    msprt_sample_size,
+    registry_for,
+    registry_from_records,
+)
 from .sequential import MsprtResult, msprt_from_estimates, msprt_means_test, msprt_test, sequential_test
 from .srm import SrmResult, srm_test
+from .verdicts import (
+    INCONCLUSIVE,
+    ArmLooks,
+    ExperimentLooks,
+    VariantDecision,
+    decide_experiments,
+    decide_variants,
+    parse_planned_split,
+)
 
 __all__ = [
+    "INCONCLUSIVE",
+    "ArmLooks",
+    "ExperimentLooks",
+    "ExperimentSpec",
+    "MetricSpec",
+    "VariantDecision",
+    "apply_experiment_overrides",
+    "decide_experiments",
+    "decide_variants",
+    "default_spec",
+    "load_registry_csv",
+    "load_registry_yaml",
+    "msprt_sample_size",
+    "parse_planned_split",
+    "registry_for",
+    "registry_from_records",
     "BayesianResult",
     "CupedResult",
     "CupedStats",

@@ -1,0 +1,457 @@
+r"""One pre-registered decision per experiment × variant (issue 20, item 3).
+
+:func:`decide_variants` turns the daily *cumulative* sufficient statistics of one experiment and its
+registry entry (:class:`~retail_lift.experiments.registry.ExperimentSpec`) into one
+:class:`VariantDecision` per treatment variant. :func:`decide_experiments` does it for a long frame
+of many experiments. The older per-metric :func:`~retail_lift.experiments.decide` is unchanged.
+
+Input (:class:`ExperimentLooks`)
+--------------------------------
+Per look date (one a day) and per variant × metric, the statistics ``fct_experiment_variant_stats``
+holds for the exposures whose attribution window has closed by that date: ``users``, ``sum_y``,
+``sumsq_y`` (cumulative), plus ``open_window_users`` (assigned, window still open) per variant. The
+experiment row gives ``control_variant``, ``planned_split``, ``started_at``, ``ended_at`` (last
+assignment) and ``attribution_days``. :meth:`ExperimentLooks.from_frame` builds it from a long frame
+with columns ``look_date, variant, metric_name, users, sum_y, sumsq_y[, open_window_users]``.
+
+Values
+------
+``ship``, ``do not ship``, ``keep running``, ``invalid: SRM``, ``inconclusive`` and
+``invalid: <reason>`` for a bad declaration (a metric the data do not have, a variant of the planned
+split missing from the assignments, a variant assigned but not planned, a planned split that does
+not parse or does not sum to a positive number); a planned variant with rows but no user at the last look
+counts as missing from the assignments. An invalid experiment never gets ``ship``.
+
+Rule (per treatment variant; ``as_of`` defaults to the last look: only looks on or before it count)
+----------------------------------------------------------------------------------------------------
+1. Bad declaration → ``invalid: <reason>``; sample-ratio mismatch of the assigned users (closed +
+   open windows at ``as_of``) against the planned split (chi-square ``p < 0.001``) → ``invalid: SRM``.
+2. The primary metric's **always-valid** test: the normal-mixture mSPRT
+   (:func:`~retail_lift.experiments.msprt_from_estimates`, ``tau`` = the absolute MDE) over the
+   daily looks, Holm-adjusted across the treatment variants at each look. The first look where the
+   adjusted p-value is below ``alpha`` stops the variant early, for benefit or for harm (the side of
+   the confidence sequence). This is the only early stop.
+3. **Fixed mode**: the fixed-horizon test (pooled z for proportions, Welch for means) is read once,
+   at the first look where both arms reach the planned users per arm, Holm-adjusted across variants
+   (variants not at their planned size enter Holm with p = 1, which is conservative). Significant
+   beneficial → ship (if the guardrails pass), significant harmful → do not ship, otherwise
+   ``inconclusive``. **Sequential mode**: the planned size is the mSPRT's own
+   (:func:`~retail_lift.experiments.registry.msprt_sample_size`); reaching it without an early stop
+   is ``inconclusive``. Whichever of (2) and (3) comes first decides.
+4. **Guardrails** (only a winning primary needs them; intersection-union, so no multiplicity
+   correction): non-inferiority at the relative margin ``m``, i.e. ``effect > -m·|control mean|``
+   (flipped when lower is better). After an early stop, the always-valid confidence sequence at the
+   latest look; in fixed mode, the one-sided fixed test at the planned size. All shown → ship; one
+   proven worse than the margin → do not ship; otherwise keep running (or ``inconclusive`` once final).
+5. **Final**: once ``as_of`` is on or after the close of the last window
+   (``min(ended_at, started_at + max_duration_days) + attribution_days``) every variant gets a final
+   decision (never ``keep running``); without a stop, ``inconclusive``.
+6. Otherwise ``keep running``, with the date the windows close, the users waiting in open windows and
+   the users reached against the planned size.
+
+Baseline: the registry's pre-registered one; without it, the control arm's mean (and s.d.) at the
+first look with at least two control users and a non-zero sum (it does not depend on the treatment difference, so the
+tests stay valid; but the planned size is then no longer declared before the data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .decision import DO_NOT_SHIP, INVALID_SRM, KEEP_RUNNING, SHIP
+from .multiple_testing import holm
+from .registry import ExperimentSpec, registry_for
+from .sequential import msprt_from_estimates
+from .srm import srm_test
+
+__all__ = ["INCONCLUSIVE", "ArmLooks", "ExperimentLooks", "VariantDecision", "decide_experiments",
+           "decide_variants", "parse_planned_split"]
+
+INCONCLUSIVE = "inconclusive"
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmLooks:
+    """Cumulative closed-window statistics of one variant × metric, one element per look."""
+
+    users: np.ndarray
+    sum_y: np.ndarray
+    sumsq_y: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentLooks:
+    """The daily cumulative sufficient statistics of one experiment (see the module docstring)."""
+
+    experiment_id: str
+    control_variant: str
+    planned_split: object  # "control:1,b:1" or {variant: weight}
+    look_dates: tuple  # increasing datetime.date
+    stats: Mapping  # {(variant, metric_name): ArmLooks}
+    open_window_users: Mapping = dataclasses.field(default_factory=dict)  # {variant: array per look}
+    started_at: dt.date | None = None
+    ended_at: dt.date | None = None
+    attribution_days: int = 0
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, experiment_id: str, control_variant: str, planned_split,
+                   started_at=None, ended_at=None, attribution_days: int = 0) -> ExperimentLooks:
+        """Build from a long frame (``look_date, variant, metric_name, users, sum_y, sumsq_y`` and
+        optionally ``open_window_users``). A variant × metric without a row on some look keeps its
+        previous cumulative values (0 before its first row)."""
+        need = ["look_date", "variant", "metric_name", "users", "sum_y", "sumsq_y"]
+        missing = [c for c in need if c not in frame.columns]
+        if missing:
+            raise ValueError(f"experiment {experiment_id!r}: looks frame is missing column(s) {', '.join(missing)}")
+        f = frame.copy()
+        f["look_date"] = pd.to_datetime(f["look_date"]).dt.date
+        dates = tuple(sorted(f["look_date"].unique()))
+        if "open_window_users" not in f.columns:
+            f["open_window_users"] = 0
+        out, open_users = {}, {}
+        for (variant, metric), g in f.groupby(["variant", "metric_name"], sort=True):
+            if g["look_date"].duplicated().any():
+                d = g.loc[g["look_date"].duplicated(), "look_date"].iloc[0]
+                raise ValueError(f"experiment {experiment_id!r}: two rows for variant {variant!r}, metric "
+                                 f"{metric!r} on look {d}")
+            g = g.set_index("look_date").reindex(dates).ffill().fillna(0)
+            out[(str(variant), str(metric))] = ArmLooks(g["users"].to_numpy(float), g["sum_y"].to_numpy(float),
+                                                        g["sumsq_y"].to_numpy(float))
+            open_users.setdefault(str(variant), g["open_window_users"].to_numpy(float))
+        return cls(experiment_id, str(control_variant), planned_split, dates, out, open_users,
+                   _date(started_at), _date(ended_at), int(attribution_days or 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantDecision:
+    """The decision for one treatment variant, with a short reason and the evidence behind it."""
+
+    experiment_id: str
+    variant: str
+    decision: str
+    reason: str
+    primary_metric: str | None = None
+    analysis_mode: str | None = None
+    as_of: dt.date | None = None
+    is_final: bool = False
+    decided_at: dt.date | None = None
+    control_users: int = 0
+    variant_users: int = 0
+    planned_users_per_arm: int | None = None
+    p_value: float = float("nan")
+    p_value_adjusted: float = float("nan")
+    effect: float = float("nan")
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    open_window_users: int = 0
+    windows_close_at: dt.date | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _date(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return None
+    return pd.Timestamp(v).date()
+
+
+def parse_planned_split(split) -> dict[str, float]:
+    """``'control:1,b:1'`` or a mapping → ``{variant: weight}``; ``ValueError`` on a non-positive,
+    non-numeric or missing weight, a duplicate variant, or weights that do not sum to a positive number."""
+    if isinstance(split, Mapping):
+        pairs = [(str(k).strip(), v) for k, v in split.items()]
+    elif isinstance(split, str):
+        pairs = []
+        for part in split.split(","):
+            if not part.strip():
+                continue
+            name, _, w = part.partition(":")
+            pairs.append((name.strip(), w.strip() or None))
+    else:
+        raise ValueError(f"planned split must be text like 'control:1,b:1' or a mapping, got {split!r}")
+    out: dict[str, float] = {}
+    for name, w in pairs:
+        try:
+            x = float(w)
+        except (TypeError, ValueError):
+            raise ValueError(f"planned split weight of {name!r} is not a number ({w!r})") from None
+        if not math.isfinite(x) or x < 0:
+            raise ValueError(f"planned split weight of {name!r} must be a non-negative number, got {w!r}")
+        if name in out:
+            raise ValueError(f"planned split names {name!r} twice")
+        out[name] = x
+    if len(out) < 2 or sum(out.values()) <= 0 or any(v <= 0 for v in out.values()):
+        raise ValueError(f"planned split must give at least two variants positive weights summing to a positive "
+                         f"number, got {split!r}")
+    return out
+
+
+def _estimates(c: ArmLooks, t: ArmLooks, proportion: bool, k: int):
+    """Effect and variance at looks 0..k (variance 0 = no information at that look)."""
+    nc, nt = c.users[: k + 1], t.users[: k + 1]
+    sc, st = c.sum_y[: k + 1], t.sum_y[: k + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mc, mt = np.where(nc > 0, sc / np.maximum(nc, 1), 0.0), np.where(nt > 0, st / np.maximum(nt, 1), 0.0)
+        if proportion:  # pooled: stable when conversions are few
+            pbar = (sc + st) / np.maximum(nc + nt, 1)
+            var = pbar * (1 - pbar) * (1 / np.maximum(nc, 1) + 1 / np.maximum(nt, 1))
+            ok = (nc >= 1) & (nt >= 1)
+        else:
+            vc = np.maximum(c.sumsq_y[: k + 1] - sc * sc / np.maximum(nc, 1), 0) / np.maximum(nc - 1, 1)
+            vt = np.maximum(t.sumsq_y[: k + 1] - st * st / np.maximum(nt, 1), 0) / np.maximum(nt - 1, 1)
+            var = vc / np.maximum(nc, 1) + vt / np.maximum(nt, 1)
+            ok = (nc >= 2) & (nt >= 2)
+    var = np.where(ok & np.isfinite(var), var, 0.0)
+    return np.where(ok, mt - mc, 0.0), var, mc
+
+
+def _fixed_p(c: ArmLooks, t: ArmLooks, proportion: bool, k: int):
+    eff, var, mc = _estimates(c, t, proportion, k)  # pooled variance for proportions: the pooled z test
+    if var[k] <= 0:
+        return float(eff[k]), float("nan"), float(mc[k]), float(var[k])
+    z = eff[k] / math.sqrt(var[k])
+    return float(eff[k]), float(2 * stats.norm.sf(abs(z))), float(mc[k]), float(var[k])
+
+
+def _good(effect: float, higher_is_better: bool) -> bool:
+    return effect > 0 if higher_is_better else effect < 0
+
+
+def _guardrails(data: ExperimentLooks, spec: ExperimentSpec, variant: str, k: int, sequential: bool,
+                tau_rel: float) -> tuple[str, str]:
+    """('pass' | 'fail' | 'open', text) for the guardrails of ``variant`` at look ``k``."""
+    c_name = data.control_variant
+    open_, notes = [], []
+    for g in spec.guardrails:
+        c, t = data.stats[(c_name, g.metric_name)], data.stats[(variant, g.metric_name)]
+        eff, var, mc = _estimates(c, t, g.metric_type == "proportion", k)
+        bound = g.non_inferiority_margin * abs(mc[k])
+        sgn = 1.0 if g.higher_is_better else -1.0
+        if var[k] <= 0 or bound <= 0:
+            open_.append(f"{g.metric_name} (no data)")
+            continue
+        if sequential:
+            tau = max(tau_rel * abs(mc[k]), 1e-12)
+            seq = msprt_from_estimates(sgn * eff, var, tau=tau, alpha=spec.alpha, theta0=-bound)
+            lo, hi = float(seq.abs_ci_low[-1]), float(seq.abs_ci_high[-1])
+        else:
+            half = stats.norm.ppf(1 - spec.alpha) * math.sqrt(var[k])
+            lo, hi = sgn * eff[k] - half, sgn * eff[k] + half
+        if lo > -bound:
+            notes.append(f"{g.metric_name} non-inferior (margin {g.non_inferiority_margin:.0%})")
+        elif hi < -bound:
+            return "fail", (f"guardrail {g.metric_name} is worse than its {g.non_inferiority_margin:.0%} "
+                            f"non-inferiority margin")
+        else:
+            open_.append(g.metric_name)
+    if open_:
+        return "open", f"guardrail(s) {', '.join(open_)} not yet shown non-inferior"
+    return "pass", "; ".join(notes)
+
+
+def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,
+                    srm_threshold: float = 0.001) -> tuple[VariantDecision, ...]:
+    """One :class:`VariantDecision` per treatment variant (rule in the module docstring)."""
+    exp_id, control = data.experiment_id, data.control_variant
+    observed = sorted({v for v, _ in data.stats})
+    base = {"experiment_id": exp_id, "primary_metric": spec.primary.metric_name,
+            "analysis_mode": spec.analysis_mode}
+
+    def all_invalid(reason: str, variants) -> tuple[VariantDecision, ...]:
+        vs = sorted(set(variants) - {control}) or ["(none)"]
+        return tuple(VariantDecision(variant=v, decision=f"invalid: {reason}", reason=reason, is_final=True, **base)
+                     for v in vs)
+
+    # 1. declarations
+    try:
+        split = parse_planned_split(data.planned_split)
+    except ValueError as exc:
+        return all_invalid(f"bad planned split: {exc}", observed)
+    if control not in split:
+        return all_invalid(f"control {control!r} not in the planned split", set(split) | set(observed))
+    for m in spec.metrics:
+        if (control, m.metric_name) not in data.stats:
+            return all_invalid(f"unknown metric {m.metric_name!r}", set(split) | set(observed))
+    def ever_assigned(v: str) -> bool:  # any user, closed or open window, by the data's last look
+        last = [a.users[-1] for (w, _), a in data.stats.items() if w == v and len(a.users)]
+        opened = np.asarray(data.open_window_users.get(v, [0]), dtype=float)
+        return max(last, default=0) + (opened[-1] if opened.size else 0) > 0
+
+    missing = [v for v in split if v not in observed or not ever_assigned(v)]
+    if missing:
+        return all_invalid(f"variant {missing[0]!r} missing from the assignments", set(split) | set(observed))
+    extra = [v for v in observed if v not in split]
+    if extra:
+        return all_invalid(f"variant {extra[0]!r} assigned but not in the planned split", set(split) | set(observed))
+    treatments = [v for v in split if v != control]
+
+    dates = list(data.look_dates)
+    as_of = _date(as_of) or (dates[-1] if dates else None)
+    cur = max((i for i, d in enumerate(dates) if d <= as_of), default=-1) if as_of else -1
+    p_metric = spec.primary
+    prop = p_metric.metric_type == "proportion"
+    c_arm = data.stats[(control, p_metric.metric_name)]
+
+    horizon = None
+    if data.started_at is not None:
+        horizon = data.started_at + dt.timedelta(days=spec.max_duration_days)
+        if data.ended_at is not None:
+            horizon = min(horizon, data.ended_at)
+    elif data.ended_at is not None:
+        horizon = data.ended_at
+    close_at = horizon + dt.timedelta(days=data.attribution_days) if horizon else None
+    final = close_at is not None and as_of is not None and as_of >= close_at
+    base.update(as_of=as_of, windows_close_at=close_at)
+
+    def waiting(k: int) -> int:
+        return int(sum(float(np.asarray(data.open_window_users.get(v, [0] * len(dates)))[k]) for v in split)) \
+            if k >= 0 else 0
+
+    if cur < 0:
+        why = f"no look on or before {as_of}" if as_of else "no data"
+        return tuple(VariantDecision(variant=v, decision=INCONCLUSIVE if final else KEEP_RUNNING,
+                                     reason=why, is_final=final, **base) for v in treatments)
+
+    # SRM on everyone assigned by as_of (closed and open windows)
+    assigned = np.array([data.stats[(v, p_metric.metric_name)].users[cur]
+                         + float(np.asarray(data.open_window_users.get(v, [0] * len(dates)))[cur]) for v in split])
+    if assigned.sum() > 0:
+        srm = srm_test(assigned, np.array(list(split.values())), threshold=srm_threshold)
+        if srm.is_srm:
+            return tuple(VariantDecision(variant=v, decision=INVALID_SRM, is_final=True,
+                                         reason=f"sample-ratio mismatch (p = {srm.p_value:.2g} < {srm_threshold}): "
+                                                "assignment is broken; fix it and restart", **base)
+                         for v in treatments)
+
+    # baseline, tau and planned size
+    first = next((i for i in range(cur + 1) if c_arm.users[i] >= 2 and c_arm.sum_y[i] != 0), None)
+    b_obs = sd_obs = None
+    if first is not None:
+        n0 = c_arm.users[first]
+        b_obs = c_arm.sum_y[first] / n0
+        sd_obs = math.sqrt(max(c_arm.sumsq_y[first] - c_arm.sum_y[first] ** 2 / n0, 0) / (n0 - 1))
+    baseline = spec.baseline if spec.baseline is not None else b_obs
+    planned = spec.planned_users_per_arm(baseline, sd_obs)
+    tau = spec.tau(baseline)
+    base["planned_users_per_arm"] = planned
+
+    m = len(treatments)
+    seq_p = np.ones((m, cur + 1))
+    per = {}
+    for j, v in enumerate(treatments):
+        t_arm = data.stats[(v, p_metric.metric_name)]
+        eff, var, _ = _estimates(c_arm, t_arm, prop, cur)
+        sgn = 1.0 if p_metric.higher_is_better else -1.0
+        seq = msprt_from_estimates(sgn * eff, var, tau=tau, alpha=spec.alpha) if tau else None
+        if seq is not None:
+            seq_p[j] = np.atleast_1d(seq.p_value)
+        reach = np.flatnonzero(np.minimum(c_arm.users[: cur + 1], t_arm.users[: cur + 1]) >= planned) \
+            if planned else np.array([], int)
+        per[v] = {"t": t_arm, "seq": seq, "eff": eff, "reach": int(reach[0]) if reach.size else None}
+    seq_adj = np.vstack([holm(seq_p[:, k]) for k in range(cur + 1)]).T if m else seq_p
+
+    fixed_adj = {}
+    if not spec.sequential and planned:
+        ps = []
+        for v in treatments:
+            k = per[v]["reach"]
+            p = _fixed_p(c_arm, per[v]["t"], prop, k)[1] if k is not None else 1.0
+            ps.append(1.0 if math.isnan(p) else p)
+        fixed_adj = dict(zip(treatments, holm(np.array(ps)), strict=True))
+
+    out = []
+    for j, v in enumerate(treatments):
+        info, t_arm = per[v], per[v]["t"]
+        hits = np.flatnonzero(seq_adj[j] < spec.alpha)
+        s = int(hits[0]) if hits.size else None
+        k_star = info["reach"]
+        users_c, users_t = int(c_arm.users[cur]), int(t_arm.users[cur])
+        ev = dict(base, variant=v, control_users=users_c, variant_users=users_t,
+                  open_window_users=waiting(cur))
+        size_txt = (f"{min(users_c, users_t):,} of {planned:,} planned users per arm" if planned
+                    else f"{min(users_c, users_t):,} users per arm (no planned size: no baseline yet)")
+        seq = info["seq"]
+        if seq is not None:
+            ev.update(p_value=float(seq_p[j, -1]), p_value_adjusted=float(seq_adj[j, -1]),
+                      effect=float(info["eff"][-1]),
+                      ci_low=float(np.atleast_1d(seq.abs_ci_low)[-1]),
+                      ci_high=float(np.atleast_1d(seq.abs_ci_high)[-1]))
+        decision = reason = None
+        if s is not None and (k_star is None or s <= k_star):
+            lo, hi = float(np.atleast_1d(seq.abs_ci_low)[s]), float(np.atleast_1d(seq.abs_ci_high)[s])
+            oriented = float(np.atleast_1d(seq.abs_effect)[s])  # effects oriented so that > 0 is good
+            ev["decided_at"] = dates[s]
+            p_txt = f"always-valid p = {seq_adj[j, s]:.2g} (Holm) on {dates[s]}"
+            if hi < 0 or (lo <= 0 and oriented < 0):  # the confidence sequence lies on the harmful side
+                decision, reason = DO_NOT_SHIP, f"harm: {p_metric.metric_name} {p_txt}"
+            else:
+                g, gtxt = _guardrails(data, spec, v, cur, True, spec.mde_relative)
+                decision, reason = {
+                    "pass": (SHIP, f"win: {p_metric.metric_name} {p_txt}" + (f"; {gtxt}" if gtxt else "")),
+                    "fail": (DO_NOT_SHIP, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
+                    "open": (INCONCLUSIVE if final else KEEP_RUNNING, f"{p_metric.metric_name} won ({p_txt}); {gtxt}"),
+                }[g]
+        elif k_star is not None and not spec.sequential:
+            eff, p, _, var = _fixed_p(c_arm, t_arm, prop, k_star)
+            pa = float(fixed_adj[v])
+            ev.update(decided_at=dates[k_star], p_value=p, p_value_adjusted=pa, effect=eff,
+                      ci_low=eff - stats.norm.ppf(1 - spec.alpha / 2) * math.sqrt(var),
+                      ci_high=eff + stats.norm.ppf(1 - spec.alpha / 2) * math.sqrt(var))
+            p_txt = f"fixed-horizon p = {pa:.2g} (Holm) at the planned size on {dates[k_star]}"
+            if pa < spec.alpha and _good(eff, p_metric.higher_is_better):
+                g, gtxt = _guardrails(data, spec, v, k_star, False, spec.mde_relative)
+                decision, reason = {
+                    "pass": (SHIP, f"win: {p_metric.metric_name} {p_txt}" + (f"; {gtxt}" if gtxt else "")),
+                    "fail": (DO_NOT_SHIP, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
+                    "open": (INCONCLUSIVE, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
+                }[g]
+            elif pa < spec.alpha:
+                decision, reason = DO_NOT_SHIP, f"harm: {p_metric.metric_name} {p_txt}"
+            else:
+                decision, reason = INCONCLUSIVE, f"no significant effect on {p_metric.metric_name}: {p_txt}"
+        elif k_star is not None:
+            ev["decided_at"] = dates[k_star]
+            decision, reason = INCONCLUSIVE, (f"no always-valid effect on {p_metric.metric_name} by the sequential "
+                                              f"test's planned size ({planned:,} users per arm) on {dates[k_star]}")
+        elif final:
+            decision, reason = INCONCLUSIVE, (f"ended and every window closed ({close_at}) without a decision on "
+                                              f"{p_metric.metric_name}; {size_txt}")
+        else:
+            decision = KEEP_RUNNING
+            n_wait = waiting(cur)
+            win = (f"windows open until {close_at}" if close_at else "no end date declared")
+            reason = (f"{win}, data to {dates[cur]}; {n_wait:,} users waiting in open windows; {size_txt}"
+                      + (f"; always-valid p = {seq_adj[j, -1]:.2g}" if seq is not None else ""))
+        ev.update(decision=decision, reason=reason, is_final=decision != KEEP_RUNNING)
+        out.append(VariantDecision(**ev))
+    return tuple(out)
+
+
+def decide_experiments(looks: pd.DataFrame, experiments: pd.DataFrame,
+                       registry: Mapping[str, ExperimentSpec] | None = None, *, as_of=None) -> pd.DataFrame:
+    """One row per experiment × treatment variant for every experiment of ``experiments`` (the raw table:
+    ``experiment_id, control_variant, planned_split, started_at, ended_at, attribution_days``).
+
+    ``looks`` is the long daily frame of :meth:`ExperimentLooks.from_frame` with an ``experiment_id``
+    column; ``registry`` the declared specs (experiments declared nowhere get the defaults). Columns:
+    the fields of :class:`VariantDecision`.
+    """
+    specs = registry_for(experiments["experiment_id"].astype(str), registry)
+    rows = []
+    for e in experiments.to_dict("records"):
+        exp_id = str(e["experiment_id"])
+        data = ExperimentLooks.from_frame(looks[looks["experiment_id"].astype(str) == exp_id],
+                                          experiment_id=exp_id, control_variant=e["control_variant"],
+                                          planned_split=e["planned_split"], started_at=e.get("started_at"),
+                                          ended_at=e.get("ended_at"), attribution_days=e.get("attribution_days") or 0)
+        rows += [d.to_dict() for d in decide_variants(data, specs[exp_id], as_of=as_of)]
+    cols = [f.name for f in dataclasses.fields(VariantDecision)]
+    return pd.DataFrame(rows, columns=cols)
