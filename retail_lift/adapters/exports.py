@@ -18,6 +18,8 @@ writes a bring-your-own folder in the raw-data contract (``events.parquet`` and,
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,3 +211,22 @@ def open_connection():
     con = connect_utc()
     utc_text_macros(con)
     return con
+
+
+@contextmanager
+def export_load(inputs, out_dir: str | Path, source: str, json_columns: dict[str, str],
+                log=print) -> Iterator[tuple[ExportReader, Path, LoadReport]]:
+    """The frame every loader shares: resolve the export's files, open a UTC connection and a reader, create the
+    output folder; on success note product events without a product, then close and log the report."""
+    files, fmt = resolve_files(inputs, source)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = LoadReport(source, [str(f) for f in files])
+    con = open_connection()
+    try:
+        yield ExportReader(con, files, fmt, json_columns), out, report
+        product_role_check(con, out / "events.parquet", report)
+    finally:
+        con.close()
+    for line in report.lines():
+        log(line)

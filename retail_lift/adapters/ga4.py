@@ -25,12 +25,9 @@ from pathlib import Path
 
 from retail_lift.adapters._customers import customers_sql, products_sql
 from retail_lift.adapters.exports import (
-    ExportReader,
     LoadReport,
     device_sql,
-    open_connection,
-    product_role_check,
-    resolve_files,
+    export_load,
     write_parquet,
 )
 
@@ -49,13 +46,8 @@ REQUIRED = ("event_timestamp", "event_name", "user_pseudo_id")
 
 def load_ga4(inputs, out_dir: str | Path, log=print) -> LoadReport:
     """Convert a GA4 export (file, folder or glob; Parquet or NDJSON) into a contract folder ``out_dir``."""
-    files, fmt = resolve_files(inputs, "GA4")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report = LoadReport("GA4", [str(f) for f in files])
-    con = open_connection()
-    try:
-        r = ExportReader(con, files, fmt, GA4_JSON_COLUMNS)
+    with export_load(inputs, out_dir, "GA4", GA4_JSON_COLUMNS, log) as (r, out, report):
+        con = r.con
         items = r.raw("items")
         if items is not None:
             items_sql = r.list_fields(items, ITEM_FIELDS)
@@ -133,9 +125,4 @@ def load_ga4(inputs, out_dir: str | Path, log=print) -> LoadReport:
         report.tables["products"] = write_parquet(con, products_sql(
             "select item_id as product_id, item_category as category_id, item_name as product_name, price, "
             "coalesce(ts_us, -1) as seen_at from ga_items"), out / "products.parquet")
-        product_role_check(con, out / "events.parquet", report)
-    finally:
-        con.close()
-    for line in report.lines():
-        log(line)
     return report

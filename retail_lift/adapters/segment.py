@@ -25,12 +25,9 @@ from pathlib import Path
 
 from retail_lift.adapters._customers import customers_sql, products_sql
 from retail_lift.adapters.exports import (
-    ExportReader,
     LoadReport,
     device_sql,
-    open_connection,
-    product_role_check,
-    resolve_files,
+    export_load,
     write_parquet,
 )
 from retail_lift.adapters.prepare import RawDataError
@@ -52,13 +49,8 @@ ORDER_COMPLETED = "Order Completed"
 
 def load_segment(inputs, out_dir: str | Path, log=print) -> LoadReport:
     """Convert Segment track/page calls (file, folder or glob; NDJSON or Parquet) into a contract folder."""
-    files, fmt = resolve_files(inputs, "Segment")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report = LoadReport("Segment", [str(f) for f in files])
-    con = open_connection()
-    try:
-        r = ExportReader(con, files, fmt, SEGMENT_JSON_COLUMNS)
+    with export_load(inputs, out_dir, "Segment", SEGMENT_JSON_COLUMNS, log) as (r, out, report):
+        con = r.con
         products = r.raw("properties.products")
         if products is not None:
             products_sql_expr = r.list_fields(products, PRODUCT_FIELDS)
@@ -154,9 +146,4 @@ def load_segment(inputs, out_dir: str | Path, log=print) -> LoadReport:
             "from sg_items union all "
             "select product_id, category, product_name, price, coalesce(ts_us, -1) from sg_calls "
             "where type in ('track', 'page')"), out / "products.parquet")
-        product_role_check(con, out / "events.parquet", report)
-    finally:
-        con.close()
-    for line in report.lines():
-        log(line)
     return report

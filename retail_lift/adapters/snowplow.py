@@ -32,11 +32,8 @@ from pathlib import Path
 
 from retail_lift.adapters._customers import customers_sql, products_sql
 from retail_lift.adapters.exports import (
-    ExportReader,
     LoadReport,
-    open_connection,
-    product_role_check,
-    resolve_files,
+    export_load,
     write_parquet,
 )
 
@@ -54,13 +51,8 @@ SNOWPLOW_JSON_COLUMNS = {
 
 def load_snowplow(inputs, out_dir: str | Path, log=print) -> LoadReport:
     """Convert Snowplow atomic events (file, folder or glob; Parquet or NDJSON) into a contract folder."""
-    files, fmt = resolve_files(inputs, "Snowplow")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report = LoadReport("Snowplow", [str(f) for f in files])
-    con = open_connection()
-    try:
-        r = ExportReader(con, files, fmt, SNOWPLOW_JSON_COLUMNS)
+    with export_load(inputs, out_dir, "Snowplow", SNOWPLOW_JSON_COLUMNS, log) as (r, out, report):
+        con = r.con
         cart_skus = [r.text(f"{c}.sku") for c in CART_COLUMNS]
         cart_skus = [s for s in cart_skus if s != "cast(null as varchar)"]
         mobile = r.text("dvce_ismobile")
@@ -139,9 +131,4 @@ def load_snowplow(inputs, out_dir: str | Path, log=print) -> LoadReport:
         sessions = con.execute("select count(distinct domain_sessionid) from sp").fetchall()[0][0]
         report.notes.append(f"domain_sessionid not carried ({sessions:,} Snowplow sessions): the warehouse "
                             f"sessionises by 30-minute gaps itself")
-        product_role_check(con, out / "events.parquet", report)
-    finally:
-        con.close()
-    for line in report.lines():
-        log(line)
     return report
