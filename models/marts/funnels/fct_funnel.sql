@@ -9,24 +9,8 @@
 -- ordered match whenever one exists. Every session is in the funnel's denominator (`sessions`), also
 -- the ones that never reach step 1, and falls in exactly one value of each breakdown.
 {%- set steps = funnel_steps() -%}
-{%- set breakdowns = ['device', 'acquisition_channel', 'visitor_type'] -%}
+{%- set breakdowns = ['device', 'acquisition_channel', 'visitor_type'] %}
 
-{%- set breakdown_columns -%}
-        case
-            {%- for breakdown in breakdowns %}
-            when grouping({{ breakdown }}) = 0 then '{{ breakdown }}'
-            {%- endfor %}
-            else 'overall'
-        end as breakdown,
-        coalesce({{ breakdowns | join(', ') }}, 'all') as breakdown_value,
-        funnel_date
-{%- endset -%}
-
-{%- set grouping_sets = [[], ['funnel_date']] -%}
-{%- for breakdown in breakdowns -%}
-    {%- do grouping_sets.append([breakdown]) -%}
-    {%- do grouping_sets.append([breakdown, 'funnel_date']) -%}
-{%- endfor %}
 
 with
 
@@ -115,18 +99,14 @@ session_progress as (
 group_counts as (
 
     select
-        {{ breakdown_columns }},
+        {{ breakdown_columns(breakdowns) }},
         count(*) as sessions
         {%- for step in steps %},
         count_if(steps_reached >= {{ loop.index }}) as reached_step_{{ loop.index }}
         {%- endfor %}
 
     from session_progress
-    group by grouping sets (
-        {%- for columns in grouping_sets %}
-        ({{ columns | join(', ') }}){{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    {{ breakdown_grouping_sets(breakdowns) }}
     -- without sessions (e.g. orders-only data) the table is empty, not one overall row of zeros
     having count(*) > 0
 

@@ -6,24 +6,8 @@
 -- Cost: no count(distinct). The journeys are first grouped per visitor within every grouping set, so
 -- the distinct visitors of a group are its rows; the medians are taken over the carted journeys only
 -- (the others have no step times).
-{%- set breakdowns = ['device', 'top_category', 'acquisition_channel', 'visitor_type'] -%}
+{%- set breakdowns = ['device', 'top_category', 'acquisition_channel', 'visitor_type'] %}
 
-{%- set breakdown_columns -%}
-        case
-            {%- for breakdown in breakdowns %}
-            when grouping({{ breakdown }}) = 0 then '{{ breakdown }}'
-            {%- endfor %}
-            else 'overall'
-        end as breakdown,
-        coalesce({{ breakdowns | join(', ') }}, 'all') as breakdown_value,
-        funnel_date
-{%- endset -%}
-
-{%- set grouping_sets = [[], ['funnel_date']] -%}
-{%- for breakdown in breakdowns -%}
-    {%- do grouping_sets.append([breakdown]) -%}
-    {%- do grouping_sets.append([breakdown, 'funnel_date']) -%}
-{%- endfor %}
 
 with
 
@@ -68,7 +52,7 @@ viewed_journeys as (
 visitor_groups as (
 
     select
-        {{ breakdown_columns }},
+        {{ breakdown_columns(breakdowns) }},
         visitor_id,
         count(*) as journeys_viewed,
         count_if(is_carted) as journeys_carted,
@@ -76,11 +60,7 @@ visitor_groups as (
         count_if(is_delayed_purchase) as delayed_purchases
 
     from viewed_journeys
-    group by grouping sets (
-        {%- for columns in grouping_sets %}
-        ({{ (['visitor_id'] + columns) | join(', ') }}){{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    {{ breakdown_grouping_sets(breakdowns, keys=['visitor_id']) }}
 
 ),
 
@@ -106,18 +86,14 @@ step_counts as (
 step_times as (
 
     select
-        {{ breakdown_columns }},
+        {{ breakdown_columns(breakdowns) }},
         median(hours_view_to_cart) as median_hours_view_to_cart,
         median(hours_cart_to_purchase) as median_hours_cart_to_purchase,
         median(hours_view_to_purchase) as median_hours_view_to_purchase
 
     from viewed_journeys
     where is_carted
-    group by grouping sets (
-        {%- for columns in grouping_sets %}
-        ({{ columns | join(', ') }}){{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    {{ breakdown_grouping_sets(breakdowns) }}
 
 ),
 
