@@ -52,6 +52,15 @@ Rule (per treatment variant; ``as_of`` defaults to the last look: only looks on 
 Baseline: the registry's pre-registered one; without it, the control arm's mean (and s.d.) at the
 first look with at least two control users and a non-zero sum (it does not depend on the treatment difference, so the
 tests stay valid; but the planned size is then no longer declared before the data).
+
+Ratio metrics and CUPED (the interface-B sums, read by :meth:`ExperimentLooks.from_frame` when present)
+------------------------------------------------------------------------------------------------------
+A ``ratio`` metric (``sum_y / sum_d`` over the arm) is tested on its delta-method variance; its
+baseline and s.d. are the control's ratio and the s.d. of the linearised metric
+(:mod:`retail_lift.experiments.ratio`). With covariate sums every test (always-valid, fixed-horizon,
+guardrails) uses the CUPED-adjusted effect and variance, θ re-estimated from the pooled arms at each
+look. The mSPRT is then always-valid only approximately (θ and the variance are plug-in estimates,
+as the variance already was without CUPED); the harness measures the error rates.
 """
 
 from __future__ import annotations
