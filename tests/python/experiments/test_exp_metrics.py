@@ -35,7 +35,7 @@ def test_seed_is_read_and_typed():
     assert (aov.numerator, aov.denominator, aov.covariate, aov.covariate_denominator) == (
         "revenue", "orders", "pre_revenue", "pre_orders")
     assert defs["conversion_rate"].winsorize_percentile is None
-    assert defs["revenue_per_user"].winsorize_percentile == pytest.approx(0.99)
+    assert defs["revenue_per_user"].winsorize_percentile == pytest.approx(0.999)
     with pytest.raises(dataclasses.FrozenInstanceError):
         aov.metric_type = "mean"
     assert load_metric_definitions(METRICS_SEED) == defs
