@@ -1,16 +1,27 @@
 r"""Experiment analysis for the warehouse: one row per experiment x variant x metric.
 
 :func:`analyze_experiments` takes the sufficient statistics the SQL layer computes
-(``fct_experiment_variant_stats``: per experiment, variant and metric the closed-window ``users``,
-``sum_y``, ``sumsq_y`` and the CUPED covariate sums ``sum_x``, ``sumsq_x``, ``sum_xy``) and the
-sample-ratio data (``fct_experiment_srm``), and runs every test in this package on each treatment
-variant against the experiment's control.
+(``fct_experiment_variant_stats``: per experiment, variant and metric the closed-window ``users`` and
+the uniform sums of the numerator ``y``, denominator ``d`` and covariate ``x`` / covariate denominator
+``e`` of the metric definitions file: ``sum_y, sumsq_y, sum_d, sumsq_d, sum_yd, sum_x, sumsq_x,
+sum_xy, sum_e, sumsq_e, sum_xe, sum_ye, sum_de, sum_dx``; frames with only ``users, sum_y, sumsq_y,
+sum_x, sumsq_x, sum_xy`` still work, with d = e = 1) and the sample-ratio data
+(``fct_experiment_srm``), and runs every test in this package on each treatment variant against the
+experiment's control.
 
 For each row
     * ``effect`` (treatment minus control), its interval, ``relative_lift`` (delta method) and
-      ``p_value``: the pooled two-proportion z test for rate metrics, Welch's t test otherwise;
+      ``p_value``: the pooled two-proportion z test for rate metrics (``metric_type`` proportion),
+      Welch's t test for means, and for ``ratio`` metrics (``sum_y / sum_d`` over the arm, e.g.
+      average order value) the same test on the delta-method variance of the ratio of sums
+      (Deng, Knoblich & Lu 2018; :mod:`retail_lift.experiments.ratio`); ``control_mean`` /
+      ``variant_mean`` are then the ratios;
     * ``p_value_adjusted``: Holm's correction across all variants and metrics of the experiment;
-    * ``cuped_*``: the same comparison with CUPED variance reduction on the pre-period covariate;
+    * ``cuped_*``: the same comparison with CUPED variance reduction on the pre-period covariate, for
+      every metric type (for ratios on the linearised metric and covariate, Deng et al. 2013);
+      ``cuped_variance_reduction`` = 1 − Var(CUPED effect) / Var(unadjusted effect), the share of the
+      variance of the effect estimate that the covariate removes (0 when the covariate is constant,
+      NULL when the metric has no covariate);
     * ``sequential_p_value``: the always-valid mSPRT p-value (valid under continuous monitoring;
       mixture scale ``tau`` = the planned minimum detectable effect);
     * ``prob_beat_control`` and the expected losses: the exact Beta-Binomial posterior for rate
@@ -34,11 +45,11 @@ import pandas as pd
 from scipy import stats
 
 from .bayesian import bayesian_proportion_test
-from .cuped import CupedStats, cuped
 from .decision import INVALID_SRM, decide
-from .frequentist import two_proportion_test, welch_test
+from .frequentist import two_proportion_test, welch_from_moments
 from .multiple_testing import holm
 from .power import sample_size_means, sample_size_proportions
+from .ratio import ALL_SUMS, DENOMINATOR_SUMS, ArmMoments, arm_moments, cuped_delta
 from .sequential import msprt_from_estimates
 from .srm import srm_test
 
@@ -80,17 +91,33 @@ def _is_rate(metric_type: str) -> bool:
     return str(metric_type).lower() in ("proportion", "rate", "binary", "conversion")
 
 
-def _stats_row(r) -> CupedStats:
-    return CupedStats(users=float(r.users), sum_y=float(r.sum_y), sumsq_y=float(r.sumsq_y),
-                      sum_x=float(r.sum_x), sumsq_x=float(r.sumsq_x), sum_xy=float(r.sum_xy))
+def _is_ratio(metric_type: str) -> bool:
+    return str(metric_type).lower() == "ratio"
 
 
-def _compare(c, t, rate: bool, alpha: float, mde_relative: float, power: float, prior) -> dict:
+def _get(r, k):
+    v = getattr(r, k, None)
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _moments(r, ratio: bool) -> ArmMoments:
+    """Linearised moments of one row (old frames without the d / e sums: d = e = 1)."""
+    if ratio and any(_get(r, k) is None for k in DENOMINATOR_SUMS):
+        raise ValueError(f"experiment {r.experiment_id!r}, variant {r.variant!r}, metric {r.metric_name!r}: a ratio "
+                         f"metric needs {', '.join(DENOMINATOR_SUMS)} (null or missing)")
+    return arm_moments(*(_get(r, k) if k != "users" else float(r.users) for k in ALL_SUMS), ratio=ratio)
+
+
+def _compare(c, t, metric_type: str, alpha: float, mde_relative: float, power: float, prior) -> dict:
+    rate, ratio = _is_rate(metric_type), _is_ratio(metric_type)
     nc, nt = int(c.users), int(t.users)
     row: dict = {"control_users": nc, "variant_users": nt}
     if nc < 2 or nt < 2:
         return row
-    mean_c, mean_t = c.sum_y / nc, t.sum_y / nt
+    mc_, mt_ = _moments(c, ratio), _moments(t, ratio)
+    mean_c, mean_t = float(mc_.est), float(mt_.est)
+    if not (math.isfinite(mean_c) and math.isfinite(mean_t)):  # a ratio with a zero denominator sum
+        return row
     row.update(control_mean=mean_c, variant_mean=mean_t)
     if rate:
         test = two_proportion_test(int(round(c.sum_y)), nc, int(round(t.sum_y)), nt, alpha=alpha)
@@ -101,7 +128,9 @@ def _compare(c, t, rate: bool, alpha: float, mde_relative: float, power: float, 
         planned = (sample_size_proportions(mean_c, mde_relative, alpha=alpha, power=power, relative=True)
                    if 0 < mean_c < 1 else np.nan)
     else:
-        test = welch_test(nc, c.sum_y, c.sumsq_y, nt, t.sum_y, t.sumsq_y, alpha=alpha)
+        # Welch on the (linearised) per-user variances: for a mean exactly welch_test; for a ratio the
+        # delta-method variance of the ratio of sums (ratio.py)
+        test = welch_from_moments(float(nc), mean_c, float(mc_.var), float(nt), mean_t, float(mt_.var), alpha, True)
         se = test.abs_se
         if se > 0:
             z = test.abs_effect / se
@@ -119,12 +148,12 @@ def _compare(c, t, rate: bool, alpha: float, mde_relative: float, power: float, 
     if tau and test.abs_se > 0:
         seq = msprt_from_estimates(test.abs_effect, test.abs_se ** 2, tau=tau, alpha=alpha)
         row["sequential_p_value"] = float(np.asarray(seq.p_value).ravel()[-1])
-    try:
-        cu = cuped(stats_a=_stats_row(c), stats_b=_stats_row(t), alpha=alpha)
-        row.update(cuped_effect=cu.abs_effect, cuped_ci_low=cu.abs_ci_low, cuped_ci_high=cu.abs_ci_high,
-                   cuped_p_value=cu.p_value, cuped_variance_reduction=cu.variance_reduction)
-    except ValueError:
-        pass  # no covariate variance (e.g. every pre-period value equal): CUPED not applicable
+    cu = cuped_delta(mc_, mt_)
+    if cu is not None and np.isfinite(cu.adj_c) and np.isfinite(cu.adj_t):
+        adj = welch_from_moments(float(nc), float(cu.adj_c), float(cu.adj_var_c), float(nt), float(cu.adj_t),
+                                 float(cu.adj_var_t), alpha, True)
+        row.update(cuped_effect=adj.abs_effect, cuped_ci_low=adj.abs_ci_low, cuped_ci_high=adj.abs_ci_high,
+                   cuped_p_value=adj.p_value, cuped_variance_reduction=float(cu.variance_reduction))
     return row
 
 
@@ -150,7 +179,7 @@ def analyze_experiments(variant_stats: pd.DataFrame, srm: pd.DataFrame, *, alpha
         for t in g[~g["is_control"].astype(bool)].sort_values("variant").itertuples(index=False):
             row = {"experiment_id": exp_id, "variant": t.variant, "metric_name": metric,
                    "metric_type": t.metric_type, "control_variant": c["variant"]}
-            row.update(_compare(c, t, _is_rate(t.metric_type), alpha, mde_relative, power, prior))
+            row.update(_compare(c, t, t.metric_type, alpha, mde_relative, power, prior))
             p_srm, is_srm = srm_flags.get(exp_id, (float("nan"), False))
             row.update(srm_p_value=p_srm, is_srm=is_srm)
             tests.append(row.pop("_test", None))

@@ -11,8 +11,9 @@ Row fields (CSV columns / YAML keys)
 Per metric (every row):
 
 ``experiment_id`` (required), ``metric_name`` (required), ``role`` (``primary`` or ``guardrail``;
-exactly one primary per experiment), ``metric_type`` (``proportion`` or ``mean``; default from
-:data:`KNOWN_METRICS`), ``higher_is_better`` (default true), ``non_inferiority_margin`` (guardrails
+exactly one primary per experiment), ``metric_type`` (``proportion``, ``mean`` or ``ratio``; default
+from :data:`KNOWN_METRICS`, i.e. the metric definitions file seeds/experiment_metrics.csv),
+``higher_is_better`` (default true), ``non_inferiority_margin`` (guardrails
 only, required for them: the largest *relative* loss accepted, e.g. ``0.05`` = the guardrail may not
 fall more than 5 % of the control mean).
 
@@ -27,7 +28,8 @@ field                             meaning                                       
 ``planned_users_per_arm``         stated planned size (wins over the computed one)            computed
 ``baseline``                      pre-registered baseline of the primary metric (rate or      none
                                   mean, from a pre-period)
-``baseline_sd``                   its per-user standard deviation (``mean`` metrics only)     none
+``baseline_sd``                   its per-user standard deviation (``mean`` metrics; for      none
+                                  ``ratio`` the s.d. of the linearised metric, see verdicts)
 ``analysis_mode``                 ``sequential`` (mSPRT at every daily look) or ``fixed``     sequential
 ``max_duration_days``             longest assignment period; after it (and its windows)       28
                                   the decision is final
@@ -56,6 +58,7 @@ from pathlib import Path
 
 from scipy import stats
 
+from .metrics import METRIC_TYPES, load_metric_definitions
 from .power import sample_size_means, sample_size_proportions
 
 __all__ = [
@@ -64,9 +67,9 @@ __all__ = [
     "msprt_sample_size", "registry_for", "registry_from_records",
 ]
 
-#: metrics the warehouse computes (fct_experiment_variant_stats) and their type
-KNOWN_METRICS: dict[str, str] = {"conversion_rate": "proportion", "revenue_per_user": "mean",
-                                 "add_to_cart_rate": "proportion"}
+#: metrics the warehouse computes (fct_experiment_variant_stats) and their type: ``{metric_name: metric_type}``,
+#: from the one definitions file seeds/experiment_metrics.csv (:func:`load_metric_definitions`)
+KNOWN_METRICS: dict[str, str] = {n: d.metric_type for n, d in load_metric_definitions().items()}
 MODES = ("sequential", "fixed")
 ROLES = ("primary", "guardrail")
 
@@ -241,11 +244,12 @@ def _metric(rec: Mapping, exp_id, where) -> MetricSpec:
     if _missing(mtype):
         if name not in KNOWN_METRICS:
             raise ValueError(f"{_where(exp_id, 'metric_type', where)}: metric {name!r} is not one of "
-                             f"{', '.join(KNOWN_METRICS)}; declare its metric_type (proportion or mean)")
+                             f"{', '.join(KNOWN_METRICS)}; declare its metric_type ({', '.join(METRIC_TYPES)})")
         mtype = KNOWN_METRICS[name]
     mtype = str(mtype).strip().lower()
-    if mtype not in ("proportion", "mean"):
-        raise ValueError(f"{_where(exp_id, 'metric_type', where)}: must be proportion or mean, got {mtype!r}")
+    if mtype not in METRIC_TYPES:
+        raise ValueError(f"{_where(exp_id, 'metric_type', where)}: must be one of {', '.join(METRIC_TYPES)}, "
+                         f"got {mtype!r}")
     hib = True if _missing(rec.get("higher_is_better")) else _bool(rec["higher_is_better"], exp_id,
                                                                   "higher_is_better", where)
     margin = rec.get("non_inferiority_margin")
@@ -308,7 +312,7 @@ def registry_from_records(records: Iterable[Mapping], *, source: str = "registry
 def _build(exp_id, primary, guardrails, fields, source) -> ExperimentSpec:
     f = {**DEFAULTS, **fields}
     if f["baseline_sd"] is not None and primary.metric_type == "proportion":
-        raise ValueError(f"{_where(exp_id, 'baseline_sd', '')}: only for a mean primary metric "
+        raise ValueError(f"{_where(exp_id, 'baseline_sd', '')}: only for a mean or ratio primary metric "
                          f"({primary.metric_name} is a proportion)")
     if f["baseline"] is not None and primary.metric_type == "proportion" and not f["baseline"] < 1:
         raise ValueError(f"{_where(exp_id, 'baseline', '')}: a rate must lie in (0, 1), got {f['baseline']!r}")

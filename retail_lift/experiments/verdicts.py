@@ -52,6 +52,15 @@ Rule (per treatment variant; ``as_of`` defaults to the last look: only looks on 
 Baseline: the registry's pre-registered one; without it, the control arm's mean (and s.d.) at the
 first look with at least two control users and a non-zero sum (it does not depend on the treatment difference, so the
 tests stay valid; but the planned size is then no longer declared before the data).
+
+Ratio metrics and CUPED (the interface-B sums, read by :meth:`ExperimentLooks.from_frame` when present)
+------------------------------------------------------------------------------------------------------
+A ``ratio`` metric (``sum_y / sum_d`` over the arm) is tested on its delta-method variance; its
+baseline and s.d. are the control's ratio and the s.d. of the linearised metric
+(:mod:`retail_lift.experiments.ratio`). With covariate sums every test (always-valid, fixed-horizon,
+guardrails) uses the CUPED-adjusted effect and variance, θ re-estimated from the pooled arms at each
+look. The mSPRT is then always-valid only approximately (θ and the variance are plug-in estimates,
+as the variance already was without CUPED); the harness measures the error rates.
 """
 
 from __future__ import annotations
@@ -67,6 +76,15 @@ from scipy import stats
 
 from .decision import DO_NOT_SHIP, INVALID_SRM, KEEP_RUNNING, SHIP
 from .multiple_testing import holm
+from .ratio import (
+    ALL_SUMS,
+    COVARIATE_DENOMINATOR_SUMS,
+    COVARIATE_SUMS,
+    DENOMINATOR_SUMS,
+    ArmMoments,
+    arm_moments,
+    cuped_delta,
+)
 from .registry import ExperimentSpec, registry_for
 from .sequential import msprt_from_estimates
 from .srm import srm_test
@@ -84,6 +102,21 @@ class ArmLooks:
     users: np.ndarray
     sum_y: np.ndarray
     sumsq_y: np.ndarray
+    #: optional interface-B sums (one element per look; ``None`` = not given): denominator ``d`` (ratio
+    #: metrics), covariate ``x`` and covariate denominator ``e`` (CUPED); see :mod:`.ratio`
+    sum_d: np.ndarray | None = None
+    sumsq_d: np.ndarray | None = None
+    sum_yd: np.ndarray | None = None
+    sum_x: np.ndarray | None = None
+    sumsq_x: np.ndarray | None = None
+    sum_xy: np.ndarray | None = None
+    sum_e: np.ndarray | None = None
+    sumsq_e: np.ndarray | None = None
+    sum_xe: np.ndarray | None = None
+    sum_ye: np.ndarray | None = None
+    sum_de: np.ndarray | None = None
+    sum_dx: np.ndarray | None = None
+    metric_type: str | None = None  # 'ratio' needs the d sums; None = as the registry says
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +137,9 @@ class ExperimentLooks:
     def from_frame(cls, frame: pd.DataFrame, *, experiment_id: str, control_variant: str, planned_split,
                    started_at=None, ended_at=None, attribution_days: int = 0) -> ExperimentLooks:
         """Build from a long frame (``look_date, variant, metric_name, users, sum_y, sumsq_y`` and
-        optionally ``open_window_users``). A variant × metric without a row on some look keeps its
-        previous cumulative values (0 before its first row)."""
+        optionally ``open_window_users``, ``metric_type`` and the interface-B sums of ``d``, ``x`` and
+        ``e``, read when present and not all null). A variant × metric without a row on some look
+        keeps its previous cumulative values (0 before its first row)."""
         need = ["look_date", "variant", "metric_name", "users", "sum_y", "sumsq_y"]
         missing = [c for c in need if c not in frame.columns]
         if missing:
@@ -121,9 +155,8 @@ class ExperimentLooks:
                 d = g.loc[g["look_date"].duplicated(), "look_date"].iloc[0]
                 raise ValueError(f"experiment {experiment_id!r}: two rows for variant {variant!r}, metric "
                                  f"{metric!r} on look {d}")
+            out[(str(variant), str(metric))] = _arm_from_group(g, dates, experiment_id, variant, metric)
             g = g.set_index("look_date").reindex(dates).ffill().fillna(0)
-            out[(str(variant), str(metric))] = ArmLooks(g["users"].to_numpy(float), g["sum_y"].to_numpy(float),
-                                                        g["sumsq_y"].to_numpy(float))
             open_users.setdefault(str(variant), g["open_window_users"].to_numpy(float))
         return cls(experiment_id, str(control_variant), planned_split, dates, out, open_users,
                    _date(started_at), _date(ended_at), int(attribution_days or 0))
@@ -194,8 +227,99 @@ def parse_planned_split(split) -> dict[str, float]:
     return out
 
 
+def _arm_from_group(g: pd.DataFrame, dates, experiment_id, variant, metric) -> ArmLooks:
+    """One variant × metric's rows → :class:`ArmLooks` (cumulative, forward-filled over the looks)."""
+    mtype = None
+    if "metric_type" in g.columns and g["metric_type"].notna().any():
+        mtype = str(g["metric_type"].dropna().iloc[0]).strip().lower()
+    r = g.set_index("look_date").reindex(dates)
+    opt = {}
+    for col in (*DENOMINATOR_SUMS, *COVARIATE_SUMS, *COVARIATE_DENOMINATOR_SUMS):
+        if col in r.columns and r[col].notna().any():
+            opt[col] = pd.to_numeric(r[col]).ffill().fillna(0).to_numpy(float)
+    if mtype == "ratio" and any(c not in opt for c in DENOMINATOR_SUMS):
+        raise ValueError(f"experiment {experiment_id!r}: ratio metric {metric!r} (variant {variant!r}) needs the "
+                         f"column(s) {', '.join(DENOMINATOR_SUMS)} in the looks frame")
+    if mtype is not None and mtype != "ratio":  # d = e = 1: the d / e sums carry nothing new
+        opt = {k: v for k, v in opt.items() if k in COVARIATE_SUMS}
+    if any(c not in opt for c in COVARIATE_SUMS):
+        opt = {k: v for k, v in opt.items() if k not in COVARIATE_SUMS + COVARIATE_DENOMINATOR_SUMS}
+    base = r[["users", "sum_y", "sumsq_y"]].ffill().fillna(0)
+    return ArmLooks(base["users"].to_numpy(float), base["sum_y"].to_numpy(float), base["sumsq_y"].to_numpy(float),
+                    metric_type=mtype, **opt)
+
+
+def _is_ratio(a: ArmLooks) -> bool:
+    """A ratio metric: declared so, or (type not given) carrying the denominator sums (d = 1 for a mean
+    gives the mean's own estimate and variance, so this is safe)."""
+    return a.metric_type == "ratio" or (a.metric_type is None and a.sum_d is not None)
+
+
+def _moments(a: ArmLooks, k: int) -> ArmMoments:
+    ratio = _is_ratio(a)
+    if ratio and (a.sum_d is None or a.sumsq_d is None or a.sum_yd is None):
+        raise ValueError("a ratio metric's ArmLooks needs sum_d, sumsq_d and sum_yd")
+    cut = lambda v: None if v is None else v[: k + 1]  # noqa: E731
+    return arm_moments(*(cut(getattr(a, f)) for f in ALL_SUMS), ratio=ratio)
+
+
+def _extended(c: ArmLooks, t: ArmLooks) -> bool:
+    """The arms carry a ratio denominator or a covariate: use the delta-method / CUPED estimates."""
+    return any(_is_ratio(a) or a.sum_x is not None for a in (c, t))
+
+
+def _estimates_delta(c: ArmLooks, t: ArmLooks, proportion: bool, k: int):
+    r"""Like :func:`_estimates` for ratio metrics (delta method) and with a CUPED covariate.
+
+    CUPED: θ is re-estimated at each look from the pooled within-arm (linearised) moments of both
+    arms, and the effect is the difference of the adjusted estimates (:func:`.ratio.cuped_delta`). The
+    mSPRT then runs on these estimates and variances. It stays always-valid only approximately: the
+    mixture test assumes Gaussian increments with known variance, and θ estimated from the same data
+    at each look adds an error of order 1/n to the variance (as the plug-in variance already does);
+    the trust harness measures the resulting error rates. Proportions keep a pooled variance (the
+    residual variance pooled across arms, as the pooled z test pools the rate); without a usable
+    covariate at a look they fall back to the pooled z variance. The third value is the control's
+    unadjusted mean (or ratio), the baseline of margins and tau.
+    """
+    mc_, mt_ = _moments(c, k), _moments(t, k)
+    nc, nt = c.users[: k + 1], t.users[: k + 1]
+    cu = cuped_delta(mc_, mt_)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if cu is None:
+            eff, vc, vt = mt_.est - mc_.est, mc_.var, mt_.var
+            usable = np.zeros(k + 1, bool)
+        else:
+            eff, vc, vt, usable = cu.adj_t - cu.adj_c, cu.adj_var_c, cu.adj_var_t, cu.usable
+        if proportion:
+            sc, st = c.sum_y[: k + 1], t.sum_y[: k + 1]
+            pbar = (sc + st) / np.maximum(nc + nt, 1)
+            v_pooled_z = pbar * (1 - pbar) * (1 / np.maximum(nc, 1) + 1 / np.maximum(nt, 1))
+            resid = ((nc - 1) * vc + (nt - 1) * vt) / np.maximum(nc + nt - 2, 1)
+            var = np.where(usable, resid * (1 / np.maximum(nc, 1) + 1 / np.maximum(nt, 1)), v_pooled_z)
+            ok = (nc >= 1) & (nt >= 1) & (~usable | ((nc >= 2) & (nt >= 2)))
+            mc = np.where(nc > 0, sc / np.maximum(nc, 1), 0.0)
+        else:
+            var = vc / nc + vt / nt
+            ok = (nc >= 2) & (nt >= 2) & np.isfinite(mc_.est) & np.isfinite(mt_.est)
+            mc = np.where(np.isfinite(mc_.est), mc_.est, 0.0)
+        ok = ok & np.isfinite(eff)
+    var = np.where(ok & np.isfinite(var), var, 0.0)
+    return np.where(ok, eff, 0.0), var, mc
+
+
+def _baseline(c: ArmLooks, k: int) -> tuple[float, float]:
+    """The control's metric (mean or ratio) and per-user s.d. (of the linearised metric for a ratio) at look k."""
+    if _is_ratio(c):
+        m = _moments(c, k)
+        return float(m.est[k]), math.sqrt(max(float(m.var[k]), 0.0))
+    n0 = c.users[k]
+    return c.sum_y[k] / n0, math.sqrt(max(c.sumsq_y[k] - c.sum_y[k] ** 2 / n0, 0) / (n0 - 1))
+
+
 def _estimates(c: ArmLooks, t: ArmLooks, proportion: bool, k: int):
     """Effect and variance at looks 0..k (variance 0 = no information at that look)."""
+    if _extended(c, t):
+        return _estimates_delta(c, t, proportion, k)
     nc, nt = c.users[: k + 1], t.users[: k + 1]
     sc, st = c.sum_y[: k + 1], t.sum_y[: k + 1]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -335,9 +459,7 @@ def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,
     first = next((i for i in range(cur + 1) if c_arm.users[i] >= 2 and c_arm.sum_y[i] != 0), None)
     b_obs = sd_obs = None
     if first is not None:
-        n0 = c_arm.users[first]
-        b_obs = c_arm.sum_y[first] / n0
-        sd_obs = math.sqrt(max(c_arm.sumsq_y[first] - c_arm.sum_y[first] ** 2 / n0, 0) / (n0 - 1))
+        b_obs, sd_obs = _baseline(c_arm, first)
     baseline = spec.baseline if spec.baseline is not None else b_obs
     planned = spec.planned_users_per_arm(baseline, sd_obs)
     tau = spec.tau(baseline)
