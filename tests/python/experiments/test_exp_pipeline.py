@@ -27,6 +27,8 @@ SUMS = ["sum_y", "sumsq_y", "sum_d", "sumsq_d", "sum_yd", "sum_x", "sumsq_x", "s
         "sum_xe", "sum_ye", "sum_de", "sum_dx"]
 EXPERIMENT_MODELS = ["fct_experiment_exposures", "fct_experiment_daily_looks", "fct_experiment_variant_stats",
                      "ml_experiment_decisions"]
+# tests of models outside the selection (e.g. the uplift marts read the exposures) are not rerun
+CAUTIOUS = ["--indirect-selection", "cautious"]
 
 
 def _read(db: Path, sql: str) -> pd.DataFrame:
@@ -150,7 +152,8 @@ def test_as_of_keeps_running_until_windows_close_and_data_complete_closes_them(t
     as_of = (first["ended_at"] + pd.Timedelta(days=2)).date()  # assignment over, every window still open
     work = _copy_build(tiny_warehouse, tmp_path)
     raw, truth = tiny_warehouse.parent / "raw", tiny_warehouse.parent / "truth"
-    run_dbt(["build", "-s", *EXPERIMENT_MODELS, "--vars", f"{{experiments_as_of: '{as_of}'}}"], raw, truth, work)
+    run_dbt(["build", "-s", *EXPERIMENT_MODELS, *CAUTIOUS, "--vars", f"{{experiments_as_of: '{as_of}'}}"],
+            raw, truth, work)
     d = _read(work / "warehouse.duckdb", "select * from ml.ml_experiment_decisions")
     mine = d[d["experiment_id"] == first["experiment_id"]]
     close = (first["ended_at"] + pd.Timedelta(days=int(first["attribution_days"]))).date()
@@ -159,7 +162,7 @@ def test_as_of_keeps_running_until_windows_close_and_data_complete_closes_them(t
     assert (mine["open_window_users"] > 0).all() and (~mine["is_final"]).all()
     assert (pd.to_datetime(mine["as_of"]).dt.date == as_of).all()
 
-    run_dbt(["build", "-s", *EXPERIMENT_MODELS, "--vars",
+    run_dbt(["build", "-s", *EXPERIMENT_MODELS, *CAUTIOUS, "--vars",
              f"{{experiments_as_of: '{as_of}', experiments_data_complete: true}}"], raw, truth, work)
     d = _read(work / "warehouse.duckdb", "select * from ml.ml_experiment_decisions")
     mine = d[d["experiment_id"] == first["experiment_id"]]
@@ -184,7 +187,7 @@ def test_bad_declarations_are_invalid_and_the_build_passes(tiny_warehouse, tmp_p
     exps.to_parquet(path, index=False)
     work = _copy_build(tiny_warehouse, tmp_path)
     run_dbt(["build", "-s", "base_shop__experiments", "stg_shop__experiments", "stg_shop__quarantined_experiments",
-             *EXPERIMENT_MODELS], raw, tiny_warehouse.parent / "truth", work)
+             *EXPERIMENT_MODELS, *CAUTIOUS], raw, tiny_warehouse.parent / "truth", work)
     d = _read(work / "warehouse.duckdb", "select * from ml.ml_experiment_decisions").set_index("experiment_id")
     assert d["decision"].str.startswith("invalid: ").all() and not (d["decision"] == "ship").any()
     assert d.loc[[ids[0]], "decision"].str.contains("'ghost_variant' missing from the assignments").all()
