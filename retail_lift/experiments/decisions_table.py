@@ -185,5 +185,8 @@ def experiment_decisions_table(looks: pd.DataFrame, experiments: pd.DataFrame,
     for c in ("p_value", "p_value_adjusted", "effect", "ci_low", "ci_high"):
         out[c] = out[c].astype(float)
     for c in ("as_of", "decided_at", "windows_close_at"):
-        out[c] = pd.to_datetime(out[c])
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+    for c in ("experiment_id", "variant", "decision", "decision_reason", "primary_metric", "analysis_mode",
+              "registry_source"):
+        out[c] = out[c].astype("string")  # typed even when empty (a shop without experiments)
     return out.sort_values(["experiment_id", "variant"], kind="stable").reset_index(drop=True)
