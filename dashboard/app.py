@@ -87,17 +87,30 @@ tabs = st.tabs(["Experiments", "Funnel", "Cohorts", "RFM segments", "Uplift", "B
 with tabs[0]:
     st.header("Experiment results")
     results = table(snap, "experiment_results")
+    decisions = table(snap, "experiment_decisions", quiet=True)
     if results is not None and results.empty:
         st.info("The experiment engine produced no results (no experiment has a closed attribution window yet).")
     elif results is not None:
         overview = experiment_overview(results)
         c1, c2, c3 = st.columns(3)
         c1.metric("Experiments", len(overview))
-        c2.metric("Ship verdicts", int((results["decision"] == "ship").sum()))
+        ships = decisions if decisions is not None else results
+        c2.metric("Ship decisions", int((ships["decision"] == "ship").sum()))
         c3.metric("Sample-ratio mismatches", int(overview["is_srm"].sum()))
-        frame(overview)
+        if decisions is not None:
+            # the decision a team acts on: one per experiment x variant, its reason beside it
+            st.subheader("Decisions: one per experiment × variant")
+            dcols = ["experiment_id", "variant", "decision", "decision_reason", "primary_metric", "analysis_mode",
+                     "is_final", "as_of", "control_users", "variant_users", "planned_users_per_arm",
+                     "open_window_users", "windows_close_at"]
+            frame(decisions[[c for c in dcols if c in decisions.columns]], key="experiment_decisions")
+        else:
+            frame(overview)
         experiment = st.selectbox("Experiment", overview["experiment_id"].tolist(), key="experiment")
         sub = results[results["experiment_id"] == experiment].copy()
+        if decisions is not None:
+            for r in decisions[decisions["experiment_id"] == experiment].itertuples():
+                st.markdown(f"**{r.variant}: {r.decision}**. {r.decision_reason}")
         st.subheader(f"{experiment}: relative lift vs {sub['control_variant'].iloc[0]} (95 % interval)")
         base = alt.Chart(sub)
         lift = alt.layer(
@@ -106,7 +119,7 @@ with tabs[0]:
                 x2="relative_lift_ci_high:Q", y=alt.Y("variant:N", title=None, axis=alt.Axis(labelLimit=220)),
                 color="decision:N"),
             base.mark_point(filled=True, size=80).encode(
-                x="relative_lift:Q", y="variant:N", color=alt.Color("decision:N", title="verdict"),
+                x="relative_lift:Q", y="variant:N", color=alt.Color("decision:N", title="per-metric verdict"),
                 tooltip=["variant", "metric_name", alt.Tooltip("relative_lift:Q", format=".1%"),
                          alt.Tooltip("relative_lift_ci_low:Q", format=".1%"),
                          alt.Tooltip("relative_lift_ci_high:Q", format=".1%"),
@@ -114,6 +127,8 @@ with tabs[0]:
             base.mark_rule(strokeDash=[4, 4], color="gray").encode(x=alt.datum(0)),
         ).properties(height=70).facet(row=alt.Row("metric_name:N", title=None))
         chart(lift)
+        st.caption("Evidence: every metric's test for this experiment (ml_experiment_results); the decision above "
+                   "reads the primary metric and the guardrails as declared in the registry.")
         cols = ["variant", "metric_name", "control_users", "variant_users", "control_mean", "variant_mean", "effect",
                 "effect_ci_low", "effect_ci_high", "relative_lift", "relative_lift_ci_low", "relative_lift_ci_high",
                 "p_value_adjusted", "sequential_p_value", "prob_beat_control", "is_srm", "decision",

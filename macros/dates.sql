@@ -32,3 +32,23 @@
         when 7 then 'Sunday'
     end
 {%- endmacro %}
+
+{#- One output row per whole number 0, 1, ..., n (n a non-negative integer expression; no row when n < 0):
+    DuckDB unnest(range(0, n + 1)), Spark explode(sequence(0, n)). Use it alone in a select list, like
+    explode_array. -#}
+{% macro integer_sequence(n) -%}
+    {{ return(adapter.dispatch('integer_sequence', 'retail_lift')(n)) }}
+{%- endmacro %}
+
+{% macro default__integer_sequence(n) -%}
+    unnest(range(0, cast({{ n }} as bigint) + 1))
+{%- endmacro %}
+
+{% macro duckdb__integer_sequence(n) -%}
+    unnest(range(0, cast({{ n }} as bigint) + 1))
+{%- endmacro %}
+
+{#- Spark's sequence(0, -1) counts down (0, -1): guard n < 0 with an empty array. -#}
+{% macro spark__integer_sequence(n) -%}
+    explode(case when {{ n }} >= 0 then sequence(0, cast({{ n }} as int)) else array() end)
+{%- endmacro %}

@@ -175,6 +175,22 @@ TABLES: dict[str, Table] = {
                 C("planned_split", "VARCHAR",
                   "Intended traffic split as variant:weight pairs, e.g. control:1,email_10pct:1."),
                 C("attribution_days", "INTEGER", "Outcome window after exposure, in days."),
+                # optional overrides of the experiment registry (retail_lift.experiments.registry.OVERRIDE_COLUMNS)
+                C("primary_metric", "VARCHAR", "Overrides the registry: the primary metric (a metric_name of the seed "
+                  "experiment_metrics).", required=False),
+                C("mde_relative", "DOUBLE", "Overrides the registry: minimum detectable effect, relative to the "
+                  "baseline (e.g. 0.1).", required=False),
+                C("alpha", "DOUBLE", "Overrides the registry: two-sided level of the primary test.", required=False),
+                C("power", "DOUBLE", "Overrides the registry: planned power at the MDE.", required=False),
+                C("planned_users_per_arm", "INTEGER", "Overrides the registry: the planned users per arm, stated.",
+                  required=False),
+                C("baseline", "DOUBLE", "Overrides the registry: the primary metric's pre-registered baseline (rate or "
+                  "mean).", required=False),
+                C("baseline_sd", "DOUBLE", "Overrides the registry: the baseline's per-user standard deviation (mean "
+                  "metrics).", required=False),
+                C("analysis_mode", "VARCHAR", "Overrides the registry: sequential or fixed.", required=False),
+                C("max_duration_days", "INTEGER", "Overrides the registry: the longest assignment period in days.",
+                  required=False),
             ),
             ("experiment_id",),
         ),

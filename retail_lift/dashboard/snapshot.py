@@ -113,6 +113,10 @@ SNAPSHOT_TABLES: tuple[SnapshotTable, ...] = (
         "One row per experiment × variant × metric: effect, intervals, p-values and the verdict.",
         sql="select * from ml.ml_experiment_results order by experiment_id, metric_name, variant"),
     SnapshotTable(
+        "experiment_decisions", ("ml.ml_experiment_decisions",),
+        "One row per experiment × treatment variant: the pre-registered decision and its reason.",
+        sql="select * from ml.ml_experiment_decisions order by experiment_id, variant"),
+    SnapshotTable(
         "experiment_srm", ("marts.fct_experiment_srm",),
         "One row per experiment × variant: observed and planned users (sample-ratio mismatch).",
         sql="select * from marts.fct_experiment_srm order by experiment_id, variant"),

@@ -402,6 +402,21 @@ CARDS: tuple[Card, ...] = (
          oracle_note="The statistics are checked by simulated A/A and known-effect experiments (the trust harness, "
                      "`make trust-harness`), not against this build's truth.",
          charts=("ab_lift",)),
+    Card("ml_experiment_decisions",
+         predicts="One decision per experiment × treatment variant (ship, do not ship, keep running, inconclusive, "
+                  "invalid: SRM or invalid: <reason>) with its reason, by the pre-registered rule: the primary "
+                  "metric's always-valid test over the daily looks (Holm across variants), the fixed-horizon test at "
+                  "the planned size, and the guardrails' non-inferiority tests.",
+         inputs="`fct_experiment_daily_looks`, `stg_shop__experiments` (with its optional registry overrides) and "
+                "the seed `experiment_registry`",
+         window="experiments",
+         metrics=(Section("Decisions",
+                          "select experiment_id, variant, decision, decision_reason, analysis_mode, "
+                          "planned_users_per_arm, control_users, variant_users, decided_at "
+                          "from ml.ml_experiment_decisions order by experiment_id, variant",
+                          ("ml.ml_experiment_decisions",)),),
+         oracle_note="The decision code is checked end to end by the trust harness (`make trust-harness`) on "
+                     "simulated daily looks, not against this build's truth."),
     Card("ml_customer_segments_fit",
          predicts="Behavioural segments of the buyers (k-means on standardised RFM and behaviour features, k chosen "
                   "by the criterion the run row states), named from their profiles.",

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from retail_lift.contract import TABLES, TRUTH_TABLES
+from retail_lift.experiments.registry import OVERRIDE_COLUMNS
 from retail_lift.world.presets import Preset, get_preset
 
 PERIOD_START = np.datetime64("2026-01-05T00:00:00", "s")  # a Monday
@@ -471,6 +472,8 @@ class _World:
             exp_rows["control_variant"].append("control")
             exp_rows["planned_split"].append(",".join(f"{a}:1" for a in variants))
             exp_rows["attribution_days"].append(ATTRIBUTION_DAYS)
+            for col in OVERRIDE_COLUMNS:  # the world declares its experiments in seeds/experiment_registry.csv
+                exp_rows[col].append(None)
         self.tables["experiment_assignments"] = {k: np.concatenate(x) for k, x in rows.items()}
         self.tables["experiments"] = {k: np.array(x) for k, x in exp_rows.items()}
         self.exposures = exposures

@@ -1,112 +1,64 @@
--- One row per experiment x variant x metric: the sufficient statistics of the metric over the
--- variant's exposures whose attribution window has closed, in the form retail_lift.experiments
--- reads them (users, sum_y, sumsq_y, sum_x, sumsq_x, sum_xy; y = the outcome, x = its pre-period
--- covariate). Long (one row per metric) so that every row is one CupedStats / welch_test input and a
--- new metric is a new row, not new columns. Metric definitions: the experiment_metrics doc block.
---   conversion_rate:  y = 1 if any order in the window, x = orders in the pre-period
---   revenue_per_user: y = revenue in the window,        x = revenue in the pre-period
---   add_to_cart_rate: y = 1 if any add-to-cart,         x = add-to-cart events in the pre-period
--- Exposures whose window is still open are left out of every sum and counted in open_window_users.
+-- One row per experiment x variant x metric: the sufficient statistics of the metric at the
+-- experiment's LAST look (the end of the data, or var experiments_as_of), i.e. the last look_date of
+-- fct_experiment_daily_looks, which computes them from the metric definitions (seed experiment_metrics)
+-- and the exposures (see there and the experiment_metrics doc block). Same columns as the looks
+-- without look_date, plus last_look_date: every row is one input of the statistics functions
+-- (CupedStats / welch_test / two_proportion_test; ratio metrics via the delta method).
+-- Exposures whose window is still open at the last look are left out of every sum and counted in
+-- open_window_users.
 with
 
-exposures as (
+daily_looks as (
 
-    select * from {{ ref('fct_experiment_exposures') }}
-
-),
-
-metric_values as (
-
-    select
-        experiment_id,
-        variant,
-        is_control,
-        is_window_closed,
-        'conversion_rate' as metric_name,
-        case when is_converted then 1.0 else 0.0 end as y,
-        cast(pre_period_orders as double) as x
-    from exposures
-
-    union all
-
-    select
-        experiment_id,
-        variant,
-        is_control,
-        is_window_closed,
-        'revenue_per_user' as metric_name,
-        cast(revenue as double) as y,
-        cast(pre_period_revenue as double) as x
-    from exposures
-
-    union all
-
-    select
-        experiment_id,
-        variant,
-        is_control,
-        is_window_closed,
-        'add_to_cart_rate' as metric_name,
-        case when has_added_to_cart then 1.0 else 0.0 end as y,
-        cast(pre_period_carts as double) as x
-    from exposures
+    select * from {{ ref('fct_experiment_daily_looks') }}
 
 ),
 
-closed_windows as (
+last_looks as (
 
     select
         experiment_id,
-        variant,
-        is_control,
-        is_window_closed,
-        metric_name,
-        case when is_window_closed then y end as y,
-        case when is_window_closed then x end as x
+        max(look_date) as last_look_date
 
-    from metric_values
-
-),
-
-aggregated as (
-
-    select
-        experiment_id,
-        variant,
-        metric_name,
-        bool_or(is_control) as is_control,
-        count_if(is_window_closed) as users,
-        count_if(not is_window_closed) as open_window_users,
-        coalesce(sum(y), 0) as sum_y,
-        coalesce(sum(y * y), 0) as sumsq_y,
-        coalesce(sum(x), 0) as sum_x,
-        coalesce(sum(x * x), 0) as sumsq_x,
-        coalesce(sum(x * y), 0) as sum_xy
-
-    from closed_windows
-    group by experiment_id, variant, metric_name
+    from daily_looks
+    group by experiment_id
 
 ),
 
 final as (
 
     select
-        experiment_id,
-        variant,
-        metric_name,
-        case when metric_name = 'revenue_per_user' then 'mean' else 'proportion' end as metric_type,
-        is_control,
-        cast(users as integer) as users,
-        cast(open_window_users as integer) as open_window_users,
-        sum_y,
-        sumsq_y,
-        sum_x,
-        sumsq_x,
-        sum_xy,
-        case when users > 0 then sum_y / users end as mean_y,
-        case when users > 0 then sum_x / users end as mean_x
+        daily_looks.experiment_id,
+        daily_looks.variant,
+        daily_looks.metric_name,
+        daily_looks.metric_type,
+        daily_looks.is_control,
+        daily_looks.users,
+        daily_looks.open_window_users,
+        daily_looks.sum_y,
+        daily_looks.sumsq_y,
+        daily_looks.sum_d,
+        daily_looks.sumsq_d,
+        daily_looks.sum_yd,
+        daily_looks.sum_x,
+        daily_looks.sumsq_x,
+        daily_looks.sum_xy,
+        daily_looks.sum_e,
+        daily_looks.sumsq_e,
+        daily_looks.sum_xe,
+        daily_looks.sum_ye,
+        daily_looks.sum_de,
+        daily_looks.sum_dx,
+        daily_looks.winsor_cap,
+        daily_looks.mean_y,
+        daily_looks.mean_x,
+        daily_looks.metric_value,
+        daily_looks.look_date as last_look_date
 
-    from aggregated
+    from daily_looks
+    inner join last_looks
+        on daily_looks.experiment_id = last_looks.experiment_id
+        and daily_looks.look_date = last_looks.last_look_date
 
 )
 

@@ -16,7 +16,17 @@ clean as (
         planned_split,
         attribution_days,
         started_at,
-        ended_at
+        ended_at,
+        primary_metric,
+        mde_relative,
+        alpha,
+        power,
+        planned_users_per_arm,
+        baseline,
+        baseline_sd,
+        analysis_mode,
+        max_duration_days,
+        override_problem
 
     from checked
     where dq_reason is null

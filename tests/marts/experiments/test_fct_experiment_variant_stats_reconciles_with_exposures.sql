@@ -1,5 +1,6 @@
 -- For every experiment and metric, users + open_window_users over the variants equals the
--- experiment's exposures, and the conversion_rate successes equal the converted exposures.
+-- experiment's exposures assigned before the end of the analysed data (analysis_ends_at: var
+-- experiments_as_of can move it back), and the conversion_rate successes equal the converted exposures.
 -- Returns the experiment x metric rows that do not reconcile.
 with
 
@@ -23,6 +24,7 @@ exposure_totals as (
         count_if(is_converted) as converted
 
     from exposures
+    where assigned_at < analysis_ends_at
     group by experiment_id
 
 ),

@@ -94,9 +94,16 @@ def test_experiments_tab(app, tiny_snapshot):
     tab = _tab(app, "Experiments")
     metrics = _metrics(tab)
     assert metrics["Experiments"] == str(results["experiment_id"].nunique())
-    assert metrics["Ship verdicts"] == str(int((results["decision"] == "ship").sum()))
+    decisions = open_snapshot(tiny_snapshot).table("experiment_decisions")
+    assert metrics["Ship decisions"] == str(int((decisions["decision"] == "ship").sum()))
+    shown = tab.dataframe[0].value  # one decision per experiment x variant, with its reason
+    assert sorted(zip(shown["experiment_id"], shown["variant"], shown["decision"], shown["decision_reason"],
+                      strict=True)) == sorted(zip(decisions["experiment_id"], decisions["variant"],
+                                                  decisions["decision"], decisions["decision_reason"], strict=True))
     first = sorted(results["experiment_id"].unique())[0]
     assert app.selectbox(key="experiment").value == first
+    lines = [m.value for m in tab.markdown if m.value.startswith("**")]
+    assert len(lines) == int((decisions["experiment_id"] == first).sum())
     verdicts = tab.dataframe[1].value
     expected = results[results["experiment_id"] == first]
     assert sorted(zip(verdicts["variant"], verdicts["metric_name"], verdicts["decision"], strict=True)) == \

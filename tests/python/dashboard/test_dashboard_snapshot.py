@@ -32,6 +32,7 @@ pytestmark = pytest.mark.dbt
 # snapshot tables that are the source relation as it is (same rows)
 COPIES = {
     "experiment_results": "ml.ml_experiment_results",
+    "experiment_decisions": "ml.ml_experiment_decisions",
     "experiment_srm": "marts.fct_experiment_srm",
     "funnel": "marts.fct_product_funnel",
     "step_funnel": "marts.fct_funnel",

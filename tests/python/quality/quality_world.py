@@ -64,7 +64,8 @@ def good_raw() -> dict[str, pd.DataFrame]:
             ("bogo", "Buy one get one", "banner", 0.5, 0.01, T("2025-01-01")),
         ], columns=TABLES["promotions"].column_names),
         "experiments": pd.DataFrame([
-            ("exp1", "E-mail test", T("2026-01-05"), T("2026-01-19"), "control", "control:1,email_10pct:1", 14),
+            ("exp1", "E-mail test", T("2026-01-05"), T("2026-01-19"), "control", "control:1,email_10pct:1", 14,
+             *[None] * 9),  # no registry overrides
         ], columns=TABLES["experiments"].column_names),
         "experiment_assignments": pd.DataFrame([
             ("exp1", "C1", "control", T("2026-01-05 08:00")), ("exp1", "C2", "email_10pct", T("2026-01-06 08:00")),
