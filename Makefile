@@ -130,7 +130,7 @@ summary:
 	@echo "dashboard:   make dashboard  (reads the snapshot $(RETAIL_LIFT_SNAPSHOT))"
 
 trust-harness: install
-	$(STEP) "trust harness: 1,000 simulated experiments per scenario (32 scenarios) of daily looks through decide_experiments and analyze_experiments (2 processes, about 30 minutes)"
+	$(STEP) "trust harness: 1,000 simulated experiments per scenario (32 scenarios) of daily looks through decide_experiments and analyze_experiments (2 processes, about 20 minutes)"
 	$(BIN)/retail-lift trust-harness --n 1000 --jobs 2 --out reports/experiments --docs docs/experiments/_trust_harness.md
 
 gate-harness: install

@@ -9,6 +9,10 @@ cumulative closed-window sums ``users, sum_y, sumsq_y, sum_d, …, sum_dx``, ``o
   daily look, once with the registry's ``fixed`` and once with its ``sequential`` mode
   (:class:`~retail_lift.experiments.registry.ExperimentSpec`, pre-registered baseline, MDE 10 %
   relative, alpha 0.05, power 0.8);
+  on the revenue scenarios also with no registry entry at all (mode ``default``: the documented
+  :func:`~retail_lift.experiments.registry.default_spec`, primary ``conversion_rate`` with the guardrail
+  ``revenue_per_user`` at a 5 % non-inferiority margin, sequential, baseline from the control's first
+  looks), so the guardrail path and the undeclared baseline run end to end too;
 * :func:`~retail_lift.experiments.analysis.analyze_experiments` (``ml_experiment_results``) on the
   last look: the coverage of its 95 % interval (and of the CUPED interval) for the true effect.
 
@@ -75,7 +79,7 @@ from retail_lift.montecarlo import bound_check, mean_and_se, with_checks, write_
 from retail_lift.validation import check_positive_int
 
 from .analysis import analyze_experiments
-from .registry import ExperimentSpec, MetricSpec
+from .registry import ExperimentSpec, MetricSpec, default_spec
 from .verdicts import decide_experiments
 
 __all__ = ["FULL_SCENARIOS", "QUICK_SCENARIOS", "Scenario", "run_trust_harness", "simulate_daily_looks",
@@ -95,6 +99,10 @@ POWER_SLACK = 0.05
 K_SE = 3.0
 VARIANTS = ("control", "b", "c")
 MODES = ("fixed", "sequential")
+#: the registry's documented defaults (:func:`~retail_lift.experiments.registry.default_spec`: primary
+#: conversion_rate, guardrail revenue_per_user at a 5 % margin, sequential, baseline from the first looks),
+#: run on the revenue scenarios (whose looks carry both metrics)
+DEFAULT_MODE = "default"
 SUM_COLUMNS = ("sum_y", "sumsq_y", "sum_d", "sumsq_d", "sum_yd", "sum_x", "sumsq_x", "sum_xy", "sum_e",
                "sumsq_e", "sum_xe", "sum_ye", "sum_de", "sum_dx")
 LOOK_COLUMNS = ("experiment_id", "look_date", "variant", "metric_name", "metric_type", "is_control", "users",
@@ -197,7 +205,9 @@ def truth(sc: Scenario) -> dict:
     else:
         cap, mean, sd = None, sc.baseline, math.sqrt(sc.baseline * (1 - sc.baseline))
     planned = {mode: _spec(sc, mode, mean, sd).planned_users_per_arm() for mode in MODES}
-    per_day = math.ceil(TRAFFIC_MARGIN * max(planned.values()) / ASSIGN_DAYS)
+    if sc.revenue:
+        planned[DEFAULT_MODE] = default_spec("sim").planned_users_per_arm(sc.baseline)
+    per_day = math.ceil(TRAFFIC_MARGIN * max(planned[m] for m in MODES) / ASSIGN_DAYS)
     return {"control_mean": mean, "control_sd": sd, "true_effect": mean * MDE if sc.effect == "mde" else 0.0,
             "winsor_cap": cap, "planned_users_per_arm": planned, "users_per_arm_per_day": per_day,
             "users_per_arm": per_day * ASSIGN_DAYS}
@@ -208,6 +218,10 @@ def _spec(sc: Scenario, mode: str, baseline: float, sd: float, experiment_id: st
     return ExperimentSpec(experiment_id, MetricSpec(sc.metric, "primary", mtype), (), mde_relative=MDE, alpha=ALPHA,
                           power=POWER, analysis_mode=mode, max_duration_days=LOOKS, baseline=baseline,
                           baseline_sd=sd if sc.revenue else None, source="trust harness")
+
+
+def _modes(sc: Scenario) -> tuple[str, ...]:
+    return (*MODES, DEFAULT_MODE) if sc.revenue else MODES
 
 
 def _shares(sc: Scenario) -> np.ndarray:
@@ -330,7 +344,7 @@ def _evaluate(sc: Scenario, n_experiments: int, seed: int, index: int, chunk: in
     K = sc.arms
     treat = list(VARIANTS[1:K])
     out = {m: {"ship": [], "dns": [], "power": [], "srm": [], "keep": [], "inconclusive": [], "stop_day": []}
-           for m in MODES}
+           for m in _modes(sc)}
     cov, cov_cuped, vr = [], [], []
     t_sim = t_dec = t_an = 0.0
     for start in range(0, n_experiments, chunk):
@@ -338,9 +352,10 @@ def _evaluate(sc: Scenario, n_experiments: int, seed: int, index: int, chunk: in
         a = time.perf_counter()
         looks, exps = simulate_daily_looks(sc, n, rng, prefix=f"{sc.key}_{start}")
         t_sim += time.perf_counter() - a
-        for mode in MODES:
+        for mode in _modes(sc):
             a = time.perf_counter()
-            reg = {e: _spec(sc, mode, t["control_mean"], t["control_sd"], e) for e in exps["experiment_id"]}
+            reg = None if mode == DEFAULT_MODE else {e: _spec(sc, mode, t["control_mean"], t["control_sd"], e)
+                                                     for e in exps["experiment_id"]}
             dec = decide_experiments(looks, exps, reg)
             t_dec += time.perf_counter() - a
             o = out[mode]
@@ -512,7 +527,10 @@ def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]
         f"{cfg['mde_relative']:.0%} relative, pre-registered baseline; users assigned for {cfg['assignment_days']} "
         f"days, {cfg['attribution_days']}-day windows, traffic {cfg['traffic_margin']:.0%} of the larger planned "
         f"size; sample-ratio mismatch = the last arm loses {cfg['srm_loss']:.0%} of its users. Revenue: lognormal "
-        f"spend × conversion, capped at the {cfg['winsorize_percentile']:.0%} percentile of pre-period revenue.",
+        f"spend × conversion, capped at the {cfg['winsorize_percentile']:.0%} percentile of pre-period revenue. Mode "
+        "`default` (revenue scenarios): no registry entry, i.e. the documented defaults (primary conversion_rate, "
+        "guardrail revenue_per_user at a 5 % non-inferiority margin, sequential, baseline from the control's first "
+        "looks).",
         "",
         f"Rates ± Monte Carlo s.e. Bounds (met within {cfg['k_se']:g} s.e.): false ship and false \"do not ship\" "
         f"under A/A ≤ {cfg['alpha']}; power at the MDE ≥ {cfg['power'] - cfg['power_slack']:.2f} (no mismatch); "
@@ -540,7 +558,7 @@ def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]
               f"All checks passed: **{'yes' if results['all_checks_passed'] else 'no'}** (runtime "
               f"{results['runtime_seconds']:.0f} s, {cfg['jobs']} process(es); "
               f"{cfg['experiments_per_minute_per_process']:,.0f} experiments per minute per process, each decided "
-              f"twice and analysed once; decide {cfg['decide_seconds']:.0f} s, analyze {cfg['analyze_seconds']:.0f} s, "
-              f"simulate {cfg['simulate_seconds']:.0f} s).", ""]
+              f"in every mode and analysed once; decide {cfg['decide_seconds']:.0f} s, analyze "
+              f"{cfg['analyze_seconds']:.0f} s, simulate {cfg['simulate_seconds']:.0f} s).", ""]
     pm.write_text("\n".join(lines))
     return pj, pm

@@ -183,7 +183,9 @@ def test_power_at_the_mde_on_heavy_tailed_revenue_with_three_arms(results):
     s = _scenario(results, "rev10_3arms_mde")
     t = s["truth"]
     assert t["true_effect"] == pytest.approx(0.1 * t["control_mean"])
-    for mode in ("fixed", "sequential"):
+    # "default": no registry entry, conversion primary with the revenue guardrail (5 % margin)
+    assert set(s["modes"]) == {"fixed", "sequential", "default"}
+    for mode in ("fixed", "sequential", "default"):
         m = s["modes"][mode]
         assert _within(m["power"]["rate"], m["power"]["mc_se"], 0.75, "at least"), (mode, m["power"])
         assert m["dns"]["rate"] == 0  # a real improvement is never called harmful
@@ -247,6 +249,7 @@ def test_committed_docs_block_is_the_full_run():
     assert text.startswith("{% docs trust_harness %}\n# Experiment decisions: whole-pipeline trust harness")
     assert "1,000 simulated experiments per scenario (32 scenarios" in text
     assert text.count(" | fixed | ") == 32 and text.count(" | sequential | ") == 32
+    assert text.count(" | default | ") == 8  # the revenue scenarios, without a registry entry
     assert "All checks passed: **yes**" in text
 
 
