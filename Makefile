@@ -130,8 +130,8 @@ summary:
 	@echo "dashboard:   make dashboard  (reads the snapshot $(RETAIL_LIFT_SNAPSHOT))"
 
 trust-harness: install
-	$(STEP) "trust harness: 1,000 simulated A/A and known-effect experiments through the experiment engine"
-	$(BIN)/retail-lift trust-harness --n 1000 --out reports/experiments --docs docs/experiments/_trust_harness.md
+	$(STEP) "trust harness: 1,000 simulated experiments per scenario (32 scenarios) of daily looks through decide_experiments and analyze_experiments (2 processes, about 20 minutes)"
+	$(BIN)/retail-lift trust-harness --n 1000 --jobs 2 --out reports/experiments --docs docs/experiments/_trust_harness.md
 
 gate-harness: install
 	$(STEP) "gate harness: 200 simulated decision logs per support and holdout size through the off-policy gate (2 processes, tens of minutes)"

@@ -131,20 +131,27 @@ def export_targets(out_path, warehouse):
 
 
 @main.command("trust-harness")
-@click.option("--n", "n_experiments", type=int, default=1000, show_default=True,
-              help="Simulated experiments of each kind (A/A and known effect).")
-@click.option("--baseline", type=float, default=0.10, show_default=True, help="Control conversion rate.")
-@click.option("--mde", type=float, default=0.10, show_default=True, help="Relative minimum detectable effect.")
-@click.option("--peeks", type=int, default=14, show_default=True, help="Daily looks for the peeking check.")
+@click.option("--n", "n_experiments", type=int, default=None,
+              help="Simulated experiments per scenario [default: 1000; --quick: 200].")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quick", is_flag=True,
+              help="The reduced run of the test suite (3 scenarios: A/A, power on 3-arm revenue, a mismatch).")
+@click.option("--jobs", type=click.IntRange(1, 2), default=2, show_default=True, help="Worker processes.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/experiments"), show_default=True)
 @click.option("--docs", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the report as a dbt docs block (e.g. docs/experiments/_trust_harness.md).")
-def trust_harness(n_experiments, baseline, mde, peeks, seed, out_dir, docs):
-    """Prove the experiment statistics with simulated A/A and known-effect experiments."""
-    from retail_lift.experiments import run_trust_harness, write_harness_report
-    results = run_trust_harness(n_experiments=n_experiments, baseline=baseline, mde=mde, peeks=peeks, seed=seed)
+def trust_harness(n_experiments, seed, quick, jobs, out_dir, docs):
+    """Prove the experiment decisions end to end: simulated daily looks through decide_experiments and
+    analyze_experiments (false ship, false do not ship, power, coverage, SRM detection)."""
+    from retail_lift.experiments.harness import FULL_SCENARIOS, QUICK_SCENARIOS, run_trust_harness, write_harness_report
+    n = n_experiments or (200 if quick else 1000)
+    scenarios = QUICK_SCENARIOS if quick else FULL_SCENARIOS
+
+    def progress(done, total):
+        click.echo(f"  {done}/{total} scenarios", err=True)
+
+    results = run_trust_harness(n_experiments=n, seed=seed, scenarios=scenarios, jobs=jobs, progress=progress)
     js, md = write_harness_report(results, out_dir / "trust_harness.json", out_dir / "trust_harness.md")
     _emit_harness_report(results, js, md, docs, "trust_harness", "trust harness")
 

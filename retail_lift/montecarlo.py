@@ -3,8 +3,9 @@
 Used by the experiment engine's trust harness (:mod:`retail_lift.experiments.harness`) and the
 off-policy gate's trust harness (:mod:`retail_lift.bandit.gate_harness`): a simulated rate, its
 Monte Carlo standard error, the binomial band a calibrated rate should land in, an exact
-(Clopper-Pearson) interval, a rate check against a target, and the report writers (JSON, Markdown
-table cells, a dbt docs block).
+(Clopper-Pearson) interval, a rate check against a target, the mean of per-simulation values with
+its standard error and a bound check "met within k Monte Carlo standard errors", and the report
+writers (JSON, Markdown table cells, a dbt docs block).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from scipy import stats
 __all__ = [
     "BAND_LEVEL",
     "EXPECTATIONS",
+    "BOUND_KINDS",
     "binomial_band",
+    "bound_check",
     "clopper_pearson",
     "fmt",
     "with_checks",
     "mc_standard_error",
+    "mean_and_se",
     "rate_check",
     "write_docs_block",
     "write_json",
@@ -34,6 +38,8 @@ __all__ = [
 BAND_LEVEL = 0.999
 
 EXPECTATIONS = ("in band", "at most", "at least", "above")
+
+BOUND_KINDS = ("at most", "at least", "about")
 
 
 def _check_n(n) -> int:
@@ -91,6 +97,38 @@ def rate_check(target: float, measured: float, n: int, expect: str = "in band") 
           "above": measured > hi}[expect]
     return {"measured": float(measured), "target": float(target), "band_99_9": [lo, hi],
             "expectation": expect, "ok": bool(ok)}
+
+
+def mean_and_se(values) -> tuple[float, float]:
+    """Mean of per-simulation values (0/1 outcomes or per-simulation shares) and its Monte Carlo
+    standard error ``sd / sqrt(n)`` (``sqrt(p (1 - p) / n)`` for 0/1 outcomes). Values that are not
+    independent within a simulation (e.g. the variants of one experiment) should be averaged per
+    simulation first, so the error accounts for their correlation."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError(f"values must be a non-empty array of finite numbers, got {v.size} value(s)")
+    return float(v.mean()), float(v.std(ddof=0) / math.sqrt(v.size))
+
+
+def bound_check(measured: float, se: float, bound: float, kind: str, n: int, k: float = 3.0) -> dict:
+    """Is ``measured`` (with Monte Carlo standard error ``se``, from ``n`` simulations) within ``k``
+    standard errors of meeting ``bound``?
+
+    ``kind``: ``"at most"`` (``measured - k se' <= bound``), ``"at least"`` (``measured + k se' >=
+    bound``) or ``"about"`` (``|measured - bound| <= k se'``). ``se'`` is the larger of ``se`` and the
+    binomial error at the bound, ``sqrt(bound (1 - bound) / n)``, so a rate measured at exactly 0 or 1
+    is judged by the error it would have at the bound.
+    """
+    if kind not in BOUND_KINDS:
+        raise ValueError(f"kind must be one of {BOUND_KINDS}, got {kind!r}")
+    n, bound = _check_n(n), _check_rate(bound, "bound")
+    if not (isinstance(se, (int, float, np.floating, np.integer)) and float(se) >= 0):
+        raise ValueError(f"se must be a non-negative number, got {se!r}")
+    s = max(float(se), mc_standard_error(bound, n))
+    m = float(measured)
+    ok = {"at most": m - k * s <= bound, "at least": m + k * s >= bound, "about": abs(m - bound) <= k * s}[kind]
+    return {"measured": m, "mc_se": float(se), "bound": bound, "kind": kind, "k_se": float(k),
+            "se_used": s, "ok": bool(ok)}
 
 
 def with_checks(report: dict, checks: dict, started: float) -> dict:

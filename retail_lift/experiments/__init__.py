@@ -22,7 +22,10 @@ Decision
     :func:`load_registry_yaml`, :func:`load_registry_csv`, :func:`registry_from_records`,
     :func:`apply_experiment_overrides`, :func:`default_spec`).
 Trust harness
-    :func:`run_trust_harness`, :func:`write_harness_report` (in :mod:`.harness`).
+    :func:`run_trust_harness`, :func:`write_harness_report` (in :mod:`.harness`): simulated daily
+    looks in the shape of ``fct_experiment_daily_looks`` through :func:`decide_experiments` and
+    :func:`~retail_lift.experiments.analysis.analyze_experiments` (false ship, false "do not ship",
+    power, coverage, SRM detection, per scenario with Monte Carlo standard errors).
 
 Conventions: variant ``a`` is control and ``b`` treatment; effects are ``b - a`` (absolute) and
 ``b / a - 1`` (relative). Frequentist and sequential functions broadcast over NumPy arrays (one
