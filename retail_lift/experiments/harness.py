@@ -36,8 +36,8 @@ The heavy-tailed **revenue** metric (``revenue_per_user``): a converter spends a
 (log-mean 3.5, log-s.d. 1.2, so the top 1 % of converters bring ~13 % of the uncapped revenue); a user's spending
 level (one of 20 equal-probability quantiles of that lognormal) sets the pre-period revenue
 ``pre_orders × level`` (the covariate ``pre_revenue``) and correlates (0.6 on the log scale) with the
-window spend. The spend is capped (winsorised) at the 99th percentile of the users' **pre-period**
-revenue, as the metric definition (``seeds/experiment_metrics.csv``) prescribes: the cap is fixed
+window spend. The spend is capped (winsorised) at the seed's percentile (0.999) of the users' positive
+**pre-period** revenue, as the metric definition (``seeds/experiment_metrics.csv``) prescribes: the cap is fixed
 before the outcome. Converters' spends are drawn one by one; the other sums follow from the cells. The
 true capped means are computed exactly (closed forms of the capped lognormal), so the true effect is
 known.
@@ -79,6 +79,7 @@ from retail_lift.montecarlo import bound_check, mean_and_se, with_checks, write_
 from retail_lift.validation import check_positive_int
 
 from .analysis import analyze_experiments
+from .metrics import load_metric_definitions
 from .registry import ExperimentSpec, MetricSpec, default_spec
 from .verdicts import decide_experiments
 
@@ -94,7 +95,8 @@ TRAFFIC_MARGIN = 1.10
 PRE_ORDER_SHARES = np.array([0.60, 0.20, 0.10, 0.06, 0.04])
 PROPENSITY = 1.0 + np.arange(len(PRE_ORDER_SHARES))
 SPEND_MU, SPEND_SIGMA, SPEND_RHO, SPEND_LEVELS = 3.5, 1.2, 0.6, 20
-WINSORIZE_PERCENTILE = 0.99
+#: the revenue metric's cap percentile, from the metric definitions file (as the SQL reads it)
+WINSORIZE_PERCENTILE = load_metric_definitions()["revenue_per_user"].winsorize_percentile
 POWER_SLACK = 0.05
 K_SE = 3.0
 VARIANTS = ("control", "b", "c")
@@ -171,12 +173,14 @@ def _levels() -> tuple[np.ndarray, np.ndarray]:
 
 
 def winsor_cap() -> float:
-    """The cap of the revenue metric: the 99th percentile of the users' pre-period revenue
-    (``pre_orders × level``; a lower percentile of the discrete distribution, i.e. the smallest value
-    with at least 99 % of users at or below it)."""
+    """The cap of the revenue metric, by the SQL's rule: the :data:`WINSORIZE_PERCENTILE` percentile of
+    the users' *positive* pre-period revenue (``pre_orders × level``; a lower percentile of the discrete
+    distribution, i.e. the smallest value with at least that share of positive values at or below it)."""
     _, v = _levels()
     vals = np.outer(np.arange(len(PRE_ORDER_SHARES)), v).ravel()
     probs = np.outer(PRE_ORDER_SHARES, np.full(SPEND_LEVELS, 1 / SPEND_LEVELS)).ravel()
+    positive = vals > 0
+    vals, probs = vals[positive], probs[positive] / probs[positive].sum()
     order = np.argsort(vals, kind="stable")
     cum = np.cumsum(probs[order])
     return float(vals[order][np.searchsorted(cum, WINSORIZE_PERCENTILE - 1e-12)])
@@ -527,7 +531,7 @@ def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]
         f"{cfg['mde_relative']:.0%} relative, pre-registered baseline; users assigned for {cfg['assignment_days']} "
         f"days, {cfg['attribution_days']}-day windows, traffic {cfg['traffic_margin']:.0%} of the larger planned "
         f"size; sample-ratio mismatch = the last arm loses {cfg['srm_loss']:.0%} of its users. Revenue: lognormal "
-        f"spend × conversion, capped at the {cfg['winsorize_percentile']:.0%} percentile of pre-period revenue. Mode "
+        f"spend × conversion, capped at the {cfg['winsorize_percentile']:.1%} percentile of positive pre-period revenue. Mode "
         "`default` (revenue scenarios): no registry entry, i.e. the documented defaults (primary conversion_rate, "
         "guardrail revenue_per_user at a 5 % non-inferiority margin, sequential, baseline from the control's first "
         "looks).",
