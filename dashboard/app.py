@@ -108,6 +108,10 @@ with tabs[0]:
             frame(overview)
         experiment = st.selectbox("Experiment", overview["experiment_id"].tolist(), key="experiment")
         sub = results[results["experiment_id"] == experiment].copy()
+        metric_defs = table(snap, "experiment_metrics", quiet=True)
+        if metric_defs is not None:  # the definitions file's labels and sentences (seed experiment_metrics)
+            labels = dict(zip(metric_defs["metric_name"], metric_defs["label"], strict=True))
+            sub["metric_name"] = sub["metric_name"].map(lambda m: labels.get(m, m))
         if decisions is not None:
             for r in decisions[decisions["experiment_id"] == experiment].itertuples():
                 st.markdown(f"**{r.variant}: {r.decision}**. {r.decision_reason}")
@@ -134,6 +138,10 @@ with tabs[0]:
                 "p_value_adjusted", "sequential_p_value", "prob_beat_control", "is_srm", "decision",
                 "decision_reason"]
         frame(sub[[c for c in cols if c in sub.columns]], key="experiment_verdicts")
+        if metric_defs is not None:
+            with st.expander("Metric definitions (seeds/experiment_metrics.csv)"):
+                frame(metric_defs[[c for c in ["label", "metric_type", "numerator", "denominator", "covariate",
+                                               "winsorize_percentile", "description"] if c in metric_defs.columns]])
         srm = table(snap, "experiment_srm", quiet=True)
         if srm is not None:
             st.caption("Users per variant against the planned split (sample-ratio mismatch check)")

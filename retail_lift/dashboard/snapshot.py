@@ -117,6 +117,10 @@ SNAPSHOT_TABLES: tuple[SnapshotTable, ...] = (
         "One row per experiment × treatment variant: the pre-registered decision and its reason.",
         sql="select * from ml.ml_experiment_decisions order by experiment_id, variant"),
     SnapshotTable(
+        "experiment_metrics", ("reference.experiment_metrics",),
+        "The experiment metric definitions (seed experiment_metrics): label, type, measures, cap.",
+        sql="select * from reference.experiment_metrics order by metric_name"),
+    SnapshotTable(
         "experiment_srm", ("marts.fct_experiment_srm",),
         "One row per experiment × variant: observed and planned users (sample-ratio mismatch).",
         sql="select * from marts.fct_experiment_srm order by experiment_id, variant"),

@@ -531,7 +531,8 @@ def write_harness_report(results: dict, path_json, path_md) -> tuple[Path, Path]
         f"{cfg['mde_relative']:.0%} relative, pre-registered baseline; users assigned for {cfg['assignment_days']} "
         f"days, {cfg['attribution_days']}-day windows, traffic {cfg['traffic_margin']:.0%} of the larger planned "
         f"size; sample-ratio mismatch = the last arm loses {cfg['srm_loss']:.0%} of its users. Revenue: lognormal "
-        f"spend × conversion, capped at the {cfg['winsorize_percentile']:.1%} percentile of positive pre-period revenue. Mode "
+        f"spend × conversion, capped at the {cfg['winsorize_percentile']:.1%} percentile of positive pre-period "
+        "revenue. Mode "
         "`default` (revenue scenarios): no registry entry, i.e. the documented defaults (primary conversion_rate, "
         "guardrail revenue_per_user at a 5 % non-inferiority margin, sequential, baseline from the control's first "
         "looks).",

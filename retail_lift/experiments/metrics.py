@@ -40,7 +40,7 @@ import re
 from pathlib import Path
 
 __all__ = ["BINARY_MEASURES", "IN_WINDOW_MEASURES", "METRICS_SEED", "METRIC_TYPES", "PRE_PERIOD_MEASURES",
-           "MetricDefinition", "load_metric_definitions"]
+           "MetricDefinition", "load_metric_definitions", "metric_definitions_markdown", "write_metric_docs"]
 
 #: the default definitions file
 METRICS_SEED = Path(__file__).resolve().parents[2] / "seeds" / "experiment_metrics.csv"
@@ -182,3 +182,30 @@ def load_metric_definitions(path: str | Path | None = None) -> dict[str, MetricD
     if not p.exists():
         raise ValueError(f"metric definitions file {p} does not exist")
     return dict(_load(str(p.resolve()), p.stat().st_mtime))
+
+
+def metric_definitions_markdown(definitions: dict[str, MetricDefinition] | None = None) -> str:
+    """The definitions as a Markdown table (the docs block ``experiment_metric_definitions``)."""
+    defs = load_metric_definitions() if definitions is None else definitions
+
+    def cell(v) -> str:
+        return "" if v is None else str(v).replace("|", "\\|")
+
+    lines = ["| metric | label | type | numerator | denominator | CUPED covariate | capped at | higher is better "
+             "| definition |", "|---|---|---|---|---|---|---|---|---|"]
+    for d in defs.values():
+        cov = d.covariate if not d.covariate_denominator else f"{d.covariate} / {d.covariate_denominator}"
+        cap = "" if d.winsorize_percentile is None else f"{d.winsorize_percentile:g} percentile (pre-period)"
+        lines.append("| " + " | ".join(cell(v) for v in (
+            f"`{d.metric_name}`", d.label, d.metric_type, d.numerator, d.denominator or "1 per user", cov or "none",
+            cap, "yes" if d.higher_is_better else "no", d.description)) + " |")
+    return ("Generated from `seeds/experiment_metrics.csv` by `retail_lift.experiments.metrics.write_metric_docs` "
+            "(a test fails when it is out of date); edit the seed, not this table.\n\n" + "\n".join(lines))
+
+
+def write_metric_docs(path: str | Path, definitions: dict[str, MetricDefinition] | None = None) -> Path:
+    """Write :func:`metric_definitions_markdown` as the dbt docs block ``experiment_metric_definitions``."""
+    from retail_lift.montecarlo import write_docs_block
+
+    return write_docs_block(metric_definitions_markdown(definitions), "experiment_metric_definitions", path)
+

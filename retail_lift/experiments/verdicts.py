@@ -552,6 +552,8 @@ def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,
             win = (f"windows open until {close_at}" if close_at else "no end date declared")
             reason = (f"{win}, data to {dates[cur]}; {n_wait:,} users waiting in open windows; {size_txt}"
                       + (f"; always-valid p = {seq_adj[j, -1]:.2g}" if seq is not None else ""))
+        if decision == INCONCLUSIVE:  # final: what was not shown by now will not be
+            reason = reason.replace("not yet shown non-inferior", "not shown non-inferior")
         ev.update(decision=decision, reason=reason, is_final=decision != KEEP_RUNNING)
         out.append(VariantDecision(**ev))
     return tuple(out)

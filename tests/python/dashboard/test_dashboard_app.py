@@ -106,8 +106,13 @@ def test_experiments_tab(app, tiny_snapshot):
     assert len(lines) == int((decisions["experiment_id"] == first).sum())
     verdicts = tab.dataframe[1].value
     expected = results[results["experiment_id"] == first]
+    metric_defs = open_snapshot(tiny_snapshot).table("experiment_metrics")  # labels from the definitions file
+    labels = dict(zip(metric_defs["metric_name"], metric_defs["label"], strict=True))
+    assert set(expected["metric_name"]) <= set(labels)
     assert sorted(zip(verdicts["variant"], verdicts["metric_name"], verdicts["decision"], strict=True)) == \
-        sorted(zip(expected["variant"], expected["metric_name"], expected["decision"], strict=True))
+        sorted(zip(expected["variant"], expected["metric_name"].map(labels), expected["decision"], strict=True))
+    shown_defs = [d.value for d in tab.dataframe if "winsorize_percentile" in d.value.columns]
+    assert len(shown_defs) == 1 and sorted(shown_defs[0]["label"]) == sorted(labels.values())  # the definitions
     (spec, frames), = _charts(tab)
     assert {"relative_lift", "relative_lift_ci_low", "relative_lift_ci_high", "decision"} <= _fields(spec)
     assert len(frames[0]) == len(expected)

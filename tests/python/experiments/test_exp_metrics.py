@@ -90,3 +90,18 @@ def test_a_mean_and_a_proportion_parse(tmp_path):
     assert defs["rpu"] == MetricDefinition("rpu", "rpu", "mean", "revenue", None, "pre_revenue", None, 0.999,
                                            False, "")
     assert not defs["conv"].has_covariate and defs["conv"].higher_is_better
+
+
+def test_the_docs_table_of_the_metric_definitions_is_generated_from_the_seed():
+    from pathlib import Path
+
+    from retail_lift.experiments.metrics import METRICS_SEED, load_metric_definitions, metric_definitions_markdown
+
+    committed = (METRICS_SEED.parents[1] / "docs" / "experiments" / "_metric_definitions.md").read_text()
+    defs = load_metric_definitions()
+    assert committed == "{% docs experiment_metric_definitions %}\n" + metric_definitions_markdown(defs) \
+        + "\n{% enddocs %}\n", ("docs/experiments/_metric_definitions.md is out of date: run "
+                                "retail_lift.experiments.metrics.write_metric_docs on it")
+    for name, d in defs.items():  # every metric and its label are in the table
+        assert f"`{name}` | {d.label} |" in committed
+    assert Path(METRICS_SEED).name == "experiment_metrics.csv"
