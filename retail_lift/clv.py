@@ -240,6 +240,9 @@ def _maximise(loglik, data, weights, penalizer, x0, names, warn: bool = True):
     if not res.success:
         res2 = minimize(lambda th: _neg_mean_loglik(th, *args)[0], res.x, method="Nelder-Mead",
                         options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14})
+        # Nelder-Mead knows no bounds: keep its answer inside the same box
+        res2.x = np.clip(res2.x, -_LOG_BOUND, _LOG_BOUND)
+        res2.fun = _neg_mean_loglik(res2.x, *args)[0]
         if res2.fun <= res.fun:
             res = res2
     # On rescaled data (longest T = 1, mean amount = 1) identified parameters are far inside exp(+-13)
@@ -645,6 +648,13 @@ def _clv_horizon(bg, gg, x, tx, age, m, discount_rate):
     return clv, spend
 
 
+def _no_dropout_boundary(theta) -> bool:
+    """The BG/NBD likelihood climbs towards a -> 0 (nobody ever drops out) and no other parameter diverged:
+    the supremum is the NBD model without churn, whose predictions are the limit of BG/NBD's."""
+    edge = np.abs(theta) >= _DIVERGED
+    return bool(edge[2] and theta[2] < 0 and edge.sum() == 1)
+
+
 def _purchase_status(x, age, n, min_customers, min_repeat_buyers) -> str | None:
     """Why the BG/NBD model cannot be fitted on this summary, or None when it can be tried."""
     if n == 0:
@@ -748,12 +758,18 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
     if bg_status is None:
         (ux, utx, uage), uw = _compress(x, tx, age)
         bg, ll, converged, theta_bg = _fit_bgnbd_rows(ux, utx, uage, uw, penalizer, warn=False)
-        if converged:
+        boundary = not converged and _no_dropout_boundary(theta_bg)
+        if converged or boundary:
             bg_status = OK
+            if boundary:
+                bg_status += (" at the boundary a -> 0: no dropout in the data, BG/NBD reduces to NBD (no churn; "
+                              "P(alive) = 1, b not identified, so its value is NULL)")
             if (age == 0).any():
                 bg_status += (f" ({int((age == 0).sum())} customers first bought on the snapshot day, T = 0: "
                               "scored from the population alone)")
             values.update({("bg_nbd", k): v for k, v in zip(_BGNBD_KEYS, bg, strict=True)})
+            if boundary:
+                del values[("bg_nbd", "b")]
             values[("bg_nbd", "log_likelihood")] = ll
         else:
             bg_status = ("maximum likelihood did not converge (a parameter diverged or the optimiser stopped): "
@@ -866,9 +882,9 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
             if bg is not None:
                 keep = w > 0
                 if (ux[keep] > 0).any():
-                    b_bg, _, conv, _ = _fit_bgnbd_rows(ux[keep], utx[keep], uage[keep], w[keep], penalizer,
-                                                         x0=theta_bg, warn=False)
-                    if conv:
+                    b_bg, _, conv, b_theta = _fit_bgnbd_rows(ux[keep], utx[keep], uage[keep], w[keep], penalizer,
+                                                             x0=theta_bg, warn=False)
+                    if conv or (boundary and _no_dropout_boundary(b_theta)):
                         for k, v in zip(_BGNBD_KEYS, b_bg, strict=True):
                             boot.setdefault(("bg_nbd", k), []).append(v)
                     else:

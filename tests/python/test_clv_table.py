@@ -328,3 +328,23 @@ def test_clv_evaluation_stacks_holdout_and_truth_rows(orders):
     assert not ev.duplicated(["evaluation", "frequency_bucket"]).any()
     hold = ev[(ev.evaluation == "holdout") & (ev.frequency_bucket == "all")].iloc[0]
     assert hold.customers == len(days) and np.isfinite(hold.purchases_error)  # all first bought in 1997 Q1
+
+
+def test_no_dropout_in_the_data_is_the_nbd_boundary_named_in_the_status():
+    """Customers who never churn: the likelihood climbs to a -> 0 (BG/NBD's NBD limit). Scored there, said so."""
+    rng = np.random.default_rng(11)
+    n = 400
+    T = rng.uniform(30, 90, n)
+    lam = rng.gamma(0.6, 1 / 20.0, n)
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        times = np.cumsum(rng.exponential(1 / lam[i], 50))
+        times = times[times <= T[i]]
+        x[i], tx[i] = len(times), (times[-1] if len(times) else 0.0)
+    scores, params = clv.lifetime_value_table(_summary(x, np.round(tx), np.round(T), np.where(x > 0, 20.0, 0.0)),
+                                              n_bootstrap=10)
+    assert "purchase model: ok at the boundary a -> 0: no dropout in the data" in scores.clv_status.iloc[0]
+    assert scores.expected_purchases_365d.notna().all()
+    np.testing.assert_allclose(scores.probability_alive, 1.0, atol=1e-4)
+    assert np.isnan(_param(params, "bg_nbd", "b")) and _param(params, "bg_nbd", "a") < 1e-5
+    assert _param(params, "bg_nbd", "r") > 0
