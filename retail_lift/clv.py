@@ -635,17 +635,22 @@ PARAM_ROWS = [("bg_nbd", k) for k in ("r", "alpha", "a", "b", "log_likelihood", 
 OK = "ok"
 
 
-def _clv_horizon(bg, gg, x, tx, age, m, discount_rate):
-    """Per-row 12-month discounted revenue (30-day months) and 365-day expected purchases."""
-    p_, q, v = gg
-    spend = p_ * (v + x * m) / (p_ * x + q - 1.0)
-    clv = np.zeros(len(x))
+def _discounted_purchases(bg, x, tx, age, discount_rate):
+    """Expected purchases in each of the next 12 months of 30 days, discounted to today, summed."""
+    total = np.zeros(len(x))
     previous = np.zeros(len(x))
     for i in range(1, 13):
         cumulative = _expected_purchases(*bg, np.full(len(x), i * 30.0), x, tx, age)
-        clv += spend * (cumulative - previous) / (1.0 + discount_rate) ** i
+        total += (cumulative - previous) / (1.0 + discount_rate) ** i
         previous = cumulative
-    return clv, spend
+    return total
+
+
+def _clv_horizon(bg, gg, x, tx, age, m, discount_rate):
+    """Per-row 12-month discounted revenue (30-day months) and expected spend per purchase."""
+    p_, q, v = gg
+    spend = p_ * (v + x * m) / (p_ * x + q - 1.0)
+    return spend * _discounted_purchases(bg, x, tx, age, discount_rate), spend
 
 
 def _no_dropout_boundary(theta) -> bool:
@@ -870,12 +875,18 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
     if n_bootstrap and (bg is not None or gg is not None):
         rng = np.random.default_rng(random_state)
         keys = np.column_stack([x, tx, age, np.where(spend_ok, m, -1.0)])
-        uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
         inverse = inverse.ravel()
         ux, utx, uage, um = (uniq[:, j] for j in range(4))
         u_ok = um > 0
-        u_usable = (ux == 0) | u_ok
-        um0 = np.where(u_ok, um, 0.0)
+        # totals by (frequency, recency, T) group: CLV is linear in the mean spend, so per group only the
+        # count of customers with a usable spend and the sum of their spends are needed
+        g_keys, g_inv, g_counts = np.unique(np.column_stack([x, tx, age]), axis=0, return_inverse=True,
+                                            return_counts=True)
+        g_inv = g_inv.ravel()
+        gx, gtx, gage = (g_keys[:, j] for j in range(3))
+        g_usable = np.bincount(g_inv, weights=usable.astype(float), minlength=len(g_keys))
+        g_spend = np.bincount(g_inv, weights=np.where(usable, m0, 0.0), minlength=len(g_keys))
         for _ in range(n_bootstrap):
             w = np.bincount(inverse[rng.integers(0, n, n)], minlength=len(uniq)).astype(float)
             b_bg = b_gg = None
@@ -902,11 +913,12 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
                     else:
                         b_gg = None
             if b_bg is not None:
-                e = _expected_purchases(*b_bg, np.full(len(ux), 365.0), ux, utx, uage)
-                boot.setdefault(("clv", "total_expected_purchases_365d"), []).append(float(counts @ e))
+                e = _expected_purchases(*b_bg, np.full(len(gx), 365.0), gx, gtx, gage)
+                boot.setdefault(("clv", "total_expected_purchases_365d"), []).append(float(g_counts @ e))
             if b_bg is not None and b_gg is not None:
-                c = np.where(u_usable, _clv_horizon(b_bg, b_gg, ux, utx, uage, um0, discount_rate)[0], 0.0)
-                total = float(counts @ c)
+                bp, bq, bv = b_gg
+                d = _discounted_purchases(b_bg, gx, gtx, gage, discount_rate)
+                total = float(np.sum(d * bp / (bp * gx + bq - 1.0) * (bv * g_usable + gx * g_spend)))
                 boot.setdefault(("clv", "total_clv_revenue_12m"), []).append(total)
                 if margin_rate is not None:
                     boot.setdefault(("clv", "total_clv_margin_12m"), []).append(total * margin_rate)
