@@ -29,6 +29,14 @@ there, but any unit works as long as it is used consistently, including for ``t`
 * ``monetary_value``: mean spend per *repeat* purchase occasion (the first purchase is excluded), 0 when
   ``frequency == 0``.
 
+Estimation
+----------
+Plain maximum likelihood by default: on any summary the estimates equal ``lifetimes``' unpenalised
+``BetaGeoFitter`` / ``GammaGammaFitter`` (tests/python/test_clv_table.py). ``penalizer > 0`` is opt-in and
+unit-free: times are rescaled so that the longest ``T`` is 1 (as ``lifetimes`` does) and amounts to mean 1
+before the L2 penalty applies. :func:`lifetime_value_table` is the warehouse's step: revenue and margin
+CLV, bootstrap intervals, and a named status instead of a crash or a silent default on degenerate data.
+
 Every function validates its inputs (equal lengths, no NaN / inf, integer non-negative ``frequency``,
 ``0 <= recency <= T``, ``recency == 0`` for one-time buyers, non-negative ``monetary_value``) and raises
 ``ValueError`` naming the argument and the first bad position. Scalars are accepted and treated as one
