@@ -654,13 +654,6 @@ def _discounted_purchases(bg, x, tx, age, discount_rate):
     return total
 
 
-def _clv_horizon(bg, gg, x, tx, age, m, discount_rate):
-    """Per-row 12-month discounted revenue (30-day months) and expected spend per purchase."""
-    p_, q, v = gg
-    spend = p_ * (v + x * m) / (p_ * x + q - 1.0)
-    return spend * _discounted_purchases(bg, x, tx, age, discount_rate), spend
-
-
 def _no_dropout_boundary(theta) -> bool:
     """The BG/NBD likelihood climbs towards a -> 0 (nobody ever drops out) and no other parameter diverged:
     the supremum is the NBD model without churn, whose predictions are the limit of BG/NBD's."""
@@ -856,13 +849,22 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
     usable = ~rep | spend_ok      # one-time buyers get the population spend; repeat buyers need their own
     m0 = np.where(rep, np.where(np.isfinite(m), m, 0.0), 0.0)
     if bg is not None:
-        ep = _expected_purchases(*bg, np.full(n, 365.0), x, tx, age)
+        try:
+            ep = _expected_purchases(*bg, np.full(n, 365.0), x, tx, age)
+            discounted = _discounted_purchases(bg, x, tx, age, discount_rate)
+        except FloatingPointError as exc:
+            bg_status = f"the estimate cannot be evaluated ({exc}): purchase model not estimable"
+            bg = None
+            ep = np.full(n, np.nan)
+            for k in (*_BGNBD_KEYS, "log_likelihood"):
+                values.pop(("bg_nbd", k), None)
+    if bg is not None:
         pa = _palive(*bg, x, tx, age)
         values[("clv", "total_expected_purchases_365d")] = float(ep.sum())
     if gg is not None:
         spend = np.where(usable, gg[0] * (gg[2] + x * m0) / (gg[0] * x + gg[1] - 1.0), np.nan)
     if bg is not None and gg is not None:
-        clv_rev = np.where(usable, _clv_horizon(bg, gg, x, tx, age, m0, discount_rate)[0], np.nan)
+        clv_rev = np.where(usable, spend * discounted, np.nan)
         values[("clv", "total_clv_revenue_12m")] = float(np.nansum(clv_rev))
         clv_status = OK
     else:
@@ -921,11 +923,14 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
                     else:
                         b_gg = None
             if b_bg is not None:
-                e = _expected_purchases(*b_bg, np.full(len(gx), 365.0), gx, gtx, gage)
+                try:
+                    e = _expected_purchases(*b_bg, np.full(len(gx), 365.0), gx, gtx, gage)
+                    d = _discounted_purchases(b_bg, gx, gtx, gage, discount_rate)
+                except FloatingPointError:
+                    continue      # a resample whose estimate cannot be evaluated adds no total
                 boot.setdefault(("clv", "total_expected_purchases_365d"), []).append(float(g_counts @ e))
             if b_bg is not None and b_gg is not None:
                 bp, bq, bv = b_gg
-                d = _discounted_purchases(b_bg, gx, gtx, gage, discount_rate)
                 total = float(np.sum(d * bp / (bp * gx + bq - 1.0) * (bv * g_usable + gx * g_spend)))
                 boot.setdefault(("clv", "total_clv_revenue_12m"), []).append(total)
                 if margin_rate is not None:

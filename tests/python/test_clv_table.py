@@ -348,3 +348,16 @@ def test_no_dropout_in_the_data_is_the_nbd_boundary_named_in_the_status():
     np.testing.assert_allclose(scores.probability_alive, 1.0, atol=1e-4)
     assert np.isnan(_param(params, "bg_nbd", "b")) and _param(params, "bg_nbd", "a") < 1e-5
     assert _param(params, "bg_nbd", "r") > 0
+
+
+def test_an_estimate_that_cannot_be_evaluated_is_a_status_not_a_crash(days, monkeypatch):
+    """hyp2f1 can fail far out in the parameter space (seen in a bootstrap resample of the tiny world)."""
+    def fail(*_args, **_kwargs):
+        raise FloatingPointError("expected purchases could not be evaluated at position 0")
+
+    monkeypatch.setattr(clv, "_discounted_purchases", fail)
+    scores, params = clv.lifetime_value_table(days, n_bootstrap=3)
+    assert "purchase model: the estimate cannot be evaluated (expected purchases could not" in scores.clv_status.iloc[0]
+    _assert_null(scores, ["expected_purchases_365d", "probability_alive", "clv_revenue_12m", "clv_margin_12m"])
+    assert scores.expected_avg_spend.notna().all()        # the spend model stands on its own
+    assert np.isnan(_param(params, "bg_nbd", "r")) and np.isnan(_param(params, "clv", "total_clv_revenue_12m"))
