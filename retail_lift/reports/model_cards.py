@@ -403,6 +403,31 @@ CARDS: tuple[Card, ...] = (
          oracle_note="The fit uses every customer's history up to the snapshot date. The holdout rows refit on all "
                      "but the last 61 days and predict those; the truth rows compare the 365-day expectation with "
                      "the simulated world's order rates and active periods (empty on real data)."),
+    Card("ml_customer_lifetime_value_params",
+         predicts="The parameters of the CLV models (BG/NBD r, alpha, a, b; Gamma-Gamma p, q, v and the population "
+                  "mean spend), their log-likelihood and penalizer, and the totals of `ml_customer_lifetime_value`, "
+                  "with 95 % percentile bootstrap intervals and each model's status.",
+         inputs="`fct_customer_ltv_inputs` (the same fit as `ml_customer_lifetime_value`)",
+         window="all_data",
+         metrics=(Section("Parameters, totals and bootstrap intervals",
+                          "select model, parameter, value, ci_low, ci_high, bootstrap_samples, status "
+                          "from ml.ml_customer_lifetime_value_params",
+                          ("ml.ml_customer_lifetime_value_params",)),),
+         oracle_note="The intervals are parameter uncertainty (customers resampled, each resample refitted); the "
+                     "model's accuracy is in `ml_eval_clv_vs_truth`."),
+    Card("ml_eval_clv_vs_truth",
+         predicts="The CLV model measured: refitted on all but the last 61 days and predicting those (per "
+                  "calibration frequency bucket, purchases and spend, errors of the totals; target 5 % on total "
+                  "purchases), and its 365-day expectation against the simulated world's order rates and mean order "
+                  "values (target 10 % on one-time buyers' spend).",
+         inputs="`stg_shop__orders`, `ml_customer_lifetime_value` and the simulated world's truth",
+         window="all_data",
+         metrics=(Section("Holdout and truth",
+                          "select evaluation, frequency_bucket, customers, predicted_purchases, realised_purchases, "
+                          "purchases_error, predicted_spend_per_purchase, realised_spend_per_purchase, "
+                          "spend_per_purchase_error, spend_error, target_abs_error, meets_target "
+                          "from evaluation.ml_eval_clv_vs_truth", ("evaluation.ml_eval_clv_vs_truth",)),),
+         oracle_note="This model is itself the comparison with the truth (simulated world only; empty on real data)."),
     Card("ml_experiment_results",
          predicts="The effect of each treatment variant against control per metric, with intervals, p-values "
                   "(Holm-adjusted), CUPED, a sequential p-value, Bayesian probability to beat control, the "
