@@ -734,7 +734,9 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ValueError(f"the LTV inputs are missing column(s) {', '.join(missing)}")
-    df = df.reset_index(drop=True)
+    # one order for the same customers, whatever order the warehouse hands them in: the bootstrap draws
+    # customers by position and floating-point totals depend on the order, and two builds must be equal
+    df = df.sort_values("customer_id", kind="stable").reset_index(drop=True)
     n = len(df)
     x = df["frequency"].to_numpy(dtype=float, na_value=np.nan)
     tx = df["recency"].to_numpy(dtype=float, na_value=np.nan)

@@ -361,3 +361,11 @@ def test_an_estimate_that_cannot_be_evaluated_is_a_status_not_a_crash(days, monk
     _assert_null(scores, ["expected_purchases_365d", "probability_alive", "clv_revenue_12m", "clv_margin_12m"])
     assert scores.expected_avg_spend.notna().all()        # the spend model stands on its own
     assert np.isnan(_param(params, "bg_nbd", "r")) and np.isnan(_param(params, "clv", "total_clv_revenue_12m"))
+
+
+def test_the_table_does_not_depend_on_the_row_order(days):
+    """dbt hands the inputs over in no particular order; two builds of the same data must give the same tables."""
+    s1, p1 = clv.lifetime_value_table(days, n_bootstrap=5, random_state=1)
+    s2, p2 = clv.lifetime_value_table(days.sample(frac=1.0, random_state=3), n_bootstrap=5, random_state=1)
+    pd.testing.assert_frame_equal(p1, p2)
+    pd.testing.assert_frame_equal(s1, s2)
