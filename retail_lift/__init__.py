@@ -9,7 +9,8 @@ One module (or sub-package) per family:
 - ``retail_lift.experiments``  A/B test statistics (frequentist, Bayesian, sequential, SRM, CUPED)
 - ``retail_lift.uplift``       S/T/X-learners and Qini / AUUC metrics
 - ``retail_lift.bandit``       contextual-bandit policies and off-policy evaluation
-- ``retail_lift.clv``          BG/NBD and Gamma-Gamma lifetime value
+- ``retail_lift.clv``          BG/NBD and Gamma-Gamma lifetime value (maximum likelihood, statuses, bootstrap)
+- ``retail_lift.clv_evaluation``  CLV against a calibration/holdout split and the simulated truth
 - ``retail_lift.predict``      propensity / returning / channel classifiers, their metrics, fairness
 - ``retail_lift.segments``     KMeans customer segments named from their centroids
 - ``retail_lift.crosssell``    item-to-item association rules and top-N recommendations

@@ -29,6 +29,14 @@ there, but any unit works as long as it is used consistently, including for ``t`
 * ``monetary_value``: mean spend per *repeat* purchase occasion (the first purchase is excluded), 0 when
   ``frequency == 0``.
 
+Estimation
+----------
+Plain maximum likelihood by default: on any summary the estimates equal ``lifetimes``' unpenalised
+``BetaGeoFitter`` / ``GammaGammaFitter`` (tests/python/test_clv_table.py). ``penalizer > 0`` is opt-in and
+unit-free: times are rescaled so that the longest ``T`` is 1 (as ``lifetimes`` does) and amounts to mean 1
+before the L2 penalty applies. :func:`lifetime_value_table` is the warehouse's step: revenue and margin
+CLV, bootstrap intervals, and a named status instead of a crash or a silent default on degenerate data.
+
 Every function validates its inputs (equal lengths, no NaN / inf, integer non-negative ``frequency``,
 ``0 <= recency <= T``, ``recency == 0`` for one-time buyers, non-negative ``monetary_value``) and raises
 ``ValueError`` naming the argument and the first bad position. Scalars are accepted and treated as one
@@ -45,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
+from threadpoolctl import threadpool_limits
 
 from retail_lift.validation import as_1d_float, check_in_range, check_positive_int, check_same_length
 
@@ -62,6 +71,8 @@ _BGNBD_KEYS = ("r", "alpha", "a", "b")
 _GG_KEYS = ("p", "q", "v")
 # Log-parameter box used by the optimiser: parameters in [exp(-20), exp(20)] ~ [2e-9, 5e8].
 _LOG_BOUND = 20.0
+# A log-parameter (on rescaled data) beyond this is taken as divergence, i.e. no maximum inside the space.
+_DIVERGED = 13.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -228,7 +239,7 @@ def _neg_mean_loglik(theta, loglik, data, weights, penalizer):
     return value, gradient
 
 
-def _maximise(loglik, data, weights, penalizer, x0, names):
+def _maximise(loglik, data, weights, penalizer, x0, names, warn: bool = True):
     """L-BFGS-B with analytic gradients in log-parameter space; Nelder-Mead polish if that stalls."""
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
     args = (loglik, data, weights, penalizer)
@@ -237,14 +248,19 @@ def _maximise(loglik, data, weights, penalizer, x0, names):
     if not res.success:
         res2 = minimize(lambda th: _neg_mean_loglik(th, *args)[0], res.x, method="Nelder-Mead",
                         options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14})
+        # Nelder-Mead knows no bounds: keep its answer inside the same box
+        res2.x = np.clip(res2.x, -_LOG_BOUND, _LOG_BOUND)
+        res2.fun = _neg_mean_loglik(res2.x, *args)[0]
         if res2.fun <= res.fun:
             res = res2
-    edge = np.abs(res.x) >= _LOG_BOUND - 1e-6
+    # On rescaled data (longest T = 1, mean amount = 1) identified parameters are far inside exp(+-13)
+    # (2e-6 .. 4e5); beyond that the likelihood is still climbing towards a boundary: not identified.
+    edge = np.abs(res.x) >= _DIVERGED
     converged = bool(res.success) and not edge.any()
-    if not converged:
+    if not converged and warn:
         if edge.any():
             k = int(np.flatnonzero(edge)[0])
-            why = (f"parameter {names[k]!r} ran to the edge of the search range ({np.exp(res.x[k]):.3g}); "
+            why = (f"parameter {names[k]!r} diverged ({np.exp(res.x[k]):.3g} on rescaled data); "
                    "the data may not identify the model")
         else:
             why = f"optimiser stopped: {res.message}"
@@ -252,6 +268,35 @@ def _maximise(loglik, data, weights, penalizer, x0, names):
                       "parameters diverge to large values; check the input summary otherwise.",
                       RuntimeWarning, stacklevel=3)
     return np.exp(res.x), converged
+
+
+def _time_scale(age: np.ndarray) -> float:
+    """The factor that maps the longest observation window to 1 time unit (as ``lifetimes`` does)."""
+    longest = float(np.max(age))
+    if longest <= 0:
+        raise ValueError("T: cannot fit BG/NBD, every customer's first purchase is at the end of the window "
+                         "(all T are 0), so no time was observed")
+    return 1.0 / longest
+
+
+def _fit_bgnbd_rows(x, tx, age, weights, penalizer, x0=None, warn=True):
+    """BG/NBD maximum likelihood on (already validated, possibly collapsed) rows with weights.
+
+    Times are rescaled so that the longest ``T`` is 1 before optimising and ``alpha`` is scaled back
+    after, so the penalty ``penalizer * (r² + (scale·alpha)² + a² + b²)`` does not depend on the time unit
+    (days, weeks, ...). Without a penalty the rescaling changes nothing but the conditioning. Returns
+    ``(params tuple, unpenalised log-likelihood on the original times, converged, theta)``.
+    """
+    scale = _time_scale(age)
+    data = (x, tx * scale, age * scale)
+    if x0 is None:
+        # Start at r = a = b = 1 and alpha on the scale of the observation window.
+        x0 = np.array([0.0, np.log(max(float(weights @ data[2] / weights.sum()), 1e-3)), 0.0, 0.0])
+    (r, alpha_scaled, a, b), converged = _maximise(_bgnbd_loglik, data, weights, penalizer, x0, _BGNBD_KEYS,
+                                                   warn=warn)
+    params = (float(r), float(alpha_scaled / scale), float(a), float(b))
+    ll = float(weights @ _bgnbd_loglik(params, x, tx, age))
+    return params, ll, converged, np.log([r, alpha_scaled, a, b])
 
 
 def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0) -> dict:
@@ -262,9 +307,13 @@ def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0) -> dict:
     frequency, recency, T : array-like
         Per-customer summary (see the module docstring for definitions and units).
     penalizer : float, default 0
-        L2 penalty: the optimiser minimises ``-mean log-likelihood + penalizer * (r² + α² + a² + b²)``
-        (the same convention as the ``lifetimes`` package). Use a small value (e.g. 0.001) when the
-        unpenalised fit does not converge, e.g. on small or degenerate data.
+        Optional L2 penalty, off by default (plain maximum likelihood). The optimiser minimises
+        ``-mean log-likelihood + penalizer * (r² + α'² + a² + b²)`` where ``α'`` is ``alpha`` on times
+        rescaled so that the longest ``T`` is 1: exactly the convention of ``lifetimes``'
+        ``BetaGeoFitter(penalizer_coef=...)``, and invariant to the time unit (a fit in weeks equals
+        the fit in days with ``alpha`` divided by 7, penalised or not). A penalty pulls the estimate
+        away from maximum likelihood and biases CLV; use it only when the unpenalised fit does not
+        converge (e.g. on tiny data).
 
     Returns
     -------
@@ -286,11 +335,8 @@ def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0) -> dict:
     if not (x > 0).any():
         raise ValueError("frequency: cannot fit BG/NBD, no customer has a repeat purchase (all are 0)")
     data, weights = _compress(x, tx, age)
-    # Start at r = a = b = 1 and alpha on the scale of the observation window.
-    x0 = np.array([0.0, np.log(max(float(np.mean(age)), 1e-3)), 0.0, 0.0])
-    (r, alpha, a, b), converged = _maximise(_bgnbd_loglik, data, weights, penalizer, x0, _BGNBD_KEYS)
-    ll = float(weights @ _bgnbd_loglik((r, alpha, a, b), *data))
-    return {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b),
+    (r, alpha, a, b), ll, converged, _ = _fit_bgnbd_rows(*data, weights, penalizer)
+    return {"r": r, "alpha": alpha, "a": a, "b": b,
             "log_likelihood": ll, "n": int(len(x)), "converged": converged, "penalizer": penalizer}
 
 
@@ -397,8 +443,9 @@ def fit_gamma_gamma(frequency, monetary_value, penalizer: float = 0.0) -> dict:
     repeat buyer must have ``monetary_value > 0`` (the model is for positive amounts).
 
     Returns a dict with ``p``, ``q``, ``v``, ``log_likelihood`` (unpenalised, over the customers used),
-    ``n`` (number of repeat buyers used), ``converged`` and ``penalizer`` (same L2 convention as
-    :func:`fit_bgnbd`). The population mean spend per transaction is ``p * v / (q - 1)`` (finite when
+    ``n`` (number of repeat buyers used), ``converged`` and ``penalizer`` (optional, off by default; an L2
+    penalty on ``p``, ``q`` and ``v`` with amounts rescaled to mean 1, so it does not depend on the
+    currency unit). The population mean spend per transaction is ``p * v / (q - 1)`` (finite when
     ``q > 1``).
     """
     x = _column(frequency, "frequency")
@@ -420,11 +467,27 @@ def fit_gamma_gamma(frequency, monetary_value, penalizer: float = 0.0) -> dict:
             f"{float(m[i])!r}"
         )
     data, weights = _compress(x[rep], m[rep])
-    x0 = np.array([0.0, 0.0, np.log(max(float(np.mean(m[rep])), 1e-6))])
-    (p, q, v), converged = _maximise(_gg_loglik, data, weights, penalizer, x0, _GG_KEYS)
-    ll = float(weights @ _gg_loglik((p, q, v), *data))
-    return {"p": float(p), "q": float(q), "v": float(v), "log_likelihood": ll, "n": int(rep.sum()),
+    (p, q, v), ll, converged, _ = _fit_gg_rows(*data, weights, penalizer)
+    return {"p": p, "q": q, "v": v, "log_likelihood": ll, "n": int(rep.sum()),
             "converged": converged, "penalizer": penalizer}
+
+
+def _fit_gg_rows(x, m, weights, penalizer, x0=None, warn=True):
+    """Gamma-Gamma maximum likelihood on validated repeat-buyer rows (x > 0, m > 0) with weights.
+
+    Amounts are divided by their weighted mean before optimising and ``v`` is scaled back after, so the
+    penalty ``penalizer * (p² + q² + v'²)`` does not depend on the currency unit (``lifetimes``'
+    ``GammaGammaFitter`` penalises ``v`` in the currency's own unit, so penalised fits differ from it;
+    unpenalised fits are the same maximum). Returns ``(params, log-likelihood, converged, theta)``.
+    """
+    scale = float(weights.sum() / (weights @ m))
+    if x0 is None:
+        x0 = np.array([0.0, 0.0, 0.0])
+    (p, q, v_scaled), converged = _maximise(_gg_loglik, (x, m * scale), weights, penalizer, x0, _GG_KEYS,
+                                            warn=warn)
+    params = (float(p), float(q), float(v_scaled / scale))
+    ll = float(weights @ _gg_loglik(params, x, m))
+    return params, ll, converged, np.log([p, q, v_scaled])
 
 
 def expected_average_spend(gg_params, frequency, monetary_value) -> np.ndarray:
@@ -562,52 +625,336 @@ def _is_numeric(s: pd.Series) -> bool:
 
 
 #: Columns of the warehouse's lifetime-value table (``ml_customer_lifetime_value``).
+#: ``clv_12m`` is a deprecated alias of ``clv_revenue_12m`` (same values), kept for existing queries.
 LTV_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "expected_purchases_365d",
-               "probability_alive", "expected_avg_spend", "clv_12m"]
+               "probability_alive", "expected_avg_spend", "clv_revenue_12m", "clv_margin_12m", "clv_12m",
+               "clv_status"]
+
+#: Columns of the parameters table (``ml_customer_lifetime_value_params``): one row per model x parameter.
+PARAM_COLUMNS = ["model", "parameter", "value", "ci_low", "ci_high", "bootstrap_samples", "status"]
+
+#: The rows of the parameters table, in order.
+PARAM_ROWS = [("bg_nbd", k) for k in ("r", "alpha", "a", "b", "log_likelihood", "customers", "penalizer")] + [
+    ("gamma_gamma", k) for k in ("p", "q", "v", "mean_spend", "log_likelihood", "customers", "penalizer")] + [
+    ("clv", k) for k in ("total_expected_purchases_365d", "total_clv_revenue_12m", "margin_rate",
+                         "total_clv_margin_12m")]
+
+#: Status of a model that was fitted and is used.
+OK = "ok"
 
 
-def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.001
+def _discounted_purchases(bg, x, tx, age, discount_rate):
+    """Expected purchases in each of the next 12 months of 30 days, discounted to today, summed."""
+    total = np.zeros(len(x))
+    previous = np.zeros(len(x))
+    for i in range(1, 13):
+        cumulative = _expected_purchases(*bg, np.full(len(x), i * 30.0), x, tx, age)
+        total += (cumulative - previous) / (1.0 + discount_rate) ** i
+        previous = cumulative
+    return total
+
+
+def _no_dropout_boundary(theta) -> bool:
+    """The BG/NBD likelihood climbs towards a -> 0 (nobody ever drops out) and no other parameter diverged:
+    the supremum is the NBD model without churn, whose predictions are the limit of BG/NBD's."""
+    edge = np.abs(theta) >= _DIVERGED
+    return bool(edge[2] and theta[2] < 0 and edge.sum() == 1)
+
+
+def _purchase_status(x, age, n, min_customers, min_repeat_buyers) -> str | None:
+    """Why the BG/NBD model cannot be fitted on this summary, or None when it can be tried."""
+    if n == 0:
+        return "no customers: purchase model not estimable"
+    if np.all(age == 0):
+        return ("every first purchase is on the snapshot day (all T = 0): no time observed, purchase model "
+                "not estimable")
+    repeaters = int((x > 0).sum())
+    if repeaters == 0:
+        if np.all(age == age[0]):
+            return "a single purchase day: no repeat buyers, purchase model not estimable"
+        return "no repeat buyers: purchase model not estimable"
+    if repeaters < min_repeat_buyers or n < min_customers:
+        return (f"too few customers ({repeaters} repeat buyers of {n} customers; needs at least "
+                f"{min_repeat_buyers} repeat buyers and {min_customers} customers): purchase model not estimable")
+    return None
+
+
+def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
+                         n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
+                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The warehouse's CLV scoring step: fixed column names, graceful with thin data.
+    """The warehouse's CLV step: maximum-likelihood BG/NBD and Gamma-Gamma, named statuses, no crash.
 
-    ``df`` holds the LTV-input mart (``customer_id, frequency, recency, T, monetary_value`` in days).
-    Returns ``(scores, params)``: one row per customer with the columns of :data:`LTV_COLUMNS`
-    (``expected_purchases_365d`` = expected repeat purchases in the next 365 days; ``clv_12m`` =
-    discounted expected revenue over the next 12 months of 30 days, at ``discount_rate`` per month),
-    and one row per model x parameter with its fitted value.
+    ``df`` holds the LTV-input mart (``customer_id, frequency, recency, T, monetary_value`` in days;
+    optional ``total_amount`` and ``cost_of_goods`` for the margin rate). Returns ``(scores, params)``:
 
-    With no customers the tables are empty. With no repeat buyers, or without spend (e.g. orders
-    derived from events without prices), the spend model cannot be fitted and the spend-based
-    columns are NULL; the purchase model is still fitted when it can be.
+    * ``scores``: one row per customer with the columns of :data:`LTV_COLUMNS`:
+      ``expected_purchases_365d`` (expected repeat purchase days in the next 365 days),
+      ``probability_alive``, ``expected_avg_spend`` (Gamma-Gamma), ``clv_revenue_12m`` (discounted
+      expected **revenue** over the next 12 months of 30 days at ``discount_rate`` per month),
+      ``clv_margin_12m`` (= ``clv_revenue_12m`` x the margin rate ``1 - sum(cost_of_goods) /
+      sum(total_amount)`` over the customers whose every order line has a unit cost), ``clv_12m``
+      (deprecated alias of ``clv_revenue_12m``) and ``clv_status`` (one value for the whole table:
+      ``"purchase model: ...; spend model: ...; margin: ..."``, each part ``ok`` or the reason).
+    * ``params``: the rows of :data:`PARAM_ROWS` with :data:`PARAM_COLUMNS`: fitted value, percentile
+      bootstrap interval at ``ci_level`` (``n_bootstrap`` resamples of customers with replacement, each
+      refitted; for the totals, the observed customers scored with each resample's parameters, i.e.
+      parameter uncertainty) and the model's status.
+
+    Maximum likelihood by default (``penalizer=0``); a penalty is opt-in and scale-invariant (see
+    :func:`fit_bgnbd`). Degenerate data never crash and never fall back to a default: no customers, no
+    repeat buyers, a single purchase day, every first purchase on the snapshot day, too few customers,
+    no positive or missing amounts, a fit that does not converge, no unit costs: the affected columns
+    are NULL and the status says why. Repeat buyers with a zero or missing mean spend are left out of
+    the spend fit and get NULL spend and CLV (counted in the status); one-time buyers' amounts are not
+    used (BTYD convention).
     """
-    scores = pd.DataFrame({c: pd.Series(dtype="float64") for c in LTV_COLUMNS}).astype({"customer_id": "string"})
-    params_rows: list[dict] = []
-    if len(df) == 0:
-        return scores, pd.DataFrame(params_rows, columns=["model", "parameter", "value"])
-    df = df.reset_index(drop=True)
-    x = df["frequency"].to_numpy(dtype=float)
-    tx = df["recency"].to_numpy(dtype=float)
-    age = df["T"].to_numpy(dtype=float)
-    m = df["monetary_value"].to_numpy(dtype=float, na_value=np.nan)
-    out = pd.DataFrame({"customer_id": df["customer_id"].astype("string"), "frequency": x, "recency": tx,
-                        "T": age, "monetary_value": m})
+    # 4-parameter fits on a few thousand collapsed rows: BLAS threads only add overhead (and oversubscribe
+    # the machine when dbt runs models in parallel): 5x faster single-threaded on the default world
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _lifetime_value_table(df, discount_rate=discount_rate, penalizer=penalizer,
+                                     n_bootstrap=n_bootstrap, ci_level=ci_level, random_state=random_state,
+                                     min_customers=min_customers, min_repeat_buyers=min_repeat_buyers,
+                                     min_spend_buyers=min_spend_buyers)
+
+
+def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
+                         n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
+                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+
+    penalizer = _check_nonneg_scalar(penalizer, "penalizer")
+    discount_rate = _check_nonneg_scalar(discount_rate, "discount_rate")
+    n_bootstrap = int(n_bootstrap)
+    if n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    if not 0 < ci_level < 1:
+        raise ValueError(f"ci_level must be in (0, 1), got {ci_level!r}")
+    required = ["customer_id", "frequency", "recency", "T", "monetary_value"]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"the LTV inputs are missing column(s) {', '.join(missing)}")
+    # one order for the same customers, whatever order the warehouse hands them in: the bootstrap draws
+    # customers by position and floating-point totals depend on the order, and two builds must be equal
+    df = df.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    n = len(df)
+    x = df["frequency"].to_numpy(dtype=float, na_value=np.nan)
+    tx = df["recency"].to_numpy(dtype=float, na_value=np.nan)
+    age = df["T"].to_numpy(dtype=float, na_value=np.nan)
+    # amounts to a millionth of the currency unit: the warehouse's parallel sums differ in the last bits from
+    # build to build, and a fit (and more so a bootstrap) must not
+    m = np.round(df["monetary_value"].to_numpy(dtype=float, na_value=np.nan), 6)
+    if n:
+        ids = df["customer_id"]
+        if ids.isna().any() or ids.duplicated().any():
+            bad = ids.isna() | ids.duplicated()
+            i = _first_bad(bad.to_numpy())
+            raise ValueError(f"customer_id must be unique and not null; first bad row at position {i}: "
+                             f"{ids.iloc[i]!r}")
+        try:
+            _check_rfm(x, tx, age)
+        except ValueError as exc:
+            msg = str(exc)
+            hit = re.search(r"position (\d+)", msg)
+            if hit and int(hit.group(1)) < n:
+                msg += f" (customer_id {ids.iloc[int(hit.group(1))]!r})"
+            raise ValueError(f"LTV inputs: {msg}") from None
+    values: dict[tuple[str, str], float] = {}
+    boot: dict[tuple[str, str], list[float]] = {}
+
+    # ---------------------------------------------------------------- purchase model (BG/NBD)
+    bg_status = _purchase_status(x, age, n, min_customers, min_repeat_buyers)
     bg = None
-    if (x > 0).sum() >= 2 and len(df) >= 10:
-        bg = fit_bgnbd(x, tx, age, penalizer=penalizer)
-        out["expected_purchases_365d"] = expected_purchases(bg, 365.0, x, tx, age)
-        out["probability_alive"] = probability_alive(bg, x, tx, age)
-        params_rows += [{"model": "bg_nbd", "parameter": k, "value": float(bg[k])} for k in ("r", "alpha", "a", "b")]
+    if bg_status is None:
+        (ux, utx, uage), uw = _compress(x, tx, age)
+        bg, ll, converged, theta_bg = _fit_bgnbd_rows(ux, utx, uage, uw, penalizer, warn=False)
+        boundary = not converged and _no_dropout_boundary(theta_bg)
+        if converged or boundary:
+            bg_status = OK
+            if boundary:
+                bg_status += (" at the boundary a -> 0: no dropout in the data, BG/NBD reduces to NBD (no churn; "
+                              "P(alive) = 1, b not identified, so its value is NULL)")
+            if (age == 0).any():
+                bg_status += (f" ({int((age == 0).sum())} customers first bought on the snapshot day, T = 0: "
+                              "scored from the population alone)")
+            values.update({("bg_nbd", k): v for k, v in zip(_BGNBD_KEYS, bg, strict=True)})
+            if boundary:
+                del values[("bg_nbd", "b")]
+            values[("bg_nbd", "log_likelihood")] = ll
+        else:
+            bg_status = ("maximum likelihood did not converge (a parameter diverged or the optimiser stopped): "
+                         "purchase model not estimable")
+            bg = None
+    values[("bg_nbd", "customers")] = float(n)
+    values[("bg_nbd", "penalizer")] = penalizer
+
+    # ---------------------------------------------------------------- spend model (Gamma-Gamma)
+    rep = x > 0
+    spend_ok = rep & np.isfinite(m) & (m > 0)
+    n_zero, n_missing = int((rep & (m <= 0)).sum()), int((rep & ~np.isfinite(m)).sum())
+    excluded = []
+    if n_zero:
+        excluded.append(f"{n_zero} with zero mean spend")
+    if n_missing:
+        excluded.append(f"{n_missing} with missing spend")
+    gg = None
+    if n == 0:
+        gg_status = "no customers: spend model not estimable"
+    elif not rep.any():
+        gg_status = "no repeat buyers: spend model not estimable"
+    elif not spend_ok.any():
+        gg_status = (f"no positive amounts among the {int(rep.sum())} repeat buyers ({', '.join(excluded)}): "
+                     "spend model not estimable")
+    elif spend_ok.sum() < min_spend_buyers:
+        gg_status = (f"too few repeat buyers with a positive spend ({int(spend_ok.sum())}; needs at least "
+                     f"{min_spend_buyers}): spend model not estimable")
     else:
-        out["expected_purchases_365d"] = np.nan
-        out["probability_alive"] = np.nan
-    repeat = (x > 0) & np.isfinite(m) & (m > 0)
-    if bg is not None and repeat.sum() >= 10 and np.isfinite(m).all():
-        gg = fit_gamma_gamma(x[repeat], m[repeat], penalizer=penalizer)
-        out["expected_avg_spend"] = expected_average_spend(gg, x, np.where(x > 0, m, 0.0))
-        out["clv_12m"] = customer_lifetime_value(bg, gg, x, tx, age, np.where(x > 0, m, 0.0), horizon=12,
-                                                 discount_rate=discount_rate, period=30.0)
-        params_rows += [{"model": "gamma_gamma", "parameter": k, "value": float(gg[k])} for k in ("p", "q", "v")]
+        (gx, gm), gw = _compress(x[spend_ok], m[spend_ok])
+        gg, ll, converged, theta_gg = _fit_gg_rows(gx, gm, gw, penalizer, warn=False)
+        if not converged:
+            gg_status = "maximum likelihood did not converge: spend model not estimable"
+            gg = None
+        elif gg[1] <= 1:
+            gg_status = (f"q = {gg[1]:.3g} <= 1: the population mean spend is infinite, spend model not "
+                         "usable")
+            gg = None
+        else:
+            gg_status = OK
+            if excluded:
+                gg_status += (f" ({' and '.join(excluded)} of the repeat buyers: left out of the fit, their spend "
+                              "and CLV are NULL)")
+            values.update({("gamma_gamma", k): v for k, v in zip(_GG_KEYS, gg, strict=True)})
+            values[("gamma_gamma", "mean_spend")] = gg[0] * gg[2] / (gg[1] - 1.0)
+            values[("gamma_gamma", "log_likelihood")] = ll
+    values[("gamma_gamma", "customers")] = float(spend_ok.sum())
+    values[("gamma_gamma", "penalizer")] = penalizer
+
+    # ---------------------------------------------------------------- margin rate
+    margin_rate = None
+    if "cost_of_goods" not in df.columns or "total_amount" not in df.columns:
+        margin_status = "no unit costs in the inputs (cost_of_goods): margin CLV not estimable"
     else:
-        out["expected_avg_spend"] = np.nan
-        out["clv_12m"] = np.nan
-    return out[LTV_COLUMNS], pd.DataFrame(params_rows, columns=["model", "parameter", "value"])
+        cogs = np.round(df["cost_of_goods"].to_numpy(dtype=float, na_value=np.nan), 6)
+        total = np.round(df["total_amount"].to_numpy(dtype=float, na_value=np.nan), 6)
+        costed = np.isfinite(cogs) & np.isfinite(total) & (total > 0)
+        if not costed.any():
+            margin_status = "no unit costs (no customer's order lines all have a unit cost): margin CLV not estimable"
+        else:
+            margin_rate = 1.0 - float(cogs[costed].sum() / total[costed].sum())
+            margin_status = (f"{OK} (gross margin rate {margin_rate:.4f} on amounts paid, from the "
+                             f"{int(costed.sum())} of {n} customers whose order lines all have a unit cost)")
+            values[("clv", "margin_rate")] = margin_rate
+
+    # ---------------------------------------------------------------- scores
+    ep = np.full(n, np.nan)
+    pa = np.full(n, np.nan)
+    spend = np.full(n, np.nan)
+    clv_rev = np.full(n, np.nan)
+    usable = ~rep | spend_ok      # one-time buyers get the population spend; repeat buyers need their own
+    m0 = np.where(rep, np.where(np.isfinite(m), m, 0.0), 0.0)
+    if bg is not None:
+        try:
+            ep = _expected_purchases(*bg, np.full(n, 365.0), x, tx, age)
+            discounted = _discounted_purchases(bg, x, tx, age, discount_rate)
+        except FloatingPointError as exc:
+            bg_status = f"the estimate cannot be evaluated ({exc}): purchase model not estimable"
+            bg = None
+            ep = np.full(n, np.nan)
+            for k in (*_BGNBD_KEYS, "log_likelihood"):
+                values.pop(("bg_nbd", k), None)
+    if bg is not None:
+        pa = _palive(*bg, x, tx, age)
+        values[("clv", "total_expected_purchases_365d")] = float(ep.sum())
+    if gg is not None:
+        spend = np.where(usable, gg[0] * (gg[2] + x * m0) / (gg[0] * x + gg[1] - 1.0), np.nan)
+    if bg is not None and gg is not None:
+        clv_rev = np.where(usable, spend * discounted, np.nan)
+        values[("clv", "total_clv_revenue_12m")] = float(np.nansum(clv_rev))
+        clv_status = OK
+    else:
+        clv_status = "not estimable (needs both models)"
+    clv_margin = clv_rev * margin_rate if margin_rate is not None else np.full(n, np.nan)
+    if margin_rate is not None and bg is not None and gg is not None:
+        values[("clv", "total_clv_margin_12m")] = float(np.nansum(clv_margin))
+    table_status = f"purchase model: {bg_status}; spend model: {gg_status}; margin: {margin_status}"
+    scores = pd.DataFrame({
+        "customer_id": df["customer_id"].astype("string") if n else pd.Series(dtype="string"),
+        "frequency": x, "recency": tx, "T": age, "monetary_value": m,
+        "expected_purchases_365d": ep, "probability_alive": pa, "expected_avg_spend": spend,
+        "clv_revenue_12m": clv_rev, "clv_margin_12m": clv_margin, "clv_12m": clv_rev,
+        "clv_status": pd.Series([table_status] * n, dtype="string"),
+    })[LTV_COLUMNS]
+
+    # ---------------------------------------------------------------- bootstrap
+    if n_bootstrap and (bg is not None or gg is not None):
+        rng = np.random.default_rng(random_state)
+        keys = np.column_stack([x, tx, age, np.where(spend_ok, m, -1.0)])
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        ux, utx, uage, um = (uniq[:, j] for j in range(4))
+        u_ok = um > 0
+        # totals by (frequency, recency, T) group: CLV is linear in the mean spend, so per group only the
+        # count of customers with a usable spend and the sum of their spends are needed
+        g_keys, g_inv, g_counts = np.unique(np.column_stack([x, tx, age]), axis=0, return_inverse=True,
+                                            return_counts=True)
+        g_inv = g_inv.ravel()
+        gx, gtx, gage = (g_keys[:, j] for j in range(3))
+        g_usable = np.bincount(g_inv, weights=usable.astype(float), minlength=len(g_keys))
+        g_spend = np.bincount(g_inv, weights=np.where(usable, m0, 0.0), minlength=len(g_keys))
+        for _ in range(n_bootstrap):
+            w = np.bincount(inverse[rng.integers(0, n, n)], minlength=len(uniq)).astype(float)
+            b_bg = b_gg = None
+            if bg is not None:
+                keep = w > 0
+                if (ux[keep] > 0).any():
+                    b_bg, _, conv, b_theta = _fit_bgnbd_rows(ux[keep], utx[keep], uage[keep], w[keep], penalizer,
+                                                             x0=theta_bg, warn=False)
+                    if conv or (boundary and _no_dropout_boundary(b_theta)):
+                        for k, v in zip(_BGNBD_KEYS, b_bg, strict=True):
+                            boot.setdefault(("bg_nbd", k), []).append(v)
+                    else:
+                        b_bg = None
+            if gg is not None:
+                keep = (w > 0) & u_ok
+                if keep.any():
+                    b_gg, _, conv, _ = _fit_gg_rows(ux[keep], um[keep], w[keep], penalizer, x0=theta_gg,
+                                                       warn=False)
+                    if conv and b_gg[1] > 1:
+                        for k, v in zip(_GG_KEYS, b_gg, strict=True):
+                            boot.setdefault(("gamma_gamma", k), []).append(v)
+                        boot.setdefault(("gamma_gamma", "mean_spend"), []).append(
+                            b_gg[0] * b_gg[2] / (b_gg[1] - 1.0))
+                    else:
+                        b_gg = None
+            if b_bg is not None:
+                try:
+                    e = _expected_purchases(*b_bg, np.full(len(gx), 365.0), gx, gtx, gage)
+                    d = _discounted_purchases(b_bg, gx, gtx, gage, discount_rate)
+                except FloatingPointError:
+                    continue      # a resample whose estimate cannot be evaluated adds no total
+                boot.setdefault(("clv", "total_expected_purchases_365d"), []).append(float(g_counts @ e))
+            if b_bg is not None and b_gg is not None:
+                bp, bq, bv = b_gg
+                total = float(np.sum(d * bp / (bp * gx + bq - 1.0) * (bv * g_usable + gx * g_spend)))
+                boot.setdefault(("clv", "total_clv_revenue_12m"), []).append(total)
+                if margin_rate is not None:
+                    boot.setdefault(("clv", "total_clv_margin_12m"), []).append(total * margin_rate)
+
+    # ---------------------------------------------------------------- parameters table
+    statuses = {"bg_nbd": bg_status, "gamma_gamma": gg_status,
+                "clv": f"{clv_status}; margin: {margin_status}"}
+    tail = (1.0 - ci_level) / 2.0
+    rows = []
+    for model, parameter in PARAM_ROWS:
+        draws = boot.get((model, parameter), [])
+        lo = hi = np.nan
+        if draws and (model, parameter) in values:
+            lo, hi = (float(q) for q in np.quantile(draws, [tail, 1.0 - tail]))
+        rows.append({"model": model, "parameter": parameter, "value": values.get((model, parameter), np.nan),
+                     "ci_low": lo, "ci_high": hi,
+                     "bootstrap_samples": len(draws) if parameter not in ("customers", "penalizer",
+                                                                          "margin_rate") else 0,
+                     "status": statuses[model]})
+    params = pd.DataFrame(rows, columns=PARAM_COLUMNS).astype(
+        {"model": "string", "parameter": "string", "bootstrap_samples": "int64", "status": "string"})
+    return scores, params

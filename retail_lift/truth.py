@@ -42,6 +42,14 @@ EVALUATION_SCHEMAS: dict[str, dict[str, str]] = {
         "conversions": "float64", "revenue": "float64", "discount_cost": "float64", "cost": "float64",
         "profit": "float64", "roi": "float64", "conversion_rate": "float64",
     },
+    "ml_eval_clv_vs_truth": {
+        "evaluation": "string", "frequency_bucket": "string", "customers": "Int64",
+        "predicted_purchases": "float64", "realised_purchases": "float64", "purchases_error": "float64",
+        "predicted_spend_per_purchase": "float64", "realised_spend_per_purchase": "float64",
+        "spend_per_purchase_error": "float64", "predicted_spend": "float64", "realised_spend": "float64",
+        "spend_error": "float64", "mean_abs_error_purchases": "float64", "target_abs_error": "float64",
+        "meets_target": "boolean", "status": "string",
+    },
     "ml_predict_oracle_comparison": {
         "classifier": "string", "model": "string", "is_chosen_model": "boolean", "n": "Int64",
         "positives": "Int64", "model_roc_auc": "float64", "oracle_roc_auc": "float64", "auc_ratio": "float64",

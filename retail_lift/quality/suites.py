@@ -260,7 +260,8 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
         "marts.fct_customer_ltv_inputs",
         {
             "customer_id": "string", "frequency": "integer", "recency": "integer", "T": "integer",
-            "monetary_value": "number", "total_amount": "number", "first_purchase_date": "date",
+            "monetary_value": "number", "total_amount": "number", "cost_of_goods": "number",
+            "first_purchase_date": "date",
             "last_purchase_date": "date", "snapshot_date": "date",
         },
         sample_columns=("customer_id",),
@@ -269,7 +270,7 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
             not_null("customer_id", "frequency", "recency", "T"),
             unique("customer_id"),
             between("frequency", 0), between("recency", 0), between("T", 0),
-            between("monetary_value", 0), between("total_amount", 0),
+            between("monetary_value", 0), between("total_amount", 0), between("cost_of_goods", 0),
             not_before("T", "recency"),
             not_before("last_purchase_date", "first_purchase_date"),
             not_before("snapshot_date", "last_purchase_date"),
@@ -281,7 +282,8 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
         {
             "customer_id": "string", "frequency": "number", "recency": "number", "T": "number",
             "monetary_value": "number", "expected_purchases_365d": "number", "probability_alive": "number",
-            "expected_avg_spend": "number", "clv_12m": "number",
+            "expected_avg_spend": "number", "clv_revenue_12m": "number", "clv_margin_12m": "number",
+            "clv_12m": "number", "clv_status": "string",
         },
         sample_columns=("customer_id",),
         checks=(
@@ -291,7 +293,9 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
             between("probability_alive", 0, 1),
             between("expected_purchases_365d", 0),
             between("expected_avg_spend", 0),
+            between("clv_revenue_12m", 0),
             between("clv_12m", 0),
+            not_null("clv_status"),
             references("customer_id", "marts.fct_customer_ltv_inputs"),
         ),
     ),

@@ -378,16 +378,56 @@ CARDS: tuple[Card, ...] = (
     # ------------------------------------------------------------------ customers, experiments, segments
     Card("ml_customer_lifetime_value",
          predicts="Expected repeat purchases in the next 365 days and the probability of being alive (BG/NBD), the "
-                  "expected spend per purchase (Gamma-Gamma) and a 12-month CLV discounted at 1 % a month.",
-         inputs="`frequency`, `recency`, `T` and `monetary_value` of `fct_customer_ltv_inputs` (daily granularity)",
+                  "expected spend per purchase (Gamma-Gamma), and a 12-month CLV discounted at 1 % a month as "
+                  "revenue (`clv_revenue_12m`; `clv_12m` is its deprecated alias) and as gross margin "
+                  "(`clv_margin_12m`). Plain maximum likelihood; a penalty is opt-in and time-unit invariant.",
+         inputs="`frequency`, `recency`, `T`, `monetary_value`, `total_amount` and `cost_of_goods` of "
+                "`fct_customer_ltv_inputs` (daily granularity)",
          window="all_data",
          metrics=(Section("Predictions over the customers",
                           "select count(*) as customers, avg(expected_purchases_365d) as mean_expected_purchases, "
-                          "avg(probability_alive) as mean_probability_alive, avg(clv_12m) as mean_clv_12m, "
-                          "median(clv_12m) as median_clv_12m, sum(clv_12m) as total_clv_12m "
-                          "from ml.ml_customer_lifetime_value", ("ml.ml_customer_lifetime_value",)),),
-         oracle_note="No holdout metric or oracle is stored for this model: the fit uses every customer's history "
-                     "up to the snapshot date."),
+                          "avg(probability_alive) as mean_probability_alive, "
+                          "sum(clv_revenue_12m) as total_clv_revenue_12m, "
+                          "median(clv_revenue_12m) as median_clv_revenue_12m, "
+                          "sum(clv_margin_12m) as total_clv_margin_12m, any_value(clv_status) as clv_status "
+                          "from ml.ml_customer_lifetime_value", ("ml.ml_customer_lifetime_value",)),
+                  Section("Parameters, totals and bootstrap intervals",
+                          "select model, parameter, value, ci_low, ci_high, bootstrap_samples, status "
+                          "from ml.ml_customer_lifetime_value_params",
+                          ("ml.ml_customer_lifetime_value_params",)),),
+         oracle=(Section("Calibration/holdout and truth (simulated world)",
+                         "select evaluation, frequency_bucket, customers, predicted_purchases, realised_purchases, "
+                         "purchases_error, predicted_spend_per_purchase, realised_spend_per_purchase, "
+                         "spend_per_purchase_error, target_abs_error, meets_target "
+                         "from evaluation.ml_eval_clv_vs_truth", ("evaluation.ml_eval_clv_vs_truth",)),),
+         oracle_note="The fit uses every customer's history up to the snapshot date. The holdout rows refit on all "
+                     "but the last 61 days and predict those; the truth rows compare the 365-day expectation with "
+                     "the simulated world's order rates and active periods (empty on real data)."),
+    Card("ml_customer_lifetime_value_params",
+         predicts="The parameters of the CLV models (BG/NBD r, alpha, a, b; Gamma-Gamma p, q, v and the population "
+                  "mean spend), their log-likelihood and penalizer, and the totals of `ml_customer_lifetime_value`, "
+                  "with 95 % percentile bootstrap intervals and each model's status.",
+         inputs="`fct_customer_ltv_inputs` (the same fit as `ml_customer_lifetime_value`)",
+         window="all_data",
+         metrics=(Section("Parameters, totals and bootstrap intervals",
+                          "select model, parameter, value, ci_low, ci_high, bootstrap_samples, status "
+                          "from ml.ml_customer_lifetime_value_params",
+                          ("ml.ml_customer_lifetime_value_params",)),),
+         oracle_note="The intervals are parameter uncertainty (customers resampled, each resample refitted); the "
+                     "model's accuracy is in `ml_eval_clv_vs_truth`."),
+    Card("ml_eval_clv_vs_truth",
+         predicts="The CLV model measured: refitted on all but the last 61 days and predicting those (per "
+                  "calibration frequency bucket, purchases and spend, errors of the totals; target 5 % on total "
+                  "purchases), and its 365-day expectation against the simulated world's order rates and mean order "
+                  "values (target 10 % on one-time buyers' spend).",
+         inputs="`stg_shop__orders`, `ml_customer_lifetime_value` and the simulated world's truth",
+         window="all_data",
+         metrics=(Section("Holdout and truth",
+                          "select evaluation, frequency_bucket, customers, predicted_purchases, realised_purchases, "
+                          "purchases_error, predicted_spend_per_purchase, realised_spend_per_purchase, "
+                          "spend_per_purchase_error, spend_error, target_abs_error, meets_target "
+                          "from evaluation.ml_eval_clv_vs_truth", ("evaluation.ml_eval_clv_vs_truth",)),),
+         oracle_note="This model is itself the comparison with the truth (simulated world only; empty on real data)."),
     Card("ml_experiment_results",
          predicts="The effect of each treatment variant against control per metric, with intervals, p-values "
                   "(Holm-adjusted), CUPED, a sequential p-value, Bayesian probability to beat control, the "

@@ -2,12 +2,26 @@
 -- the BG/NBD literature at daily granularity: purchases on the same day count as one;
 -- frequency = distinct purchase days - 1; recency = days from the first to the last purchase day;
 -- T = days from the first purchase day to the snapshot date; monetary_value = mean spend per repeat
--- purchase day (0 when frequency is 0).
+-- purchase day (0 when frequency is 0). cost_of_goods = sum of quantity x unit_cost over the customer's order
+-- lines up to the snapshot, NULL unless every one of their orders has lines and every line's product has a
+-- unit cost (orders-only data, or a catalogue without costs: margin CLV is then not estimable).
 with
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('stg_shop__order_lines') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
 
 ),
 
@@ -36,6 +50,40 @@ purchase_days as (
     cross join snapshot
     where cast(orders.ordered_at as date) <= snapshot.snapshot_date
     group by 1, 2
+
+),
+
+order_costs as (
+
+    select
+        orders.customer_id,
+        orders.order_id,
+        count(order_lines.line_number) as line_count,
+        count(products.unit_cost) as costed_line_count,
+        sum(order_lines.quantity * products.unit_cost) as order_cost
+
+    from orders
+    cross join snapshot
+    left join order_lines
+        on orders.order_id = order_lines.order_id
+    left join products
+        on order_lines.product_id = products.product_id
+    where cast(orders.ordered_at as date) <= snapshot.snapshot_date
+    group by 1, 2
+
+),
+
+customer_costs as (
+
+    select
+        customer_id,
+        case
+            when sum(case when line_count = 0 or costed_line_count < line_count then 1 else 0 end) = 0
+                then sum(order_cost)
+        end as cost_of_goods
+
+    from order_costs
+    group by 1
 
 ),
 
@@ -68,12 +116,15 @@ final as (
             else 0.0
         end as monetary_value,
         per_customer.total_amount,
+        customer_costs.cost_of_goods,
         per_customer.first_purchase_date,
         per_customer.last_purchase_date,
         snapshot.snapshot_date
 
     from per_customer
     cross join snapshot
+    left join customer_costs
+        on per_customer.customer_id = customer_costs.customer_id
 
 )
 

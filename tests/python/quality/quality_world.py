@@ -95,7 +95,7 @@ def good_warehouse() -> dict[str, pd.DataFrame]:
         }),
         "marts.fct_customer_ltv_inputs": pd.DataFrame({
             "customer_id": ["C1", "C2"], "frequency": [1, 0], "recency": [2, 0], "T": [2, 1],
-            "monetary_value": [18.0, 0.0], "total_amount": [38.0, 35.5],
+            "monetary_value": [18.0, 0.0], "total_amount": [38.0, 35.5], "cost_of_goods": [25.0, 20.0],
             "first_purchase_date": [dt.date(2026, 1, 5), dt.date(2026, 1, 6)],
             "last_purchase_date": [dt.date(2026, 1, 7), dt.date(2026, 1, 6)],
             "snapshot_date": [dt.date(2026, 1, 7)] * 2,
@@ -125,7 +125,9 @@ def good_warehouse() -> dict[str, pd.DataFrame]:
         "ml.ml_customer_lifetime_value": pd.DataFrame({
             "customer_id": ["C1", "C2"], "frequency": [1.0, 0.0], "recency": [2.0, 0.0], "T": [2.0, 1.0],
             "monetary_value": [18.0, 0.0], "expected_purchases_365d": [12.5, 3.1],
-            "probability_alive": [0.95, 0.7], "expected_avg_spend": [19.0, 25.0], "clv_12m": [220.0, 70.0],
+            "probability_alive": [0.95, 0.7], "expected_avg_spend": [19.0, 25.0],
+            "clv_revenue_12m": [220.0, 70.0], "clv_margin_12m": [66.0, 21.0], "clv_12m": [220.0, 70.0],
+            "clv_status": ["purchase model: ok; spend model: ok; margin: ok"] * 2,
         }),
     }
 

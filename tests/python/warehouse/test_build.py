@@ -30,6 +30,11 @@ def test_tiny_build_produces_queryable_marts(tiny_warehouse):
         _q(tiny_warehouse, "select sum(events) from marts.fct_sessions")[0][0]
     n_ltv, n_clv = _q(tiny_warehouse, "select count(*), count(clv_12m) from ml.ml_customer_lifetime_value")[0]
     assert n_ltv > 100 and n_clv == n_ltv
+    assert _q(tiny_warehouse, "select count(*) from ml.ml_customer_lifetime_value where clv_revenue_12m = clv_12m "
+                              "and clv_margin_12m < clv_revenue_12m")[0][0] == n_ltv
+    n_params, n_ci = _q(tiny_warehouse, "select count(*), count(ci_low) from ml.ml_customer_lifetime_value_params")[0]
+    assert n_params == 18 and n_ci >= 10
+    assert _q(tiny_warehouse, "select count(*) from evaluation.ml_eval_clv_vs_truth")[0][0] == 14
     # generated data is clean: nothing quarantined
     assert _q(tiny_warehouse, "select count(*) from staging.stg_shop__quarantined_events")[0][0] == 0
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.dbt
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow_sample_orders.csv"
 RETAIL_LIFT = str(Path(sys.executable).with_name("retail-lift"))
 EVALUATION_TABLES = ["ml_eval_uplift_vs_truth", "ml_eval_targeting_vs_truth", "ml_campaign_oracle_comparison",
-                     "ml_predict_oracle_comparison", "rpt_eval_bandit_policy_value_vs_truth"]
+                     "ml_predict_oracle_comparison", "rpt_eval_bandit_policy_value_vs_truth", "ml_eval_clv_vs_truth"]
 
 
 @dataclass
@@ -146,6 +146,28 @@ def test_ltv_inputs_of_the_1990s_orders_equal_an_independent_computation(cdnow_b
         assert (got[col].astype(int).to_numpy() == expected[col].astype(int).to_numpy()).all(), col
     for col in ("monetary_value", "total_amount"):
         assert (got[col].astype(float) - expected[col].astype(float)).abs().max() < 1e-6, col
+
+
+def test_clv_of_the_1990s_orders_is_lifetimes_unpenalised_fit(cdnow_build):
+    """The warehouse's CLV on a real orders log is the plain maximum likelihood that lifetimes 0.11.3 finds
+    (BetaGeoFitter / GammaGammaFitter, penalizer 0, on lifetimes' own daily summary of the same file; the
+    values are committed in tests/python/test_clv_table.py); no unit costs, so margin CLV is NULL and says so."""
+    from test_clv_table import LIFETIMES_ORDERS_DAYS
+
+    with duckdb.connect(str(cdnow_build.db), read_only=True) as con:
+        params = con.execute("select model, parameter, value, ci_low, ci_high, status "
+                             "from ml.ml_customer_lifetime_value_params").df().set_index("parameter")
+        scores = con.execute("select count(*), count(clv_revenue_12m), count(clv_margin_12m), "
+                             "count(distinct clv_status), any_value(clv_status), "
+                             "count_if(clv_12m = clv_revenue_12m) from ml.ml_customer_lifetime_value").fetchall()[0]
+        costs = con.execute("select count(cost_of_goods) from marts.fct_customer_ltv_inputs").fetchall()[0][0]
+    for k, v in LIFETIMES_ORDERS_DAYS.items():
+        assert params.loc[k, "value"] == pytest.approx(v, rel=2e-5), k
+        assert params.loc[k, "ci_low"] < v < params.loc[k, "ci_high"], k
+    assert params.loc["penalizer", "value"].tolist() == [0.0, 0.0]
+    n, n_rev, n_margin, n_status, status, n_alias = scores
+    assert n == n_rev == n_alias == 2357 and n_margin == 0 and n_status == 1 and costs == 0
+    assert status.startswith("purchase model: ok; spend model: ok; margin: no unit costs")
 
 
 # ---------------------------------------------------------------- the loud stop: most rows would be lost
