@@ -346,6 +346,29 @@ cumulative as (
 
 ),
 
+rounded as (
+
+    -- the running sums rounded to 6 decimals: the measures carry at most 4 (money squared), and DuckDB and
+    -- Spark add the same doubles in different orders, so the unrounded sums can differ in the last bits
+    select
+        experiment_id,
+        variant,
+        metric_name,
+        look_date,
+        metric_type,
+        is_control,
+        users,
+        assigned_users,
+        {%- for col in ['sum_y', 'sumsq_y', 'sum_d', 'sumsq_d', 'sum_yd', 'sum_x', 'sumsq_x', 'sum_xy',
+                        'sum_e', 'sumsq_e', 'sum_xe', 'sum_ye', 'sum_de', 'sum_dx'] %}
+        cast(round({{ col }}, 6) as double) as {{ col }},
+        {%- endfor %}
+        winsor_cap
+
+    from cumulative
+
+),
+
 final as (
 
     select
@@ -359,7 +382,7 @@ final as (
         cast(assigned_users - users as integer) as open_window_users,
         {%- for col in ['sum_y', 'sumsq_y', 'sum_d', 'sumsq_d', 'sum_yd', 'sum_x', 'sumsq_x', 'sum_xy',
                         'sum_e', 'sumsq_e', 'sum_xe', 'sum_ye', 'sum_de', 'sum_dx'] %}
-        cast({{ col }} as double) as {{ col }},
+        {{ col }},
         {%- endfor %}
         winsor_cap,
         case when users > 0 then sum_y / users end as mean_y,
@@ -369,7 +392,7 @@ final as (
             when users > 0 then sum_y / users
         end as metric_value
 
-    from cumulative
+    from rounded
 
 )
 
