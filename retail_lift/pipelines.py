@@ -378,64 +378,75 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
     roles = frame[role_col].astype(object)
     y = _as_01(frame[label])
     n_score = int((roles == "score").sum())
-    skipped = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
+    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
     if skipped is not None:
         return _typed(pd.DataFrame([skipped]), schema)
-    sampled_from = None
+    if fallback is not None:  # the out-of-time snapshots cannot judge a model: train and score rows only
+        in_time = (~roles.isin(list(OUT_OF_TIME_ROLES))).to_numpy()
+        frame, y, roles = (frame[in_time].reset_index(drop=True), y[in_time].reset_index(drop=True),
+                           roles[in_time].reset_index(drop=True))
     keep, sampled_from = _cap_by_role(roles.to_numpy(), y.to_numpy(), max_train_rows)
     if keep is not None:
         frame, y = frame[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
     box = [frame]  # handed over, so that the frame is freed before the fit table is stacked
     del frame
     return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
-                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, **train_kwargs)
+                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, fallback=fallback,
+                            **train_kwargs)
 
 
 #: The labelled snapshot roles, in time order (see :data:`retail_lift.predict.OUT_OF_TIME_ROLES`).
 _LABELLED_ROLES = (*OUT_OF_TIME_ROLES, "train")
 
 
-def _skip_row(classifier: str, roles, y, n_score: int, min_class_rows: int, t0: float):
-    """The ``run`` row of a classifier that cannot be trained (and its log line), or None.
+def _snapshot_problem(role: str, n: int, pos: int, min_class_rows: int) -> tuple[str, str] | None:
+    """``(status, reason)`` when a labelled snapshot cannot train or judge a model, else None."""
+    where = "train rows" if role == "train" else f"rows in snapshot {role!r}"
+    if n > 0 and pos == 0:
+        return "no_positive_labels", f"no positive labels in snapshot {role!r} ({n} labelled rows)"
+    if n > 0 and pos == n:
+        return "no_negative_labels", f"no negative labels in snapshot {role!r} ({n} labelled rows)"
+    if min(pos, n - pos) < min_class_rows:
+        return "skipped", (f"{n} labelled {where} with {pos} positive and {n - pos} negative; "
+                           f"each class needs at least {min_class_rows}")
+    return None
 
-    Every labelled snapshot (``train``, and the ``oot_*`` ones when any is present) is checked in time order:
-    a snapshot without positive labels gives status ``no_positive_labels`` (without negatives,
-    ``no_negative_labels``); one without labelled rows, or with fewer than ``min_class_rows`` of a class,
-    ``skipped``. The run row's sizes are those of the ``train`` snapshot."""
+
+def _skip_row(classifier: str, roles, y, n_score: int, min_class_rows: int, t0: float):
+    """``(run row, None)`` of a classifier that cannot be trained (and its log line), or ``(None, fallback)``.
+
+    The ``train`` snapshot (the one the chosen model is refitted on) decides whether there is a model: without
+    positive labels the status is ``no_positive_labels`` (without negatives ``no_negative_labels``), with fewer
+    than ``min_class_rows`` of a class ``skipped``. The out-of-time snapshots (``oot_*``, when present) are
+    checked the same way; when one of them fails, the comparison cannot be out of time and ``fallback`` is the
+    reason (the caller then compares on a random customer holdout of the ``train`` snapshot and records it in
+    the run row's ``validation`` and ``message``). The run row's sizes are those of the ``train`` snapshot."""
     roles = np.asarray(roles, dtype=object)
     yv = np.asarray(y, dtype=float)
     counts = {}
     for role in _LABELLED_ROLES:
         mask = (roles == role) & ~np.isnan(yv)
         counts[role] = (int(mask.sum()), int(np.nansum(yv[mask])))
-    checked = _LABELLED_ROLES if any((roles == r).any() for r in OUT_OF_TIME_ROLES) else ("train",)
     n_train, n_pos = counts["train"]
-    for role in checked:
-        n, pos = counts[role]
-        status = None
-        if n > 0 and pos == 0:
-            status, what = "no_positive_labels", "no positive labels"
-        elif n > 0 and pos == n:
-            status, what = "no_negative_labels", "no negative labels"
-        elif min(pos, n - pos) < min_class_rows:
-            status = "skipped"
-        if status is None:
-            continue
-        where = "train rows" if role == "train" else f"rows in snapshot {role!r}"
-        if status == "skipped":
-            message = (f"{classifier} skipped: {n} labelled {where} with {pos} positive and "
-                       f"{n - pos} negative; each class needs at least {min_class_rows}")
-        else:
-            message = f"{classifier} not trained: {what} in snapshot {role!r} ({n} labelled rows)"
+    problem = _snapshot_problem("train", n_train, n_pos, min_class_rows)
+    if problem is not None:
+        status, reason = problem
+        message = (f"{classifier} skipped: {reason}" if status == "skipped"
+                   else f"{classifier} not trained: {reason}")
         log_line(message)
         return _run_row(classifier, status=status, message=message, train_rows=n_train, train_positives=n_pos,
-                        score_rows=n_score, seconds=time.perf_counter() - t0)
-    return None
+                        score_rows=n_score, seconds=time.perf_counter() - t0), None
+    if any((roles == r).any() for r in OUT_OF_TIME_ROLES):
+        for role in OUT_OF_TIME_ROLES:
+            problem = _snapshot_problem(role, *counts[role], min_class_rows)
+            if problem is not None:
+                return None, problem[1]
+    return None, None
 
 
 def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id_cols: tuple,
                      models: Sequence[str], role_col: str, sampled_from: int | None, n_score: int, t0: float,
-                     **train_kwargs) -> pd.DataFrame:
+                     fallback: str | None = None, **train_kwargs) -> pd.DataFrame:
     """Train on the frame in ``box`` (taken out of it: the only reference, freed once trained) and stack."""
     frame = box.pop()
     labelled = (frame[role_col].astype(object) == "train").to_numpy() & y.notna().to_numpy()
@@ -454,7 +465,9 @@ def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id
     del frame
     seconds = time.perf_counter() - t0
     how = ("chosen on the out-of-time validation snapshot" if result.validation == "out_of_time"
-           else "chosen on a random customer holdout")
+           else "chosen on a random 30 % customer holdout of the train snapshot")
+    if fallback is not None:
+        how += f"; out-of-time validation not possible: {fallback}"
     message = (f"{classifier}: {n_train} train rows ({n_pos} positive)"
                + (f", a seeded sample of {sampled_from} (max_train_rows)" if sampled_from else "")
                + f", {n_score} scored; chose {result.chosen_model} of {', '.join(models)} ({how})")
@@ -549,9 +562,12 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
         y = _as_01(pa.table({label: lab}).to_pandas()[label])
     del lab
     n_score = int((roles == "score").sum())
-    skipped = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
+    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
     if skipped is not None:
         return _typed(pd.DataFrame([skipped]), schema)
+    if fallback is not None:  # as the pandas path: train and score rows only
+        in_time = (~roles.isin(list(OUT_OF_TIME_ROLES))).to_numpy()
+        order, y, roles = order[in_time], y[in_time].reset_index(drop=True), roles[in_time].reset_index(drop=True)
     keep, sampled_from = _cap_by_role(roles.to_numpy(), y.to_numpy(), max_train_rows)
     del roles
     if keep is not None:
@@ -575,7 +591,8 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     box = [pd.DataFrame(out, columns=names)]
     del out
     return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
-                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, **train_kwargs)
+                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, fallback=fallback,
+                            **train_kwargs)
 
 
 def _use_case(classifier: str, features, *, models: Sequence[str] | None = None, float_rounds: int = 1,

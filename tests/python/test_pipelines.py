@@ -4,6 +4,7 @@ arithmetic that is not in the model packages (oracle probabilities, carried-over
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from retail_lift import pipelines as P
@@ -436,15 +437,34 @@ def test_out_of_time_fit_table_has_the_drift_rows(oot_fit, features):
     assert "purchased_next_30d" not in set(d["feature"])
 
 
-@pytest.mark.parametrize("role", ["oot_train", "oot_validation", "oot_test", "train"])
-def test_a_snapshot_without_positive_labels_gives_a_named_status(features, role):
+def test_a_train_snapshot_without_positive_labels_gives_a_named_status(features):
     f = _oot_features(features)
-    f.loc[f["snapshot_role"] == role, "purchased_next_30d"] = False
+    f.loc[f["snapshot_role"] == "train", "purchased_next_30d"] = False
+    for data in (f, pa.Table.from_pandas(f.astype({"purchased_next_30d": "boolean", "returned": "boolean"}),
+                                         preserve_index=False)):
+        fit = P.purchase_propensity_fit(data, models=("logistic",))
+        assert len(fit) == 1 and fit["record_type"].iloc[0] == "run"
+        assert fit["status"].iloc[0] == "no_positive_labels"
+        assert "not trained: no positive labels in snapshot 'train' (400 labelled rows)" in fit["message"].iloc[0]
+        assert list(fit.columns) == list(P._classifier_schema(("customer_id",)))
+
+
+@pytest.mark.parametrize("role", ["oot_train", "oot_validation", "oot_test"])
+@pytest.mark.parametrize("positives", [0, 5])
+def test_an_unusable_out_of_time_snapshot_falls_back_to_a_recorded_random_holdout(features, role, positives):
+    f = _oot_features(features)
+    rows = f.index[f["snapshot_role"] == role]
+    f.loc[rows, "purchased_next_30d"] = False
+    f.loc[rows[:positives], "purchased_next_30d"] = True
     fit = P.purchase_propensity_fit(f, models=("logistic",))
-    assert len(fit) == 1 and fit["record_type"].iloc[0] == "run"
-    assert fit["status"].iloc[0] == "no_positive_labels"
-    assert f"no positive labels in snapshot '{role}'" in fit["message"].iloc[0]
-    assert list(fit.columns) == list(P._classifier_schema(("customer_id",)))
+    run = fit[fit["record_type"] == "run"].iloc[0]
+    assert run["status"] == "trained" and run["validation"] == "random_customer_holdout"
+    assert "out-of-time validation not possible: " in run["message"]
+    assert (f"no positive labels in snapshot '{role}'" if positives == 0 else
+            f"400 labelled rows in snapshot '{role}' with 5 positive") in run["message"]
+    assert set(fit.loc[fit["record_type"] == "metric", "split"]) == {"holdout", "train"}
+    assert pd.isna(run["validation_feature_date"]) and pd.isna(run["test_feature_date"])
+    assert run["train_feature_date"] == run["refit_feature_date"] == pd.Timestamp("2026-03-01")
 
 
 def test_returning_customer_trains_on_the_out_of_time_first_time_buyers(features):
@@ -454,8 +474,6 @@ def test_returning_customer_trains_on_the_out_of_time_first_time_buyers(features
 
 
 def test_out_of_time_arrow_input_gives_the_pandas_result(features, oot_fit):
-    import pyarrow as pa
-
     f = _oot_features(features)
     f["purchased_next_30d"] = f["purchased_next_30d"].astype("boolean")
     f["returned"] = f["returned"].astype("boolean")
