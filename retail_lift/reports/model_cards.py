@@ -69,11 +69,11 @@ class Card:
 
 def _classifier_sections(table: str, classifier: str) -> tuple[tuple[Section, ...], tuple[Section, ...]]:
     def split_metrics(split: str) -> str:
-        return ("select model, is_chosen_model as chosen, max(split_feature_date) as cutoff, "
+        return ("select model, is_chosen_model as chosen, split, max(split_feature_date) as cutoff, "
                 + ", ".join(f"max(value) filter (where metric = '{m}') as {m}"
                             for m in ("n", "positives", "roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1",
                                       "threshold"))
-                + f" from {table} where record_type = 'metric' and split = '{split}' "
+                + f" from {table} where record_type = 'metric' and split in ({split}) "
                   f"group by all order by chosen desc, model")
 
     metrics = (
@@ -82,11 +82,13 @@ def _classifier_sections(table: str, classifier: str) -> tuple[tuple[Section, ..
                                 f"train_positives, score_rows, message from {table} where record_type = 'run'",
                 (table,)),
         Section("Test metrics (the out-of-time test snapshot: nothing was fitted, chosen or tuned on it; "
-                "the chosen model first)", split_metrics("test"), (table,),
+                "the chosen model first)", split_metrics("'test', 'holdout'"), (table,),
                 note="Every model was fitted on the snapshot at `train_feature_date` (c − 90 days) and its F1 "
-                     "threshold taken from the validation snapshot."),
+                     "threshold taken from the validation snapshot. When the data is too short for that "
+                     "(`validation` = random_customer_holdout, see the message), the split is `holdout`: a random "
+                     "30 % of the customers of the train snapshot, on which the model was also chosen."),
         Section("Validation metrics (the snapshot the model and its threshold were chosen on: optimistic for "
-                "the chosen model)", split_metrics("validation"), (table,)),
+                "the chosen model)", split_metrics("'validation'"), (table,)),
     )
     features = (
         Section("Top features (importance of the chosen model, normalised to sum 1)",
