@@ -14,9 +14,11 @@ models select each record type into its own table:
 
 - classifiers (:func:`purchase_propensity_fit`, :func:`category_propensity_fit`,
   :func:`returning_customer_fit`, :func:`acquisition_channel_fit`): ``run`` (one row: status, sizes,
-  chosen model, seconds), ``score`` (one row per scored row, chosen model refitted on all train rows),
-  ``holdout`` (one row per holdout row x compared model, with the label), ``metric`` (one row per model x
-  metric x split) and ``importance`` (one row per feature of the final model);
+  chosen model, validation scheme, the cutoff of every split), ``score`` (one row per scored row, chosen
+  model refitted on the train snapshot), ``holdout`` (one row per row of the out-of-time test snapshot x
+  compared model, with the label), ``metric`` (one row per model x metric x split: train / validation /
+  test), ``importance`` (one row per feature of the final model) and ``drift`` (one row per source
+  feature: PSI between the train and score snapshots);
 - segments (:func:`customer_segments_fit`): ``run``, ``assignment`` (per customer), ``profile`` (per
   segment) and ``k_score`` (per k tried).
 
@@ -27,7 +29,10 @@ Degrading on small data
 -----------------------
 A classifier is trained only when its labelled train rows hold at least ``min_class_rows`` (default 10)
 positives **and** negatives; otherwise the fit table holds just the ``run`` row with ``status =
-'skipped'`` and the reason, and :func:`log_line` writes the reason to the dbt log. Segments need more
+'no_positive_labels'`` / ``'no_negative_labels'`` (a single class) or ``'skipped'`` (too few of one) and
+the reason, and :func:`log_line` writes the reason to the dbt log. When an out-of-time snapshot
+(``oot_*``) fails the same rule, the classifier is compared on a random customer holdout of the train
+snapshot instead, and the run row says so (``validation``, ``message``). Segments need more
 customers than the smallest k; cross-sell and campaign tables simply come out empty when their inputs are.
 Any other error propagates: a bug must fail the build, not skip a model.
 """

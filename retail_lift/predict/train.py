@@ -1,7 +1,21 @@
 """Train, compare and score: one call from a feature mart to scores, metrics and importances.
 
-:func:`train_compare_score` is what a dbt Python model calls. Given a frame with a ``'train'`` and
-a ``'score'`` snapshot (column ``snapshot_role``) it:
+:func:`train_compare_score` is what a dbt Python model calls.
+
+**Out of time** (the warehouse's scheme, ``validation='out_of_time'``, chosen automatically when the frame
+has ``oot_*`` rows): the frame holds labelled snapshots ``oot_train`` (cutoff c − 90 days),
+``oot_validation`` (c − 60), ``oot_test`` (c − 30) and ``train`` (c), and the unlabelled ``score``
+snapshot. Every model in ``models`` is fitted (feature spec, calibration folds) on ``oot_train``; on
+``oot_validation``, which no model or calibrator has seen, each model's F1-optimal threshold is tuned and
+the model with the best ``select_by`` is chosen; every model is measured on ``oot_test`` at its validation
+threshold (metrics split ``'test'``; also ``'validation'`` and in-sample ``'train'``), and nothing is
+chosen there. The chosen model is refitted on ``train`` (the latest labelled snapshot), keeps its
+validation threshold, and scores ``score``. :attr:`TrainResult.splits` records every snapshot used, and
+:attr:`TrainResult.feature_drift` the PSI of every feature between ``train`` and ``score``. A labelled
+snapshot with a single class raises :class:`NoPositiveLabelsError`.
+
+**Random customer holdout** (``validation='random_customer_holdout'``, the scheme of a frame with only a
+``'train'`` and a ``'score'`` snapshot): it
 
 1. keeps the ``'train'`` rows whose label is not missing (e.g. ``returned`` is only defined for
    first-time buyers) and checks the label is 0/1 with both classes present;
