@@ -122,15 +122,17 @@ class TrainResult:
     Attributes:
         scores: one row per ``'score'`` row: the ``id_cols``, ``probability`` (chosen model, refitted
             on all train rows) and ``model``.
-        metrics: long table, one row per ``model`` x ``metric`` x ``split`` (``'holdout'``,
-            ``'train'``) with ``value``. Metrics are those of
+        metrics: long table, one row per ``model`` x ``metric`` x ``split`` (out of time:
+            ``'train'``, ``'validation'``, ``'test'``; random holdout: ``'holdout'``, ``'train'``) with ``value``. Metrics are those of
             :func:`~retail_lift.predict.metrics.classification_metrics` plus ``threshold`` and the
             metrics at it.
-        chosen_model: the model kind chosen on the holdout.
+        chosen_model: the model kind chosen on the validation snapshot (or the random holdout).
         feature_importance: the final model's normalised importances: ``model``, ``feature``
             (encoded column), ``source_column``, ``importance``, ``rank`` (1 = most important).
-        threshold: the final model's F1-optimal threshold (on its out-of-fold probabilities).
-        holdout_predictions: the holdout rows: ``id_cols``, the label (column ``label``) and
+        threshold: the final model's F1-optimal threshold (out of time: tuned on the validation snapshot;
+            random holdout: on its out-of-fold probabilities).
+        holdout_predictions: the test-snapshot rows (random holdout: the holdout rows): ``id_cols``, the
+            label (column ``label``) and
             ``probability_<model>`` for every model.
         feature_columns: the final model's encoded feature columns.
         feature_spec: the final model's :class:`~retail_lift.predict.features.FeatureSpec`.
