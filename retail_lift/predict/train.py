@@ -123,7 +123,8 @@ class TrainResult:
         scores: one row per ``'score'`` row: the ``id_cols``, ``probability`` (chosen model, refitted
             on all train rows) and ``model``.
         metrics: long table, one row per ``model`` x ``metric`` x ``split`` (out of time:
-            ``'train'``, ``'validation'``, ``'test'``; random holdout: ``'holdout'``, ``'train'``) with ``value``. Metrics are those of
+            ``'train'``, ``'validation'``, ``'test'``; random holdout: ``'holdout'``, ``'train'``) with
+            ``value``. Metrics are those of
             :func:`~retail_lift.predict.metrics.classification_metrics` plus ``threshold`` and the
             metrics at it.
         chosen_model: the model kind chosen on the validation snapshot (or the random holdout).
