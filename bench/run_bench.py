@@ -542,7 +542,7 @@ def training_vs_quality(warehouse: Path, result: dict):
             quality[name] = f"unavailable: {str(exc).splitlines()[0][:200]}"
 
     safe("ml_classifier_metrics", "select * from ml.ml_classifier_metrics where is_chosen_model "
-                                  "and split = 'holdout' and metric = 'roc_auc'")
+                                  "and split in ('test', 'holdout') and metric = 'roc_auc'")
     safe("ml_eval_uplift_vs_truth", "select * from evaluation.ml_eval_uplift_vs_truth")
     safe("ml_bandit_policy_evaluation", "select * from ml.ml_bandit_policy_evaluation")
     result["training_vs_quality"] = {"execution_time_s": dict(sorted(times.items(), key=lambda kv: -kv[1])),

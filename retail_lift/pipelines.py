@@ -14,9 +14,11 @@ models select each record type into its own table:
 
 - classifiers (:func:`purchase_propensity_fit`, :func:`category_propensity_fit`,
   :func:`returning_customer_fit`, :func:`acquisition_channel_fit`): ``run`` (one row: status, sizes,
-  chosen model, seconds), ``score`` (one row per scored row, chosen model refitted on all train rows),
-  ``holdout`` (one row per holdout row x compared model, with the label), ``metric`` (one row per model x
-  metric x split) and ``importance`` (one row per feature of the final model);
+  chosen model, validation scheme, the cutoff of every split), ``score`` (one row per scored row, chosen
+  model refitted on the train snapshot), ``holdout`` (one row per row of the out-of-time test snapshot x
+  compared model, with the label), ``metric`` (one row per model x metric x split: train / validation /
+  test), ``importance`` (one row per feature of the final model) and ``drift`` (one row per source
+  feature: PSI between the train and score snapshots);
 - segments (:func:`customer_segments_fit`): ``run``, ``assignment`` (per customer), ``profile`` (per
   segment) and ``k_score`` (per k tried).
 
@@ -27,7 +29,10 @@ Degrading on small data
 -----------------------
 A classifier is trained only when its labelled train rows hold at least ``min_class_rows`` (default 10)
 positives **and** negatives; otherwise the fit table holds just the ``run`` row with ``status =
-'skipped'`` and the reason, and :func:`log_line` writes the reason to the dbt log. Segments need more
+'no_positive_labels'`` / ``'no_negative_labels'`` (a single class) or ``'skipped'`` (too few of one) and
+the reason, and :func:`log_line` writes the reason to the dbt log. When an out-of-time snapshot
+(``oot_*``) fails the same rule, the classifier is compared on a random customer holdout of the train
+snapshot instead, and the run row says so (``validation``, ``message``). Segments need more
 customers than the smallest k; cross-sell and campaign tables simply come out empty when their inputs are.
 Any other error propagates: a bug must fail the build, not skip a model.
 """
@@ -55,6 +60,8 @@ from retail_lift.campaign import (
 )
 from retail_lift.crosssell import association_rules, evaluate_recommendations, recommend, time_holdout
 from retail_lift.predict import (
+    OUT_OF_TIME_ROLES,
+    NoPositiveLabelsError,
     TrainResult,
     classification_metrics,
     derive_label,
@@ -258,6 +265,14 @@ _CLASSIFIER_REST = {
     "train_rows": "int",
     "train_positives": "int",
     "score_rows": "int",
+    "validation": "str",
+    "split_feature_date": "ts",
+    "is_drift_warning": "bool",
+    "train_feature_date": "ts",
+    "validation_feature_date": "ts",
+    "test_feature_date": "ts",
+    "refit_feature_date": "ts",
+    "score_feature_date": "ts",
 }
 #: Columns of a classifier fit table (``id_cols`` go after ``is_chosen_model``).
 CLASSIFIER_FIT_COLUMNS = [*_CLASSIFIER_BASE, "<id_cols>", *_CLASSIFIER_REST]
@@ -268,10 +283,15 @@ def _classifier_schema(id_cols: Sequence[str]) -> dict[str, str]:
 
 
 def _run_row(classifier: str, *, status: str, message: str, train_rows: int, train_positives: int,
-             score_rows: int, seconds: float, model: str | None = None) -> dict:
-    return {"classifier": classifier, "record_type": "run", "model": model, "is_chosen_model": model is not None,
-            "status": status, "message": message, "train_rows": train_rows, "train_positives": train_positives,
-            "score_rows": score_rows}  # no timing here: rebuilds must give identical tables (see the dbt log)
+             score_rows: int, seconds: float, model: str | None = None, splits: pd.DataFrame | None = None,
+             validation: str | None = None) -> dict:
+    row = {"classifier": classifier, "record_type": "run", "model": model, "is_chosen_model": model is not None,
+           "status": status, "message": message, "train_rows": train_rows, "train_positives": train_positives,
+           "score_rows": score_rows, "validation": validation}  # no timing: rebuilds must give identical tables
+    if splits is not None and len(splits):
+        for split, date in splits.set_index("split")["feature_date"].items():
+            row[f"{split}_feature_date"] = date
+    return row
 
 
 def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: dict) -> pd.DataFrame:
@@ -286,7 +306,10 @@ def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: di
     parts.append(scores)
 
     m = result.metrics
-    thresholds = m[(m["metric"] == "threshold") & (m["split"] == "holdout")].set_index("model")["value"]
+    oot = result.validation == "out_of_time"
+    dates = result.splits.set_index("split")["feature_date"] if len(result.splits) else pd.Series(dtype=object)
+    thresholds = m[(m["metric"] == "threshold") & (m["split"] == ("validation" if oot else "holdout"))
+                   ].set_index("model")["value"]
     hold = result.holdout_predictions
     for kind in thresholds.index:
         h = hold[list(id_cols)].copy()
@@ -297,12 +320,23 @@ def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: di
         h["label"] = hold[result.label].astype(float).round().astype("Int64").to_numpy()
         h["threshold"] = float(thresholds[kind])
         h["is_above_threshold"] = h["probability"] >= h["threshold"]
+        h["split"] = "test" if oot else "holdout"
+        h["split_feature_date"] = dates.get("test" if oot else "holdout", pd.NaT)
         parts.append(h)
 
     metrics = m.copy()
     metrics["record_type"] = "metric"
     metrics["is_chosen_model"] = metrics["model"] == chosen
+    metrics["split_feature_date"] = metrics["split"].map(lambda sp: dates.get(sp, pd.NaT))
     parts.append(metrics)
+
+    drift = result.feature_drift.rename(columns={"psi": "value"}).drop(columns=["kind"])
+    drift["record_type"] = "drift"
+    drift["model"] = chosen
+    drift["is_chosen_model"] = True
+    drift["metric"] = "psi"
+    drift["split"] = "refit_vs_score"
+    parts.append(drift)
 
     imp = result.feature_importance.rename(columns={"rank": "importance_rank"}).copy()
     imp["record_type"] = "importance"
@@ -348,51 +382,104 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
             raise ValueError(f"features has no column {c!r}; columns are {list(frame.columns)}")
     roles = frame[role_col].astype(object)
     y = _as_01(frame[label])
-    labelled = (roles == "train").to_numpy() & y.notna().to_numpy()
-    n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
     n_score = int((roles == "score").sum())
-    skipped = _skip_row(classifier, n_train, n_pos, n_score, min_class_rows, t0)
+    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
     if skipped is not None:
         return _typed(pd.DataFrame([skipped]), schema)
-    sampled_from = None
-    if max_train_rows is not None and n_train > max_train_rows:
-        frame, y, sampled_from = _cap_train_rows(frame, y, labelled, max_train_rows)
+    if fallback is not None:  # the out-of-time snapshots cannot judge a model: train and score rows only
+        in_time = (~roles.isin(list(OUT_OF_TIME_ROLES))).to_numpy()
+        frame, y, roles = (frame[in_time].reset_index(drop=True), y[in_time].reset_index(drop=True),
+                           roles[in_time].reset_index(drop=True))
+    keep, sampled_from = _cap_by_role(roles.to_numpy(), y.to_numpy(), max_train_rows)
+    if keep is not None:
+        frame, y = frame[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
     box = [frame]  # handed over, so that the frame is freed before the fit table is stacked
     del frame
     return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
-                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, **train_kwargs)
+                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, fallback=fallback,
+                            **train_kwargs)
 
 
-def _skip_row(classifier: str, n_train: int, n_pos: int, n_score: int, min_class_rows: int, t0: float):
-    """The ``run`` row of a skipped classifier (and its log line), or None when both classes are large enough."""
-    minority = min(n_pos, n_train - n_pos)
-    if minority < min_class_rows:
-        message = (f"{classifier} skipped: {n_train} labelled train rows with {n_pos} positive and "
-                   f"{n_train - n_pos} negative; each class needs at least {min_class_rows}")
-        log_line(message)
-        return _run_row(classifier, status="skipped", message=message, train_rows=n_train, train_positives=n_pos,
-                        score_rows=n_score, seconds=time.perf_counter() - t0)
+#: The labelled snapshot roles, in time order (see :data:`retail_lift.predict.OUT_OF_TIME_ROLES`).
+_LABELLED_ROLES = (*OUT_OF_TIME_ROLES, "train")
+
+
+def _snapshot_problem(role: str, n: int, pos: int, min_class_rows: int) -> tuple[str, str] | None:
+    """``(status, reason)`` when a labelled snapshot cannot train or judge a model, else None."""
+    where = "train rows" if role == "train" else f"rows in snapshot {role!r}"
+    if n > 0 and pos == 0:
+        return "no_positive_labels", f"no positive labels in snapshot {role!r} ({n} labelled rows)"
+    if n > 0 and pos == n:
+        return "no_negative_labels", f"no negative labels in snapshot {role!r} ({n} labelled rows)"
+    if min(pos, n - pos) < min_class_rows:
+        return "skipped", (f"{n} labelled {where} with {pos} positive and {n - pos} negative; "
+                           f"each class needs at least {min_class_rows}")
     return None
+
+
+def _skip_row(classifier: str, roles, y, n_score: int, min_class_rows: int, t0: float):
+    """``(run row, None)`` of a classifier that cannot be trained (and its log line), or ``(None, fallback)``.
+
+    The ``train`` snapshot (the one the chosen model is refitted on) decides whether there is a model: without
+    positive labels the status is ``no_positive_labels`` (without negatives ``no_negative_labels``), with fewer
+    than ``min_class_rows`` of a class ``skipped``. The out-of-time snapshots (``oot_*``, when present) are
+    checked the same way; when one of them fails, the comparison cannot be out of time and ``fallback`` is the
+    reason (the caller then compares on a random customer holdout of the ``train`` snapshot and records it in
+    the run row's ``validation`` and ``message``). The run row's sizes are those of the ``train`` snapshot."""
+    roles = np.asarray(roles, dtype=object)
+    yv = np.asarray(y, dtype=float)
+    counts = {}
+    for role in _LABELLED_ROLES:
+        mask = (roles == role) & ~np.isnan(yv)
+        counts[role] = (int(mask.sum()), int(np.nansum(yv[mask])))
+    n_train, n_pos = counts["train"]
+    problem = _snapshot_problem("train", n_train, n_pos, min_class_rows)
+    if problem is not None:
+        status, reason = problem
+        message = (f"{classifier} skipped: {reason}" if status == "skipped"
+                   else f"{classifier} not trained: {reason}")
+        log_line(message)
+        return _run_row(classifier, status=status, message=message, train_rows=n_train, train_positives=n_pos,
+                        score_rows=n_score, seconds=time.perf_counter() - t0), None
+    if any((roles == r).any() for r in OUT_OF_TIME_ROLES):
+        for role in OUT_OF_TIME_ROLES:
+            problem = _snapshot_problem(role, *counts[role], min_class_rows)
+            if problem is not None:
+                return None, problem[1]
+    return None, None
 
 
 def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id_cols: tuple,
                      models: Sequence[str], role_col: str, sampled_from: int | None, n_score: int, t0: float,
-                     **train_kwargs) -> pd.DataFrame:
+                     fallback: str | None = None, **train_kwargs) -> pd.DataFrame:
     """Train on the frame in ``box`` (taken out of it: the only reference, freed once trained) and stack."""
     frame = box.pop()
     labelled = (frame[role_col].astype(object) == "train").to_numpy() & y.notna().to_numpy()
     n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
     frame = frame.assign(**{label: y})
-    result = train_compare_score(frame, label, models=tuple(models), id_cols=id_cols, role_col=role_col,
-                                 **train_kwargs)
+    try:
+        result = train_compare_score(frame, label, models=tuple(models), id_cols=id_cols, role_col=role_col,
+                                     **train_kwargs)
+    except NoPositiveLabelsError as exc:  # e.g. a snapshot left without a class by the cap
+        status = "no_positive_labels" if exc.positives == 0 else "no_negative_labels"
+        message = f"{classifier} not trained: {exc}"
+        log_line(message)
+        run = _run_row(classifier, status=status, message=message, train_rows=n_train, train_positives=n_pos,
+                       score_rows=n_score, seconds=time.perf_counter() - t0)
+        return _typed(pd.DataFrame([run]), _classifier_schema(id_cols))
     del frame
     seconds = time.perf_counter() - t0
+    how = ("chosen on the out-of-time validation snapshot" if result.validation == "out_of_time"
+           else "chosen on a random 30 % customer holdout of the train snapshot")
+    if fallback is not None:
+        how += f"; out-of-time validation not possible: {fallback}"
     message = (f"{classifier}: {n_train} train rows ({n_pos} positive)"
                + (f", a seeded sample of {sampled_from} (max_train_rows)" if sampled_from else "")
-               + f", {n_score} scored; chose {result.chosen_model} of {', '.join(models)}")
+               + f", {n_score} scored; chose {result.chosen_model} of {', '.join(models)} ({how})")
     log_line(f"{message} in {seconds:.1f} s")
     run = _run_row(classifier, status="trained", message=message, train_rows=n_train, train_positives=n_pos,
-                   score_rows=n_score, seconds=seconds, model=result.chosen_model)
+                   score_rows=n_score, seconds=seconds, model=result.chosen_model, splits=result.splits,
+                   validation=result.validation)
     return _stack(result, classifier, id_cols, run)
 
 
@@ -418,6 +505,25 @@ def _cap_train_rows(frame: pd.DataFrame, y: pd.Series, labelled: np.ndarray, max
     """``frame`` and ``y`` restricted to the rows of :func:`_cap_mask`, and the number of labelled train rows."""
     keep = _cap_mask(y.to_numpy(), labelled, max_rows, seed)
     return frame[keep].reset_index(drop=True), y[keep].reset_index(drop=True), int(labelled.sum())
+
+
+def _cap_by_role(roles: np.ndarray, y: np.ndarray, max_rows: int | None) -> tuple[np.ndarray | None, int | None]:
+    """:func:`_cap_mask` applied to each labelled snapshot on its own (``train`` and each ``oot_*``): the rows
+    kept (None when nothing is capped) and the number of labelled ``train`` rows before the cap (None if uncapped)."""
+    if max_rows is None:
+        return None, None
+    roles = np.asarray(roles, dtype=object)
+    notna = ~np.isnan(np.asarray(y, dtype=float))
+    keep, capped, sampled_from = None, False, None
+    for role in _LABELLED_ROLES:
+        labelled = (roles == role) & notna
+        if labelled.sum() > max_rows:
+            mask = _cap_mask(y, labelled, max_rows)
+            keep = mask if keep is None else keep & mask
+            capped = True
+            if role == "train":
+                sampled_from = int(labelled.sum())
+    return (keep if capped else None), sampled_from
 
 
 def _is_arrow(data) -> bool:
@@ -460,17 +566,17 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     else:
         y = _as_01(pa.table({label: lab}).to_pandas()[label])
     del lab
-    labelled = (roles == "train").to_numpy() & y.notna().to_numpy()
-    n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
     n_score = int((roles == "score").sum())
-    del roles
-    skipped = _skip_row(classifier, n_train, n_pos, n_score, min_class_rows, t0)
+    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
     if skipped is not None:
         return _typed(pd.DataFrame([skipped]), schema)
-    sampled_from = None
-    if max_train_rows is not None and n_train > max_train_rows:
-        keep = _cap_mask(y.to_numpy(), labelled, max_train_rows)
-        order, y, sampled_from = order[keep], y[keep].reset_index(drop=True), n_train
+    if fallback is not None:  # as the pandas path: train and score rows only
+        in_time = (~roles.isin(list(OUT_OF_TIME_ROLES))).to_numpy()
+        order, y, roles = order[in_time], y[in_time].reset_index(drop=True), roles[in_time].reset_index(drop=True)
+    keep, sampled_from = _cap_by_role(roles.to_numpy(), y.to_numpy(), max_train_rows)
+    del roles
+    if keep is not None:
+        order, y = order[keep], y[keep].reset_index(drop=True)
     owned = table is not features
     columns = table.columns
     del table
@@ -490,7 +596,8 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     box = [pd.DataFrame(out, columns=names)]
     del out
     return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
-                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, **train_kwargs)
+                            role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, fallback=fallback,
+                            **train_kwargs)
 
 
 def _use_case(classifier: str, features, *, models: Sequence[str] | None = None, float_rounds: int = 1,
@@ -536,20 +643,22 @@ def category_propensity_fit(category_features, *, models: Sequence[str] | None =
 
 
 def returning_customer_fit(features, *, models: Sequence[str] | None = None, **overrides) -> pd.DataFrame:
-    """Second order within 30 days for first-time buyers: trained on the train snapshot's first-time buyers
+    """Second order within 30 days for first-time buyers: trained on the labelled snapshots' first-time buyers
     (``returned`` not missing), scored on the score snapshot's customers with exactly one order."""
     table = _arrow_input(features)
     if table is not None:  # Arrow / a DuckDB relation: filtered in Arrow, the rest as classifier_fit_table's
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         role = table.column("snapshot_role")
-        keep = pc.or_(pc.and_(pc.equal(role, "train"), pc.is_valid(table.column("returned"))),
+        labelled_role = pc.is_in(role, value_set=pa.array(list(_LABELLED_ROLES)))
+        keep = pc.or_(pc.and_(labelled_role, pc.is_valid(table.column("returned"))),
                       pc.and_(pc.equal(role, "score"), pc.equal(table.column("orders_all"), 1)))
         table = table.filter(pc.fill_null(keep, False))
         return _use_case("returning_customer", table, models=models, float_rounds=2, **overrides)
     frame = _frame(features)
     roles = frame["snapshot_role"].astype(object)
-    keep = ((roles == "train") & frame["returned"].notna()) | ((roles == "score") & (frame["orders_all"] == 1))
+    keep = (roles.isin(_LABELLED_ROLES) & frame["returned"].notna()) | ((roles == "score") & (frame["orders_all"] == 1))
     return _use_case("returning_customer", frame[keep.to_numpy()].reset_index(drop=True), models=models, **overrides)
 
 
@@ -1135,7 +1244,8 @@ def _true_probabilities(ids: pd.Series, rates: pd.DataFrame, window_start, windo
 def predict_oracle_comparison(fits: Mapping[str, object], customer_rates, snapshots, *,
                               window_days: float = 30, target_ratio: float = 0.9) -> pd.DataFrame:
     """Each model's holdout metrics next to the oracle's: the true purchase probabilities of the same
-    holdout customers over the same label window (train snapshot's ``feature_cutoff_at`` + ``window_days``).
+    holdout customers over the same label window (the holdout rows' ``split_feature_date``, i.e. the
+    out-of-time test snapshot's cutoff, or else the train snapshot's ``feature_cutoff_at``, + ``window_days``).
 
     ``fits`` maps a classifier name to its fit table; only labels that are "any order in the window" have a
     true probability (purchase propensity; returning customer = a first-time buyer's next order).
@@ -1151,7 +1261,11 @@ def predict_oracle_comparison(fits: Mapping[str, object], customer_rates, snapsh
         for model, h in f[f["record_type"] == "holdout"].groupby("model", sort=True):
             y = h["label"].astype(int).to_numpy()
             p = h["probability"].to_numpy(float)
-            true_p = _true_probabilities(h["customer_id"], rates, snap.loc["train", "feature_cutoff_at"], window_days)
+            # out of time the holdout is the test snapshot, whose cutoff its rows carry (split_feature_date)
+            cutoff = (h["split_feature_date"].dropna().iloc[0]
+                      if "split_feature_date" in h.columns and h["split_feature_date"].notna().any()
+                      else snap.loc["train", "feature_cutoff_at"])
+            true_p = _true_probabilities(h["customer_id"], rates, pd.Timestamp(cutoff), window_days)
             ok = ~np.isnan(true_p)
             if not ok.any():  # no ground truth for these customers (data not from the simulator)
                 continue

@@ -15,6 +15,8 @@ One module per concern (the dbt Python models in ``python_models/ml/`` are thin 
   simulated world's true probabilities.
 - ``train.py``: :func:`train_compare_score`, from a mart to holdout metrics of every model, the chosen
   model refitted on all train rows, its scores and feature importances (:class:`TrainResult`).
+- ``drift.py``: :func:`population_stability_index` and :func:`feature_drift` (PSI per feature between
+  the training and scoring snapshots, flagged above :data:`PSI_WARNING` = 0.2).
 - ``fairness.py``: :func:`fairness_report`, targeting rate, precision and TPR per group, with the
   demographic-parity and equal-opportunity gaps per attribute.
 
@@ -46,6 +48,7 @@ from retail_lift.predict.classifiers import (
     make_classifier,
     predict_probability,
 )
+from retail_lift.predict.drift import PSI_WARNING, feature_drift, population_stability_index
 from retail_lift.predict.fairness import fairness_report
 from retail_lift.predict.features import (
     DEFAULT_ID_COLS,
@@ -72,7 +75,14 @@ from retail_lift.predict.metrics import (
     recall_at_k,
     threshold_metrics,
 )
-from retail_lift.predict.train import TrainResult, customer_holdout_split, cv_splits, train_compare_score
+from retail_lift.predict.train import (
+    OUT_OF_TIME_ROLES,
+    NoPositiveLabelsError,
+    TrainResult,
+    customer_holdout_split,
+    cv_splits,
+    train_compare_score,
+)
 
 __all__ = [
     "CALIBRATION_METHODS",
@@ -80,6 +90,9 @@ __all__ = [
     "DEFAULT_ID_COLS",
     "LABEL_COLUMNS",
     "MODEL_KINDS",
+    "OUT_OF_TIME_ROLES",
+    "PSI_WARNING",
+    "NoPositiveLabelsError",
     "CatBoostNativeClassifier",
     "FeatureMatrix",
     "FeatureSpec",
@@ -95,6 +108,7 @@ __all__ = [
     "derive_label",
     "expected_calibration_error",
     "fairness_report",
+    "feature_drift",
     "feature_importance",
     "feature_matrix",
     "fit_with_oof",
@@ -104,6 +118,7 @@ __all__ = [
     "ndcg_at_k",
     "oracle_metrics",
     "oracle_ratio",
+    "population_stability_index",
     "precision_at_k",
     "predict_probability",
     "rank_order",

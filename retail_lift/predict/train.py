@@ -1,7 +1,21 @@
 """Train, compare and score: one call from a feature mart to scores, metrics and importances.
 
-:func:`train_compare_score` is what a dbt Python model calls. Given a frame with a ``'train'`` and
-a ``'score'`` snapshot (column ``snapshot_role``) it:
+:func:`train_compare_score` is what a dbt Python model calls.
+
+**Out of time** (the warehouse's scheme, ``validation='out_of_time'``, chosen automatically when the frame
+has ``oot_*`` rows): the frame holds labelled snapshots ``oot_train`` (cutoff c − 90 days),
+``oot_validation`` (c − 60), ``oot_test`` (c − 30) and ``train`` (c), and the unlabelled ``score``
+snapshot. Every model in ``models`` is fitted (feature spec, calibration folds) on ``oot_train``; on
+``oot_validation``, which no model or calibrator has seen, each model's F1-optimal threshold is tuned and
+the model with the best ``select_by`` is chosen; every model is measured on ``oot_test`` at its validation
+threshold (metrics split ``'test'``; also ``'validation'`` and in-sample ``'train'``), and nothing is
+chosen there. The chosen model is refitted on ``train`` (the latest labelled snapshot), keeps its
+validation threshold, and scores ``score``. :attr:`TrainResult.splits` records every snapshot used, and
+:attr:`TrainResult.feature_drift` the PSI of every feature between ``train`` and ``score``. A labelled
+snapshot with a single class raises :class:`NoPositiveLabelsError`.
+
+**Random customer holdout** (``validation='random_customer_holdout'``, the scheme of a frame with only a
+``'train'`` and a ``'score'`` snapshot): it
 
 1. keeps the ``'train'`` rows whose label is not missing (e.g. ``returned`` is only defined for
    first-time buyers) and checks the label is 0/1 with both classes present;
@@ -69,6 +83,7 @@ from retail_lift.predict.classifiers import (
     native_encoding,
     predict_probability,
 )
+from retail_lift.predict.drift import feature_drift
 from retail_lift.predict.features import (
     DEFAULT_ID_COLS,
     LABEL_COLUMNS,
@@ -79,7 +94,23 @@ from retail_lift.predict.features import (
 from retail_lift.predict.metrics import best_f1_threshold, classification_metrics
 from retail_lift.validation import check_binary, check_positive_int
 
-__all__ = ["TrainResult", "train_compare_score", "customer_holdout_split", "cv_splits"]
+__all__ = ["TrainResult", "train_compare_score", "customer_holdout_split", "cv_splits", "NoPositiveLabelsError",
+           "OUT_OF_TIME_ROLES"]
+
+#: Snapshot roles of the out-of-time comparison -> the split name they get in the metrics.
+#: ``oot_train`` has its feature cutoff at c - 90 days (labels in [c - 90, c - 60)), ``oot_validation`` at
+#: c - 60 and ``oot_test`` at c - 30, where c is the cutoff of the ``'train'`` snapshot (the latest
+#: labelled one, on which the chosen model is refitted for scoring).
+OUT_OF_TIME_ROLES: dict[str, str] = {"oot_train": "train", "oot_validation": "validation", "oot_test": "test"}
+
+
+class NoPositiveLabelsError(ValueError):
+    """A labelled snapshot has no positive (or no negative) label: no model can be trained or judged on it."""
+
+    def __init__(self, snapshot: str, rows: int, positives: int):
+        self.snapshot, self.rows, self.positives = snapshot, rows, positives
+        what = "no positive labels" if positives == 0 else "no negative labels"
+        super().__init__(f"snapshot {snapshot!r} has {what} ({rows} labelled rows, {positives} positive)")
 
 _SELECT_BY = {"log_loss": "min", "roc_auc": "max"}
 
@@ -91,21 +122,32 @@ class TrainResult:
     Attributes:
         scores: one row per ``'score'`` row: the ``id_cols``, ``probability`` (chosen model, refitted
             on all train rows) and ``model``.
-        metrics: long table, one row per ``model`` x ``metric`` x ``split`` (``'holdout'``,
-            ``'train'``) with ``value``. Metrics are those of
+        metrics: long table, one row per ``model`` x ``metric`` x ``split`` (out of time:
+            ``'train'``, ``'validation'``, ``'test'``; random holdout: ``'holdout'``, ``'train'``) with
+            ``value``. Metrics are those of
             :func:`~retail_lift.predict.metrics.classification_metrics` plus ``threshold`` and the
             metrics at it.
-        chosen_model: the model kind chosen on the holdout.
+        chosen_model: the model kind chosen on the validation snapshot (or the random holdout).
         feature_importance: the final model's normalised importances: ``model``, ``feature``
             (encoded column), ``source_column``, ``importance``, ``rank`` (1 = most important).
-        threshold: the final model's F1-optimal threshold (on its out-of-fold probabilities).
-        holdout_predictions: the holdout rows: ``id_cols``, the label (column ``label``) and
+        threshold: the final model's F1-optimal threshold (out of time: tuned on the validation snapshot;
+            random holdout: on its out-of-fold probabilities).
+        holdout_predictions: the test-snapshot rows (random holdout: the holdout rows): ``id_cols``, the
+            label (column ``label``) and
             ``probability_<model>`` for every model.
         feature_columns: the final model's encoded feature columns.
         feature_spec: the final model's :class:`~retail_lift.predict.features.FeatureSpec`.
         model: the final fitted estimator.
         label: the label column.
         timings: seconds per step (``fit_<model>``, ``final_fit``, ``total``).
+        validation: ``'out_of_time'`` (models fitted on ``oot_train``, chosen and thresholded on
+            ``oot_validation``, reported on ``oot_test``) or ``'random_customer_holdout'`` (no
+            out-of-time snapshots in the frame: a random customer split of the ``'train'`` snapshot).
+        splits: one row per snapshot used: ``split`` (``train`` / ``validation`` / ``test`` /
+            ``refit`` / ``score``, or ``train`` / ``holdout`` / ``refit`` / ``score``), ``snapshot_role``,
+            ``feature_date`` (when the frame has it), ``rows`` and ``positives``.
+        feature_drift: per source feature of the final model: ``feature``, ``kind``, ``psi`` between
+            the refit snapshot and the score snapshot, ``is_drift_warning`` (``psi > 0.2``).
     """
 
     scores: pd.DataFrame
@@ -119,9 +161,14 @@ class TrainResult:
     model: object
     label: str
     timings: dict[str, float] = field(default_factory=dict)
+    validation: str = "random_customer_holdout"
+    splits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    feature_drift: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def metric(self, model: str, metric: str, split: str = "holdout") -> float:
-        """One value of :attr:`metrics`."""
+    def metric(self, model: str, metric: str, split: str | None = None) -> float:
+        """One value of :attr:`metrics` (default split: ``'test'`` out of time, else ``'holdout'``)."""
+        if split is None:
+            split = "test" if self.validation == "out_of_time" else "holdout"
         m = self.metrics
         row = m[(m["model"] == model) & (m["metric"] == metric) & (m["split"] == split)]
         if row.empty:
@@ -260,7 +307,8 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
                         calibrate: str | None = "isotonic", cv: int = 3, select_by: str = "log_loss",
                         balance: bool | str = "auto", rare_threshold: float = 0.2,
                         model_params: Mapping[str, Mapping] | None = None, n_jobs: int = 2,
-                        max_categories: int = 50, clip: float = DEFAULT_CLIP) -> TrainResult:
+                        max_categories: int = 50, clip: float = DEFAULT_CLIP,
+                        validation: str = "auto") -> TrainResult:
     """Compare classifiers on a customer holdout, refit the best on all train rows, score the rest.
 
     Args:
@@ -289,6 +337,15 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
         max_categories: one-hot levels kept per categorical column.
         clip: every probability (out-of-fold, holdout, train, scores) is clipped to
             ``[clip, 1 - clip]`` (see :func:`~retail_lift.predict.classifiers.predict_probability`).
+        validation: ``'out_of_time'``: every model is fitted (spec, calibration folds) on the
+            ``oot_train`` snapshot, its F1 threshold is tuned and the model chosen on ``oot_validation``
+            (whose rows no calibrator saw), and it is reported on ``oot_test``, on which nothing is
+            chosen; the chosen model is refitted on the ``'train'`` snapshot and keeps its validation
+            threshold. ``'random_customer_holdout'``: the older scheme (a random ``holdout`` share of the
+            ``'train'`` customers; threshold on out-of-fold probabilities). ``'auto'`` (default):
+            out of time when the frame has ``oot_*`` rows, else the random holdout.
+            A labelled snapshot without positive (or negative) labels raises
+            :class:`NoPositiveLabelsError`.
 
     Returns:
         :class:`TrainResult`.
@@ -325,15 +382,22 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
         raise ValueError(f"model_params has key(s) {unknown} that are not in models {models}")
 
     roles = frame[role_col]
-    bad_roles = sorted(set(roles.dropna().astype(str)) - {"train", "score"})
+    present = set(roles.dropna().astype(str))
+    bad_roles = sorted(present - {"train", "score", *OUT_OF_TIME_ROLES})
     if bad_roles:
-        raise ValueError(f"{role_col} must be 'train' or 'score', found {bad_roles}")
+        raise ValueError(f"{role_col} must be 'train', 'score' or one of {list(OUT_OF_TIME_ROLES)}, "
+                         f"found {bad_roles}")
+    if validation not in ("auto", "out_of_time", "random_customer_holdout"):
+        raise ValueError(f"validation must be 'auto', 'out_of_time' or 'random_customer_holdout', got {validation!r}")
+    if validation == "auto":
+        validation = "out_of_time" if present & set(OUT_OF_TIME_ROLES) else "random_customer_holdout"
     train = frame[(roles == "train") & frame[label].notna()]
     # the score rows are encoded and scored in blocks, never copied whole
     score_rows = np.flatnonzero((roles == "score").to_numpy(dtype=bool, na_value=False))
     if train.empty:
         raise ValueError(f"no '{role_col} = train' rows with a non-missing {label!r}")
     y_all = check_binary(train[label].astype(float), label)
+    _check_both_classes(y_all, "train")
     groups_all = train[group_col].to_numpy(dtype=object)
 
     minority = min(y_all.mean(), 1 - y_all.mean())
@@ -347,6 +411,11 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
         raise ValueError(f"group_col {group_col!r} cannot be a feature")
     fit_kwargs = dict(spec_kwargs=spec_kwargs, label=label, calibrate=calibrate, cv=cv, balance=do_balance,
                       random_state=random_state, n_jobs=n_jobs, clip=clip)
+
+    if validation == "out_of_time":
+        return _out_of_time(frame, train, y_all, groups_all, score_rows, label=label, models=models,
+                            id_cols=id_cols, group_col=group_col, role_col=role_col, k=k, select_by=select_by,
+                            model_params=model_params, fit_kwargs=fit_kwargs, clip=clip, t_start=t_start)
 
     # ---- comparison on a customer holdout ------------------------------------------------------
     tr_idx, ho_idx = customer_holdout_split(y_all, groups_all, holdout=holdout, random_state=random_state)
@@ -368,18 +437,37 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
         rows += _metric_rows(kind, "train", classification_metrics(y_tr, p_tr, k=k, threshold=threshold))
     metrics = pd.DataFrame(rows, columns=["model", "metric", "split", "value"])
 
-    sel = metrics[(metrics["metric"] == select_by) & (metrics["split"] == "holdout")].set_index("model")["value"]
-    sel = sel.reindex(list(models))
-    if sel.isna().all():
-        chosen = models[0]
-    else:
-        chosen = str(sel.idxmin() if _SELECT_BY[select_by] == "min" else sel.idxmax())
+    chosen = _choose(metrics, "holdout", select_by, models)
 
     # ---- final model on all labelled train rows -------------------------------------------------
     t0 = time.perf_counter()
     spec, model, threshold = _fit_one(chosen, train, y_all, groups_all,
                                       params=model_params.get(chosen), **fit_kwargs)
     timings["final_fit"] = time.perf_counter() - t0
+    splits = pd.DataFrame([
+        _split_row("train", "train", part_tr, y_tr), _split_row("holdout", "train", part_ho, y_ho),
+        _split_row("refit", "train", train, y_all), _split_row("score", "score", frame.iloc[score_rows], None),
+    ])
+    return _finish(frame, train, score_rows, spec, model, chosen, threshold, metrics, holdout_pred, splits,
+                   id_cols=id_cols, label=label, clip=clip, timings=timings, t_start=t_start,
+                   validation="random_customer_holdout")
+
+
+def _check_both_classes(y: np.ndarray, snapshot: str) -> None:
+    n_pos = int(np.sum(y))
+    if n_pos == 0 or n_pos == y.size:
+        raise NoPositiveLabelsError(snapshot, int(y.size), n_pos)
+
+
+def _split_row(split: str, role: str, rows: pd.DataFrame, y) -> dict:
+    dates = rows["feature_date"].dropna() if "feature_date" in rows.columns else pd.Series(dtype=object)
+    return {"split": split, "snapshot_role": role,
+            "feature_date": pd.Timestamp(dates.iloc[0]) if len(dates) else pd.NaT,
+            "rows": int(len(rows)), "positives": None if y is None else int(np.sum(y))}
+
+
+def _finish(frame, train, score_rows, spec, model, chosen, threshold, metrics, holdout_pred, splits, *, id_cols,
+            label, clip, timings, t_start, validation) -> TrainResult:
     scores = frame[list(id_cols)].iloc[score_rows].reset_index(drop=True)
     if len(score_rows):
         scores["probability"] = _predict_in_blocks(model, spec, frame, score_rows, chosen, clip=clip)
@@ -398,9 +486,64 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
         "importance": imp.to_numpy(),
         "rank": np.arange(1, imp.size + 1),
     })
+    drift = feature_drift(spec, train, frame.iloc[score_rows]) if len(score_rows) else \
+        pd.DataFrame(columns=["feature", "kind", "psi", "is_drift_warning"])
     timings["total"] = time.perf_counter() - t_start
     return TrainResult(
         scores=scores, metrics=metrics, chosen_model=chosen, feature_importance=importance,
         threshold=threshold, holdout_predictions=holdout_pred, feature_columns=names, feature_spec=spec,
-        model=model, label=label, timings=timings,
+        model=model, label=label, timings=timings, validation=validation, splits=splits, feature_drift=drift,
     )
+
+
+def _choose(metrics: pd.DataFrame, split: str, select_by: str, models: Sequence[str]) -> str:
+    sel = metrics[(metrics["metric"] == select_by) & (metrics["split"] == split)].set_index("model")["value"]
+    sel = sel.reindex(list(models))
+    if sel.isna().all():
+        return models[0]
+    return str(sel.idxmin() if _SELECT_BY[select_by] == "min" else sel.idxmax())
+
+
+def _out_of_time(frame, train, y_all, groups_all, score_rows, *, label, models, id_cols, group_col, role_col, k,
+                 select_by, model_params, fit_kwargs, clip, t_start) -> TrainResult:
+    """The out-of-time comparison (see :func:`train_compare_score`, ``validation='out_of_time'``)."""
+    roles = frame[role_col]
+    parts, ys = {}, {}
+    for role, split in OUT_OF_TIME_ROLES.items():
+        part = frame[(roles == role) & frame[label].notna()]
+        if part.empty:
+            raise ValueError(f"out-of-time validation needs labelled '{role_col} = {role}' rows; there are none")
+        y = check_binary(part[label].astype(float), label)
+        _check_both_classes(y, role)
+        parts[split], ys[split] = part, y
+    rows: list[dict] = []
+    timings: dict[str, float] = {}
+    test = parts["test"]
+    holdout_pred = test[list(id_cols)].reset_index(drop=True)
+    holdout_pred[label] = ys["test"]
+    thresholds = {}
+    for kind in models:
+        t0 = time.perf_counter()
+        spec, model, _ = _fit_one(kind, parts["train"], ys["train"], parts["train"][group_col].to_numpy(dtype=object),
+                                  params=model_params.get(kind), **fit_kwargs)
+        p = {s: predict_probability(model, _encode(spec, parts[s], kind), clip=clip) for s in parts}
+        timings[f"fit_{kind}"] = time.perf_counter() - t0
+        # the threshold is tuned on the validation snapshot, whose rows no calibrator was fitted on
+        threshold, _ = best_f1_threshold(ys["validation"], p["validation"])
+        thresholds[kind] = threshold
+        holdout_pred[f"probability_{kind}"] = p["test"]
+        for s in ("validation", "test", "train"):
+            rows += _metric_rows(kind, s, classification_metrics(ys[s], p[s], k=k, threshold=threshold))
+    metrics = pd.DataFrame(rows, columns=["model", "metric", "split", "value"])
+    chosen = _choose(metrics, "validation", select_by, models)
+
+    t0 = time.perf_counter()
+    spec, model, _ = _fit_one(chosen, train, y_all, groups_all, params=model_params.get(chosen), **fit_kwargs)
+    timings["final_fit"] = time.perf_counter() - t0
+    splits = pd.DataFrame([
+        *[_split_row(s, r, parts[s], ys[s]) for r, s in OUT_OF_TIME_ROLES.items()],
+        _split_row("refit", "train", train, y_all), _split_row("score", "score", frame.iloc[score_rows], None),
+    ])
+    return _finish(frame, train, score_rows, spec, model, chosen, thresholds[chosen], metrics, holdout_pred, splits,
+                   id_cols=id_cols, label=label, clip=clip, timings=timings, t_start=t_start,
+                   validation="out_of_time")

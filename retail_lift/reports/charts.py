@@ -260,13 +260,14 @@ def ece_of_bins(bins: pd.DataFrame) -> float:
 
 
 def calibration(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> ChartResult:
-    """Reliability diagram of each trained propensity classifier (chosen model, customer holdout)."""
+    """Reliability diagram of each trained propensity classifier (chosen model, its holdout rows: the out-of-time
+    test snapshot, or the random customer holdout when a classifier fell back to it)."""
     tables = tuple(CALIBRATION_TABLES)
     data = _read(warehouse, tables, {t: calibration_bins_sql(t) for t in tables}, require_all=False)
     frames = {t: f for t, f in data.items() if not f.empty}
     if not frames:
         raise ChartSkipped("no propensity fit table with holdout rows (models skipped or not built)")
-    fig = _new_figure(11, 5.2, "Calibration of the propensity models (customer holdout, chosen model)")
+    fig = _new_figure(11, 5.2, "Calibration of the propensity models (out-of-time test snapshot, chosen model)")
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.3, 1])
     ax1.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfectly calibrated")
     colours = _colours([CALIBRATION_TABLES[t] for t in frames])

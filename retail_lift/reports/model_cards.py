@@ -68,21 +68,38 @@ class Card:
 
 
 def _classifier_sections(table: str, classifier: str) -> tuple[tuple[Section, ...], tuple[Section, ...]]:
-    metrics = (
-        Section("Training run", f"select status, model as chosen_model, train_rows, train_positives, score_rows, "
-                                f"message from {table} where record_type = 'run'", (table,)),
-        Section("Holdout metrics (customers held out of the training; the chosen model first)",
-                "select model, is_chosen_model as chosen, "
+    def split_metrics(split: str) -> str:
+        return ("select model, is_chosen_model as chosen, split, max(split_feature_date) as cutoff, "
                 + ", ".join(f"max(value) filter (where metric = '{m}') as {m}"
                             for m in ("n", "positives", "roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1",
                                       "threshold"))
-                + f" from {table} where record_type = 'metric' and split = 'holdout' "
-                  f"group by all order by chosen desc, model", (table,)),
+                + f" from {table} where record_type = 'metric' and split in ({split}) "
+                  f"group by all order by chosen desc, model")
+
+    metrics = (
+        Section("Training run", f"select status, model as chosen_model, validation, train_feature_date, "
+                                f"validation_feature_date, test_feature_date, refit_feature_date, train_rows, "
+                                f"train_positives, score_rows, message from {table} where record_type = 'run'",
+                (table,)),
+        Section("Test metrics (the out-of-time test snapshot: nothing was fitted, chosen or tuned on it; "
+                "the chosen model first)", split_metrics("'test', 'holdout'"), (table,),
+                note="Every model was fitted on the snapshot at `train_feature_date` (c − 90 days) and its F1 "
+                     "threshold taken from the validation snapshot. When the data is too short for that "
+                     "(`validation` = random_customer_holdout, see the message), the split is `holdout`: a random "
+                     "30 % of the customers of the train snapshot, on which the model was also chosen."),
+        Section("Validation metrics (the snapshot the model and its threshold were chosen on: optimistic for "
+                "the chosen model)", split_metrics("'validation'"), (table,)),
     )
     features = (
         Section("Top features (importance of the chosen model, normalised to sum 1)",
                 f"select importance_rank as rank, feature, source_column, importance from {table} "
                 f"where record_type = 'importance' order by importance_rank limit 10", (table,)),
+        Section("Feature drift (population stability index between the refit and score snapshots; "
+                "warning above 0.2; the largest first)",
+                f"select feature, value as psi, is_drift_warning as warning from {table} "
+                f"where record_type = 'drift' order by value desc nulls last, feature limit 15", (table,),
+                note="PSI over the train deciles (levels for categoricals, missing values their own bin). "
+                     "Counts that grow with time drift by construction between two cutoffs 30 days apart."),
     )
     return metrics, features
 
@@ -163,8 +180,8 @@ CARDS: tuple[Card, ...] = (
     # ------------------------------------------------------------------ predict
     Card("ml_purchase_propensity_fit",
          predicts="The probability that a customer places at least one order (online or in store) in the 30 days "
-                  "after the cutoff; logistic regression, xgboost and CatBoost compared, the lowest holdout log "
-                  "loss refitted and scored.",
+                  "after the cutoff; logistic regression, xgboost and CatBoost fitted on an earlier snapshot, the "
+                  "lowest log loss on the next (validation) snapshot refitted on the latest labelled one and scored.",
          inputs="every feature column of `fct_customer_features` at the cutoff (demographics, acquisition, "
                 "orders, spend, sessions, views, carts over several windows)",
          window="snapshot", metrics=_FIT_METRICS[_PP][0], features=_FIT_METRICS[_PP][1],
@@ -573,11 +590,13 @@ class _Reader:
         if "train" not in rows.index or "score" not in rows.index:
             return "_No snapshot dates in this build._"
         train, score = rows.loc["train"], rows.loc["score"]
-        return (f"Trained on features computed from the data before **{format_value(train['feature_date'])}** with "
-                f"labels from **{format_value(train['feature_date'])}** up to (excluding) "
+        return (f"Refitted on features computed from the data before **{format_value(train['feature_date'])}** "
+                f"with labels from **{format_value(train['feature_date'])}** up to (excluding) "
                 f"**{format_value(train['label_end_date'])}**; scores the customers with features from all data up "
                 f"to **{format_value(score['last_data_date'])}** (score snapshot "
-                f"{format_value(score['feature_date'])}).")
+                f"{format_value(score['feature_date'])}). The classifiers are compared out of time: fitted on the "
+                f"snapshot 90 days before the refit cutoff, chosen and thresholded on the one 60 days before, and "
+                f"reported on the one 30 days before (the cutoffs are in the training run below).")
 
     def window(self, card: Card) -> str:
         if card.window == "snapshot":

@@ -4,6 +4,7 @@ arithmetic that is not in the model packages (oracle probabilities, carried-over
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from retail_lift import pipelines as P
@@ -379,3 +380,106 @@ def test_typed_gives_empty_tables_their_columns():
     out = P._typed(None, {"a": "str", "b": "float", "c": "int", "d": "bool", "e": "ts"})
     assert list(out.columns) == list("abcde") and len(out) == 0
     assert [str(t) for t in out.dtypes] == ["str", "float64", "Int64", "boolean", "datetime64[us]"]
+
+
+# ----------------------------------------------------------------------------------------------
+# out-of-time validation (issue 21, item 2)
+# ----------------------------------------------------------------------------------------------
+
+
+def _oot_features(features: pd.DataFrame) -> pd.DataFrame:
+    """The train snapshot copied to the three out-of-time roles (labels resampled), at c-90, c-60 and c-30."""
+    rng = np.random.default_rng(8)
+    train = features[features["snapshot_role"] == "train"]
+    parts = [features]
+    for role, date in (("oot_train", "2025-12-01"), ("oot_validation", "2025-12-31"), ("oot_test", "2026-01-30")):
+        part = train.copy()
+        p = 1 / (1 + np.exp(-(-2.0 + 0.8 * part["sessions_30d"].to_numpy())))
+        bought = rng.random(len(part)) < p
+        part = part.assign(snapshot_role=role, feature_date=pd.Timestamp(date).date(), purchased_next_30d=bought,
+                           orders_next_30d=bought.astype(float),
+                           returned=np.where(part["orders_all"] == 1, bought, None))
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def oot_fit(features) -> pd.DataFrame:
+    return P.purchase_propensity_fit(_oot_features(features), models=("logistic", "xgboost"),
+                                     model_params={"xgboost": {"n_estimators": 30}})
+
+
+def test_out_of_time_fit_table_records_the_splits(oot_fit):
+    run = oot_fit[oot_fit["record_type"] == "run"].iloc[0]
+    assert run["status"] == "trained" and run["validation"] == "out_of_time"
+    assert run["train_feature_date"] == pd.Timestamp("2025-12-01")
+    assert run["validation_feature_date"] == pd.Timestamp("2025-12-31")
+    assert run["test_feature_date"] == pd.Timestamp("2026-01-30")
+    assert run["refit_feature_date"] == pd.Timestamp("2026-03-01")
+    assert run["score_feature_date"] == pd.Timestamp("2026-04-01")
+    m = oot_fit[oot_fit["record_type"] == "metric"]
+    assert set(m["split"]) == {"train", "validation", "test"}
+    dates = m.groupby("split")["split_feature_date"].unique()
+    assert list(dates["test"]) == [pd.Timestamp("2026-01-30")]
+    hold = oot_fit[oot_fit["record_type"] == "holdout"]
+    assert set(hold["split"]) == {"test"} and len(hold) == 2 * 400
+    # the scores use the chosen model's validation threshold
+    chosen = run["model"]
+    thr = m[(m["model"] == chosen) & (m["metric"] == "threshold") & (m["split"] == "validation")]["value"].iloc[0]
+    assert (oot_fit[oot_fit["record_type"] == "score"]["threshold"] == thr).all()
+
+
+def test_out_of_time_fit_table_has_the_drift_rows(oot_fit, features):
+    d = oot_fit[oot_fit["record_type"] == "drift"]
+    assert not d.empty and (d["metric"] == "psi").all()
+    assert d["feature"].is_unique and (d["value"] >= 0).all()
+    assert (d["is_drift_warning"] == (d["value"] > 0.2)).all()
+    assert "purchased_next_30d" not in set(d["feature"])
+
+
+def test_a_train_snapshot_without_positive_labels_gives_a_named_status(features):
+    f = _oot_features(features)
+    f.loc[f["snapshot_role"] == "train", "purchased_next_30d"] = False
+    for data in (f, pa.Table.from_pandas(f.astype({"purchased_next_30d": "boolean", "returned": "boolean"}),
+                                         preserve_index=False)):
+        fit = P.purchase_propensity_fit(data, models=("logistic",))
+        assert len(fit) == 1 and fit["record_type"].iloc[0] == "run"
+        assert fit["status"].iloc[0] == "no_positive_labels"
+        assert "not trained: no positive labels in snapshot 'train' (400 labelled rows)" in fit["message"].iloc[0]
+        assert list(fit.columns) == list(P._classifier_schema(("customer_id",)))
+
+
+@pytest.mark.parametrize("role", ["oot_train", "oot_validation", "oot_test"])
+@pytest.mark.parametrize("positives", [0, 5])
+def test_an_unusable_out_of_time_snapshot_falls_back_to_a_recorded_random_holdout(features, role, positives):
+    f = _oot_features(features)
+    rows = f.index[f["snapshot_role"] == role]
+    f.loc[rows, "purchased_next_30d"] = False
+    f.loc[rows[:positives], "purchased_next_30d"] = True
+    fit = P.purchase_propensity_fit(f, models=("logistic",))
+    run = fit[fit["record_type"] == "run"].iloc[0]
+    assert run["status"] == "trained" and run["validation"] == "random_customer_holdout"
+    assert "out-of-time validation not possible: " in run["message"]
+    assert (f"no positive labels in snapshot '{role}'" if positives == 0 else
+            f"400 labelled rows in snapshot '{role}' with 5 positive") in run["message"]
+    assert set(fit.loc[fit["record_type"] == "metric", "split"]) == {"holdout", "train"}
+    assert pd.isna(run["validation_feature_date"]) and pd.isna(run["test_feature_date"])
+    assert run["train_feature_date"] == run["refit_feature_date"] == pd.Timestamp("2026-03-01")
+
+
+def test_returning_customer_trains_on_the_out_of_time_first_time_buyers(features):
+    fit = P.returning_customer_fit(_oot_features(features))
+    run = fit[fit["record_type"] == "run"].iloc[0]
+    assert run["status"] == "trained" and run["validation"] == "out_of_time"
+
+
+def test_out_of_time_arrow_input_gives_the_pandas_result(features, oot_fit):
+    f = _oot_features(features)
+    f["purchased_next_30d"] = f["purchased_next_30d"].astype("boolean")
+    f["returned"] = f["returned"].astype("boolean")
+    fit = P.purchase_propensity_fit(pa.Table.from_pandas(f, preserve_index=False), models=("logistic", "xgboost"),
+                                    model_params={"xgboost": {"n_estimators": 30}})
+    key = ["record_type", "model", "split", "metric"]
+    a = fit[fit["record_type"] == "metric"].sort_values(key)["value"].to_numpy()
+    b = oot_fit[oot_fit["record_type"] == "metric"].sort_values(key)["value"].to_numpy()
+    assert np.allclose(a, b, equal_nan=True)

@@ -1,6 +1,6 @@
--- One row per customer x top-level category x snapshot role (int_snapshot_dates), for the customers
+-- One row per customer x top-level category x snapshot role (int_classifier_snapshot_dates), for the customers
 -- with any activity in a categorised product before the cutoff: what they viewed, carted and bought
--- in the category before feature_date, its share of their spend and views, and on the train
+-- in the category before feature_date, its share of their spend and views, and on the labelled
 -- snapshot the label: did they buy in the category in [feature_date, label_end_date).
 -- Built from the daily aggregate int_customer_category_activity_daily; the customer x category grid
 -- is formed only after aggregation.
@@ -20,7 +20,7 @@ categories as (
 
 snapshots as (
 
-    select * from {{ ref('int_snapshot_dates') }}
+    select * from {{ ref('int_classifier_snapshot_dates') }}
 
 ),
 
@@ -84,7 +84,7 @@ labels as (
     inner join windows
         on activity.activity_date >= windows.feature_date
         and activity.activity_date < windows.label_end_date
-    where windows.snapshot_role = 'train'
+    where windows.label_end_date is not null
     group by 1, 2, 3
 
 ),
@@ -166,8 +166,8 @@ final as (
         cast(views as double) / nullif(sum(views) over customer_snapshot, 0) as view_share,
         cast({{ dbt.datediff('last_purchase_date', 'feature_date', 'day') }} as integer) as days_since_last_purchase,
         label_end_date,
-        case when snapshot_role = 'train' then coalesce(orders_next_30d, 0) > 0 end as purchased_category_next_30d,
-        case when snapshot_role = 'train' then cast(coalesce(spend_next_30d, 0) as double) end as spend_next_30d
+        case when label_end_date is not null then coalesce(orders_next_30d, 0) > 0 end as purchased_category_next_30d,
+        case when label_end_date is not null then cast(coalesce(spend_next_30d, 0) as double) end as spend_next_30d
 
     from joined
     window customer_snapshot as (partition by customer_id, snapshot_role)

@@ -1,6 +1,7 @@
--- One row per customer x snapshot role (int_snapshot_dates): the features of the customer as of the
+-- One row per customer x snapshot role (int_classifier_snapshot_dates): the features of the customer as of the
 -- snapshot's cutoff, computed only from data strictly before feature_cutoff_at (midnight at the start
--- of feature_date), and on the train snapshot the labels from [feature_date, label_end_date).
+-- of feature_date), and on the labelled snapshots (train and the oot_* ones) the labels from
+-- [feature_date, label_end_date).
 -- The score snapshot's cutoff is the day after the last day of data, so it uses all data and has
 -- NULL labels. A customer appears in a snapshot when known before its cutoff: signed up, ordered or
 -- visited before it. See doc customer_features.
@@ -32,7 +33,7 @@ category_features as (
 
 snapshots as (
 
-    select * from {{ ref('int_snapshot_dates') }}
+    select * from {{ ref('int_classifier_snapshot_dates') }}
 
 ),
 
@@ -152,7 +153,7 @@ labels as (
     inner join windows
         on orders.ordered_at >= windows.feature_cutoff_at
         and orders.ordered_at < windows.label_end_at
-    where windows.snapshot_role = 'train'
+    where windows.label_end_date is not null
     group by 1, 2
 
 ),
@@ -288,10 +289,10 @@ final as (
 
         -- labels (train only)
         label_end_date,
-        case when snapshot_role = 'train' then coalesce(orders_next_30d, 0) > 0 end as purchased_next_30d,
-        case when snapshot_role = 'train' then cast(coalesce(orders_next_30d, 0) as bigint) end as orders_next_30d,
-        case when snapshot_role = 'train' then cast(coalesce(revenue_next_30d, 0.0) as double) end as revenue_next_30d,
-        case when snapshot_role = 'train' and orders_all = 1 then coalesce(orders_next_30d, 0) > 0 end as returned
+        case when label_end_date is not null then coalesce(orders_next_30d, 0) > 0 end as purchased_next_30d,
+        case when label_end_date is not null then cast(coalesce(orders_next_30d, 0) as bigint) end as orders_next_30d,
+        case when label_end_date is not null then cast(coalesce(revenue_next_30d, 0.0) as double) end as revenue_next_30d,
+        case when label_end_date is not null and orders_all = 1 then coalesce(orders_next_30d, 0) > 0 end as returned
 
     from joined
 

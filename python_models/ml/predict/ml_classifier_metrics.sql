@@ -1,6 +1,7 @@
--- One row per classifier x model x metric x split: every metric of retail_lift.predict on the customer
--- holdout and in-sample on the training part, for the four classifiers (record_type = 'metric' of
--- their fit tables). See doc classifier_metrics.
+-- One row per classifier x model x metric x split for the four classifiers (record_type = 'metric' of
+-- their fit tables): train (in-sample, the oot_train snapshot), validation (oot_validation: the model is
+-- chosen and the threshold tuned there) and test (oot_test: nothing chosen there), each with the
+-- cutoff of its snapshot. See doc classifier_metrics.
 with
 
 purchase_propensity as (
@@ -29,13 +30,17 @@ facebook_acquisition as (
 
 unioned as (
 
-    select classifier, model, is_chosen_model, split, metric, value, record_type from purchase_propensity
+    select classifier, model, is_chosen_model, split, split_feature_date, metric, value, record_type
+    from purchase_propensity
     union all
-    select classifier, model, is_chosen_model, split, metric, value, record_type from category_propensity
+    select classifier, model, is_chosen_model, split, split_feature_date, metric, value, record_type
+    from category_propensity
     union all
-    select classifier, model, is_chosen_model, split, metric, value, record_type from returning_customer
+    select classifier, model, is_chosen_model, split, split_feature_date, metric, value, record_type
+    from returning_customer
     union all
-    select classifier, model, is_chosen_model, split, metric, value, record_type from facebook_acquisition
+    select classifier, model, is_chosen_model, split, split_feature_date, metric, value, record_type
+    from facebook_acquisition
 
 ),
 
@@ -46,6 +51,7 @@ final as (
         model,
         is_chosen_model,
         split,
+        cast(split_feature_date as date) as split_feature_date,
         metric,
         value
 

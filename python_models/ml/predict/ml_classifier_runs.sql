@@ -1,5 +1,7 @@
--- One row per classifier: whether it was trained or skipped (too few rows of a class) and why, the
--- labelled train rows and positives, the rows scored, and the chosen model. record_type = 'run' of the fit tables.
+-- One row per classifier: whether it was trained, skipped (too few rows of a class) or not trained for
+-- lack of a class in a labelled snapshot (no_positive_labels / no_negative_labels) and why, the labelled
+-- train rows and positives, the rows scored, the chosen model and the cutoff of every split.
+-- record_type = 'run' of the fit tables.
 with
 
 purchase_propensity as (
@@ -26,19 +28,20 @@ facebook_acquisition as (
 
 ),
 
+{% set run_columns -%}
+    classifier, status, message, model, train_rows, train_positives, score_rows, validation, train_feature_date,
+    validation_feature_date, test_feature_date, refit_feature_date, score_feature_date, record_type
+{%- endset %}
+
 unioned as (
 
-    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
-    from purchase_propensity
+    select {{ run_columns }} from purchase_propensity
     union all
-    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
-    from category_propensity
+    select {{ run_columns }} from category_propensity
     union all
-    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
-    from returning_customer
+    select {{ run_columns }} from returning_customer
     union all
-    select classifier, status, message, model, train_rows, train_positives, score_rows, record_type
-    from facebook_acquisition
+    select {{ run_columns }} from facebook_acquisition
 
 ),
 
@@ -48,6 +51,12 @@ final as (
         classifier,
         status,
         model as chosen_model,
+        validation,
+        cast(train_feature_date as date) as train_feature_date,
+        cast(validation_feature_date as date) as validation_feature_date,
+        cast(test_feature_date as date) as test_feature_date,
+        cast(refit_feature_date as date) as refit_feature_date,
+        cast(score_feature_date as date) as score_feature_date,
         train_rows,
         train_positives,
         score_rows,

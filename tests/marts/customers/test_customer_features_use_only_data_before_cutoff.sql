@@ -36,7 +36,7 @@ customers as (
 
 snapshots as (
 
-    select * from {{ ref('int_snapshot_dates') }}
+    select * from {{ ref('int_classifier_snapshot_dates') }}
 
 ),
 

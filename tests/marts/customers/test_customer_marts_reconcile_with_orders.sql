@@ -33,7 +33,7 @@ products as (
 
 snapshots as (
 
-    select * from {{ ref('int_snapshot_dates') }}
+    select * from {{ ref('int_classifier_snapshot_dates') }}
 
 ),
 

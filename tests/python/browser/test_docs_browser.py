@@ -102,7 +102,7 @@ def test_model_card_renders_measured_numbers_and_its_chart(docs_site, browser):
     site, _, shots, warehouse = docs_site
     with read_only(warehouse) as con:
         auc = con.execute("select value from ml.ml_purchase_propensity_fit where record_type = 'metric' and "
-                          "split = 'holdout' and metric = 'roc_auc' and is_chosen_model").fetchall()[0][0]
+                          "split in ('test', 'holdout') and metric = 'roc_auc' and is_chosen_model").fetchall()[0][0]
     image = "Array.from(document.images).find(i => i.getAttribute('src').endsWith('calibration.png'))"
     page = browser.open_page(site.as_uri() + "#!/model/model.retail_lift.ml_purchase_propensity_fit",
                              shots / "model_card.png", wait_for_text="Model card", timeout=60,

@@ -186,11 +186,12 @@ def test_invalid_arguments(customer_mart, kwargs, message):
 
 def test_invalid_data():
     frame, _ = make_customer_features(n_train=200, n_score=10, seed=1)
-    with pytest.raises(ValueError, match=r"snapshot_role must be 'train' or 'score', found \['test'\]"):
+    with pytest.raises(ValueError, match=r"snapshot_role must be 'train', 'score' or one of \['oot_train', "
+                                         r"'oot_validation', 'oot_test'\], found \['test'\]"):
         train_compare_score(frame.assign(snapshot_role="test"), "purchased_next_30d", models=("logistic",))
     with pytest.raises(ValueError, match="purchased_next_30d must contain only 0 and 1"):
         train_compare_score(frame.assign(purchased_next_30d=2.0), "purchased_next_30d", models=("logistic",))
-    with pytest.raises(ValueError, match="need at least 2 customers with and 2 without"):
+    with pytest.raises(ValueError, match="snapshot 'train' has no positive labels"):
         train_compare_score(frame.assign(purchased_next_30d=0.0), "purchased_next_30d", models=("logistic",))
     with pytest.raises(ValueError, match="no 'snapshot_role = train' rows"):
         train_compare_score(frame.assign(snapshot_role="score"), "purchased_next_30d", models=("logistic",))

@@ -71,7 +71,7 @@ def test_calibration_bins_are_the_predict_packages_table_and_give_the_metrics_ec
         bins = con.execute(calibration_bins_sql(table)).df()
         rows = con.execute(f"select probability, label from {table} "
                            "where record_type = 'holdout' and is_chosen_model").df()
-        ece = con.execute(f"select value from {table} where record_type = 'metric' and split = 'holdout' "
+        ece = con.execute(f"select value from {table} where record_type = 'metric' and split in ('test', 'holdout') "
                           "and metric = 'ece' and is_chosen_model").fetchall()[0][0]
     reference = calibration_table(rows["label"].to_numpy(), rows["probability"].to_numpy())
     reference = reference[reference["n"] > 0].reset_index(drop=True)

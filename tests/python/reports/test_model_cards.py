@@ -52,7 +52,7 @@ def test_committed_placeholders_are_current_and_neutral():
 #: per card, a query for one value the card must show (as the card formats it)
 MEASURED = {
     "ml_purchase_propensity_fit": "select value from ml.ml_purchase_propensity_fit where record_type = 'metric' "
-                                  "and split = 'holdout' and metric = 'roc_auc' and is_chosen_model",
+                                  "and split in ('test', 'holdout') and metric = 'roc_auc' and is_chosen_model",
     "ml_returning_customer_fit": "select train_rows from ml.ml_returning_customer_fit where record_type = 'run'",
     "ml_predict_oracle_comparison": "select auc_ratio from evaluation.ml_predict_oracle_comparison "
                                     "where classifier = 'purchase_propensity' and is_chosen_model",
