@@ -157,6 +157,8 @@ api: install
 bench: install
 	$(STEP) "benchmark: the $(PRESET) world end to end -> bench/results/bench_$(PRESET).{json,md}"
 	$(BIN)/python bench/run_bench.py --preset $(PRESET)
+	$(STEP) "docs: the result tables of docs/ from bench/results"
+	$(BIN)/retail-lift docs-tables
 
 bench-smoke: install
 	$(BIN)/python bench/run_bench.py --preset tiny --quick --out bench/results/tmp

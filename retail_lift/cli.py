@@ -5,6 +5,7 @@
     retail-lift load-retailrocket events.csv --out DIR
     retail-lift load-ga4 | load-snowplow | load-segment --input FILE|FOLDER|GLOB --out DIR
     retail-lift fingerprint --warehouse FILE [--out FILE.json] [--compare FILE.json]
+    retail-lift docs-tables [--check]
 
 Errors in the input end with exit code 2 and one message naming the file and the column, never a
 stack trace.
@@ -225,6 +226,20 @@ def fingerprint(warehouse, out, compare_to, float_digits):
         click.echo(f"{len(diffs)} difference(s) against {compare_to}")
         if diffs:
             sys.exit(1)
+
+
+@main.command("docs-tables")
+@click.option("--docs", "docs_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("docs"),
+              show_default=True, help="The docs folder whose generated blocks are rewritten.")
+@click.option("--check", is_flag=True, help="Only report stale blocks; exit 1 if any.")
+def docs_tables(docs_dir, check):
+    """Rewrite the docs pages' generated result tables from bench/results."""
+    from retail_lift.reports.docs_tables import render_docs
+    changed = render_docs(docs_dir, docs_dir.resolve().parent, check=check)
+    for page in changed:
+        click.echo(f"{'stale' if check else 'rewritten'}: {page}")
+    if check and changed:
+        sys.exit(1)
 
 
 def _register_commands():

@@ -35,3 +35,28 @@ def test_nothing_refers_outside_the_repository():
         text = page.read_text()
         assert "../shared" not in text, page
         assert "/work/" not in text, page
+
+
+def test_generated_result_tables_are_in_sync_with_bench_results():
+    from retail_lift.reports.docs_tables import render_docs
+    stale = render_docs(ROOT / "docs", ROOT, check=True)
+    assert stale == [], f"run `retail-lift docs-tables`: {stale}"
+
+
+def test_a_generated_block_follows_its_json(tmp_path):
+    import json
+
+    from retail_lift.reports.docs_tables import render_docs
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "docs").mkdir()
+    result = {"preset": "tiny", "started_at": "2026-01-02T00:00:00", "machine": {"cpus": 2},
+              "targets": [{"target": "full build <= 10 min", "value": 700.0, "limit": 600, "unit": "s",
+                           "status": "missed", "note": ""}]}
+    (tmp_path / "bench" / "r.json").write_text(json.dumps(result))
+    page = tmp_path / "docs" / "p.md"
+    page.write_text("intro\n<!-- generated: bench_targets bench/r.json -->\nold\n<!-- end generated -->\nafter\n")
+    assert render_docs(tmp_path / "docs", tmp_path) == [page]
+    text = page.read_text()
+    assert "| full build <= 10 min | 700 s (11.7 min) | 600 s (10.0 min) | missed |" in text
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("after\n")
+    assert render_docs(tmp_path / "docs", tmp_path, check=True) == []
