@@ -41,7 +41,7 @@ STEP = @printf '\n==> %s\n'
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
 	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
-	@echo "make lint    ruff and dbt parse"
+	@echo "make lint    ruff, dbt parse and the dbt layer checks (make test runs it first)"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
 	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see docs/"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
@@ -50,7 +50,7 @@ help:
 build: install data prepare dbt-build quality snapshot docs summary
 
 ## ---------------------------------------------------------------- set-up command 2
-test: install install-spark-if-java
+test: install install-spark-if-java lint
 	$(STEP) "pytest (package tests, then a dbt build of the tiny world in its own DuckDB file)"
 	$(BIN)/python -m pytest
 
@@ -177,8 +177,10 @@ build-spark: install data prepare
 	$(BIN)/retail-lift score --target spark $(DBT_ARGS)
 
 lint: install
+	$(STEP) "lint: ruff, dbt parse, the project's dbt layer checks (retail_lift/lint.py)"
 	$(BIN)/ruff check retail_lift tests bench dashboard
 	$(DBT) parse $(DBT_ARGS) --quiet
+	$(BIN)/python -m retail_lift.lint target/manifest.json
 
 clean:
 	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal warehouse/*.tmp warehouse/snapshot warehouse/spark target logs data
