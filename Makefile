@@ -177,10 +177,12 @@ build-spark: install data prepare
 	$(BIN)/retail-lift score --target spark $(DBT_ARGS)
 
 lint: install
-	$(STEP) "lint: ruff, dbt parse, the project's dbt layer checks (retail_lift/lint.py)"
+	$(STEP) "lint: ruff, dbt parse, the project's dbt layer checks (retail_lift/lint.py), dbt-score, import-linter"
 	$(BIN)/ruff check retail_lift tests bench dashboard
 	$(DBT) parse $(DBT_ARGS) --quiet
 	$(BIN)/python -m retail_lift.lint target/manifest.json
+	$(BIN)/dbt-score lint --manifest target/manifest.json --show failing-items
+	$(BIN)/lint-imports --config pyproject.toml
 
 clean:
 	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal warehouse/*.tmp warehouse/snapshot warehouse/spark target logs data
