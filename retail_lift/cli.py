@@ -206,8 +206,8 @@ def gate_harness(n_sims, seed, quick, jobs, out_dir, docs):
               help="Write the fingerprint here (JSON).")
 @click.option("--compare", "compare_to", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="A committed fingerprint: list every table and column that differs; exit 1 if any.")
-@click.option("--float-digits", type=int, default=6, show_default=True,
-              help="Significant digits of floating-point values in the checksums.")
+@click.option("--float-digits", type=int, default=11, show_default=True,
+              help="Decimals of the normalised sums that summarise a floating-point column.")
 def fingerprint(warehouse, out, compare_to, float_digits):
     """Row count and order-independent checksums of every table of a warehouse."""
     import json

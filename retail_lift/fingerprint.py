@@ -5,9 +5,13 @@ Restructuring the project must not change what it builds. ``retail-lift fingerpr
 column; ``--compare`` checks a warehouse against a committed fingerprint and lists every difference by
 table and column, so each one can be explained.
 
-Checksums are order-independent (the sum of DuckDB's ``hash`` over the rows, modulo 2**64) and
-floating-point values are rounded to ``float_digits`` significant digits first, so that the last bits of a
-parallel sum do not count as a change. Columns that measure the wall clock (names ending in ``_seconds``,
+Checksums are order-independent: the sum of DuckDB's ``hash`` over the rows (modulo 2**64) for whole rows
+and for every column that is not floating point. A floating-point column is summarised instead by
+compensated sums (plain, squared, and weighted by a hash of each row's other columns, which ties each value
+to its row), divided by the sum of absolute values (or of squares) and rounded to ``float_digits``
+decimals: the last bits of a value computed by a parallel aggregate, or a value that sits on a decimal tie,
+do not count as a change; a changed value does (to about 1e-11 of the column's total). Columns that
+measure the wall clock (names ending in ``_seconds``,
 or listed in ``ignore_columns``) are left out of the checksums; they still count in the column list.
 """
 
@@ -33,35 +37,44 @@ def _wall_clock(column: str, ignore: Iterable[str]) -> bool:
     return column.endswith("_seconds") or column == "seconds" or column in set(ignore)
 
 
-def _value_expr(column: str, dtype: str, float_digits: int) -> str:
-    col = _quote(column)
+def _is_float(dtype: str) -> bool:
     base = dtype.upper().split("(")[0]
-    if base in FLOAT_TYPES:
-        # significant digits, not decimals: CLV in thousands and probabilities near 0 alike
-        return f"format('{{:.{float_digits}g}}', {col}::DOUBLE)"
-    if base.startswith("DECIMAL"):
-        return f"format('{{:.{float_digits}g}}', {col}::DOUBLE)"
-    if dtype.upper().endswith("[]") or base in ("STRUCT", "MAP", "LIST", "UNION"):
+    return base in FLOAT_TYPES or base.startswith("DECIMAL")
+
+
+def _value_expr(column: str, dtype: str) -> str:
+    col = _quote(column)
+    if dtype.upper().endswith("[]") or dtype.upper().split("(")[0] in ("STRUCT", "MAP", "LIST", "UNION"):
         return f"{col}::VARCHAR"
     return col
 
 
-def _checksum_sql(exprs: list[str], table: str) -> str:
-    parts = [f"(sum(hash({e})::HUGEINT) % 18446744073709551616)::UBIGINT" for e in exprs]
-    return f"select {', '.join(parts)} from {table}"
+def _float_summary_sql(column: str, weight: str, float_digits: int) -> str:
+    """Sums of a floating-point column (plain, squared, and weighted by a hash of each row's other columns,
+    which ties the values to their rows), each divided by the sum of absolute values and rounded: the last
+    bits of a parallel sum, or one value on a decimal tie, do not change it; a changed value does."""
+    x = f"{_quote(column)}::DOUBLE"
+    parts = [f"fsum({x})", f"fsum({x} * {x})", f"fsum({x} * {weight})", f"count({x})"]
+    scale = f"nullif(fsum(abs({x})), 0)"
+    sq_scale = f"nullif(fsum({x} * {x}), 0)"
+    return ("format('{}|{}|{}|{}', "
+            f"round({parts[0]} / {scale}, {float_digits}), round({parts[1]} / {sq_scale}, {float_digits}), "
+            f"round({parts[2]} / ({scale} * 1000), {float_digits}), {parts[3]})")
 
 
 def warehouse_fingerprint(
     warehouse: str | Path,
     *,
-    float_digits: int = 6,
+    float_digits: int = 11,
     ignore_columns: Iterable[str] = (),
     schemas: Iterable[str] | None = None,
 ) -> dict:
     """Fingerprint every table (not view) of ``warehouse``, opened read-only.
 
     Returns ``{"float_digits": ..., "tables": {"schema.table": {"rows", "columns", "row_checksum",
-    "column_checksums"}}}``; checksums are hexadecimal strings.
+    "column_checksums"}}}``; checksums are hexadecimal strings, floating-point columns' summaries
+    ``"sum|sum of squares|weighted sum|count"``. The row checksum covers the columns that are not floating
+    point.
     """
     ignore = tuple(ignore_columns)
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -78,20 +91,26 @@ def warehouse_fingerprint(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()
             kept = [(c, t) for c, t in cols if not _wall_clock(c, ignore)]
-            exprs = [_value_expr(c, t, float_digits) for c, t in kept]
+            exact = [(c, t) for c, t in kept if not _is_float(t)]
+            floats = [(c, t) for c, t in kept if _is_float(t)]
             rows = con.execute(f"select count(*) from {rel}").fetchall()[0][0]
-            if exprs:
-                row_expr = "struct_pack(" + ", ".join(f"{_quote('c' + str(i))} := {e}"
-                                                     for i, e in enumerate(exprs)) + ")"
-                sums = con.execute(_checksum_sql([row_expr, *exprs], rel)).fetchall()[0]
-                sums = ["0" if s is None else format(int(s), "016x") for s in sums]
-            else:
-                sums = ["0"]
+            row_struct = ("struct_pack(" + ", ".join(f"{_quote('c' + str(i))} := {_value_expr(c, t)}"
+                                                     for i, (c, t) in enumerate(exact)) + ")") if exact else "1"
+            weight = f"((hash({row_struct}) % 997) + 1)::DOUBLE"
+            selects = [f"(sum(hash({row_struct})::HUGEINT) % 18446744073709551616)::UBIGINT"]
+            selects += [f"(sum(hash({_value_expr(c, t)})::HUGEINT) % 18446744073709551616)::UBIGINT"
+                        for c, t in exact]
+            selects += [_float_summary_sql(c, weight, float_digits) for c, _ in floats]
+            vals = con.execute(f"select {', '.join(selects)} from {rel}").fetchall()[0]
+            hexes = ["0" if v is None else format(int(v), "016x") for v in vals[: 1 + len(exact)]]
+            float_sums = [str(v) for v in vals[1 + len(exact):]]
+            column_sums = dict(zip([c for c, _ in exact], hexes[1:], strict=True))
+            column_sums.update(zip([c for c, _ in floats], float_sums, strict=True))
             out[f"{schema}.{name}"] = {
                 "rows": int(rows),
                 "columns": [f"{c} {t}" for c, t in cols],
-                "row_checksum": sums[0],
-                "column_checksums": {c: s for (c, _), s in zip(kept, sums[1:], strict=True)},
+                "row_checksum": hexes[0],
+                "column_checksums": {c: column_sums[c] for c, _ in kept},
             }
         return {"float_digits": float_digits, "ignored_columns": sorted(ignore) + ["*_seconds"], "tables": out}
     finally:
