@@ -226,7 +226,8 @@ CARDS: tuple[Card, ...] = (
                           "order by attribute, gap", ("ml.ml_purchase_propensity_fairness",),
                           note="Each difference is max − min of the rate over the groups compared, with a "
                                "percentile bootstrap interval of the difference between those two groups "
-                               "(customers resampled within each group; `bootstrap_resamples` resamples, seeded). "
+                               "(customers resampled within each group; `bootstrap_resamples` resamples, seeded; with "
+                               "more than two groups at the Bonferroni level over the pairs). "
                                "An interval reaching 0 or below: the data do not establish which of the two "
                                "groups is targeted (or found) more often. Status `too few`: fewer than two groups "
                                "have `min_group_size` customers (selection rate) or positives (true-positive "
