@@ -67,6 +67,19 @@ class Card:
     inputs_from: Callable[[], str] | None = field(default=None, compare=False)
 
 
+#: the run status of a classifier, in words (the Training run section of its card)
+_STATUS_IN_WORDS = (
+    "case status "
+    "when 'trained' then 'trained: the chosen model is refitted on the train snapshot and scores every customer' "
+    "when 'no_positive_labels' then 'not trained, no model and no scores: the train snapshot has no positive "
+    "label (nobody did it in the label window), so there is nothing to learn from' "
+    "when 'no_negative_labels' then 'not trained, no model and no scores: every labelled row of the train "
+    "snapshot is positive (everybody did it in the label window)' "
+    "when 'skipped' then 'not trained, no model and no scores: fewer than 10 labelled rows of a class in the "
+    "train snapshot' "
+    "else status end")
+
+
 def _classifier_sections(table: str, classifier: str) -> tuple[tuple[Section, ...], tuple[Section, ...]]:
     def split_metrics(split: str) -> str:
         return ("select model, is_chosen_model as chosen, split, max(split_feature_date) as cutoff, "
@@ -77,9 +90,10 @@ def _classifier_sections(table: str, classifier: str) -> tuple[tuple[Section, ..
                   f"group by all order by chosen desc, model")
 
     metrics = (
-        Section("Training run", f"select status, model as chosen_model, validation, train_feature_date, "
-                                f"validation_feature_date, test_feature_date, refit_feature_date, train_rows, "
-                                f"train_positives, score_rows, message from {table} where record_type = 'run'",
+        Section("Training run", f"select status, {_STATUS_IN_WORDS} as what_it_means, model as chosen_model, "
+                                f"validation, train_feature_date, validation_feature_date, test_feature_date, "
+                                f"refit_feature_date, train_rows, train_positives, score_rows, message "
+                                f"from {table} where record_type = 'run'",
                 (table,)),
         Section("Test metrics (the out-of-time test snapshot: nothing was fitted, chosen or tuned on it; "
                 "the chosen model first)", split_metrics("'test', 'holdout'"), (table,),
