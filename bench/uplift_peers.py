@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -70,8 +71,12 @@ def _file_name(experiment_id: str, promotion_id: str) -> str:
 
 
 def export_arms(training: pd.DataFrame, holdout: pd.DataFrame, folder: Path, *, peers=PEERS,
-                hgb: dict | None = None, urf: dict | None = None, random_state: int = 0) -> dict:
+                hgb: dict | None = None, urf: dict | None = None, random_state: int = 0,
+                arms: list[str] | None = None) -> dict:
     """Write one Parquet per arm of ``holdout`` (the default's out-of-fold rows) and ``manifest.json``.
+
+    ``arms``: the promotion ids to export, in this order (the peer script runs them in the manifest's
+    order); default every arm of ``holdout``, sorted. An arm not in ``holdout`` is an error.
 
     Each file has the rows of one arm's out-of-fold predictions (its exposures and its control's),
     ``exposure_id``, ``fold`` (the default's fold of the row), ``treatment`` (1 = the arm), ``outcome``
@@ -91,8 +96,15 @@ def export_arms(training: pd.DataFrame, holdout: pd.DataFrame, folder: Path, *, 
     features = list(X.columns)
     X.index = rows["exposure_id"].astype(str).to_numpy()
     folder.mkdir(parents=True, exist_ok=True)
+    groups = list(holdout.groupby(["experiment_id", "promotion_id"], sort=True))
+    if arms is not None:
+        known = [str(a) for (_, a), _ in groups]
+        unknown = [a for a in arms if a not in known]
+        if unknown:
+            raise ValueError(f"arms {unknown} have no out-of-fold predictions of the default (arms: {known})")
+        groups = sorted([g for g in groups if str(g[0][1]) in arms], key=lambda g: list(arms).index(str(g[0][1])))
     arms = []
-    for (exp_id, arm), g in holdout.groupby(["experiment_id", "promotion_id"], sort=True):
+    for (exp_id, arm), g in groups:
         ids = g["exposure_id"].astype(str).to_numpy()
         absent = ~pd.Index(ids).isin(X.index)
         if absent.any():
@@ -111,15 +123,18 @@ def export_arms(training: pd.DataFrame, holdout: pd.DataFrame, folder: Path, *, 
     return manifest
 
 
-def import_peers(folder: Path, manifest: dict, holdout: pd.DataFrame) -> pd.DataFrame:
+def import_peers(folder: Path, manifest: dict, holdout: pd.DataFrame, *, allow_missing: bool = False) -> pd.DataFrame:
     """The peers' out-of-fold predictions as rows shaped like ``holdout`` (one row per exposure, arm and peer).
 
     Every row of ``holdout`` must come back with the same fold and a finite prediction from every peer
-    (an error names the arm and the peer otherwise).
+    (an error names the arm and the peer otherwise). ``allow_missing``: an arm the peer script has not
+    written yet (a run stopped part way) is left out instead of an error.
     """
     parts = []
     for arm in manifest["arms"]:
         path = folder / arm["file"]
+        if not path.exists() and allow_missing:
+            continue
         if not path.exists():
             raise FileNotFoundError(f"{path}: the peer script wrote no predictions for {arm['experiment_id']} / "
                                     f"{arm['promotion_id']}")
@@ -259,6 +274,8 @@ def markdown(label: str, metrics: pd.DataFrame, verdict: pd.DataFrame, meta: dic
         name = f"default ({r['default_learner']})" if r["learner"] == DEFAULT else r["learner"]
         lines.append(f"| {r['promotion_id']} | {r['n_treated']:,} | {name} | {r['qini_auc']:.4f} | "
                      f"{r['qini_oracle_ratio']:.2f} | {r['true_gain_ratio']:.2f} |")
+    if meta.get("arms_not_measured"):
+        lines += ["", f"Not measured (the peer run stopped before them): {', '.join(meta['arms_not_measured'])}."]
     lines += ["", "Default against the best peer (target: default Qini >= best peer's; 90 % paired bootstrap "
               "interval of the difference):", "",
               "| arm | default Qini | best peer | its Qini | diff 90 % CI | Qini met | default gain | best peer gain "
@@ -283,7 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-venv", type=Path, default=PEER_DIR / ".venv")
     parser.add_argument("--peers", nargs="+", default=list(PEERS), choices=list(PEERS))
     parser.add_argument("--n-bootstrap", type=int, default=200)
+    parser.add_argument("--arms", nargs="+", help="promotion ids to compare, in this order (default: all)")
+    parser.add_argument("--collect-only", action="store_true",
+                        help="no fit and no peer run: score the default's predictions and the peers' arms already "
+                        "in --work (a run stopped part way; the arms not there are listed as not measured)")
     args = parser.parse_args(argv)
+    work = args.work or args.out.parent / "tmp" / args.out.stem
+    if args.collect_only:
+        return _write(args, work, **_collect(args, work))
     import duckdb
 
     con = duckdb.connect(str(args.warehouse), read_only=True)
@@ -300,24 +324,53 @@ def main(argv: list[str] | None = None) -> int:
     holdout = run_default(training, srm=srm, promotions=promotions, settings=settings)
     default_seconds = time.perf_counter() - start
     print(f"default fitted in {default_seconds:.0f} s ({settings})", flush=True)
-    work = args.work or args.out.parent / "tmp" / args.out.stem
-    manifest = export_arms(training, holdout, work / "in", peers=args.peers,
-                           random_state=int(settings.get("random_state") or 0))
+    export_arms(training, holdout, work / "in", peers=args.peers,
+                random_state=int(settings.get("random_state") or 0), arms=args.arms)
     del training
+    holdout.to_parquet(work / "default_holdout.parquet", index=False)
+    (work / "default.json").write_text(json.dumps({
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+        "seconds": round(default_seconds, 1)}, indent=2) + "\n")
     python = ensure_peer_venv(args.peer_venv)
+    shutil.rmtree(work / "out", ignore_errors=True)  # no arm of an earlier run is read back
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     subprocess.run([str(python), str(PEER_DIR / "run_peers.py"), "--in", str(work / "in"), "--out",
                     str(work / "out")], check=True, env=env)
     peer_seconds = time.perf_counter() - start
-    timings = json.loads((work / "out" / "timings.json").read_text())
-    peers = import_peers(work / "out", manifest, holdout)
-    metrics, verdict = metric_table(holdout, peers, true_effects, n_bootstrap=args.n_bootstrap)
-    meta = {"label": args.label, "warehouse": str(args.warehouse),
-            "default_settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+    (work / "out" / "wall.json").write_text(json.dumps({"peer_seconds": round(peer_seconds, 1)}) + "\n")
+    return _write(args, work, **_collect(args, work, true_effects))
+
+
+def _collect(args, work: Path, true_effects: pd.DataFrame | None = None) -> dict:
+    """Metrics of the default's saved predictions and of the peers' arms found in ``work``."""
+    if true_effects is None and args.truth:
+        true_effects = pd.read_parquet(args.truth / "truth_exposures.parquet",
+                                       columns=["exposure_id", "promotion_id", "true_uplift"])
+    manifest = json.loads((work / "in" / "manifest.json").read_text())
+    default = json.loads((work / "default.json").read_text())
+    holdout = pd.read_parquet(work / "default_holdout.parquet")
+    timings_path = work / "out" / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    wall_path = work / "out" / "wall.json"
+    wall = json.loads(wall_path.read_text()) if wall_path.exists() else {}
+    peers = import_peers(work / "out", manifest, holdout, allow_missing=True)
+    done = [a for a in manifest["arms"] if (work / "out" / a["file"]).exists()]
+    missing = [a["promotion_id"] for a in manifest["arms"] if a not in done]
+    if not done:
+        raise FileNotFoundError(f"{work / 'out'}: the peer script has written no arm yet")
+    measured = holdout[holdout["promotion_id"].astype(str).isin([a["promotion_id"] for a in done])]
+    metrics, verdict = metric_table(measured, peers, true_effects, n_bootstrap=args.n_bootstrap)
+    by_arm = timings.get("arms", {})
+    meta = {"label": args.label, "warehouse": str(args.warehouse), "default_settings": default["settings"],
             "n_folds": int(holdout["fold"].nunique()), "hgb": manifest["hgb"], "urf": manifest["urf"],
-            "causalml": timings.get("causalml"), "default_seconds": round(default_seconds, 1),
-            "peer_seconds": round(peer_seconds, 1), "peer_seconds_by_arm": timings.get("arms")}
+            "causalml": timings.get("causalml"), "default_seconds": default["seconds"],
+            "peer_seconds": wall.get("peer_seconds", float(sum(sum(v.values()) for v in by_arm.values()))),
+            "peer_seconds_by_arm": by_arm, "arms_not_measured": missing}
+    return {"metrics": metrics, "verdict": verdict, "meta": meta}
+
+
+def _write(args, work: Path, *, metrics: pd.DataFrame, verdict: pd.DataFrame, meta: dict) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({**meta, "metrics": metrics.to_dict(orient="records"),
                                     "verdict": verdict.to_dict(orient="records")}, indent=2, default=str) + "\n")

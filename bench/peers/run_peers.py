@@ -138,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                                     random_state=int(manifest.get("random_state", 0)))
         pred.to_parquet(args.out / arm["file"], index=False)
         timings["arms"][arm["file"]] = seconds
+        # after every arm: a run stopped part way leaves the arms it finished usable
+        (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
         print(f"{arm['experiment_id']} / {arm['promotion_id']}: {len(frame):,} rows, seconds {seconds}", flush=True)
-    (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     return 0
 
 

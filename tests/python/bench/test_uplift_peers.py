@@ -187,3 +187,28 @@ def test_the_requirements_pin_causalml_and_every_package():
              if ln.strip() and not ln.startswith("#")]
     assert "causalml==0.18.0" in lines and "pyarrow" in "".join(lines)
     assert all("==" in ln for ln in lines), [ln for ln in lines if "==" not in ln]
+
+
+def test_collect_only_scores_the_arms_a_stopped_run_finished_and_lists_the_others(peers, world, tmp_path):
+    training, truth, holdout = world
+    two = pd.concat([holdout, holdout.assign(promotion_id="arm2")], ignore_index=True)
+    work = tmp_path / "work"
+    manifest = peers.export_arms(training, two, work / "in", arms=["arm2", "arm"])
+    assert [a["promotion_id"] for a in manifest["arms"]] == ["arm2", "arm"]  # the order asked for
+    with pytest.raises(ValueError, match="no out-of-fold predictions"):
+        peers.export_arms(training, two, work / "other", arms=["arm3"])
+    two.to_parquet(work / "default_holdout.parquet")
+    (work / "default.json").write_text(json.dumps({"settings": {"learner": "t"}, "seconds": 1.5}))
+    (work / "out").mkdir()
+    frame = pd.read_parquet(work / "in" / "exp__arm2.parquet")
+    frame[["exposure_id", "fold"]].assign(**{p: np.arange(len(frame), dtype=float) for p in peers.PEERS}).to_parquet(
+        work / "out" / "exp__arm2.parquet")
+    (tmp_path / "truth").mkdir()
+    pd.concat([truth, truth.assign(promotion_id="arm2")]).to_parquet(tmp_path / "truth" / "truth_exposures.parquet")
+    out = tmp_path / "peers.json"
+    assert peers.main(["--warehouse", "unused.duckdb", "--truth", str(tmp_path / "truth"), "--out", str(out),
+                       "--work", str(work), "--collect-only", "--n-bootstrap", "10", "--label", "part"]) == 0
+    result = json.loads(out.read_text())
+    assert result["arms_not_measured"] == ["arm"] and result["default_seconds"] == 1.5
+    assert {r["promotion_id"] for r in result["metrics"]} == {"arm2"} and len(result["metrics"]) == 5
+    assert "Not measured (the peer run stopped before them): arm." in out.with_suffix(".md").read_text()
