@@ -64,7 +64,7 @@ CEILING_SHARE = 0.9
 
 
 def ceiling_table(training: pd.DataFrame, true_effects: pd.DataFrame, arms: pd.DataFrame, *,
-                  n_folds: int = 5, random_state: int = 0) -> pd.DataFrame:
+                  n_folds: int = 5, random_state: int = 0, max_rows: int | None = None) -> pd.DataFrame:
     """One row per arm: the model's ratio and the ceilings of rankings learned from the true uplift.
 
     :func:`retail_lift.uplift.limits.feature_ceiling` on every exposure (no subsample) of the arms of
@@ -80,7 +80,7 @@ def ceiling_table(training: pd.DataFrame, true_effects: pd.DataFrame, arms: pd.D
     arms = arms.astype({"experiment_id": str, "promotion_id": str}).sort_values(["experiment_id", "promotion_id"])
     pairs = list(zip(arms["experiment_id"], arms["promotion_id"], strict=True))
     table = feature_ceiling(training, true_effects, kinds=CEILINGS, arms=pairs, n_folds=n_folds,
-                            random_state=random_state, max_rows=None)
+                            random_state=random_state, max_rows=max_rows)
     if table.empty:
         return table
     model = arms[["experiment_id", "promotion_id", "qini_oracle_ratio"]].rename(
@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="what world this is (written into the result)")
     parser.add_argument("--no-type-revealed", action="store_true",
                         help="leave out the type-revealed refit (its columns NaN)")
+    parser.add_argument("--max-rows", type=int, default=None,
+                        help="the ceiling's regressions on at most this many exposures per arm (a seeded subsample, "
+                        "as ml_eval_uplift_vs_truth's limits_max_rows); default every exposure")
     args = parser.parse_args(argv)
     import time
 
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     truth_customers = pd.read_parquet(args.truth / "truth_customers.parquet", columns=["customer_id", "uplift_type"])
     seconds = {}
     start = time.perf_counter()
-    table = ceiling_table(training, truth, arms)
+    table = ceiling_table(training, truth, arms, max_rows=args.max_rows)
     seconds["ceiling"] = time.perf_counter() - start
     # the project's default, refitted with the settings of ml_uplift_run (read now, not at the last build)
     settings = default_settings()
@@ -174,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "label": args.label, "warehouse": str(args.warehouse), "target_share": CEILING_SHARE,
+        "ceiling_max_rows": args.max_rows,
         "default_settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "arms": table.to_dict(orient="records")}, indent=2) + "\n")
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
               "|---|---|---|---|---|---|"]
     for row in table.to_dict(orient="records"):
         target.append(f"| {row['promotion_id']} | {row['default_learner']} | {row['default_gain_ratio']:.2f} | "
-                      f"{row['ceiling_gain_ratio']:.2f} ({row['ceiling_kind']}) | {row['gain_share_of_ceiling']:.2f} | "
+                      f"{row['ceiling_gain_ratio']:.2f} ({row['ceiling_kind']}) | {row['gain_share_of_ceiling']:.3f} | "
                       f"{'met' if row['meets_ceiling_target'] else 'missed'} |")
     args.out.with_suffix(".md").write_text(
         f"# Uplift ceiling{': ' + args.label if args.label else ''}\n\nQini / oracle Qini of the model (out of fold) "
@@ -202,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         f"## Target: the default's true-gain ratio >= {CEILING_SHARE} x the feature ceiling's\n\n"
         f"The project's default refitted now (`fit_score_uplift` with the settings of `ml_uplift_run`: "
         f"{', '.join(f'{k}={v}' for k, v in settings.items())}), out of fold; the ceiling is the better of the "
-        f"two regressions by gain ratio. Seconds: {', '.join(f'{k} {v:.0f}' for k, v in seconds.items())}.\n\n"
+        f"two regressions by gain ratio"
+        + (f", fitted on at most {args.max_rows:,} exposures per arm" if args.max_rows else "")
+        + f". Seconds: {', '.join(f'{k} {v:.0f}' for k, v in seconds.items())}.\n\n"
         + "\n".join(target) + "\n")
     print("\n".join(md + [""] + target))
     return 0
