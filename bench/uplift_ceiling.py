@@ -129,17 +129,24 @@ def against_ceiling(table: pd.DataFrame, evaluation: pd.DataFrame, *, share: flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--warehouse", type=Path, required=True)
-    parser.add_argument("--truth", type=Path, required=True,
+    parser.add_argument("--warehouse", type=Path)
+    parser.add_argument("--truth", type=Path,
                         help="folder with truth_exposures.parquet and truth_customers.parquet")
     parser.add_argument("--out", type=Path, required=True, help="JSON file (a .md next to it)")
     parser.add_argument("--label", default="", help="what world this is (written into the result)")
     parser.add_argument("--no-type-revealed", action="store_true",
                         help="leave out the type-revealed refit (its columns NaN)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="no measurement: rewrite the .md next to --out from its JSON")
     parser.add_argument("--max-rows", type=int, default=None,
                         help="the ceiling's regressions on at most this many exposures per arm (a seeded subsample, "
                         "as ml_eval_uplift_vs_truth's limits_max_rows); default every exposure")
     args = parser.parse_args(argv)
+    if args.render_only:
+        args.out.with_suffix(".md").write_text(render_markdown(json.loads(args.out.read_text())))
+        return 0
+    if args.warehouse is None or args.truth is None:
+        parser.error("--warehouse and --truth are required (except with --render-only)")
     import time
 
     import duckdb
@@ -181,43 +188,57 @@ def main(argv: list[str] | None = None) -> int:
         seconds["type_revealed"] = time.perf_counter() - start
         table = table.merge(revealed.drop(columns=["learner"]).astype({k: str for k in keys}), on=keys, how="left")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
+    result = {
         "label": args.label, "warehouse": str(args.warehouse), "target_share": CEILING_SHARE,
         "ceiling_max_rows": args.max_rows,
         "default_settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
-        "arms": table.to_dict(orient="records")}, indent=2) + "\n")
+        "arms": table.to_dict(orient="records")}
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    md = render_markdown(result)
+    args.out.with_suffix(".md").write_text(md)
+    print(md)
+    return 0
+
+
+def render_markdown(result: dict) -> str:
+    """The ``.md`` of a result JSON (``main`` writes both; ``--render-only`` rewrites the ``.md`` from the JSON)."""
+    label, share, max_rows = result.get("label"), result.get("target_share", CEILING_SHARE), result.get(
+        "ceiling_max_rows")
+    rows = result["arms"]
     md = ["| arm | treated | model | ceiling, boosting | ceiling, linear | R² boosting | type revealed |",
           "|---|---|---|---|---|---|---|"]
-    for row in table.to_dict(orient="records"):
+    for row in rows:
         md.append(f"| {row['promotion_id']} | {row['n_treated']:,} | {row['model_qini_ratio']:.2f} | "
                   f"{row['ceiling_boosting_qini_ratio']:.2f} (gain {row['ceiling_boosting_gain_ratio']:.2f}) | "
                   f"{row['ceiling_linear_qini_ratio']:.2f} (gain {row['ceiling_linear_gain_ratio']:.2f}) | "
                   f"{row['ceiling_boosting_r2']:.2f} | {row['type_revealed_qini_ratio']:.2f} "
                   f"(gain {row['type_revealed_gain_ratio']:.2f}) |")
-    target = [f"| arm | default learner | default gain | ceiling gain | default / ceiling | >= {CEILING_SHARE} |",
+    target = [f"| arm | default learner | default gain | ceiling gain | default / ceiling | >= {share} |",
               "|---|---|---|---|---|---|"]
-    for row in table.to_dict(orient="records"):
+    for row in rows:
         target.append(f"| {row['promotion_id']} | {row['default_learner']} | {row['default_gain_ratio']:.2f} | "
                       f"{row['ceiling_gain_ratio']:.2f} ({row['ceiling_kind']}) | {row['gain_share_of_ceiling']:.3f} | "
                       f"{'met' if row['meets_ceiling_target'] else 'missed'} |")
-    args.out.with_suffix(".md").write_text(
-        f"# Uplift ceiling{': ' + args.label if args.label else ''}\n\nQini / oracle Qini of the model (out of fold) "
+    settings = result.get("default_settings", {})
+    seconds = result.get("seconds", {})
+    subsample = (f" The ceiling's regressions use at most {max_rows:,} exposures per arm (a seeded subsample, as "
+                 "`ml_eval_uplift_vs_truth`'s `limits_max_rows`): \"treated\" counts the treated among them; the "
+                 "model's and the default's ratios are over every exposure." if max_rows else "")
+    return (
+        f"# Uplift ceiling{': ' + label if label else ''}\n\nQini / oracle Qini of the model (out of fold) "
         "and of rankings learned from the true uplift on the same features (out of fold); \"gain\" is the same "
         "comparison on the true uplift instead of the realised outcomes (free of outcome noise), R² the share "
         "of the true uplift's variance the features explain; \"type revealed\" is the pipeline's learner "
-        "refitted with the hidden uplift type as an extra feature (the limit of this much data). \"model\" is "
-        "the warehouse's `ml_eval_uplift_vs_truth` (the default at the last build).\n\n"
+        "refitted with the hidden uplift type as an extra feature (the limit of this much data; nan: not "
+        "measured, `--no-type-revealed`). \"model\" is the warehouse's `ml_eval_uplift_vs_truth` (the default "
+        f"at the last build).{subsample}\n\n"
         + "\n".join(md) + "\n\n"
-        f"## Target: the default's true-gain ratio >= {CEILING_SHARE} x the feature ceiling's\n\n"
-        f"The project's default refitted now (`fit_score_uplift` with the settings of `ml_uplift_run`: "
+        f"## Target: the default's true-gain ratio >= {share} x the feature ceiling's\n\n"
+        f"The project's default refitted by the bench (`fit_score_uplift` with the settings of `ml_uplift_run`: "
         f"{', '.join(f'{k}={v}' for k, v in settings.items())}), out of fold; the ceiling is the better of the "
-        f"two regressions by gain ratio"
-        + (f", fitted on at most {args.max_rows:,} exposures per arm" if args.max_rows else "")
-        + f". Seconds: {', '.join(f'{k} {v:.0f}' for k, v in seconds.items())}.\n\n"
+        f"two regressions by gain ratio. Seconds: {', '.join(f'{k} {v:.0f}' for k, v in seconds.items())}.\n\n"
         + "\n".join(target) + "\n")
-    print("\n".join(md + [""] + target))
-    return 0
 
 
 if __name__ == "__main__":
