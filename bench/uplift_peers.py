@@ -133,7 +133,8 @@ def import_peers(folder: Path, manifest: dict, holdout: pd.DataFrame, *, allow_m
 
     Every row of ``holdout`` must come back with the same fold and a finite prediction from every peer
     (an error names the arm and the peer otherwise). ``allow_missing``: an arm the peer script has not
-    written yet (a run stopped part way) is left out instead of an error.
+    written yet (a run stopped part way), or a peer it has not reached in an arm, is left out instead of an
+    error.
     """
     parts = []
     for arm in manifest["arms"]:
@@ -154,6 +155,8 @@ def import_peers(folder: Path, manifest: dict, holdout: pd.DataFrame, *, allow_m
             raise ValueError(f"{path}: the peers' rows or folds differ from the default's ({arm['experiment_id']} "
                              f"/ {arm['promotion_id']})")
         for peer in manifest["peers"]:
+            if peer not in merged and allow_missing:
+                continue
             if peer not in merged or not np.isfinite(merged[peer].to_numpy(float)).all():
                 raise ValueError(f"{path}: no finite prediction of {peer} for every row")
             parts.append(base.assign(learner=peer, predicted_uplift=merged[peer].to_numpy(float)))
@@ -281,6 +284,9 @@ def markdown(label: str, metrics: pd.DataFrame, verdict: pd.DataFrame, meta: dic
                      f"{r['qini_oracle_ratio']:.2f} | {r['true_gain_ratio']:.2f} |")
     if meta.get("arms_not_measured"):
         lines += ["", f"Not measured (the peer run stopped before them): {', '.join(meta['arms_not_measured'])}."]
+    for arm, missing in (meta.get("peers_not_measured") or {}).items():
+        lines += ["", f"{arm}: peers not measured (the peer run stopped before them): {', '.join(missing)}; the "
+                  "best peer is the best of those measured."]
     lines += ["", "Default against the best peer (target: default Qini >= best peer's; 90 % paired bootstrap "
               "interval of the difference):", "",
               "| arm | default Qini | best peer | its Qini | diff 90 % CI | Qini met | default gain | best peer gain "
@@ -362,6 +368,9 @@ def _collect(args, work: Path, true_effects: pd.DataFrame | None = None) -> dict
     peers = import_peers(work / "out", manifest, holdout, allow_missing=True)
     done = [a for a in manifest["arms"] if (work / "out" / a["file"]).exists()]
     missing = [a["promotion_id"] for a in manifest["arms"] if a not in done]
+    written = {a["promotion_id"]: set(pd.read_parquet(work / "out" / a["file"]).columns) for a in done}
+    peers_missing = {arm: [p for p in manifest["peers"] if p not in cols] for arm, cols in written.items()}
+    peers_missing = {arm: ps for arm, ps in peers_missing.items() if ps}
     if not done:
         raise FileNotFoundError(f"{work / 'out'}: the peer script has written no arm yet")
     measured = holdout[holdout["promotion_id"].astype(str).isin([a["promotion_id"] for a in done])]
@@ -371,7 +380,7 @@ def _collect(args, work: Path, true_effects: pd.DataFrame | None = None) -> dict
             "n_folds": int(holdout["fold"].nunique()), "hgb": manifest["hgb"], "urf": manifest["urf"],
             "causalml": timings.get("causalml"), "default_seconds": default["seconds"],
             "peer_seconds": wall.get("peer_seconds", float(sum(sum(v.values()) for v in by_arm.values()))),
-            "peer_seconds_by_arm": by_arm, "arms_not_measured": missing}
+            "peer_seconds_by_arm": by_arm, "arms_not_measured": missing, "peers_not_measured": peers_missing}
     return {"metrics": metrics, "verdict": verdict, "meta": meta}
 
 

@@ -95,8 +95,12 @@ def fit_predict(peer: str, X_train: np.ndarray, t_train: np.ndarray, y_train: np
 
 
 def out_of_fold(frame: pd.DataFrame, features: list[str], peers: list[str], *, hgb: dict, urf: dict,
-                random_state: int) -> tuple[pd.DataFrame, dict]:
-    """Every peer's out-of-fold uplift of ``frame`` (one arm), and seconds per peer."""
+                random_state: int, on_peer=None) -> tuple[pd.DataFrame, dict]:
+    """Every peer's out-of-fold uplift of ``frame`` (one arm), and seconds per peer.
+
+    ``on_peer(out, seconds)`` is called after each peer with the columns so far (the script writes the arm's
+    file then, so that a run stopped part way keeps the peers it finished).
+    """
     missing = [c for c in ["exposure_id", "fold", "treatment", "outcome", *features] if c not in frame.columns]
     if missing:
         raise ValueError(f"arm file lacks columns {missing}")
@@ -115,6 +119,8 @@ def out_of_fold(frame: pd.DataFrame, features: list[str], peers: list[str], *, h
                                      random_state=random_state)
         out[peer] = pred
         seconds[peer] = round(time.perf_counter() - start, 2)
+        if on_peer is not None:
+            on_peer(out, seconds)
     return out, seconds
 
 
@@ -122,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--in", dest="inp", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--peers", nargs="+", help="these peers in this order (default: the manifest's)")
     args = parser.parse_args(argv)
     manifest = json.loads((args.inp / "manifest.json").read_text())
-    peers = list(manifest.get("peers", PEERS))
+    peers = list(args.peers or manifest.get("peers", PEERS))
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         raise ValueError(f"manifest.json: unknown peers {unknown}; choose among {list(PEERS)}")
@@ -134,12 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     timings = {"causalml": version("causalml"), "arms": {}}
     for arm in manifest["arms"]:
         frame = pd.read_parquet(args.inp / arm["file"])
+
+        def save(pred, seconds, name=arm["file"]):
+            # after every peer: a run stopped part way leaves the peers and arms it finished usable
+            pred.to_parquet(args.out / name, index=False)
+            timings["arms"][name] = dict(seconds)
+            (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+
         pred, seconds = out_of_fold(frame, manifest["features"], peers, hgb=manifest["hgb"], urf=manifest["urf"],
-                                    random_state=int(manifest.get("random_state", 0)))
-        pred.to_parquet(args.out / arm["file"], index=False)
-        timings["arms"][arm["file"]] = seconds
-        # after every arm: a run stopped part way leaves the arms it finished usable
-        (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+                                    random_state=int(manifest.get("random_state", 0)), on_peer=save)
         print(f"{arm['experiment_id']} / {arm['promotion_id']}: {len(frame):,} rows, seconds {seconds}", flush=True)
     return 0
 

@@ -21,7 +21,11 @@ BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    return _load_path(name, BENCH / f"{name}.py")
+
+
+def _load_path(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -201,7 +205,9 @@ def test_collect_only_scores_the_arms_a_stopped_run_finished_and_lists_the_other
     (work / "default.json").write_text(json.dumps({"settings": {"learner": "t"}, "seconds": 1.5}))
     (work / "out").mkdir()
     frame = pd.read_parquet(work / "in" / "exp__arm2.parquet")
-    frame[["exposure_id", "fold"]].assign(**{p: np.arange(len(frame), dtype=float) for p in peers.PEERS}).to_parquet(
+    # the run stopped in arm2 after two peers
+    frame[["exposure_id", "fold"]].assign(r_learner=np.arange(len(frame), dtype=float),
+                                          x_learner=-np.arange(len(frame), dtype=float)).to_parquet(
         work / "out" / "exp__arm2.parquet")
     (tmp_path / "truth").mkdir()
     pd.concat([truth, truth.assign(promotion_id="arm2")]).to_parquet(tmp_path / "truth" / "truth_exposures.parquet")
@@ -210,5 +216,36 @@ def test_collect_only_scores_the_arms_a_stopped_run_finished_and_lists_the_other
                        "--work", str(work), "--collect-only", "--n-bootstrap", "10", "--label", "part"]) == 0
     result = json.loads(out.read_text())
     assert result["arms_not_measured"] == ["arm"] and result["default_seconds"] == 1.5
-    assert {r["promotion_id"] for r in result["metrics"]} == {"arm2"} and len(result["metrics"]) == 5
-    assert "Not measured (the peer run stopped before them): arm." in out.with_suffix(".md").read_text()
+    assert result["peers_not_measured"] == {"arm2": ["dr_learner", "uplift_random_forest"]}
+    assert {r["promotion_id"] for r in result["metrics"]} == {"arm2"}
+    assert {r["learner"] for r in result["metrics"]} == {peers.DEFAULT, "r_learner", "x_learner"}
+    md = out.with_suffix(".md").read_text()
+    assert "Not measured (the peer run stopped before them): arm." in md
+    assert "arm2: peers not measured (the peer run stopped before them): dr_learner, uplift_random_forest" in md
+    # without --collect-only a missing peer is an error
+    with pytest.raises(ValueError, match="dr_learner"):
+        peers.import_peers(work / "out", {**manifest, "arms": manifest["arms"][:1]}, two)
+
+
+def test_the_peer_script_predicts_each_fold_from_the_other_folds_and_saves_after_every_peer(monkeypatch):
+    # run_peers.py runs in the peer venv; its fold loop is plain numpy / pandas (the fits are replaced here)
+    run_peers = _load_path("run_peers", BENCH / "peers" / "run_peers.py")
+    seen = []
+
+    def fake_fit_predict(peer, X_train, t_train, y_train, X_test, **_):
+        seen.append((peer, set(X_train[:, 0].astype(int)), set(X_test[:, 0].astype(int))))
+        return np.full(len(X_test), float(len(X_train)))
+
+    monkeypatch.setattr(run_peers, "fit_predict", fake_fit_predict)
+    frame = pd.DataFrame({"exposure_id": [f"e{i}" for i in range(9)], "fold": [0, 1, 2] * 3,
+                          "treatment": [0, 1] * 4 + [0], "outcome": [0, 0, 1] * 3, "f": np.arange(9.0)})
+    saved = []
+    out, seconds = run_peers.out_of_fold(frame, ["f"], ["x_learner", "r_learner"], hgb={}, urf={}, random_state=0,
+                                         on_peer=lambda o, s: saved.append((list(o.columns), dict(s))))
+    assert all(not (train & test) and len(train | test) == 9 for _, train, test in seen) and len(seen) == 6
+    assert (out["x_learner"] == 6.0).all() and list(out["fold"]) == [0, 1, 2] * 3
+    assert [cols for cols, _ in saved] == [["exposure_id", "fold", "x_learner"],
+                                          ["exposure_id", "fold", "x_learner", "r_learner"]]
+    assert set(seconds) == {"x_learner", "r_learner"}
+    with pytest.raises(ValueError, match="lacks columns"):
+        run_peers.out_of_fold(frame.drop(columns="fold"), ["f"], ["x_learner"], hgb={}, urf={}, random_state=0)
