@@ -294,8 +294,8 @@ def markdown(label: str, metrics: pd.DataFrame, verdict: pd.DataFrame, meta: dic
     for r in verdict.to_dict(orient="records"):
         lines.append(f"| {r['promotion_id']} | {r['default_qini']:.4f} | {r['best_peer']} | "
                      f"{r['best_peer_qini']:.4f} | [{r['qini_diff_ci_low']:+.4f}, {r['qini_diff_ci_high']:+.4f}] | "
-                     f"{'yes' if r['meets_qini'] else 'NO'} | {r['default_gain']:.2f} | "
-                     f"{r['best_peer_gain']:.2f} ({r['best_peer_gain_learner']}) | "
+                     f"{'yes' if r['meets_qini'] else 'NO'} | {r['default_gain']:.3f} | "
+                     f"{r['best_peer_gain']:.3f} ({r['best_peer_gain_learner']}) | "
                      f"{'yes' if r['meets_gain'] else 'NO'} |")
     return "\n".join(lines) + "\n"
 
