@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from clv_summaries import no_dropout_summary, summary
 
 from retail_lift import clv
 from retail_lift.quality.derived import clv_columns
@@ -41,10 +42,7 @@ def _dbt_failures(scores: pd.DataFrame) -> int:
         return con.execute(f"select count(*) from clv where not ({_expression()})").fetchall()[0][0]
 
 
-def _summary(frequency, recency, T, monetary):
-    n = len(frequency)
-    return pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "frequency": frequency, "recency": recency,
-                         "T": T, "monetary_value": monetary})
+_summary = summary
 
 
 def _days() -> pd.DataFrame:
@@ -54,16 +52,7 @@ def _days() -> pd.DataFrame:
 
 
 def _no_dropout() -> pd.DataFrame:
-    rng = np.random.default_rng(11)
-    n = 400
-    T = rng.uniform(30, 90, n)
-    lam = rng.gamma(0.6, 1 / 20.0, n)
-    x, tx = np.zeros(n), np.zeros(n)
-    for i in range(n):
-        times = np.cumsum(rng.exponential(1 / lam[i], 50))
-        times = times[times <= T[i]]
-        x[i], tx[i] = len(times), (times[-1] if len(times) else 0.0)
-    return _summary(x, np.round(tx), np.round(T), np.where(x > 0, 20.0, 0.0))
+    return no_dropout_summary()
 
 
 CASES = {
