@@ -235,7 +235,10 @@ def fingerprint(warehouse, out, compare_to, float_digits):
 def docs_tables(docs_dir, check):
     """Rewrite the docs pages' generated result tables from bench/results."""
     from retail_lift.reports.docs_tables import render_docs
-    changed = render_docs(docs_dir, docs_dir.resolve().parent, check=check)
+    try:
+        changed = render_docs(docs_dir, docs_dir.resolve().parent, check=check)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        raise click.ClickException(f"docs-tables: {e}") from e
     for page in changed:
         click.echo(f"{'stale' if check else 'rewritten'}: {page}")
     if check and changed:

@@ -13,6 +13,10 @@ decimals: the last bits of a value computed by a parallel aggregate, or a value 
 do not count as a change; a changed value does (to about 1e-11 of the column's total). Columns that
 measure the wall clock (names ending in ``_seconds``,
 or listed in ``ignore_columns``) are left out of the checksums; they still count in the column list.
+
+This compares two DuckDB warehouses inside DuckDB (a full default warehouse in seconds).
+``retail_lift.spark.compare.fingerprint`` is the other fingerprint of the project: one checksum per Arrow
+table, normalised row by row in Python so that a DuckDB table and a Spark table compare equal.
 """
 
 from __future__ import annotations

@@ -111,8 +111,12 @@ def render_docs(docs_dir: Path, root: Path, *, check: bool = False) -> list[Path
     for page in sorted(Path(docs_dir).rglob("*.md")):
         text = page.read_text()
 
-        def repl(m: re.Match) -> str:
-            return f"{m.group(1)}{render_block(m.group(2), Path(root) / m.group(3))}\n{m.group(5)}"
+        def repl(m: re.Match, page: Path = page) -> str:
+            try:
+                block = render_block(m.group(2), Path(root) / m.group(3))
+            except (ValueError, FileNotFoundError, KeyError) as e:
+                raise type(e)(f"{page}: {e}") from e
+            return f"{m.group(1)}{block}\n{m.group(5)}"
 
         new = BLOCK.sub(repl, text)
         if new != text:

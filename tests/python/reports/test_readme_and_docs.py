@@ -60,3 +60,17 @@ def test_a_generated_block_follows_its_json(tmp_path):
     assert "| full build <= 10 min | 700 s (11.7 min) | 600 s (10.0 min) | missed |" in text
     assert "old" not in text and text.startswith("intro\n") and text.endswith("after\n")
     assert render_docs(tmp_path / "docs", tmp_path, check=True) == []
+
+
+def test_a_bad_generated_block_names_the_page_and_the_problem(tmp_path):
+    import pytest
+
+    from retail_lift.reports.docs_tables import render_docs
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "p.md"
+    page.write_text("<!-- generated: bench_targets bench/missing.json -->\n<!-- end generated -->\n")
+    with pytest.raises(FileNotFoundError, match=r"p\.md: generated block bench_targets: .*missing\.json"):
+        render_docs(tmp_path / "docs", tmp_path)
+    page.write_text("<!-- generated: nosuch bench/missing.json -->\n<!-- end generated -->\n")
+    with pytest.raises(ValueError, match=r"p\.md: unknown generated block kind 'nosuch'"):
+        render_docs(tmp_path / "docs", tmp_path)
