@@ -23,26 +23,31 @@ class TLearner(BaseMetaLearner):
     """T-learner (two models: control and treated).
 
     Args:
-        learner: base outcome model template for both groups. ``None`` uses the default
-            gradient-boosted classifier / regressor of :mod:`retail_lift.uplift.base`.
-        control_learner: template for the control model, overriding ``learner``.
-        treatment_learner: template for the per-arm treated models, overriding ``learner``.
+        learner: base outcome model for both groups: ``"auto"`` (default: the family, ``"logistic"``
+            or ``"boosting"``, chosen by inner cross-validated Qini on the rows given to ``fit``),
+            ``"logistic"`` / ``"boosting"`` to force a family, ``None`` (= ``"boosting"``) or an
+            estimator template (see :mod:`retail_lift.uplift.base`).
+        control_learner: template (or family) for the control model, overriding ``learner``.
+        treatment_learner: template (or family) for the per-arm treated models, overriding ``learner``.
         control_name: the label of the control group in ``treatment`` (default ``0``).
         outcome: ``"auto"``, ``"binary"`` or ``"continuous"``.
-        random_state: seed for unseeded base learners.
+        random_state: seed for unseeded base learners and the inner folds.
+        inner_folds: folds of the inner cross-validation of ``"auto"`` (default 3).
 
     Fitted attributes: ``treatment_names_``, ``outcome_``, ``n_features_in_``, ``control_model_``,
-    ``models_`` (dict arm -> fitted treated model).
+    ``models_`` (dict arm -> fitted treated model), ``base_learner_`` (the family chosen for the
+    ``"auto"`` arguments, ``None`` without any) and ``base_learner_scores_`` (family -> mean inner Qini).
     """
 
     def __init__(
         self,
-        learner=None,
+        learner="auto",
         control_learner=None,
         treatment_learner=None,
         control_name=0,
         outcome="auto",
         random_state=None,
+        inner_folds=3,
     ):
         self.learner = learner
         self.control_learner = control_learner
@@ -50,6 +55,9 @@ class TLearner(BaseMetaLearner):
         self.control_name = control_name
         self.outcome = outcome
         self.random_state = random_state
+        self.inner_folds = inner_folds
+
+    _BASE_LEARNER_PARAMS = ("learner", "control_learner", "treatment_learner")
 
     def _fit(self, X, labels, y):
         control = labels == self.control_name
