@@ -67,11 +67,11 @@ def _sigmoid(z):
 
 SIMULATIONS = {
     "sim_linear": "linear uplift on two features, 8 features of which 3 useless; 8,000 rows 50/50",
-    "sim_nonlinear": "uplift only where x0 > 0.5 and x1 > 0 (a corner), harm where x2 < -1; 8,000 rows 50/50",
+    "sim_nonlinear": "uplift +12 points only where x0 > 0 and x1 > 0 (a quadrant), -5 where x2 < -1; 8,000 rows 50/50",
     "sim_imbalanced": "linear uplift, 20 % treated (3,200 of 16,000 rows)",
-    "sim_two_arms": "control and two arms driven by different features (step for A, linear for B); 12,000 rows",
+    "sim_two_arms": "control and two arms driven by different features (step for A, linear for B); 18,000 rows",
     "sim_rare": "3 % base rate, binary features, interaction uplift of about 1.5 points; 15,000 rows 50/50",
-    "sim_many_noise": "30 features of which 26 useless, mildly nonlinear uplift; 8,000 rows 50/50",
+    "sim_many_noise": "30 features of which 26 useless, mildly nonlinear uplift; 12,000 rows 50/50",
 }
 
 
@@ -90,7 +90,7 @@ def simulate(name: str, seed: int = 0) -> tuple[pd.DataFrame, str]:
         n = 8000
         X = rng.normal(size=(n, 8))
         p0 = _sigmoid(-1.8 + 0.6 * np.abs(X[:, 3]) - 0.4 * (X[:, 4] > 0.5))
-        tau = 0.08 * ((X[:, 0] > 0.5) & (X[:, 1] > 0)) - 0.03 * (X[:, 2] < -1)
+        tau = 0.12 * ((X[:, 0] > 0) & (X[:, 1] > 0)) - 0.05 * (X[:, 2] < -1)
         arm = np.where(rng.random(n) < 0.5, "treated", "control")
         effect = {"treated": tau}
     elif name == "sim_imbalanced":
@@ -101,11 +101,11 @@ def simulate(name: str, seed: int = 0) -> tuple[pd.DataFrame, str]:
         arm = np.where(rng.random(n) < 0.2, "treated", "control")
         effect = {"treated": tau}
     elif name == "sim_two_arms":
-        n = 12000
+        n = 18000
         X = rng.normal(size=(n, 8))
         p0 = _sigmoid(-1.9 + 0.4 * X[:, 2] + 0.3 * X[:, 3])
         arm = rng.choice(np.array(["control", "arm_a", "arm_b"]), size=n)
-        effect = {"arm_a": 0.05 * (X[:, 0] > 0), "arm_b": np.clip(0.02 + 0.02 * X[:, 1], -0.03, 0.08)}
+        effect = {"arm_a": 0.07 * (X[:, 0] > 0), "arm_b": np.clip(0.02 + 0.025 * X[:, 1], -0.03, 0.09)}
     elif name == "sim_rare":
         n = 15000
         B = (rng.random((n, 10)) < np.linspace(0.15, 0.6, 10)).astype(float)
@@ -116,10 +116,10 @@ def simulate(name: str, seed: int = 0) -> tuple[pd.DataFrame, str]:
         arm = np.where(rng.random(n) < 0.5, "treated", "control")
         effect = {"treated": np.clip(tau, -0.01, 0.06)}
     elif name == "sim_many_noise":
-        n = 8000
+        n = 12000
         X = rng.normal(size=(n, 30))
         p0 = _sigmoid(-1.7 + 0.4 * X[:, 0] + 0.3 * X[:, 1] ** 2 - 0.3)
-        tau = np.clip(0.025 + 0.02 * X[:, 2] + 0.02 * np.tanh(2 * X[:, 3]), -0.04, 0.09)
+        tau = np.clip(0.025 + 0.03 * X[:, 2] + 0.02 * np.tanh(2 * X[:, 3]), -0.05, 0.1)
         arm = np.where(rng.random(n) < 0.5, "treated", "control")
         effect = {"treated": tau}
     else:

@@ -50,11 +50,12 @@ Design choices
   family: ``learner="auto"`` compares the X- and the T-learner, ``base_learner="auto"`` L2-logistic and
   gradient-boosted outcome models, so four candidates) is scored by an inner ``inner_folds``-fold
   cross-validation (default 3) of the fold's training part, by its Qini coefficient averaged over the
-  inner folds and the experiment's arms; the best wins, except that a boosted candidate must beat the
-  best logistic one by more than one standard error of their per-fold differences (the
-  one-standard-error rule, :func:`retail_lift.uplift.base.inner_cv_select`: on a tie the simpler, cheaper
-  and less noisy family). The winner is fitted on the whole training part and predicts the fold's
-  exposures. So **every participant gets an out-of-fold prediction from a learner that was
+  inner folds and the experiment's arms. The winner is the simplest candidate whose mean is within one
+  standard error (of the per-fold differences) of the best mean: the one-standard-error rule
+  (:func:`retail_lift.uplift.base.inner_cv_select`), with the order T-logistic, X-logistic,
+  T-boosting, X-boosting (a second model stage, then a more flexible family, must win clearly: on a
+  tie the simpler, cheaper and less noisy learner). The winner is fitted on the whole training part
+  and predicts the fold's exposures. So **every participant gets an out-of-fold prediction from a learner that was
   neither chosen nor fitted with it**, and the reported ``qini_auc`` (on all of them, pooled into one
   ranking) evaluates the whole procedure "select, then fit": it is not the score that made any choice.
   What is nested: the choice of kind and family and the fit. What is not: the candidate set, the
@@ -601,6 +602,13 @@ def _candidates(learner: str, base_learner: str) -> list[tuple[str, str]]:
     return [(k, f) for f in families for k in kinds]
 
 
+def _complexity(kind: str, family: str) -> int:
+    """Order of the one-standard-error rule of the selection, simplest first: the T-learner (two outcome
+    models) before the X-learner (a second, effect-model stage) before the S-learner, logistic before
+    boosting: t_logistic, x_logistic, s_logistic, t_boosting, x_boosting, s_boosting."""
+    return 3 * BASE_FAMILIES.index(family) + "txs".index(kind)
+
+
 def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_state) -> tuple[tuple, dict]:
     """The (kind, family) with the best inner cross-validated Qini on ``rows`` only, and every candidate's
     mean inner Qini (:func:`retail_lift.uplift.base.inner_cv_select`; one candidate: no selection)."""
@@ -614,7 +622,7 @@ def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_s
 
     sel = inner_cv_select({c: factory(*c) for c in candidates}, X[rows], lab, y[rows], control,
                           n_folds=inner_folds, random_state=random_state,
-                          complexity={c: BASE_FAMILIES.index(c[1]) for c in candidates})
+                          complexity={c: _complexity(*c) for c in candidates})
     return sel.best, dict(sel.scores)
 
 
@@ -747,26 +755,18 @@ def _estimable_arms(labels: np.ndarray, y: np.ndarray, control: str, arms: list,
     return keep, skipped
 
 
-def _placebo_cross_fit(kind: str, family: str, control: str, arms: list, X: np.ndarray, labels: np.ndarray,
-                       y: np.ndarray, plan: list, random_state, n_placebo: int) -> dict:
-    """Out-of-fold Qini per arm of ``n_placebo`` placebo runs: ``{arm: array of Qinis}``.
+def _placebo_run(kind: str, family: str, control: str, arms: list, X: np.ndarray, labels: np.ndarray,
+                 y: np.ndarray, plan: list, random_state, rows: np.ndarray, permuted: np.ndarray):
+    """One placebo run: the labels of ``rows`` replaced by ``permuted``, the learner refitted in every fold of
+    ``plan``; the pooled out-of-fold Qini per arm (``None`` when a fit fails)."""
+    from threadpoolctl import threadpool_limits
 
-    Each run permutes the arm labels among the rows of ``plan`` (so the placebo treatment has no effect
-    on anyone), then refits the learner ``kind`` with the ``family`` fixed in every fold of ``plan`` (the
-    same cross-fitting folds as the real fit) and scores the pooled out-of-fold predictions against the
-    permuted labels, exactly as the real out-of-fold Qini. Runs whose fit fails (a training part left
-    without an outcome of an arm) are skipped.
-    """
-    seed = 0 if random_state is None else int(random_state)
-    rng = np.random.default_rng([seed, 1000])
-    rows = np.unique(np.concatenate([np.concatenate([tr, te]) for tr, te, _ in plan]))
+    shuffled = labels.copy()
+    shuffled[rows] = permuted
     eval_idx = np.concatenate([te for _, te, _ in plan])
-    out: dict = {arm: [] for arm in arms}
-    for _ in range(n_placebo):
-        shuffled = labels.copy()
-        shuffled[rows] = rng.permutation(labels[rows])
-        pred = np.full((eval_idx.size, len(arms)), np.nan)
-        pos = 0
+    pred = np.full((eval_idx.size, len(arms)), np.nan)
+    pos = 0
+    with threadpool_limits(limits=1):
         try:
             for train_idx, test_idx, _ in plan:
                 lab = shuffled[train_idx]
@@ -776,11 +776,43 @@ def _placebo_cross_fit(kind: str, family: str, control: str, arms: list, X: np.n
                     :, [model.treatment_names_.index(a) for a in arms]]
                 pos += test_idx.size
         except ValueError:
+            return None
+    e_lab, e_y = shuffled[eval_idx], y[eval_idx].astype(float)
+    out = {}
+    for j, arm in enumerate(arms):
+        cmp = (e_lab == control) | (e_lab == arm)
+        out[arm] = _safe(qini_auc_score, e_y[cmp], pred[cmp, j], (e_lab[cmp] == arm).astype(int))
+    return out
+
+
+def _placebo_cross_fit(kind: str, family: str, control: str, arms: list, X: np.ndarray, labels: np.ndarray,
+                       y: np.ndarray, plan: list, random_state, n_placebo: int, n_jobs: int = 1) -> dict:
+    """Out-of-fold Qini per arm of ``n_placebo`` placebo runs: ``{arm: array of Qinis}``.
+
+    Each run permutes the arm labels among the rows of ``plan`` (so the placebo treatment has no effect
+    on anyone), then refits the learner ``kind`` with the ``family`` fixed in every fold of ``plan`` (the
+    same cross-fitting folds as the real fit) and scores the pooled out-of-fold predictions against the
+    permuted labels, exactly as the real out-of-fold Qini. Runs whose fit fails (a training part left
+    without an outcome of an arm) are skipped. The permutations are drawn up front from ``random_state``,
+    so the result does not depend on ``n_jobs`` (runs in parallel processes when > 1).
+    """
+    seed = 0 if random_state is None else int(random_state)
+    rng = np.random.default_rng([seed, 1000])
+    rows = np.unique(np.concatenate([np.concatenate([tr, te]) for tr, te, _ in plan]))
+    perms = [rng.permutation(labels[rows]) for _ in range(n_placebo)]
+    args = (kind, family, control, arms, X, labels, y, plan, random_state, rows)
+    if n_jobs > 1 and n_placebo > 1:
+        from joblib import Parallel, delayed
+
+        runs = Parallel(n_jobs=n_jobs)(delayed(_placebo_run)(*args, p) for p in perms)
+    else:
+        runs = [_placebo_run(*args, p) for p in perms]
+    out: dict = {arm: [] for arm in arms}
+    for run in runs:
+        if run is None:
             continue
-        e_lab, e_y = shuffled[eval_idx], y[eval_idx].astype(float)
-        for j, arm in enumerate(arms):
-            cmp = (e_lab == control) | (e_lab == arm)
-            out[arm].append(_safe(qini_auc_score, e_y[cmp], pred[cmp, j], (e_lab[cmp] == arm).astype(int)))
+        for arm in arms:
+            out[arm].append(run[arm])
     return {arm: np.asarray([q for q in v if np.isfinite(q)]) for arm, v in out.items()}
 
 
@@ -1002,7 +1034,8 @@ def fit_score_uplift(
             ``status`` row in ``metrics`` with the reason in ``note``; the other arms go on).
         min_treated_conversions: fewer conversions than this among an arm's exposures makes the arm not
             estimable (default 10).
-        n_threads: OpenMP / BLAS threads of the base learners.
+        n_threads: OpenMP / BLAS threads of the base learners, and processes of the placebo runs (each
+            single-threaded; the result does not depend on it).
         score_block_rows: customers scored per block (``None``: all at once; rounded up to a multiple
             of 64); only the memory of the learners' intermediate arrays depends on it (with
             ``n_threads=1`` the scores are bit for bit the same, see :func:`_score_blocks`).
@@ -1155,7 +1188,7 @@ def fit_score_uplift(
             # placebo: the arm labels shuffled n_placebo times, the kept (kind, family) refitted in the same
             # cross-fitting folds (no inner selection per shuffle)
             placebo = (_placebo_cross_fit(kind, family, control, ok_arms, X, labels, y, plan, random_state,
-                                          n_placebo) if n_placebo > 0 else {})
+                                          n_placebo, n_jobs=n_threads) if n_placebo > 0 else {})
             e_lab, e_y = labels[eval_idx], y[eval_idx]
             agreement = float(np.mean([c == best for c, _ in fold_choices]))
             for j, arm in enumerate(ok_arms):

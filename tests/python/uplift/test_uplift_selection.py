@@ -243,3 +243,16 @@ def test_defaults_reach_095_of_the_logistic_t_learner_on_the_fixture():
     for name in ("TLearner()", "XLearner()", "warehouse"):
         assert np.mean(qini[name]) >= 0.95 * base, (name, qini[name], qini["baseline"])
     assert time.perf_counter() - start < 60  # about 15 s on one free core
+
+
+def test_placebo_runs_do_not_depend_on_the_number_of_processes():
+    from retail_lift.uplift.pipeline import _cross_fit_folds, _placebo_cross_fit
+
+    X, t, y = _corner_world(n=1500, seed=8)
+    labels = np.where(t == 1, "arm", "control")
+    fold = _cross_fit_folds(len(y), labels, y, 3, 0)
+    plan = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f), f) for f in range(3)]
+    one = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 6, n_jobs=1)
+    two = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 6, n_jobs=2)
+    assert one["arm"].size == 6
+    np.testing.assert_array_equal(one["arm"], two["arm"])
