@@ -26,12 +26,12 @@ and :class:`~retail_lift.uplift.XLearner`:
   * ``"auto"`` (the default): the family is **chosen on the rows given to** ``fit`` by an inner
     ``inner_folds``-fold cross-validation (stratified by arm and outcome): every family of
     :data:`BASE_FAMILIES` is fitted on ``inner_folds - 1`` folds and predicts the last, its score is
-    the Qini coefficient (:func:`~retail_lift.uplift.qini_auc_score`, averaged over the arms) of each
-    held-out fold, averaged over the folds, and the family with the best mean wins, except that
-    ``"boosting"`` must beat ``"logistic"`` by more than one standard error of their per-fold
-    differences (the one-standard-error rule: the simpler model unless the flexible one is clearly
+    the Qini coefficient (:func:`~retail_lift.uplift.qini_auc_score`, averaged over the arms) of its
+    pooled out-of-fold predictions, and the family with the best score wins, except that
+    ``"boosting"`` must beat ``"logistic"`` by more than one (paired bootstrap) standard error of the
+    difference (the one-standard-error rule: the simpler model unless the flexible one is clearly
     better; see :func:`inner_cv_select`); the learner is then refitted on all its rows with that family. Fitted
-    attributes ``base_learner_`` (the family) and ``base_learner_scores_`` (family -> mean inner
+    attributes ``base_learner_`` (the family) and ``base_learner_scores_`` (family -> inner
     Qini) record the choice. A learner fitted inside an outer cross-validation therefore chooses
     its family without the outer held-out rows (nested selection).
   * ``"logistic"``: an L2-penalised ``LogisticRegression(C=0.1)`` on standardised features
@@ -158,7 +158,8 @@ def selection_score(y, uplift, treatment, outcome: str = "binary") -> float:
 
 @dataclass(frozen=True)
 class InnerSelection:
-    """Result of :func:`inner_cv_select`: the winner, each candidate's mean score and its per-fold scores."""
+    """Result of :func:`inner_cv_select`: the winner, each candidate's score (pooled out-of-fold Qini) and its
+    per-fold scores."""
 
     best: str
     scores: dict
@@ -197,6 +198,7 @@ def inner_cv_select(
     random_state=None,
     outcome: str = "binary",
     complexity: Mapping[str, int] | None = None,
+    n_bootstrap: int = 100,
 ) -> InnerSelection:
     """Choose among uplift learners by cross-validated Qini on the given rows only.
 
@@ -208,16 +210,20 @@ def inner_cv_select(
         n_folds: inner folds (>= 2), stratified by arm and outcome.
         random_state: seed of the folds.
         outcome: ``"binary"`` or ``"continuous"`` (the score, :func:`selection_score`).
+        complexity: name -> level for the one-standard-error rule (lower = simpler).
+        n_bootstrap: paired bootstrap resamples for the standard error of a difference of scores.
 
-    Each candidate is fitted on ``n_folds - 1`` folds and predicts the remaining one; the fold's score
-    is :func:`selection_score` per arm (that arm's and the control rows of the fold), averaged over the
-    arms; a candidate's score is the mean over folds (folds where it could not be fitted, e.g. an
-    outcome missing from a training part, are left out). The best mean wins (ties and all-NaN: the
-    first candidate), **unless a simpler candidate is within one standard error of it** (the
-    one-standard-error rule): with ``complexity`` (name -> level, lower = simpler; default all 0)
-    the winner is the best candidate of the simplest level whose best mean is at least the overall best
-    mean minus the standard error of the per-fold differences between the two (paired over the same
-    folds). A more flexible model must beat a simpler one by more than the noise of the comparison.
+    Each candidate is fitted on ``n_folds - 1`` folds and predicts the remaining one, so every row gets
+    an out-of-fold prediction; a candidate's score is :func:`selection_score` of its pooled out-of-fold
+    predictions per arm (that arm's and the control rows), averaged over the arms (a candidate that
+    cannot be fitted in a fold, e.g. an outcome missing from a training part, scores NaN). The best
+    score wins (ties and all-NaN: the first candidate), **unless a simpler candidate is within one
+    standard error of it** (the one-standard-error rule): with ``complexity`` (name -> level, lower =
+    simpler; default all 0) the winner is the best candidate of the simplest level whose score is at
+    least the best score minus the standard error of the difference between the two, estimated by
+    ``n_bootstrap`` paired bootstrap resamples of the rows (both candidates' predictions of the same
+    resampled rows). A more flexible model must beat a simpler one by more than the sampling noise of
+    the comparison. ``fold_scores`` (each fold's score) are kept for information.
     """
     if not candidates:
         raise ValueError("candidates must not be empty")
@@ -231,29 +237,40 @@ def inner_cv_select(
         return InnerSelection(names[0], {names[0]: float("nan")}, {names[0]: []}, 0)
     fold = _inner_folds(labels, y, int(n_folds), random_state, outcome == "binary")
     arms = [a for a in pd.unique(labels) if a != control_name]
-    fold_scores = {name: [] for name in names}
-    for f in range(int(n_folds)):
-        train, test = fold != f, fold == f
-        for name in names:
+    compare = {arm: np.flatnonzero((labels == arm) | (labels == control_name)) for arm in arms}
+
+    def score(pred, rows=None) -> float:
+        per_arm = []
+        for j, arm in enumerate(arms):
+            r = compare[arm] if rows is None else rows[j]
+            per_arm.append(selection_score(y[r], pred[r, j], (labels[r] == arm).astype(int), outcome))
+        per_arm = [v for v in per_arm if np.isfinite(v)]
+        return float(np.mean(per_arm)) if per_arm else float("nan")
+
+    preds, fold_scores = {}, {name: [] for name in names}
+    for name in names:
+        pred = np.full((labels.size, len(arms)), np.nan)
+        for f in range(int(n_folds)):
+            train, test = fold != f, fold == f
             try:
                 model = candidates[name]().fit(X[train], labels[train], y[train])
             except ValueError:
                 fold_scores[name].append(float("nan"))
-                continue
-            pred = model.predict_uplift(X[test])
+                pred[:] = np.nan
+                break
+            p = model.predict_uplift(X[test])
+            for j, arm in enumerate(arms):
+                if arm in model.treatment_names_:
+                    pred[test, j] = p[:, model.treatment_names_.index(arm)]
             lab, yt, per_arm = labels[test], y[test], []
-            for arm in arms:
-                if arm not in model.treatment_names_:
-                    continue
-                rows = (lab == arm) | (lab == control_name)
-                j = model.treatment_names_.index(arm)
-                per_arm.append(selection_score(yt[rows], pred[rows, j], (lab[rows] == arm).astype(int), outcome))
+            for j, arm in enumerate(arms):
+                r = (lab == arm) | (lab == control_name)
+                per_arm.append(selection_score(yt[r], pred[test][r, j], (lab[r] == arm).astype(int), outcome))
             per_arm = [v for v in per_arm if np.isfinite(v)]
             fold_scores[name].append(float(np.mean(per_arm)) if per_arm else float("nan"))
-    scores = {}
-    for name in names:
-        finite = [v for v in fold_scores[name] if np.isfinite(v)]
-        scores[name] = float(np.mean(finite)) if finite else float("nan")
+        preds[name] = pred
+    scores = {name: (score(preds[name]) if np.isfinite(preds[name]).all() else float("nan")) for name in names}
+
     def argmax(group):
         top = group[0]
         for name in group[1:]:
@@ -263,15 +280,21 @@ def inner_cv_select(
 
     best = argmax(names)
     level = {name: int((complexity or {}).get(name, 0)) for name in names}
-    for lv in sorted({level[n] for n in names if level[n] < level[best]}):
-        simple = argmax([n for n in names if level[n] == lv])
-        diff = np.asarray(fold_scores[best], dtype=float) - np.asarray(fold_scores[simple], dtype=float)
-        diff = diff[np.isfinite(diff)]
-        if not np.isfinite(scores[simple]) or diff.size < 2:
-            continue
-        if diff.mean() <= diff.std(ddof=1) / np.sqrt(diff.size):
-            best = simple
-            break
+    simpler = sorted({level[n] for n in names if level[n] < level[best]})
+    if simpler and np.isfinite(scores[best]):
+        rng = np.random.default_rng([0 if random_state is None else int(random_state) % (2**32), 7])
+        resamples = [[rng.choice(compare[arm], compare[arm].size) for arm in arms] for _ in range(n_bootstrap)]
+        boot_best = np.array([score(preds[best], r) for r in resamples])
+        for lv in simpler:
+            simple = argmax([n for n in names if level[n] == lv])
+            if not np.isfinite(scores[simple]):
+                continue
+            diff = boot_best - np.array([score(preds[simple], r) for r in resamples])
+            diff = diff[np.isfinite(diff)]
+            se = float(diff.std(ddof=1)) if diff.size > 1 else float("inf")
+            if scores[best] - scores[simple] <= se:
+                best = simple
+                break
     return InnerSelection(best, scores, fold_scores, int(n_folds))
 
 

@@ -22,7 +22,7 @@ every customer's state before the score cutoff, same feature definitions) and re
     ``k_fractions``) and ``observed_uplift`` on the nested out-of-fold predictions,
     ``placebo_qini_mean`` / ``placebo_qini_sd`` / ``placebo_qini_p95``, ``n_placebo``, ``placebo_pass``
     (1 / 0), ``selection_agreement`` (share of the outer folds whose own selection chose the same
-    learner and family), ``n_treated`` / ``n_control``; every candidate's ``inner_qini`` (its mean inner
+    learner and family), ``n_treated`` / ``n_control``; every candidate's ``inner_qini`` (its inner
     cross-validated Qini on all of the experiment's exposures, the score that chose the scoring learner;
     averaged over the experiment's arms, so the same on every arm). ``status`` rows (``learner`` NULL)
     say why an arm was not estimated (``note``: "not estimable: ..." or "experiment dropped: ...");
@@ -49,9 +49,10 @@ Design choices
   **chosen using the other folds only** (:func:`select_uplift_learner`): every candidate (kind x
   family: ``learner="auto"`` compares the X- and the T-learner, ``base_learner="auto"`` L2-logistic and
   gradient-boosted outcome models, so four candidates) is scored by an inner ``inner_folds``-fold
-  cross-validation (default 3) of the fold's training part, by its Qini coefficient averaged over the
-  inner folds and the experiment's arms. The winner is the simplest candidate whose mean is within one
-  standard error (of the per-fold differences) of the best mean: the one-standard-error rule
+  cross-validation (default 3) of the fold's training part, by the Qini coefficient of its pooled inner
+  out-of-fold predictions, averaged over the experiment's arms. The winner is the simplest candidate
+  whose score is within one
+  standard error (paired bootstrap of the difference) of the best: the one-standard-error rule
   (:func:`retail_lift.uplift.base.inner_cv_select`), with the order T-logistic, X-logistic,
   T-boosting, X-boosting (a second model stage, then a more flexible family, must win clearly: on a
   tie the simpler, cheaper and less noisy learner). The winner is fitted on the whole training part
@@ -611,7 +612,7 @@ def _complexity(kind: str, family: str) -> int:
 
 def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_state) -> tuple[tuple, dict]:
     """The (kind, family) with the best inner cross-validated Qini on ``rows`` only, and every candidate's
-    mean inner Qini (:func:`retail_lift.uplift.base.inner_cv_select`; one candidate: no selection)."""
+    inner cross-validated Qini (:func:`retail_lift.uplift.base.inner_cv_select`; one candidate: no selection)."""
     if len(candidates) == 1:
         return candidates[0], {}
     lab = labels[rows]
@@ -629,7 +630,7 @@ def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_s
 @dataclass(frozen=True)
 class SelectedLearner:
     """The learner :func:`select_uplift_learner` chose and fitted: ``kind`` (t, x, s), ``base_learner`` (the
-    outcome-model family), the fitted ``model`` and ``inner_scores`` ((kind, family) -> mean inner Qini;
+    outcome-model family), the fitted ``model`` and ``inner_scores`` ((kind, family) -> inner cross-validated Qini;
     empty when there was a single candidate)."""
 
     kind: str

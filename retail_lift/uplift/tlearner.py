@@ -36,7 +36,7 @@ class TLearner(BaseMetaLearner):
 
     Fitted attributes: ``treatment_names_``, ``outcome_``, ``n_features_in_``, ``control_model_``,
     ``models_`` (dict arm -> fitted treated model), ``base_learner_`` (the family chosen for the
-    ``"auto"`` arguments, ``None`` without any) and ``base_learner_scores_`` (family -> mean inner Qini).
+    ``"auto"`` arguments, ``None`` without any) and ``base_learner_scores_`` (family -> inner cross-validated Qini).
     """
 
     def __init__(
