@@ -1035,8 +1035,7 @@ def fit_score_uplift(
             ``status`` row in ``metrics`` with the reason in ``note``; the other arms go on).
         min_treated_conversions: fewer conversions than this among an arm's exposures makes the arm not
             estimable (default 10).
-        n_threads: OpenMP / BLAS threads of the base learners, and processes of the placebo runs (each
-            single-threaded; the result does not depend on it).
+        n_threads: OpenMP / BLAS threads of the base learners (the placebo runs are single-threaded).
         score_block_rows: customers scored per block (``None``: all at once; rounded up to a multiple
             of 64); only the memory of the learners' intermediate arrays depends on it (with
             ``n_threads=1`` the scores are bit for bit the same, see :func:`_score_blocks`).
@@ -1189,7 +1188,7 @@ def fit_score_uplift(
             # placebo: the arm labels shuffled n_placebo times, the kept (kind, family) refitted in the same
             # cross-fitting folds (no inner selection per shuffle)
             placebo = (_placebo_cross_fit(kind, family, control, ok_arms, X, labels, y, plan, random_state,
-                                          n_placebo, n_jobs=n_threads) if n_placebo > 0 else {})
+                                          n_placebo) if n_placebo > 0 else {})
             e_lab, e_y = labels[eval_idx], y[eval_idx]
             agreement = float(np.mean([c == best for c, _ in fold_choices]))
             for j, arm in enumerate(ok_arms):
