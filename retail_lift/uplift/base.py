@@ -395,6 +395,8 @@ class BaseMetaLearner(BaseEstimator):
     def _select_family(self, X, labels, y, auto: list[str]) -> tuple[str, dict]:
         """The family of the ``"auto"`` arguments, by inner cross-validated Qini on these rows."""
         folds = getattr(self, "inner_folds", 3)
+        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+            raise ValueError(f"inner_folds must be an int >= 2, got {folds!r}")
 
         def factory(family):
             return lambda: clone(self).set_params(**{name: family for name in auto}, outcome=self.outcome_)
