@@ -336,7 +336,8 @@ def write_markdown(results: dict, path: Path) -> None:
                 f"{_fmt(s['diff_ci_high'])}] | {_fmt(s['margin_095'])} [{_fmt(s['margin_ci_low'])}, "
                 f"{_fmt(s['margin_ci_high'])}] | {'yes' if s['meets_rule'] else '**no**'} | {s['choices']} |")
             if not s["meets_rule"]:
-                failures.append(f"{name} / {s['arm']} / {s['learner']}: ratio {_fmt(s['ratio_of_means'], 3)}, "
+                why = "" if np.isfinite(s["ratio_of_means"]) else " (undefined: the baseline's mean Qini is <= 0)"
+                failures.append(f"{name} / {s['arm']} / {s['learner']}: ratio {_fmt(s['ratio_of_means'], 3)}{why}, "
                                 f"margin {_fmt(s['margin_095'])} [{_fmt(s['margin_ci_low'])}, "
                                 f"{_fmt(s['margin_ci_high'])}]")
     lines += ["", "## Where the rule fails", ""]
