@@ -226,25 +226,32 @@ def run_split(df: pd.DataFrame, control: str, seed: int) -> list[dict]:
     seconds["baseline_t_logistic"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     m = TLearner(control_name=control, random_state=seed).fit(X[train], labels[train], y[train])
-    fitted["TLearner()"], info["TLearner()"] = m, m.base_learner_
+    fitted["TLearner()"], info["TLearner()"] = m, dict(m.base_learners_)
     seconds["TLearner()"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     m = XLearner(control_name=control, random_state=seed).fit(X[train], labels[train], y[train])
-    fitted["XLearner()"], info["XLearner()"] = m, m.base_learner_
+    fitted["XLearner()"], info["XLearner()"] = m, dict(m.base_learners_)
     seconds["XLearner()"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    sel = select_uplift_learner(X, labels, y, control, random_state=seed, rows=train)
-    fitted["warehouse_selected"], info["warehouse_selected"] = sel.model, f"{sel.kind}_{sel.base_learner}"
+    # the warehouse's choice, per arm on that arm's and the control's training rows (as fit_score_uplift)
+    per_arm = {}
+    for arm in arms:
+        rows_arm = train[(labels[train] == arm) | (labels[train] == control)]
+        sel = select_uplift_learner(X, labels, y, control, random_state=seed, rows=rows_arm)
+        per_arm[arm] = sel.model
+        info.setdefault("warehouse_selected", {})[arm] = f"{sel.kind}_{sel.base_learner}"
+    fitted["warehouse_selected"] = per_arm
     seconds["warehouse_selected"] = time.perf_counter() - t0
     rows = []
     for name, model in fitted.items():
-        pred = model.predict_uplift(X[test])
         for arm in arms:
+            m = model[arm] if isinstance(model, dict) else model
+            pred = m.predict_uplift(X[test], arm=arm)
             cmp = (labels[test] == arm) | (labels[test] == control)
-            j = model.treatment_names_.index(arm)
-            rows.append({"split": seed, "arm": arm, "learner": name, "choice": info.get(name, "t_logistic"),
+            choice = info.get(name, {}).get(arm, "t_logistic") if name in info else "t_logistic"
+            rows.append({"split": seed, "arm": arm, "learner": name, "choice": choice,
                          "seconds": round(seconds[name], 3),
-                         "qini": _qini(y[test][cmp], pred[cmp, j], (labels[test][cmp] == arm).astype(int))})
+                         "qini": _qini(y[test][cmp], pred[cmp], (labels[test][cmp] == arm).astype(int))})
     return rows
 
 

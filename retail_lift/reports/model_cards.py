@@ -271,15 +271,16 @@ CARDS: tuple[Card, ...] = (
                                                 "n_placebo", "placebo_pass", "selection_agreement"))
                           + f" from {_UPLIFT_METRICS} where is_selected_learner and metric_name <> 'inner_qini' "
                             f"group by all order by experiment_id, promotion_id", (_UPLIFT_METRICS,),
-                          note="Placebo: the arm labels shuffled `n_placebo` times, the scoring learner refitted in "
+                          note="Placebo: the labels of the arm's and the control's exposures shuffled `n_placebo` "
+                               "times, the arm's scoring learner refitted in "
                                "the same folds; `placebo_pass` = 1 when `qini_auc` is above the placebo's 95th "
                                "percentile. `selection_agreement`: share of the folds that chose the same learner."),
-                  Section("Learner selection (inner cross-validated Qini of every candidate on all exposures; "
-                          "averaged over the experiment's arms)",
-                          "select experiment_id, learner, base_learner, max(metric_value) as inner_qini, "
+                  Section("Learner selection, per arm (inner cross-validated Qini of every candidate on all "
+                          "exposures of the arm and the control)",
+                          "select experiment_id, promotion_id, learner, base_learner, max(metric_value) as inner_qini, "
                           "bool_or(is_selected_learner) as selected "
                           f"from {_UPLIFT_METRICS} where metric_name = 'inner_qini' group by all "
-                          "order by experiment_id, inner_qini desc", (_UPLIFT_METRICS,)),
+                          "order by experiment_id, promotion_id, inner_qini desc", (_UPLIFT_METRICS,)),
                   Section("Arms not estimated, and arms that fail the placebo",
                           "select experiment_id, promotion_id, metric_name as kind, note "
                           f"from {_UPLIFT_METRICS} where metric_name in ('status', 'placebo_status') "

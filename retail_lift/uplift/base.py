@@ -32,7 +32,11 @@ and :class:`~retail_lift.uplift.XLearner`:
     difference (the one-standard-error rule: the simpler model unless the flexible one is clearly
     better; see :func:`inner_cv_select`); the learner is then refitted on all its rows with that family. Fitted
     attributes ``base_learner_`` (the family) and ``base_learner_scores_`` (family -> inner
-    Qini) record the choice. A learner fitted inside an outer cross-validation therefore chooses
+    Qini) record the choice. With several arms the family is chosen **per arm**, on that arm's and the
+    control's rows: ``base_learners_`` (arm -> family) records it, ``base_learner_scores_`` is then
+    arm -> (family -> inner Qini) and ``base_learner_`` is the common family, or ``"per_arm"`` when the
+    arms chose differently (the T- and X-learners then keep one control model per family).
+    A learner fitted inside an outer cross-validation therefore chooses
     its family without the outer held-out rows (nested selection).
   * ``"logistic"``: an L2-penalised ``LogisticRegression(C=0.1)`` on standardised features
     (:func:`logistic_outcome_learner`) for a binary outcome; a ridge regression on standardised
@@ -75,6 +79,7 @@ from retail_lift.validation import as_1d_float, as_2d_float, check_binary, check
 __all__ = [
     "BASE_FAMILIES",
     "BaseMetaLearner",
+    "SELECTION_N_SE",
     "InnerSelection",
     "default_classifier",
     "default_regressor",
@@ -84,6 +89,10 @@ __all__ = [
     "logistic_outcome_learner",
     "selection_score",
 ]
+
+#: Standard errors by which a more complex candidate must beat a simpler one in :func:`inner_cv_select`
+#: (1.645: the one-sided 95 % paired bootstrap lower bound of its gain is above 0).
+SELECTION_N_SE = 1.645
 
 #: Base-learner families that ``"auto"`` chooses between (in this order: the first wins a tie).
 BASE_FAMILIES = ("logistic", "boosting")
@@ -199,6 +208,7 @@ def inner_cv_select(
     outcome: str = "binary",
     complexity: Mapping[str, int] | None = None,
     n_bootstrap: int = 100,
+    n_se: float = SELECTION_N_SE,
 ) -> InnerSelection:
     """Choose among uplift learners by cross-validated Qini on the given rows only.
 
@@ -212,18 +222,23 @@ def inner_cv_select(
         outcome: ``"binary"`` or ``"continuous"`` (the score, :func:`selection_score`).
         complexity: name -> level for the one-standard-error rule (lower = simpler).
         n_bootstrap: paired bootstrap resamples for the standard error of a difference of scores.
+        n_se: a more complex candidate wins only if its score exceeds the simpler one's by more than
+            ``n_se`` standard errors of the difference (default :data:`SELECTION_N_SE` = 1.645: the
+            one-sided 95 % paired lower bound of the gain is above 0).
 
     Each candidate is fitted on ``n_folds - 1`` folds and predicts the remaining one, so every row gets
     an out-of-fold prediction; a candidate's score is :func:`selection_score` of its pooled out-of-fold
     predictions per arm (that arm's and the control rows), averaged over the arms (a candidate that
     cannot be fitted in a fold, e.g. an outcome missing from a training part, scores NaN). The best
-    score wins (ties and all-NaN: the first candidate), **unless a simpler candidate is within one
-    standard error of it** (the one-standard-error rule): with ``complexity`` (name -> level, lower =
-    simpler; default all 0) the winner is the best candidate of the simplest level whose score is at
-    least the best score minus the standard error of the difference between the two, estimated by
-    ``n_bootstrap`` paired bootstrap resamples of the rows (both candidates' predictions of the same
-    resampled rows). A more flexible model must beat a simpler one by more than the sampling noise of
-    the comparison. ``fold_scores`` (each fold's score) are kept for information.
+    score wins (ties and all-NaN: the first candidate), **unless a simpler candidate is not clearly
+    worse**: with ``complexity`` (name -> level, lower = simpler; default all 0) the winner is the best
+    candidate of the simplest level whose score is at least the best score minus ``n_se`` standard
+    errors of the difference between the two, estimated by ``n_bootstrap`` paired bootstrap resamples
+    of the rows (both candidates' predictions of the same resampled rows). With the default ``n_se`` a
+    more flexible model must show a gain whose one-sided 95 % paired lower bound is above 0. (A
+    one-standard-error rule, ``n_se=1``, left logistic for boosting on 10-30 % of the splits of
+    simulations where boosting then lost out of sample: ``bench/results/uplift_learners.md``.)
+    ``fold_scores`` (each fold's score) are kept for information.
     """
     if not candidates:
         raise ValueError("candidates must not be empty")
@@ -292,7 +307,7 @@ def inner_cv_select(
             diff = boot_best - np.array([score(preds[simple], r) for r in resamples])
             diff = diff[np.isfinite(diff)]
             se = float(diff.std(ddof=1)) if diff.size > 1 else float("inf")
-            if scores[best] - scores[simple] <= se:
+            if scores[best] - scores[simple] <= float(n_se) * se:
                 best = simple
                 break
     return InnerSelection(best, scores, fold_scores, int(n_folds))
@@ -363,9 +378,19 @@ class BaseMetaLearner(BaseEstimator):
         self.treatment_names_ = arms.tolist()
         self.n_features_in_ = X_arr.shape[1]
         auto = self._check_base_learners()
-        self.base_learner_, self.base_learner_scores_ = None, {}
-        if auto:
+        self.base_learner_, self.base_learner_scores_, self.base_learners_ = None, {}, {}
+        if auto and arms.size == 1:
             self.base_learner_, self.base_learner_scores_ = self._select_family(X_arr, labels, y_arr, auto)
+            self.base_learners_ = {self.treatment_names_[0]: self.base_learner_}
+        elif auto:
+            # several arms: each arm's family is chosen on its own rows and the control's (a family that
+            # suits one arm's effect is not forced on another)
+            for arm in self.treatment_names_:
+                rows = is_control | (labels == arm)
+                fam, scores = self._select_family(X_arr[rows], labels[rows], y_arr[rows], auto)
+                self.base_learners_[arm], self.base_learner_scores_[arm] = fam, scores
+            fams = set(self.base_learners_.values())
+            self.base_learner_ = fams.pop() if len(fams) == 1 else "per_arm"
         self._rng = check_random_state(self.random_state) if self.random_state is not None else None
         try:
             self._fit(X_arr, labels, y_arr)
@@ -454,16 +479,21 @@ class BaseMetaLearner(BaseEstimator):
 
     # ---- helpers for subclasses ------------------------------------------------------------
 
-    def _new_model(self, template, kind: str):
+    def _family_key(self, template, arm):
+        """The family ``"auto"`` resolves to for ``arm`` (``None`` when ``template`` is not ``"auto"``)."""
+        return self.base_learners_[arm] if isinstance(template, str) and template == "auto" else None
+
+    def _new_model(self, template, kind: str, arm=None):
         """Clone ``template`` (or build the model of the family it names) and seed it if it is unseeded.
 
         ``kind`` is ``"outcome"`` (classifier for a binary outcome, regressor otherwise),
-        ``"regressor"`` or ``"classifier"``.
+        ``"regressor"`` or ``"classifier"``; ``arm``: whose chosen family ``"auto"`` means (default: the
+        common one).
         """
         if template is None or isinstance(template, str):
             family = "boosting" if template is None else template
             if family == "auto":
-                family = self.base_learner_
+                family = self.base_learner_ if arm is None else self.base_learners_[arm]
             if kind == "outcome":
                 kind = "classifier" if self.outcome_ == "binary" else "regressor"
             model = family_model(family, kind)

@@ -23,8 +23,8 @@ every customer's state before the score cutoff, same feature definitions) and re
     ``placebo_qini_mean`` / ``placebo_qini_sd`` / ``placebo_qini_p95``, ``n_placebo``, ``placebo_pass``
     (1 / 0), ``selection_agreement`` (share of the outer folds whose own selection chose the same
     learner and family), ``n_treated`` / ``n_control``; every candidate's ``inner_qini`` (its inner
-    cross-validated Qini on all of the experiment's exposures, the score that chose the scoring learner;
-    averaged over the experiment's arms, so the same on every arm). ``status`` rows (``learner`` NULL)
+    cross-validated Qini on all of the experiment's exposures of the arm and the control, the score that
+    chose the arm's scoring learner). ``status`` rows (``learner`` NULL)
     say why an arm was not estimated (``note``: "not estimable: ..." or "experiment dropped: ...");
     ``placebo_status`` rows say when an arm's Qini is not above the placebo's 95th percentile.
 ``segments``
@@ -45,17 +45,19 @@ Design choices
   so each experiment gets its own learner, fitted on its control and arms. An arm tested in several
   experiments is scored by the experiment with the most treated exposures of that arm.
 * **Cross-fitting and nested learner selection.** Per experiment the exposures are split into
-  ``n_folds`` folds (default 5, stratified by variant and outcome). In each fold, the learner is
-  **chosen using the other folds only** (:func:`select_uplift_learner`): every candidate (kind x
+  ``n_folds`` folds (default 5, stratified by variant and outcome). In each fold, **each arm's learner is
+  chosen using the other folds' exposures of that arm and the control only** (:func:`select_uplift_learner`;
+  arms of one experiment may choose differently): every candidate (kind x
   family: ``learner="auto"`` compares the X- and the T-learner, ``base_learner="auto"`` L2-logistic and
   gradient-boosted outcome models, so four candidates) is scored by an inner ``inner_folds``-fold
   cross-validation (default 3) of the fold's training part, by the Qini coefficient of its pooled inner
-  out-of-fold predictions, averaged over the experiment's arms. The winner is the simplest candidate
-  whose score is within one
-  standard error (paired bootstrap of the difference) of the best: the one-standard-error rule
-  (:func:`retail_lift.uplift.base.inner_cv_select`), with the order T-logistic, X-logistic,
-  T-boosting, X-boosting (a second model stage, then a more flexible family, must win clearly: on a
-  tie the simpler, cheaper and less noisy learner). The winner is fitted on the whole training part
+  out-of-fold predictions. The winner is the simplest candidate whose score is within
+  :data:`~retail_lift.uplift.base.SELECTION_N_SE` (1.645) standard errors (paired bootstrap of the
+  difference, ``n_bootstrap`` resamples) of the best (:func:`retail_lift.uplift.base.inner_cv_select`),
+  with the order T-logistic, X-logistic, T-boosting, X-boosting: a second model stage, then a more
+  flexible family, must show a gain whose one-sided 95 % lower bound is above 0 (with one standard
+  error, boosting won by chance on 10-30 % of the splits of noisy simulations and then lost out of
+  sample). The winner is fitted on the whole training part
   and predicts the fold's exposures. So **every participant gets an out-of-fold prediction from a learner that was
   neither chosen nor fitted with it**, and the reported ``qini_auc`` (on all of them, pooled into one
   ranking) evaluates the whole procedure "select, then fit": it is not the score that made any choice.
@@ -94,8 +96,9 @@ Design choices
   :func:`build_features`) appends further numeric columns of both tables as they are (NULL is 0):
   a score from another system, or, in ``bench/uplift_ceiling.py``, the simulated world's hidden
   uplift type to measure what the learner makes of this many exposures when a feature reveals it.
-* **Placebo.** The arm labels of the experiment's modelled exposures are permuted ``n_placebo`` times
-  (default 100); each time the selected learner, with its kind and family fixed (no inner selection
+* **Placebo.** Per arm, the labels of the arm's and the control's modelled exposures are permuted
+  ``n_placebo`` times (default 100; in ``placebo_jobs`` processes, the same result); each time the arm's
+  selected learner, with its kind and family fixed (no inner selection
   per shuffle, which would multiply the cost by the candidates x inner folds), is refitted in the same
   cross-fitting folds and its pooled out-of-fold Qini measured against the permuted labels, exactly
   as the real ``qini_auc``. The placebo treatment has no effect on anyone, so these Qinis are the
@@ -610,7 +613,8 @@ def _complexity(kind: str, family: str) -> int:
     return 3 * BASE_FAMILIES.index(family) + "txs".index(kind)
 
 
-def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_state) -> tuple[tuple, dict]:
+def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_state,
+            n_bootstrap: int = 100) -> tuple[tuple, dict]:
     """The (kind, family) with the best inner cross-validated Qini on ``rows`` only, and every candidate's
     inner cross-validated Qini (:func:`retail_lift.uplift.base.inner_cv_select`; one candidate: no selection)."""
     if len(candidates) == 1:
@@ -623,7 +627,7 @@ def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_s
 
     sel = inner_cv_select({c: factory(*c) for c in candidates}, X[rows], lab, y[rows], control,
                           n_folds=inner_folds, random_state=random_state,
-                          complexity={c: _complexity(*c) for c in candidates})
+                          complexity={c: _complexity(*c) for c in candidates}, n_bootstrap=n_bootstrap)
     return sel.best, dict(sel.scores)
 
 
@@ -640,7 +644,8 @@ class SelectedLearner:
 
 
 def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_learner: str = "auto",
-                          inner_folds: int = 3, random_state: int | None = 0, rows=None) -> SelectedLearner:
+                          inner_folds: int = 3, random_state: int | None = 0, rows=None,
+                          n_bootstrap: int = 100) -> SelectedLearner:
     """The warehouse's learner on the given rows: choose (kind, family) by inner cross-validated Qini on
     ``rows`` only, then fit it on those rows.
 
@@ -656,6 +661,8 @@ def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_
         inner_folds: folds of the inner cross-validation (>= 2).
         random_state: seed of the inner folds and the learners.
         rows: row indices to use (default all).
+        n_bootstrap: paired bootstrap resamples of the inner out-of-fold predictions for the standard error
+            of the selection rule (:func:`retail_lift.uplift.base.inner_cv_select`).
     """
     X = np.asarray(X, dtype=float)
     labels = np.asarray(labels).astype(str)
@@ -669,7 +676,7 @@ def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_
     lab = labels[rows]
     arms = sorted(set(lab.tolist()) - {control})
     (kind, family), scores = _select(_candidates(learner, base_learner), X, labels, y, rows, control, arms,
-                                     inner_folds, random_state)
+                                     inner_folds, random_state, n_bootstrap)
     prop = {arm: float((lab == arm).sum() / ((lab == arm).sum() + (lab == control).sum())) for arm in arms}
     model = _make_learner(kind, control, prop, random_state, family).fit(X[rows], lab, y[rows])
     return SelectedLearner(kind, family, model, scores)
@@ -997,6 +1004,8 @@ def fit_score_uplift(
     min_group_size: int = 20,
     min_treated_conversions: int = 10,
     n_threads: int = 2,
+    placebo_jobs: int = 1,
+    n_bootstrap: int = 100,
     score_block_rows: int | None = 200_000,
     extra_features: Sequence[str] = (),
 ) -> UpliftResult:
@@ -1036,6 +1045,9 @@ def fit_score_uplift(
         min_treated_conversions: fewer conversions than this among an arm's exposures makes the arm not
             estimable (default 10).
         n_threads: OpenMP / BLAS threads of the base learners (the placebo runs are single-threaded).
+        placebo_jobs: processes of the placebo runs (joblib; default 1, in this process); the shuffles are
+            drawn up front, so the result does not depend on it.
+        n_bootstrap: paired bootstrap resamples of the selection rule's standard error (default 100).
         score_block_rows: customers scored per block (``None``: all at once; rounded up to a multiple
             of 64); only the memory of the learners' intermediate arrays depends on it (with
             ``n_threads=1`` the scores are bit for bit the same, see :func:`_score_blocks`).
@@ -1064,6 +1076,7 @@ def fit_score_uplift(
     if base_learner != "auto" and base_learner not in BASE_LEARNERS:
         raise ValueError(f"base_learner must be 'auto' or one of {list(BASE_LEARNERS)}, got {base_learner!r}")
     for name, value, low in (("inner_folds", inner_folds, 2), ("n_placebo", n_placebo, 0),
+                             ("placebo_jobs", placebo_jobs, 1), ("n_bootstrap", n_bootstrap, 2),
                              ("min_group_size", min_group_size, 2),
                              ("min_treated_conversions", min_treated_conversions, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -1149,49 +1162,58 @@ def fit_score_uplift(
             eval_idx = np.concatenate([te for _, te, _ in plan])
             eval_fold = np.concatenate([np.full(te.size, -1 if f is None else f) for _, te, f in plan])
 
-            def _share(rows_, arm_, labels=labels, control=control):
-                n_arm = (labels[rows_] == arm_).sum()
-                return float(n_arm / (n_arm + (labels[rows_] == control).sum()))
+            # nested, per arm: in every fold the (kind, family) of each arm is chosen by an inner
+            # cross-validation of the fold's training rows of that arm and the control only, fitted on them
+            # and predicts the fold's exposures; the out-of-fold Qini of these predictions is reported, so it
+            # is not the score that made any choice
+            def _arm_rows(idx, arm_, labels=labels, control=control):
+                return idx[(labels[idx] == control) | (labels[idx] == arm_)]
 
-            # nested: in every fold the (kind, family) is chosen by an inner cross-validation of the fold's
-            # training part only, fitted on that part and predicts the fold's exposures; the out-of-fold
-            # Qini of these predictions is reported, so it is not the score that made any choice
             pred = np.full((eval_idx.size, len(ok_arms)), np.nan)
             p0 = np.full((eval_idx.size, len(ok_arms)), np.nan)
-            row_kind = np.empty(eval_idx.size, dtype=object)
-            row_family = np.empty(eval_idx.size, dtype=object)
+            row_kind = np.empty((eval_idx.size, len(ok_arms)), dtype=object)
+            row_family = np.empty((eval_idx.size, len(ok_arms)), dtype=object)
             fold_choices, pos = [], 0
             for train_idx, test_idx, _ in plan:
-                sel = select_uplift_learner(X, labels, y, control, learner=learner, base_learner=base_learner,
-                                            inner_folds=inner_folds, random_state=random_state, rows=train_idx)
-                kind, family, model = sel.kind, sel.base_learner, sel.model
-                fold_choices.append(((kind, family), sel.inner_scores))
+                choice = {}
                 for j, arm in enumerate(ok_arms):
-                    pred[pos:pos + test_idx.size, j] = model.predict_uplift(X[test_idx], arm=arm)
-                    p0[pos:pos + test_idx.size, j] = _control_probability(model, X[test_idx], arm)
-                row_kind[pos:pos + test_idx.size] = kind
-                row_family[pos:pos + test_idx.size] = family
+                    sel = select_uplift_learner(X, labels, y, control, learner=learner, base_learner=base_learner,
+                                                inner_folds=inner_folds, random_state=random_state,
+                                                rows=_arm_rows(train_idx, arm), n_bootstrap=n_bootstrap)
+                    choice[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
+                    pred[pos:pos + test_idx.size, j] = sel.model.predict_uplift(X[test_idx], arm=arm)
+                    p0[pos:pos + test_idx.size, j] = _control_probability(sel.model, X[test_idx], arm)
+                    row_kind[pos:pos + test_idx.size, j] = sel.kind
+                    row_family[pos:pos + test_idx.size, j] = sel.base_learner
+                fold_choices.append(choice)
                 pos += test_idx.size
 
-            # the learner that scores: the same selection on all of the experiment's exposures (in the
-            # single-split mode without refit: the training part's choice and fit)
-            if n_folds or refit:
-                fit_rows = np.flatnonzero(keep)
-                sel = select_uplift_learner(X, labels, y, control, learner=learner, base_learner=base_learner,
-                                            inner_folds=inner_folds, random_state=random_state, rows=fit_rows)
-                best, inner_scores, final_model = (sel.kind, sel.base_learner), sel.inner_scores, sel.model
-            else:  # the training part's choice and fit
-                best, inner_scores = fold_choices[0]
-                final_model = model
-            kind, family = best
+            # the learner that scores each arm: the same selection on all of the experiment's exposures of the
+            # arm and the control (in the single-split mode without refit: the training part's choice and fit)
+            final = {}
+            for arm in ok_arms:
+                if n_folds or refit:
+                    sel = select_uplift_learner(X, labels, y, control, learner=learner, base_learner=base_learner,
+                                                inner_folds=inner_folds, random_state=random_state,
+                                                rows=_arm_rows(np.flatnonzero(keep), arm), n_bootstrap=n_bootstrap)
+                    final[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
+                else:
+                    final[arm] = fold_choices[0][arm]
 
-            # placebo: the arm labels shuffled n_placebo times, the kept (kind, family) refitted in the same
-            # cross-fitting folds (no inner selection per shuffle)
-            placebo = (_placebo_cross_fit(kind, family, control, ok_arms, X, labels, y, plan, random_state,
-                                          n_placebo) if n_placebo > 0 else {})
+            # placebo, per arm: the labels of the arm's and the control's exposures shuffled n_placebo times,
+            # the arm's kept (kind, family) refitted in the same cross-fitting folds (no inner selection per
+            # shuffle); run in placebo_jobs processes (the permutations are drawn up front: same result)
+            placebo = {}
+            if n_placebo > 0:
+                for arm in ok_arms:
+                    a_plan = [(_arm_rows(tr, arm), _arm_rows(te, arm), f) for tr, te, f in plan]
+                    placebo.update(_placebo_cross_fit(*final[arm][0], control, [arm], X, labels, y, a_plan,
+                                                      random_state, n_placebo, n_jobs=placebo_jobs))
             e_lab, e_y = labels[eval_idx], y[eval_idx]
-            agreement = float(np.mean([c == best for c, _ in fold_choices]))
             for j, arm in enumerate(ok_arms):
+                best, inner_scores, _ = final[arm]
+                kind, family = best
+                agreement = float(np.mean([c[arm][0] == best for c in fold_choices]))
                 cmp = (e_lab == control) | (e_lab == arm)
                 t = (e_lab[cmp] == arm).astype(int)
                 m = _holdout_metrics(e_y[cmp].astype(float), pred[cmp, j], t, k_fractions)
@@ -1232,8 +1254,8 @@ def fit_score_uplift(
                     "is_converted": e_y[cmp].astype(bool),
                     "revenue": pd.to_numeric(sub["revenue"], errors="coerce").to_numpy(float)
                     if "revenue" in sub else np.nan,
-                    "learner": row_kind[cmp],
-                    "base_learner": row_family[cmp],
+                    "learner": row_kind[cmp, j],
+                    "base_learner": row_family[cmp, j],
                     "fold": pd.array(np.where(eval_fold[cmp] >= 0, eval_fold[cmp], 0), dtype="Int64")
                     if n_folds else pd.array([None] * int(cmp.sum()), dtype="Int64"),
                     "predicted_uplift": pred[cmp, j],
@@ -1251,7 +1273,7 @@ def fit_score_uplift(
                 if arm in arm_owner and arm_owner[arm][1] >= n_treated:
                     continue
                 arm_owner[arm] = (exp_id, n_treated)
-                model = final_model
+                (kind, family), _, model = final[arm]
                 u, p0 = _score_blocks(model, X_score, arm, score_block_rows)
                 t_p = control_rate if control_probability_threshold is None else float(control_probability_threshold)
                 thresholds[arm] = (float(uplift_threshold), t_p)

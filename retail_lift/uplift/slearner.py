@@ -50,7 +50,7 @@ class SLearner(BaseMetaLearner):
         for arm in self.treatment_names_:
             rows = (labels == self.control_name) | (labels == arm)
             w = (labels[rows] == arm).astype(float)
-            model = self._new_model(self.learner, "outcome")
+            model = self._new_model(self.learner, "outcome", arm)
             model.fit(np.column_stack([w, X[rows]]), y[rows])
             self.models_[arm] = model
 

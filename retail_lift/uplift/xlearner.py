@@ -54,7 +54,8 @@ class XLearner(BaseMetaLearner):
         inner_folds: folds of the inner cross-validation of ``"auto"`` (default 3).
 
     Fitted attributes: ``base_learner_``, ``base_learner_scores_`` (as the T-learner),
-    ``treatment_names_``, ``outcome_``, ``n_features_in_``, ``control_model_``,
+    ``base_learners_``, ``treatment_names_``, ``outcome_``, ``n_features_in_``, ``control_model_`` (of the
+    first arm's family; ``control_models_``: family -> control model),
     ``outcome_models_`` (arm -> ``mu_k``), ``effect_models_`` (arm -> ``(tau_0k, tau_1k)``),
     ``propensity_models_`` (arm -> classifier, when estimated) and ``propensity_`` (arm -> constant
     or ``None`` when estimated).
@@ -103,17 +104,22 @@ class XLearner(BaseMetaLearner):
         self.propensity_ = self._constant_propensities()
         control = labels == self.control_name
         X0, y0 = X[control], y[control]
-        self.control_model_ = self._new_model(self.outcome_learner, "outcome").fit(X0, y0)
+        # one control model per family the arms chose (one in all but the per-arm "auto" case)
+        self.control_models_ = {}
         self.outcome_models_, self.effect_models_, self.propensity_models_ = {}, {}, {}
         for arm in self.treatment_names_:
+            key = self._family_key(self.outcome_learner, arm)
+            if key not in self.control_models_:
+                self.control_models_[key] = self._new_model(self.outcome_learner, "outcome", arm).fit(X0, y0)
+            mu0 = self.control_models_[key]
             treated = labels == arm
             X1, y1 = X[treated], y[treated]
-            mu_k = self._new_model(self.outcome_learner, "outcome").fit(X1, y1)
-            mu0_treated = self._predict_outcome(self.control_model_, X1)
+            mu_k = self._new_model(self.outcome_learner, "outcome", arm).fit(X1, y1)
+            mu0_treated = self._predict_outcome(mu0, X1)
             d1 = y1 - mu0_treated
             d0 = self._predict_outcome(mu_k, X0) - y0
-            tau0 = self._new_model(self.effect_learner, "regressor").fit(X0, d0)
-            tau1 = self._new_model(self.effect_learner, "regressor").fit(X1, d1)
+            tau0 = self._new_model(self.effect_learner, "regressor", arm).fit(X0, d0)
+            tau1 = self._new_model(self.effect_learner, "regressor", arm).fit(X1, d1)
             self.outcome_models_[arm] = mu_k
             self.effect_models_[arm] = (tau0, tau1)
             if self.propensity_[arm] is None:
@@ -123,6 +129,7 @@ class XLearner(BaseMetaLearner):
                     template = LogisticRegression(max_iter=1000)
                 model = self._new_model(template, "classifier")
                 self.propensity_models_[arm] = model.fit(X[rows], (labels[rows] == arm).astype(int))
+        self.control_model_ = self.control_models_[self._family_key(self.outcome_learner, self.treatment_names_[0])]
 
     def predict_propensity(self, X) -> np.ndarray:
         """``g_k(x)`` per arm, shape ``(n, n_arms)`` (constant columns for a given propensity)."""

@@ -35,5 +35,6 @@ def model(dbt, session):
         min_group_size=int(dbt.config.get("min_group_size", 20)),
         min_treated_conversions=int(dbt.config.get("min_treated_conversions", 10)),
         n_threads=int(dbt.config.get("n_threads", 2)),
+        placebo_jobs=int(dbt.config.get("placebo_jobs", 1)),  # processes of the placebo shuffles
         as_arrow=True,  # the long table (one row per customer x arm) goes to the warehouse as Arrow
     )

@@ -31,17 +31,28 @@ def _corner_world(n=6000, seed=3):
     return X, t, y
 
 
+def _band_world(n=6000, seed=3):
+    """Uplift only in a band (|x0| < 0.6): not monotone in any feature, so a linear-logistic T-learner cannot
+    rank it at all, trees can (a clear win, beyond the selection rule's 1.645 standard errors)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    t = rng.integers(0, 2, n)
+    tau = 0.3 * (np.abs(X[:, 0]) < 0.6)
+    y = (rng.random(n) < 0.1 + tau * t).astype(int)
+    return X, t, y
+
+
 # ---- learners: "auto" chooses the family on the rows given to fit -----------------------------------
 
 
 @pytest.mark.parametrize("cls", [TLearner, XLearner, SLearner])
 def test_auto_records_the_choice_and_refits_with_it(cls):
-    X, t, y = _corner_world()
+    X, t, y = _band_world()
     model = cls(random_state=0).fit(X, t, y)
     assert set(model.base_learner_scores_) == set(BASE_FAMILIES)
     assert all(np.isfinite(v) for v in model.base_learner_scores_.values())
     best = max(model.base_learner_scores_, key=model.base_learner_scores_.get)
-    assert model.base_learner_ == best == "boosting"  # the corner effect: trees win clearly
+    assert model.base_learner_ == best == "boosting"  # the band effect: trees win clearly
     fitted = model.control_model_ if cls is not SLearner else model.models_[1]
     assert isinstance(fitted, HistGradientBoostingClassifier)
     # the recorded scores are those of the inner cross-validation on these rows and nothing else
@@ -75,6 +86,48 @@ def test_auto_on_linear_logistic_data_prefers_logistic():
     logit = -1.5 + X @ w0 + t * (0.2 + X @ w1)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     assert TLearner(random_state=0).fit(X, t, y).base_learner_ == "logistic"
+
+
+def _two_arm_world(n=9000, seed=4):
+    """Arm "corner": uplift only in a band |x0| < 0.6 (trees win); arm "linear": uplift linear on the logit
+    scale (the logistic family is right)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    labels = rng.choice(np.array(["control", "corner", "linear"]), n)
+    p = 0.1 + 0.3 * (np.abs(X[:, 0]) < 0.6) * (labels == "corner")
+    p = np.where(labels == "linear", 1 / (1 + np.exp(-(-2.2 + 0.8 * X[:, 2]))), p)
+    return X, labels, (rng.random(n) < p).astype(int)
+
+
+@pytest.mark.parametrize("cls", [TLearner, XLearner])
+def test_auto_chooses_the_family_per_arm(cls):
+    X, labels, y = _two_arm_world()
+    model = cls(control_name="control", random_state=0).fit(X, labels, y)
+    assert model.base_learners_ == {"corner": "boosting", "linear": "logistic"}
+    assert model.base_learner_ == "per_arm"
+    assert set(model.base_learner_scores_) == {"corner", "linear"}
+    assert set(model.control_models_) == {"boosting", "logistic"}
+    # each arm's family was chosen on that arm's and the control's rows only
+    rows = labels != "linear"
+    alone = cls(control_name="control", random_state=0).fit(X[rows], labels[rows], y[rows])
+    assert alone.base_learner_scores_ == pytest.approx(model.base_learner_scores_["corner"])
+    # the logistic arm is exactly the forced-logistic learner on its rows (its control model is logistic)
+    rows = labels != "corner"
+    forced = cls(**{p: "logistic" for p in cls._BASE_LEARNER_PARAMS},
+                 control_name="control", random_state=0).fit(X[rows], labels[rows], y[rows])
+    np.testing.assert_allclose(model.predict_uplift(X, arm="linear"), forced.predict_uplift(X, arm="linear"),
+                               atol=1e-10)
+
+
+def test_a_gain_within_the_noise_keeps_the_simpler_candidate():
+    """The selection rule: the more complex candidate needs a gain above n_se paired bootstrap standard errors."""
+    X, t, y = _corner_world(n=3000, seed=9)
+    cands = {f: (lambda f=f: TLearner(learner=f, random_state=0)) for f in BASE_FAMILIES}
+    complexity = {f: i for i, f in enumerate(BASE_FAMILIES)}
+    free = inner_cv_select(cands, X, t, y, 0, random_state=0, complexity=complexity, n_se=0.0)
+    assert free.best == max(free.scores, key=free.scores.get)
+    strict = inner_cv_select(cands, X, t, y, 0, random_state=0, complexity=complexity, n_se=1e6)
+    assert strict.best == "logistic" and strict.scores == free.scores
 
 
 # ---- the warehouse: nested selection in every cross-fitting training part ----------------------------
