@@ -106,7 +106,11 @@ Design choices
   the 95th percentile of the placebo Qinis** (``placebo_pass``; a one-sided permutation test at 5 %
   for the fixed learner). The real Qini also went through the selection, the placebo's did not, so the
   test is slightly lenient towards the model.
-* **Threads.** Gradient boosting runs under ``threadpoolctl.threadpool_limits(n_threads)`` (default 2).
+* **Threads.** Scoring runs under ``threadpoolctl.threadpool_limits(n_threads)`` (default 2), and so do the
+  fits of an experiment with at least :data:`THREADED_FIT_MIN_ROWS` (100,000) exposures; smaller experiments
+  and the placebo runs fit single-threaded. On the tiny world two threads made ``ml_uplift_run`` 10x slower
+  (222 s against 20 s of CPU, on a machine with other jobs): on a few thousand rows the second OpenMP thread
+  mostly waits, spinning. ``placebo_jobs`` (default 1) runs the placebo shuffles in that many processes.
 
 Segments (:data:`SEGMENTS`)
 ---------------------------
@@ -838,6 +842,18 @@ def _placebo_metrics(qini: float, runs, n_placebo: int) -> dict:
             "placebo_pass": float(np.isfinite(qini) and qini > p95)}
 
 
+#: experiments with fewer exposures than this fit their learners single-threaded (see :func:`fit_score_uplift`)
+THREADED_FIT_MIN_ROWS = 100_000
+
+
+def _with_threads(n: int, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` under ``threadpool_limits(n)``."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n):
+        return fn(*args, **kwargs)
+
+
 def _safe(fn, *args, **kwargs) -> float:
     try:
         return float(fn(*args, **kwargs))
@@ -1044,7 +1060,9 @@ def fit_score_uplift(
             ``status`` row in ``metrics`` with the reason in ``note``; the other arms go on).
         min_treated_conversions: fewer conversions than this among an arm's exposures makes the arm not
             estimable (default 10).
-        n_threads: OpenMP / BLAS threads of the base learners (the placebo runs are single-threaded).
+        n_threads: OpenMP / BLAS threads of the base learners when scoring, and when fitting on an
+            experiment with at least :data:`THREADED_FIT_MIN_ROWS` exposures (smaller ones, and the placebo
+            runs, are fitted single-threaded: a second thread mostly waits on a few thousand rows).
         placebo_jobs: processes of the placebo runs (joblib; default 1, in this process); the shuffles are
             drawn up front, so the result does not depend on it.
         n_bootstrap: paired bootstrap resamples of the selection rule's standard error (default 100).
@@ -1169,6 +1187,10 @@ def fit_score_uplift(
             def _arm_rows(idx, arm_, labels=labels, control=control):
                 return idx[(labels[idx] == control) | (labels[idx] == arm_)]
 
+            # OpenMP / BLAS threads only pay on large fits: on a few thousand rows a second thread mostly
+            # waits (and spins on a busy machine: 10x slower measured on the tiny world), so smaller
+            # experiments fit single-threaded; scoring every customer uses n_threads
+            fit_threads = n_threads if len(exp) >= THREADED_FIT_MIN_ROWS else 1
             pred = np.full((eval_idx.size, len(ok_arms)), np.nan)
             p0 = np.full((eval_idx.size, len(ok_arms)), np.nan)
             row_kind = np.empty((eval_idx.size, len(ok_arms)), dtype=object)
@@ -1177,9 +1199,9 @@ def fit_score_uplift(
             for train_idx, test_idx, _ in plan:
                 choice = {}
                 for j, arm in enumerate(ok_arms):
-                    sel = select_uplift_learner(X, labels, y, control, learner=learner, base_learner=base_learner,
-                                                inner_folds=inner_folds, random_state=random_state,
-                                                rows=_arm_rows(train_idx, arm), n_bootstrap=n_bootstrap)
+                    sel = _with_threads(fit_threads, select_uplift_learner, X, labels, y, control, learner=learner,
+                                        base_learner=base_learner, inner_folds=inner_folds, random_state=random_state,
+                                        rows=_arm_rows(train_idx, arm), n_bootstrap=n_bootstrap)
                     choice[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
                     pred[pos:pos + test_idx.size, j] = sel.model.predict_uplift(X[test_idx], arm=arm)
                     p0[pos:pos + test_idx.size, j] = _control_probability(sel.model, X[test_idx], arm)
@@ -1193,9 +1215,9 @@ def fit_score_uplift(
             final = {}
             for arm in ok_arms:
                 if n_folds or refit:
-                    sel = select_uplift_learner(X, labels, y, control, learner=learner, base_learner=base_learner,
-                                                inner_folds=inner_folds, random_state=random_state,
-                                                rows=_arm_rows(np.flatnonzero(keep), arm), n_bootstrap=n_bootstrap)
+                    sel = _with_threads(fit_threads, select_uplift_learner, X, labels, y, control, learner=learner,
+                                        base_learner=base_learner, inner_folds=inner_folds, random_state=random_state,
+                                        rows=_arm_rows(np.flatnonzero(keep), arm), n_bootstrap=n_bootstrap)
                     final[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
                 else:
                     final[arm] = fold_choices[0][arm]
