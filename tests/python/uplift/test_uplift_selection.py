@@ -309,3 +309,25 @@ def test_placebo_runs_do_not_depend_on_the_number_of_processes():
     two = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 6, n_jobs=2)
     assert one["arm"].size == 6
     np.testing.assert_array_equal(one["arm"], two["arm"])
+
+
+def test_small_experiments_fit_single_threaded(small_world, monkeypatch):
+    """Two OpenMP threads on a few thousand rows made ml_uplift_run 10x slower: below THREADED_FIT_MIN_ROWS
+    exposures the learners fit with one thread whatever n_threads is."""
+    from threadpoolctl import threadpool_info
+
+    import retail_lift.uplift.pipeline as pipeline
+
+    seen, real = [], pipeline.select_uplift_learner
+
+    def spy(*args, **kwargs):
+        seen.append({p["internal_api"]: p["num_threads"] for p in threadpool_info()})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "select_uplift_learner", spy)
+    training, scoring, _ = small_world
+    exp = training[training["experiment_id"] == "exp_a"]
+    assert len(exp) < pipeline.THREADED_FIT_MIN_ROWS
+    pipeline.fit_score_uplift(exp, scoring, n_folds=3, n_placebo=0, learner="t", base_learner="logistic",
+                              n_threads=2)
+    assert seen and all(n == 1 for pools in seen for n in pools.values())
