@@ -41,16 +41,16 @@ STEP = @printf '\n==> %s\n'
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
 	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
-	@echo "make lint    ruff and dbt parse"
+	@echo "make lint    ruff, dbt parse and the dbt layer checks (make test runs it first)"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
-	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see README"
+	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see docs/"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
 
 ## ---------------------------------------------------------------- set-up command 1
 build: install data prepare dbt-build quality snapshot docs summary
 
 ## ---------------------------------------------------------------- set-up command 2
-test: install install-spark-if-java
+test: install install-spark-if-java lint
 	$(STEP) "pytest (package tests, then a dbt build of the tiny world in its own DuckDB file)"
 	$(BIN)/python -m pytest
 
@@ -157,6 +157,8 @@ api: install
 bench: install
 	$(STEP) "benchmark: the $(PRESET) world end to end -> bench/results/bench_$(PRESET).{json,md}"
 	$(BIN)/python bench/run_bench.py --preset $(PRESET)
+	$(STEP) "docs: the result tables of docs/ from bench/results"
+	$(BIN)/retail-lift docs-tables
 
 bench-smoke: install
 	$(BIN)/python bench/run_bench.py --preset tiny --quick --out bench/results/tmp
@@ -175,8 +177,12 @@ build-spark: install data prepare
 	$(BIN)/retail-lift score --target spark $(DBT_ARGS)
 
 lint: install
+	$(STEP) "lint: ruff, dbt parse, the project's dbt layer checks (retail_lift/lint.py), dbt-score, import-linter"
 	$(BIN)/ruff check retail_lift tests bench dashboard
 	$(DBT) parse $(DBT_ARGS) --quiet
+	$(BIN)/python -m retail_lift.lint target/manifest.json
+	$(BIN)/dbt-score lint --manifest target/manifest.json --show failing-items
+	$(BIN)/lint-imports --config pyproject.toml
 
 clean:
 	rm -rf warehouse/raw warehouse/truth warehouse/*.duckdb warehouse/*.wal warehouse/*.tmp warehouse/snapshot warehouse/spark target logs data

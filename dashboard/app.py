@@ -421,9 +421,15 @@ with tabs[6]:
     if fair is not None and fair.empty:
         st.info("The fairness table is empty (no holdout customers with protected attributes).")
     elif fair is not None:
+        # the gaps with their bootstrap intervals (status "too few": fewer than two groups large enough)
+        interval_columns = {c: (c, "first") for c in (
+            "demographic_parity_status", "demographic_parity_ci_lower", "demographic_parity_ci_upper",
+            "equal_opportunity_status", "equal_opportunity_ci_lower", "equal_opportunity_ci_upper")
+            if c in fair.columns}
         summary = fair.groupby("attribute", as_index=False, sort=True).agg(
             demographic_parity_difference=("demographic_parity_difference", "first"),
             equal_opportunity_difference=("equal_opportunity_difference", "first"),
+            **interval_columns,
             fairness_threshold=("fairness_threshold", "first"),
             is_parity_gap_flagged=("is_parity_gap_flagged", "first"),
             is_opportunity_gap_flagged=("is_opportunity_gap_flagged", "first"),
@@ -434,7 +440,17 @@ with tabs[6]:
             st.success("No attribute has a gap above the review threshold.")
         else:
             st.warning("Gaps above the review threshold: " + ", ".join(flagged["attribute"]))
+        too_few = [f"{row.attribute} ({gap})" for row in summary.itertuples()
+                   for gap, status in (("selection rate", getattr(row, "demographic_parity_status", None)),
+                                       ("true-positive rate", getattr(row, "equal_opportunity_status", None)))
+                   if status == "too few"]
+        if too_few:
+            st.info("Too few customers (or positives) to compare two groups, no gap computed: " + ", ".join(too_few))
         frame(summary, key="fairness_summary")
+        if "ci_level" in fair.columns and fair["ci_level"].notna().any():
+            st.caption(f"Each gap is max − min over the groups compared, with a {fair['ci_level'].max():.0%} "
+                       "bootstrap interval (ci_lower, ci_upper) of the difference between those two groups; an "
+                       "interval reaching 0 does not establish which group is targeted more.")
         st.subheader("Selection rate and true-positive rate by group (groups large enough to compare)")
         compared = fair[fair["is_compared"].astype(bool)]
         attributes = sorted(compared["attribute"].unique().tolist())

@@ -4,6 +4,8 @@
     retail-lift prepare --data DIR [--truth DIR] --out DIR [--delimiter ';'] [--decimal ',']
     retail-lift load-retailrocket events.csv --out DIR
     retail-lift load-ga4 | load-snowplow | load-segment --input FILE|FOLDER|GLOB --out DIR
+    retail-lift fingerprint --warehouse FILE [--out FILE.json] [--compare FILE.json]
+    retail-lift docs-tables [--check]
 
 Errors in the input end with exit code 2 and one message naming the file and the column, never a
 stack trace.
@@ -195,6 +197,52 @@ def gate_harness(n_sims, seed, quick, jobs, out_dir, docs):
     results = run_gate_harness(**settings, seed=seed, jobs=jobs, progress=progress)
     js, md = write_gate_harness_report(results, out_dir / "gate_harness.json", out_dir / "gate_harness.md")
     _emit_harness_report(results, js, md, docs, "bandit_gate_harness", "gate harness")
+
+
+@main.command()
+@click.option("--warehouse", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="The DuckDB file to fingerprint (opened read-only).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the fingerprint here (JSON).")
+@click.option("--compare", "compare_to", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A committed fingerprint: list every table and column that differs; exit 1 if any.")
+@click.option("--float-digits", type=int, default=11, show_default=True,
+              help="Decimals of the normalised sums that summarise a floating-point column.")
+def fingerprint(warehouse, out, compare_to, float_digits):
+    """Row count and order-independent checksums of every table of a warehouse."""
+    import json
+
+    from retail_lift.fingerprint import compare_fingerprints, warehouse_fingerprint, write_fingerprint
+    from retail_lift.warehouse import check_not_locked
+    check_not_locked(warehouse)
+    fp = warehouse_fingerprint(warehouse, float_digits=float_digits)
+    if out is not None:
+        write_fingerprint(fp, out)
+        click.echo(f"{len(fp['tables'])} tables -> {out}")
+    if compare_to is not None:
+        diffs = compare_fingerprints(json.loads(Path(compare_to).read_text()), fp)
+        for line in diffs:
+            click.echo(line)
+        click.echo(f"{len(diffs)} difference(s) against {compare_to}")
+        if diffs:
+            sys.exit(1)
+
+
+@main.command("docs-tables")
+@click.option("--docs", "docs_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("docs"),
+              show_default=True, help="The docs folder whose generated blocks are rewritten.")
+@click.option("--check", is_flag=True, help="Only report stale blocks; exit 1 if any.")
+def docs_tables(docs_dir, check):
+    """Rewrite the docs pages' generated result tables from bench/results."""
+    from retail_lift.reports.docs_tables import render_docs
+    try:
+        changed = render_docs(docs_dir, docs_dir.resolve().parent, check=check)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        raise click.ClickException(f"docs-tables: {e}") from e
+    for page in changed:
+        click.echo(f"{'stale' if check else 'rewritten'}: {page}")
+    if check and changed:
+        sys.exit(1)
 
 
 def _register_commands():

@@ -689,19 +689,33 @@ def acquisition_channel_fit(features, *, channel: str = "facebook", models: Sequ
 FAIRNESS_COLUMNS = {
     "attribute": "str", "group_value": "str", "model": "str", "n": "int", "positives": "int", "selected": "int",
     "true_positives": "int", "selection_rate": "float", "precision": "float", "tpr": "float",
-    "is_compared": "bool", "demographic_parity_difference": "float", "equal_opportunity_difference": "float",
+    "is_compared": "bool", "is_tpr_compared": "bool",
+    "demographic_parity_status": "str", "demographic_parity_difference": "float",
+    "demographic_parity_ci_lower": "float", "demographic_parity_ci_upper": "float",
+    "equal_opportunity_status": "str", "equal_opportunity_difference": "float",
+    "equal_opportunity_ci_lower": "float", "equal_opportunity_ci_upper": "float",
     "fairness_threshold": "float", "is_parity_gap_flagged": "bool", "is_opportunity_gap_flagged": "bool",
+    "min_group_size": "int", "bootstrap_resamples": "int", "ci_level": "float",
 }
+
+#: summary metric of :func:`~retail_lift.predict.fairness_report` -> column prefix in the fairness table
+_FAIRNESS_GAPS = {"demographic_parity_difference": "demographic_parity",
+                  "equal_opportunity_difference": "equal_opportunity"}
 
 
 def fairness_table(fit, customers, *, attributes: Sequence[str] = ("gender", "age_band"), threshold: float = 0.1,
-                   min_group_size: int = 30) -> pd.DataFrame:
-    """Targeting rate, precision and TPR by group on the chosen model's holdout customers.
+                   min_group_size: int = 30, n_resamples: int = 1000, ci_level: float = 0.95,
+                   random_state: int = 0) -> pd.DataFrame:
+    """Targeting rate, precision and TPR by group on the chosen model's holdout customers, gaps with intervals.
 
     The targeting decision is the classifier's: ``probability >= its F1 threshold`` (``is_above_threshold``
-    of the ``holdout`` rows); the outcome is the holdout label. Groups smaller than ``min_group_size`` are
-    reported but not compared (``is_compared = false``). One row per attribute x group; the gaps of
-    :func:`~retail_lift.predict.fairness_report` are repeated on every row of the attribute.
+    of the ``holdout`` rows); the outcome is the holdout label. Groups with fewer than ``min_group_size``
+    customers are reported but not compared in the selection-rate gap (``is_compared = false``), groups with
+    fewer than ``min_group_size`` positives not in the TPR gap (``is_tpr_compared = false``); with fewer than
+    two compared groups a gap's status is ``"too few"`` and its value and interval are NULL. The intervals
+    are percentile bootstrap intervals (``n_resamples`` resamples of customers within each group, seeded by
+    ``random_state``) of :func:`~retail_lift.predict.fairness_report`. One row per attribute x group; the
+    attribute's gaps are repeated on every row of it.
     """
     f = _frame(fit)
     hold = f[(f["record_type"] == "holdout") & f["is_chosen_model"].fillna(False).astype(bool)]
@@ -712,17 +726,25 @@ def fairness_table(fit, customers, *, attributes: Sequence[str] = ("gender", "ag
     by_group, summary = fairness_report(h["label"].astype(int).to_numpy(),
                                         h["is_above_threshold"].astype(bool).astype(int).to_numpy(),
                                         {a: h[a].to_numpy() for a in attributes}, threshold=threshold,
-                                        min_group_size=min_group_size)
-    gaps = summary.pivot(index="attribute", columns="metric", values="value")
-    flags = summary.pivot(index="attribute", columns="metric", values="exceeds_threshold")
+                                        min_group_size=min_group_size, n_resamples=n_resamples,
+                                        ci_level=ci_level, random_state=random_state)
     out = by_group.rename(columns={"group": "group_value"})
     out["model"] = str(h["model"].iloc[0])
     out["is_compared"] = out["n"] >= min_group_size
-    out["demographic_parity_difference"] = out["attribute"].map(gaps["demographic_parity_difference"])
-    out["equal_opportunity_difference"] = out["attribute"].map(gaps["equal_opportunity_difference"])
+    out["is_tpr_compared"] = out["positives"] >= min_group_size
+    for metric, prefix in _FAIRNESS_GAPS.items():
+        rows = summary[summary["metric"] == metric].set_index("attribute")
+        out[f"{prefix}_status"] = out["attribute"].map(rows["status"])
+        out[f"{prefix}_difference"] = out["attribute"].map(rows["value"])
+        out[f"{prefix}_ci_lower"] = out["attribute"].map(rows["ci_lower"])
+        out[f"{prefix}_ci_upper"] = out["attribute"].map(rows["ci_upper"])
+    flags = summary.pivot(index="attribute", columns="metric", values="exceeds_threshold")
     out["fairness_threshold"] = threshold
     out["is_parity_gap_flagged"] = out["attribute"].map(flags["demographic_parity_difference"]).astype(bool)
     out["is_opportunity_gap_flagged"] = out["attribute"].map(flags["equal_opportunity_difference"]).astype(bool)
+    out["min_group_size"] = min_group_size
+    out["bootstrap_resamples"] = n_resamples
+    out["ci_level"] = ci_level
     return _typed(out, FAIRNESS_COLUMNS)
 
 

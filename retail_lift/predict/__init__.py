@@ -18,7 +18,8 @@ One module per concern (the dbt Python models in ``python_models/ml/`` are thin 
 - ``drift.py``: :func:`population_stability_index` and :func:`feature_drift` (PSI per feature between
   the training and scoring snapshots, flagged above :data:`PSI_WARNING` = 0.2).
 - ``fairness.py``: :func:`fairness_report`, targeting rate, precision and TPR per group, with the
-  demographic-parity and equal-opportunity gaps per attribute.
+  demographic-parity and equal-opportunity gaps per attribute, their percentile bootstrap intervals
+  (customers resampled within each group, seeded) and the status "too few" below the minimum group size.
 
 Inputs are pandas DataFrames or pyarrow Tables; outputs are DataFrames (or dicts of floats for single
 metric sets). Invalid inputs raise ``ValueError`` naming the argument or column.

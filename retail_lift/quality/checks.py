@@ -203,9 +203,13 @@ def not_null(*columns: str, when: tuple[str, Any] | None = None, severity: str =
                  for c in columns)
 
 
-def is_null(column: str, severity: str = ERROR, notes: str | None = None) -> RowCheck:
-    """Every value is missing (used on derived "problem" columns: a value there names the problem)."""
-    return RowCheck("expect_column_values_to_be_null", {"column": column}, severity, notes)
+def is_null(column: str, severity: str = ERROR, notes: str | None = None, *,
+            when: tuple[str, Any] | None = None) -> RowCheck:
+    """Every value is missing (used on derived "problem" columns: a value there names the problem); with
+    ``when=(column, value)`` only on the rows where column == value."""
+    extra = {"row_condition": RowsWhere(*when)} if when else {}
+    needs = (when[0],) if when else ()
+    return RowCheck("expect_column_values_to_be_null", {"column": column, **extra}, severity, notes, needs=needs)
 
 
 def in_set(column: str, values: Iterable[Any], severity: str = ERROR) -> RowCheck:

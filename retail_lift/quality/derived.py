@@ -95,3 +95,22 @@ def event_columns(df: pd.DataFrame) -> pd.DataFrame:
     out["product_id_required"] = pd.Series(["yes" if r in PRODUCT_ROLES else "no" for r in out["event_role"]],
                                            index=df.index, dtype="object")
     return out
+
+
+#: columns :func:`clv_columns` adds to a batch of the CLV table
+CLV_COLUMNS = ("purchase_model_status",)
+
+
+def clv_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the purchase model's part of ``clv_status`` (``ml.ml_customer_lifetime_value``): ``"ok"`` when the
+    status reads ``purchase model: ok...`` (fitted and used, with or without notes), ``"not estimable"``
+    for any other purchase-model status (the reason follows in the text; expected purchases and P(alive)
+    are then NULL), missing when the status is missing. ``retail_lift.clv.lifetime_value_table`` writes the
+    status as ``"purchase model: <ok or the reason>; spend model: ...; margin: ..."``."""
+    status = df["clv_status"].astype("string")
+    ok = status.str.match(r"purchase model: ok(?:[ ;]|$)")
+    out = df.copy()
+    out["purchase_model_status"] = pd.Series(
+        ["ok" if o else "not estimable" for o in ok.fillna(False)], index=df.index, dtype="object").where(
+        status.notna().to_numpy(), None)
+    return out

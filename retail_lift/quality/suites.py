@@ -49,9 +49,11 @@ from retail_lift.quality.checks import (
     unique,
 )
 from retail_lift.quality.derived import (
+    CLV_COLUMNS,
     DECISION_COLUMNS,
     EVENT_COLUMNS,
     PROBABILITY_TOLERANCE,
+    clv_columns,
     decision_columns,
     event_columns,
 )
@@ -286,9 +288,15 @@ WAREHOUSE_SUITES: tuple[TableSuite, ...] = (
             "clv_12m": "number", "clv_status": "string",
         },
         sample_columns=("customer_id",),
+        # the purchase model's part of clv_status: expected purchases and P(alive) are present exactly when it
+        # is "ok" (a table whose status says "purchase model not estimable" has them NULL, by design)
+        derive=clv_columns, derived_columns=CLV_COLUMNS,
         checks=(
             row_count_at_least(1),
-            not_null("customer_id", "expected_purchases_365d", "probability_alive"),
+            not_null("customer_id"),
+            not_null("expected_purchases_365d", "probability_alive", when=("purchase_model_status", "ok")),
+            is_null("expected_purchases_365d", when=("purchase_model_status", "not estimable")),
+            is_null("probability_alive", when=("purchase_model_status", "not estimable")),
             unique("customer_id"),
             between("probability_alive", 0, 1),
             between("expected_purchases_365d", 0),

@@ -67,6 +67,19 @@ class Card:
     inputs_from: Callable[[], str] | None = field(default=None, compare=False)
 
 
+#: the run status of a classifier, in words (the Training run section of its card)
+_STATUS_IN_WORDS = (
+    "case status "
+    "when 'trained' then 'trained: the chosen model is refitted on the train snapshot and scores every customer' "
+    "when 'no_positive_labels' then 'not trained, no model and no scores: the train snapshot has no positive "
+    "label (nobody did it in the label window), so there is nothing to learn from' "
+    "when 'no_negative_labels' then 'not trained, no model and no scores: every labelled row of the train "
+    "snapshot is positive (everybody did it in the label window)' "
+    "when 'skipped' then 'not trained, no model and no scores: fewer than 10 labelled rows of a class in the "
+    "train snapshot' "
+    "else status end")
+
+
 def _classifier_sections(table: str, classifier: str) -> tuple[tuple[Section, ...], tuple[Section, ...]]:
     def split_metrics(split: str) -> str:
         return ("select model, is_chosen_model as chosen, split, max(split_feature_date) as cutoff, "
@@ -77,9 +90,10 @@ def _classifier_sections(table: str, classifier: str) -> tuple[tuple[Section, ..
                   f"group by all order by chosen desc, model")
 
     metrics = (
-        Section("Training run", f"select status, model as chosen_model, validation, train_feature_date, "
-                                f"validation_feature_date, test_feature_date, refit_feature_date, train_rows, "
-                                f"train_positives, score_rows, message from {table} where record_type = 'run'",
+        Section("Training run", f"select status, {_STATUS_IN_WORDS} as what_it_means, model as chosen_model, "
+                                f"validation, train_feature_date, validation_feature_date, test_feature_date, "
+                                f"refit_feature_date, train_rows, train_positives, score_rows, message "
+                                f"from {table} where record_type = 'run'",
                 (table,)),
         Section("Test metrics (the out-of-time test snapshot: nothing was fitted, chosen or tuned on it; "
                 "the chosen model first)", split_metrics("'test', 'holdout'"), (table,),
@@ -208,14 +222,34 @@ CARDS: tuple[Card, ...] = (
     Card("ml_purchase_propensity_fairness",
          predicts="The fairness of the purchase-propensity targeting decision (probability ≥ the chosen model's "
                   "F1 threshold) per protected attribute and group: selection rate, precision, true-positive rate "
-                  "and the demographic-parity and equal-opportunity differences.",
+                  "and the demographic-parity and equal-opportunity differences with bootstrap intervals "
+                  "(\"too few\" below the minimum group size).",
          inputs="the holdout rows of `ml_purchase_propensity_fit` and `gender`, `age_band` of `dim_customers`",
          window="snapshot",
-         metrics=(Section("Per attribute and group",
+         metrics=(Section("Gaps with bootstrap intervals",
+                          "select distinct attribute, 'selection rate (demographic parity)' as gap, "
+                          "demographic_parity_status as status, demographic_parity_difference as difference, "
+                          "demographic_parity_ci_lower as ci_lower, demographic_parity_ci_upper as ci_upper, "
+                          "fairness_threshold, is_parity_gap_flagged as is_flagged, min_group_size, "
+                          "bootstrap_resamples, ci_level from ml.ml_purchase_propensity_fairness "
+                          "union all "
+                          "select distinct attribute, 'true-positive rate (equal opportunity)' as gap, "
+                          "equal_opportunity_status, equal_opportunity_difference, equal_opportunity_ci_lower, "
+                          "equal_opportunity_ci_upper, fairness_threshold, is_opportunity_gap_flagged, "
+                          "min_group_size, bootstrap_resamples, ci_level from ml.ml_purchase_propensity_fairness "
+                          "order by attribute, gap", ("ml.ml_purchase_propensity_fairness",),
+                          note="Each difference is max − min of the rate over the groups compared, with a "
+                               "percentile bootstrap interval of the difference between those two groups "
+                               "(customers resampled within each group; `bootstrap_resamples` resamples, seeded; with "
+                               "more than two groups at the Bonferroni level over the pairs). "
+                               "An interval reaching 0 or below: the data do not establish which of the two "
+                               "groups is targeted (or found) more often. Status `too few`: fewer than two groups "
+                               "have `min_group_size` customers (selection rate) or positives (true-positive "
+                               "rate), and the difference is left empty rather than computed on noise."),
+                  Section("Per attribute and group",
                           "select attribute, group_value, n, positives, selected, selection_rate, precision, tpr, "
-                          "demographic_parity_difference, equal_opportunity_difference, is_parity_gap_flagged, "
-                          "is_opportunity_gap_flagged from ml.ml_purchase_propensity_fairness "
-                          "order by attribute, group_value", ("ml.ml_purchase_propensity_fairness",)),),
+                          "is_compared, is_tpr_compared from ml.ml_purchase_propensity_fairness "
+                          "order by attribute, group_value", ("ml.ml_purchase_propensity_fairness",))),
          oracle_note="Fairness is measured on the realised labels; no oracle."),
     # ------------------------------------------------------------------ evaluation (simulated truth)
     Card("ml_predict_oracle_comparison",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from clv_summaries import no_dropout_summary, summary
 
 from retail_lift import clv
 from retail_lift.clv_evaluation import (
@@ -164,10 +165,7 @@ def test_bootstrap_intervals_cover_the_estimates_and_are_reproducible(days):
     assert counts.ci_low.isna().all()
 
 
-def _summary(frequency, recency, T, monetary, **extra):
-    n = len(frequency)
-    return pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "frequency": frequency, "recency": recency,
-                         "T": T, "monetary_value": monetary, **extra})
+_summary = summary
 
 
 def _assert_null(scores, columns):
@@ -332,17 +330,7 @@ def test_clv_evaluation_stacks_holdout_and_truth_rows(orders):
 
 def test_no_dropout_in_the_data_is_the_nbd_boundary_named_in_the_status():
     """Customers who never churn: the likelihood climbs to a -> 0 (BG/NBD's NBD limit). Scored there, said so."""
-    rng = np.random.default_rng(11)
-    n = 400
-    T = rng.uniform(30, 90, n)
-    lam = rng.gamma(0.6, 1 / 20.0, n)
-    x, tx = np.zeros(n), np.zeros(n)
-    for i in range(n):
-        times = np.cumsum(rng.exponential(1 / lam[i], 50))
-        times = times[times <= T[i]]
-        x[i], tx[i] = len(times), (times[-1] if len(times) else 0.0)
-    scores, params = clv.lifetime_value_table(_summary(x, np.round(tx), np.round(T), np.where(x > 0, 20.0, 0.0)),
-                                              n_bootstrap=10)
+    scores, params = clv.lifetime_value_table(no_dropout_summary(), n_bootstrap=10)
     assert "purchase model: ok at the boundary a -> 0: no dropout in the data" in scores.clv_status.iloc[0]
     assert scores.expected_purchases_365d.notna().all()
     np.testing.assert_allclose(scores.probability_alive, 1.0, atol=1e-4)

@@ -158,7 +158,26 @@ def test_fairness_gaps_on_the_chosen_models_holdout():
     assert out.loc[("gender", "f"), "equal_opportunity_difference"] == pytest.approx(0.5)
     assert out.loc[("gender", "f"), "is_parity_gap_flagged"]
     assert not out.loc[("age_band", "18-24"), "is_parity_gap_flagged"]  # one group: no gap
+    assert out.loc[("age_band", "18-24"), "demographic_parity_status"] == "too few"
+    assert pd.isna(out.loc[("age_band", "18-24"), "demographic_parity_difference"])
+    f = out.loc[("gender", "f")]
+    assert f["demographic_parity_status"] == f["equal_opportunity_status"] == "ok"
+    assert f["demographic_parity_ci_lower"] <= 0.5 <= f["demographic_parity_ci_upper"]
+    assert f["equal_opportunity_ci_lower"] <= 0.5 <= f["equal_opportunity_ci_upper"]
+    assert (f["min_group_size"], f["bootstrap_resamples"], f["ci_level"]) == (1, 1000, 0.95)
     assert P.fairness_table(fit.iloc[:0], customers).empty
+    # 4 customers but 2 positives per gender: with a minimum of 3, the selection-rate gap is computed and the
+    # TPR gap is "too few" (NULL), with is_tpr_compared false
+    three = P.fairness_table(fit, customers, min_group_size=3).set_index(["attribute", "group_value"])
+    g = three.loc[("gender", "f")]
+    assert g["is_compared"] and not g["is_tpr_compared"]
+    assert g["demographic_parity_status"] == "ok" and g["demographic_parity_difference"] == pytest.approx(0.5)
+    assert g["equal_opportunity_status"] == "too few"
+    assert pd.isna(g["equal_opportunity_difference"]) and pd.isna(g["equal_opportunity_ci_lower"])
+    assert not g["is_opportunity_gap_flagged"]
+    # seeded: the same table twice
+    pd.testing.assert_frame_equal(P.fairness_table(fit, customers, min_group_size=1, random_state=3),
+                                  P.fairness_table(fit, customers, min_group_size=1, random_state=3))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@
 --                 in increasing order. Positive values only, so the cap is never 0; NULL (no capping)
 --                 when no exposure has a positive pre-window value.
 {%- set measures = experiment_measures() %}
+{%- set running_sums = ['sum_y', 'sumsq_y', 'sum_d', 'sumsq_d', 'sum_yd', 'sum_x', 'sumsq_x', 'sum_xy',
+                        'sum_e', 'sumsq_e', 'sum_xe', 'sum_ye', 'sum_de', 'sum_dx'] %}
 with
 
 exposures as (
@@ -359,8 +361,7 @@ rounded as (
         is_control,
         users,
         assigned_users,
-        {%- for col in ['sum_y', 'sumsq_y', 'sum_d', 'sumsq_d', 'sum_yd', 'sum_x', 'sumsq_x', 'sum_xy',
-                        'sum_e', 'sumsq_e', 'sum_xe', 'sum_ye', 'sum_de', 'sum_dx'] %}
+        {%- for col in running_sums %}
         cast(round({{ col }}, 6) as double) as {{ col }},
         {%- endfor %}
         winsor_cap
@@ -380,8 +381,7 @@ final as (
         is_control,
         cast(users as integer) as users,
         cast(assigned_users - users as integer) as open_window_users,
-        {%- for col in ['sum_y', 'sumsq_y', 'sum_d', 'sumsq_d', 'sum_yd', 'sum_x', 'sumsq_x', 'sum_xy',
-                        'sum_e', 'sumsq_e', 'sum_xe', 'sum_ye', 'sum_de', 'sum_dx'] %}
+        {%- for col in running_sums %}
         {{ col }},
         {%- endfor %}
         winsor_cap,

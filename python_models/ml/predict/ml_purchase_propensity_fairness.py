@@ -1,4 +1,8 @@
-"""Fairness of the purchase-propensity targeting decision by gender and age band (holdout customers)."""
+"""Fairness of the purchase-propensity targeting decision by gender and age band (holdout customers).
+
+The selection-rate and true-positive-rate gaps carry percentile bootstrap intervals (customers resampled
+within each group, seeded); below the minimum group size a gap's status is "too few" and its value NULL.
+"""
 
 from retail_lift.pipelines import fairness_table
 
@@ -18,4 +22,7 @@ def model(dbt, session):
         attributes=attributes,
         threshold=float(dbt.config.get("fairness_threshold", 0.1)),
         min_group_size=int(dbt.config.get("min_group_size", 30)),
+        n_resamples=int(dbt.config.get("bootstrap_resamples", 1000)),
+        ci_level=float(dbt.config.get("ci_level", 0.95)),
+        random_state=int(dbt.config.get("bootstrap_seed", 0)),
     )

@@ -77,6 +77,26 @@ def test_the_command_writes_json_and_markdown(ceiling, tmp_path):
     # no feature shows the coin, the learner finds it once revealed
     assert arm["model_qini_ratio"] == 0.01 and abs(arm["ceiling_boosting_gain_ratio"]) < 0.15
     assert arm["type_revealed_gain_ratio"] > 0.9
+    # the default, refitted with the settings of ml_uplift_run, finds nothing either: far below the target
+    assert arm["default_learner"] in ("t", "x", "s") and arm["meets_ceiling_target"] is False
+    assert result["target_share"] == 0.9 and result["default_settings"]["n_placebo"] == 0
     md = out.with_suffix(".md").read_text()
     assert md.startswith("# Uplift ceiling: hidden coin")
     assert re.search(r"\n\| arm \| [\d,]+ \| 0\.01 \| .* \| (0\.9\d|1\.00) \(gain (0\.9\d|1\.00)\) \|\n", md), md
+    assert re.search(r"\n\| arm \| [tsx] \| -?\d\.\d\d \| -?\d\.\d\d \(\w+\) \| .* \| missed \|\n", md), md
+
+
+def test_the_default_is_held_to_nine_tenths_of_the_better_ceiling(ceiling):
+    table = pd.DataFrame({"experiment_id": ["e", "e", "e"], "promotion_id": ["a", "b", "c"],
+                          "ceiling_boosting_gain_ratio": [0.80, 0.50, float("nan")],
+                          "ceiling_linear_gain_ratio": [0.70, 0.60, float("nan")]})
+    evaluation = pd.DataFrame({"experiment_id": ["e", "e", "e"], "promotion_id": ["a", "b", "c"],
+                               "learner": ["x", "t", "x"], "qini_oracle_ratio": [0.7, 0.5, 0.1],
+                               "true_gain_ratio": [0.73, 0.53, 0.4]})
+    out = ceiling.against_ceiling(table, evaluation).set_index("promotion_id")
+    assert list(out["ceiling_kind"][:2]) == ["boosting", "linear"] and pd.isna(out.loc["c", "ceiling_kind"])
+    assert out.loc["a", "ceiling_gain_ratio"] == 0.80 and out.loc["b", "ceiling_gain_ratio"] == 0.60
+    assert out.loc["a", "gain_share_of_ceiling"] == pytest.approx(0.73 / 0.80)
+    assert out.loc["b", "gain_share_of_ceiling"] == pytest.approx(0.53 / 0.60)
+    assert list(out["meets_ceiling_target"]) == [True, False, False]  # no ceiling: not met
+    assert out.loc["b", "default_learner"] == "t" and out.loc["a", "default_qini_ratio"] == 0.7

@@ -199,6 +199,14 @@ def test_fairness_tab(app, tiny_snapshot):
     expected = fair.groupby("attribute")["demographic_parity_difference"].first()
     assert summary.set_index("attribute")["demographic_parity_difference"].to_dict() == pytest.approx(
         expected.to_dict())
+    # the gaps' bootstrap intervals and statuses are in the summary; a "too few" gap is said in words
+    for column in ("demographic_parity_status", "demographic_parity_ci_lower", "demographic_parity_ci_upper",
+                   "equal_opportunity_status", "equal_opportunity_ci_lower", "equal_opportunity_ci_upper"):
+        pd.testing.assert_series_equal(summary.set_index("attribute")[column].sort_index(),
+                                       fair.groupby("attribute")[column].first().sort_index(),
+                                       check_names=False, check_dtype=False)
+    too_few = (fair["demographic_parity_status"] == "too few") | (fair["equal_opportunity_status"] == "too few")
+    assert any(i.value.startswith("Too few customers") for i in tab.info) == bool(too_few.any())
     flagged = sorted(fair.loc[fair["is_parity_gap_flagged"] | fair["is_opportunity_gap_flagged"], "attribute"].unique())
     if flagged:
         assert tab.warning[0].value.endswith(", ".join(flagged))

@@ -192,3 +192,73 @@ def test_raw_as_warnings_reports_raw_problems_without_failing(make_world, tmp_pa
     result = run_checkpoint(wh, raw, tmp_path / "out2", suites=[suite_for("ml.ml_customer_lifetime_value")],
                             discover=False, build_docs=False, as_of=AS_OF, raw_as_warnings=True)
     assert not result.success
+
+
+# ---------------------------------------------------------------- CLV: the not_null checks follow clv_status
+
+_NOT_ESTIMABLE = ("purchase model: no repeat buyers: purchase model not estimable; spend model: no repeat buyers: "
+                  "spend model not estimable; margin: no unit costs in the inputs (cost_of_goods): margin CLV not "
+                  "estimable")
+_OK_WITH_NOTE = ("purchase model: ok (1 customers first bought on the snapshot day, T = 0: scored from the "
+                 "population alone); spend model: ok; margin: ok")
+
+
+def _clv(status, **columns):
+    def edit(raw, wh):
+        clv = wh["ml.ml_customer_lifetime_value"]
+        clv["clv_status"] = status
+        for column, value in columns.items():
+            clv[column] = pd.Series([value] * len(clv), dtype="float64")  # None: a typed NULL (DOUBLE)
+    return edit
+
+
+def _check_clv(make_world, tmp_path, edit):
+    wh, raw = make_world(edit)
+    return run_checkpoint(wh, raw, tmp_path / "out", suites=[suite_for("ml.ml_customer_lifetime_value")],
+                          discover=False, build_docs=False, as_of=AS_OF)
+
+
+def test_clv_not_estimable_purchase_model_may_leave_its_columns_null(make_world, tmp_path):
+    """The CLV step's named status for degenerate data (no repeat buyers...): NULL columns are the design."""
+    result = _check_clv(make_world, tmp_path, _clv(_NOT_ESTIMABLE, expected_purchases_365d=None,
+                                                   probability_alive=None, expected_avg_spend=None,
+                                                   clv_revenue_12m=None, clv_margin_12m=None, clv_12m=None))
+    assert result.success, result.message()
+    followed = [r for r in result.results if r.column in ("expected_purchases_365d", "probability_alive")
+                and r.expectation in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null")]
+    assert len(followed) == 4 and all(r.status == "passed" for r in followed)
+
+
+@pytest.mark.parametrize("status", ["purchase model: ok; spend model: ok; margin: ok", _OK_WITH_NOTE])
+@pytest.mark.parametrize("column", ["expected_purchases_365d", "probability_alive"])
+def test_clv_ok_purchase_model_may_not_leave_its_columns_null(make_world, tmp_path, status, column):
+    def edit(raw, wh):
+        _clv(status)(raw, wh)
+        wh["ml.ml_customer_lifetime_value"].loc[1, column] = None
+
+    result = _check_clv(make_world, tmp_path, edit)
+    assert not result.success
+    [error] = [r for r in result.errors if r.column == column]
+    assert error.expectation == "expect_column_values_to_not_be_null" and error.unexpected_count == 1
+    assert {"customer_id": "C2", column: None} in [{k: row.get(k) for k in ("customer_id", column)}
+                                                   for row in error.sample_rows]
+
+
+def test_clv_not_estimable_purchase_model_with_a_value_is_an_error(make_world, tmp_path):
+    """A value next to a "not estimable" status would be a silent fallback to a default."""
+    result = _check_clv(make_world, tmp_path, _clv(_NOT_ESTIMABLE, probability_alive=None))
+    assert not result.success
+    [error] = result.errors
+    assert (error.column, error.expectation, error.unexpected_count) == (
+        "expected_purchases_365d", "expect_column_values_to_be_null", 2)
+
+
+def test_clv_purchase_model_status_is_read_from_clv_status():
+    from retail_lift.quality.derived import clv_columns
+
+    frame = pd.DataFrame({"clv_status": [
+        "purchase model: ok; spend model: ok; margin: ok", _OK_WITH_NOTE,
+        "purchase model: ok at the boundary a -> 0: no dropout in the data; spend model: ok; margin: ok",
+        _NOT_ESTIMABLE, "purchase model: okay?; spend model: ok", None]})
+    assert clv_columns(frame)["purchase_model_status"].tolist() == [
+        "ok", "ok", "ok", "not estimable", "not estimable", None]

@@ -91,6 +91,10 @@ def test_cards_show_the_measured_numbers(tiny_warehouse, tmp_path):
     assert "![calibration](docs/assets/charts/calibration.png)" in blocks["ml_purchase_propensity_fit"]
     assert "![qini_curves](docs/assets/charts/qini_curves.png)" in blocks["ml_uplift_run"]
     assert "Not in this warehouse" not in text and "Could not be read" not in text
+    # the run status in words, and the fairness gaps with their intervals (issue 21)
+    assert "| what_it_means |" in blocks["ml_purchase_propensity_fit"]
+    assert "**Gaps with bootstrap intervals**" in blocks["ml_purchase_propensity_fairness"]
+    assert "| ci_lower | ci_upper |" in blocks["ml_purchase_propensity_fairness"]
 
 
 @pytest.mark.dbt
