@@ -294,7 +294,7 @@ CARDS: tuple[Card, ...] = (
                   "per experiment: in each of 5 cross-fitting folds the learner (X or T) and its outcome-model "
                   "family (L2-logistic or gradient boosting) are chosen by an inner cross-validated Qini of the "
                   "other folds only, fitted there and predict the fold (nested, so the reported Qini is not the "
-                  "score that chose); the same selection on all exposures gives the learner that scores every "
+                  "score that chose); the choice most folds made, refitted on all exposures, scores every "
                   "customer, who is then segmented (persuadable, sure thing, lost cause, do not disturb).",
          inputs="", inputs_from=_uplift_features, window="experiments",
          metrics=(Section("Nested out-of-fold metrics and placebo per promotion (the scoring learner)",

@@ -22,9 +22,9 @@ every customer's state before the score cutoff, same feature definitions) and re
     ``k_fractions``) and ``observed_uplift`` on the nested out-of-fold predictions,
     ``placebo_qini_mean`` / ``placebo_qini_sd`` / ``placebo_qini_p95``, ``n_placebo``, ``placebo_pass``
     (1 / 0), ``selection_agreement`` (share of the outer folds whose own selection chose the same
-    learner and family), ``n_treated`` / ``n_control``; every candidate's ``inner_qini`` (its inner
-    cross-validated Qini on all of the experiment's exposures of the arm and the control, the score that
-    chose the arm's scoring learner). ``status`` rows (``learner`` NULL)
+    learner and family as the scoring learner, which is the folds' majority choice), ``n_treated`` /
+    ``n_control``; every candidate's ``inner_qini`` (its inner cross-validated Qini in the folds'
+    training parts, averaged over the folds). ``status`` rows (``learner`` NULL)
     say why an arm was not estimated (``note``: "not estimable: ..." or "experiment dropped: ...");
     ``placebo_status`` rows say when an arm's Qini is not above the placebo's 95th percentile.
 ``segments``
@@ -64,11 +64,13 @@ Design choices
   What is nested: the choice of kind and family and the fit. What is not: the candidate set, the
   hyper-parameters of each family (fixed: ``C=0.1``; the boosting settings of
   :func:`retail_lift.uplift.default_classifier`), the features and the fold design. The scoring learner
-  is the same selection run on all of the experiment's exposures (its inner scores are the
-  ``inner_qini`` rows), then fitted on all of them; folds may choose differently
-  (``selection_agreement``). A forced ``learner`` and ``base_learner`` (one candidate) skip the inner
+  is the (kind, family) **most folds chose** (a tie goes to the simpler), refitted on all of the
+  experiment's exposures of the arm and the control; ``selection_agreement`` is the share of folds that
+  chose it and the ``inner_qini`` rows are each candidate's inner score averaged over the folds. (A new
+  selection on all rows could pick a learner that no fold chose and whose out-of-fold Qini was never
+  measured; it also cost a fifth more fits.) A forced ``learner`` and ``base_learner`` (one candidate) skip the inner
   cross-validation. ``n_folds=None`` restores the single split: a stratified ``holdout`` share is held
-  out, the selection runs on the rest and the holdout is predicted.
+  out, the selection runs on the rest and the holdout is predicted (``refit``: that choice refitted on all rows).
 * **Base learners.** ``base_learner``: ``"auto"`` (default, chosen as above), ``"logistic"``
   (:func:`logistic_outcome_learner`: L2-penalised ``LogisticRegression(C=0.1)`` on standardised
   features) or ``"boosting"`` (the package's regularised gradient boosting,
@@ -653,8 +655,9 @@ def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_
     """The warehouse's learner on the given rows: choose (kind, family) by inner cross-validated Qini on
     ``rows`` only, then fit it on those rows.
 
-    This is what :func:`fit_score_uplift` does in every cross-fitting training part (nested selection)
-    and on all of an experiment's exposures before scoring: the candidates are the X- and the T-learner
+    This is what :func:`fit_score_uplift` does in every cross-fitting training part (nested selection;
+    the scoring learner is then the folds' majority choice refitted on all exposures): the candidates are
+    the X- and the T-learner
     (``learner="auto"``, else the one given) with L2-logistic and gradient-boosted outcome models
     (``base_learner="auto"``, else the one given); the X-learner's effect models are the standardised
     ridge and its propensity the known share of the arm in ``rows``.
@@ -681,9 +684,34 @@ def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_
     arms = sorted(set(lab.tolist()) - {control})
     (kind, family), scores = _select(_candidates(learner, base_learner), X, labels, y, rows, control, arms,
                                      inner_folds, random_state, n_bootstrap)
-    prop = {arm: float((lab == arm).sum() / ((lab == arm).sum() + (lab == control).sum())) for arm in arms}
-    model = _make_learner(kind, control, prop, random_state, family).fit(X[rows], lab, y[rows])
+    model = _fit_learner((kind, family), X, labels, y, control, rows, random_state)
     return SelectedLearner(kind, family, model, scores)
+
+
+def _majority_choice(choices: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The (kind, family) chosen by most folds; a tie goes to the simpler (:func:`_complexity`)."""
+    counts: dict = {}
+    for c in choices:
+        counts[c] = counts.get(c, 0) + 1
+    return min(counts, key=lambda c: (-counts[c], _complexity(*c)))
+
+
+def _mean_inner_scores(per_fold: Sequence[Mapping]) -> dict:
+    """Every candidate's inner cross-validated Qini averaged over the folds (NaN scores left out)."""
+    out = {}
+    for key in dict.fromkeys(k for scores in per_fold for k in scores):
+        values = [float(s[key]) for s in per_fold if key in s and np.isfinite(s[key])]
+        out[key] = float(np.mean(values)) if values else float("nan")
+    return out
+
+
+def _fit_learner(choice: tuple[str, str], X, labels, y, control: str, rows, random_state):
+    """The meta-learner ``choice`` = (kind, family) fitted on ``rows`` (no selection), with the known arm shares
+    of ``rows`` as the X-learner's propensity."""
+    lab = labels[rows]
+    arms = sorted(set(lab.tolist()) - {control})
+    prop = {arm: float((lab == arm).sum() / ((lab == arm).sum() + (lab == control).sum())) for arm in arms}
+    return _make_learner(choice[0], control, prop, random_state, choice[1]).fit(X[rows], lab, y[rows])
 
 
 def _control_probability(learner, X: np.ndarray, arm) -> np.ndarray:
@@ -1210,17 +1238,20 @@ def fit_score_uplift(
                 fold_choices.append(choice)
                 pos += test_idx.size
 
-            # the learner that scores each arm: the same selection on all of the experiment's exposures of the
-            # arm and the control (in the single-split mode without refit: the training part's choice and fit)
+            # the learner that scores each arm: the (kind, family) most of the folds chose (ties: the simpler,
+            # as the selection rule), refitted on all of the experiment's exposures of the arm and the control
+            # (in the single-split mode without refit: the training part's fit). No new selection on all rows:
+            # the scoring model is the one whose out-of-fold Qini is reported, not a choice that no fold made.
             final = {}
             for arm in ok_arms:
+                best = _majority_choice([c[arm][0] for c in fold_choices])
+                inner = _mean_inner_scores([c[arm][1] for c in fold_choices])
                 if n_folds or refit:
-                    sel = _with_threads(fit_threads, select_uplift_learner, X, labels, y, control, learner=learner,
-                                        base_learner=base_learner, inner_folds=inner_folds, random_state=random_state,
-                                        rows=_arm_rows(np.flatnonzero(keep), arm), n_bootstrap=n_bootstrap)
-                    final[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
+                    model = _with_threads(fit_threads, _fit_learner, best, X, labels, y, control,
+                                          _arm_rows(np.flatnonzero(keep), arm), random_state)
                 else:
-                    final[arm] = fold_choices[0][arm]
+                    model = fold_choices[0][arm][2]
+                final[arm] = (best, inner, model)
 
             # placebo, per arm: the labels of the arm's and the control's exposures shuffled n_placebo times,
             # the arm's kept (kind, family) refitted in the same cross-fitting folds (no inner selection per
