@@ -299,11 +299,14 @@ order by promotion_id, learner
 
 
 def _qini_points(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Qini curve points per promotion × learner with :func:`retail_lift.uplift.qini_curve` (origin dropped)."""
+    """Qini curve points per promotion with :func:`retail_lift.uplift.qini_curve` (origin dropped): one curve of all
+    its out-of-fold predictions (each fold's learner was chosen on the other folds, so folds may use different
+    learners; ``learner`` lists them, e.g. ``t/x``)."""
     from retail_lift.uplift import qini_curve
 
     parts = []
-    for (promotion, learner), group in predictions.groupby(["promotion_id", "learner"], sort=True):
+    for promotion, group in predictions.groupby("promotion_id", sort=True):
+        learner = "/".join(sorted(group["learner"].dropna().astype(str).unique()))
         x, q = qini_curve(group["y"].to_numpy(), group["predicted_uplift"].to_numpy(), group["t"].to_numpy())
         parts.append(pd.DataFrame({"promotion_id": promotion, "learner": learner,
                                    "n_targeted": np.asarray(x[1:], dtype=float), "qini": q[1:]}))
@@ -322,13 +325,13 @@ def qini_curves(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> Cha
     tables = ("ml.ml_uplift_holdout_predictions", "ml.ml_uplift_metrics")
     data = _read(warehouse, tables, {
         "qini": QINI_INPUT_SQL,
-        "auc": "select promotion_id, learner, metric_value as qini_auc from ml.ml_uplift_metrics "
-               "where metric_name = 'qini_auc' order by promotion_id, learner",
+        "auc": "select promotion_id, metric_value as qini_auc from ml.ml_uplift_metrics "
+               "where metric_name = 'qini_auc' and is_selected_learner order by promotion_id",
     }, require_all=False)
     points = _qini_points(data["qini"]) if not data["qini"].empty else data["qini"]
     if points.empty:
         raise ChartSkipped("ml_uplift_holdout_predictions has no rows (no experiment with a holdout)")
-    auc = {(r.promotion_id, r.learner): r.qini_auc for r in data["auc"].itertuples()} if not data["auc"].empty else {}
+    auc = {r.promotion_id: r.qini_auc for r in data["auc"].itertuples()} if not data["auc"].empty else {}
     groups = list(points.groupby(["promotion_id", "learner"], sort=True))
     cols = min(3, len(groups))
     rows = -(-len(groups) // cols)
@@ -341,7 +344,7 @@ def qini_curves(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> Cha
         ax.plot(share, y, color=_PALETTE[0], label=f"{learner}-learner")
         ax.plot([0, 1], [0, y[-1]], color="black", linestyle="--", linewidth=1, label="random targeting")
         ax.axhline(0, color="#cccccc", linewidth=0.8)
-        score = auc.get((promotion, learner))
+        score = auc.get(promotion)
         ax.set_title(f"{promotion}" + (f" (Qini AUC {score:.3f})" if score is not None else ""), fontsize=9)
         ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
         ax.set_xlabel(f"share targeted (of {int(x[-1]):,} holdout exposures)", fontsize=8)

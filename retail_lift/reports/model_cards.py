@@ -291,18 +291,37 @@ CARDS: tuple[Card, ...] = (
     # ------------------------------------------------------------------ uplift
     Card("ml_uplift_run",
          predicts="The uplift of each promotion on a customer's conversion (treated minus control probability), "
-                  "per experiment: the candidate learners are compared on out-of-fold (5-fold cross-fitted) "
-                  "predictions of every participant, the one with the higher Qini averaged over the experiment's "
-                  "arms is kept, refitted on all exposures and scores every customer, who is then segmented "
-                  "(persuadable, sure thing, lost cause, do not disturb).",
+                  "per experiment: in each of 5 cross-fitting folds the learner (X or T) and its outcome-model "
+                  "family (L2-logistic or gradient boosting) are chosen by an inner cross-validated Qini of the "
+                  "other folds only, fitted there and predict the fold (nested, so the reported Qini is not the "
+                  "score that chose); the choice most folds made, refitted on all exposures, scores every "
+                  "customer, who is then segmented (persuadable, sure thing, lost cause, do not disturb).",
          inputs="", inputs_from=_uplift_features, window="experiments",
-         metrics=(Section("Out-of-fold metrics per promotion and learner (the selected learner first)",
-                          "select experiment_id, promotion_id, learner, is_selected_learner as selected, "
+         metrics=(Section("Nested out-of-fold metrics and placebo per promotion (the scoring learner)",
+                          "select experiment_id, promotion_id, learner, base_learner, "
                           + ", ".join(f"max(metric_value) filter (where metric_name = '{m}') as {m}"
                                       for m in ("n_treated", "n_control", "qini_auc", "uplift_auc", "uplift_at_20",
-                                                "observed_uplift", "placebo_qini_mean"))
-                          + f" from {_UPLIFT_METRICS} group by all order by experiment_id, promotion_id, "
-                            f"selected desc, learner", (_UPLIFT_METRICS,)),
+                                                "observed_uplift", "placebo_qini_mean", "placebo_qini_p95",
+                                                "n_placebo", "placebo_pass", "selection_agreement"))
+                          + f" from {_UPLIFT_METRICS} where is_selected_learner and metric_name <> 'inner_qini' "
+                            f"group by all order by experiment_id, promotion_id", (_UPLIFT_METRICS,),
+                          note="Placebo: the labels of the arm's and the control's exposures shuffled `n_placebo` "
+                               "times, the arm's scoring learner refitted in "
+                               "the same folds; `placebo_pass` = 1 when `qini_auc` is above the placebo's 95th "
+                               "percentile. `selection_agreement`: share of the folds that chose the same learner."),
+                  Section("Learner selection, per arm (inner cross-validated Qini of every candidate on all "
+                          "exposures of the arm and the control)",
+                          "select experiment_id, promotion_id, learner, base_learner, max(metric_value) as inner_qini, "
+                          "bool_or(is_selected_learner) as selected "
+                          f"from {_UPLIFT_METRICS} where metric_name = 'inner_qini' group by all "
+                          "order by experiment_id, promotion_id, inner_qini desc", (_UPLIFT_METRICS,)),
+                  Section("Arms not estimated, and arms that fail the placebo",
+                          "select experiment_id, promotion_id, metric_name as kind, note "
+                          f"from {_UPLIFT_METRICS} where metric_name in ('status', 'placebo_status') "
+                          "order by experiment_id, promotion_id", (_UPLIFT_METRICS,),
+                          note="Not estimable: an empty arm, a single outcome value, fewer than "
+                               "`min_treated_conversions` treated conversions or `min_group_size` exposures; "
+                               "the experiment's other arms go on."),
                   Section("Persuadables and the other segments",
                           "select promotion_id, segment, customers, share_of_customers, "
                           "share_of_predicted_incremental_conversions from ml.ml_uplift_segments "

@@ -10,19 +10,41 @@ All share :class:`~retail_lift.uplift.base.BaseMetaLearner`: ``fit(X, treatment,
 labels in ``treatment`` and one ``control_name``; ``predict_uplift(X)`` returns
 ``(n, n_arms)`` in the order of ``treatment_names_``; ``predict(X)`` is the 1-D single-arm form.
 
+Base learners: by default (``"auto"``) each learner chooses its outcome-model family, L2-logistic
+regression on standardised features or gradient boosting (:data:`~retail_lift.uplift.base.BASE_FAMILIES`),
+by an inner cross-validated Qini on the rows given to ``fit`` (boosting must win by more than one
+standard error), records it in ``base_learner_`` / ``base_learner_scores_`` and refits with it;
+``"logistic"`` / ``"boosting"`` or an estimator force the choice
+(:func:`~retail_lift.uplift.base.inner_cv_select` does the selection). Why: with a fixed boosted family
+``TLearner()`` lost to an L2-logistic T-learner on a public e-mail experiment (Qini 0.043 against 0.074);
+``bench/uplift_learners.py`` checks the defaults against that baseline on simulations, a committed
+fixture and public data.
+
 Metrics (``metrics.py``) follow scikit-uplift's definitions: :func:`qini_curve`,
 :func:`uplift_curve`, :func:`perfect_qini_curve`, :func:`perfect_uplift_curve`,
 :func:`qini_auc_score`, :func:`uplift_auc_score`, :func:`uplift_at_k`,
 :func:`uplift_by_percentile`, plus :func:`qini_auc_from_true_uplift` (the oracle Qini on simulated
 data), :func:`qini_oracle_ratio` and :func:`placebo_refutation`.
 
-The warehouse pipeline (``pipeline.py``): :func:`retail_lift.uplift.pipeline.fit_score_uplift` and the
-evaluations against a simulated world's truth; ``limits.py``: how much of the oracle any model could
-reach there, from the features (:func:`retail_lift.uplift.limits.feature_ceiling`) and from the data
+The warehouse pipeline (``pipeline.py``): :func:`retail_lift.uplift.pipeline.fit_score_uplift` (per
+experiment: the learner kind and family chosen inside each cross-fitting training part, so the reported
+out-of-fold Qini is not the one that chose, :func:`~retail_lift.uplift.pipeline.select_uplift_learner`;
+a placebo of ``n_placebo`` = 100 label shuffles in the same folds with the pass rule "Qini above the
+placebo's 95th percentile"; arms that are empty, have a single outcome value or too few treated
+conversions reported "not estimable") and the evaluations against a simulated world's truth;
+``limits.py``: how much of the oracle any model could reach there, from the features
+(:func:`retail_lift.uplift.limits.feature_ceiling`) and from the data
 (:func:`retail_lift.uplift.limits.type_revealed`).
 """
 
-from retail_lift.uplift.base import BaseMetaLearner, default_classifier, default_regressor
+from retail_lift.uplift.base import (
+    BASE_FAMILIES,
+    BaseMetaLearner,
+    default_classifier,
+    default_regressor,
+    inner_cv_select,
+    logistic_outcome_learner,
+)
 from retail_lift.uplift.metrics import (
     perfect_qini_curve,
     perfect_uplift_curve,
@@ -41,12 +63,15 @@ from retail_lift.uplift.tlearner import TLearner
 from retail_lift.uplift.xlearner import XLearner
 
 __all__ = [
+    "BASE_FAMILIES",
     "BaseMetaLearner",
     "SLearner",
     "TLearner",
     "XLearner",
     "default_classifier",
     "default_regressor",
+    "inner_cv_select",
+    "logistic_outcome_learner",
     "perfect_qini_curve",
     "perfect_uplift_curve",
     "placebo_refutation",

@@ -13,13 +13,20 @@ every customer's state before the score cutoff, same feature definitions) and re
 ``holdout_predictions``
     one row per evaluated exposure x arm it is compared in (the arm's own treated exposures and the
     experiment's control exposures): the exposure key, ``is_treated``, the outcome, the cross-fitting
-    ``fold`` and the out-of-fold ``predicted_uplift`` of the selected learner (fitted without the
-    exposure's fold). With cross-fitting every exposure of a modelled arm is evaluated; with
-    ``n_folds=None`` only the holdout.
+    ``fold``, the out-of-fold ``predicted_uplift`` and the ``learner`` / ``base_learner`` that the
+    fold's own nested selection chose (fitted without the exposure's fold). With cross-fitting every
+    exposure of a modelled arm is evaluated; with ``n_folds=None`` only the holdout.
 ``metrics``
-    one row per arm x learner x metric on the out-of-fold predictions: ``qini_auc``, ``uplift_auc``,
-    ``uplift_at_10`` ... (one per ``k_fractions``), ``observed_uplift``, ``placebo_qini_mean`` /
-    ``placebo_qini_sd`` and ``n_treated`` / ``n_control``.
+    one row per arm x learner x base learner x metric. The selected learner's rows
+    (``is_selected_learner``): ``qini_auc``, ``uplift_auc``, ``uplift_at_10`` ... (one per
+    ``k_fractions``) and ``observed_uplift`` on the nested out-of-fold predictions,
+    ``placebo_qini_mean`` / ``placebo_qini_sd`` / ``placebo_qini_p95``, ``n_placebo``, ``placebo_pass``
+    (1 / 0), ``selection_agreement`` (share of the outer folds whose own selection chose the same
+    learner and family as the scoring learner, which is the folds' majority choice), ``n_treated`` /
+    ``n_control``; every candidate's ``inner_qini`` (its inner cross-validated Qini in the folds'
+    training parts, averaged over the folds). ``status`` rows (``learner`` NULL)
+    say why an arm was not estimated (``note``: "not estimable: ..." or "experiment dropped: ...");
+    ``placebo_status`` rows say when an arm's Qini is not above the placebo's 95th percentile.
 ``segments``
     one row per arm x segment (persuadables, sure things, lost causes, do-not-disturbs).
 ``incremental_roi``
@@ -37,34 +44,52 @@ Design choices
   the control of their own experiment (experiments ran at different times, on different customers),
   so each experiment gets its own learner, fitted on its control and arms. An arm tested in several
   experiments is scored by the experiment with the most treated exposures of that arm.
-* **Cross-fitting and learner selection.** Per experiment the exposures are split into ``n_folds``
-  folds (default 5, stratified by variant and outcome). For each candidate learner
-  (``learner="auto"``: the X- and the T-learner, each one multi-arm learner) and each fold, the
-  learner is fitted on the other folds and predicts the fold's exposures, so **every experiment
-  participant gets an out-of-fold prediction** and the metrics are computed on all of them, not on
-  a small holdout: with a few thousand exposures per arm a 30 % holdout leaves about a thousand
-  treated rows, on which the Qini of one arm moves by as much as its own size between splits. The
-  out-of-fold predictions of one experiment come from ``n_folds`` fits; they are pooled into one
-  ranking (the usual cross-fitted evaluation; the fits differ only by a fifth of their rows).
-  **The learner with the higher out-of-fold Qini coefficient, averaged over the experiment's arms,
-  is kept for the whole experiment** (averaging over the arms halves the noise of a per-arm choice).
-  The reported metrics of the kept learner are slightly optimistic (it was chosen on those rows);
-  with two candidates the bias is small next to the Qini's sampling noise. Scores come from the kept
-  learner refitted on all of the experiment's exposures. ``n_folds=None`` restores the single split:
-  a stratified ``holdout`` share is held out, the candidates are fitted on the rest and compared on it.
-* **Base learners.** Outcome models are, by default (``base_learner="boosting"``), the package's
-  regularised gradient boosting (:func:`retail_lift.uplift.default_classifier`), or with
-  ``base_learner="logistic"`` an L2-penalised logistic regression on standardised features
-  (:func:`logistic_outcome_learner`). Cross-fitting multiplies the fits by ``n_folds``; on the default
-  simulated world the logistic outcome models gave the same noise-free ranking quality as boosting
-  (``true_gain_ratio`` of ``ml_eval_uplift_vs_truth`` within 0.03 per arm) at about a tenth of the
-  training time, which is why the warehouse build (``ml_uplift_run``) uses them. The X-learner's
-  stage-2 effect models regress very noisy imputed effects (``y - mu0(x)`` is 0/1 minus a
-  probability); a linear ridge regression on standardised features with its penalty chosen by
-  cross-validation (``RidgeCV``) ranks better out of sample than a boosted regressor on these data
-  (higher Qini), so it is the default ``effect_learner``. The X-learner's propensity is the known
-  randomization share of each arm (treated rows of the arm / (its treated rows + control rows)), not
-  an estimate.
+* **Cross-fitting and nested learner selection.** Per experiment the exposures are split into
+  ``n_folds`` folds (default 5, stratified by variant and outcome). In each fold, **each arm's learner is
+  chosen using the other folds' exposures of that arm and the control only** (:func:`select_uplift_learner`;
+  arms of one experiment may choose differently): every candidate (kind x
+  family: ``learner="auto"`` compares the X- and the T-learner, ``base_learner="auto"`` L2-logistic and
+  gradient-boosted outcome models, so four candidates) is scored by an inner ``inner_folds``-fold
+  cross-validation (default 3) of the fold's training part, by the Qini coefficient of its pooled inner
+  out-of-fold predictions. The winner is the simplest candidate whose score is within
+  :data:`~retail_lift.uplift.base.SELECTION_N_SE` (1.645) standard errors (paired bootstrap of the
+  difference, ``n_bootstrap`` resamples) of the best (:func:`retail_lift.uplift.base.inner_cv_select`),
+  with the order T-logistic, X-logistic, T-boosting, X-boosting: a second model stage, then a more
+  flexible family, must show a gain whose one-sided 95 % lower bound is above 0 (with one standard
+  error, boosting won by chance on 10-30 % of the splits of noisy simulations and then lost out of
+  sample). The winner is fitted on the whole training part
+  and predicts the fold's exposures. So **every participant gets an out-of-fold prediction from a learner that was
+  neither chosen nor fitted with it**, and the reported ``qini_auc`` (on all of them, pooled into one
+  ranking) evaluates the whole procedure "select, then fit": it is not the score that made any choice.
+  What is nested: the choice of kind and family and the fit. What is not: the candidate set, the
+  hyper-parameters of each family (fixed: ``C=0.1``; the boosting settings of
+  :func:`retail_lift.uplift.default_classifier`), the features and the fold design. The scoring learner
+  is the (kind, family) **most folds chose** (a tie goes to the simpler), refitted on all of the
+  experiment's exposures of the arm and the control; ``selection_agreement`` is the share of folds that
+  chose it and the ``inner_qini`` rows are each candidate's inner score averaged over the folds. (A new
+  selection on all rows could pick a learner that no fold chose and whose out-of-fold Qini was never
+  measured; it also cost a fifth more fits.) A forced ``learner`` and ``base_learner`` (one candidate) skip the inner
+  cross-validation. ``n_folds=None`` restores the single split: a stratified ``holdout`` share is held
+  out, the selection runs on the rest and the holdout is predicted (``refit``: that choice refitted on all rows).
+* **Base learners.** ``base_learner``: ``"auto"`` (default, chosen as above), ``"logistic"``
+  (:func:`logistic_outcome_learner`: L2-penalised ``LogisticRegression(C=0.1)`` on standardised
+  features) or ``"boosting"`` (the package's regularised gradient boosting,
+  :func:`retail_lift.uplift.default_classifier`) to force a family. On a public randomised e-mail
+  experiment the boosted T-learner lost to the logistic one (Qini 0.043 against 0.074) while on
+  nonlinear effects boosting wins, so neither is a safe fixed choice (``bench/uplift_learners.py``).
+  The X-learner's stage-2 effect models regress very noisy imputed effects (``y - mu0(x)`` is 0/1
+  minus a probability); a linear ridge regression on standardised features with its penalty chosen by
+  cross-validation (``RidgeCV``) ranks better out of sample than a boosted regressor on these data,
+  so it is the effect model of both families here (and costs a fraction of a boosted one). The
+  X-learner's propensity is the known randomization share of each arm (treated rows of the arm / (its
+  treated rows + control rows)), not an estimate.
+* **Arms that cannot be estimated.** An arm is reported "not estimable" (a ``status`` row with the
+  reason in ``note``) and the experiment's other arms go on when: it is empty (known from an exposure
+  without an outcome or from ``srm``, but without a row with an outcome), every outcome of the arm is
+  equal, it has fewer than ``min_treated_conversions`` conversions (default 10) or fewer than
+  ``min_group_size`` exposures (default 20), or a cross-fitting training part lacks one of its
+  outcomes. An empty control group, or one with a single outcome value or too few rows, makes every
+  arm of the experiment not estimable.
 * **Features.** :data:`CATEGORICAL_FEATURES` are one-hot encoded over the categories seen in the
   training and scoring tables (a NULL is all zeros); :data:`NUMERIC_FEATURES` are used with
   ``log1p`` on counts and amounts, recency in days capped at :data:`RECENCY_CAP_DAYS` (NULL, i.e.
@@ -73,13 +98,21 @@ Design choices
   :func:`build_features`) appends further numeric columns of both tables as they are (NULL is 0):
   a score from another system, or, in ``bench/uplift_ceiling.py``, the simulated world's hidden
   uplift type to measure what the learner makes of this many exposures when a feature reveals it.
-* **Placebo.** :func:`retail_lift.uplift.placebo_refutation` shuffles the arm labels of the
-  experiment's exposures (of the training part in the single-split mode), refits on a half and scores
-  the other half against the shuffled labels; a learner that does not invent
-  effects scores about 0. One shuffle is noisy (a few hundredths on a few thousand rows, as large as a
-  real Qini), so ``n_placebo`` seeded shuffles are run and their mean and standard deviation reported:
-  compare the real Qini with ``placebo_qini_mean +- 2 * placebo_qini_sd``.
-* **Threads.** Gradient boosting runs under ``threadpoolctl.threadpool_limits(n_threads)`` (default 2).
+* **Placebo.** Per arm, the labels of the arm's and the control's modelled exposures are permuted
+  ``n_placebo`` times (default 100; in ``placebo_jobs`` processes, the same result); each time the arm's
+  selected learner, with its kind and family fixed (no inner selection
+  per shuffle, which would multiply the cost by the candidates x inner folds), is refitted in the same
+  cross-fitting folds and its pooled out-of-fold Qini measured against the permuted labels, exactly
+  as the real ``qini_auc``. The placebo treatment has no effect on anyone, so these Qinis are the
+  distribution of what the procedure finds in noise. **Pass rule: the real out-of-fold Qini is above
+  the 95th percentile of the placebo Qinis** (``placebo_pass``; a one-sided permutation test at 5 %
+  for the fixed learner). The real Qini also went through the selection, the placebo's did not, so the
+  test is slightly lenient towards the model.
+* **Threads.** Scoring runs under ``threadpoolctl.threadpool_limits(n_threads)`` (default 2), and so do the
+  fits of an experiment with at least :data:`THREADED_FIT_MIN_ROWS` (100,000) exposures; smaller experiments
+  and the placebo runs fit single-threaded. On the tiny world two threads made ``ml_uplift_run`` 10x slower
+  (222 s against 20 s of CPU, on a machine with other jobs): on a few thousand rows the second OpenMP thread
+  mostly waits, spinning. ``placebo_jobs`` (default 1) runs the placebo shuffles in that many processes.
 
 Segments (:data:`SEGMENTS`)
 ---------------------------
@@ -130,15 +163,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from retail_lift.campaign.targeting import expected_economics
 from retail_lift.experiments.srm import srm_test
+from retail_lift.uplift.base import (
+    BASE_FAMILIES,
+    inner_cv_select,
+    linear_regressor,
+    logistic_outcome_learner,
+)
 from retail_lift.uplift.metrics import (
-    placebo_refutation,
     qini_auc_from_true_uplift,
     qini_auc_score,
     uplift_at_k,
@@ -154,8 +189,10 @@ __all__ = [
     "NUMERIC_FEATURES",
     "SEGMENTS",
     "STRATEGIES",
+    "SelectedLearner",
     "UpliftResult",
     "build_features",
+    "select_uplift_learner",
     "logistic_outcome_learner",
     "srm_experiments",
     "assign_segments",
@@ -194,16 +231,17 @@ _TRAINING_COLUMNS = ("exposure_id", "experiment_id", "customer_id", "variant", "
 
 
 SCORE_COLUMNS = [
-    "customer_id", "promotion_id", "experiment_id", "learner", "predicted_uplift",
+    "customer_id", "promotion_id", "experiment_id", "learner", "base_learner", "predicted_uplift",
     "predicted_control_probability", "predicted_treated_probability", "uplift_rank", "propensity_rank",
     "segment",
 ]
 HOLDOUT_COLUMNS = [
     "exposure_id", "promotion_id", "customer_id", "experiment_id", "variant", "is_treated", "is_converted",
-    "revenue", "learner", "fold", "predicted_uplift", "predicted_control_probability",
+    "revenue", "learner", "base_learner", "fold", "predicted_uplift", "predicted_control_probability",
 ]
 METRIC_COLUMNS = [
-    "experiment_id", "promotion_id", "learner", "metric_name", "metric_value", "is_selected_learner", "note",
+    "experiment_id", "promotion_id", "learner", "base_learner", "metric_name", "metric_value", "is_selected_learner",
+    "note",
 ]
 SEGMENT_COLUMNS = [
     "promotion_id", "experiment_id", "segment", "customers", "share_of_customers",
@@ -233,7 +271,8 @@ ROI_COLUMNS = [
 #: Column types of the long table of :meth:`UpliftResult.to_long` (pandas nullable dtypes).
 _LONG_TYPES = {
     "table_name": "string", "customer_id": "string", "exposure_id": "string", "promotion_id": "string",
-    "experiment_id": "string", "variant": "string", "learner": "string", "segment": "string",
+    "experiment_id": "string", "variant": "string", "learner": "string", "base_learner": "string",
+    "segment": "string",
     "evaluation_method": "string", "fold": "Int64",
     "strategy": "string", "metric_name": "string", "note": "string",
     "is_treated": "boolean", "is_converted": "boolean", "is_selected_learner": "boolean",
@@ -546,27 +585,133 @@ def _promotion_terms(promotions: Mapping | pd.DataFrame | None, arm: str) -> tup
 
 
 def default_effect_learner():
-    """The X-learner's stage-2 effect model: standardised ridge regression, penalty by cross-validation."""
-    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 4, 11)))
+    """The X-learner's stage-2 effect model of the logistic family: standardised ridge, penalty by cross-validation."""
+    return linear_regressor()
 
 
-#: Outcome-model families of :func:`fit_score_uplift` (``base_learner``).
-BASE_LEARNERS = ("boosting", "logistic")
-
-
-def logistic_outcome_learner():
-    """Linear outcome model: L2-penalised logistic regression (``C=0.1``) on standardised features."""
-    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+#: Outcome-model families of :func:`fit_score_uplift` (``base_learner``; ``"auto"`` chooses among them).
+BASE_LEARNERS = BASE_FAMILIES
 
 
 def _make_learner(kind: str, control: str, propensity: dict, random_state, base_learner: str = "boosting"):
-    outcome = logistic_outcome_learner() if base_learner == "logistic" else None
+    """One meta-learner of ``kind`` (t, x, s) with the outcome models of the family ``base_learner`` forced (no
+    inner selection: the pipeline selects itself, see :func:`_select`); the X-learner's effect models are
+    always the standardised ridge (:func:`default_effect_learner`)."""
     if kind == "t":
-        return TLearner(learner=outcome, control_name=control, random_state=random_state)
+        return TLearner(learner=base_learner, control_name=control, random_state=random_state)
     if kind == "x":
-        return XLearner(outcome_learner=outcome, effect_learner=default_effect_learner(),
+        return XLearner(outcome_learner=base_learner, effect_learner=default_effect_learner(),
                         propensity=dict(propensity), control_name=control, random_state=random_state)
-    return SLearner(learner=outcome, control_name=control, random_state=random_state)
+    return SLearner(learner=base_learner, control_name=control, random_state=random_state)
+
+
+def _candidates(learner: str, base_learner: str) -> list[tuple[str, str]]:
+    """The (kind, family) pairs compared by the nested selection, in tie-break order."""
+    kinds = ["x", "t"] if learner == "auto" else [learner]
+    families = list(BASE_FAMILIES) if base_learner == "auto" else [base_learner]
+    return [(k, f) for f in families for k in kinds]
+
+
+def _complexity(kind: str, family: str) -> int:
+    """Order of the one-standard-error rule of the selection, simplest first: the T-learner (two outcome
+    models) before the X-learner (a second, effect-model stage) before the S-learner, logistic before
+    boosting: t_logistic, x_logistic, s_logistic, t_boosting, x_boosting, s_boosting."""
+    return 3 * BASE_FAMILIES.index(family) + "txs".index(kind)
+
+
+def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_state,
+            n_bootstrap: int = 100) -> tuple[tuple, dict]:
+    """The (kind, family) with the best inner cross-validated Qini on ``rows`` only, and every candidate's
+    inner cross-validated Qini (:func:`retail_lift.uplift.base.inner_cv_select`; one candidate: no selection)."""
+    if len(candidates) == 1:
+        return candidates[0], {}
+    lab = labels[rows]
+    prop = {arm: float((lab == arm).sum() / max(1, (lab == arm).sum() + (lab == control).sum())) for arm in arms}
+
+    def factory(kind, family):
+        return lambda: _make_learner(kind, control, prop, random_state, family)
+
+    sel = inner_cv_select({c: factory(*c) for c in candidates}, X[rows], lab, y[rows], control,
+                          n_folds=inner_folds, random_state=random_state,
+                          complexity={c: _complexity(*c) for c in candidates}, n_bootstrap=n_bootstrap)
+    return sel.best, dict(sel.scores)
+
+
+@dataclass(frozen=True)
+class SelectedLearner:
+    """The learner :func:`select_uplift_learner` chose and fitted: ``kind`` (t, x, s), ``base_learner`` (the
+    outcome-model family), the fitted ``model`` and ``inner_scores`` ((kind, family) -> inner cross-validated Qini;
+    empty when there was a single candidate)."""
+
+    kind: str
+    base_learner: str
+    model: object
+    inner_scores: dict
+
+
+def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_learner: str = "auto",
+                          inner_folds: int = 3, random_state: int | None = 0, rows=None,
+                          n_bootstrap: int = 100) -> SelectedLearner:
+    """The warehouse's learner on the given rows: choose (kind, family) by inner cross-validated Qini on
+    ``rows`` only, then fit it on those rows.
+
+    This is what :func:`fit_score_uplift` does in every cross-fitting training part (nested selection;
+    the scoring learner is then the folds' majority choice refitted on all exposures): the candidates are
+    the X- and the T-learner
+    (``learner="auto"``, else the one given) with L2-logistic and gradient-boosted outcome models
+    (``base_learner="auto"``, else the one given); the X-learner's effect models are the standardised
+    ridge and its propensity the known share of the arm in ``rows``.
+
+    Args:
+        X: 2-D float feature matrix; labels: arm label per row; y: 0/1 outcome; control: the control label.
+        learner, base_learner: as in :func:`fit_score_uplift`.
+        inner_folds: folds of the inner cross-validation (>= 2).
+        random_state: seed of the inner folds and the learners.
+        rows: row indices to use (default all).
+        n_bootstrap: paired bootstrap resamples of the inner out-of-fold predictions for the standard error
+            of the selection rule (:func:`retail_lift.uplift.base.inner_cv_select`).
+    """
+    X = np.asarray(X, dtype=float)
+    labels = np.asarray(labels).astype(str)
+    y = np.asarray(y).astype(int)
+    control = str(control)
+    rows = np.arange(labels.size) if rows is None else np.asarray(rows)
+    if learner != "auto" and learner not in LEARNERS:
+        raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {learner!r}")
+    if base_learner != "auto" and base_learner not in BASE_LEARNERS:
+        raise ValueError(f"base_learner must be 'auto' or one of {list(BASE_LEARNERS)}, got {base_learner!r}")
+    lab = labels[rows]
+    arms = sorted(set(lab.tolist()) - {control})
+    (kind, family), scores = _select(_candidates(learner, base_learner), X, labels, y, rows, control, arms,
+                                     inner_folds, random_state, n_bootstrap)
+    model = _fit_learner((kind, family), X, labels, y, control, rows, random_state)
+    return SelectedLearner(kind, family, model, scores)
+
+
+def _majority_choice(choices: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The (kind, family) chosen by most folds; a tie goes to the simpler (:func:`_complexity`)."""
+    counts: dict = {}
+    for c in choices:
+        counts[c] = counts.get(c, 0) + 1
+    return min(counts, key=lambda c: (-counts[c], _complexity(*c)))
+
+
+def _mean_inner_scores(per_fold: Sequence[Mapping]) -> dict:
+    """Every candidate's inner cross-validated Qini averaged over the folds (NaN scores left out)."""
+    out = {}
+    for key in dict.fromkeys(k for scores in per_fold for k in scores):
+        values = [float(s[key]) for s in per_fold if key in s and np.isfinite(s[key])]
+        out[key] = float(np.mean(values)) if values else float("nan")
+    return out
+
+
+def _fit_learner(choice: tuple[str, str], X, labels, y, control: str, rows, random_state):
+    """The meta-learner ``choice`` = (kind, family) fitted on ``rows`` (no selection), with the known arm shares
+    of ``rows`` as the X-learner's propensity."""
+    lab = labels[rows]
+    arms = sorted(set(lab.tolist()) - {control})
+    prop = {arm: float((lab == arm).sum() / ((lab == arm).sum() + (lab == control).sum())) for arm in arms}
+    return _make_learner(choice[0], control, prop, random_state, choice[1]).fit(X[rows], lab, y[rows])
 
 
 def _control_probability(learner, X: np.ndarray, arm) -> np.ndarray:
@@ -579,19 +724,162 @@ def _control_probability(learner, X: np.ndarray, arm) -> np.ndarray:
 
 def _fittable_arms(labels: np.ndarray, y: np.ndarray, control: str, arms: list,
                    min_group_size: int) -> tuple[list, dict]:
-    """Arms with enough rows and both outcomes (and the reason for every other arm)."""
+    """Arms with at least ``min_group_size`` rows and both outcomes here (and the reason for every other arm)."""
     skipped = {}
     c = labels == control
     if c.sum() < min_group_size or np.unique(y[c]).size < 2:
-        return [], {arm: "control group too small or without both outcomes" for arm in arms}
+        return [], {arm: "too few control rows or a single control outcome" for arm in arms}
     keep = []
     for arm in arms:
         t = labels == arm
         if t.sum() < min_group_size or np.unique(y[t]).size < 2:
-            skipped[arm] = "arm too small or without both outcomes"
+            skipped[arm] = "too few rows of the arm or a single outcome"
         else:
             keep.append(arm)
     return keep, skipped
+
+
+def _known_variants(training: pd.DataFrame, srm: pd.DataFrame | None) -> dict[str, dict[str, bool]]:
+    """``{experiment_id: {variant: is_control}}`` from every training row (with or without an outcome) and,
+    when ``srm`` has ``variant`` and ``is_control``, its planned or observed variants: an arm planned but
+    without a row with an outcome is known, and reported as empty."""
+    out: dict[str, dict[str, bool]] = {}
+    frames = [training[["experiment_id", "variant", "is_control"]]]
+    if srm is not None and {"variant", "is_control"} <= set(srm.columns):
+        planned = pd.to_numeric(srm["planned_share"], errors="coerce").fillna(0) > 0
+        observed = pd.to_numeric(srm["observed_users"], errors="coerce").fillna(0) > 0
+        frames.append(srm.loc[planned | observed, ["experiment_id", "variant", "is_control"]])
+    for frame in frames:
+        frame = frame[frame["variant"].notna() & frame["experiment_id"].notna()]
+        for exp_id, variant, is_control in zip(frame["experiment_id"].astype(str), frame["variant"].astype(str),
+                                               frame["is_control"].fillna(False).astype(bool), strict=True):
+            known = out.setdefault(exp_id, {})
+            known[variant] = known.get(variant, False) or bool(is_control)
+    return out
+
+
+def _estimable_arms(labels: np.ndarray, y: np.ndarray, control: str, arms: list, min_group_size: int,
+                    min_treated_conversions: int) -> tuple[list, dict]:
+    """The arms an uplift model can be estimated for, and the reason for every other one.
+
+    Not estimable (checked in this order): the control group is empty / has a single outcome value /
+    fewer than ``min_group_size`` rows (then every arm); the arm is empty (no exposure with a closed
+    window and an outcome), every outcome of the arm is equal, the arm has fewer than
+    ``min_treated_conversions`` conversions or fewer than ``min_group_size`` rows.
+    """
+    c = labels == control
+    n_c = int(c.sum())
+    reason = None
+    if n_c == 0:
+        reason = "the control group is empty (no exposure with a closed window and an outcome)"
+    elif np.unique(y[c]).size < 2:
+        reason = f"every outcome of the control group is {int(y[c][0])} ({n_c} exposures)"
+    elif n_c < min_group_size:
+        reason = f"{n_c} control exposures < min_group_size = {min_group_size}"
+    if reason is not None:
+        return [], {arm: reason for arm in arms}
+    keep, skipped = [], {}
+    for arm in arms:
+        t = labels == arm
+        n_t, conv = int(t.sum()), int(y[t].sum())
+        if n_t == 0:
+            skipped[arm] = "empty arm (no exposure with a closed window and an outcome)"
+        elif np.unique(y[t]).size < 2:
+            skipped[arm] = f"every outcome of the arm is {int(y[t][0])} ({n_t} exposures)"
+        elif conv < min_treated_conversions:
+            skipped[arm] = f"{conv} treated conversions < min_treated_conversions = {min_treated_conversions}"
+        elif n_t < min_group_size:
+            skipped[arm] = f"{n_t} treated exposures < min_group_size = {min_group_size}"
+        else:
+            keep.append(arm)
+    return keep, skipped
+
+
+def _placebo_run(kind: str, family: str, control: str, arms: list, X: np.ndarray, labels: np.ndarray,
+                 y: np.ndarray, plan: list, random_state, rows: np.ndarray, permuted: np.ndarray):
+    """One placebo run: the labels of ``rows`` replaced by ``permuted``, the learner refitted in every fold of
+    ``plan``; the pooled out-of-fold Qini per arm (``None`` when a fit fails)."""
+    from threadpoolctl import threadpool_limits
+
+    shuffled = labels.copy()
+    shuffled[rows] = permuted
+    eval_idx = np.concatenate([te for _, te, _ in plan])
+    pred = np.full((eval_idx.size, len(arms)), np.nan)
+    pos = 0
+    with threadpool_limits(limits=1):
+        try:
+            for train_idx, test_idx, _ in plan:
+                lab = shuffled[train_idx]
+                prop = {arm: float((lab == arm).sum() / ((lab == arm).sum() + (lab == control).sum())) for arm in arms}
+                model = _make_learner(kind, control, prop, random_state, family).fit(X[train_idx], lab, y[train_idx])
+                pred[pos:pos + test_idx.size] = model.predict_uplift(X[test_idx])[
+                    :, [model.treatment_names_.index(a) for a in arms]]
+                pos += test_idx.size
+        except ValueError:
+            return None
+    e_lab, e_y = shuffled[eval_idx], y[eval_idx].astype(float)
+    out = {}
+    for j, arm in enumerate(arms):
+        cmp = (e_lab == control) | (e_lab == arm)
+        out[arm] = _safe(qini_auc_score, e_y[cmp], pred[cmp, j], (e_lab[cmp] == arm).astype(int))
+    return out
+
+
+def _placebo_cross_fit(kind: str, family: str, control: str, arms: list, X: np.ndarray, labels: np.ndarray,
+                       y: np.ndarray, plan: list, random_state, n_placebo: int, n_jobs: int = 1) -> dict:
+    """Out-of-fold Qini per arm of ``n_placebo`` placebo runs: ``{arm: array of Qinis}``.
+
+    Each run permutes the arm labels among the rows of ``plan`` (so the placebo treatment has no effect
+    on anyone), then refits the learner ``kind`` with the ``family`` fixed in every fold of ``plan`` (the
+    same cross-fitting folds as the real fit) and scores the pooled out-of-fold predictions against the
+    permuted labels, exactly as the real out-of-fold Qini. Runs whose fit fails (a training part left
+    without an outcome of an arm) are skipped. The permutations are drawn up front from ``random_state``,
+    so the result does not depend on ``n_jobs`` (runs in parallel processes when > 1).
+    """
+    seed = 0 if random_state is None else int(random_state)
+    rng = np.random.default_rng([seed, 1000])
+    rows = np.unique(np.concatenate([np.concatenate([tr, te]) for tr, te, _ in plan]))
+    perms = [rng.permutation(labels[rows]) for _ in range(n_placebo)]
+    args = (kind, family, control, arms, X, labels, y, plan, random_state, rows)
+    if n_jobs > 1 and n_placebo > 1:
+        from joblib import Parallel, delayed
+
+        runs = Parallel(n_jobs=n_jobs)(delayed(_placebo_run)(*args, p) for p in perms)
+    else:
+        runs = [_placebo_run(*args, p) for p in perms]
+    out: dict = {arm: [] for arm in arms}
+    for run in runs:
+        if run is None:
+            continue
+        for arm in arms:
+            out[arm].append(run[arm])
+    return {arm: np.asarray([q for q in v if np.isfinite(q)]) for arm, v in out.items()}
+
+
+def _placebo_metrics(qini: float, runs, n_placebo: int) -> dict:
+    """``placebo_qini_mean`` / ``_sd`` / ``_p95``, ``n_placebo`` (runs done) and ``placebo_pass`` (1 when the
+    real out-of-fold Qini is above the 95th percentile of the placebo Qinis, else 0; NaN without runs)."""
+    runs = np.asarray([] if runs is None else runs, dtype=float)
+    if n_placebo <= 0 or runs.size == 0:
+        return {"placebo_qini_mean": np.nan, "placebo_qini_sd": np.nan, "placebo_qini_p95": np.nan,
+                "n_placebo": float(runs.size), "placebo_pass": np.nan}
+    p95 = float(np.quantile(runs, 0.95))
+    return {"placebo_qini_mean": float(runs.mean()),
+            "placebo_qini_sd": float(runs.std(ddof=1)) if runs.size > 1 else np.nan,
+            "placebo_qini_p95": p95, "n_placebo": float(runs.size),
+            "placebo_pass": float(np.isfinite(qini) and qini > p95)}
+
+
+#: experiments with fewer exposures than this fit their learners single-threaded (see :func:`fit_score_uplift`)
+THREADED_FIT_MIN_ROWS = 100_000
+
+
+def _with_threads(n: int, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` under ``threadpool_limits(n)``."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n):
+        return fn(*args, **kwargs)
 
 
 def _safe(fn, *args, **kwargs) -> float:
@@ -738,32 +1026,14 @@ def _holdout_metrics(y, u, t, k_fractions) -> dict:
     return out
 
 
-def _placebo(kind, control, propensity, X, labels, y, random_state, n_placebo, base_learner="boosting") -> dict:
-    """Mean and sd of the placebo Qini per arm over ``n_placebo`` seeded shuffles."""
-    runs: dict = {}
-    for i in range(n_placebo):
-        seed = (0 if random_state is None else int(random_state)) + 1000 + i
-        try:
-            res = placebo_refutation(lambda: _make_learner(kind, control, propensity, seed, base_learner),  # noqa: B023
-                                     X, labels, y, random_state=seed)
-        except ValueError:
-            continue
-        if not isinstance(res, Mapping):
-            arms = sorted(set(labels.tolist()) - {control})
-            res = {arms[0]: res}
-        for arm, q in res.items():
-            runs.setdefault(arm, []).append(q)
-    return {arm: (float(np.nanmean(q)), float(np.nanstd(q, ddof=1)) if len(q) > 1 else float("nan"))
-            for arm, q in runs.items()}
-
-
 def fit_score_uplift(
     training: pd.DataFrame,
     scoring: pd.DataFrame,
     *,
     learner: str = "auto",
-    base_learner: str = "boosting",
+    base_learner: str = "auto",
     n_folds: int | None = 5,
+    inner_folds: int = 3,
     holdout: float = 0.3,
     random_state: int | None = 0,
     k_fractions: Sequence[float] = (0.1, 0.2, 0.3),
@@ -773,10 +1043,13 @@ def fit_score_uplift(
     margin_rate: float = 0.35,
     uplift_threshold: float = 0.01,
     control_probability_threshold: float | None = None,
-    n_placebo: int = 3,
+    n_placebo: int = 100,
     refit: bool = True,
     min_group_size: int = 20,
+    min_treated_conversions: int = 10,
     n_threads: int = 2,
+    placebo_jobs: int = 1,
+    n_bootstrap: int = 100,
     score_block_rows: int | None = 200_000,
     extra_features: Sequence[str] = (),
 ) -> UpliftResult:
@@ -787,14 +1060,17 @@ def fit_score_uplift(
             ``variant``, ``is_control``, ``is_converted`` (0/1; rows with a NULL outcome are dropped),
             optionally ``revenue``, and the feature columns.
         scoring: one row per customer with ``customer_id`` and the feature columns.
-        learner: ``"auto"`` (compare ``"x"`` and ``"t"`` out of sample, keep the one with the better
-            mean Qini over the experiment's arms), or one of ``"t"``, ``"x"``, ``"s"``.
-        base_learner: the outcome models of every learner: ``"boosting"`` (the package's regularised
-            gradient boosting, :func:`retail_lift.uplift.default_classifier`) or ``"logistic"``
-            (:func:`logistic_outcome_learner`). The X-learner's effect models are ridge either way.
+        learner: ``"auto"`` (the X- and the T-learner are candidates of the nested selection, see the
+            module docstring), or one of ``"t"``, ``"x"``, ``"s"`` to force the kind.
+        base_learner: the outcome-model family: ``"auto"`` (``"logistic"`` and ``"boosting"`` are
+            candidates of the nested selection), ``"logistic"`` (:func:`logistic_outcome_learner`) or
+            ``"boosting"`` (:func:`retail_lift.uplift.default_classifier`) to force it. The X-learner's
+            effect models are ridge either way.
         n_folds: cross-fitting folds (an int >= 2): every exposure of an experiment gets an out-of-fold
             prediction from the learner fitted on the other folds, and the metrics are computed on all
             of them. ``None`` uses a single split with ``holdout`` instead.
+        inner_folds: folds of the inner cross-validation that chooses the learner (an int >= 2; unused
+            with a single candidate).
         holdout: share of each experiment's exposures held out when ``n_folds`` is ``None``, in (0, 1).
         random_state: seed of the split, the learners and the placebo shuffles.
         k_fractions: shares targeted for ``uplift_at_k`` and the ROI table, each in (0, 1).
@@ -804,12 +1080,20 @@ def fit_score_uplift(
             table); an arm not in it has no discount and no contact cost.
         margin_rate: gross margin as a share of the full price, in [0, 1].
         uplift_threshold, control_probability_threshold: segment thresholds (module docstring).
-        n_placebo: placebo shuffles per learner (0 to skip).
+        n_placebo: placebo shuffles of the arm labels, each refitting the selected learner in the same
+            cross-fitting folds (0 to skip; default 100). Pass rule: Qini above their 95th percentile.
         refit: refit the kept learner on all exposures of the experiment before scoring (always done
             with cross-fitting; without it, the single-split mode scores with the training-part fit).
-        min_group_size: fewer rows than this in the control or an arm (in any training part) skips
-            the arm (a ``note`` in ``metrics`` says why).
-        n_threads: OpenMP / BLAS threads of the base learners.
+        min_group_size: fewer rows than this in the control or an arm makes the arm not estimable (a
+            ``status`` row in ``metrics`` with the reason in ``note``; the other arms go on).
+        min_treated_conversions: fewer conversions than this among an arm's exposures makes the arm not
+            estimable (default 10).
+        n_threads: OpenMP / BLAS threads of the base learners when scoring, and when fitting on an
+            experiment with at least :data:`THREADED_FIT_MIN_ROWS` exposures (smaller ones, and the placebo
+            runs, are fitted single-threaded: a second thread mostly waits on a few thousand rows).
+        placebo_jobs: processes of the placebo runs (joblib; default 1, in this process); the shuffles are
+            drawn up front, so the result does not depend on it.
+        n_bootstrap: paired bootstrap resamples of the selection rule's standard error (default 100).
         score_block_rows: customers scored per block (``None``: all at once; rounded up to a multiple
             of 64); only the memory of the learners' intermediate arrays depends on it (with
             ``n_threads=1`` the scores are bit for bit the same, see :func:`_score_blocks`).
@@ -835,8 +1119,14 @@ def fit_score_uplift(
         raise ValueError(f"score_block_rows must be None or a positive int, got {score_block_rows!r}")
     if learner != "auto" and learner not in LEARNERS:
         raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {learner!r}")
-    if base_learner not in BASE_LEARNERS:
-        raise ValueError(f"base_learner must be one of {list(BASE_LEARNERS)}, got {base_learner!r}")
+    if base_learner != "auto" and base_learner not in BASE_LEARNERS:
+        raise ValueError(f"base_learner must be 'auto' or one of {list(BASE_LEARNERS)}, got {base_learner!r}")
+    for name, value, low in (("inner_folds", inner_folds, 2), ("n_placebo", n_placebo, 0),
+                             ("placebo_jobs", placebo_jobs, 1), ("n_bootstrap", n_bootstrap, 2),
+                             ("min_group_size", min_group_size, 2),
+                             ("min_treated_conversions", min_treated_conversions, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer))
                                 or n_folds < 2):
         raise ValueError(f"n_folds must be None or an int >= 2, got {n_folds!r}")
@@ -851,8 +1141,9 @@ def fit_score_uplift(
         raise ValueError(f"uplift_threshold must be >= 0, got {uplift_threshold!r}")
     if scoring["customer_id"].duplicated().any():
         raise ValueError("scoring must have one row per customer_id")
-    candidates = ["x", "t"] if learner == "auto" else [learner]
 
+    # every variant of every experiment, also those left without a row with an outcome (an empty arm)
+    variants = _known_variants(training, srm)
     # a stable row order, so that the split and the fits do not depend on the order the warehouse returns
     training = (training[training["is_converted"].notna()]
                 .sort_values(["experiment_id", "exposure_id"], kind="mergesort").reset_index(drop=True))
@@ -869,11 +1160,12 @@ def fit_score_uplift(
     metric_rows, holdout_parts, score_parts = [], [], {}
     values, thresholds, arm_owner = {}, {}, {}
     with threadpool_limits(limits=n_threads):
-        for exp_id in sorted(training["experiment_id"].astype(str).unique()):
-            rows = np.flatnonzero(training["experiment_id"].astype(str).to_numpy() == exp_id)
+        exp_of_row = training["experiment_id"].astype(str).to_numpy()
+        for exp_id in sorted(variants):
+            rows = np.flatnonzero(exp_of_row == exp_id)
             exp = training.iloc[rows].reset_index(drop=True)
-            controls = exp.loc[exp["is_control"].astype(bool), "variant"].astype(str).unique()
-            arms = sorted(set(exp["variant"].astype(str)) - set(controls))
+            controls = sorted(v for v, is_control in variants[exp_id].items() if is_control)
+            arms = sorted(v for v, is_control in variants[exp_id].items() if not is_control)
             if exp_id in flagged:
                 for arm in arms:
                     metric_rows.append(_note_row(exp_id, arm, f"experiment dropped: sample-ratio mismatch "
@@ -887,6 +1179,12 @@ def fit_score_uplift(
             labels = exp["variant"].astype(str).to_numpy()
             y = exp["is_converted"].astype(float).to_numpy().astype(int)
             X = X_all[rows]
+            # arms that cannot be estimated (empty, one outcome value, too few treated conversions or rows)
+            ok_arms, skipped = _estimable_arms(labels, y, control, arms, min_group_size, min_treated_conversions)
+            if not ok_arms:
+                for arm in arms:
+                    metric_rows.append(_note_row(exp_id, arm, f"not estimable: {skipped[arm]}"))
+                continue
             # evaluation plan: (training rows, evaluated rows, fold label) per fit
             if n_folds:
                 fold_of = _cross_fit_folds(len(exp), labels, y, n_folds, random_state)
@@ -894,15 +1192,15 @@ def fit_score_uplift(
             else:
                 idx_train, idx_test = _split(len(exp), labels, y, holdout, random_state)
                 plan = [(idx_train, idx_test, None)]
-            # an arm is modelled when every training part has enough rows of it and of the control
-            ok_arms, skipped = list(arms), {}
+            # ... and those whose cross-fitting training parts cannot be fitted
             for train_idx, _, _ in plan:
-                part_ok, part_skipped = _fittable_arms(labels[train_idx], y[train_idx], control, arms, min_group_size)
+                part_ok, part_skipped = _fittable_arms(labels[train_idx], y[train_idx], control, ok_arms, 2)
                 ok_arms = [a for a in ok_arms if a in part_ok]
                 for arm, why in part_skipped.items():
-                    skipped.setdefault(arm, why)
-            for arm, why in skipped.items():
-                metric_rows.append(_note_row(exp_id, arm, f"arm skipped: {why}"))
+                    skipped.setdefault(arm, f"a cross-fitting training part has {why}")
+            for arm in arms:
+                if arm in skipped:
+                    metric_rows.append(_note_row(exp_id, arm, f"not estimable: {skipped[arm]}"))
             if not ok_arms:
                 continue
             keep = np.isin(labels, [control, *ok_arms])
@@ -910,54 +1208,92 @@ def fit_score_uplift(
             eval_idx = np.concatenate([te for _, te, _ in plan])
             eval_fold = np.concatenate([np.full(te.size, -1 if f is None else f) for _, te, f in plan])
 
-            def _share(rows_, arm_, labels=labels, control=control):
-                n_arm = (labels[rows_] == arm_).sum()
-                return float(n_arm / (n_arm + (labels[rows_] == control).sum()))
+            # nested, per arm: in every fold the (kind, family) of each arm is chosen by an inner
+            # cross-validation of the fold's training rows of that arm and the control only, fitted on them
+            # and predicts the fold's exposures; the out-of-fold Qini of these predictions is reported, so it
+            # is not the score that made any choice
+            def _arm_rows(idx, arm_, labels=labels, control=control):
+                return idx[(labels[idx] == control) | (labels[idx] == arm_)]
 
-            # fit the candidates without the evaluated rows (each fold's rows predicted by the learner
-            # fitted on the other folds) and compare them on those out-of-sample predictions
-            preds, p0s, per_arm = {}, {}, {}
-            e_lab, e_y = labels[eval_idx], y[eval_idx]
-            placebo_rows = np.flatnonzero(keep) if n_folds else plan[0][0]
-            for kind in candidates:
-                pred = np.full((eval_idx.size, len(ok_arms)), np.nan)
-                p0 = np.full((eval_idx.size, len(ok_arms)), np.nan)
-                pos = 0
-                for train_idx, test_idx, _ in plan:
-                    propensity = {arm: _share(train_idx, arm) for arm in ok_arms}
-                    model = _make_learner(kind, control, propensity, random_state, base_learner)
-                    model.fit(X[train_idx], labels[train_idx], y[train_idx])
-                    for j, arm in enumerate(ok_arms):
-                        pred[pos:pos + test_idx.size, j] = model.predict_uplift(X[test_idx], arm=arm)
-                        p0[pos:pos + test_idx.size, j] = _control_probability(model, X[test_idx], arm)
-                    pos += test_idx.size
-                preds[kind], p0s[kind] = pred, p0
-                full_prop = {arm: _share(placebo_rows, arm) for arm in ok_arms}
-                placebo = (_placebo(kind, control, full_prop, X[placebo_rows], labels[placebo_rows],
-                                    y[placebo_rows], random_state, n_placebo, base_learner)
-                           if n_placebo > 0 else {})
+            # OpenMP / BLAS threads only pay on large fits: on a few thousand rows a second thread mostly
+            # waits (and spins on a busy machine: 10x slower measured on the tiny world), so smaller
+            # experiments fit single-threaded; scoring every customer uses n_threads
+            fit_threads = n_threads if len(exp) >= THREADED_FIT_MIN_ROWS else 1
+            pred = np.full((eval_idx.size, len(ok_arms)), np.nan)
+            p0 = np.full((eval_idx.size, len(ok_arms)), np.nan)
+            row_kind = np.empty((eval_idx.size, len(ok_arms)), dtype=object)
+            row_family = np.empty((eval_idx.size, len(ok_arms)), dtype=object)
+            fold_choices, pos = [], 0
+            for train_idx, test_idx, _ in plan:
+                choice = {}
                 for j, arm in enumerate(ok_arms):
-                    cmp = (e_lab == control) | (e_lab == arm)
-                    t = (e_lab[cmp] == arm).astype(int)
-                    m = _holdout_metrics(e_y[cmp].astype(float), pred[cmp, j], t, k_fractions)
-                    m["placebo_qini_mean"], m["placebo_qini_sd"] = placebo.get(arm, (np.nan, np.nan))
-                    m["n_treated"], m["n_control"] = float(t.sum()), float((1 - t).sum())
-                    per_arm.setdefault(arm, {})[kind] = m
-            # one learner per experiment: the higher mean out-of-sample Qini over the experiment's arms
-            mean_qini = {k: np.nanmean([per_arm[arm][k]["qini_auc"] for arm in ok_arms])
-                         if any(np.isfinite(per_arm[arm][k]["qini_auc"]) for arm in ok_arms) else -np.inf
-                         for k in candidates}
-            best = max(candidates, key=lambda k: mean_qini[k])  # first candidate on a tie
-            chosen = {arm: best for arm in ok_arms}
-            for arm in ok_arms:
-                for kind in candidates:
-                    for name, value in per_arm[arm][kind].items():
-                        metric_rows.append({
-                            "experiment_id": exp_id, "promotion_id": arm, "learner": kind, "metric_name": name,
-                            "metric_value": value, "is_selected_learner": kind == chosen[arm], "note": None,
-                        })
+                    sel = _with_threads(fit_threads, select_uplift_learner, X, labels, y, control, learner=learner,
+                                        base_learner=base_learner, inner_folds=inner_folds, random_state=random_state,
+                                        rows=_arm_rows(train_idx, arm), n_bootstrap=n_bootstrap)
+                    choice[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
+                    pred[pos:pos + test_idx.size, j] = sel.model.predict_uplift(X[test_idx], arm=arm)
+                    p0[pos:pos + test_idx.size, j] = _control_probability(sel.model, X[test_idx], arm)
+                    row_kind[pos:pos + test_idx.size, j] = sel.kind
+                    row_family[pos:pos + test_idx.size, j] = sel.base_learner
+                fold_choices.append(choice)
+                pos += test_idx.size
 
-            # out-of-sample predictions of the kept learner (out-of-fold, or on the holdout)
+            # the learner that scores each arm: the (kind, family) most of the folds chose (ties: the simpler,
+            # as the selection rule), refitted on all of the experiment's exposures of the arm and the control
+            # (in the single-split mode without refit: the training part's fit). No new selection on all rows:
+            # the scoring model is the one whose out-of-fold Qini is reported, not a choice that no fold made.
+            final = {}
+            for arm in ok_arms:
+                best = _majority_choice([c[arm][0] for c in fold_choices])
+                inner = _mean_inner_scores([c[arm][1] for c in fold_choices])
+                if n_folds or refit:
+                    model = _with_threads(fit_threads, _fit_learner, best, X, labels, y, control,
+                                          _arm_rows(np.flatnonzero(keep), arm), random_state)
+                else:
+                    model = fold_choices[0][arm][2]
+                final[arm] = (best, inner, model)
+
+            # placebo, per arm: the labels of the arm's and the control's exposures shuffled n_placebo times,
+            # the arm's kept (kind, family) refitted in the same cross-fitting folds (no inner selection per
+            # shuffle); run in placebo_jobs processes (the permutations are drawn up front: same result)
+            placebo = {}
+            if n_placebo > 0:
+                for arm in ok_arms:
+                    a_plan = [(_arm_rows(tr, arm), _arm_rows(te, arm), f) for tr, te, f in plan]
+                    placebo.update(_placebo_cross_fit(*final[arm][0], control, [arm], X, labels, y, a_plan,
+                                                      random_state, n_placebo, n_jobs=placebo_jobs))
+            e_lab, e_y = labels[eval_idx], y[eval_idx]
+            for j, arm in enumerate(ok_arms):
+                best, inner_scores, _ = final[arm]
+                kind, family = best
+                agreement = float(np.mean([c[arm][0] == best for c in fold_choices]))
+                cmp = (e_lab == control) | (e_lab == arm)
+                t = (e_lab[cmp] == arm).astype(int)
+                m = _holdout_metrics(e_y[cmp].astype(float), pred[cmp, j], t, k_fractions)
+                m.update(_placebo_metrics(m["qini_auc"], placebo.get(arm), n_placebo))
+                m["selection_agreement"] = agreement
+                m["n_treated"], m["n_control"] = float(t.sum()), float((1 - t).sum())
+                for name, value in m.items():
+                    metric_rows.append({
+                        "experiment_id": exp_id, "promotion_id": arm, "learner": kind, "base_learner": family,
+                        "metric_name": name, "metric_value": value, "is_selected_learner": True, "note": None,
+                    })
+                for (c_kind, c_family), score in inner_scores.items():
+                    metric_rows.append({
+                        "experiment_id": exp_id, "promotion_id": arm, "learner": c_kind, "base_learner": c_family,
+                        "metric_name": "inner_qini", "metric_value": score,
+                        "is_selected_learner": (c_kind, c_family) == best, "note": None,
+                    })
+                if n_placebo > 0 and m["placebo_pass"] == 0.0:
+                    metric_rows.append(_note_row(
+                        exp_id, arm, f"placebo not passed: out-of-fold Qini {m['qini_auc']:.4f} is not above the "
+                                     f"95th percentile {m['placebo_qini_p95']:.4f} of {int(m['n_placebo'])} shuffles",
+                        metric_name="placebo_status"))
+                elif n_placebo > 0 and not np.isfinite(m["placebo_pass"]):
+                    metric_rows.append(_note_row(exp_id, arm, "placebo not run: no shuffle could be fitted",
+                                                 metric_name="placebo_status"))
+
+            # out-of-sample predictions (out-of-fold, or on the holdout), each from its fold's chosen learner
             for j, arm in enumerate(ok_arms):
                 cmp = (e_lab == control) | (e_lab == arm)
                 sub = exp.iloc[eval_idx[cmp]]
@@ -971,28 +1307,14 @@ def fit_score_uplift(
                     "is_converted": e_y[cmp].astype(bool),
                     "revenue": pd.to_numeric(sub["revenue"], errors="coerce").to_numpy(float)
                     if "revenue" in sub else np.nan,
-                    "learner": chosen[arm],
+                    "learner": row_kind[cmp, j],
+                    "base_learner": row_family[cmp, j],
                     "fold": pd.array(np.where(eval_fold[cmp] >= 0, eval_fold[cmp], 0), dtype="Int64")
                     if n_folds else pd.array([None] * int(cmp.sum()), dtype="Int64"),
-                    "predicted_uplift": preds[chosen[arm]][cmp, j],
-                    "predicted_control_probability": p0s[chosen[arm]][cmp, j],
+                    "predicted_uplift": pred[cmp, j],
+                    "predicted_control_probability": p0[cmp, j],
                 }))
 
-            # refit the kept learners on every exposure of the experiment and score every customer
-            final = {}
-            for kind in sorted(set(chosen.values())):
-                if refit or n_folds:
-                    fit_rows = np.flatnonzero(keep)
-                    full_prop = {arm: float((labels[keep] == arm).sum()
-                                            / ((labels[keep] == arm).sum() + (labels[keep] == control).sum()))
-                                 for arm in ok_arms}
-                    final[kind] = _make_learner(kind, control, full_prop, random_state, base_learner).fit(
-                        X[fit_rows], labels[fit_rows], y[fit_rows])
-                else:  # holdout mode without refit: the learner fitted on the training part
-                    train_idx = plan[0][0]
-                    shares = {arm: _share(train_idx, arm) for arm in ok_arms}
-                    final[kind] = _make_learner(kind, control, shares, random_state, base_learner).fit(
-                        X[train_idx], labels[train_idx], y[train_idx])
             control_rate = float(y[labels == control].mean())
             conv = (labels == control) & (y == 1)
             rev = pd.to_numeric(exp["revenue"], errors="coerce").to_numpy(float) if "revenue" in exp else None
@@ -1004,12 +1326,12 @@ def fit_score_uplift(
                 if arm in arm_owner and arm_owner[arm][1] >= n_treated:
                     continue
                 arm_owner[arm] = (exp_id, n_treated)
-                model = final[chosen[arm]]
+                (kind, family), _, model = final[arm]
                 u, p0 = _score_blocks(model, X_score, arm, score_block_rows)
                 t_p = control_rate if control_probability_threshold is None else float(control_probability_threshold)
                 thresholds[arm] = (float(uplift_threshold), t_p)
                 # the arm's scores from the experiment that owns it (most treated exposures) replace any earlier
-                score_parts[arm] = (exp_id, chosen[arm], u, p0)
+                score_parts[arm] = (exp_id, kind, family, u, p0)
     del X_score
 
     if score_parts:
@@ -1026,9 +1348,9 @@ def fit_score_uplift(
                         segments=segments, incremental_roi=roi)
 
 
-def _note_row(exp_id: str, arm: str, note: str) -> dict:
-    return {"experiment_id": exp_id, "promotion_id": arm, "learner": None, "metric_name": "status",
-            "metric_value": np.nan, "is_selected_learner": False, "note": note}
+def _note_row(exp_id: str, arm: str, note: str, metric_name: str = "status") -> dict:
+    return {"experiment_id": exp_id, "promotion_id": arm, "learner": None, "base_learner": None,
+            "metric_name": metric_name, "metric_value": np.nan, "is_selected_learner": False, "note": note}
 
 
 def _score_blocks(model, X: np.ndarray, arm, block_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -1069,12 +1391,12 @@ def _tie_order(ids: np.ndarray) -> np.ndarray:
 
 
 def _scores_table(ids: np.ndarray, parts: Mapping, thresholds: Mapping) -> pd.DataFrame:
-    """The ``scores`` table from each arm's ``(experiment_id, learner, uplift, control probability)``:
+    """The ``scores`` table from each arm's ``(experiment_id, learner, base_learner, uplift, control probability)``:
     ranks within the arm (ties by customer_id), segments, rows by promotion_id and uplift rank."""
     tie = _tie_order(ids)
     frames = []
     for arm in sorted(parts):
-        exp_id, kind, u, p0 = parts[arm]
+        exp_id, kind, family, u, p0 = parts[arm]
         p1 = np.clip(p0 + u, 0.0, 1.0)
         order = np.lexsort((tie, -u))  # the uplift ranking: row order of the arm's rows
         prop_order = np.lexsort((tie, -p1))
@@ -1083,7 +1405,7 @@ def _scores_table(ids: np.ndarray, parts: Mapping, thresholds: Mapping) -> pd.Da
         t_u, t_p = thresholds[arm]
         frames.append(pd.DataFrame({
             "customer_id": ids[order],
-            "promotion_id": arm, "experiment_id": exp_id, "learner": kind,
+            "promotion_id": arm, "experiment_id": exp_id, "learner": kind, "base_learner": family,
             "predicted_uplift": u[order], "predicted_control_probability": p0[order],
             "predicted_treated_probability": p1[order],
             "uplift_rank": np.arange(1, ids.size + 1, dtype=np.int64), "propensity_rank": prop_rank[order],
@@ -1226,7 +1548,9 @@ def evaluate_uplift_against_truth(
         method = f"cross_fitted_{folds.nunique()}_folds" if len(folds) else "holdout"
         rows.append({
             "experiment_id": exp_id, "promotion_id": arm,
-            "learner": g["learner"].iloc[0] if "learner" in g and len(g) else None,
+            # each fold's learner was chosen on the other folds: the learners the folds used, e.g. "t/x"
+            "learner": "/".join(sorted(g["learner"].dropna().astype(str).unique())) if "learner" in g and len(g)
+            else None,
             "evaluation_method": method,
             "n_treated": int(t.sum()), "n_control": int((1 - t).sum()),
             "model_qini": model_q, "oracle_qini": oracle_q, "qini_oracle_ratio": ratio,

@@ -23,29 +23,34 @@ class SLearner(BaseMetaLearner):
     """S-learner (single model, treatment as a feature).
 
     Args:
-        learner: base outcome model template (cloned once per arm). ``None`` uses the default
-            gradient-boosted classifier (binary outcome) or regressor (continuous outcome) of
-            :mod:`retail_lift.uplift.base`.
+        learner: base outcome model (cloned once per arm): ``"auto"`` (default: the family chosen
+            by inner cross-validated Qini), ``"logistic"`` / ``"boosting"`` to force one, ``None``
+            (= ``"boosting"``) or an estimator template (see :mod:`retail_lift.uplift.base`).
         control_name: the label of the control group in ``treatment`` (default ``0``).
         outcome: ``"auto"``, ``"binary"`` or ``"continuous"``.
-        random_state: seed for unseeded base learners.
+        random_state: seed for unseeded base learners and the inner folds.
+        inner_folds: folds of the inner cross-validation of ``"auto"`` (default 3).
 
     Fitted attributes: ``treatment_names_`` (arm labels, column order of ``predict_uplift``),
-    ``outcome_``, ``n_features_in_``, ``models_`` (dict arm -> fitted model).
+    ``outcome_``, ``n_features_in_``, ``models_`` (dict arm -> fitted model), ``base_learner_`` and
+    ``base_learner_scores_`` (as the T-learner).
     """
 
-    def __init__(self, learner=None, control_name=0, outcome="auto", random_state=None):
+    def __init__(self, learner="auto", control_name=0, outcome="auto", random_state=None, inner_folds=3):
         self.learner = learner
         self.control_name = control_name
         self.outcome = outcome
         self.random_state = random_state
+        self.inner_folds = inner_folds
+
+    _BASE_LEARNER_PARAMS = ("learner",)
 
     def _fit(self, X, labels, y):
         self.models_ = {}
         for arm in self.treatment_names_:
             rows = (labels == self.control_name) | (labels == arm)
             w = (labels[rows] == arm).astype(float)
-            model = self._new_model(self.learner, "outcome")
+            model = self._new_model(self.learner, "outcome", arm)
             model.fit(np.column_stack([w, X[rows]]), y[rows])
             self.models_[arm] = model
 

@@ -35,11 +35,14 @@ class XLearner(BaseMetaLearner):
     """X-learner with propensity-weighted combination of the two effect models.
 
     Args:
-        outcome_learner: template for the stage-1 outcome models ``mu_0`` and ``mu_k``. ``None``
-            uses the default gradient-boosted classifier (binary outcome) or regressor.
-        effect_learner: template for the stage-2 effect regressors ``tau_0k`` and ``tau_1k``
-            (always regressors: imputed effects are continuous). ``None`` uses the default
-            gradient-boosted regressor.
+        outcome_learner: the stage-1 outcome models ``mu_0`` and ``mu_k``: ``"auto"`` (default: the
+            family chosen by inner cross-validated Qini on the rows given to ``fit``),
+            ``"logistic"`` / ``"boosting"`` to force one, ``None`` (= ``"boosting"``) or an estimator
+            template (see :mod:`retail_lift.uplift.base`).
+        effect_learner: the stage-2 effect regressors ``tau_0k`` and ``tau_1k`` (always regressors:
+            imputed effects are continuous), same choices; ``"auto"`` (default) takes the family
+            chosen for both stages together (the ``"logistic"`` family's regressor is a standardised
+            ridge regression with a cross-validated penalty).
         propensity_learner: classifier template for ``g_k``; ``None`` uses
             ``LogisticRegression(max_iter=1000)``. Ignored when ``propensity`` is given.
         propensity: ``None`` (estimate ``g_k`` with ``propensity_learner``), a float in ``(0, 1)``
@@ -47,9 +50,12 @@ class XLearner(BaseMetaLearner):
             ``k`` among rows in control or ``k`` (for a 50/50 randomized test, ``0.5``).
         control_name: the label of the control group in ``treatment`` (default ``0``).
         outcome: ``"auto"``, ``"binary"`` or ``"continuous"``.
-        random_state: seed for unseeded base learners.
+        random_state: seed for unseeded base learners and the inner folds.
+        inner_folds: folds of the inner cross-validation of ``"auto"`` (default 3).
 
-    Fitted attributes: ``treatment_names_``, ``outcome_``, ``n_features_in_``, ``control_model_``,
+    Fitted attributes: ``base_learner_``, ``base_learner_scores_`` (as the T-learner),
+    ``base_learners_``, ``treatment_names_``, ``outcome_``, ``n_features_in_``, ``control_model_`` (of the
+    first arm's family; ``control_models_``: family -> control model),
     ``outcome_models_`` (arm -> ``mu_k``), ``effect_models_`` (arm -> ``(tau_0k, tau_1k)``),
     ``propensity_models_`` (arm -> classifier, when estimated) and ``propensity_`` (arm -> constant
     or ``None`` when estimated).
@@ -57,13 +63,14 @@ class XLearner(BaseMetaLearner):
 
     def __init__(
         self,
-        outcome_learner=None,
-        effect_learner=None,
+        outcome_learner="auto",
+        effect_learner="auto",
         propensity_learner=None,
         propensity=None,
         control_name=0,
         outcome="auto",
         random_state=None,
+        inner_folds=3,
     ):
         self.outcome_learner = outcome_learner
         self.effect_learner = effect_learner
@@ -72,6 +79,9 @@ class XLearner(BaseMetaLearner):
         self.control_name = control_name
         self.outcome = outcome
         self.random_state = random_state
+        self.inner_folds = inner_folds
+
+    _BASE_LEARNER_PARAMS = ("outcome_learner", "effect_learner")
 
     def _constant_propensities(self) -> dict:
         p = self.propensity
@@ -94,17 +104,22 @@ class XLearner(BaseMetaLearner):
         self.propensity_ = self._constant_propensities()
         control = labels == self.control_name
         X0, y0 = X[control], y[control]
-        self.control_model_ = self._new_model(self.outcome_learner, "outcome").fit(X0, y0)
+        # one control model per family the arms chose (one in all but the per-arm "auto" case)
+        self.control_models_ = {}
         self.outcome_models_, self.effect_models_, self.propensity_models_ = {}, {}, {}
         for arm in self.treatment_names_:
+            key = self._family_key(self.outcome_learner, arm)
+            if key not in self.control_models_:
+                self.control_models_[key] = self._new_model(self.outcome_learner, "outcome", arm).fit(X0, y0)
+            mu0 = self.control_models_[key]
             treated = labels == arm
             X1, y1 = X[treated], y[treated]
-            mu_k = self._new_model(self.outcome_learner, "outcome").fit(X1, y1)
-            mu0_treated = self._predict_outcome(self.control_model_, X1)
+            mu_k = self._new_model(self.outcome_learner, "outcome", arm).fit(X1, y1)
+            mu0_treated = self._predict_outcome(mu0, X1)
             d1 = y1 - mu0_treated
             d0 = self._predict_outcome(mu_k, X0) - y0
-            tau0 = self._new_model(self.effect_learner, "regressor").fit(X0, d0)
-            tau1 = self._new_model(self.effect_learner, "regressor").fit(X1, d1)
+            tau0 = self._new_model(self.effect_learner, "regressor", arm).fit(X0, d0)
+            tau1 = self._new_model(self.effect_learner, "regressor", arm).fit(X1, d1)
             self.outcome_models_[arm] = mu_k
             self.effect_models_[arm] = (tau0, tau1)
             if self.propensity_[arm] is None:
@@ -114,6 +129,7 @@ class XLearner(BaseMetaLearner):
                     template = LogisticRegression(max_iter=1000)
                 model = self._new_model(template, "classifier")
                 self.propensity_models_[arm] = model.fit(X[rows], (labels[rows] == arm).astype(int))
+        self.control_model_ = self.control_models_[self._family_key(self.outcome_learner, self.treatment_names_[0])]
 
     def predict_propensity(self, X) -> np.ndarray:
         """``g_k(x)`` per arm, shape ``(n, n_arms)`` (constant columns for a given propensity)."""

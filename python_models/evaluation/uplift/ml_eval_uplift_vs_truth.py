@@ -47,7 +47,7 @@ def model(dbt, session):
             promotions=dbt.ref("stg_shop__promotions").to_arrow_table().to_pandas(),
             # the settings of ml_uplift_run (a pytest checks that the two configs agree)
             learner=str(dbt.config.get("learner", "auto")),
-            base_learner=str(dbt.config.get("base_learner", "logistic")),
+            base_learner=str(dbt.config.get("base_learner", "auto")),
             n_folds=int(folds) if folds >= 2 else None,
             random_state=random_state,
             max_rows=int(dbt.config.get("limits_max_rows", 40000)),

@@ -15,6 +15,7 @@ final as (
         promotion_id,
         experiment_id,
         learner,
+        base_learner,
         predicted_uplift,
         predicted_control_probability,
         predicted_treated_probability,

@@ -1,6 +1,6 @@
 -- One row per evaluated experiment exposure x the arm it is compared in (the arm's treated exposures
--- and the experiment's control exposures): the outcome and the out-of-fold prediction of the kept
--- learner (cross-fitting: fitted without the exposure's fold), from the training run ml_uplift_run
+-- and the experiment's control exposures): the outcome and the out-of-fold prediction of the learner
+-- chosen and fitted without the exposure's fold (nested cross-fitting), from the training run ml_uplift_run
 -- (table_name = 'holdout_predictions').
 with
 
@@ -22,6 +22,7 @@ final as (
         is_converted,
         revenue,
         learner,
+        base_learner,
         fold,
         predicted_uplift,
         predicted_control_probability

@@ -23,14 +23,18 @@ def model(dbt, session):
         srm,
         promotions,
         learner=str(dbt.config.get("learner", "auto")),
-        base_learner=str(dbt.config.get("base_learner", "boosting")),
+        base_learner=str(dbt.config.get("base_learner", "auto")),
         n_folds=int(n_folds) if n_folds else None,
+        inner_folds=int(dbt.config.get("inner_folds", 3)),
         holdout=float(dbt.config.get("holdout", 0.3)),
         random_state=int(dbt.config.get("random_state", 0)),
         k_fractions=dbt.config.get("k_fractions", [0.1, 0.2, 0.3]),
         margin_rate=float(dbt.config.get("margin_rate", 0.35)),
         uplift_threshold=float(dbt.config.get("uplift_threshold", 0.01)),
-        n_placebo=int(dbt.config.get("n_placebo", 3)),
+        n_placebo=int(dbt.config.get("n_placebo", 100)),
+        min_group_size=int(dbt.config.get("min_group_size", 20)),
+        min_treated_conversions=int(dbt.config.get("min_treated_conversions", 10)),
         n_threads=int(dbt.config.get("n_threads", 2)),
+        placebo_jobs=int(dbt.config.get("placebo_jobs", 1)),  # processes of the placebo shuffles
         as_arrow=True,  # the long table (one row per customer x arm) goes to the warehouse as Arrow
     )

@@ -48,7 +48,9 @@ def test_set():
 def fitted(train):
     X, t, y, _ = train
     return {
-        "S": SLearner(random_state=0).fit(X, t, y),
+        # boosting forced: a logistic S-learner has no treatment x feature interaction to show the step
+        # effect's size ("auto" may pick logistic on these data)
+        "S": SLearner(learner="boosting", random_state=0).fit(X, t, y),
         "T": TLearner(random_state=0).fit(X, t, y),
         "X": XLearner(random_state=0).fit(X, t, y),
         "X_const": XLearner(propensity=0.5, random_state=0).fit(X, t, y),
@@ -87,11 +89,16 @@ def test_estimated_propensity_matches_the_randomization(fitted, test_set, train)
     np.testing.assert_array_equal(fitted["X_const"].predict_propensity(X[:3]), [[0.5], [0.5], [0.5]])
 
 
-def test_binary_outcome_uses_classifier_probabilities(fitted):
+def test_binary_outcome_uses_classifier_probabilities(fitted, train):
     t_learner = fitted["T"]
     assert t_learner.outcome_ == "binary"
-    assert isinstance(t_learner.control_model_, HistGradientBoostingClassifier)
-    assert isinstance(fitted["X"].effect_models_[1][0], HistGradientBoostingRegressor)
+    assert t_learner.base_learner_ in ("logistic", "boosting")  # chosen inside fit ("auto")
+    X, t, y, _ = train
+    forced = TLearner(learner="boosting", random_state=0).fit(X[:3000], t[:3000], y[:3000])
+    assert isinstance(forced.control_model_, HistGradientBoostingClassifier)
+    x_boost = XLearner(outcome_learner="boosting", effect_learner="boosting", random_state=0).fit(
+        X[:3000], t[:3000], y[:3000])
+    assert isinstance(x_boost.effect_models_[1][0], HistGradientBoostingRegressor)
 
 
 def test_placebo_refutation_is_near_zero(train, fitted, test_set):
@@ -165,7 +172,7 @@ def test_continuous_outcome_is_detected_and_recovered():
 
 def test_forced_continuous_outcome_on_binary_data_uses_regressors(train):
     X, t, y, _ = train
-    learner = TLearner(outcome="continuous", random_state=0).fit(X[:2000], t[:2000], y[:2000])
+    learner = TLearner(learner=None, outcome="continuous", random_state=0).fit(X[:2000], t[:2000], y[:2000])
     assert learner.outcome_ == "continuous"
     assert isinstance(learner.control_model_, HistGradientBoostingRegressor)
 
@@ -190,12 +197,13 @@ def test_get_params_and_clone():
     params = learner.get_params(deep=False)
     assert params == {
         "outcome_learner": base,
-        "effect_learner": None,
+        "effect_learner": "auto",
         "propensity_learner": None,
         "propensity": 0.5,
         "control_name": "ctl",
         "outcome": "auto",
         "random_state": 3,
+        "inner_folds": 3,
     }
     assert learner.get_params()["outcome_learner__max_iter"] == 20
     copy = clone(learner)
@@ -204,7 +212,7 @@ def test_get_params_and_clone():
     copy.set_params(outcome_learner__max_iter=5, random_state=4)
     assert copy.outcome_learner.max_iter == 5 and copy.random_state == 4
     assert base.max_iter == 20
-    assert set(SLearner().get_params()) == {"learner", "control_name", "outcome", "random_state"}
+    assert set(SLearner().get_params()) == {"learner", "control_name", "outcome", "random_state", "inner_folds"}
     assert set(TLearner().get_params(deep=False)) == {
         "learner",
         "control_learner",
@@ -212,6 +220,7 @@ def test_get_params_and_clone():
         "control_name",
         "outcome",
         "random_state",
+        "inner_folds",
     }
 
 

@@ -159,22 +159,33 @@ def test_output_shapes_and_columns(world, result):
     assert sorted(sizes.index.tolist()) == [0, 1, 2, 3, 4] and sizes.max() - sizes.min() <= 5
     assert (hp["is_treated"] == (hp["variant"] == "arm_a")).all()
 
-    # metrics: arm x learner x metric, one selected learner per arm, a status row for the SRM arm
+    # metrics: the selected learner's metrics, every candidate's inner_qini, a status row for the SRM arm
     m = result.metrics
     assert list(m.columns) == METRIC_COLUMNS
     status = m[m["metric_name"] == "status"]
     assert status["promotion_id"].tolist() == ["arm_b"] and "sample-ratio mismatch" in status["note"].iloc[0]
-    real = m[m["metric_name"] != "status"]
-    assert set(real["learner"]) == {"t", "x"}
+    real = m[~m["metric_name"].isin(["status", "placebo_status"])]
+    inner = real[real["metric_name"] == "inner_qini"]
+    assert set(zip(inner["learner"], inner["base_learner"], strict=True)) == {
+        (k, f) for k in ("t", "x") for f in ("logistic", "boosting")}
+    assert inner["is_selected_learner"].sum() == 1
+    sel = real[real["is_selected_learner"]]
     expected = {"qini_auc", "uplift_auc", "uplift_at_10", "uplift_at_20", "uplift_at_30", "observed_uplift",
-                "placebo_qini_mean", "placebo_qini_sd", "n_treated", "n_control"}
-    assert set(real["metric_name"]) == expected
-    assert not real.duplicated(["promotion_id", "learner", "metric_name"]).any()
-    assert real.loc[real["is_selected_learner"], "learner"].nunique() == 1
-    kept = real.loc[real["is_selected_learner"], "learner"].iloc[0]
-    q = real[real["metric_name"] == "qini_auc"].set_index("learner")["metric_value"]
-    assert q[kept] == q.max()
-    assert (result.scores["learner"] == kept).all() and (hp["learner"] == kept).all()
+                "placebo_qini_mean", "placebo_qini_sd", "placebo_qini_p95", "n_placebo", "placebo_pass",
+                "selection_agreement", "n_treated", "n_control", "inner_qini"}
+    assert set(sel["metric_name"]) == expected
+    assert not real.duplicated(["promotion_id", "learner", "base_learner", "metric_name"]).any()
+    assert sel[["learner", "base_learner"]].drop_duplicates().shape[0] == 1
+    kept, family = sel["learner"].iloc[0], sel["base_learner"].iloc[0]
+    winner = inner.loc[inner["is_selected_learner"]].iloc[0]
+    assert (winner["learner"], winner["base_learner"]) == (kept, family)
+    # the winner has the best inner Qini, or is a simpler candidate within a standard error of the best
+    assert winner["metric_value"] == inner["metric_value"].max() or (kept, family) != ("x", "boosting")
+    assert (result.scores["learner"] == kept).all() and (result.scores["base_learner"] == family).all()
+    agreement = sel.set_index("metric_name")["metric_value"]["selection_agreement"]
+    fold_choice = hp.groupby("fold")[["learner", "base_learner"]].first()
+    same = (fold_choice["learner"] == kept) & (fold_choice["base_learner"] == family)
+    assert agreement == pytest.approx(same.mean())
 
     # segments: 4 per arm; ROI: 2 ranked strategies x 3 shares + everyone
     assert list(result.segments.columns) == SEGMENT_COLUMNS and len(result.segments) == 4
@@ -338,7 +349,6 @@ def test_predictions_are_out_of_fold(world, result):
     from retail_lift.uplift.pipeline import _make_learner, build_features
 
     _, training, scoring, _ = world
-    kept = result.holdout_predictions["learner"].iloc[0]
     exp = training[training["experiment_id"] == "exp_a"].drop(columns=["true_uplift", "kind"])
     exp = exp.sort_values("exposure_id", kind="mergesort").reset_index(drop=True)
     hp = result.holdout_predictions.set_index("exposure_id").loc[exp["exposure_id"]]
@@ -348,7 +358,9 @@ def test_predictions_are_out_of_fold(world, result):
     fold = hp["fold"].to_numpy(int)
     train = fold != 2
     share = float((labels[train] == "arm_a").sum() / train.sum())
-    model = _make_learner(kept, "control", {"arm_a": share}, 0).fit(X[train], labels[train], y[train])
+    kind, family = hp.loc[~train, "learner"].iloc[0], hp.loc[~train, "base_learner"].iloc[0]
+    assert set(hp.loc[~train, "learner"]) == {kind} and set(hp.loc[~train, "base_learner"]) == {family}
+    model = _make_learner(kind, "control", {"arm_a": share}, 0, family).fit(X[train], labels[train], y[train])
     np.testing.assert_allclose(model.predict_uplift(X[~train], arm="arm_a"),
                                hp["predicted_uplift"].to_numpy(float)[~train], rtol=1e-9, atol=1e-12)
 
@@ -360,12 +372,17 @@ def test_logistic_base_learner(world):
     from retail_lift.uplift.pipeline import _make_learner
 
     _, training, scoring, srm = world
-    model = _make_learner("x", "control", {"arm_a": 0.5}, 0, "logistic")
-    assert isinstance(model.outcome_learner.steps[-1][1], LogisticRegression)
     res = fit_score_uplift(training.drop(columns=["true_uplift", "kind"]), scoring, srm=srm,
                            base_learner="logistic", n_placebo=0, n_threads=1)
     sel = res.metrics[res.metrics["is_selected_learner"]].set_index("metric_name")["metric_value"]
     assert sel["qini_auc"] > 0.05
+    assert set(res.scores["base_learner"]) == {"logistic"} and set(res.holdout_predictions["base_learner"]) == {
+        "logistic"}
+    exp = training[training["experiment_id"] == "exp_a"]
+    X = build_features(exp, scoring)[0].to_numpy()
+    model = _make_learner("x", "control", {"arm_a": 0.5}, 0, "logistic").fit(
+        X, exp["variant"].to_numpy(), exp["is_converted"].astype(int).to_numpy())
+    assert isinstance(model.control_model_.steps[-1][1], LogisticRegression)
 
 
 def test_single_holdout_mode(world):
@@ -519,7 +536,7 @@ def test_small_arms_are_skipped_with_a_note(world):
     tiny = training[training["experiment_id"] == "exp_b"].head(30).drop(columns=["true_uplift", "kind"])
     res = fit_score_uplift(tiny, scoring, n_placebo=0, n_threads=1, min_group_size=20)
     assert res.scores.empty and list(res.scores.columns) == SCORE_COLUMNS
-    assert res.metrics["note"].str.contains("too small").all()
+    assert res.metrics["note"].str.startswith("not estimable: ").all()
 
 
 def test_one_learner_per_experiment_and_every_customer_scored_for_every_arm(world):
