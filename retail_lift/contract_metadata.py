@@ -159,33 +159,35 @@ def render_domains_macro() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _base_columns(table: str, root: Path) -> str:
-    """The SQL text of the base model(s) of a raw table, to find which column holds each raw value."""
-    base = root / "models/staging/shop/base"
-    return "\n".join(p.read_text() for p in sorted(base.glob(f"base_shop__{table}*.sql")))
+def _base_columns(table: str, root: Path) -> set[str]:
+    """The columns of base_shop__<table>: the plain column names of its final CTE ``checked`` (one per line)."""
+    path = root / f"models/staging/shop/base/base_shop__{table}.sql"
+    sql = path.read_text()
+    if "\nchecked as (" not in sql:
+        raise ValueError(f"{path}: no CTE 'checked' (the base model's typed columns and dq_reason)")
+    block = sql.rsplit("\nchecked as (", 1)[1].split("first_failed_check", 1)[0]
+    return set(re.findall(r"^\s+(\w+),\s*$", block, re.M))
 
 
-def _raw_value_expr(table: str, col: Column, base_sql: str) -> str:
+def _raw_value_expr(table: str, col: Column, base_columns: set[str]) -> str:
     """The column of base_shop__<table> that holds the value as it arrived: ``<col>_raw`` (the text of a typed
     column), ``<col>_hash`` (personal data, hashed in staging) or the column itself (text, trimmed)."""
-    for suffix in ("_raw", "_hash"):
-        if re.search(rf"\bas {col.name}{suffix}\b", base_sql):
-            return col.name + suffix
-    if not re.search(rf"\bas {col.name}\b", base_sql):
-        raise ValueError(f"base_shop__{table}: no column {col.name} (nor {col.name}_raw, {col.name}_hash) "
-                         "for the quarantine table")
-    return col.name
+    for name in (col.name + "_raw", col.name + "_hash", col.name):
+        if name in base_columns:
+            return name
+    raise ValueError(f"base_shop__{table}: no column {col.name} (nor {col.name}_raw, {col.name}_hash) "
+                     "for the quarantine table")
 
 
 def render_quarantine_model(root: Path = ROOT) -> str:
     branches = []
     for name in QUARANTINE_TABLES:
         table = TABLES[name]
-        base_sql = _base_columns(name, root)
+        base_cols = _base_columns(name, root)
         key_cols = ROW_KEYS.get(name, table.primary_key)
         row_key = " || '|' || ".join(f"cast({k} as string)" for k in key_cols)
         values = "\n            || '; ' || ".join(
-            f"'{c.name}=' || coalesce(cast({_raw_value_expr(name, c, base_sql)} as string), '<null>')"
+            f"'{c.name}=' || coalesce(cast({_raw_value_expr(name, c, base_cols)} as string), '<null>')"
             for c in table.columns)
         branches.append(f"""quarantined_{name} as (
 

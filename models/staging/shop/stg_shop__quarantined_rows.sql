@@ -184,14 +184,14 @@ quarantined_experiments as (
             || '; ' || 'planned_split=' || coalesce(cast(planned_split as string), '<null>')
             || '; ' || 'attribution_days=' || coalesce(cast(attribution_days_raw as string), '<null>')
             || '; ' || 'primary_metric=' || coalesce(cast(primary_metric as string), '<null>')
-            || '; ' || 'mde_relative=' || coalesce(cast(mde_relative_raw as string), '<null>')
-            || '; ' || 'alpha=' || coalesce(cast(alpha_raw as string), '<null>')
-            || '; ' || 'power=' || coalesce(cast(power_raw as string), '<null>')
-            || '; ' || 'planned_users_per_arm=' || coalesce(cast(planned_users_per_arm_raw as string), '<null>')
-            || '; ' || 'baseline=' || coalesce(cast(baseline_raw as string), '<null>')
-            || '; ' || 'baseline_sd=' || coalesce(cast(baseline_sd_raw as string), '<null>')
+            || '; ' || 'mde_relative=' || coalesce(cast(mde_relative as string), '<null>')
+            || '; ' || 'alpha=' || coalesce(cast(alpha as string), '<null>')
+            || '; ' || 'power=' || coalesce(cast(power as string), '<null>')
+            || '; ' || 'planned_users_per_arm=' || coalesce(cast(planned_users_per_arm as string), '<null>')
+            || '; ' || 'baseline=' || coalesce(cast(baseline as string), '<null>')
+            || '; ' || 'baseline_sd=' || coalesce(cast(baseline_sd as string), '<null>')
             || '; ' || 'analysis_mode=' || coalesce(cast(analysis_mode as string), '<null>')
-            || '; ' || 'max_duration_days=' || coalesce(cast(max_duration_days_raw as string), '<null>')
+            || '; ' || 'max_duration_days=' || coalesce(cast(max_duration_days as string), '<null>')
             as raw_values
 
     from {{ ref('base_shop__experiments') }}
