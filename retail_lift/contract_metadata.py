@@ -9,7 +9,10 @@
   model's yml to reuse with ``{{ doc("contract__<table>__<column>") }}`` instead of copying the text;
 * ``macros/contract_domains.sql``: the macro ``contract_domain(table, column)``, the columns' domains for the
   generic test ``contract_values`` (dbt's accepted-values test on a domain of the contract);
-* ``models/staging/shop/stg_shop__quarantined_rows.sql``: the long quarantine table, one branch per raw table.
+* ``models/staging/shop/stg_shop__quarantined_rows.sql``: the long quarantine table, one branch per raw table
+  (each contract column read from base_shop__<table>: its ``_raw`` text, its ``_hash``, or itself);
+* the block ``raw_tables`` of ``docs/data-contract.md``: the contract's tables and columns, required ones in bold,
+  with their types and domains.
 
 The Great Expectations raw suites (``retail_lift.quality.suites.RAW_SUITES``) read the same contract at run time:
 their column types, required columns, keys and value sets are the contract's.
@@ -241,6 +244,42 @@ select * from final
 """
 
 
+def render_contract_table() -> str:
+    """The raw tables of the contract as a markdown table: required columns in bold, the type of a column that is
+    not text, the domain of a column that has one."""
+    lines = ["| table | columns |", "|---|---|"]
+    for t in TABLES.values():
+        cols = []
+        for c in t.columns:
+            name = f"**{c.name}**" if c.required else c.name
+            notes = ([DBT_TYPES[c.type]] if c.type != "VARCHAR" else []) + ([", ".join(c.domain)] if c.domain else [])
+            cols.append(name + (f" ({'; '.join(notes)})" if notes else ""))
+        lines.append(f"| `{t.name}` | {', '.join(cols)} |")
+    return "\n".join(lines)
+
+
+#: Pages with a generated block (``<!-- contract-metadata: NAME -->`` ... ``<!-- end contract-metadata -->``).
+BLOCKS: dict[str, dict[str, Callable[[], str]]] = {"docs/data-contract.md": {"raw_tables": render_contract_table}}
+BLOCK = re.compile(r"(<!-- contract-metadata: (\w+) -->\n)(.*?)(<!-- end contract-metadata -->)", re.S)
+
+
+def render_page(text: str, blocks: dict[str, Callable[[], str]], page: str) -> str:
+    found = set()
+
+    def repl(m: re.Match) -> str:
+        if m.group(2) not in blocks:
+            raise ValueError(f"{page}: unknown contract-metadata block {m.group(2)!r} (known: {', '.join(blocks)})")
+        found.add(m.group(2))
+        return f"{m.group(1)}{blocks[m.group(2)]()}\n{m.group(4)}"
+
+    out = BLOCK.sub(repl, text)
+    missing = set(blocks) - found
+    if missing:
+        raise ValueError(f"{page}: no block <!-- contract-metadata: {sorted(missing)[0]} --> ... "
+                         "<!-- end contract-metadata -->")
+    return out
+
+
 #: Generated file (relative to the project root) -> renderer.
 GENERATED: dict[str, Callable[[], str]] = {
     "models/staging/shop/_shop__sources.yml": render_shop_sources,
@@ -267,4 +306,14 @@ def write_metadata(root: Path = ROOT, *, check: bool = False) -> list[Path]:
             changed.append(path)
             if not check:
                 path.write_text(text)
+    for rel, blocks in BLOCKS.items():
+        path = Path(root) / rel
+        if not path.exists():
+            raise ValueError(f"{rel}: the page with the generated contract blocks does not exist")
+        old = path.read_text()
+        new = render_page(old, blocks, rel)
+        if new != old:
+            changed.append(path)
+            if not check:
+                path.write_text(new)
     return changed

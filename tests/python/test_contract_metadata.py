@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from retail_lift import contract_metadata
 from retail_lift.cli import main
 from retail_lift.contract import TABLES, TRUTH_TABLES, domains
-from retail_lift.contract_metadata import GENERATED, QUARANTINE_TABLES, doc_name, render, write_metadata
+from retail_lift.contract_metadata import BLOCKS, GENERATED, QUARANTINE_TABLES, doc_name, render, write_metadata
 from retail_lift.quality.suites import RAW_SUITES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def test_generated_files_match_the_contract():
 
 
 def test_check_names_a_stale_file_and_exits_1(tmp_path, monkeypatch):
-    for rel in GENERATED:
+    for rel in [*GENERATED, *BLOCKS]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
     shutil.copytree(ROOT / "models/staging/shop/base", tmp_path / "models/staging/shop/base")
@@ -40,6 +40,18 @@ def test_check_names_a_stale_file_and_exits_1(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["contract-metadata"])
     assert result.exit_code == 0 and sources.read_text() == render("models/staging/shop/_shop__sources.yml")
     assert write_metadata(tmp_path, check=True) == []
+
+
+def test_docs_page_block_is_generated_and_a_lost_marker_is_named(tmp_path):
+    page = (ROOT / "docs/data-contract.md").read_text()
+    assert "| `customers` | **customer_id**, visitor_id, signed_up_at (timestamp), age_band (18-24, 25-34" in page
+    for rel in [*GENERATED, *BLOCKS]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    shutil.copytree(ROOT / "models/staging/shop/base", tmp_path / "models/staging/shop/base")
+    (tmp_path / "docs/data-contract.md").write_text(page.replace("<!-- end contract-metadata -->", ""))
+    with pytest.raises(ValueError, match=r"docs/data-contract.md: no block <!-- contract-metadata: raw_tables -->"):
+        write_metadata(tmp_path, check=True)
 
 
 def _sources(path):
