@@ -8,7 +8,9 @@ are in ``retail_lift.quality.checks``; each is one Great Expectations expectatio
 Three groups:
 
 * ``RAW_SUITES``: every raw table as landed by ``retail-lift prepare`` (``raw.<table>``, read from
-  the Parquet files of the raw folder), with the columns and types of ``retail_lift.contract``.
+  the Parquet files of the raw folder), with the columns, types, required columns, keys and value sets
+  (``Column.domain``, checked with ``in_domain``) of ``retail_lift.contract``: no value set is listed here.
+  Which checks are Great Expectations' and which dbt's: docs/data-quality.md.
 * ``WAREHOUSE_SUITES`` and ``DECISION_SUITES``: the marts and scored tables of the warehouse. A
   table that does not exist (yet) is reported as skipped, with a warning. For tables built elsewhere
   in the project, only the columns the checks read are declared.
