@@ -110,7 +110,8 @@ def cdnow(cache: Path, work: Path) -> dict:
     with duckdb.connect(str(work / "build" / "warehouse.duckdb"), read_only=True) as con:
         wh = con.sql("select customer_id, frequency, recency, T, monetary_value "
                      "from marts.fct_customer_ltv_inputs").df().set_index("customer_id")
-        q = con.sql("select count(*) from staging.stg_shop__quarantined_orders").fetchall()[0][0]
+        q = con.sql("select count(*) from staging.stg_shop__quarantined_rows "
+                    "where source_table = 'orders'").fetchall()[0][0]
         clv = con.sql("select count(*) from ml.ml_customer_lifetime_value").fetchall()[0][0]
     joined = ref.join(wh, rsuffix="_wh", how="outer")
     res["check"] = {
@@ -141,8 +142,8 @@ def ecom(work: Path) -> dict:
     gap = d.groupby("user_id").ts.diff()
     with duckdb.connect(str(work / "build" / "warehouse.duckdb"), read_only=True) as con:
         sessions = con.sql("select count(*), sum(events) from marts.fct_sessions").fetchall()[0]
-        quarantined = con.sql("select dq_reason, count(*) from staging.stg_shop__quarantined_events "
-                              "group by 1 order by 1").fetchall()
+        quarantined = con.sql("select dq_reason, count(*) from staging.stg_shop__quarantined_rows "
+                              "where source_table = 'events' group by 1 order by 1").fetchall()
         kept = con.sql("select count(*) from staging.stg_shop__events").fetchall()[0][0]
     res["check"] = {
         "sessions_warehouse": int(sessions[0]), "events_in_sessions": int(sessions[1]),

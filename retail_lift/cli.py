@@ -6,6 +6,7 @@
     retail-lift load-ga4 | load-snowplow | load-segment --input FILE|FOLDER|GLOB --out DIR
     retail-lift fingerprint --warehouse FILE [--out FILE.json] [--compare FILE.json]
     retail-lift docs-tables [--check]
+    retail-lift contract-metadata [--check]
 
 Errors in the input end with exit code 2 and one message naming the file and the column, never a
 stack trace.
@@ -241,6 +242,23 @@ def docs_tables(docs_dir, check):
         raise click.ClickException(f"docs-tables: {e}") from e
     for page in changed:
         click.echo(f"{'stale' if check else 'rewritten'}: {page}")
+    if check and changed:
+        sys.exit(1)
+
+
+@main.command("contract-metadata")
+@click.option("--check", is_flag=True, help="Only report files out of date with the contract; exit 1 if any.")
+def contract_metadata(check):
+    """Write the dbt sources, doc blocks, domain macro and quarantine model from retail_lift/contract.py."""
+    from retail_lift.contract_metadata import ROOT, write_metadata
+    try:
+        changed = write_metadata(ROOT, check=check)
+    except (ValueError, KeyError) as e:
+        raise click.ClickException(f"contract-metadata: {e}") from e
+    for path in changed:
+        click.echo(f"{'stale' if check else 'written'}: {path.relative_to(ROOT)}")
+    if not changed:
+        click.echo("contract-metadata: every generated file matches retail_lift/contract.py")
     if check and changed:
         sys.exit(1)
 

@@ -26,6 +26,16 @@ class Column:
     type: str
     description: str
     required: bool = True  # must be present in a user's file (optional columns are filled with NULL)
+    #: The values the column may take (lower case, as staging compares them), empty when any value goes. A value
+    #: outside the domain is kept; dbt's accepted-values tests and the raw Great Expectations suite report it.
+    domain: tuple[str, ...] = ()
+
+    @property
+    def doc(self) -> str:
+        """The column's full description: its meaning and its domain."""
+        if self.domain:
+            return self.description + " One of: " + ", ".join(self.domain) + "."
+        return self.description
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,16 @@ class Table:
 
 C = Column
 
+#: Domains of the contract's columns (``Column.domain``): the only place where these values are listed.
+DEVICES = ("desktop", "mobile", "tablet")
+ORDER_CHANNELS = ("online", "store")
+AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+GENDERS = ("female", "male", "other")
+ACQUISITION_CHANNELS = ("facebook", "organic_search", "store", "email", "referral")
+PROMOTION_CHANNELS = ("email", "banner", "popup", "none")
+UPLIFT_TYPES = ("persuadable", "sure_thing", "lost_cause", "do_not_disturb")
+EXPOSURE_KINDS = ("experiment", "decision")
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in [
@@ -62,7 +82,7 @@ TABLES: dict[str, Table] = {
                   required=False),
                 C("transaction_id", "VARCHAR", "Order id of purchase events, NULL otherwise (a purchase without it is "
                   "kept: it counts in sessions and funnels but cannot become an order).", required=False),
-                C("device", "VARCHAR", "desktop, mobile or tablet; NULL when unknown.", required=False),
+                C("device", "VARCHAR", "Device of the visit; NULL when unknown.", required=False, domain=DEVICES),
             ),
         ),
         Table(
@@ -74,7 +94,7 @@ TABLES: dict[str, Table] = {
                 C("ordered_at", "TIMESTAMP", "When the order was placed (UTC)."),
                 C("amount", "DOUBLE", "Amount paid, after discounts, in the shop's currency."),
                 C("discount_amount", "DOUBLE", "Discount granted on the order.", required=False),
-                C("channel", "VARCHAR", "online or store.", required=False),
+                C("channel", "VARCHAR", "Where the order was placed.", required=False, domain=ORDER_CHANNELS),
                 C("store_id", "VARCHAR", "Store of an in-store order, NULL online.", required=False),
                 C("promotion_id", "VARCHAR", "Promotion redeemed with the order, if any.", required=False),
             ),
@@ -100,14 +120,14 @@ TABLES: dict[str, Table] = {
                 C("customer_id", "VARCHAR", "Customer identifier."),
                 C("visitor_id", "VARCHAR", "The web visitor id of the customer, when known.", required=False),
                 C("signed_up_at", "TIMESTAMP", "When the customer registered.", required=False),
-                C("age_band", "VARCHAR", "18-24, 25-34, 35-44, 45-54, 55-64 or 65+.", required=False),
-                C("gender", "VARCHAR", "female, male or other.", required=False),
+                C("age_band", "VARCHAR", "Age band of the customer.", required=False, domain=AGE_BANDS),
+                C("gender", "VARCHAR", "Gender of the customer.", required=False, domain=GENDERS),
                 C("region", "VARCHAR", "Home region.", required=False),
-                C("acquisition_channel", "VARCHAR",
-                  "facebook, organic_search, store, email or referral.", required=False),
+                C("acquisition_channel", "VARCHAR", "How the customer was acquired.", required=False,
+                  domain=ACQUISITION_CHANNELS),
                 C("follows_page", "BOOLEAN", "Follows the shop's social-media page.", required=False),
                 C("heard_of_shop", "BOOLEAN", "Had heard of the shop before the first visit.", required=False),
-                C("device_preference", "VARCHAR", "desktop, mobile or tablet.", required=False),
+                C("device_preference", "VARCHAR", "The device the customer uses most.", required=False, domain=DEVICES),
                 C("email", "VARCHAR", "Personal data: hashed in staging, never reaches a mart.", required=False),
                 C("full_name", "VARCHAR", "Personal data: hashed in staging, never reaches a mart.", required=False),
             ),
@@ -155,7 +175,8 @@ TABLES: dict[str, Table] = {
                 C("promotion_id", "VARCHAR",
                   "Promotion identifier (an arm), e.g. email_10pct; 'control' is no promotion."),
                 C("promotion_name", "VARCHAR", "Display name.", required=False),
-                C("channel", "VARCHAR", "email, banner, popup or none.", required=False),
+                C("channel", "VARCHAR", "How the promotion reaches the customer.", required=False,
+                  domain=PROMOTION_CHANNELS),
                 C("discount_rate", "DOUBLE", "Share of the order value given as discount (0 for none).",
                   required=False),
                 C("contact_cost", "DOUBLE", "Cost of one contact (sending, serving).", required=False),
@@ -239,7 +260,7 @@ TRUTH_TABLES: dict[str, Table] = {
                 C("online_order_rate", "DOUBLE", "Organic online orders per active day."),
                 C("store_order_rate", "DOUBLE", "Organic store orders per active day."),
                 C("price_sensitivity", "DOUBLE", "0..1, how strongly discounts move the customer."),
-                C("uplift_type", "VARCHAR", "persuadable, sure_thing, lost_cause or do_not_disturb."),
+                C("uplift_type", "VARCHAR", "How promotions move the customer.", domain=UPLIFT_TYPES),
                 C("mean_order_value", "DOUBLE", "Expected list value of an order."),
             ),
             ("customer_id",),
@@ -263,7 +284,7 @@ TRUTH_TABLES: dict[str, Table] = {
             "True response to every arm at the moment of each logged exposure (experiment assignment or "
             "policy decision), accounting for churn. One row per exposure and promotion.",
             (
-                C("exposure_kind", "VARCHAR", "experiment or decision."),
+                C("exposure_kind", "VARCHAR", "What logged the exposure.", domain=EXPOSURE_KINDS),
                 C("exposure_id", "VARCHAR", "decision_id, or experiment_id || ':' || customer_id."),
                 C("customer_id", "VARCHAR", "Customer."),
                 C("promotion_id", "VARCHAR", "Promotion (arm), control included."),
@@ -299,6 +320,29 @@ def event_roles(path: str | Path | None = None) -> dict[str, str]:
         raise ValueError(f"{path or EVENT_ROLES_SEED}: unknown role(s) {', '.join(unknown)}; "
                          f"expected one of {', '.join(EVENT_ROLES)}")
     return mapping
+
+
+def column(table: str, name: str) -> Column:
+    """A column of the contract (raw or truth tables), by table and column name."""
+    tables = {**TABLES, **TRUTH_TABLES}
+    if table not in tables:
+        raise KeyError(f"no table {table!r} in the contract (known: {', '.join(tables)})")
+    for c in tables[table].columns:
+        if c.name == name:
+            return c
+    raise KeyError(f"no column {name!r} in contract table {table!r} (columns: {', '.join(tables[table].column_names)})")
+
+
+def domains() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Every column domain: ``{table: {column: values}}``, raw and truth tables, plus events.event_role (the roles
+    the seed event_roles maps event names to)."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for t in [*TABLES.values(), *TRUTH_TABLES.values()]:
+        cols = {c.name: c.domain for c in t.columns if c.domain}
+        if cols:
+            out[t.name] = cols
+    out["events"]["event_role"] = EVENT_ROLES
+    return out
 
 
 def empty_select_sql(table: Table) -> str:

@@ -175,7 +175,7 @@ def experiment_decisions_table(looks: pd.DataFrame, experiments: pd.DataFrame,
     # assignments whose experiment has no clean row (quarantined or missing): invalid, never silent
     for exp_id in sorted(set(looks["experiment_id"]) - set(exps["experiment_id"])):
         invalid(exp_id, "experiment not in the clean experiments table (quarantined or missing; see "
-                "stg_shop__quarantined_experiments)", None, "control", "none")
+                "stg_shop__quarantined_rows)", None, "control", "none")
 
     out = pd.DataFrame(rows, columns=DECISION_COLUMNS)
     out["is_final"] = out["is_final"].fillna(False).astype(bool)

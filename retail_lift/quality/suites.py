@@ -8,7 +8,9 @@ are in ``retail_lift.quality.checks``; each is one Great Expectations expectatio
 Three groups:
 
 * ``RAW_SUITES``: every raw table as landed by ``retail-lift prepare`` (``raw.<table>``, read from
-  the Parquet files of the raw folder), with the columns and types of ``retail_lift.contract``.
+  the Parquet files of the raw folder), with the columns, types, required columns, keys and value sets
+  (``Column.domain``, checked with ``in_domain``) of ``retail_lift.contract``: no value set is listed here.
+  Which checks are Great Expectations' and which dbt's: docs/data-quality.md.
 * ``WAREHOUSE_SUITES`` and ``DECISION_SUITES``: the marts and scored tables of the warehouse. A
   table that does not exist (yet) is reported as skipped, with a warning. For tables built elsewhere
   in the project, only the columns the checks read are declared.
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import re
 
-from retail_lift.contract import TABLES
+from retail_lift.contract import DEVICES, TABLES, column
 from retail_lift.quality.checks import (
     WARNING,
     TableSuite,
@@ -58,12 +60,6 @@ from retail_lift.quality.derived import (
     event_columns,
 )
 
-DEVICES = ("desktop", "mobile", "tablet")
-ORDER_CHANNELS = ("online", "store")
-AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
-GENDERS = ("female", "male", "other")
-ACQUISITION_CHANNELS = ("facebook", "organic_search", "store", "email", "referral")
-PROMOTION_CHANNELS = ("email", "banner", "popup", "none")
 #: variant:weight pairs, e.g. control:1,email_10pct:1
 PLANNED_SPLIT = r"^[A-Za-z0-9_.-]+:[0-9]+(?:\.[0-9]+)?(?:,[A-Za-z0-9_.-]+:[0-9]+(?:\.[0-9]+)?)*$"
 
@@ -71,6 +67,14 @@ PLANNED_SPLIT = r"^[A-Za-z0-9_.-]+:[0-9]+(?:\.[0-9]+)?(?:,[A-Za-z0-9_.-]+:[0-9]+
 def contract_columns(name: str) -> dict[str, str]:
     """The raw table's columns with their contract types (exact DuckDB types)."""
     return {c.name: c.type for c in TABLES[name].columns}
+
+
+def in_domain(table: str, col: str, severity: str | None = None):
+    """The raw column's values lie in its contract domain (``Column.domain``): the value sets are the contract's."""
+    values = column(table, col).domain
+    if not values:
+        raise ValueError(f"contract column {table}.{col} has no domain")
+    return in_set(col, values) if severity is None else in_set(col, values, severity=severity)
 
 
 def required(name: str) -> tuple[str, ...]:
@@ -94,7 +98,7 @@ RAW_SUITES: tuple[TableSuite, ...] = (
             is_null("unknown_event_name", severity=WARNING,
                     notes="Event names the seed event_roles does not know: kept with the role other (add a row "
                           "to seeds/event_roles.csv to give them a role)."),
-            in_set("device", DEVICES, severity=WARNING),
+            in_domain("events", "device", severity=WARNING),
             plausible_time("event_at"),
             # a purchase without transaction_id is kept (sessions, funnels) but cannot become an order
             not_null("transaction_id", when=("event_role", "purchase"), severity=WARNING),
@@ -111,7 +115,7 @@ RAW_SUITES: tuple[TableSuite, ...] = (
             unique("order_id"),
             between("amount", 0),
             between("discount_amount", 0),
-            in_set("channel", ORDER_CHANNELS),
+            in_domain("orders", "channel"),
             plausible_time("ordered_at"),
             not_null("store_id", when=("channel", "store"), severity=WARNING),
             references("customer_id", "raw.customers"),
@@ -138,10 +142,10 @@ RAW_SUITES: tuple[TableSuite, ...] = (
             not_null("customer_id"),
             unique("customer_id"),
             unique("visitor_id", severity=WARNING),
-            in_set("age_band", AGE_BANDS, severity=WARNING),
-            in_set("gender", GENDERS, severity=WARNING),
-            in_set("acquisition_channel", ACQUISITION_CHANNELS, severity=WARNING),
-            in_set("device_preference", DEVICES, severity=WARNING),
+            in_domain("customers", "age_band", severity=WARNING),
+            in_domain("customers", "gender", severity=WARNING),
+            in_domain("customers", "acquisition_channel", severity=WARNING),
+            in_domain("customers", "device_preference", severity=WARNING),
             plausible_time("signed_up_at"),
         ),
     ),
@@ -178,7 +182,7 @@ RAW_SUITES: tuple[TableSuite, ...] = (
         checks=(
             not_null("promotion_id"),
             unique("promotion_id"),
-            in_set("channel", PROMOTION_CHANNELS, severity=WARNING),
+            in_domain("promotions", "channel", severity=WARNING),
             between("discount_rate", 0, 1),
             between("contact_cost", 0),
             plausible_time("launched_at"),

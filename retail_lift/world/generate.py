@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from retail_lift import contract
 from retail_lift.contract import TABLES, TRUTH_TABLES
 from retail_lift.experiments.registry import OVERRIDE_COLUMNS
 from retail_lift.world.presets import Preset, get_preset
@@ -46,14 +47,14 @@ PERIOD_START = np.datetime64("2026-01-05T00:00:00", "s")  # a Monday
 DAY = 86_400
 HOUR = 3_600
 
-AGE_BANDS = np.array(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
+AGE_BANDS = np.array(contract.AGE_BANDS)
 AGE_P = np.array([0.14, 0.24, 0.22, 0.18, 0.13, 0.09])
-GENDERS = np.array(["female", "male", "other"])
+GENDERS = np.array(contract.GENDERS)
 GENDER_P = np.array([0.52, 0.46, 0.02])
 REGIONS = np.array(["north", "south", "east", "west", "central", "coast"])
 REGION_P = np.array([0.18, 0.2, 0.15, 0.17, 0.2, 0.1])
-DEVICES = np.array(["desktop", "mobile", "tablet"])
-CHANNELS = np.array(["facebook", "organic_search", "store", "email", "referral"])
+DEVICES = np.array(contract.DEVICES)
+CHANNELS = np.array(contract.ACQUISITION_CHANNELS)
 FIRST_NAMES = np.array(["Anna", "Ben", "Chloe", "David", "Ella", "Finn", "Grace", "Hugo", "Iris", "Jonas",
                         "Kira", "Leo", "Mia", "Noah", "Olivia", "Paul", "Rosa", "Sam", "Tara", "Umar"])
 LAST_NAMES = np.array(["Smith", "Meyer", "Garcia", "Rossi", "Novak", "Jensen", "Kowalski", "Dubois",
@@ -86,7 +87,7 @@ PERSUADABLE_BASE = np.array([0.0, 0.05, 0.07, 0.07, 0.05, 0.07, 0.07])
 IS_DISCOUNT_ARM = ARM_DISCOUNT > 0
 # probability that an exposure suppresses a do-not-disturb customer's organic orders in the window
 DND_SUPPRESS = np.array([0.0, 0.45, 0.35, 0.15, 0.4, 0.3, 0.1])
-UPLIFT_TYPES = np.array(["persuadable", "sure_thing", "lost_cause", "do_not_disturb"])
+UPLIFT_TYPES = np.array(contract.UPLIFT_TYPES)
 
 EXPERIMENTS = [
     # id, name, variants, share of customers, start (days before end), lost treatment logs (SRM bug)

@@ -10,115 +10,13 @@ load_report as (
 
 ),
 
-quarantined_events as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_events') }}
-
-),
-
-quarantined_orders as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_orders') }}
-
-),
-
-quarantined_order_lines as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_order_lines') }}
-
-),
-
-quarantined_customers as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_customers') }}
-
-),
-
-quarantined_products as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_products') }}
-
-),
-
-quarantined_categories as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_categories') }}
-
-),
-
-quarantined_stores as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_stores') }}
-
-),
-
-quarantined_promotions as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_promotions') }}
-
-),
-
-quarantined_experiments as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_experiments') }}
-
-),
-
-quarantined_experiment_assignments as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_experiment_assignments') }}
-
-),
-
-quarantined_decisions as (
-
-    select dq_reason from {{ ref('stg_shop__quarantined_decisions') }}
-
-),
-
 quarantined as (
 
-    select 'events' as source_table, dq_reason from quarantined_events
+    select
+        source_table,
+        dq_reason
 
-    union all
-
-    select 'orders' as source_table, dq_reason from quarantined_orders
-
-    union all
-
-    select 'order_lines' as source_table, dq_reason from quarantined_order_lines
-
-    union all
-
-    select 'customers' as source_table, dq_reason from quarantined_customers
-
-    union all
-
-    select 'products' as source_table, dq_reason from quarantined_products
-
-    union all
-
-    select 'categories' as source_table, dq_reason from quarantined_categories
-
-    union all
-
-    select 'stores' as source_table, dq_reason from quarantined_stores
-
-    union all
-
-    select 'promotions' as source_table, dq_reason from quarantined_promotions
-
-    union all
-
-    select 'experiments' as source_table, dq_reason from quarantined_experiments
-
-    union all
-
-    select 'experiment_assignments' as source_table, dq_reason from quarantined_experiment_assignments
-
-    union all
-
-    select 'decisions' as source_table, dq_reason from quarantined_decisions
+    from {{ ref('stg_shop__quarantined_rows') }}
 
 ),
 

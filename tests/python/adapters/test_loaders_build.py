@@ -14,8 +14,7 @@ from retail_lift.adapters import load_ga4, load_segment, load_snowplow, prepare_
 
 pytestmark = pytest.mark.dbt
 
-SELECT = ("+fct_sessions +fct_funnel +stg_shop__orders +stg_shop__order_lines stg_shop__quarantined_events "
-          "stg_shop__quarantined_orders stg_shop__quarantined_order_lines")
+SELECT = "+fct_sessions +fct_funnel +stg_shop__orders +stg_shop__order_lines +stg_shop__quarantined_rows"
 
 
 @pytest.mark.parametrize("loader,rows", [(load_ga4, ga4_rows), (load_snowplow, snowplow_rows),
@@ -34,10 +33,11 @@ def test_loader_output_builds_with_every_event_kept(tmp_path, loader, rows):
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         def one(sql):
             return con.execute(sql).fetchall()[0][0]
-        assert con.execute("select dq_reason, count(*) from staging.stg_shop__quarantined_events group by 1"
+        assert con.execute("select dq_reason, count(*) from staging.stg_shop__quarantined_rows "
+                           "where source_table = 'events' group by 1"
                            ).fetchall() == ([("duplicate_event", duplicates)] if duplicates else [])
-        assert one("select count(*) from staging.stg_shop__quarantined_orders") == 0
-        assert one("select count(*) from staging.stg_shop__quarantined_order_lines") == 0
+        assert one("select count(*) from staging.stg_shop__quarantined_rows where source_table = 'orders'") == 0
+        assert one("select count(*) from staging.stg_shop__quarantined_rows where source_table = 'order_lines'") == 0
         assert one("select count(*) from staging.stg_shop__events") == report.tables["events"] - duplicates
         assert len(landed) == len(events) - duplicates
         assert one("select count(*) from staging.stg_shop__orders") == report.tables["orders"] > 0

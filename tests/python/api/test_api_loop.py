@@ -45,8 +45,8 @@ def test_api_decisions_come_back_through_the_build(tiny_world, tiny_warehouse, t
         rows = con.execute(
             "select decision_id, customer_id, promotion_id, propensity, policy_id, is_pending "
             "from marts.fct_decision_ledger where decision_id like 'api_%'").fetchall()
-        quarantined = con.execute("select count(*) from staging.stg_shop__quarantined_decisions "
-                                  "where decision_id like 'api_%'").fetchall()[0][0]
+        quarantined = con.execute("select count(*) from staging.stg_shop__quarantined_rows "
+                                  "where source_table = 'decisions' and row_key like 'api_%'").fetchall()[0][0]
     finally:
         con.close()
     assert quarantined == 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from retail_lift.contract import ACQUISITION_CHANNELS
+
 # Smaller boosters than the package defaults (which are sized for ~50k customers): the tests need
 # correct behaviour, not the last point of AUC, and must stay fast on two shared cores.
 FAST_PARAMS = {
@@ -23,7 +25,7 @@ FAST_PARAMS = {
     "catboost": {"iterations": 80, "depth": 4, "learning_rate": 0.15},
 }
 
-CHANNELS = np.array(["facebook", "organic_search", "store", "email", "referral"])
+CHANNELS = np.array(ACQUISITION_CHANNELS)
 AGE_BANDS = np.array(["18-24", "25-34", "35-44", "45-54", "55+"])
 
 

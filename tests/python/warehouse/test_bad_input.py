@@ -115,7 +115,7 @@ def test_every_bad_row_is_quarantined_with_its_reason(corrupted_build):
 def test_nothing_is_lost(corrupted_build):
     db, n_events, n_orders = corrupted_build
     clean = _q(db, "select count(*) from staging.stg_shop__events")[0][0]
-    quarantined = _q(db, "select count(*) from staging.stg_shop__quarantined_events")[0][0]
+    quarantined = _q(db, "select count(*) from staging.stg_shop__quarantined_rows where source_table = 'events'")[0][0]
     # every original event plus the valid appended ones: an unknown name (role other), a purchase without
     # transaction_id, a page event without product, a product view without product, the unicode visitor's event
     assert clean == n_events + 5
@@ -125,8 +125,9 @@ def test_nothing_is_lost(corrupted_build):
     assert roles == {"click": "other", "home": "page_view", "transaction": "purchase"}
     assert _q(db, "select count(*) from staging.stg_shop__orders")[0][0] == n_orders
     # the original value of a row that did not parse is kept
-    assert _q(db, "select event_at_raw from staging.stg_shop__quarantined_events "
-                  "where dq_reason = 'unparseable_event_at'") == [("not-a-date",)]
+    raw_values = _q(db, "select raw_values from staging.stg_shop__quarantined_rows "
+                        "where source_table = 'events' and dq_reason = 'unparseable_event_at'")
+    assert len(raw_values) == 1 and raw_values[0][0].startswith("event_at=not-a-date; visitor_id=")
     lines = _q(db, "select 1 from staging.stg_shop__load_report where table_name = 'events' and rejected_lines = 1")
     assert lines == [(1,)]
 

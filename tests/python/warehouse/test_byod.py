@@ -106,7 +106,8 @@ def cdnow_build(cdnow_folder, tmp_path_factory) -> Build:
 def test_orders_from_the_1990s_build_with_nothing_quarantined(cdnow_build):
     assert cdnow_build.proc.returncode == 0
     assert cdnow_build.q("select count(*) from staging.stg_shop__orders") == [(6919,)]
-    assert cdnow_build.q("select count(*) from staging.stg_shop__quarantined_orders") == [(0,)]
+    assert cdnow_build.q("select count(*) from staging.stg_shop__quarantined_rows "
+                         "where source_table = 'orders'") == [(0,)]
     assert cdnow_build.q("select count(*) from marts.rpt_quarantine_summary") == [(0,)]
     summary = _assert_quality_passes(cdnow_build)
     empty = {t["table"]: t["message"] for t in summary["tables"] if t["status"] == "empty"}
@@ -212,7 +213,7 @@ def test_events_only_build_end_to_end_with_orders_from_purchase_events(events_on
             f"select count(*), count(distinct transaction_id) filter (where event_type = 'transaction') "
             f"from read_parquet('{events}')").fetchall()[0]
     assert b.q("select count(*) from staging.stg_shop__events") == [(n_events,)]
-    assert b.q("select count(*) from staging.stg_shop__quarantined_events") == [(0,)]
+    assert b.q("select count(*) from staging.stg_shop__quarantined_rows where source_table = 'events'") == [(0,)]
     # orders, lines, customers and products derived by prepare from the purchase events
     assert b.q("select count(*) from staging.stg_shop__orders") == [(n_transactions,)]
     assert b.q("select count(*) from marts.fct_sessions")[0][0] > 0

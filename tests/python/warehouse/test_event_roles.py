@@ -100,7 +100,7 @@ def clickstream_build(tmp_path_factory):
     assert not events.duplicated(["visitor_id", "event_at"]).any()  # no ties: the order is the time order
     events.to_parquet(data / "events.parquet", index=False)
     prepare_raw(data, raw, truth_out=truth, log=lambda *_: None)
-    run_dbt(["build", "-s", "+fct_funnel +fct_sessions stg_shop__quarantined_events",
+    run_dbt(["build", "-s", "+fct_funnel +fct_sessions +stg_shop__quarantined_rows",
              "--indirect-selection", "cautious", "--vars", json.dumps({"funnel_steps": STEPS})], raw, truth, work)
     return work / "warehouse.duckdb", events
 
@@ -112,7 +112,7 @@ def _q(db, sql):
 
 def test_every_event_is_kept_and_mapped_to_its_role(clickstream_build):
     db, events = clickstream_build
-    assert _q(db, "select count(*) from staging.stg_shop__quarantined_events") == [(0,)]
+    assert _q(db, "select count(*) from staging.stg_shop__quarantined_rows where source_table = 'events'") == [(0,)]
     assert _q(db, "select count(*) from staging.stg_shop__events") == [(len(events),)]
     roles = event_roles()
     names = events["event_type"].str.strip().str.lower()

@@ -77,8 +77,8 @@ def test_one_session_per_30_minute_gap_every_event_kept(ecom, ecom_build):
     ref = _reference_sessions(ecom)
     with duckdb.connect(str(ecom_build), read_only=True) as con:
         kept = con.sql("select count(*) from staging.stg_shop__events").fetchall()[0][0]
-        quarantined = con.sql("select dq_reason, count(*) from staging.stg_shop__quarantined_events "
-                              "group by 1").fetchall()
+        quarantined = con.sql("select dq_reason, count(*) from staging.stg_shop__quarantined_rows "
+                              "where source_table = 'events' group by 1").fetchall()
         n_sessions, n_events, n_visitors = con.sql(
             "select count(*), sum(events), count(distinct visitor_id) from marts.fct_sessions").fetchall()[0]
         per_session = con.sql("select visitor_id, session_started_at, events from marts.fct_sessions").df()

@@ -2,7 +2,7 @@
 
 -- Every raw event, typed, with the first data-contract check it fails (dq_reason; NULL when clean).
 -- A table, not a view: the duplicate check (a window over the whole log) then runs once, not once for
--- stg_shop__events and again for stg_shop__quarantined_events.
+-- stg_shop__events and again for stg_shop__quarantined_rows.
 with
 
 source as (
