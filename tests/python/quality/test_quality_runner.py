@@ -62,6 +62,7 @@ def _spy_on_fetch(monkeypatch) -> list[tuple[str, int]]:
     return seen
 
 
+@pytest.mark.slow
 def test_large_tables_are_validated_in_day_batches_with_the_same_result(make_world, tmp_path, monkeypatch):
     def edit(raw, wh):
         raw["events"].loc[[0, 10, 17], "visitor_id"] = None  # events on three different days
