@@ -41,7 +41,7 @@ STEP = @printf '\n==> %s\n'
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
 	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world; Spark and browser tests"
-	@echo "             when Java / Chromium are there); about 40 minutes on 2 cores"
+	@echo "             when Java / Chromium are there); tens of minutes, see docs/operations.md (Tests)"
 	@echo "make test-fast  unit tests only (pytest -m \"not dbt and not slow\") plus dbt parse and the layer check;"
 	@echo "             under 3 minutes. Markers: dbt = runs or reads a dbt build, slow = over ~10 s (docs/operations.md)"
 	@echo "make lint    ruff, dbt parse and the dbt layer checks (make test runs it first)"
