@@ -36,11 +36,14 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
+.PHONY: help build test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
-	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world)"
+	@echo "make test    the whole test suite (pytest, including a dbt build of the tiny world; Spark and browser tests"
+	@echo "             when Java / Chromium are there); tens of minutes, see docs/operations.md (Tests)"
+	@echo "make test-fast  unit tests only (pytest -m \"not dbt and not slow\") plus dbt parse and the layer check;"
+	@echo "             under 3 minutes. Markers: dbt = runs or reads a dbt build, slow = over ~10 s (docs/operations.md)"
 	@echo "make lint    ruff, dbt parse and the dbt layer checks (make test runs it first)"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
 	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see docs/"
@@ -53,6 +56,16 @@ build: install data prepare dbt-build quality snapshot docs summary
 test: install install-spark-if-java lint
 	$(STEP) "pytest (package tests, then a dbt build of the tiny world in its own DuckDB file)"
 	$(BIN)/python -m pytest
+
+## ---------------------------------------------------------------- the quick tier (docs/operations.md, Tests)
+# Unit tests without dbt and without the slow ones, then dbt parse and the project's lineage/layer check.
+# pytest exits 5 when no test ran, and make fails then too.
+test-fast: install
+	$(STEP) "pytest -m 'not dbt and not slow' (unit tests: no dbt build, nothing over ~10 s)"
+	$(BIN)/python -m pytest -m "not dbt and not slow" -q
+	$(STEP) "dbt parse and the project's lineage/layer check (retail_lift/lint.py)"
+	$(DBT) parse $(DBT_ARGS) --quiet
+	$(BIN)/python -m retail_lift.lint target/manifest.json
 
 # With Java on the machine, make test also installs the optional spark group, so that the cross-engine tests
 # (tests/python/spark: the tiny world on DuckDB and on local Spark, table by table) run; without Java they skip

@@ -25,3 +25,11 @@ def tiny_warehouse(tiny_world, tmp_path_factory) -> Path:
         pytest.fail(f"dbt not found at {DBT}; run `make test` (it installs the pinned dependencies)")
     work = tmp_path_factory.mktemp("tiny_build")
     return build_folder(tiny_world / "raw", work, truth_dir=tiny_world / "truth")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that reads the shared tiny build is a dbt test, whatever its module says, so that
+    `make test-fast` (-m "not dbt and not slow") never starts a dbt build."""
+    for item in items:
+        if "tiny_warehouse" in getattr(item, "fixturenames", ()) and item.get_closest_marker("dbt") is None:
+            item.add_marker(pytest.mark.dbt)

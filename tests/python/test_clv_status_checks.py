@@ -22,6 +22,8 @@ from clv_summaries import no_dropout_summary, summary
 from retail_lift import clv
 from retail_lift.quality.derived import clv_columns
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
 PURCHASE_COLUMNS = ["expected_purchases_365d", "probability_alive"]

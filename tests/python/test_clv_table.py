@@ -152,6 +152,7 @@ def test_revenue_and_margin_clv_and_the_deprecated_alias(days):
     assert list(scores.columns) == clv.LTV_COLUMNS
 
 
+@pytest.mark.slow
 def test_bootstrap_intervals_cover_the_estimates_and_are_reproducible(days):
     _, p1 = clv.lifetime_value_table(days, n_bootstrap=40, random_state=3)
     _, p2 = clv.lifetime_value_table(days, n_bootstrap=40, random_state=3)
@@ -328,6 +329,7 @@ def test_clv_evaluation_stacks_holdout_and_truth_rows(orders):
     assert hold.customers == len(days) and np.isfinite(hold.purchases_error)  # all first bought in 1997 Q1
 
 
+@pytest.mark.slow
 def test_no_dropout_in_the_data_is_the_nbd_boundary_named_in_the_status():
     """Customers who never churn: the likelihood climbs to a -> 0 (BG/NBD's NBD limit). Scored there, said so."""
     scores, params = clv.lifetime_value_table(no_dropout_summary(), n_bootstrap=10)

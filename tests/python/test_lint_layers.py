@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from retail_lift.lint import KNOWN_VIOLATIONS, layer_violations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +71,7 @@ def test_an_allowance_that_no_longer_occurs_is_reported():
     assert problems == [] and len(stale) == 1 and "no longer occurs" in stale[0]
 
 
+@pytest.mark.slow
 def test_the_project_manifest_is_clean(tmp_path):
     dbt = Path(sys.executable).with_name("dbt")
     res = subprocess.run([str(dbt), "parse", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),

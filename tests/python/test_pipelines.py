@@ -9,6 +9,8 @@ import pytest
 
 from retail_lift import pipelines as P
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 # ----------------------------------------------------------------------------------------------
 # synthetic marts
 # ----------------------------------------------------------------------------------------------

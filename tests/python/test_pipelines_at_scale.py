@@ -13,6 +13,8 @@ from retail_lift import crosssell as X
 from retail_lift import pipelines as P
 from retail_lift.predict import train as T
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 # ----------------------------------------------------------------------------------------------
 # inputs
 # ----------------------------------------------------------------------------------------------

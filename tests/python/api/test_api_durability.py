@@ -16,6 +16,7 @@ from retail_lift.api.loadtest import CTX, check_log, free_port, run_load, start_
 from retail_lift.api.log import JsonLinesLog, utc_now
 
 
+@pytest.mark.slow
 def test_kill_9_mid_load_loses_no_acknowledged_decision(api_warehouse, tmp_path):
     log = tmp_path / "log"
     port = free_port()

@@ -1,15 +1,22 @@
 """The closed loop on the tiny world: decide through the API on the built warehouse, merge the log
-into the raw data, prepare + dbt build, and find the decisions in marts.fct_decision_ledger."""
+into the raw data, prepare + dbt build, and find the decisions in marts.fct_decision_ledger.
+
+The build after the merge starts from a copy of the shared tiny build (the shared file is never written) and
+rebuilds, with their tests, every model downstream of the decisions source (`source:shop.decisions+`,
+--full-refresh); the models that do not read decisions would come out the same as in the copy (same raw tables),
+so this equals a full build of the merged data without building the whole warehouse a second time."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
 import pytest
 from fastapi.testclient import TestClient
-from helpers import build_folder
+from helpers import run_dbt
 
+from retail_lift.adapters import prepare_raw
 from retail_lift.api.app import create_app
 from retail_lift.api.ingest import merge_decision_log
 from retail_lift.warehouse import read_only
@@ -38,7 +45,15 @@ def test_api_decisions_come_back_through_the_build(tiny_world, tiny_warehouse, t
     shutil.copytree(tiny_world / "raw", raw)
     report = merge_decision_log(raw, log)
     assert report.added == len(customers) and merge_decision_log(raw, log).added == 0
-    db = build_folder(raw, tmp_path / "build", truth_dir=tiny_world / "truth")
+    work = tmp_path / "build"
+    work.mkdir()
+    prepare_raw(raw, work / "raw", truth_dir=tiny_world / "truth", truth_out=work / "truth", log=lambda *_: None)
+    db = work / "warehouse.duckdb"
+    shutil.copyfile(tiny_warehouse, db)
+    run_dbt(["build", "--full-refresh", "-s", "source:shop.decisions+"], work / "raw", work / "truth", work)
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    rebuilt = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
+    assert {"stg_shop__decisions", "fct_decision_ledger", "ml_bandit_published_policy"} <= rebuilt, rebuilt
 
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from retail_lift.api.app import create_app
 from retail_lift.api.log import read_decision_log, utc_now
@@ -22,6 +23,7 @@ from retail_lift.bandit.pipeline import evaluate_policies, true_policy_value
 from retail_lift.bandit.publish import load_published_policy
 
 
+@pytest.mark.slow
 def test_ope_on_api_logged_decisions_recovers_the_true_value_of_another_policy(api_world, kept_warehouse, tmp_path):
     world = api_world["sim"].world
     rng = np.random.default_rng(1)

@@ -92,6 +92,7 @@ def test_simulated_log_follows_the_world(world):
 # ---- the reduced run -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_reduced_run_meets_the_false_ship_bound(quick):
     """Every scenario's false-ship rate within what a true 5 % rate gives 99.9 % of the time on 40 logs."""
     n = QUICK["n_sims"]
@@ -108,6 +109,7 @@ def test_reduced_run_meets_the_false_ship_bound(quick):
             assert s["ship"]["rate"] == fs["rate"] and s["power"] is None
 
 
+@pytest.mark.slow
 def test_reduced_run_support_checks(quick):
     for s in quick["scenarios"]:
         if s["support"] == "narrow":
@@ -119,6 +121,7 @@ def test_reduced_run_support_checks(quick):
         assert s["eligible_by_policy"]["candidate"] == 1.0
 
 
+@pytest.mark.slow
 def test_reduced_run_power_matches_the_full_run(quick):
     """Power at 2,000 decisions against the committed full run: the reduced run's rate lies in the
     binomial 99.9 % band of a true rate anywhere in the full run's exact 99.9 % interval."""
@@ -129,6 +132,7 @@ def test_reduced_run_power_matches_the_full_run(quick):
             assert binomial_band(lo_f, n)[0] <= s["power"]["rate"] <= binomial_band(hi_f, n)[1], s
 
 
+@pytest.mark.slow
 def test_reduced_run_dr_difference_is_unbiased(quick):
     for s in quick["scenarios"]:
         assert s["candidate_dr_diff_bias_t999"] == pytest.approx(stats.t.ppf(0.9995, QUICK["n_sims"] - 1))
@@ -170,6 +174,7 @@ def test_holdout_for_power_interpolates_and_extrapolates():
 # ---- reproducibility, inputs, report, command ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_same_report_whatever_the_processes():
     kw = dict(n_sims=2, sizes=(400,), power_sizes=(), lifts=(0.07,), supports=("narrow",), seed=5)
     a, b = run_gate_harness(**kw, jobs=1), run_gate_harness(**kw, jobs=2)
@@ -194,6 +199,7 @@ def test_bad_input():
         write_gate_harness_report({"x": 1}, "a.json", "a.md")
 
 
+@pytest.mark.slow
 def test_report_and_command(quick, tmp_path):
     pj, pm = write_gate_harness_report(quick, tmp_path / "r" / "g.json", tmp_path / "r" / "g.md")
     first = json.loads(pj.read_text())["scenarios"][0]

@@ -254,6 +254,7 @@ def offline():
     return table, truth, details
 
 
+@pytest.mark.slow
 def test_evaluation_table_shape(offline):
     table, _, _ = offline
     assert set(table["policy"]) == {"logging", *CANDIDATE_NAMES, "always_control"}
@@ -269,6 +270,7 @@ def test_evaluation_table_shape(offline):
 MEAN_REL_TOL = 0.03
 
 
+@pytest.mark.slow
 def test_dr_estimates_lie_within_10_percent_of_the_true_values(offline):
     table, truth, _ = offline
     dr_rows = table.loc[table["estimator"] == "dr"].set_index("policy")
@@ -289,6 +291,7 @@ def test_dr_estimates_lie_within_10_percent_of_the_true_values(offline):
     assert truth["logging"] - truth["always_control"] > 0.02
 
 
+@pytest.mark.slow
 def test_gate_promotes_a_better_candidate_and_refuses_a_worse_one(offline):
     table, truth, details = offline
     gate = ope_gate(details, champion="logging").set_index("policy")

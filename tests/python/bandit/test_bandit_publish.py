@@ -299,6 +299,7 @@ def test_cli_decide_prints_the_decision_and_fails_cleanly(world, warehouse, tmp_
     assert res.exit_code == 2 and "no warehouse" in res.output
 
 
+@pytest.mark.slow
 def test_cli_simulate_writes_tables_and_charts(tmp_path):
     out = tmp_path / "bandit"
     res = CliRunner().invoke(simulate_command, ["--preset", "tiny", "--days", "6", "--decisions-per-day", "150",

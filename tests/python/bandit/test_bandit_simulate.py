@@ -33,6 +33,8 @@ from retail_lift.bandit.simulate import (
 )
 from retail_lift.world.generate import ARM_IDS, ATTRIBUTION_DAYS, PERIOD_START
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 LEARNERS = ("thompson_segment", "linucb", "lints", "logistic_ts")
 
 

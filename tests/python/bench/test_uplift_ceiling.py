@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from synthetic_uplift import one_arm_world
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "uplift_ceiling.py"
 
 

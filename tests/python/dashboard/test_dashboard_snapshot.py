@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import threading
 
 import duckdb
@@ -115,10 +116,13 @@ def test_target_list_download_is_what_export_targets_writes(tiny_warehouse, tiny
 
 
 def test_publish_does_not_hold_the_warehouse_open(tiny_warehouse, tmp_path):
-    manifest = publish_snapshot(tiny_warehouse, tmp_path / "snap")
+    # a copy: the shared tiny build is never opened for writing
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(tiny_warehouse, db)
+    manifest = publish_snapshot(db, tmp_path / "snap")
     assert manifest["warehouse_open_seconds"] < manifest["publish_seconds"]
-    check_not_locked(tiny_warehouse)  # raises if any process (this one included) still holds it
-    duckdb.connect(str(tiny_warehouse)).close()  # a writer (the next dbt build) can open it
+    check_not_locked(db)  # raises if any process (this one included) still holds it
+    duckdb.connect(str(db)).close()  # a writer (the next dbt build) can open it
 
 
 def test_publish_fails_clearly_while_a_writer_holds_the_warehouse(tmp_path):

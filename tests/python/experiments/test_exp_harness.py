@@ -158,11 +158,13 @@ def test_scenario_grid_and_bad_input():
 # ---- the reduced run: every bound of the issue ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_reduced_run_covers_its_scenarios(results):
     # its speed is not asserted here (the project keeps speed targets in bench/, not in timed tests)
     assert results["config"]["n_experiments"] == N and len(results["scenarios"]) == 3
 
 
+@pytest.mark.slow
 def test_aa_false_ship_and_false_do_not_ship_at_most_alpha(results):
     s = _scenario(results, "conv10_2arms_aa")
     assert s["truth"]["planned_users_per_arm"] == {"fixed": 14751, "sequential": 27380}
@@ -176,6 +178,7 @@ def test_aa_false_ship_and_false_do_not_ship_at_most_alpha(results):
     assert s["analysis"]["cuped_variance_reduction"] > 0.02  # the pre-period covariate helps
 
 
+@pytest.mark.slow
 def test_power_at_the_mde_on_heavy_tailed_revenue_with_three_arms(results):
     s = _scenario(results, "rev10_3arms_mde")
     t = s["truth"]
@@ -191,6 +194,7 @@ def test_power_at_the_mde_on_heavy_tailed_revenue_with_three_arms(results):
     assert s["modes"]["sequential"]["power"]["rate"] >= 0.7
 
 
+@pytest.mark.slow
 def test_srm_detected_and_never_shipped(results):
     s = _scenario(results, "conv1_2arms_aa_srm")
     assert s["srm_expected_detection"] > 0.99  # 330,000 users per arm, 3 % lost: the test cannot miss it
@@ -200,6 +204,7 @@ def test_srm_detected_and_never_shipped(results):
         assert m["ship"]["rate"] == 0
 
 
+@pytest.mark.slow
 def test_every_check_passes_and_is_reported(results):
     assert results["all_checks_passed"] is True, [k for k, v in results["checks"].items() if not v]
     keys = set(results["checks"])
@@ -207,6 +212,7 @@ def test_every_check_passes_and_is_reported(results):
         assert any(needle in k for k in keys), needle
 
 
+@pytest.mark.slow
 def test_the_harness_catches_a_rule_that_ships_too_easily(monkeypatch):
     """Sanity of the harness itself: a decision rule at alpha 0.3 fails the false-ship bound."""
     real = H._spec
@@ -220,6 +226,7 @@ def test_the_harness_catches_a_rule_that_ships_too_easily(monkeypatch):
     assert res["checks"]["conversion 30%, 2 arms, A/A | fixed: false ship"] is False
 
 
+@pytest.mark.slow
 def test_write_report(results, tmp_path):
     pj, pm = write_harness_report(results, tmp_path / "out" / "h.json", tmp_path / "out" / "h.md")
     loaded = json.loads(pj.read_text())
@@ -231,6 +238,7 @@ def test_write_report(results, tmp_path):
         write_harness_report({"x": 1}, tmp_path / "a.json", tmp_path / "a.md")
 
 
+@pytest.mark.slow
 def test_cli_writes_report_and_docs_block(tmp_path):
     from retail_lift.cli import main
 

@@ -34,6 +34,7 @@ def sums(y, d, x, e):
                 sum_ye=s(y * e), sum_de=s(d * e), sum_dx=s(d * x))
 
 
+@pytest.mark.slow
 def test_ratio_delta_variance_and_cuped_match_monte_carlo():
     rng = np.random.default_rng(7)
     reps, n = 1500, 2000

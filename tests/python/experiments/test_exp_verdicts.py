@@ -227,6 +227,7 @@ def _simulate(rng, p_t, n_sims, mode, looks_n=14, baseline=0.10):
     return np.array(out), old_harm / n_sims
 
 
+@pytest.mark.slow
 def test_aa_false_decisions_stay_below_alpha_and_power_at_the_mde():
     """Reduced version of bench/experiment_decisions_aa.py (300 A/A experiments, 14 daily looks, 10 %)."""
     rng = np.random.default_rng(7)

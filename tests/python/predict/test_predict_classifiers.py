@@ -64,6 +64,7 @@ def test_factory_rejects_bad_arguments(kwargs, message):
         make_classifier(**kwargs)
 
 
+@pytest.mark.slow
 def test_balancing_weights_the_rare_class(rare_data):
     X, y = rare_data
     n_neg, n_pos = (y == 0).sum(), (y == 1).sum()

@@ -17,6 +17,8 @@ from retail_lift.predict import (
     oracle_ratio,
 )
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 MODELS = ("logistic", "xgboost", "catboost")
 
 

@@ -46,6 +46,7 @@ COVERAGE_BOUNDS = {"gap": (0.91, 0.985), "no_gap": (0.91, 0.985), "three_groups"
                    "six_alike": (0.91, 1.0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_interval_covers_the_known_gap_about_95_percent_of_the_time(scenario):
     sizes, base, p_select = SCENARIOS[scenario]
@@ -152,6 +153,7 @@ def arrests_decisions():
     return y[~train], selected, {"colour": test["colour"].to_numpy(), "sex": test["sex"].to_numpy()}
 
 
+@pytest.mark.slow
 def test_gaps_and_intervals_against_fairlearn_on_the_arrests_data():
     metrics = pytest.importorskip("fairlearn.metrics")
     pytest.importorskip("sklego")

@@ -38,6 +38,7 @@ def oot_result():
                                model_params={"xgboost": FAST_PARAMS["xgboost"]})
 
 
+@pytest.mark.slow
 def test_splits_are_the_snapshots_and_are_recorded(oot_result):
     r = oot_result
     assert r.validation == "out_of_time"
@@ -51,6 +52,7 @@ def test_splits_are_the_snapshots_and_are_recorded(oot_result):
     assert len(r.holdout_predictions) == 1500
 
 
+@pytest.mark.slow
 def test_model_and_threshold_are_chosen_on_validation_and_reported_on_test(oot_result):
     r = oot_result
     frame = _snapshots()

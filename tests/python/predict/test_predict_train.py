@@ -101,6 +101,7 @@ def test_returned_uses_only_labelled_rows(customer_mart):
     assert "returned" not in r.feature_columns and "purchased_next_30d" not in r.feature_columns
 
 
+@pytest.mark.slow
 def test_derived_facebook_label_requires_excluding_its_source(customer_mart):
     frame, _ = customer_mart
     fb = derive_label(frame, "acquisition_channel", "facebook", name="is_facebook")
@@ -135,6 +136,7 @@ def test_customer_category_model():
     assert by_cat["books"] < by_cat["garden"] < by_cat["toys"] < by_cat["tech"]
 
 
+@pytest.mark.slow
 def test_select_by_roc_auc_and_arrow_input(customer_mart):
     frame, _ = customer_mart
     small = frame.iloc[:1500]

@@ -11,6 +11,8 @@ from quality_world import AS_OF
 from retail_lift.quality import ERROR, WARNING, QualityError, run_checkpoint
 from retail_lift.quality.suites import suite_for
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 
 def _set(table, row, column, value):
     def edit(raw, wh):

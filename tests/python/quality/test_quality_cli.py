@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from quality_world import AS_OF
 
@@ -16,6 +17,7 @@ def _check(wh, raw, out, *extra):
     return CliRunner().invoke(quality_command, args, catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_exit_0_on_good_data_1_on_an_error_and_0_with_warn_only(make_world, tmp_path):
     tables = ["--table", "raw.orders", "--table", "raw.customers", "--no-docs"]
     wh, raw = make_world()

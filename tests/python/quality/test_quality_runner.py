@@ -6,6 +6,7 @@ import json
 
 import duckdb
 import pandas as pd
+import pytest
 from quality_world import AS_OF
 
 from retail_lift.contract import TABLES
@@ -14,6 +15,7 @@ from retail_lift.quality.sources import TableSource
 from retail_lift.quality.suites import SUITES, suite_for
 
 
+@pytest.mark.slow
 def test_good_world_passes_and_writes_summary_and_data_docs(make_world, tmp_path):
     wh, raw = make_world()
     out = tmp_path / "reports"
@@ -60,6 +62,7 @@ def _spy_on_fetch(monkeypatch) -> list[tuple[str, int]]:
     return seen
 
 
+@pytest.mark.slow
 def test_large_tables_are_validated_in_day_batches_with_the_same_result(make_world, tmp_path, monkeypatch):
     def edit(raw, wh):
         raw["events"].loc[[0, 10, 17], "visitor_id"] = None  # events on three different days
@@ -179,6 +182,7 @@ def test_a_table_that_cannot_be_read_is_an_error_and_the_others_still_run(make_w
     assert "raw.stores" in result.message() and "disk on fire" in result.message()
 
 
+@pytest.mark.slow
 def test_a_legitimately_empty_table_is_empty_not_checked_never_a_type_error(make_world, tmp_path):
     """An orders-only shop has no experiments: ml_experiment_results has 0 rows (and, built from an empty
     frame, column types that do not match the suite's). Reported as "empty: not checked" with the reason,

@@ -26,6 +26,8 @@ from retail_lift.uplift.pipeline import (
     uplift_run_table,
 )
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 KW = dict(srm=None, promotions=PROMOTIONS, base_learner="logistic", n_placebo=0, n_threads=1, random_state=0)
 
 

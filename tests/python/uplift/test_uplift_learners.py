@@ -22,6 +22,8 @@ from retail_lift.uplift import (
     qini_oracle_ratio,
 )
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 N_TRAIN, N_TEST = 8_000, 20_000
 
 

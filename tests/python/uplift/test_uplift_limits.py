@@ -16,6 +16,8 @@ from synthetic_uplift import one_arm_world
 
 from retail_lift.uplift.limits import LIMIT_COLUMNS, feature_ceiling, type_revealed, uplift_limits
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 PROJECT = Path(__file__).resolve().parents[3]
 
 

@@ -36,6 +36,8 @@ from retail_lift.uplift.pipeline import (
     uplift_run_table,
 )
 
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
+
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 P0 = {"persuadable": 0.10, "do_not_disturb": 0.45, "sure_thing": 0.55, "lost_cause": 0.05}
 UPLIFT = {"persuadable": 0.30, "do_not_disturb": -0.25, "sure_thing": 0.0, "lost_cause": 0.0}
