@@ -19,6 +19,7 @@ from retail_lift.uplift.base import BASE_FAMILIES, inner_cv_select
 from retail_lift.uplift.pipeline import build_features, fit_score_uplift, select_uplift_learner
 
 FIXTURE = Path(__file__).parent / "fixtures" / "uplift_fixture.csv"
+pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
 
 
 def _corner_world(n=6000, seed=3):
