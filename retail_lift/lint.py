@@ -42,12 +42,6 @@ TRUTH_MODEL_PREFIX = "stg_simulation__"
 
 #: (model, what it reads) -> why it is allowed today and what removes it.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("int_customer_state_as_of", "dim_customers"):
-        "customer attributes come from the mart; the single point-in-time feature model removes it",
-    ("int_uplift_feature_points", "fct_experiment_exposures"):
-        "exposure points come from the experiments mart; the single point-in-time feature model removes it",
-    ("int_uplift_feature_points", "dim_customers"):
-        "customer attributes come from the mart; the single point-in-time feature model removes it",
     ("int_cohort_activity_periods", "fct_sessions"):
         "activity comes from the sessions mart; moving it to marts/ or reading int_events_sessionized removes it",
     ("fct_bandit_policy_gate", "ml_bandit_policy_evaluation"):
