@@ -1,3 +1,7 @@
+{{ config(materialized='table') }}
+
+-- A table, not a view: as a view, its union inlined into int_customer_state_as_of's IN-subqueries fails on
+-- Spark 4 (ClassCastException deserializing UnionExec.children in a task); the table is read as a relation.
 -- One row per point at which a customer's state is measured (doc point_in_time_features): the single list
 -- of (entity, as-of time, role) that int_customer_state_as_of turns into features for both the classifiers
 -- and the uplift models.
