@@ -40,3 +40,11 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#- Whether an exposure's attribution window is closed at analysis_ends_at: it ends before it, or, with var
+    experiments_data_complete, the exposure was assigned before it (its window is truncated there). Shared by
+    fct_experiment_exposures (outcomes) and int_feature_points (the exposures the uplift models learn from). -#}
+{% macro exposure_window_is_closed(assigned_at, window_ends_at, analysis_ends_at) -%}
+    {{ window_ends_at }} < {{ analysis_ends_at }}
+    {%- if experiments_data_complete() %} or {{ assigned_at }} < {{ analysis_ends_at }}{% endif %}
+{%- endmacro %}

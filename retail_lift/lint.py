@@ -40,23 +40,9 @@ PREFIXES = {"staging": ("stg_", "base_"), "intermediate": ("int_",), "marts": ("
 TRUTH_SOURCE = "simulation"
 TRUTH_MODEL_PREFIX = "stg_simulation__"
 
-#: (model, what it reads) -> why it is allowed today and what removes it.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("int_customer_state_as_of", "dim_customers"):
-        "customer attributes come from the mart; the single point-in-time feature model removes it",
-    ("int_uplift_feature_points", "fct_experiment_exposures"):
-        "exposure points come from the experiments mart; the single point-in-time feature model removes it",
-    ("int_uplift_feature_points", "dim_customers"):
-        "customer attributes come from the mart; the single point-in-time feature model removes it",
-    ("int_cohort_activity_periods", "fct_sessions"):
-        "activity comes from the sessions mart; moving it to marts/ or reading int_events_sessionized removes it",
-    ("fct_bandit_policy_gate", "ml_bandit_policy_evaluation"):
-        "the gate table reshapes a Python model's output; renaming it rpt_/ml_ removes it",
-    ("fct_bandit_policy_gate", "ml_bandit_published_policy"):
-        "the gate table reshapes a Python model's output; renaming it rpt_/ml_ removes it",
-    ("fct_bandit_holdout_arm_mix", "ml_bandit_holdout_probabilities"):
-        "the arm mix reshapes a Python model's output; renaming it rpt_/ml_ removes it",
-}
+#: (model, what it reads) -> why it is allowed today and what removes it. Empty since issue 22 (one
+#: point-in-time feature model, bandit report tables renamed rpt_): keep it so.
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
 def layer_of(node: Mapping) -> str | None:

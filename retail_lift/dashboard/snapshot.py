@@ -177,17 +177,17 @@ SNAPSHOT_TABLES: tuple[SnapshotTable, ...] = (
             "count(*) filter (where is_converted) as conversions "
             "from marts.fct_decision_ledger group by all order by decision_date, policy_id, promotion_id"),
     SnapshotTable(
-        "bandit_policy_gate", ("marts.fct_bandit_policy_gate",),
+        "bandit_policy_gate", ("marts.rpt_bandit_policy_gate",),
         "One row per policy the off-policy gate judged: estimate, interval, verdict, active version.",
-        sql="select * from marts.fct_bandit_policy_gate order by is_champion desc, policy_id"),
+        sql="select * from marts.rpt_bandit_policy_gate order by is_champion desc, policy_id"),
     SnapshotTable(
         "bandit_policy_evaluation", ("ml.ml_bandit_policy_evaluation",),
         "One row per policy × off-policy estimator: estimated conversion rate per decision with its interval.",
         sql="select * from ml.ml_bandit_policy_evaluation order by policy_id, estimator"),
     SnapshotTable(
-        "bandit_holdout_arm_mix", ("marts.fct_bandit_holdout_arm_mix",),
+        "bandit_holdout_arm_mix", ("marts.rpt_bandit_holdout_arm_mix",),
         "One row per policy × arm: the share of holdout decisions the policy would give the arm vs logged.",
-        sql="select * from marts.fct_bandit_holdout_arm_mix order by policy_id, promotion_id"),
+        sql="select * from marts.rpt_bandit_holdout_arm_mix order by policy_id, promotion_id"),
     SnapshotTable(
         "bandit_published_policy", ("ml.ml_bandit_published_policy",),
         "One row per published policy version (without the serialised policy JSON).",

@@ -17,7 +17,7 @@ calibration       ml.ml_*_fit holdout rows of the chosen models  observed rate v
 qini_curves       ml.ml_uplift_holdout_predictions               Qini curve of the selected learner per promotion on
                                                                  out-of-fold predictions (as ``uplift.qini_curve``)
 bandit_arm_mix    marts.fct_decision_ledger,                     weekly share of each arm in the logged decisions;
-                  marts.fct_bandit_holdout_arm_mix               each candidate policy's expected arm mix on holdout
+                  marts.rpt_bandit_holdout_arm_mix               each candidate policy's expected arm mix on holdout
 ab_lift           ml.ml_experiment_results                       relative lift with its 95 % interval per
                                                                  experiment × variant × metric, coloured by verdict
 ================  =============================================  ===================================================
@@ -357,12 +357,12 @@ def qini_curves(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> Cha
 
 def bandit_arm_mix(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> ChartResult:
     """Weekly arm mix of the logged decisions, and each candidate policy's expected arm mix on the holdout."""
-    tables = ("marts.fct_decision_ledger", "marts.fct_bandit_holdout_arm_mix")
+    tables = ("marts.fct_decision_ledger", "marts.rpt_bandit_holdout_arm_mix")
     data = _read(warehouse, tables, {
         "weekly": "select cast(date_trunc('week', decided_at) as date) as week, promotion_id, count(*) as decisions "
                   "from marts.fct_decision_ledger where decided_at is not null group by all order by week, "
                   "promotion_id",
-        "holdout": "select policy_id, promotion_id, expected_share, logged_share from marts.fct_bandit_holdout_arm_mix "
+        "holdout": "select policy_id, promotion_id, expected_share, logged_share from marts.rpt_bandit_holdout_arm_mix "
                    "order by policy_id, promotion_id",
     }, require_all=False)
     weekly, holdout = data["weekly"], data["holdout"]
@@ -456,7 +456,7 @@ CHART_TABLES: dict[str, tuple[str, ...]] = {
     "rfm_segments": ("marts.rpt_rfm_segments",),
     "calibration": tuple(CALIBRATION_TABLES),
     "qini_curves": ("ml.ml_uplift_holdout_predictions", "ml.ml_uplift_metrics"),
-    "bandit_arm_mix": ("marts.fct_decision_ledger", "marts.fct_bandit_holdout_arm_mix"),
+    "bandit_arm_mix": ("marts.fct_decision_ledger", "marts.rpt_bandit_holdout_arm_mix"),
     "ab_lift": ("ml.ml_experiment_results",),
 }
 

@@ -1,7 +1,8 @@
 -- One row per cohort type x period grain x member x period in which the member was active, with the
 -- member's cohort (the period of their first activity) and the period number counted from it.
 --   first_purchase: members are customers, active = placed an order (stg_shop__orders);
---   first_visit:    members are web visitors, registered or not, active = started a session (fct_sessions).
+--   first_visit:    members are web visitors, registered or not, active = started a session (the day of
+--                   session_started_at of int_events_sessionized, as fct_sessions' session_date).
 -- Only activity up to the last day of data (int_snapshot_dates) counts. Weeks start on Monday, months
 -- on the 1st; period numbers come from truncated dates (macros cohort_period_start and
 -- cohort_periods_between), so 31 January -> 1 February is month 1 and Saturday -> Sunday is week 0.
@@ -14,9 +15,19 @@ orders as (
 
 ),
 
+sessionized_events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
 sessions as (
 
-    select * from {{ ref('fct_sessions') }}
+    select distinct
+        visitor_id,
+        cast(session_started_at as date) as session_date
+
+    from sessionized_events
 
 ),
 

@@ -4,24 +4,21 @@
 -- [feature_date, label_end_date).
 -- The score snapshot's cutoff is the day after the last day of data, so it uses all data and has
 -- NULL labels. A customer appears in a snapshot when known before its cutoff: signed up, ordered or
--- visited before it. See doc customer_features.
+-- visited before it. The order and web features are those of int_customer_state_as_of at the snapshot's
+-- feature points (int_feature_points, roles train and score): one definition with the uplift models.
+-- See doc customer_features.
 with
 
-customers as (
+states as (
 
-    select * from {{ ref('stg_shop__customers') }}
+    select * from {{ ref('int_customer_state_as_of') }}
+    where point_role in ('train', 'score')
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
-
-),
-
-web_activity as (
-
-    select * from {{ ref('int_customer_web_activity_daily') }}
 
 ),
 
@@ -44,67 +41,9 @@ windows as (
         feature_date,
         feature_cutoff_at,
         label_end_date,
-        cast(label_end_date as timestamp) as label_end_at,
-        {{ dbt.dateadd('day', -30, 'feature_cutoff_at') }} as window_30d_start_at,
-        {{ dbt.dateadd('day', -90, 'feature_cutoff_at') }} as window_90d_start_at,
-        cast({{ dbt.dateadd('day', -30, 'feature_date') }} as date) as window_30d_start_date
+        cast(label_end_date as timestamp) as label_end_at
 
     from snapshots
-
-),
-
-order_features as (
-
-    select
-        orders.customer_id,
-        windows.snapshot_role,
-        count(*) as orders_all,
-        count_if(orders.ordered_at >= windows.window_30d_start_at) as orders_30d,
-        count_if(orders.ordered_at >= windows.window_90d_start_at) as orders_90d,
-        sum(orders.amount) as revenue_all,
-        sum(case when orders.ordered_at >= windows.window_30d_start_at then orders.amount else 0 end)
-            as revenue_30d,
-        sum(case when orders.ordered_at >= windows.window_90d_start_at then orders.amount else 0 end)
-            as revenue_90d,
-        count_if(orders.channel = 'online') as online_orders,
-        count_if(coalesce(orders.discount_amount, 0) > 0) as discounted_orders,
-        count_if(orders.promotion_id is not null and orders.promotion_id <> 'control') as promotion_orders,
-        sum(coalesce(orders.discount_amount, 0)) as discount_amount,
-        min(orders.ordered_at) as first_order_at,
-        max(orders.ordered_at) as last_order_at
-
-    from orders
-    inner join windows
-        on orders.ordered_at < windows.feature_cutoff_at
-    group by 1, 2
-
-),
-
-web_features as (
-
-    select
-        web_activity.customer_id,
-        windows.snapshot_role,
-        sum(web_activity.sessions_started) as sessions_all,
-        sum(
-            case when web_activity.activity_date >= windows.window_30d_start_date then web_activity.sessions_started else 0 end
-        ) as sessions_30d,
-        sum(web_activity.views) as views_all,
-        sum(web_activity.carts) as carts_all,
-        sum(web_activity.purchases) as purchases_all,
-        sum(case when web_activity.activity_date >= windows.window_30d_start_date then web_activity.views else 0 end)
-            as views_30d,
-        sum(case when web_activity.activity_date >= windows.window_30d_start_date then web_activity.carts else 0 end)
-            as carts_30d,
-        sum(case when web_activity.activity_date >= windows.window_30d_start_date then web_activity.purchases else 0 end)
-            as purchases_30d,
-        min(web_activity.first_event_at) as first_visit_at,
-        max(web_activity.last_event_at) as last_visit_at
-
-    from web_activity
-    inner join windows
-        on web_activity.activity_date < windows.feature_date
-    group by 1, 2
 
 ),
 
@@ -161,66 +100,60 @@ labels as (
 joined as (
 
     select
-        customers.customer_id,
+        states.customer_id,
         windows.snapshot_role,
         windows.feature_date,
         windows.feature_cutoff_at,
         windows.label_end_date,
-        customers.age_band,
-        customers.gender,
-        customers.region,
-        customers.acquisition_channel,
-        customers.device_preference,
-        customers.follows_page,
-        customers.heard_of_shop,
-        -- a sign-up on or after the cutoff is not known at the cutoff
-        case when customers.signed_up_at < windows.feature_cutoff_at then customers.signed_up_at end as signed_up_at,
-        coalesce(order_features.orders_all, 0) as orders_all,
-        coalesce(order_features.orders_30d, 0) as orders_30d,
-        coalesce(order_features.orders_90d, 0) as orders_90d,
-        coalesce(order_features.revenue_all, 0.0) as revenue_all,
-        coalesce(order_features.revenue_30d, 0.0) as revenue_30d,
-        coalesce(order_features.revenue_90d, 0.0) as revenue_90d,
-        coalesce(order_features.online_orders, 0) as online_orders,
-        coalesce(order_features.discounted_orders, 0) as discounted_orders,
-        coalesce(order_features.promotion_orders, 0) as promotion_orders,
-        coalesce(order_features.discount_amount, 0.0) as discount_amount,
-        order_features.first_order_at,
-        order_features.last_order_at,
-        coalesce(web_features.sessions_all, 0) as sessions_all,
-        coalesce(web_features.sessions_30d, 0) as sessions_30d,
-        coalesce(web_features.views_all, 0) as views_all,
-        coalesce(web_features.carts_all, 0) as carts_all,
-        coalesce(web_features.purchases_all, 0) as purchases_all,
-        coalesce(web_features.views_30d, 0) as views_30d,
-        coalesce(web_features.carts_30d, 0) as carts_30d,
-        coalesce(web_features.purchases_30d, 0) as purchases_30d,
-        web_features.first_visit_at,
-        web_features.last_visit_at,
+        states.age_band,
+        states.gender,
+        states.region,
+        states.acquisition_channel,
+        states.device_preference,
+        states.follows_page,
+        states.heard_of_shop,
+        states.signed_up_at,
+        states.orders_before as orders_all,
+        states.orders_30d,
+        states.orders_90d,
+        states.revenue_before as revenue_all,
+        states.revenue_30d,
+        states.revenue_90d,
+        states.online_orders_before as online_orders,
+        states.discounted_orders_before as discounted_orders,
+        states.promotion_orders_before as promotion_orders,
+        states.discount_amount_before as discount_amount,
+        states.first_order_at,
+        states.last_order_at,
+        states.sessions_before as sessions_all,
+        states.sessions_30d,
+        states.views_before as views_all,
+        states.carts_before as carts_all,
+        states.purchases_before as purchases_all,
+        states.views_30d,
+        states.carts_30d,
+        states.purchases_30d,
+        states.first_event_at as first_visit_at,
+        states.last_event_at as last_visit_at,
         category_summary.top_category_id,
         coalesce(category_summary.top_category_spend_share, 0.0) as top_category_spend_share,
         coalesce(category_summary.categories_purchased, 0) as categories_purchased,
         labels.orders_next_30d,
         labels.revenue_next_30d
 
-    from customers
-    cross join windows
-    left join order_features
-        on customers.customer_id = order_features.customer_id
-        and windows.snapshot_role = order_features.snapshot_role
-    left join web_features
-        on customers.customer_id = web_features.customer_id
-        and windows.snapshot_role = web_features.snapshot_role
+    from states
+    inner join windows
+        on states.snapshot_role = windows.snapshot_role
     left join category_summary
-        on customers.customer_id = category_summary.customer_id
-        and windows.snapshot_role = category_summary.snapshot_role
+        on states.customer_id = category_summary.customer_id
+        and states.snapshot_role = category_summary.snapshot_role
     left join labels
-        on customers.customer_id = labels.customer_id
-        and windows.snapshot_role = labels.snapshot_role
+        on states.customer_id = labels.customer_id
+        and states.snapshot_role = labels.snapshot_role
     -- the customer is known at the cutoff: signed up, ordered or visited before it
-    where customers.signed_up_at < windows.feature_cutoff_at
-        or order_features.customer_id is not null
-        or web_features.customer_id is not null
+    where states.signed_up_at is not null
+        or states.first_order_at is not null
+        or states.first_event_at is not null
 
 ),
 

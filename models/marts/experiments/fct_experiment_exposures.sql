@@ -141,8 +141,7 @@ windowed as (
         window_ends_at,
         data_ends_at,
         analysis_ends_at,
-        window_ends_at < analysis_ends_at
-        {%- if data_complete %} or assigned_at < analysis_ends_at{% endif %} as is_window_closed,
+        {{ exposure_window_is_closed('assigned_at', 'window_ends_at', 'analysis_ends_at') }} as is_window_closed,
         {% if data_complete -%}
         window_ends_at >= analysis_ends_at and assigned_at < analysis_ends_at
         {%- else -%}

@@ -1,5 +1,6 @@
 -- One row per registered customer: the customer's state strictly before the score cutoff of
--- int_snapshot_dates (midnight after the last day of data), with the same feature definitions as
+-- int_snapshot_dates (midnight after the last day of data; the score points of int_feature_points),
+-- with the same feature definitions as
 -- fct_uplift_training_exposures (both come from int_customer_state_as_of). The rows the uplift models
 -- score for every promotion arm (doc uplift_features).
 with
@@ -40,7 +41,7 @@ final as (
         as_of_at as scored_as_of_at
 
     from customer_states
-    where point_role = 'scoring'
+    where point_role = 'score'
 
 )
 

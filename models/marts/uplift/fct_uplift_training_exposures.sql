@@ -1,7 +1,7 @@
 -- One row per experiment exposure whose attribution window has closed: the arm the customer was
 -- randomized to, the outcome in the attribution window (is_converted, revenue) and the customer's
--- state strictly before assigned_at (int_customer_state_as_of). The training table of the uplift
--- models (retail_lift.uplift.pipeline); every experiment is kept, and the pipeline drops those with
+-- state strictly before assigned_at (int_customer_state_as_of at the exposure points of
+-- int_feature_points). The training table of the uplift models (retail_lift.uplift.pipeline); every experiment is kept, and the pipeline drops those with
 -- a sample-ratio mismatch (doc uplift_features).
 with
 
@@ -14,6 +14,7 @@ exposures as (
 customer_states as (
 
     select * from {{ ref('int_customer_state_as_of') }}
+    where point_role = 'exposure'
 
 ),
 

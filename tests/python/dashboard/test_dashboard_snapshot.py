@@ -42,9 +42,9 @@ COPIES = {
     "uplift_segments": "ml.ml_uplift_segments",
     "uplift_metrics": "ml.ml_uplift_metrics",
     "uplift_incremental_roi": "ml.ml_uplift_incremental_roi",
-    "bandit_policy_gate": "marts.fct_bandit_policy_gate",
+    "bandit_policy_gate": "marts.rpt_bandit_policy_gate",
     "bandit_policy_evaluation": "ml.ml_bandit_policy_evaluation",
-    "bandit_holdout_arm_mix": "marts.fct_bandit_holdout_arm_mix",
+    "bandit_holdout_arm_mix": "marts.rpt_bandit_holdout_arm_mix",
     "bandit_published_policy": "ml.ml_bandit_published_policy",
     "fairness": "ml.ml_purchase_propensity_fairness",
 }
