@@ -124,7 +124,7 @@ def md_table(df: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - a bench report, one step after the other
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warehouse", required=True, type=Path)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "clv_holdout.md")

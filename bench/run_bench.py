@@ -611,7 +611,7 @@ def evaluate_targets(args, result: dict) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------- report
-def markdown(result: dict) -> str:
+def markdown(result: dict) -> str:  # noqa: C901, PLR0912 - a bench report, one section per measured stage
     L = [f"# Retail Lift benchmark: `{result['preset']}` preset", "",
          f"Run {result['started_at']} on {result['machine']['cpus']} CPUs ({result['machine']['platform']}); "
          f"load average before {result['machine']['loadavg_before']}, after {result['machine'].get('loadavg_after')}."
@@ -734,7 +734,7 @@ def markdown(result: dict) -> str:
     return "\n".join(L) + "\n"
 
 
-def main(argv=None):
+def main(argv=None):  # noqa: C901 - a bench driver, one step per option
     p = argparse.ArgumentParser(description="Retail Lift benchmark")
     p.add_argument("--preset", choices=["tiny", "default", "large"], default="default")
     p.add_argument("--seed", type=int, default=42)

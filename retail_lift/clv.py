@@ -718,7 +718,7 @@ def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penal
                                      min_spend_buyers=min_spend_buyers)
 
 
-def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
+def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,  # noqa: C901, PLR0912, PLR0915 - the CLV table with its named statuses; to split with issue 22 item 1
                          n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
                          min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:

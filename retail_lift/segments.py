@@ -191,7 +191,7 @@ def _knee(ks: np.ndarray, inertia: np.ndarray) -> int:
     return int(np.argmax((1.0 - x) - y))
 
 
-def fit_segments(
+def fit_segments(  # noqa: C901, PLR0912, PLR0915 - the segment fit with its named statuses; to split with issue 22 item 1
     features: pd.DataFrame,
     columns: list[str],
     k_range: Iterable[int] = range(2, 9),

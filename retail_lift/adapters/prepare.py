@@ -156,7 +156,7 @@ def _check_columns(table: Table, found: list[str], path: Path, delim: str | None
     return [c for c in found if c.strip().lower() not in table.column_names]
 
 
-def _write_table(con, table: Table, path: Path, out: Path, delimiter: str | None = None,
+def _write_table(con, table: Table, path: Path, out: Path, delimiter: str | None = None,  # noqa: C901, PLR0912, PLR0915 - one branch per input format and contract check; to split with issue 22 item 1
                  decimal: str = ".") -> TableReport:
     target = out / f"{table.name}.parquet"
     if path.stat().st_size == 0:

@@ -63,7 +63,7 @@ POLICY_CHOICES = ("thompson_segment", "linucb", "lints", "logistic_ts", "epsilon
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/bandit"),
               show_default=True, help="Folder for the CSV tables, simulation.json and the PNG charts.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG charts.")
-def simulate_command(preset, world_seed, days, decisions_per_day, policies, control_share, feedback, warm_start_days,
+def simulate_command(preset, world_seed, days, decisions_per_day, policies, control_share, feedback, warm_start_days,  # noqa: PLR0913 - one argument per command-line option
                      new_arm, new_arm_day, seeds, out_dir, no_plots):
     """Run promotion policies in a closed loop against the simulated world's true response."""
     import pandas as pd

@@ -444,7 +444,7 @@ def _new_arm_prior(policy: BasePolicy, strength: float):
     return None
 
 
-def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 2000,
+def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 2000,  # noqa: C901, PLR0912, PLR0913, PLR0915 - the closed loop, one keyword per option; to split with issue 22 item 1
                          policies: Sequence[str] = DEFAULT_POLICIES, control_share: float = 0.1, seed: int = 0, *,
                          world_seed: int = 42, new_arm: str | None = "free_shipping", new_arm_day: int | None = None,
                          feedback: str = "delay_corrected", prior_strength: float = 10.0, n_mc_draws: int = 300,
@@ -753,7 +753,7 @@ def _learn(lr: _Learner, pol: BasePolicy, d: int, inputs: _Inputs, p_true, u, de
     lr.learned_conversions += int(reward[new].sum())
 
 
-def _daily_tables(days, day, is_control, chosen, expected, realised, oracle, control_arm, control_expected,
+def _daily_tables(days, day, is_control, chosen, expected, realised, oracle, control_arm, control_expected,  # noqa: PLR0913 - the daily arrays of the loop, passed as they are
                   control_realised, best_expected, mean_prob, available, labels_seen, conversions_seen, arm_names):
     traffic = ~is_control
     k = len(arm_names)

@@ -156,7 +156,7 @@ def _send_columns(scores: pd.DataFrame, send_times: pd.DataFrame | None, custome
             pd.Series(pd.array(src["best_hour"].to_numpy(), dtype="Int64")))
 
 
-def build_target_list(
+def build_target_list(  # noqa: PLR0913 - one keyword per yml config key of the targeting model (typed config: issue 22 item 1)
     scores: pd.DataFrame,
     *,
     budget: float | None = None,

@@ -85,7 +85,7 @@ def _last(v, name: str, series_ok: bool) -> float:
                      f"got shape {arr.shape} – call decide() once per experiment")
 
 
-def decide(result, *, planned_users_per_arm: int, alpha: float = 0.05, p_value: float | None = None,
+def decide(result, *, planned_users_per_arm: int, alpha: float = 0.05, p_value: float | None = None,  # noqa: C901, PLR0912 - one rule per verdict, in the documented order
            srm=None, expected_split=(0.5, 0.5), srm_threshold: float = 0.001,
            higher_is_better: bool = True) -> Decision:
     r"""Apply the documented decision rule (see the module docstring) to one experiment.

@@ -97,7 +97,7 @@ def _data_complete_adjust(exp: dict, spec: ExperimentSpec, last_look: dt.date) -
     return out, True
 
 
-def experiment_decisions_table(looks: pd.DataFrame, experiments: pd.DataFrame,
+def experiment_decisions_table(looks: pd.DataFrame, experiments: pd.DataFrame,  # noqa: C901, PLR0912 - one branch per documented decision status
                                registry_rows: pd.DataFrame | None = None, *, as_of=None,
                                data_complete: bool = False) -> pd.DataFrame:
     """One row per experiment × treatment variant (columns :data:`DECISION_COLUMNS`).

@@ -71,7 +71,7 @@ def _nan(v) -> bool:
     return v is None or bool(np.all(np.isnan(np.asarray(v, dtype=float))))
 
 
-def arm_moments(users, sum_y, sumsq_y, sum_d=None, sumsq_d=None, sum_yd=None, sum_x=None, sumsq_x=None,
+def arm_moments(users, sum_y, sumsq_y, sum_d=None, sumsq_d=None, sum_yd=None, sum_x=None, sumsq_x=None,  # noqa: PLR0913 - the sufficient statistics of a ratio metric, one argument each
                 sum_xy=None, sum_e=None, sumsq_e=None, sum_xe=None, sum_ye=None, sum_de=None, sum_dx=None, *,
                 ratio: bool = False) -> ArmMoments:
     """Linearised moments of one arm (see the module docstring). ``ratio=False`` ignores the

@@ -381,7 +381,7 @@ def _guardrails(data: ExperimentLooks, spec: ExperimentSpec, variant: str, k: in
     return "pass", "; ".join(notes)
 
 
-def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,
+def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,  # noqa: C901, PLR0912, PLR0915 - the sequential verdict rules; to split with issue 22 item 1
                     srm_threshold: float = 0.001) -> tuple[VariantDecision, ...]:
     """One :class:`VariantDecision` per treatment variant (rule in the module docstring)."""
     exp_id, control = data.experiment_id, data.control_variant

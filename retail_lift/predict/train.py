@@ -257,7 +257,7 @@ def _encode(spec: FeatureSpec, frame: pd.DataFrame, kind: str):
     return spec.encode(frame, "onehot").to_numpy(dtype=float)
 
 
-def _fit_one(kind: str, frame: pd.DataFrame, y: np.ndarray, groups, *, spec_kwargs: dict, label: str,
+def _fit_one(kind: str, frame: pd.DataFrame, y: np.ndarray, groups, *, spec_kwargs: dict, label: str,  # noqa: PLR0913 - the fit of one candidate with its split settings
              calibrate, cv: int, balance: bool, random_state: int, n_jobs: int, params: Mapping | None,
              clip: float):
     spec = infer_feature_spec(frame, label=label, **spec_kwargs)
@@ -299,7 +299,7 @@ def _metric_rows(model: str, split: str, values: Mapping[str, float]) -> list[di
 # ----------------------------------------------------------------------------------------------
 
 
-def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_KINDS,
+def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_KINDS,  # noqa: C901, PLR0912, PLR0913 - one keyword per yml config key of the classifiers (typed config: issue 22 item 1)
                         id_cols: Sequence[str] = ("customer_id",), group_col: str | None = None,
                         id_features: Sequence[str] = (), exclude: Sequence[str] = (),
                         label_cols: Sequence[str] = LABEL_COLUMNS, role_col: str = "snapshot_role",
@@ -466,7 +466,7 @@ def _split_row(split: str, role: str, rows: pd.DataFrame, y) -> dict:
             "rows": int(len(rows)), "positives": None if y is None else int(np.sum(y))}
 
 
-def _finish(frame, train, score_rows, spec, model, chosen, threshold, metrics, holdout_pred, splits, *, id_cols,
+def _finish(frame, train, score_rows, spec, model, chosen, threshold, metrics, holdout_pred, splits, *, id_cols,  # noqa: PLR0913 - the chosen model and its split, passed on as they are
             label, clip, timings, t_start, validation) -> TrainResult:
     scores = frame[list(id_cols)].iloc[score_rows].reset_index(drop=True)
     if len(score_rows):
@@ -504,7 +504,7 @@ def _choose(metrics: pd.DataFrame, split: str, select_by: str, models: Sequence[
     return str(sel.idxmin() if _SELECT_BY[select_by] == "min" else sel.idxmax())
 
 
-def _out_of_time(frame, train, y_all, groups_all, score_rows, *, label, models, id_cols, group_col, role_col, k,
+def _out_of_time(frame, train, y_all, groups_all, score_rows, *, label, models, id_cols, group_col, role_col, k,  # noqa: PLR0913 - the out-of-time split settings, one keyword each
                  select_by, model_params, fit_kwargs, clip, t_start) -> TrainResult:
     """The out-of-time comparison (see :func:`train_compare_score`, ``validation='out_of_time'``)."""
     roles = frame[role_col]

@@ -188,7 +188,7 @@ class QualityResult:
         }
 
 
-def run_checkpoint(warehouse_path: str | Path | None, raw_dir: str | Path | None, out_dir: str | Path, *,
+def run_checkpoint(warehouse_path: str | Path | None, raw_dir: str | Path | None, out_dir: str | Path, *,  # noqa: C901, PLR0912, PLR0913 - one keyword per command-line option of the quality step
                    suites: Iterable[TableSuite] | None = None, discover: bool = True,
                    batch_rows: int = DEFAULT_BATCH_ROWS, sample_size: int = DEFAULT_SAMPLE_SIZE,
                    frame_rows: int = DEFAULT_FRAME_ROWS, as_of: dt.datetime | None = None,

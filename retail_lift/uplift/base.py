@@ -196,7 +196,7 @@ def _inner_folds(labels: np.ndarray, y: np.ndarray, n_folds: int, random_state, 
                      f"{n_folds} rows")
 
 
-def inner_cv_select(
+def inner_cv_select(  # noqa: C901 - the selection rule with its documented fallbacks
     candidates: Mapping[str, Callable[[], object]],
     X,
     labels,

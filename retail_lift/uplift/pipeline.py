@@ -1026,7 +1026,7 @@ def _holdout_metrics(y, u, t, k_fractions) -> dict:
     return out
 
 
-def fit_score_uplift(
+def fit_score_uplift(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one keyword per yml config key of ml_uplift_run; to split with issue 22 item 1
     training: pd.DataFrame,
     scoring: pd.DataFrame,
     *,
