@@ -63,13 +63,15 @@ class SnapshotTable:
 
 
 def _qini_curves(preds: pd.DataFrame) -> pd.DataFrame:
-    """Qini curves of the kept uplift learner on the holdout, per arm: model, perfect and random."""
+    """Qini curves of the out-of-fold predictions, per arm: model, perfect and random. One curve per arm of all
+    its out-of-fold predictions (each fold's learner was chosen on the other folds, so folds may use different
+    learners; ``learner`` lists them, e.g. ``t/x``), as the reported ``qini_auc``."""
     from retail_lift.uplift import perfect_qini_curve, qini_curve
 
     grid = np.linspace(0.0, 1.0, QINI_GRID_POINTS)
     frames = []
-    for (experiment_id, promotion_id, learner), g in preds.groupby(
-            ["experiment_id", "promotion_id", "learner"], sort=True):
+    for (experiment_id, promotion_id), g in preds.groupby(["experiment_id", "promotion_id"], sort=True):
+        learner = "/".join(sorted(g["learner"].dropna().astype(str).unique()))
         y = g["is_converted"].astype(float).to_numpy()
         t = g["is_treated"].astype(int).to_numpy()
         u = g["predicted_uplift"].astype(float).to_numpy()
@@ -163,8 +165,9 @@ SNAPSHOT_TABLES: tuple[SnapshotTable, ...] = (
         sql="select * from ml.ml_uplift_incremental_roi order by promotion_id, strategy, k_fraction"),
     SnapshotTable(
         "uplift_qini", ("ml.ml_uplift_holdout_predictions",),
-        f"One row per arm × share targeted ({QINI_GRID_POINTS} points): the holdout Qini curve of the kept "
-        "learner (retail_lift.uplift.qini_curve), the perfect curve and random targeting.",
+        f"One row per arm × share targeted ({QINI_GRID_POINTS} points): the Qini curve of the out-of-fold "
+        "predictions (retail_lift.uplift.qini_curve; learner: the folds' learners, e.g. t/x), the perfect curve "
+        "and random targeting.",
         sql="select experiment_id, promotion_id, learner, is_treated, is_converted, predicted_uplift "
             "from ml.ml_uplift_holdout_predictions order by promotion_id, exposure_id",
         transform=_qini_curves),
