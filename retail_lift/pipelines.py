@@ -790,7 +790,7 @@ def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9)
         message = f"segments skipped: {n} buyers, too few for k in {list(k_range)}"
         log_line(message)
         return typed_frame(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]),
-                      SEGMENT_FIT_COLUMNS)
+                           SEGMENT_FIT_COLUMNS)
     res = fit_segments(df, list(SEGMENT_FEATURES), k_range=ks, criterion="silhouette", random_state=random_state,
                        sample_size=sample_size, n_init=n_init, profile_columns=list(SEGMENT_PROFILE_FEATURES))
     names = ", ".join(res.profiles["segment_name"])

@@ -213,7 +213,7 @@ def evaluate_targeting_against_truth(
                  "propensity": m["predicted_treated_probability"].to_numpy(float),
                  "everyone": p1, "oracle": m["true_uplift"].to_numpy(float)}
         econ_rows = economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate,
-                                    k_fractions=tuple(float(k) for k in k_fractions))
+                                   k_fractions=tuple(float(k) for k in k_fractions))
         true_uplift = m["true_uplift"].to_numpy(float)
         for r in econ_rows:
             score = ranks[r["strategy"]]
