@@ -7,7 +7,7 @@ purchase rates and order values, bootstrap intervals, and the measured reasons f
 WH.duckdb is a warehouse built from a simulated world (`make build`, or
 `dbt build -s +fct_customer_ltv_inputs +stg_simulation__truth_customers` with RETAIL_LIFT_RAW / _TRUTH /
 _WAREHOUSE set); the bench reads marts.fct_customer_ltv_inputs, staging.stg_shop__orders and
-staging.stg_simulation__truth_customers, and runs retail_lift.clv / retail_lift.clv_evaluation on them.
+staging.stg_simulation__truth_customers, and runs retail_lift.clv / retail_lift.evaluation.clv on them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from retail_lift import clv
-from retail_lift.clv_evaluation import calibration_holdout_summary, clv_evaluation, truth_comparison
+from retail_lift.evaluation.clv import calibration_holdout_summary, clv_evaluation, truth_comparison
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ out-of-fold predictions as ``ml_eval_uplift_vs_truth`` does: what the learner ma
 outcomes when a feature reveals who is persuadable. Below the target, more or better features alone
 cannot meet it either: the experiment is too small for its effects.
 
-The measurement is :mod:`retail_lift.uplift.limits`; every build carries it per arm in
+The measurement is :mod:`retail_lift.evaluation.uplift_limits`; every build carries it per arm in
 ``evaluation.ml_eval_uplift_vs_truth`` (the better ceiling only, at most 40,000 exposures per arm); this
 script writes it to a file with both regressions on every exposure.
 
@@ -34,7 +34,7 @@ The warehouse is opened read-only and closed before the fits (it does not block 
 
 Issue 21 restates the target against the ceiling: per arm, the true-gain ratio of **the project's default**
 learner is at least :data:`CEILING_SHARE` (0.9) x the feature ceiling's gain ratio (the better of the two
-regressions, as :func:`retail_lift.uplift.limits.uplift_limits` picks it). The default is refitted here
+regressions, as :func:`retail_lift.evaluation.uplift_limits.uplift_limits` picks it). The default is refitted here
 (``bench/uplift_default.py``: ``fit_score_uplift`` with the settings of ``ml_uplift_run``, read when the
 script runs), so after a change of the default the same command measures the new one without rebuilding
 the warehouse; the warehouse's own ``ml_eval_uplift_vs_truth`` ratio stays in the table as
@@ -59,7 +59,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from retail_lift.uplift.limits import feature_ceiling, type_revealed  # noqa: E402
+from retail_lift.evaluation.uplift_limits import feature_ceiling, type_revealed  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from uplift_default import default_settings, run_default  # noqa: E402
@@ -73,7 +73,7 @@ def ceiling_table(training: pd.DataFrame, true_effects: pd.DataFrame, arms: pd.D
                   n_folds: int = 5, random_state: int = 0, max_rows: int | None = None) -> pd.DataFrame:
     """One row per arm: the model's ratio and the ceilings of rankings learned from the true uplift.
 
-    :func:`retail_lift.uplift.limits.feature_ceiling` on every exposure (no subsample) of the arms of
+    :func:`retail_lift.evaluation.uplift_limits.feature_ceiling` on every exposure (no subsample) of the arms of
     ``arms``, with the model's ``qini_oracle_ratio`` as ``model_qini_ratio``.
 
     Args:
@@ -101,7 +101,7 @@ def against_ceiling(table: pd.DataFrame, evaluation: pd.DataFrame, *, share: flo
 
     Args:
         table: one row per arm with ``ceiling_<kind>_gain_ratio`` for the kinds of :data:`CEILINGS`.
-        evaluation: :func:`retail_lift.uplift.pipeline.evaluate_uplift_against_truth` of the default's
+        evaluation: :func:`retail_lift.evaluation.uplift.evaluate_uplift_against_truth` of the default's
             out-of-fold predictions (``learner``, ``qini_oracle_ratio``, ``true_gain_ratio``).
         share: the share of the ceiling's gain ratio the default must reach.
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import duckdb
 
-    from retail_lift.uplift.pipeline import evaluate_uplift_against_truth
+    from retail_lift.evaluation.uplift import evaluate_uplift_against_truth
 
     con = duckdb.connect(str(args.warehouse), read_only=True)
     try:

@@ -202,8 +202,8 @@ def metric_table(holdout: pd.DataFrame, peers: pd.DataFrame, true_effects: pd.Da
         default's Qini minus the best peer's), ``default_gain``, ``best_peer_gain`` (the peer with the highest
         true-gain ratio) and ``meets_qini`` / ``meets_gain`` (default >= best peer).
     """
+    from retail_lift.evaluation.uplift import evaluate_uplift_against_truth
     from retail_lift.uplift.metrics import qini_auc_score
-    from retail_lift.uplift.pipeline import evaluate_uplift_against_truth
 
     chosen = holdout.groupby(["experiment_id", "promotion_id"])["learner"].first() if "learner" in holdout else None
     everyone = pd.concat([holdout.assign(learner=DEFAULT), peers], ignore_index=True)

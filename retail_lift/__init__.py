@@ -10,13 +10,14 @@ One module (or sub-package) per family:
 - ``retail_lift.uplift``       S/T/X-learners and Qini / AUUC metrics
 - ``retail_lift.bandit``       contextual-bandit policies and off-policy evaluation
 - ``retail_lift.clv``          BG/NBD and Gamma-Gamma lifetime value (maximum likelihood, statuses, bootstrap)
-- ``retail_lift.clv_evaluation``  CLV against a calibration/holdout split and the simulated truth
 - ``retail_lift.predict``      propensity / returning / channel classifiers, their metrics, fairness
 - ``retail_lift.segments``     KMeans customer segments named from their centroids
 - ``retail_lift.crosssell``    item-to-item association rules and top-N recommendations
 - ``retail_lift.campaign``     target lists, personalised discounts, send time, fatigue, ROI
 - ``retail_lift.quality``      Great Expectations suites and checkpoint over the warehouse
 - ``retail_lift.pipelines``    glue called by the dbt Python models (training runs -> tables)
+- ``retail_lift.evaluation``   the only package that reads the simulated truth or ``retail_lift.world``:
+                               the evaluation models' functions, the closed-loop bandit simulation
 - ``retail_lift.warehouse``    safe access to the DuckDB file (lock check, read-only readers)
 """
 

@@ -265,8 +265,9 @@ def contract_metadata(check):
 
 def _register_commands():
     from retail_lift.api.cli import api_command, ingest_command
-    from retail_lift.bandit.cli import decide_command, simulate_command
+    from retail_lift.bandit.cli import decide_command
     from retail_lift.dashboard.cli import dashboard_command, publish_snapshot_command
+    from retail_lift.evaluation.cli import simulate_command
     from retail_lift.quality.cli import quality_command
     from retail_lift.reports.cli import docs_assets_command
     from retail_lift.spark.cli import score_command

@@ -1,9 +1,9 @@
 """Glue between the warehouse marts and the model packages: what the thin dbt Python models call.
 
-Each dbt Python model in ``python_models/ml/{predict,segments,crosssell,campaign}/`` and
-``python_models/evaluation/predict/`` reads its refs into pandas, calls **one** function of this module
-and returns its DataFrame. The functions only wire the package families together (which columns, which
-population, which defaults); the statistics live in :mod:`retail_lift.predict`,
+Each dbt Python model in ``python_models/ml/{predict,segments,crosssell,campaign}/`` reads its refs into
+pandas, calls **one** function of this module and returns its DataFrame (the evaluations against the
+simulated world's truth are in :mod:`retail_lift.evaluation`). The functions only wire the package
+families together (which columns, which population, which defaults); the statistics live in :mod:`retail_lift.predict`,
 :mod:`retail_lift.segments`, :mod:`retail_lift.crosssell` and :mod:`retail_lift.campaign`.
 
 One training, one table
@@ -63,11 +63,8 @@ from retail_lift.predict import (
     OUT_OF_TIME_ROLES,
     NoPositiveLabelsError,
     TrainResult,
-    classification_metrics,
     derive_label,
     fairness_report,
-    oracle_metrics,
-    oracle_ratio,
     train_compare_score,
 )
 from retail_lift.segments import fit_segments
@@ -78,7 +75,6 @@ __all__ = [
     "SEGMENT_FIT_COLUMNS",
     "acquisition_channel_fit",
     "broadcast_vs_targeted",
-    "campaign_oracle_comparison",
     "campaign_target_list",
     "category_propensity_fit",
     "classifier_fit_table",
@@ -90,11 +86,11 @@ __all__ = [
     "fatigue_curve_table",
     "fatigue_table",
     "fairness_table",
+    "as_frame",
     "log_line",
-    "predict_oracle_comparison",
     "purchase_propensity_fit",
     "returning_customer_fit",
-    "window_purchase_probability",
+    "typed_frame",
 ]
 
 
@@ -120,7 +116,7 @@ def log_line(message: str) -> None:
 _DTYPES = {"str": "str", "float": "float64", "int": "Int64", "bool": "boolean", "ts": "datetime64[us]"}
 
 
-def _typed(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
+def typed_frame(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
     """``df`` with exactly the columns of ``schema`` (missing ones all-NULL), in order and typed.
 
     ``schema`` maps a column to ``str``, ``float``, ``int`` (nullable), ``bool`` (nullable) or ``ts``.
@@ -150,7 +146,7 @@ def _typed(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
 
 
 def _all_missing(n: int, kind: str) -> pd.Series:
-    """An all-missing column of ``n`` rows of a :func:`_typed` kind (what a column of ``None`` converts to)."""
+    """An all-missing column of ``n`` rows of a :func:`typed_frame` kind (what a column of ``None`` converts to)."""
     if kind == "float":
         return pd.Series(np.full(n, np.nan))
     if kind == "int":
@@ -166,7 +162,7 @@ _ORDER_KEYS = ("snapshot_role", "experiment_id", "customer_id", "top_level_categ
                "order_id", "line_number", "product_id", "promotion_id", "decision_id", "exposed_at")
 
 
-def _frame(data) -> pd.DataFrame:
+def as_frame(data) -> pd.DataFrame:
     """pandas from a DataFrame or an Arrow table (as dbt hands refs over), in a deterministic row order.
 
     DuckDB returns rows of a parallel scan in no fixed order; splits, folds and ties would follow it,
@@ -345,7 +341,7 @@ def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: di
 
     # each part typed on its own, then stacked: no intermediate table of object columns on millions of score rows
     schema = _classifier_schema(id_cols)
-    typed = [_typed(p.assign(classifier=classifier), schema) for p in parts if len(p)]
+    typed = [typed_frame(p.assign(classifier=classifier), schema) for p in parts if len(p)]
     return typed[0] if len(typed) == 1 else pd.concat(typed, ignore_index=True)
 
 
@@ -376,7 +372,7 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
         return _classifier_fit_arrow(features, label, classifier=classifier, id_cols=id_cols, models=models,
                                      min_class_rows=min_class_rows, role_col=role_col,
                                      max_train_rows=max_train_rows, t0=t0, **train_kwargs)
-    frame = _frame(features)
+    frame = as_frame(features)
     for c in (label, role_col, *id_cols):
         if c not in frame.columns:
             raise ValueError(f"features has no column {c!r}; columns are {list(frame.columns)}")
@@ -385,7 +381,7 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
     n_score = int((roles == "score").sum())
     skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
     if skipped is not None:
-        return _typed(pd.DataFrame([skipped]), schema)
+        return typed_frame(pd.DataFrame([skipped]), schema)
     if fallback is not None:  # the out-of-time snapshots cannot judge a model: train and score rows only
         in_time = (~roles.isin(list(OUT_OF_TIME_ROLES))).to_numpy()
         frame, y, roles = (frame[in_time].reset_index(drop=True), y[in_time].reset_index(drop=True),
@@ -466,7 +462,7 @@ def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id
         log_line(message)
         run = _run_row(classifier, status=status, message=message, train_rows=n_train, train_positives=n_pos,
                        score_rows=n_score, seconds=time.perf_counter() - t0)
-        return _typed(pd.DataFrame([run]), _classifier_schema(id_cols))
+        return typed_frame(pd.DataFrame([run]), _classifier_schema(id_cols))
     del frame
     seconds = time.perf_counter() - t0
     how = ("chosen on the out-of-time validation snapshot" if result.validation == "out_of_time"
@@ -485,7 +481,7 @@ def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id
 
 def _cap_mask(y: np.ndarray, labelled: np.ndarray, max_rows: int, seed: int = 0) -> np.ndarray:
     """Rows kept by the cap: every row that is not a labelled train row, and a seeded sample of ``max_rows``
-    labelled train rows with each class in proportion (row order is deterministic, see :func:`_frame`)."""
+    labelled train rows with each class in proportion (row order is deterministic, see :func:`as_frame`)."""
     rng = np.random.default_rng(seed)
     idx = np.flatnonzero(labelled)
     yl = np.asarray(y)[idx].astype(float)
@@ -535,7 +531,7 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
                           **train_kwargs) -> pd.DataFrame:
     """:func:`classifier_fit_table` on an Arrow table or a DuckDB relation (read here with ``to_arrow_table``).
 
-    The same rows as the pandas path (:func:`_frame`'s order: the key columns ascending, missing last, stable;
+    The same rows as the pandas path (:func:`as_frame`'s order: the key columns ascending, missing last, stable;
     then :func:`_cap_mask`), but the order, the label and the cap are computed on a few Arrow columns first
     and only the kept rows become pandas, one column at a time; dates stay datetime64 (they are not
     features either way). When the function reads a relation itself, each Arrow column is released as
@@ -569,7 +565,7 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     n_score = int((roles == "score").sum())
     skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
     if skipped is not None:
-        return _typed(pd.DataFrame([skipped]), schema)
+        return typed_frame(pd.DataFrame([skipped]), schema)
     if fallback is not None:  # as the pandas path: train and score rows only
         in_time = (~roles.isin(list(OUT_OF_TIME_ROLES))).to_numpy()
         order, y, roles = order[in_time], y[in_time].reset_index(drop=True), roles[in_time].reset_index(drop=True)
@@ -588,7 +584,7 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
             columns[i] = None
         s = pa.table({name: col.take(positions)}).to_pandas(date_as_object=False)[name]
         del col
-        if pd.api.types.is_float_dtype(s):  # as _frame (as often as the pandas path would have)
+        if pd.api.types.is_float_dtype(s):  # as as_frame (as often as the pandas path would have)
             for _ in range(float_rounds):
                 s = s.round(9)
         out[name] = s
@@ -608,7 +604,7 @@ def _use_case(classifier: str, features, *, models: Sequence[str] | None = None,
     params = kwargs.pop("model_params", None)
     if params:
         params = {k: v for k, v in params.items() if k in models} or None
-    if float_rounds != 1:  # an Arrow table that the pandas path would have passed through _frame twice
+    if float_rounds != 1:  # an Arrow table that the pandas path would have passed through as_frame twice
         kwargs = {"min_class_rows": 10, "role_col": "snapshot_role", "max_train_rows": MAX_TRAIN_ROWS,
                   "id_cols": ("customer_id",), **kwargs}
         return _classifier_fit_arrow(features, spec["label"], classifier=classifier, models=models,
@@ -656,7 +652,7 @@ def returning_customer_fit(features, *, models: Sequence[str] | None = None, **o
                       pc.and_(pc.equal(role, "score"), pc.equal(table.column("orders_all"), 1)))
         table = table.filter(pc.fill_null(keep, False))
         return _use_case("returning_customer", table, models=models, float_rounds=2, **overrides)
-    frame = _frame(features)
+    frame = as_frame(features)
     roles = frame["snapshot_role"].astype(object)
     keep = (roles.isin(_LABELLED_ROLES) & frame["returned"].notna()) | ((roles == "score") & (frame["orders_all"] == 1))
     return _use_case("returning_customer", frame[keep.to_numpy()].reset_index(drop=True), models=models, **overrides)
@@ -678,7 +674,7 @@ def acquisition_channel_fit(features, *, channel: str = "facebook", models: Sequ
                                 pc.cast(pc.equal(src, channel), pa.float64()))
         table = table.append_column("is_facebook_acquired", is_channel)
         return _use_case("facebook_acquisition", table, models=models, float_rounds=2, **overrides)
-    frame = derive_label(_frame(features), "acquisition_channel", channel, name="is_facebook_acquired")
+    frame = derive_label(as_frame(features), "acquisition_channel", channel, name="is_facebook_acquired")
     return _use_case("facebook_acquisition", frame, models=models, **overrides)
 
 
@@ -717,11 +713,11 @@ def fairness_table(fit, customers, *, attributes: Sequence[str] = ("gender", "ag
     ``random_state``) of :func:`~retail_lift.predict.fairness_report`. One row per attribute x group; the
     attribute's gaps are repeated on every row of it.
     """
-    f = _frame(fit)
+    f = as_frame(fit)
     hold = f[(f["record_type"] == "holdout") & f["is_chosen_model"].fillna(False).astype(bool)]
     if hold.empty:
-        return _typed(None, FAIRNESS_COLUMNS)
-    cust = _frame(customers)[["customer_id", *attributes]].drop_duplicates("customer_id")
+        return typed_frame(None, FAIRNESS_COLUMNS)
+    cust = as_frame(customers)[["customer_id", *attributes]].drop_duplicates("customer_id")
     h = hold[["customer_id", "model", "label", "is_above_threshold"]].merge(cust, on="customer_id", how="left")
     by_group, summary = fairness_report(h["label"].astype(int).to_numpy(),
                                         h["is_above_threshold"].astype(bool).astype(int).to_numpy(),
@@ -745,7 +741,7 @@ def fairness_table(fit, customers, *, attributes: Sequence[str] = ("gender", "ag
     out["min_group_size"] = min_group_size
     out["bootstrap_resamples"] = n_resamples
     out["ci_level"] = ci_level
-    return _typed(out, FAIRNESS_COLUMNS)
+    return typed_frame(out, FAIRNESS_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -777,8 +773,8 @@ def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9)
     (:data:`SEGMENT_FIT_COLUMNS`): ``run``, ``assignment``, ``profile`` and ``k_score`` rows.
     """
     t0 = time.perf_counter()
-    r = _frame(rfm)[["customer_id", "recency_days", "frequency", "monetary"]]
-    f = _frame(features)
+    r = as_frame(rfm)[["customer_id", "recency_days", "frequency", "monetary"]]
+    f = as_frame(features)
     f = f[f["snapshot_role"] == "score"]
     f = f[["customer_id", "days_since_first_order", "avg_order_value", "sessions_all", "discounted_order_share",
            "online_order_share", "age_band"]]
@@ -793,8 +789,8 @@ def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9)
     if not ks:
         message = f"segments skipped: {n} buyers, too few for k in {list(k_range)}"
         log_line(message)
-        return _typed(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]),
-                      SEGMENT_FIT_COLUMNS)
+        return typed_frame(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]),
+                           SEGMENT_FIT_COLUMNS)
     res = fit_segments(df, list(SEGMENT_FEATURES), k_range=ks, criterion="silhouette", random_state=random_state,
                        sample_size=sample_size, n_init=n_init, profile_columns=list(SEGMENT_PROFILE_FEATURES))
     names = ", ".join(res.profiles["segment_name"])
@@ -811,7 +807,7 @@ def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9)
     prof["k"] = res.k
     kscore = res.scores.copy()
     kscore["record_type"] = "k_score"
-    return _typed(pd.concat([run, assign, prof, kscore], ignore_index=True), SEGMENT_FIT_COLUMNS)
+    return typed_frame(pd.concat([run, assign, prof, kscore], ignore_index=True), SEGMENT_FIT_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -939,16 +935,16 @@ def crosssell_rules(order_lines, *, item_level: str = "product", min_support: fl
     out["consequent_id"] = _decode(out["consequent_id"], ids[item])
     out["item_level"] = item_level
     out["n_orders"] = rules.attrs.get("n_orders", 0)
-    return _typed(out, RULE_TABLE_COLUMNS)
+    return typed_frame(out, RULE_TABLE_COLUMNS)
 
 
 def crosssell_recommendations(order_lines, rules, *, n: int = 5, score: str = "max") -> pd.DataFrame:
     """Top-``n`` items per customer from the rules whose antecedent the customer bought (never an item
     they already bought). The item level is the rules' (``item_level``). ``order_lines``: pandas or Arrow;
     only ``customer_id`` and the item column are read."""
-    r = _object_ids(_frame(rules), ("antecedent_id", "consequent_id"))
+    r = _object_ids(as_frame(rules), ("antecedent_id", "consequent_id"))
     if r.empty:
-        return _typed(None, RECOMMENDATION_COLUMNS)
+        return typed_frame(None, RECOMMENDATION_COLUMNS)
     level = str(r["item_level"].iloc[0])
     item = _item_column(level)
     lines, ids = _coded_lines(order_lines, ("customer_id", item), required=("customer_id",))
@@ -964,7 +960,7 @@ def crosssell_recommendations(order_lines, rules, *, n: int = 5, score: str = "m
     out["item_id"] = _decode(out["item_id"], ids[item])
     out["because_item_id"] = _decode(out["because_item_id"], ids[item])
     out["item_level"] = level
-    return _typed(out, RECOMMENDATION_COLUMNS)
+    return typed_frame(out, RECOMMENDATION_COLUMNS)
 
 
 #: Candidate rows (customer x popular item) formed at a time by the popularity baseline.
@@ -1047,7 +1043,7 @@ def crosssell_evaluation(order_lines, cutoff, *, levels: Sequence[str] = ("produ
                 rows.append({"item_level": level, "method": method, "n": n, "cutoff_at": cutoff, "n_rules": n_rules,
                              **{k: v for k, v in res.items() if k != "n"}})
         del train, hold, recs, pop
-    return _typed(pd.DataFrame(rows), CROSSSELL_EVALUATION_COLUMNS)
+    return typed_frame(pd.DataFrame(rows), CROSSSELL_EVALUATION_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1079,7 +1075,7 @@ BROADCAST_COLUMNS = {
 
 
 def _promotion_exposures(exposures) -> pd.DataFrame:
-    e = _frame(exposures)
+    e = as_frame(exposures)
     e = e[e["is_window_closed"].fillna(False).astype(bool)]
     return pd.DataFrame({"customer_id": e["customer_id"].to_numpy(), "exposed_at": pd.to_datetime(e["exposed_at"]),
                          "converted": e["is_converted"].astype(bool).astype(int).to_numpy()})
@@ -1094,19 +1090,19 @@ def fatigue_table(exposures, *, window_days: float = 30, recent_n: int = 5, min_
     flags = fatigue_flags(e, window_days=window_days, recent_n=recent_n, min_recent_exposures=min_recent_exposures,
                           alpha=alpha)
     flags["as_of"] = flags.attrs.get("as_of")
-    return _typed(flags, FATIGUE_COLUMNS)
+    return typed_frame(flags, FATIGUE_COLUMNS)
 
 
 def fatigue_curve_table(exposures, *, max_prior: int = 10, window_days: float | None = None) -> pd.DataFrame:
     """Response rate by number of prior exposures (:func:`~retail_lift.campaign.fatigue_curve`)."""
     e = _promotion_exposures(exposures)
     if e.empty:
-        return _typed(None, FATIGUE_CURVE_COLUMNS)
-    return _typed(fatigue_curve(e, max_prior=max_prior, window_days=window_days), FATIGUE_CURVE_COLUMNS)
+        return typed_frame(None, FATIGUE_CURVE_COLUMNS)
+    return typed_frame(fatigue_curve(e, max_prior=max_prior, window_days=window_days), FATIGUE_CURVE_COLUMNS)
 
 
 def _promotion(promotions, promotion_id: str) -> pd.Series:
-    p = _frame(promotions)
+    p = as_frame(promotions)
     row = p[p["promotion_id"] == promotion_id]
     if row.empty:
         raise ValueError(f"promotion {promotion_id!r} is not in the promotions table; it has "
@@ -1141,23 +1137,23 @@ def campaign_target_list(scores, features, activity, promotions, fatigue=None, s
     gross margin rate (``dim_campaign_promotions``), at most ``budget`` total expected cost and at most
     ``max_contacts`` customers (default ``max_contacts_share`` of the candidates, rounded up).
     """
-    s = _frame(scores)[["customer_id", "purchase_probability"]]
-    p = _frame(promotions)
+    s = as_frame(scores)[["customer_id", "purchase_probability"]]
+    p = as_frame(promotions)
     if s.empty or not (p["promotion_id"] == promotion_id).any():
         log_line(f"campaign {promotion_id}: no target list ({len(s)} scored customers; promotion "
                  f"{'found' if (p['promotion_id'] == promotion_id).any() else 'not in the promotions table'})")
-        return _typed(None, TARGET_LIST_COLUMNS)
+        return typed_frame(None, TARGET_LIST_COLUMNS)
     promo = _promotion(p, promotion_id)
     contact_cost = float(promo["contact_cost"])
     margin = float(promo["gross_margin_rate"]) if margin_rate is None else float(margin_rate)
     if not np.isfinite(margin):
         margin = 0.0
-    f = _frame(features)
+    f = as_frame(features)
     f = f[f["snapshot_role"] == "score"]
     df = s.merge(f[["customer_id", "avg_order_value", "discounted_order_share", "discount_amount", "revenue_all",
                     "orders_all"]], on="customer_id", how="left")
     if df.empty:
-        return _typed(None, TARGET_LIST_COLUMNS)
+        return typed_frame(None, TARGET_LIST_COLUMNS)
     aov = pd.to_numeric(df["avg_order_value"], errors="coerce").astype(float)
     df["avg_order_value"] = aov.fillna(aov.median() if aov.notna().any() else 0.0)
     gross = pd.to_numeric(df["revenue_all"], errors="coerce") + pd.to_numeric(df["discount_amount"], errors="coerce")
@@ -1171,19 +1167,19 @@ def campaign_target_list(scores, features, activity, promotions, fatigue=None, s
         df["price_sensitivity"] = 0.5
     df["discount_rate"] = personalised_discount(df["price_sensitivity"].to_numpy(), discount_levels(
         promo["discount_rate"]))
-    act = _frame(activity)
+    act = as_frame(activity)
     slots = pd.DataFrame({"customer_id": act["customer_id"], "weekday": act["iso_weekday"],
                           "hour": act["hour_of_day"], "events": act["sessions_started"]})
     send = best_send_time(slots, customers=df["customer_id"])
     excluded: list = []
     df["is_fatigued"] = False
     if fatigue is not None:
-        fat = _frame(fatigue)
+        fat = as_frame(fatigue)
         excluded = fat.loc[fat["is_fatigued"].fillna(False).astype(bool), "customer_id"].tolist()
         df["is_fatigued"] = df["customer_id"].isin(excluded)
     keep = ["price_sensitivity", "is_fatigued"]
     if segments is not None:
-        df = df.merge(_frame(segments)[["customer_id", "segment_name"]], on="customer_id", how="left")
+        df = df.merge(as_frame(segments)[["customer_id", "segment_name"]], on="customer_id", how="left")
         keep.append("segment_name")
     if max_contacts is None and max_contacts_share is not None:
         max_contacts = max(1, math.ceil(float(max_contacts_share) * len(df)))
@@ -1198,21 +1194,21 @@ def campaign_target_list(scores, features, activity, promotions, fatigue=None, s
     log_line(f"campaign {promotion_id}: {n_sel} of {len(table)} customers selected "
              f"(max {max_contacts}, budget {budget}), expected profit "
              f"{table.loc[table['status'] == 'selected', 'expected_profit'].sum():.2f}")
-    return _typed(table, TARGET_LIST_COLUMNS)
+    return typed_frame(table, TARGET_LIST_COLUMNS)
 
 
 def broadcast_vs_targeted(target_list) -> pd.DataFrame:
     """Expected economics of contacting every candidate with the promotion's flat discount (broadcast)
     against contacting the selected ones with their personalised discounts (targeted)."""
-    t = _frame(target_list)
+    t = as_frame(target_list)
     if t.empty:
-        return _typed(None, BROADCAST_COLUMNS)
+        return typed_frame(None, BROADCAST_COLUMNS)
     promotion_id = str(t["promotion_id"].iloc[0])
     cmp = compare_broadcast_targeted(t, t[t["status"] == "selected"], float(t["contact_cost"].iloc[0]),
                                      margin_rate=float(t["margin_rate"].iloc[0]), discount="discount_rate",
                                      broadcast_discount=float(t["promotion_discount_rate"].iloc[0]))
     cmp["promotion_id"] = promotion_id
-    return _typed(cmp, BROADCAST_COLUMNS)
+    return typed_frame(cmp, BROADCAST_COLUMNS)
 
 
 def export_campaign_targets(warehouse, out, *, table: str = "ml.ml_campaign_target_list") -> Path:
@@ -1226,172 +1222,3 @@ def export_campaign_targets(warehouse, out, *, table: str = "ml.ml_campaign_targ
     with read_only(warehouse) as con:
         df = con.execute(f"select * from {table} where status = 'selected' order by rank").df()
     return export_target_list(df.drop(columns=["status"]), out)
-
-
-# ----------------------------------------------------------------------------------------------
-# evaluation against the simulated world (used only by python_models/evaluation/)
-# ----------------------------------------------------------------------------------------------
-
-
-def window_purchase_probability(rate_per_day, active_from, active_until, window_start, window_days: float):
-    """``1 - exp(-rate * d)`` with ``d`` the days of ``[window_start, window_start + window_days)`` inside
-    the customer's active period ``[active_from, active_until)``: the probability of at least one order of
-    a Poisson process with that daily rate (the simulated world's organic purchases)."""
-    rate = np.asarray(rate_per_day, dtype=float)
-    start = pd.to_datetime(pd.Series(window_start)).to_numpy("datetime64[us]")
-    lo = np.maximum(start, pd.to_datetime(pd.Series(active_from)).to_numpy("datetime64[us]"))
-    end = start + np.timedelta64(int(round(window_days * 86400)), "s")
-    hi = np.minimum(end, pd.to_datetime(pd.Series(active_until)).to_numpy("datetime64[us]"))
-    days = np.maximum((hi - lo) / np.timedelta64(1, "s"), 0.0) / 86400.0
-    return 1.0 - np.exp(-np.nan_to_num(rate) * days)
-
-
-PREDICT_ORACLE_COLUMNS = {
-    "classifier": "str", "model": "str", "is_chosen_model": "bool", "n": "int", "positives": "int",
-    "model_roc_auc": "float", "oracle_roc_auc": "float", "auc_ratio": "float", "gini_ratio": "float",
-    "model_log_loss": "float", "oracle_log_loss": "float", "model_brier": "float", "oracle_brier": "float",
-    "mean_abs_error_vs_true": "float", "target_auc_ratio": "float", "meets_target": "bool",
-    "score_rows": "int", "score_rank_correlation": "float", "score_mean_abs_error_vs_true": "float",
-}
-
-
-def _true_probabilities(ids: pd.Series, rates: pd.DataFrame, window_start, window_days: float) -> np.ndarray:
-    r = rates.set_index("customer_id").reindex(ids.to_numpy())
-    rate = r["online_order_rate"].to_numpy(float) + r["store_order_rate"].to_numpy(float)
-    return window_purchase_probability(rate, r["active_from"], r["active_until"],
-                                       np.repeat(np.datetime64(pd.Timestamp(window_start), "us"), len(r)),
-                                       window_days)
-
-
-def predict_oracle_comparison(fits: Mapping[str, object], customer_rates, snapshots, *,
-                              window_days: float = 30, target_ratio: float = 0.9) -> pd.DataFrame:
-    """Each model's holdout metrics next to the oracle's: the true purchase probabilities of the same
-    holdout customers over the same label window (the holdout rows' ``split_feature_date``, i.e. the
-    out-of-time test snapshot's cutoff, or else the train snapshot's ``feature_cutoff_at``, + ``window_days``).
-
-    ``fits`` maps a classifier name to its fit table; only labels that are "any order in the window" have a
-    true probability (purchase propensity; returning customer = a first-time buyer's next order).
-    ``auc_ratio`` = model AUC / oracle AUC (target ``>= target_ratio``), ``gini_ratio`` the same above
-    chance (0.5). For the chosen model the deployed scores are also compared with the true probabilities
-    over the window after the score cutoff (rank correlation, mean absolute error).
-    """
-    rates = _frame(customer_rates)
-    snap = _frame(snapshots).set_index("snapshot_role")
-    rows = []
-    for classifier, fit in fits.items():
-        f = _frame(fit)
-        for model, h in f[f["record_type"] == "holdout"].groupby("model", sort=True):
-            y = h["label"].astype(int).to_numpy()
-            p = h["probability"].to_numpy(float)
-            # out of time the holdout is the test snapshot, whose cutoff its rows carry (split_feature_date)
-            cutoff = (h["split_feature_date"].dropna().iloc[0]
-                      if "split_feature_date" in h.columns and h["split_feature_date"].notna().any()
-                      else snap.loc["train", "feature_cutoff_at"])
-            true_p = _true_probabilities(h["customer_id"], rates, pd.Timestamp(cutoff), window_days)
-            ok = ~np.isnan(true_p)
-            if not ok.any():  # no ground truth for these customers (data not from the simulator)
-                continue
-            y, p, true_p = y[ok], p[ok], true_p[ok]
-            mine = classification_metrics(y, p, k=(10,))
-            oracle = oracle_metrics(y, true_p, k=(10,))
-            both = np.isfinite(mine["roc_auc"]) and np.isfinite(oracle["roc_auc"])
-            chosen = bool(h["is_chosen_model"].iloc[0])
-            row = {
-                "classifier": classifier, "model": model, "is_chosen_model": chosen, "n": len(y),
-                "positives": int(y.sum()), "model_roc_auc": mine["roc_auc"], "oracle_roc_auc": oracle["roc_auc"],
-                "auc_ratio": oracle_ratio(mine["roc_auc"], oracle["roc_auc"]) if both else np.nan,
-                "gini_ratio": (oracle_ratio(mine["roc_auc"], oracle["roc_auc"], chance=0.5)
-                               if both and oracle["roc_auc"] > 0.5 else np.nan),
-                "model_log_loss": mine["log_loss"], "oracle_log_loss": oracle["log_loss"],
-                "model_brier": mine["brier"], "oracle_brier": oracle["brier"],
-                "mean_abs_error_vs_true": float(np.mean(np.abs(p - true_p))) if len(p) else np.nan,
-                "target_auc_ratio": target_ratio,
-            }
-            row["meets_target"] = bool(both and row["auc_ratio"] >= target_ratio)
-            if chosen:
-                sc = f[f["record_type"] == "score"]
-                true_s = _true_probabilities(sc["customer_id"], rates, snap.loc["score", "feature_cutoff_at"],
-                                             window_days)
-                ok_s = ~np.isnan(true_s)
-                ps = sc["probability"].to_numpy(float)[ok_s]
-                row["score_rows"] = int(ok_s.sum())
-                if ok_s.sum() > 1:
-                    row["score_rank_correlation"] = float(pd.Series(ps).corr(pd.Series(true_s[ok_s]),
-                                                                            method="spearman"))
-                    row["score_mean_abs_error_vs_true"] = float(np.mean(np.abs(ps - true_s[ok_s])))
-            rows.append(row)
-    return _typed(pd.DataFrame(rows), PREDICT_ORACLE_COLUMNS)
-
-
-CAMPAIGN_ORACLE_COLUMNS = {
-    "strategy": "str", "basis": "str", "promotion_id": "str", "contacts": "int", "conversions": "float",
-    "revenue": "float", "discount_cost": "float", "cost": "float", "profit": "float", "roi": "float",
-    "conversion_rate": "float",
-}
-
-
-def _true_campaign_response(ids: pd.Series, rates: pd.DataFrame, arms: pd.DataFrame, promotion_id: str,
-                            send_at, attribution_days: float) -> pd.DataFrame:
-    """True conversion probability in the attribution window after ``send_at``, with and without the offer.
-
-    The per customer x arm response of the simulated world is given at its own reference time; the offer's
-    effect is carried over to ``send_at`` with the organic probability ``p0`` of that window: a promotion
-    that adds orders keeps its extra-conversion probability ``e = 1 - (1 - p) / (1 - p_control)``
-    (``p = 1 - (1 - p0)(1 - e)``), one that suppresses them keeps its ratio ``p / p_control``
-    (``p = p0 * ratio``).
-    """
-    a = _frame(arms)
-    ctrl = a[a["promotion_id"] == "control"].set_index("customer_id")["p_convert"]
-    arm = a[a["promotion_id"] == promotion_id].set_index("customer_id")
-    p_arm = arm["p_convert"].reindex(ids.to_numpy()).to_numpy(float)
-    p_ctl = ctrl.reindex(ids.to_numpy()).to_numpy(float)
-    p0 = _true_probabilities(ids, rates, send_at, attribution_days)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        extra = 1.0 - (1.0 - p_arm) / np.where(p_ctl < 1, 1.0 - p_ctl, np.nan)
-        ratio = np.where(p_ctl > 0, p_arm / np.where(p_ctl > 0, p_ctl, 1.0), 1.0)
-    p = np.where(p_arm >= p_ctl, 1.0 - (1.0 - p0) * (1.0 - np.nan_to_num(extra)), p0 * ratio)
-    r = rates.set_index("customer_id").reindex(ids.to_numpy())
-    return pd.DataFrame({"p_offer": np.clip(p, 0, 1), "p_control": p0,
-                         "mean_order_value": r["mean_order_value"].to_numpy(float)})
-
-
-def campaign_oracle_comparison(target_list, customer_rates, customer_arms, snapshots, *,
-                               attribution_days: float = 14) -> pd.DataFrame:
-    """Broadcast versus targeted under the model's expectations and under the simulated world's truth.
-
-    One row per strategy (``broadcast``, ``targeted``) x basis: ``model_expected`` (the target list's own
-    probabilities and order values), ``true_attributed`` (true conversion probability with the offer in the
-    attribution window after the score cutoff, true mean order value) and ``true_incremental`` (the same
-    minus what the customer would have bought without the offer). Same contacts, discounts, contact cost
-    and margin as the campaign. The simulated response does not depend on the discount level.
-    """
-    t = _frame(target_list)
-    rates = _frame(customer_rates)
-    if t.empty or not t["customer_id"].isin(rates["customer_id"]).any():
-        return _typed(None, CAMPAIGN_ORACLE_COLUMNS)
-    promotion_id = str(t["promotion_id"].iloc[0])
-    send_at = _frame(snapshots).set_index("snapshot_role").loc["score", "feature_cutoff_at"]
-    true = _true_campaign_response(t["customer_id"], rates, customer_arms, promotion_id, send_at, attribution_days)
-    t = t.reset_index(drop=True).assign(p_offer=true["p_offer"].fillna(0.0).to_numpy(),
-                                        p_control=true["p_control"].fillna(0.0).to_numpy(),
-                                        true_order_value=true["mean_order_value"].fillna(0.0).to_numpy())
-    selected = t[t["status"] == "selected"]
-    kw = dict(margin_rate=float(t["margin_rate"].iloc[0]), discount="discount_rate",
-              broadcast_discount=float(t["promotion_discount_rate"].iloc[0]))
-    c = float(t["contact_cost"].iloc[0])
-    bases = {
-        "model_expected": dict(probability_column="purchase_probability", avg_order_value="avg_order_value"),
-        "true_attributed": dict(probability_column="p_offer", avg_order_value="true_order_value"),
-        "true_incremental": dict(probability_column="p_offer", avg_order_value="true_order_value",
-                                 baseline_probability="p_control"),
-    }
-    rows = []
-    for basis, extra in bases.items():
-        cmp = compare_broadcast_targeted(t, selected, c, **kw, **extra)
-        for _, r in cmp.iterrows():
-            rows.append({"strategy": r["strategy"], "basis": basis, "promotion_id": promotion_id,
-                         "contacts": r["contacts"], "conversions": r["expected_conversions"],
-                         "revenue": r["expected_revenue"], "discount_cost": r["expected_discount_cost"],
-                         "cost": r["expected_cost"], "profit": r["expected_profit"], "roi": r["expected_roi"],
-                         "conversion_rate": r["expected_conversion_rate"]})
-    return _typed(pd.DataFrame(rows), CAMPAIGN_ORACLE_COLUMNS)

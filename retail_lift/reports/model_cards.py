@@ -163,8 +163,8 @@ _UPLIFT_ORACLE = (Section(
     f"select experiment_id, promotion_id, learner, n_treated, n_control, model_qini, oracle_qini, "
     f"qini_oracle_ratio, ratio_ci_low, ratio_ci_high, spearman_correlation, meets_target from {_UPLIFT_EVAL} "
     f"order by experiment_id, promotion_id", (_UPLIFT_EVAL,)), Section(
-    "Limits of that ratio (retail_lift.uplift.limits): the true uplift regressed on the features, and the learner "
-    "refitted with the hidden uplift type revealed",
+    "Limits of that ratio (retail_lift.evaluation.uplift_limits): the true uplift regressed on the features, "
+    "and the learner refitted with the hidden uplift type revealed",
     f"select experiment_id, promotion_id, n_treated, qini_oracle_ratio, true_gain_ratio, feature_ceiling_kind, "
     f"feature_ceiling_qini_ratio, feature_ceiling_gain_ratio, feature_ceiling_r2, type_revealed_qini_ratio, "
     f"type_revealed_gain_ratio from {_UPLIFT_EVAL} order by experiment_id, promotion_id", (_UPLIFT_EVAL,),

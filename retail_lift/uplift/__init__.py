@@ -31,10 +31,9 @@ experiment: the learner kind and family chosen inside each cross-fitting trainin
 out-of-fold Qini is not the one that chose, :func:`~retail_lift.uplift.pipeline.select_uplift_learner`;
 a placebo of ``n_placebo`` = 100 label shuffles in the same folds with the pass rule "Qini above the
 placebo's 95th percentile"; arms that are empty, have a single outcome value or too few treated
-conversions reported "not estimable") and the evaluations against a simulated world's truth;
-``limits.py``: how much of the oracle any model could reach there, from the features
-(:func:`retail_lift.uplift.limits.feature_ceiling`) and from the data
-(:func:`retail_lift.uplift.limits.type_revealed`).
+conversions reported "not estimable"). The evaluations against a simulated world's truth and the limits
+of the oracle ratio live in :mod:`retail_lift.evaluation.uplift` and :mod:`retail_lift.evaluation.uplift_limits`
+(the family keeps only the algorithms; only the evaluation layer reads the truth).
 """
 
 from retail_lift.uplift.base import (

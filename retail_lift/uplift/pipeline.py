@@ -150,9 +150,12 @@ things that buy anyway and collect the discount), ``everyone`` all customers (``
 
 Evaluation on simulated data
 ----------------------------
-:func:`evaluate_uplift_against_truth` and :func:`evaluate_targeting_against_truth` compare the
-outputs with the simulated world's known effects. They take those effects as plain DataFrames and are
-called only by the evaluation models; nothing in :func:`fit_score_uplift` can see them.
+:func:`retail_lift.evaluation.uplift.evaluate_uplift_against_truth` and
+:func:`~retail_lift.evaluation.uplift.evaluate_targeting_against_truth` compare the outputs with the
+simulated world's known effects; they live in the evaluation layer, and nothing in this module can see
+the truth (``make lint``). The helpers they share with this module (:func:`require_columns`,
+:func:`safe_score`, :func:`typed_table`, :func:`promotion_terms`, :func:`economics_rows`,
+:func:`top_k_mask`, :func:`input_frame`) are public for that reason.
 """
 
 from __future__ import annotations
@@ -174,7 +177,6 @@ from retail_lift.uplift.base import (
     logistic_outcome_learner,
 )
 from retail_lift.uplift.metrics import (
-    qini_auc_from_true_uplift,
     qini_auc_score,
     uplift_at_k,
     uplift_auc_score,
@@ -198,8 +200,6 @@ __all__ = [
     "assign_segments",
     "fit_score_uplift",
     "uplift_run_table",
-    "evaluate_uplift_against_truth",
-    "evaluate_targeting_against_truth",
 ]
 
 CATEGORICAL_FEATURES = ("age_band", "gender", "region", "acquisition_channel", "device_preference")
@@ -297,7 +297,7 @@ _ARROW_TYPES = _LazyArrowTypes()
 
 
 def _arrow_column(s: pd.Series, dtype: str, arrow_type):
-    """One column of :meth:`UpliftResult.to_arrow`: the values :func:`_typed` gives, as Arrow (NaN -> null)."""
+    """One column of :meth:`UpliftResult.to_arrow`: the values :func:`typed_table` gives, as Arrow (NaN -> null)."""
     import pyarrow as pa
 
     if dtype == "float64":
@@ -305,14 +305,14 @@ def _arrow_column(s: pd.Series, dtype: str, arrow_type):
             pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
         return pa.array(values, type=arrow_type, from_pandas=True)
     if dtype == "string" and s.dtype == object:
-        try:  # str values (and None / NaN) convert as they are; anything else as _typed converts it
+        try:  # str values (and None / NaN) convert as they are; anything else as typed_table converts it
             return pa.array(s.to_numpy(), type=arrow_type, from_pandas=True)
         except (pa.ArrowTypeError, pa.ArrowInvalid):
             pass
     return pa.array(s.astype(dtype), type=arrow_type, from_pandas=True)
 
 
-def _typed(df: pd.DataFrame) -> pd.DataFrame:
+def typed_table(df: pd.DataFrame) -> pd.DataFrame:
     """Columns cast to the nullable types of :data:`_LONG_TYPES` (float64 otherwise), so that an empty
     table still has typed columns when a dbt model writes it."""
     out = df.copy()
@@ -354,7 +354,7 @@ class UpliftResult:
             part = getattr(self, name).copy()
             part.insert(0, "table_name", name)
             parts.append(part.reindex(columns=columns))
-        return _typed(pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True))
+        return typed_table(pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True))
 
     def to_arrow(self):
         """:meth:`to_long` as a ``pyarrow.Table`` (same columns, same types; NaN and missing values are
@@ -390,7 +390,7 @@ class UpliftResult:
 # ----------------------------------------------------------------------------------------------
 
 
-def _require(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+def require_columns(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
@@ -432,7 +432,7 @@ def _check_extra_features(extra_features: Sequence[str]) -> tuple[str, ...]:
     if isinstance(extra_features, str):
         raise ValueError(f"extra_features must be a sequence of column names, got the string {extra_features!r}")
     extra = tuple(str(c) for c in extra_features)
-    clash = sorted(set(extra) & set(_FEATURES))
+    clash = sorted(set(extra) & set(FEATURES))
     if clash:
         raise ValueError(f"extra_features {', '.join(clash)} are already features of the model "
                          "(CATEGORICAL_FEATURES / NUMERIC_FEATURES)")
@@ -487,18 +487,18 @@ def build_features(training: pd.DataFrame, scoring: pd.DataFrame,
     """
     extra = _check_extra_features(extra_features)
     features = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES) + list(extra)
-    _require(training, "training", features)
-    _require(scoring, "scoring", features)
+    require_columns(training, "training", features)
+    require_columns(scoring, "scoring", features)
     levels = _feature_levels(training, scoring)
     names = _feature_names(levels, extra)
     return tuple(pd.DataFrame(_feature_matrix(frame, levels, extra, label), columns=names)
                  for frame, label in ((training, "training"), (scoring, "scoring")))
 
 
-_FEATURES = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
+FEATURES = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
 
 
-def _input_frame(data, name: str, required: Sequence[str], optional: Sequence[str] = ()) -> pd.DataFrame:
+def input_frame(data, name: str, required: Sequence[str], optional: Sequence[str] = ()) -> pd.DataFrame:
     """A pandas DataFrame from a DataFrame (as it is), an Arrow table or a DuckDB relation.
 
     From Arrow / a relation only ``required`` and the present ``optional`` columns are read, one column at
@@ -540,7 +540,7 @@ def srm_experiments(srm: pd.DataFrame | None, threshold: float = 0.001) -> dict[
     """
     if srm is None:
         return {}
-    _require(srm, "srm", ["experiment_id", "observed_users", "planned_share"])
+    require_columns(srm, "srm", ["experiment_id", "observed_users", "planned_share"])
     flagged = {}
     for exp_id, g in srm.groupby("experiment_id", sort=True):
         unplanned = g["planned_share"].isna() & (g["observed_users"] > 0)
@@ -565,12 +565,12 @@ def _number_or_zero(value) -> float:
     return value if np.isfinite(value) else 0.0
 
 
-def _promotion_terms(promotions: Mapping | pd.DataFrame | None, arm: str) -> tuple[float, float]:
+def promotion_terms(promotions: Mapping | pd.DataFrame | None, arm: str) -> tuple[float, float]:
     """``(discount_rate, contact_cost)`` of ``arm``; 0 for an arm (or a value) that is not given."""
     if promotions is None:
         return 0.0, 0.0
     if isinstance(promotions, pd.DataFrame):
-        _require(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
+        require_columns(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
         row = promotions[promotions["promotion_id"] == arm]
         if row.empty:
             return 0.0, 0.0
@@ -821,7 +821,7 @@ def _placebo_run(kind: str, family: str, control: str, arms: list, X: np.ndarray
     out = {}
     for j, arm in enumerate(arms):
         cmp = (e_lab == control) | (e_lab == arm)
-        out[arm] = _safe(qini_auc_score, e_y[cmp], pred[cmp, j], (e_lab[cmp] == arm).astype(int))
+        out[arm] = safe_score(qini_auc_score, e_y[cmp], pred[cmp, j], (e_lab[cmp] == arm).astype(int))
     return out
 
 
@@ -882,7 +882,7 @@ def _with_threads(n: int, fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-def _safe(fn, *args, **kwargs) -> float:
+def safe_score(fn, *args, **kwargs) -> float:
     try:
         return float(fn(*args, **kwargs))
     except ValueError:
@@ -955,7 +955,7 @@ def _segment_table(scores: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 
-def _top_k_mask(score: np.ndarray, ids: np.ndarray, k: float) -> np.ndarray:
+def top_k_mask(score: np.ndarray, ids: np.ndarray, k: float) -> np.ndarray:
     """The first ``ceil(k * n)`` rows by decreasing score (ties by id), as a boolean mask."""
     n = score.size
     size = n if k >= 1 else int(math.ceil(k * n))
@@ -965,7 +965,7 @@ def _top_k_mask(score: np.ndarray, ids: np.ndarray, k: float) -> np.ndarray:
     return mask
 
 
-def _economics_rows(p1, p0, ids, rank_scores: dict, *, v, d, c, m, k_fractions) -> list[dict]:
+def economics_rows(p1, p0, ids, rank_scores: dict, *, v, d, c, m, k_fractions) -> list[dict]:
     """Summed economics of every strategy x k for one arm (shared by the model and the evaluation)."""
     econ = expected_economics(np.clip(p1, 0, 1), v, d, contact_cost=c, margin_rate=m,
                               baseline_probability=np.clip(p0, 0, 1))
@@ -973,7 +973,7 @@ def _economics_rows(p1, p0, ids, rank_scores: dict, *, v, d, c, m, k_fractions) 
     for strategy, score in rank_scores.items():
         ks = [1.0] if strategy == "everyone" else list(k_fractions)
         for k in ks:
-            mask = np.ones(len(ids), dtype=bool) if strategy == "everyone" else _top_k_mask(score, ids, k)
+            mask = np.ones(len(ids), dtype=bool) if strategy == "everyone" else top_k_mask(score, ids, k)
             sel = econ[mask]
             n_sel = int(mask.sum())
             rows.append({
@@ -990,13 +990,13 @@ def _economics_rows(p1, p0, ids, rank_scores: dict, *, v, d, c, m, k_fractions) 
 def _roi_table(scores: pd.DataFrame, values: dict, promotions, margin_rate: float, k_fractions) -> pd.DataFrame:
     rows = []
     for (arm, exp_id), g in scores.groupby(["promotion_id", "experiment_id"], sort=True):
-        d, c = _promotion_terms(promotions, arm)
+        d, c = promotion_terms(promotions, arm)
         v = values.get(exp_id, 0.0)
         p0 = g["predicted_control_probability"].to_numpy(float)
         p1 = g["predicted_treated_probability"].to_numpy(float)
         ids = g["customer_id"].astype(str).to_numpy()
         ranks = {"uplift": g["predicted_uplift"].to_numpy(float), "propensity": p1, "everyone": p1}
-        for r in _economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate, k_fractions=k_fractions):
+        for r in economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate, k_fractions=k_fractions):
             rows.append({
                 "promotion_id": arm, "experiment_id": exp_id, "strategy": r["strategy"],
                 "k_fraction": r["k_fraction"], "customers_targeted": r["customers_targeted"],
@@ -1016,11 +1016,11 @@ def _roi_table(scores: pd.DataFrame, values: dict, promotions, margin_rate: floa
 
 def _holdout_metrics(y, u, t, k_fractions) -> dict:
     out = {
-        "qini_auc": _safe(qini_auc_score, y, u, t),
-        "uplift_auc": _safe(uplift_auc_score, y, u, t),
+        "qini_auc": safe_score(qini_auc_score, y, u, t),
+        "uplift_auc": safe_score(uplift_auc_score, y, u, t),
     }
     for k in k_fractions:
-        out[f"uplift_at_{round(100 * k)}"] = _safe(uplift_at_k, y, u, t, float(k))
+        out[f"uplift_at_{round(100 * k)}"] = safe_score(uplift_at_k, y, u, t, float(k))
     out["observed_uplift"] = float(y[t == 1].mean() - y[t == 0].mean()) if (t == 1).any() and (t == 0).any() \
         else float("nan")
     return out
@@ -1111,10 +1111,10 @@ def fit_score_uplift(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one keyword per
     from threadpoolctl import threadpool_limits
 
     extra = _check_extra_features(extra_features)
-    training = _input_frame(training, "training", _TRAINING_COLUMNS, [*_FEATURES, *extra, "revenue"])
-    scoring = _input_frame(scoring, "scoring", ["customer_id"], [*_FEATURES, *extra])
-    _require(training, "training", _TRAINING_COLUMNS)
-    _require(scoring, "scoring", ["customer_id"])
+    training = input_frame(training, "training", _TRAINING_COLUMNS, [*FEATURES, *extra, "revenue"])
+    scoring = input_frame(scoring, "scoring", ["customer_id"], [*FEATURES, *extra])
+    require_columns(training, "training", _TRAINING_COLUMNS)
+    require_columns(scoring, "scoring", ["customer_id"])
     if score_block_rows is not None and (isinstance(score_block_rows, bool) or int(score_block_rows) < 1):
         raise ValueError(f"score_block_rows must be None or a positive int, got {score_block_rows!r}")
     if learner != "auto" and learner not in LEARNERS:
@@ -1148,8 +1148,8 @@ def fit_score_uplift(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one keyword per
     training = (training[training["is_converted"].notna()]
                 .sort_values(["experiment_id", "exposure_id"], kind="mergesort").reset_index(drop=True))
     scoring = scoring.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
-    _require(training, "training", [*_FEATURES, *extra])
-    _require(scoring, "scoring", [*_FEATURES, *extra])
+    require_columns(training, "training", [*FEATURES, *extra])
+    require_columns(scoring, "scoring", [*FEATURES, *extra])
     levels = _feature_levels(training, scoring)
     X_all = _feature_matrix(training, levels, extra, "training")
     X_score = _feature_matrix(scoring, levels, extra, "scoring")
@@ -1447,7 +1447,7 @@ def uplift_run_table(
     (``k_fractions`` may be a list).
     """
     if isinstance(promotions, pd.DataFrame):
-        _require(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
+        require_columns(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
         promotions = {str(r.promotion_id): {"discount_rate": _number_or_zero(r.discount_rate),
                                             "contact_cost": _number_or_zero(r.contact_cost)}
                       for r in promotions.itertuples(index=False)}
@@ -1455,224 +1455,3 @@ def uplift_run_table(
         kwargs["k_fractions"] = tuple(float(k) for k in kwargs["k_fractions"])
     result = fit_score_uplift(training, scoring, srm=srm, promotions=promotions, **kwargs)
     return result.to_arrow() if as_arrow else result.to_long()
-
-
-# ----------------------------------------------------------------------------------------------
-# evaluation against known effects (simulated data only)
-# ----------------------------------------------------------------------------------------------
-
-
-def _gain_ratio(score: np.ndarray, true_uplift: np.ndarray) -> float:
-    """Noise-free targeting quality: area between the cumulative true-uplift curve of the ranking by
-    ``score`` and the random line, divided by the same area for the ranking by ``true_uplift``."""
-    n = true_uplift.size
-    if n < 2:
-        return float("nan")
-
-    def area(order):
-        curve = np.r_[0.0, np.cumsum(true_uplift[order])]
-        return np.trapezoid(curve, dx=1.0) - curve[-1] * n / 2.0
-
-    best = area(np.argsort(-true_uplift, kind="mergesort"))
-    if not best > 0:
-        return float("nan")
-    return float(area(np.argsort(-score, kind="mergesort")) / best)
-
-
-def evaluate_uplift_against_truth(
-    holdout_predictions: pd.DataFrame,
-    true_effects: pd.DataFrame,
-    *,
-    target_ratio: float = 0.7,
-    n_bootstrap: int = 200,
-    random_state: int = 0,
-) -> pd.DataFrame:
-    """Per arm: the model's out-of-sample Qini against the oracle Qini of the true effects of the same rows.
-
-    The rows are those of ``holdout_predictions``: with cross-fitting (the default of
-    :func:`fit_score_uplift`) every exposure of the experiment, each predicted by the learner fitted
-    on the other folds; in the single-split mode the held-out exposures only. Either way no row's
-    prediction comes from a model that saw it.
-
-    Args:
-        holdout_predictions: the ``holdout_predictions`` table of :func:`fit_score_uplift`.
-        true_effects: ``exposure_id``, ``promotion_id``, ``true_uplift``: the known effect of the arm
-            at each exposure (simulated data).
-        target_ratio: the ratio the model should reach (``meets_target``).
-        n_bootstrap: resamples of the evaluated rows for the 90 % interval of the ratio (0 to skip).
-            The resampling covers the outcome and sampling noise of the evaluated rows, not the
-            variation of the fitted learners between training samples.
-        random_state: seed of the resampling.
-
-    Returns:
-        One row per experiment x arm: ``learner``, ``evaluation_method`` (``cross_fitted_<K>_folds``
-        when the predictions carry a ``fold`` number, else ``holdout``), ``n_treated``, ``n_control``,
-        ``model_qini``
-        (:func:`qini_auc_score` of the predicted uplift), ``oracle_qini``
-        (:func:`qini_auc_from_true_uplift`), ``qini_oracle_ratio`` (model / oracle) with
-        ``ratio_ci_low`` / ``ratio_ci_high`` (5th / 95th percentile over bootstrap resamples of the
-        evaluated rows), ``true_gain_ratio`` (the same comparison on the cumulative *true* uplift instead of
-        the realised outcomes, free of outcome noise: 1 = ranks like the truth, 0 = random),
-        ``pearson_correlation`` and ``spearman_correlation`` of predicted and true uplift, the mean
-        predicted and true uplift, and ``meets_target`` (``qini_oracle_ratio >= target_ratio``).
-    """
-    _require(holdout_predictions, "holdout_predictions",
-             ["exposure_id", "promotion_id", "experiment_id", "is_treated", "is_converted", "predicted_uplift"])
-    _require(true_effects, "true_effects", ["exposure_id", "promotion_id", "true_uplift"])
-    merged = holdout_predictions.merge(true_effects[["exposure_id", "promotion_id", "true_uplift"]],
-                                       on=["exposure_id", "promotion_id"], how="left", validate="m:1")
-    # the bootstrap resamples row positions: a fixed row order makes the interval independent of the order
-    # in which the warehouse returns the (unordered) holdout table
-    merged = merged.sort_values(["experiment_id", "promotion_id", "exposure_id"], kind="mergesort",
-                                key=lambda s: s.astype(str)).reset_index(drop=True)
-    rng = np.random.default_rng(random_state)
-    rows = []
-    for (exp_id, arm), g in merged.groupby(["experiment_id", "promotion_id"], sort=True):
-        g = g[g["true_uplift"].notna()]
-        y = g["is_converted"].astype(float).to_numpy()
-        t = g["is_treated"].astype(bool).to_numpy().astype(int)
-        u = g["predicted_uplift"].to_numpy(float)
-        tau = g["true_uplift"].to_numpy(float)
-        model_q = _safe(qini_auc_score, y, u, t)
-        oracle_q = _safe(qini_auc_from_true_uplift, y, tau, t)
-        ratio = model_q / oracle_q if oracle_q > 0 else float("nan")
-        boot = []
-        for _ in range(n_bootstrap if len(g) > 1 else 0):
-            i = rng.integers(0, len(g), len(g))
-            o = _safe(qini_auc_from_true_uplift, y[i], tau[i], t[i])
-            if o > 0:
-                boot.append(_safe(qini_auc_score, y[i], u[i], t[i]) / o)
-        boot = np.asarray([b for b in boot if np.isfinite(b)])
-        varies = len(g) > 2 and np.ptp(u) > 0 and np.ptp(tau) > 0
-        folds = pd.to_numeric(g["fold"], errors="coerce").dropna() if "fold" in g else pd.Series([], dtype=float)
-        method = f"cross_fitted_{folds.nunique()}_folds" if len(folds) else "holdout"
-        rows.append({
-            "experiment_id": exp_id, "promotion_id": arm,
-            # each fold's learner was chosen on the other folds: the learners the folds used, e.g. "t/x"
-            "learner": "/".join(sorted(g["learner"].dropna().astype(str).unique())) if "learner" in g and len(g)
-            else None,
-            "evaluation_method": method,
-            "n_treated": int(t.sum()), "n_control": int((1 - t).sum()),
-            "model_qini": model_q, "oracle_qini": oracle_q, "qini_oracle_ratio": ratio,
-            "ratio_ci_low": float(np.quantile(boot, 0.05)) if boot.size else float("nan"),
-            "ratio_ci_high": float(np.quantile(boot, 0.95)) if boot.size else float("nan"),
-            "true_gain_ratio": _gain_ratio(u, tau),
-            "pearson_correlation": float(np.corrcoef(u, tau)[0, 1]) if varies else float("nan"),
-            "spearman_correlation": float(pd.Series(u).corr(pd.Series(tau), method="spearman")) if varies
-            else float("nan"),
-            "mean_predicted_uplift": float(u.mean()) if len(g) else float("nan"),
-            "mean_true_uplift": float(tau.mean()) if len(g) else float("nan"),
-            "target_ratio": target_ratio,
-            "meets_target": bool(ratio >= target_ratio) if np.isfinite(ratio) else False,
-        })
-    return _typed(pd.DataFrame(rows, columns=EVALUATION_COLUMNS))
-
-
-def evaluate_targeting_against_truth(
-    scores: pd.DataFrame,
-    arm_effects: pd.DataFrame,
-    *,
-    promotions: Mapping | pd.DataFrame | None = None,
-    margin_rate: float = 0.35,
-    k_fractions: Sequence[float] = (0.1, 0.2, 0.3),
-    model_roi: pd.DataFrame | None = None,
-    control_arm: str = "control",
-) -> pd.DataFrame:
-    """True incremental conversions and margin of each targeting strategy, from known effects.
-
-    For every arm of ``scores`` and every strategy x share ``k``, the customers selected by the
-    model's ranking (``uplift``: top ``k`` by predicted uplift; ``propensity``: top ``k`` by predicted
-    treated probability; ``everyone``), plus ``oracle`` (top ``k`` by the true uplift: the best a
-    ranking can do), valued with the *true* probabilities:
-
-    * ``true_incremental_conversions`` = sum of ``true_uplift`` over the selected customers;
-    * revenue, discount cost, contact cost and ``true_incremental_margin`` with the arithmetic of
-      :func:`retail_lift.campaign.targeting.expected_economics` (as ``incremental_roi``) using the true
-      ``p_convert`` of the arm and of ``control_arm`` and the customer's true order value at full
-      price (``expected_revenue / p_convert`` of the control, else of the arm divided by
-      ``1 - discount_rate``).
-
-    Args:
-        scores: the ``scores`` table of :func:`fit_score_uplift`.
-        arm_effects: one row per customer x promotion (``control_arm`` included) with ``customer_id``,
-            ``promotion_id``, ``p_convert``, ``true_uplift`` and ``expected_revenue``.
-        promotions, margin_rate, k_fractions: as in :func:`fit_score_uplift`.
-        model_roi: the ``incremental_roi`` table of the same run (optional). When given, its
-            ``margin_rate`` and shares ``k`` are used (so both tables value the same lists the same
-            way) and its ``expected_incremental_conversions`` / ``expected_incremental_margin`` are
-            joined on, for a side-by-side view of what the model expected and what the truth gives.
-        control_arm: the promotion id of "no promotion" in ``arm_effects``.
-
-    Returns:
-        One row per arm x strategy x ``k_fraction`` with ``customers_targeted`` and the true
-        ``true_incremental_conversions``, ``true_incremental_revenue``, ``true_discount_cost``,
-        ``true_contact_cost``, ``true_incremental_margin``, ``margin_vs_propensity`` (this row's
-        true margin minus that of the ``propensity`` strategy at the same ``k``; NULL for
-        ``everyone``) and the model's ``expected_incremental_conversions`` /
-        ``expected_incremental_margin`` (NULL without ``model_roi`` and for ``oracle``).
-    """
-    _require(scores, "scores", ["customer_id", "promotion_id", "predicted_uplift", "predicted_treated_probability"])
-    _require(arm_effects, "arm_effects",
-             ["customer_id", "promotion_id", "p_convert", "true_uplift", "expected_revenue"])
-    if model_roi is not None:
-        _require(model_roi, "model_roi", ["promotion_id", "strategy", "k_fraction", "margin_rate",
-                                          "expected_incremental_conversions", "expected_incremental_margin"])
-        if len(model_roi):
-            margin_rate = float(model_roi["margin_rate"].iloc[0])
-            ks = model_roi.loc[model_roi["strategy"] != "everyone", "k_fraction"].dropna().unique()
-            k_fractions = tuple(sorted(float(k) for k in ks)) or tuple(k_fractions)
-    base = arm_effects[arm_effects["promotion_id"] == control_arm][["customer_id", "p_convert", "expected_revenue"]]
-    base = base.rename(columns={"p_convert": "p0", "expected_revenue": "revenue0"})
-    rows = []
-    for arm, g in scores.groupby("promotion_id", sort=True):
-        d, c = _promotion_terms(promotions, arm)
-        eff = arm_effects[arm_effects["promotion_id"] == arm][["customer_id", "p_convert", "true_uplift",
-                                                               "expected_revenue"]]
-        m = g.merge(eff, on="customer_id", how="inner").merge(base, on="customer_id", how="left")
-        # sums over the selected customers in customer order: the same last bit whatever order the
-        # warehouse returned the rows in
-        m = m.sort_values("customer_id", kind="mergesort", key=lambda s: s.astype(str)).reset_index(drop=True)
-        if m.empty:
-            continue
-        p1 = m["p_convert"].to_numpy(float)
-        p0 = m["p0"].fillna(0.0).to_numpy(float)
-        r0 = m["revenue0"].fillna(0.0).to_numpy(float)
-        r1 = m["expected_revenue"].to_numpy(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v = np.where(p0 > 0, r0 / np.where(p0 > 0, p0, 1.0),
-                         np.where(p1 > 0, r1 / np.where(p1 > 0, p1, 1.0) / max(1.0 - d, 1e-12), 0.0))
-        ids = m["customer_id"].astype(str).to_numpy()
-        ranks = {"uplift": m["predicted_uplift"].to_numpy(float),
-                 "propensity": m["predicted_treated_probability"].to_numpy(float),
-                 "everyone": p1, "oracle": m["true_uplift"].to_numpy(float)}
-        econ_rows = _economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate,
-                                    k_fractions=tuple(float(k) for k in k_fractions))
-        true_uplift = m["true_uplift"].to_numpy(float)
-        for r in econ_rows:
-            score = ranks[r["strategy"]]
-            mask = (np.ones(len(ids), dtype=bool) if r["strategy"] == "everyone"
-                    else _top_k_mask(score, ids, r["k_fraction"]))
-            rows.append({
-                "promotion_id": arm,
-                "experiment_id": g["experiment_id"].iloc[0] if "experiment_id" in g else None,
-                "strategy": r["strategy"], "k_fraction": r["k_fraction"],
-                "customers_targeted": r["customers_targeted"],
-                "true_incremental_conversions": float(true_uplift[mask].sum()),
-                "true_incremental_revenue": r["incremental_revenue"],
-                "true_discount_cost": r["discount_cost"],
-                "true_contact_cost": r["contact_cost_total"],
-                "true_incremental_margin": r["incremental_margin"],
-                "discount_rate": d, "contact_cost": c, "margin_rate": margin_rate,
-            })
-    out = pd.DataFrame(rows, columns=TARGETING_COLUMNS)
-    if out.empty:
-        return _typed(out)
-    prop = out[out["strategy"] == "propensity"].set_index(["promotion_id", "k_fraction"])["true_incremental_margin"]
-    key = pd.MultiIndex.from_frame(out[["promotion_id", "k_fraction"]])
-    out["margin_vs_propensity"] = out["true_incremental_margin"].to_numpy() - prop.reindex(key).to_numpy()
-    if model_roi is not None and len(model_roi):
-        expected = model_roi[["promotion_id", "strategy", "k_fraction", "expected_incremental_conversions",
-                              "expected_incremental_margin"]]
-        out = out.drop(columns=["expected_incremental_conversions", "expected_incremental_margin"])
-        out = out.merge(expected, on=["promotion_id", "strategy", "k_fraction"], how="left", validate="1:1")
-    return _typed(out[TARGETING_COLUMNS])

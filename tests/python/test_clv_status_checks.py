@@ -48,7 +48,7 @@ _summary = summary
 
 
 def _days() -> pd.DataFrame:
-    from retail_lift.clv_evaluation import calibration_holdout_summary
+    from retail_lift.evaluation.clv import calibration_holdout_summary
 
     return calibration_holdout_summary(pd.read_csv(DATA / "cdnow_sample_orders.csv"), "1998-06-30", "1998-07-01")
 

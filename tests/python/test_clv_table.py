@@ -11,7 +11,7 @@ import pytest
 from clv_summaries import no_dropout_summary, summary
 
 from retail_lift import clv
-from retail_lift.clv_evaluation import (
+from retail_lift.evaluation.clv import (
     calibration_holdout_summary,
     clv_evaluation,
     holdout_evaluation,

@@ -116,7 +116,7 @@ def test_recommendations_on_codes_equal_recommendations_on_the_string_ids(lines)
     rules = P.crosssell_rules(lines, min_pair_orders=5, min_support=0.0)
     got = P.crosssell_recommendations(lines, rules, n=3)
     ref = X.recommend(lines[["customer_id", "product_id"]],
-                      P._frame(rules).rename(columns={"antecedent_id": "antecedent", "consequent_id": "consequent"})
+                      P.as_frame(rules).rename(columns={"antecedent_id": "antecedent", "consequent_id": "consequent"})
                       .astype({"antecedent": object, "consequent": object}), n=3, max_votes=None)
     assert len(got) == len(ref) > 0
     assert got["customer_id"].tolist() == ref["customer_id"].tolist()
@@ -186,8 +186,8 @@ def test_scoring_in_row_blocks_equals_one_block(features, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["str", "float", "int", "bool", "ts"])
 def test_all_missing_columns_are_typed_like_a_column_of_none(kind):
-    old = P._typed(pd.DataFrame({"x": pd.Series([None] * 5, dtype=object)}), {"x": kind})
-    new = P._typed(pd.DataFrame(index=range(5)), {"x": kind})
+    old = P.typed_frame(pd.DataFrame({"x": pd.Series([None] * 5, dtype=object)}), {"x": kind})
+    new = P.typed_frame(pd.DataFrame(index=range(5)), {"x": kind})
     pd.testing.assert_frame_equal(new, old)
     assert new["x"].isna().all()
 

@@ -1,4 +1,4 @@
-"""retail_lift.truth: "no truth" is all truth tables empty; the empty evaluation frames match the models' yml."""
+"""retail_lift.evaluation.truth: "no truth" is all truth tables empty; the empty frames match the models' yml."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from retail_lift.truth import EVALUATION_SCHEMAS, empty_evaluation, truth_is_absent
+from retail_lift.evaluation.truth import EVALUATION_SCHEMAS, empty_evaluation, truth_is_absent
 
 PROJECT = Path(__file__).resolve().parents[2]
 

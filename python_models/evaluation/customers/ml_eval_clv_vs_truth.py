@@ -1,13 +1,12 @@
 """CLV model against a calibration/holdout split of the orders and against the simulated world's truth."""
 
-from retail_lift.clv_evaluation import clv_evaluation
-from retail_lift.truth import empty_evaluation, truth_is_absent
+from retail_lift.evaluation import clv_evaluation, empty_evaluation, truth_is_absent
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # without the simulated world's truth (real data: every truth table empty) the evaluation builds empty
-    # with its declared columns (retail_lift.truth.NO_TRUTH_NOTE says why; so does the model's description)
+    # with its declared columns (retail_lift.evaluation.truth.NO_TRUTH_NOTE says why; so does the model's description)
     if truth_is_absent(dbt.ref("stg_simulation__truth_customers"), dbt.ref("stg_simulation__truth_customer_arms"),
                        dbt.ref("stg_simulation__truth_exposures")):
         return empty_evaluation("ml_eval_clv_vs_truth")

@@ -1,13 +1,12 @@
 """Classifier holdout AUC against the oracle AUC of the simulated world's true purchase probabilities."""
 
-from retail_lift.pipelines import predict_oracle_comparison
-from retail_lift.truth import empty_evaluation, truth_is_absent
+from retail_lift.evaluation import empty_evaluation, predict_oracle_comparison, truth_is_absent
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # without the simulated world's truth (real data: every truth table empty) the evaluation builds empty
-    # with its declared columns (retail_lift.truth.NO_TRUTH_NOTE says why; so does the model's description)
+    # with its declared columns (retail_lift.evaluation.truth.NO_TRUTH_NOTE says why; so does the model's description)
     if truth_is_absent(dbt.ref("stg_simulation__truth_customers"), dbt.ref("stg_simulation__truth_customer_arms"),
                        dbt.ref("stg_simulation__truth_exposures")):
         return empty_evaluation("ml_predict_oracle_comparison")

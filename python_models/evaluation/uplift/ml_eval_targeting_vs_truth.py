@@ -1,13 +1,12 @@
 """Targeting by uplift versus by propensity, valued with the simulated world's true effects (evaluation only)."""
 
-from retail_lift.truth import empty_evaluation, truth_is_absent
-from retail_lift.uplift.pipeline import evaluate_targeting_against_truth
+from retail_lift.evaluation import empty_evaluation, evaluate_targeting_against_truth, truth_is_absent
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # without the simulated world's truth (real data: every truth table empty) the evaluation builds empty
-    # with its declared columns (retail_lift.truth.NO_TRUTH_NOTE says why; so does the model's description)
+    # with its declared columns (retail_lift.evaluation.truth.NO_TRUTH_NOTE says why; so does the model's description)
     if truth_is_absent(dbt.ref("stg_simulation__truth_customers"), dbt.ref("stg_simulation__truth_customer_arms"),
                        dbt.ref("stg_simulation__truth_exposures")):
         return empty_evaluation("ml_eval_targeting_vs_truth")

@@ -1,21 +1,25 @@
 """Uplift model quality against the simulated world's true effects (evaluation only: reads the truth).
 
-Next to the model's ratio to the oracle, the two limits of retail_lift.uplift.limits: the feature
+Next to the model's ratio to the oracle, the two limits of retail_lift.evaluation.uplift_limits: the feature
 ceiling (the true uplift regressed on the features) and the learner refitted with the hidden uplift
 type revealed (the limit of this much data). Config measure_limits: false leaves those columns NULL.
 """
 
 import pandas as pd
 
-from retail_lift.truth import empty_evaluation, truth_is_absent
-from retail_lift.uplift.limits import LIMIT_COLUMNS, uplift_limits
-from retail_lift.uplift.pipeline import evaluate_uplift_against_truth
+from retail_lift.evaluation import (
+    LIMIT_COLUMNS,
+    empty_evaluation,
+    evaluate_uplift_against_truth,
+    truth_is_absent,
+    uplift_limits,
+)
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # without the simulated world's truth (real data: every truth table empty) the evaluation builds empty
-    # with its declared columns (retail_lift.truth.NO_TRUTH_NOTE says why; so does the model's description)
+    # with its declared columns (retail_lift.evaluation.truth.NO_TRUTH_NOTE says why; so does the model's description)
     if truth_is_absent(dbt.ref("stg_simulation__truth_customers"), dbt.ref("stg_simulation__truth_customer_arms"),
                        dbt.ref("stg_simulation__truth_exposures")):
         return empty_evaluation("ml_eval_uplift_vs_truth")

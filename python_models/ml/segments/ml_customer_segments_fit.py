@@ -1,14 +1,20 @@
 """Customer segments: k-means on scaled RFM and tenure of the buyers, k by silhouette, named segments."""
 
-from retail_lift.pipelines import customer_segments_fit
+from retail_lift.tables import from_settings
+from retail_lift.tables.segments import CustomerSegmentsFitConfig, ml_customer_segments_fit
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    rfm = dbt.ref("dim_customer_rfm").to_arrow_table().to_pandas()
-    # only the columns the segments use (the table has 50; a million customers in two snapshots)
-    features = dbt.ref("fct_customer_features").project(
-        "customer_id, snapshot_role, days_since_first_order, avg_order_value, sessions_all, "
-        "discounted_order_share, online_order_share, age_band").to_arrow_table().to_pandas()
-    k_min, k_max = dbt.config.get("k_range", [2, 8])
-    return customer_segments_fit(rfm, features, k_range=range(int(k_min), int(k_max) + 1))
+    # the defaults live in CustomerSegmentsFitConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        CustomerSegmentsFitConfig, "ml_customer_segments_fit",
+        k_range=dbt.config.get("k_range"),
+        random_state=dbt.config.get("random_state"),
+        sample_size=dbt.config.get("sample_size"),
+        n_init=dbt.config.get("n_init"),
+    )
+    return ml_customer_segments_fit(
+        {"dim_customer_rfm": dbt.ref("dim_customer_rfm"), "fct_customer_features": dbt.ref("fct_customer_features")},
+        config,
+    )

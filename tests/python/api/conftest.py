@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from retail_lift.bandit.publish import published_arms, published_policies
-from retail_lift.bandit.simulate import simulate_ledger
+from retail_lift.evaluation.bandit_simulation import simulate_ledger
 
 CTX = {"age_band": "25-34", "device": "mobile", "acquisition_channel": "facebook", "follows_page": 1,
        "heard_of_shop": 0, "orders_90d": 2, "days_since_last_order": 12.5, "views_30d": 7, "hour": 19}

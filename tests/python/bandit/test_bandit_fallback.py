@@ -13,7 +13,7 @@ from retail_lift.bandit import BasePolicy, LoggedArmShares, score_decision
 from retail_lift.bandit.fallback import FALLBACK_MIN_DECISIONS, fit_fallback
 from retail_lift.bandit.pipeline import ledger_arrays
 from retail_lift.bandit.serve import DEFAULT_FLOOR, apply_floor, check_floor
-from retail_lift.bandit.simulate import simulate_ledger
+from retail_lift.evaluation.bandit_simulation import simulate_ledger
 
 
 def test_shares_per_segment_with_enough_decisions_else_overall():

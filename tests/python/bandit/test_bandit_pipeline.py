@@ -29,7 +29,7 @@ from retail_lift.bandit.pipeline import (
     true_policy_value,
     truth_matrix,
 )
-from retail_lift.bandit.simulate import simulate_ledger
+from retail_lift.evaluation.bandit_simulation import simulate_ledger
 
 ARMS = ["control", "email_no_discount", "email_10pct", "banner_limited_time", "popup_cart_reminder", "bogo",
         "free_shipping"]

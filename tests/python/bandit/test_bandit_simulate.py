@@ -22,7 +22,7 @@ import pytest
 
 from retail_lift.bandit.context import parse_action_probabilities, parse_contexts
 from retail_lift.bandit.pipeline import truth_matrix
-from retail_lift.bandit.simulate import (
+from retail_lift.evaluation.bandit_simulation import (
     CONTROL,
     SimulationWorld,
     logging_probabilities,

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from retail_lift.spark import score
-from retail_lift.uplift.pipeline import _input_frame
+from retail_lift.uplift.pipeline import input_frame
 
 
 class _FakeSparkFrame:
@@ -49,7 +49,7 @@ def test_columns_and_duckdb_quoted_select(relation):
 
 def test_the_uplift_input_reader_reads_only_the_columns_it_needs_from_a_spark_relation(relation):
     rel, frame = relation
-    df = _input_frame(rel, "scoring", required=["customer_id"], optional=["device_preference", "absent"])
+    df = input_frame(rel, "scoring", required=["customer_id"], optional=["device_preference", "absent"])
     assert list(df.columns) == ["customer_id", "device_preference"]
     assert frame.selected == [["customer_id", "device_preference"]]
     assert df["device_preference"].dtype.name == "category"

@@ -15,13 +15,13 @@ import pyarrow as pa
 import pytest
 from test_uplift_pipeline import PROMOTIONS, _arm_effects, _world
 
+from retail_lift.evaluation.uplift import evaluate_targeting_against_truth
 from retail_lift.uplift.pipeline import (
     CATEGORICAL_FEATURES,
     SCORE_COLUMNS,
     UpliftResult,
     _rank_within,
     build_features,
-    evaluate_targeting_against_truth,
     fit_score_uplift,
     uplift_run_table,
 )
@@ -157,7 +157,7 @@ def test_evaluations_do_not_depend_on_the_row_order_the_warehouse_returns(plain)
     """The warehouse returns an unordered table in any order (parallel scans): the bootstrap interval of
     ml_eval_uplift_vs_truth and the sums of ml_eval_targeting_vs_truth are the same, bit for bit, for
     shuffled inputs."""
-    from retail_lift.uplift.pipeline import evaluate_uplift_against_truth
+    from retail_lift.evaluation.uplift import evaluate_uplift_against_truth
 
     customers = _world(seed=11, n_customers=3000, n_a=2000, n_b=600)[0]
     effects = pd.concat([_arm_effects(customers, "arm_a"),

@@ -1,4 +1,4 @@
-"""retail_lift.uplift.limits: the feature ceiling and the type-revealed refit on worlds whose answer is known.
+"""retail_lift.evaluation.uplift_limits: the feature ceiling and the type-revealed refit on known worlds.
 
 When a feature decides who the arm works on, the ceiling is near 1; when a coin no feature shows
 decides it, the ceiling is near 0 but the learner finds it once the coin is revealed as a feature.
@@ -14,7 +14,7 @@ import pytest
 import yaml
 from synthetic_uplift import one_arm_world
 
-from retail_lift.uplift.limits import LIMIT_COLUMNS, feature_ceiling, type_revealed, uplift_limits
+from retail_lift.evaluation.uplift_limits import LIMIT_COLUMNS, feature_ceiling, type_revealed, uplift_limits
 
 pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
 

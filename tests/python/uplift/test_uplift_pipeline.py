@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retail_lift.evaluation.uplift import evaluate_targeting_against_truth, evaluate_uplift_against_truth
 from retail_lift.uplift.pipeline import (
     CATEGORICAL_FEATURES,
     HOLDOUT_COLUMNS,
@@ -29,8 +30,6 @@ from retail_lift.uplift.pipeline import (
     UpliftResult,
     assign_segments,
     build_features,
-    evaluate_targeting_against_truth,
-    evaluate_uplift_against_truth,
     fit_score_uplift,
     srm_experiments,
     uplift_run_table,

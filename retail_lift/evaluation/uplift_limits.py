@@ -19,7 +19,7 @@ these functions separate them (simulated worlds only: both read the truth):
   small for its effects.
 * **The model**: what remains between the model's ratio and the two limits.
 
-Each ranking is scored like the model in :func:`retail_lift.uplift.pipeline.evaluate_uplift_against_truth`:
+Each ranking is scored like the model in :func:`retail_lift.evaluation.uplift.evaluate_uplift_against_truth`:
 ``*_qini_ratio`` is its Qini on the realised outcomes over the oracle Qini (what the 0.7 target is
 stated in; noisy on a few thousand exposures), ``*_gain_ratio`` the same comparison on the cumulative
 true uplift (free of outcome noise; 1 = ranks like the truth, 0 = random).
@@ -36,15 +36,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from retail_lift.evaluation.uplift import evaluate_uplift_against_truth, gain_ratio
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
 from retail_lift.uplift.pipeline import (
-    _FEATURES,
-    _gain_ratio,
-    _input_frame,
-    _require,
+    FEATURES,
     build_features,
-    evaluate_uplift_against_truth,
     fit_score_uplift,
+    input_frame,
+    require_columns,
 )
 
 __all__ = ["CEILING_KINDS", "LIMIT_COLUMNS", "feature_ceiling", "type_revealed", "uplift_limits"]
@@ -109,8 +108,8 @@ def feature_ceiling(training: pd.DataFrame, true_effects: pd.DataFrame, *, kinds
     """
     from sklearn.model_selection import KFold, cross_val_predict
 
-    _require(training, "training", [k for k in _TRAINING_KEYS if k != "customer_id"])
-    _require(true_effects, "true_effects", ["exposure_id", "promotion_id", "true_uplift"])
+    require_columns(training, "training", [k for k in _TRAINING_KEYS if k != "customer_id"])
+    require_columns(true_effects, "true_effects", ["exposure_id", "promotion_id", "true_uplift"])
     for kind in kinds:
         _regressor(kind, 0)  # an unknown kind fails before any fit
     training = training[training["is_converted"].notna()].sort_values("exposure_id", kind="mergesort")
@@ -143,7 +142,7 @@ def feature_ceiling(training: pd.DataFrame, true_effects: pd.DataFrame, *, kinds
         for kind in kinds:
             pred = cross_val_predict(_regressor(kind, random_state), X[r], tau, cv=folds)
             row[f"ceiling_{kind}_qini_ratio"] = float(qini_auc_score(y, pred, t) / oracle) if oracle > 0 else np.nan
-            row[f"ceiling_{kind}_gain_ratio"] = _gain_ratio(pred, tau)
+            row[f"ceiling_{kind}_gain_ratio"] = gain_ratio(pred, tau)
             row[f"ceiling_{kind}_r2"] = float(1 - np.mean((tau - pred) ** 2) / tau.var()) if tau.var() > 0 else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
@@ -166,10 +165,10 @@ def type_revealed(training: pd.DataFrame, truth_customers: pd.DataFrame, true_ef
     Returns:
         ``experiment_id``, ``promotion_id``, ``learner`` (the one kept), ``type_revealed_qini_ratio`` and
         ``type_revealed_gain_ratio`` (``qini_oracle_ratio`` / ``true_gain_ratio`` of
-        :func:`retail_lift.uplift.pipeline.evaluate_uplift_against_truth` on its out-of-fold predictions).
+        :func:`retail_lift.evaluation.uplift.evaluate_uplift_against_truth` on its out-of-fold predictions).
     """
-    _require(training, "training", _TRAINING_KEYS)
-    _require(truth_customers, "truth_customers", ["customer_id", "uplift_type"])
+    require_columns(training, "training", _TRAINING_KEYS)
+    require_columns(truth_customers, "truth_customers", ["customer_id", "uplift_type"])
     unique = truth_customers.drop_duplicates("customer_id")
     types = pd.Series(unique["uplift_type"].astype(str).to_numpy(), index=unique["customer_id"].astype(str))
     customer = training["customer_id"].astype(str)
@@ -203,7 +202,7 @@ def uplift_limits(training: pd.DataFrame, truth_customers: pd.DataFrame, true_ef
     ``training`` may also be an Arrow table or a DuckDB relation: then only the keys and the features
     are read, the categorical features as codes (as ``ml_uplift_run`` reads it).
     """
-    training = _input_frame(training, "training", _TRAINING_KEYS, _FEATURES)
+    training = input_frame(training, "training", _TRAINING_KEYS, FEATURES)
     revealed = type_revealed(training, truth_customers, true_effects, srm=srm, promotions=promotions,
                              learner=learner, base_learner=base_learner, n_folds=n_folds,
                              random_state=random_state, n_threads=n_threads)

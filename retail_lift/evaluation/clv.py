@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from retail_lift import clv
-from retail_lift.truth import EVALUATION_SCHEMAS
+from retail_lift.evaluation.truth import EVALUATION_SCHEMAS
 
 #: Calibration frequency buckets: (label, lowest, highest).
 FREQUENCY_BUCKETS = [("0", 0, 0), ("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4-6", 4, 6), ("7+", 7, np.inf)]

@@ -1,0 +1,45 @@
+"""The evaluation layer: the only package that reads the simulated world's truth or :mod:`retail_lift.world`.
+
+The model families (:mod:`retail_lift.uplift`, :mod:`retail_lift.bandit`, :mod:`retail_lift.predict`, ...)
+keep only algorithms; what measures them against the truth lives here, one module per area of
+``python_models/evaluation/`` (the dbt models there import from this package):
+
+- :mod:`~retail_lift.evaluation.truth`: "no truth" (real data: every truth table empty) and the empty
+  frames the evaluation models build then (was ``retail_lift.truth``);
+- :mod:`~retail_lift.evaluation.uplift`: uplift and targeting against the true effects
+  (``ml_eval_uplift_vs_truth``, ``ml_eval_targeting_vs_truth``; was in ``retail_lift.uplift.pipeline``);
+- :mod:`~retail_lift.evaluation.uplift_limits`: the feature ceiling and the type-revealed refit
+  (was ``retail_lift.uplift.limits``);
+- :mod:`~retail_lift.evaluation.predict`: classifiers and campaign against the true purchase
+  probabilities (``ml_predict_oracle_comparison``, ``ml_campaign_oracle_comparison``; was in
+  ``retail_lift.pipelines``);
+- :mod:`~retail_lift.evaluation.clv`: CLV against a holdout and the truth (``ml_eval_clv_vs_truth``; was
+  ``retail_lift.clv_evaluation``);
+- :mod:`~retail_lift.evaluation.bandit_simulation`: the closed-loop simulation of the promotion policies
+  and the simulated ledger of the off-policy tests (was ``retail_lift.bandit.simulate``), and
+  :mod:`~retail_lift.evaluation.cli` its command ``retail-lift simulate``. Not imported here: they
+  rebuild the world in memory.
+
+``make lint`` (import-linter, ``[tool.importlinter]`` in pyproject.toml) keeps the families from
+importing this package or the world.
+"""
+
+from retail_lift.evaluation.clv import clv_evaluation
+from retail_lift.evaluation.predict import campaign_oracle_comparison, predict_oracle_comparison
+from retail_lift.evaluation.truth import EVALUATION_SCHEMAS, NO_TRUTH_NOTE, empty_evaluation, truth_is_absent
+from retail_lift.evaluation.uplift import evaluate_targeting_against_truth, evaluate_uplift_against_truth
+from retail_lift.evaluation.uplift_limits import LIMIT_COLUMNS, uplift_limits
+
+__all__ = [
+    "EVALUATION_SCHEMAS",
+    "LIMIT_COLUMNS",
+    "NO_TRUTH_NOTE",
+    "campaign_oracle_comparison",
+    "clv_evaluation",
+    "empty_evaluation",
+    "evaluate_targeting_against_truth",
+    "evaluate_uplift_against_truth",
+    "predict_oracle_comparison",
+    "truth_is_absent",
+    "uplift_limits",
+]

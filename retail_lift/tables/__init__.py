@@ -1,0 +1,45 @@
+"""The table layer: one ``(relations, config) -> table`` function per dbt Python model of ``python_models/ml/``.
+
+``retail_lift/tables/<area>.py`` mirrors ``python_models/ml/<area>/``. Each function is named like its dbt
+model and takes
+
+* ``relations``: a mapping from the name of each ref the model reads to the relation dbt hands over (a
+  DuckDB relation), an Arrow table or a pandas frame (tests);
+* ``config``: the model's typed config, a frozen dataclass that holds **the** defaults of the model. The dbt
+  model reads each key with a literal ``dbt.config.get("key")`` and builds the config with
+  :func:`from_settings` (a key left unset, ``None``, takes the dataclass default); its yml ``config:`` block
+  states the same defaults, and ``tests/python/test_tables.py`` checks both for every model of
+  :data:`MODEL_CONFIGS`;
+* ``store``: reserved for the model store of the next issue (train once, score every build); ``None``
+  today.
+
+The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
+families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``
+(docs/architecture.md, *Layers of the package*, lists the plan for the others).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from retail_lift.tables._config import from_settings, read_relation
+from retail_lift.tables.segments import CustomerSegmentsFitConfig
+
+#: the typed config of every dbt Python model moved to this layer, by model name
+MODEL_CONFIGS: Mapping[str, type] = {
+    "ml_customer_segments_fit": CustomerSegmentsFitConfig,
+}
+
+
+def defaults(model: str) -> dict:
+    """The defaults of ``model``'s config as plain values (what its yml ``config:`` block states)."""
+    return {f.name: _plain(getattr(MODEL_CONFIGS[model](), f.name))
+            for f in dataclasses.fields(MODEL_CONFIGS[model])}
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+__all__ = ["MODEL_CONFIGS", "defaults", "from_settings", "read_relation"]

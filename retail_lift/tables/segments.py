@@ -1,0 +1,58 @@
+"""``python_models/ml/segments/``: the customer segments (``ml_customer_segments_fit``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from retail_lift.pipelines import customer_segments_fit
+from retail_lift.tables._config import check_store, read_relation
+
+__all__ = ["CustomerSegmentsFitConfig", "ml_customer_segments_fit"]
+
+#: the columns of fct_customer_features the segments use (the table has 50; a million customers in two snapshots)
+FEATURE_COLUMNS = ("customer_id", "snapshot_role", "days_since_first_order", "avg_order_value", "sessions_all",
+                   "discounted_order_share", "online_order_share", "age_band")
+
+
+@dataclass(frozen=True)
+class CustomerSegmentsFitConfig:
+    """The settings of ``ml_customer_segments_fit`` and their defaults (its yml states the same)."""
+
+    #: the smallest and the largest k tried (both included); k is chosen by the mean silhouette
+    k_range: tuple[int, int] = (2, 8)
+    #: seed of k-means and of the silhouette sample
+    random_state: int = 0
+    #: buyers in the seeded sample the silhouette is computed on
+    sample_size: int = 5000
+    #: k-means restarts (k-means++)
+    n_init: int = 4
+
+    def __post_init__(self):
+        k = tuple(self.k_range)
+        if len(k) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in k) or not 2 <= k[0] <= k[1]:
+            raise ValueError(f"ml_customer_segments_fit: k_range must be two integers 2 <= k_min <= k_max, "
+                             f"got {self.k_range!r}")
+        object.__setattr__(self, "k_range", k)
+        for name in ("random_state", "sample_size", "n_init"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "random_state" else 1):
+                raise ValueError(f"ml_customer_segments_fit: {name} must be an integer "
+                                 f"{'>= 0' if name == 'random_state' else '>= 1'}, got {value!r}")
+
+
+def ml_customer_segments_fit(relations: Mapping[str, object],
+                             config: CustomerSegmentsFitConfig = CustomerSegmentsFitConfig(), *,
+                             store=None) -> pd.DataFrame:
+    """The segmentation fit table (:func:`retail_lift.pipelines.customer_segments_fit`).
+
+    ``relations``: ``dim_customer_rfm`` and ``fct_customer_features`` (only :data:`FEATURE_COLUMNS` read).
+    """
+    check_store(store, "ml_customer_segments_fit")
+    rfm = read_relation(relations["dim_customer_rfm"])
+    features = read_relation(relations["fct_customer_features"], FEATURE_COLUMNS)
+    k_min, k_max = config.k_range
+    return customer_segments_fit(rfm, features, k_range=range(k_min, k_max + 1), random_state=config.random_state,
+                                 sample_size=config.sample_size, n_init=config.n_init)

@@ -1,0 +1,132 @@
+"""retail_lift.tables: one typed config per dbt Python model holds its defaults; the model and its yml agree.
+
+For every model of ``retail_lift.tables.MODEL_CONFIGS``: the dbt model reads exactly the config's keys with
+literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults.
+Then the segments table itself: the same table as the glue it wraps, from pandas frames and from DuckDB
+relations, and clear errors for bad settings.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from retail_lift import pipelines as P
+from retail_lift.tables import MODEL_CONFIGS, defaults, from_settings
+from retail_lift.tables.segments import FEATURE_COLUMNS, CustomerSegmentsFitConfig, ml_customer_segments_fit
+
+ROOT = Path(__file__).resolve().parents[2]
+#: config keys of dbt itself, not of the model's Python code
+DBT_CONFIG_KEYS = {"tags", "materialized", "meta", "schema", "alias", "enabled", "docs", "contract", "packages",
+                   "submission_method", "grants", "persist_docs", "full_refresh", "on_schema_change"}
+
+
+def _model_file(model: str) -> Path:
+    found = list((ROOT / "python_models" / "ml").glob(f"*/{model}.py"))
+    assert len(found) == 1, f"{model}: no single python_models/ml/<area>/{model}.py"
+    return found[0]
+
+
+def _yml_config(model: str) -> dict:
+    for path in _model_file(model).parent.glob("_*__models.yml"):
+        for m in yaml.safe_load(path.read_text())["models"]:
+            if m["name"] == model:
+                return {k: v for k, v in (m.get("config") or {}).items() if k not in DBT_CONFIG_KEYS}
+    raise AssertionError(f"{model}: not in a yml beside it")
+
+
+def _config_get_keys(model: str) -> list[str]:
+    """The literal keys of the ``dbt.config.get("key")`` calls in the model's code."""
+    keys = []
+    for node in ast.walk(ast.parse(_model_file(model).read_text())):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and ast.unparse(node.func.value) == "dbt.config"):
+            assert len(node.args) == 1 and isinstance(node.args[0], ast.Constant), (
+                f"{model}: dbt.config.get takes the literal key only (the default is the config's)")
+            keys.append(node.args[0].value)
+    return keys
+
+
+@pytest.mark.parametrize("model", sorted(MODEL_CONFIGS))
+def test_the_model_reads_every_key_of_its_config(model):
+    fields = [f.name for f in dataclasses.fields(MODEL_CONFIGS[model])]
+    keys = _config_get_keys(model)
+    assert sorted(keys) == sorted(fields) and len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("model", sorted(MODEL_CONFIGS))
+def test_the_yml_states_the_defaults_of_the_config(model):
+    assert _yml_config(model) == defaults(model)
+
+
+def test_unset_keys_take_the_defaults_and_unknown_keys_fail():
+    assert from_settings(CustomerSegmentsFitConfig, "m", k_range=None, n_init=None) == CustomerSegmentsFitConfig()
+    config = from_settings(CustomerSegmentsFitConfig, "m", k_range=[3, 5], sample_size=100)
+    assert config.k_range == (3, 5) and config.sample_size == 100 and config.n_init == 4
+    with pytest.raises(ValueError, match=r"ml_customer_segments_fit: unknown config key\(s\) \['k_rnage'\]"):
+        from_settings(CustomerSegmentsFitConfig, "ml_customer_segments_fit", k_rnage=[2, 3])
+
+
+@pytest.mark.parametrize("settings", [{"k_range": [1, 4]}, {"k_range": [5, 3]}, {"k_range": [2]},
+                                      {"k_range": ["2", "8"]}, {"n_init": 0}, {"sample_size": 2.5},
+                                      {"random_state": -1}, {"n_init": True}])
+def test_bad_settings_name_the_model_and_the_key(settings):
+    key = next(iter(settings))
+    with pytest.raises(ValueError, match=f"ml_customer_segments_fit: {key} must be"):
+        CustomerSegmentsFitConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def marts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(5)
+    n = 300
+    ids = [f"C{i:04d}" for i in range(n)]
+    orders = rng.poisson(1.5, n) + 1
+    features = pd.concat([pd.DataFrame({
+        "customer_id": ids, "snapshot_role": role, "days_since_first_order": rng.uniform(5, 300, n),
+        "avg_order_value": rng.gamma(4, 10, n), "sessions_all": rng.poisson(6, n),
+        "discounted_order_share": rng.uniform(0, 1, n), "online_order_share": rng.uniform(0, 1, n),
+        "age_band": rng.choice(["18-24", "25-34", "45-54"], n), "unused_column": 1.0,
+    }) for role in ("train", "score")], ignore_index=True)
+    rfm = pd.DataFrame({"customer_id": ids, "recency_days": rng.exponential(40, n), "frequency": orders,
+                        "monetary": orders * rng.gamma(4, 10, n)})
+    return rfm, features
+
+
+def test_the_segments_table_is_the_glue_with_the_config(marts):
+    rfm, features = marts
+    config = CustomerSegmentsFitConfig(k_range=(2, 4), sample_size=200, n_init=2, random_state=1)
+    table = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, config)
+    direct = P.customer_segments_fit(rfm, features, k_range=range(2, 5), random_state=1, sample_size=200, n_init=2)
+    pd.testing.assert_frame_equal(table, direct)
+    assert table.loc[table["record_type"] == "k_score", "k"].tolist() == [2, 3, 4]
+    # the defaults are the glue's defaults (k from 2 to 8, seed 0, 5,000 sampled, 4 restarts)
+    pd.testing.assert_frame_equal(
+        ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}),
+        P.customer_segments_fit(rfm, features))
+
+
+def test_the_segments_table_reads_duckdb_relations_and_only_the_columns_used(marts):
+    rfm, features = marts
+    con = duckdb.connect()
+    con.register("rfm_frame", rfm)
+    con.register("features_frame", features)
+    relations = {"dim_customer_rfm": con.table("rfm_frame"), "fct_customer_features": con.table("features_frame")}
+    config = CustomerSegmentsFitConfig(k_range=(2, 3), sample_size=200)
+    from_duckdb = ml_customer_segments_fit(relations, config)
+    from_pandas = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, config)
+    pd.testing.assert_frame_equal(from_duckdb, from_pandas)
+    assert "unused_column" not in FEATURE_COLUMNS
+
+
+def test_a_model_store_is_not_there_yet(marts):
+    rfm, features = marts
+    with pytest.raises(NotImplementedError, match="ml_customer_segments_fit: a model store is not supported yet"):
+        ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, store=object())
