@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ from retail_lift.campaign import (
     personalised_discount,
 )
 from retail_lift.crosssell import association_rules, evaluate_recommendations, recommend, time_holdout
+from retail_lift.frames import ORDER_KEYS, as_01, as_frame, log_line, object_ids, typed_frame
 from retail_lift.predict import (
     OUT_OF_TIME_ROLES,
     NoPositiveLabelsError,
@@ -97,105 +98,6 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-
-
-def log_line(message: str) -> None:
-    """Write one line to the dbt log (and console) when running inside dbt, else to Python logging."""
-    text = f"retail_lift: {message}"
-    try:
-        from dbt.events.types import JinjaLogInfo
-        from dbt_common.events.functions import fire_event
-
-        fire_event(JinjaLogInfo(msg=text))
-    except Exception:  # outside dbt (tests, notebooks): plain logging
-        import logging
-
-        logging.getLogger("retail_lift").warning(text)
-
-
-_DTYPES = {"str": "str", "float": "float64", "int": "Int64", "bool": "boolean", "ts": "datetime64[us]"}
-
-
-def typed_frame(df: pd.DataFrame | None, schema: Mapping[str, str]) -> pd.DataFrame:
-    """``df`` with exactly the columns of ``schema`` (missing ones all-NULL), in order and typed.
-
-    ``schema`` maps a column to ``str``, ``float``, ``int`` (nullable), ``bool`` (nullable) or ``ts``.
-    """
-    df = pd.DataFrame() if df is None else df
-    n = len(df)
-    out = {}
-    for col, kind in schema.items():
-        dtype = _DTYPES[kind]
-        if col not in df.columns:
-            out[col] = _all_missing(n, kind)
-            continue
-        s = df[col].reset_index(drop=True)
-        if kind == "ts":
-            s = pd.to_datetime(s)
-            if getattr(s.dt, "tz", None) is not None:
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            out[col] = s.astype(dtype)
-        elif kind == "str":  # pandas' str dtype keeps missing values missing
-            out[col] = s.astype(dtype)
-        elif kind == "bool":
-            out[col] = (s.astype(dtype) if pd.api.types.is_bool_dtype(s.dtype)
-                        else s.astype(object).where(s.notna(), None).astype(dtype))
-        else:
-            out[col] = pd.to_numeric(s, errors="raise").astype(dtype)
-    return pd.DataFrame(out, columns=list(schema))
-
-
-def _all_missing(n: int, kind: str) -> pd.Series:
-    """An all-missing column of ``n`` rows of a :func:`typed_frame` kind (what a column of ``None`` converts to)."""
-    if kind == "float":
-        return pd.Series(np.full(n, np.nan))
-    if kind == "int":
-        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)))
-    if kind == "bool":
-        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)))
-    if kind == "ts":
-        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"))
-    return pd.Series(np.full(n, None, dtype=object)).astype(_DTYPES[kind])
-
-
-_ORDER_KEYS = ("snapshot_role", "experiment_id", "customer_id", "top_level_category_id", "category_id",
-               "order_id", "line_number", "product_id", "promotion_id", "decision_id", "exposed_at")
-
-
-def as_frame(data) -> pd.DataFrame:
-    """pandas from a DataFrame or an Arrow table (as dbt hands refs over), in a deterministic row order.
-
-    DuckDB returns rows of a parallel scan in no fixed order; splits, folds and ties would follow it,
-    and two builds of the same data would differ. Rows are sorted by the key columns present."""
-    if isinstance(data, pd.DataFrame):
-        df = data
-    elif hasattr(data, "to_pandas"):
-        df = data.to_pandas()
-    else:
-        raise ValueError(f"expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}")
-    keys = [c for c in _ORDER_KEYS if c in df.columns]
-    if keys and len(df) > 1:
-        df = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
-    # sums of doubles in a parallel SQL aggregation differ in the last bits from run to run
-    # (88.73 vs 88.72999999999999); rounding to 9 decimals makes the inputs, and so the models, repeatable
-    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
-    if floats:
-        df = df.assign(**{c: df[c].round(9) for c in floats})
-    return df
-
-
-def _object_ids(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
-    """Id columns as Python objects: pandas' Arrow-backed strings make ``isin`` on them several times slower."""
-    present = [c for c in columns if c in df.columns]
-    return df.assign(**{c: df[c].astype(object) for c in present}) if present else df
-
-
-def _as_01(s: pd.Series) -> pd.Series:
-    """A nullable 0/1 float series from booleans / numbers (missing stays missing)."""
-    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-        return pd.Series(np.where(np.isnan(v), np.nan, (v != 0).astype(float)), index=s.index, name=s.name)
-    return s.astype(object).map(lambda v: np.nan if pd.isna(v) else float(bool(v))).astype(float)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -377,7 +279,7 @@ def classifier_fit_table(features, label: str, *, classifier: str, id_cols: Sequ
         if c not in frame.columns:
             raise ValueError(f"features has no column {c!r}; columns are {list(frame.columns)}")
     roles = frame[role_col].astype(object)
-    y = _as_01(frame[label])
+    y = as_01(frame[label])
     n_score = int((roles == "score").sum())
     skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
     if skipped is not None:
@@ -547,7 +449,7 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     for c in (label, role_col, *id_cols):
         if c not in names:
             raise ValueError(f"features has no column {c!r}; columns are {names}")
-    keys = [c for c in _ORDER_KEYS if c in names]
+    keys = [c for c in ORDER_KEYS if c in names]
     n_rows = table.num_rows
     if keys and n_rows > 1:
         order = pc.sort_indices(table.select(keys), sort_keys=[(k, "ascending", "at_end") for k in keys]).to_numpy()
@@ -560,7 +462,7 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
         v = pc.cast(lab, pa.float64()).to_numpy(zero_copy_only=False)
         y = pd.Series(np.where(np.isnan(v), np.nan, (v != 0).astype(float)), name=label)
     else:
-        y = _as_01(pa.table({label: lab}).to_pandas()[label])
+        y = as_01(pa.table({label: lab}).to_pandas()[label])
     del lab
     n_score = int((roles == "score").sum())
     skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
@@ -942,7 +844,7 @@ def crosssell_recommendations(order_lines, rules, *, n: int = 5, score: str = "m
     """Top-``n`` items per customer from the rules whose antecedent the customer bought (never an item
     they already bought). The item level is the rules' (``item_level``). ``order_lines``: pandas or Arrow;
     only ``customer_id`` and the item column are read."""
-    r = _object_ids(as_frame(rules), ("antecedent_id", "consequent_id"))
+    r = object_ids(as_frame(rules), ("antecedent_id", "consequent_id"))
     if r.empty:
         return typed_frame(None, RECOMMENDATION_COLUMNS)
     level = str(r["item_level"].iloc[0])

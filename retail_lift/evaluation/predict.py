@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.campaign import compare_broadcast_targeted
-from retail_lift.pipelines import as_frame, typed_frame
+from retail_lift.frames import as_frame, typed_frame
 from retail_lift.predict import classification_metrics, oracle_metrics, oracle_ratio
 
 __all__ = [

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from retail_lift import crosssell as X
+from retail_lift import frames
 from retail_lift import pipelines as P
 from retail_lift.predict import train as T
 
@@ -116,7 +117,8 @@ def test_recommendations_on_codes_equal_recommendations_on_the_string_ids(lines)
     rules = P.crosssell_rules(lines, min_pair_orders=5, min_support=0.0)
     got = P.crosssell_recommendations(lines, rules, n=3)
     ref = X.recommend(lines[["customer_id", "product_id"]],
-                      P.as_frame(rules).rename(columns={"antecedent_id": "antecedent", "consequent_id": "consequent"})
+                      frames.as_frame(rules)
+                      .rename(columns={"antecedent_id": "antecedent", "consequent_id": "consequent"})
                       .astype({"antecedent": object, "consequent": object}), n=3, max_votes=None)
     assert len(got) == len(ref) > 0
     assert got["customer_id"].tolist() == ref["customer_id"].tolist()
@@ -186,8 +188,8 @@ def test_scoring_in_row_blocks_equals_one_block(features, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["str", "float", "int", "bool", "ts"])
 def test_all_missing_columns_are_typed_like_a_column_of_none(kind):
-    old = P.typed_frame(pd.DataFrame({"x": pd.Series([None] * 5, dtype=object)}), {"x": kind})
-    new = P.typed_frame(pd.DataFrame(index=range(5)), {"x": kind})
+    old = frames.typed_frame(pd.DataFrame({"x": pd.Series([None] * 5, dtype=object)}), {"x": kind})
+    new = frames.typed_frame(pd.DataFrame(index=range(5)), {"x": kind})
     pd.testing.assert_frame_equal(new, old)
     assert new["x"].isna().all()
 
@@ -196,7 +198,7 @@ def test_as_01_vectorised_equals_the_object_path():
     for s in (pd.Series([True, False, None], dtype="boolean"), pd.Series([0.0, 2.0, np.nan]),
               pd.Series([1, 0, 3]), pd.Series([True, False, True])):
         expected = s.astype(object).map(lambda v: np.nan if pd.isna(v) else float(bool(v))).astype(float)
-        pd.testing.assert_series_equal(P._as_01(s), expected)
+        pd.testing.assert_series_equal(frames.as_01(s), expected)
 
 
 @pytest.fixture(scope="module")
