@@ -53,9 +53,12 @@ help:
 build: install data prepare dbt-build quality snapshot docs summary
 
 ## ---------------------------------------------------------------- set-up command 2
+# pytest on PYTEST_WORKERS processes (pytest-xdist; whole files per worker, the longest files first: see
+# tests/python/conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
 test: install install-spark-if-java lint
-	$(STEP) "pytest (package tests, then a dbt build of the tiny world in its own DuckDB file)"
-	$(BIN)/python -m pytest
+	$(STEP) "pytest on $(PYTEST_WORKERS) workers (package tests and dbt builds of the tiny world in their own DuckDB files)"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## ---------------------------------------------------------------- the quick tier (docs/operations.md, Tests)
 # Unit tests without dbt and without the slow ones, then dbt parse and the project's lineage/layer check.

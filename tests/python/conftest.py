@@ -1,8 +1,19 @@
-"""Shared fixtures: the tiny simulated world, and a dbt build of it in its own DuckDB file."""
+"""Shared fixtures: the tiny simulated world, and a dbt build of it in its own DuckDB file.
+
+``make test`` runs pytest on two worker processes (pytest-xdist, ``-n 2 --dist loadfile``). The tiny world
+and its build are made **once** for the whole run, not once per worker: the first worker to need them builds
+them under a file lock in the run's shared temporary folder, the others wait for it and read the same files
+(every test opens the shared warehouse read-only or copies it; DuckDB allows any number of read-only
+processes).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,11 +22,45 @@ from helpers import DBT, build_folder
 from retail_lift.world import generate_world
 
 
+def _run_root(tmp_path_factory) -> Path:
+    """The temporary folder every worker of this pytest run shares (the run's own folder without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _locked(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_once(tmp_path_factory, name: str, make: Callable[[Path], Path]) -> Path:
+    """``make(folder)`` run once per pytest run (across xdist workers); its returned path is shared.
+
+    A failed ``make`` leaves no marker, so the next worker that asks tries again (and fails the same way)."""
+    root = _run_root(tmp_path_factory)
+    folder, marker = root / f"shared_{name}", root / f"shared_{name}.done"
+    with _locked(root / f"shared_{name}.lock"):
+        if not marker.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            result = make(folder)
+            marker.write_text(str(result))
+    return Path(marker.read_text())
+
+
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("world") / "tiny"
-    generate_world("tiny", seed=7, out=out, progress=False)
-    return out
+    def make(folder: Path) -> Path:
+        out = folder / "tiny"
+        generate_world("tiny", seed=7, out=out, progress=False)
+        return out
+
+    return shared_once(tmp_path_factory, "tiny_world", make)
 
 
 @pytest.fixture(scope="session")
@@ -23,13 +68,24 @@ def tiny_warehouse(tiny_world, tmp_path_factory) -> Path:
     """The tiny world built by dbt (every model and test) into its own DuckDB file."""
     if shutil.which(DBT) is None and not Path(DBT).exists():
         pytest.fail(f"dbt not found at {DBT}; run `make test` (it installs the pinned dependencies)")
-    work = tmp_path_factory.mktemp("tiny_build")
-    return build_folder(tiny_world / "raw", work, truth_dir=tiny_world / "truth")
+    return shared_once(tmp_path_factory, "tiny_build",
+                       lambda folder: build_folder(tiny_world / "raw", folder, truth_dir=tiny_world / "truth"))
 
 
 def pytest_collection_modifyitems(config, items):
     """Every test that reads the shared tiny build is a dbt test, whatever its module says, so that
-    `make test-fast` (-m "not dbt and not slow") never starts a dbt build."""
+    `make test-fast` (-m "not dbt and not slow") never starts a dbt build.
+
+    Then the files are ordered longest first, so that the two workers of ``make test`` (which hand out whole
+    files in this order, ``--dist loadfile --no-loadscope-reorder``) finish together: the Spark files (a
+    Spark build of the tiny world), then the files with a dbt build, then the rest (the order within a file,
+    and of files within a group, is kept)."""
     for item in items:
         if "tiny_warehouse" in getattr(item, "fixturenames", ()) and item.get_closest_marker("dbt") is None:
             item.add_marker(pytest.mark.dbt)
+    rank: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = 0 if "/spark/" in f"/{path}" else 1 if item.get_closest_marker("dbt") is not None else 2
+        rank[path] = min(rank.get(path, 2), group)
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])

@@ -50,9 +50,11 @@ def docs_site(request, tmp_path_factory):
     result = CliRunner().invoke(main, ["docs-assets", "--warehouse", str(warehouse), "--out", str(charts),
                                        "--cards-out", str(cards / "_model_cards.md")])
     assert result.exit_code == 0, result.output
-    # its own target folder (the tiny build's target/ holds run_results.json that other tests read)
+    # its own target folder (the tiny build's target/ holds run_results.json that other tests read) and its own
+    # copy of the warehouse (dbt opens its warehouse for writing, and other test processes read the shared build)
+    shutil.copyfile(warehouse, work / "warehouse.duckdb")
     run_dbt(["docs", "generate", "--static"], build / "raw", build / "truth", work,
-            extra_env={"RETAIL_LIFT_WAREHOUSE": str(warehouse), "RETAIL_LIFT_MODEL_CARDS_DIR": str(cards)})
+            extra_env={"RETAIL_LIFT_MODEL_CARDS_DIR": str(cards)})
     site = work / "target" / "static_index.html"
     assert site.exists()
     # the site loads the charts from target/docs/assets/charts (dbt copies the project's asset path there; the test

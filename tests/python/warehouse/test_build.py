@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -39,10 +40,12 @@ def test_tiny_build_produces_queryable_marts(tiny_warehouse):
     assert _q(tiny_warehouse, "select count(*) from staging.stg_shop__quarantined_rows")[0][0] == 0
 
 
-def test_dbt_show_inline_reads_a_mart(tiny_warehouse):
-    work = tiny_warehouse.parent
+def test_dbt_show_inline_reads_a_mart(tiny_warehouse, tmp_path):
+    # on a copy: dbt opens its warehouse for writing, and other test processes read the shared build
+    shutil.copyfile(tiny_warehouse, tmp_path / "warehouse.duckdb")
+    build = tiny_warehouse.parent
     proc = run_dbt(["show", "--inline", "select count(*) as n from {{ ref('fct_sessions') }}", "--output", "json"],
-                   work / "raw", work / "truth", work)
+                   build / "raw", build / "truth", tmp_path)
     assert '"n"' in proc.stdout
 
 
