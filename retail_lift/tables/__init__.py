@@ -14,8 +14,8 @@ model and takes
   today.
 
 The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
-families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``
-(docs/architecture.md, *Layers of the package*, lists the plan for the others).
+families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``,
+``uplift`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from collections.abc import Mapping
 
 from retail_lift.tables._config import from_settings, read_relation
 from retail_lift.tables.segments import CustomerSegmentsFitConfig
+from retail_lift.tables.uplift import UpliftRunConfig
 
 #: the typed config of every dbt Python model moved to this layer, by model name
 MODEL_CONFIGS: Mapping[str, type] = {
     "ml_customer_segments_fit": CustomerSegmentsFitConfig,
+    "ml_uplift_run": UpliftRunConfig,
 }
 
 
