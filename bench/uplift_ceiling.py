@@ -5,7 +5,7 @@ effects. The oracle ranks by each exposure's true uplift, which in the simulated
 things no feature shows (the random draw of the customer's uplift type, latent engagement). This
 script measures that ceiling: for every evaluated arm it regresses the **true** uplift (noise free,
 something no real model has) on the same features the uplift pipeline uses
-(:func:`retail_lift.uplift.pipeline.build_features`), out of fold (5 folds), and reports the Qini of
+(:func:`retail_lift.uplift.features.build_features`), out of fold (5 folds), and reports the Qini of
 that ranking against the oracle, next to the model's own ratio from ``evaluation.ml_eval_uplift_vs_truth``:
 
 * ``ceiling_boosting``: gradient-boosted regression of the true uplift (any shape the features allow);

@@ -2,7 +2,7 @@
 
 Requirement: ``TLearner()``, ``XLearner()`` (their defaults: the base-learner family chosen by inner
 cross-validated Qini, per arm when there are several) and the warehouse's selected learner
-(:func:`retail_lift.uplift.pipeline.select_uplift_learner` on each arm's and the control's training rows,
+(:func:`retail_lift.uplift.selection.select_uplift_learner` on each arm's and the control's training rows,
 the nested (kind, family) choice that ``ml_uplift_run`` makes per arm in every cross-fitting training part)
 reach at least 0.95x the Qini of an
 L2-logistic T-learner (``TLearner(learner="logistic")``: ``LogisticRegression(C=0.1)`` on standardised
@@ -54,7 +54,7 @@ from threadpoolctl import threadpool_limits
 
 from retail_lift.uplift import TLearner, XLearner, qini_auc_score
 from retail_lift.uplift.base import SELECTION_N_SE
-from retail_lift.uplift.pipeline import select_uplift_learner
+from retail_lift.uplift.selection import select_uplift_learner
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -13,7 +13,7 @@ Steps:
 2. refit the project's default (:mod:`uplift_default`: ``fit_score_uplift`` with the settings of
    ``ml_uplift_run``) and keep its out-of-fold predictions and their fold numbers;
 3. export per arm the same rows (the arm's exposures and its control's), the project's fold of each row, the
-   treatment, the outcome and the project's model matrix (:func:`retail_lift.uplift.pipeline.build_features`)
+   treatment, the outcome and the project's model matrix (:func:`retail_lift.uplift.features.build_features`)
    to Parquet (:func:`export_arms`);
 4. run every peer in the peer venv, fold by fold (fitted on the other folds, as the project's learner);
 5. score everyone with :mod:`retail_lift.uplift.metrics` on the same rows (:func:`metric_table`): out-of-fold
@@ -87,7 +87,7 @@ def export_arms(training: pd.DataFrame, holdout: pd.DataFrame, folder: Path, *, 
     ``exposure_id``, ``fold`` (the default's fold of the row), ``treatment`` (1 = the arm), ``outcome``
     (0/1) and the project's model matrix of the row's exposure. Returns the manifest.
     """
-    from retail_lift.uplift.pipeline import build_features
+    from retail_lift.uplift.features import build_features
 
     missing = [c for c in ("exposure_id", "promotion_id", "experiment_id", "is_treated", "is_converted", "fold")
                if c not in holdout.columns]

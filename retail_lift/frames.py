@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["ORDER_KEYS", "as_01", "as_frame", "log_line", "object_ids", "typed_frame"]
+__all__ = ["ORDER_KEYS", "as_01", "as_frame", "log_line", "nullable_typed", "object_ids", "typed_frame"]
 
 
 def log_line(message: str) -> None:
@@ -112,3 +112,19 @@ def as_01(s: pd.Series) -> pd.Series:
         v = s.to_numpy(dtype=float, na_value=np.nan)
         return pd.Series(np.where(np.isnan(v), np.nan, (v != 0).astype(float)), index=s.index, name=s.name)
     return s.astype(object).map(lambda v: np.nan if pd.isna(v) else float(bool(v))).astype(float)
+
+
+def nullable_typed(df: pd.DataFrame, dtypes: Mapping[str, str], default: str = "float64") -> pd.DataFrame:
+    """A copy of ``df`` with every column cast to its pandas dtype in ``dtypes`` (``"string"``, ``"Int64"``,
+    ``"boolean"``, ...; ``default`` for a column not in it, numbers coerced), so that an empty table still has
+    typed columns when a dbt model writes it. Unlike :func:`typed_frame` it keeps ``df``'s columns as they are."""
+    out = df.copy()
+    for col in out.columns:
+        dtype = dtypes.get(col, default)
+        if dtype == "float64":
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        elif dtype == "string":
+            out[col] = out[col].astype("string")
+        else:
+            out[col] = out[col].astype(dtype)
+    return out

@@ -11,7 +11,7 @@ Input folder (written by ``bench/uplift_peers.py``):
   "peers": [...], "hgb": {...}, "urf": {...}, "random_state": 0}``;
 * one Parquet file per arm: ``exposure_id``, ``fold`` (the project's cross-fitting fold, 0..K-1),
   ``treatment`` (1 = the arm, 0 = its control), ``outcome`` (0/1) and the feature columns of
-  ``manifest["features"]`` (the project's model matrix, :func:`retail_lift.uplift.pipeline.build_features`).
+  ``manifest["features"]`` (the project's model matrix, :func:`retail_lift.uplift.features.build_features`).
 
 For every arm, peer and fold the peer is fitted on the other folds and predicts the uplift (treated minus
 control conversion probability) of the fold's rows. Output folder: one Parquet per arm (same file name) with

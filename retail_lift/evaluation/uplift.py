@@ -14,19 +14,36 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
-from retail_lift.uplift.pipeline import (
-    EVALUATION_COLUMNS,
-    TARGETING_COLUMNS,
-    economics_rows,
-    promotion_terms,
-    require_columns,
-    safe_score,
-    top_k_mask,
-    typed_table,
-)
+from retail_lift.frames import nullable_typed
+from retail_lift.uplift.economics import economics_rows, promotion_terms, top_k_mask
+from retail_lift.uplift.features import require_columns
+from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score, safe_score
 
-__all__ = ["evaluate_targeting_against_truth", "evaluate_uplift_against_truth", "gain_ratio"]
+__all__ = ["EVALUATION_COLUMNS", "TARGETING_COLUMNS", "evaluate_targeting_against_truth",
+           "evaluate_uplift_against_truth", "gain_ratio"]
+
+EVALUATION_COLUMNS = [
+    "experiment_id", "promotion_id", "learner", "evaluation_method", "n_treated", "n_control", "model_qini",
+    "oracle_qini",
+    "qini_oracle_ratio", "ratio_ci_low", "ratio_ci_high", "true_gain_ratio", "pearson_correlation",
+    "spearman_correlation", "mean_predicted_uplift", "mean_true_uplift", "target_ratio", "meets_target",
+]
+TARGETING_COLUMNS = [
+    "promotion_id", "experiment_id", "strategy", "k_fraction", "customers_targeted",
+    "true_incremental_conversions", "true_incremental_revenue", "true_discount_cost", "true_contact_cost",
+    "true_incremental_margin", "discount_rate", "contact_cost", "margin_rate", "margin_vs_propensity",
+    "expected_incremental_conversions", "expected_incremental_margin",
+]
+#: the pandas types of the columns of both tables that are not float64
+_TYPES = {"experiment_id": "string", "promotion_id": "string", "learner": "string", "evaluation_method": "string",
+          "strategy": "string", "n_treated": "Int64", "n_control": "Int64", "customers_targeted": "Int64",
+          "meets_target": "boolean"}
+
+
+def _typed_table(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the column types of :data:`_TYPES` (float64 otherwise), also when it is empty."""
+    return nullable_typed(df, _TYPES)
+
 
 def gain_ratio(score: np.ndarray, true_uplift: np.ndarray) -> float:
     """Noise-free targeting quality: area between the cumulative true-uplift curve of the ranking by
@@ -131,7 +148,7 @@ def evaluate_uplift_against_truth(
             "target_ratio": target_ratio,
             "meets_target": bool(ratio >= target_ratio) if np.isfinite(ratio) else False,
         })
-    return typed_table(pd.DataFrame(rows, columns=EVALUATION_COLUMNS))
+    return _typed_table(pd.DataFrame(rows, columns=EVALUATION_COLUMNS))
 
 
 def evaluate_targeting_against_truth(
@@ -233,7 +250,7 @@ def evaluate_targeting_against_truth(
             })
     out = pd.DataFrame(rows, columns=TARGETING_COLUMNS)
     if out.empty:
-        return typed_table(out)
+        return _typed_table(out)
     prop = out[out["strategy"] == "propensity"].set_index(["promotion_id", "k_fraction"])["true_incremental_margin"]
     key = pd.MultiIndex.from_frame(out[["promotion_id", "k_fraction"]])
     out["margin_vs_propensity"] = out["true_incremental_margin"].to_numpy() - prop.reindex(key).to_numpy()
@@ -242,4 +259,4 @@ def evaluate_targeting_against_truth(
                               "expected_incremental_margin"]]
         out = out.drop(columns=["expected_incremental_conversions", "expected_incremental_margin"])
         out = out.merge(expected, on=["promotion_id", "strategy", "k_fraction"], how="left", validate="1:1")
-    return typed_table(out[TARGETING_COLUMNS])
+    return _typed_table(out[TARGETING_COLUMNS])

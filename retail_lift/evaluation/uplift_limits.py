@@ -5,7 +5,7 @@ ranks every exposure by its *true* uplift. Falling short of the oracle has three
 these functions separate them (simulated worlds only: both read the truth):
 
 * **The features** (:func:`feature_ceiling`). The true uplift itself (noise free, which no real model
-  has) is regressed on the uplift pipeline's features (:func:`retail_lift.uplift.pipeline.build_features`),
+  has) is regressed on the uplift pipeline's features (:func:`retail_lift.uplift.features.build_features`),
   out of fold, and the exposures are ranked by that regression. No model on these features can rank
   better than E[true uplift | features], whatever the amount of data; this estimates it. Two
   regressions: gradient boosting (``HistGradientBoostingRegressor``, 100 rounds of depth-3 trees,
@@ -37,14 +37,9 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.evaluation.uplift import evaluate_uplift_against_truth, gain_ratio
+from retail_lift.uplift.features import FEATURES, build_features, input_frame, require_columns
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
-from retail_lift.uplift.pipeline import (
-    FEATURES,
-    build_features,
-    fit_score_uplift,
-    input_frame,
-    require_columns,
-)
+from retail_lift.uplift.pipeline import fit_score_uplift
 
 __all__ = ["CEILING_KINDS", "LIMIT_COLUMNS", "feature_ceiling", "type_revealed", "uplift_limits"]
 

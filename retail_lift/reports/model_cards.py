@@ -131,7 +131,7 @@ def _predict_oracle(classifier: str) -> tuple[Section, ...]:
 
 def _uplift_features() -> str:
     try:
-        from retail_lift.uplift.pipeline import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+        from retail_lift.uplift.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
     except ImportError:  # pragma: no cover - the package is part of the project
         return "the customer's state at assignment (see the description)"
     return ("the customer's state at assignment: one-hot " + ", ".join(f"`{f}`" for f in CATEGORICAL_FEATURES)

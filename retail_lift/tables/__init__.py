@@ -14,8 +14,8 @@ model and takes
   today.
 
 The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
-families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``
-(docs/architecture.md, *Layers of the package*, lists the plan for the others).
+families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``,
+``uplift``, ``bandit`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
 """
 
 from __future__ import annotations
@@ -24,11 +24,23 @@ import dataclasses
 from collections.abc import Mapping
 
 from retail_lift.tables._config import from_settings, read_relation
+from retail_lift.tables.bandit import (
+    BanditHoldoutProbabilitiesConfig,
+    BanditPolicyConfig,
+    BanditPolicyEvaluationConfig,
+    BanditPublishedPolicyConfig,
+)
 from retail_lift.tables.segments import CustomerSegmentsFitConfig
+from retail_lift.tables.uplift import UpliftRunConfig
 
 #: the typed config of every dbt Python model moved to this layer, by model name
 MODEL_CONFIGS: Mapping[str, type] = {
     "ml_customer_segments_fit": CustomerSegmentsFitConfig,
+    "ml_uplift_run": UpliftRunConfig,
+    "ml_bandit_holdout_probabilities": BanditHoldoutProbabilitiesConfig,
+    "ml_bandit_policy_evaluation": BanditPolicyEvaluationConfig,
+    "ml_bandit_published_policy": BanditPublishedPolicyConfig,
+    "ml_bandit_policy": BanditPolicyConfig,
 }
 
 

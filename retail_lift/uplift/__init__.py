@@ -28,12 +28,15 @@ data), :func:`qini_oracle_ratio` and :func:`placebo_refutation`.
 
 The warehouse pipeline (``pipeline.py``): :func:`retail_lift.uplift.pipeline.fit_score_uplift` (per
 experiment: the learner kind and family chosen inside each cross-fitting training part, so the reported
-out-of-fold Qini is not the one that chose, :func:`~retail_lift.uplift.pipeline.select_uplift_learner`;
+out-of-fold Qini is not the one that chose, :func:`~retail_lift.uplift.selection.select_uplift_learner`;
 a placebo of ``n_placebo`` = 100 label shuffles in the same folds with the pass rule "Qini above the
 placebo's 95th percentile"; arms that are empty, have a single outcome value or too few treated
-conversions reported "not estimable"). The evaluations against a simulated world's truth and the limits
-of the oracle ratio live in :mod:`retail_lift.evaluation.uplift` and :mod:`retail_lift.evaluation.uplift_limits`
-(the family keeps only the algorithms; only the evaluation layer reads the truth).
+conversions reported "not estimable"), with its model matrix in ``features.py``, its learner selection in
+``selection.py`` and its segments and targeting economics in ``economics.py``. ``ml_uplift_run``'s table
+and config are the table layer's (:mod:`retail_lift.tables.uplift`). The evaluations against a simulated
+world's truth and the limits of the oracle ratio live in :mod:`retail_lift.evaluation.uplift` and
+:mod:`retail_lift.evaluation.uplift_limits` (the family keeps only the algorithms; only the evaluation layer
+reads the truth).
 """
 
 from retail_lift.uplift.base import (

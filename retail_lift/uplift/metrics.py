@@ -65,6 +65,7 @@ __all__ = [
     "qini_auc_from_true_uplift",
     "qini_oracle_ratio",
     "placebo_refutation",
+    "safe_score",
 ]
 
 _STRATEGIES = ("overall", "by_group")
@@ -544,3 +545,12 @@ def placebo_refutation(
             y_test[rows], pred[rows, j], (t_test[rows] == arm).astype(int), negative_effect=negative_effect
         )
     return scores[arms[0]] if len(arms) == 1 else scores
+
+
+def safe_score(fn, *args, **kwargs) -> float:
+    """``fn(*args, **kwargs)`` as a float, or NaN when the metric is not defined there (``fn`` raises
+    ``ValueError``, e.g. a single treatment group)."""
+    try:
+        return float(fn(*args, **kwargs))
+    except ValueError:
+        return float("nan")

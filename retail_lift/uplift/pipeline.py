@@ -46,7 +46,8 @@ Design choices
   experiments is scored by the experiment with the most treated exposures of that arm.
 * **Cross-fitting and nested learner selection.** Per experiment the exposures are split into
   ``n_folds`` folds (default 5, stratified by variant and outcome). In each fold, **each arm's learner is
-  chosen using the other folds' exposures of that arm and the control only** (:func:`select_uplift_learner`;
+  chosen using the other folds' exposures of that arm and the control only**
+  (:func:`~retail_lift.uplift.selection.select_uplift_learner`;
   arms of one experiment may choose differently): every candidate (kind x
   family: ``learner="auto"`` compares the X- and the T-learner, ``base_learner="auto"`` L2-logistic and
   gradient-boosted outcome models, so four candidates) is scored by an inner ``inner_folds``-fold
@@ -72,7 +73,7 @@ Design choices
   cross-validation. ``n_folds=None`` restores the single split: a stratified ``holdout`` share is held
   out, the selection runs on the rest and the holdout is predicted (``refit``: that choice refitted on all rows).
 * **Base learners.** ``base_learner``: ``"auto"`` (default, chosen as above), ``"logistic"``
-  (:func:`logistic_outcome_learner`: L2-penalised ``LogisticRegression(C=0.1)`` on standardised
+  (:func:`~retail_lift.uplift.base.logistic_outcome_learner`: L2-penalised ``LogisticRegression(C=0.1)`` on standardised
   features) or ``"boosting"`` (the package's regularised gradient boosting,
   :func:`retail_lift.uplift.default_classifier`) to force a family. On a public randomised e-mail
   experiment the boosted T-learner lost to the logistic one (Qini 0.043 against 0.074) while on
@@ -90,14 +91,7 @@ Design choices
   ``min_group_size`` exposures (default 20), or a cross-fitting training part lacks one of its
   outcomes. An empty control group, or one with a single outcome value or too few rows, makes every
   arm of the experiment not estimable.
-* **Features.** :data:`CATEGORICAL_FEATURES` are one-hot encoded over the categories seen in the
-  training and scoring tables (a NULL is all zeros); :data:`NUMERIC_FEATURES` are used with
-  ``log1p`` on counts and amounts, recency in days capped at :data:`RECENCY_CAP_DAYS` (NULL, i.e.
-  never, is the cap), NULL tenure and discount share as 0. Only these columns are read: the outcome,
-  the arm and the keys never enter a feature. ``extra_features`` (of :func:`fit_score_uplift` and
-  :func:`build_features`) appends further numeric columns of both tables as they are (NULL is 0):
-  a score from another system, or, in ``bench/uplift_ceiling.py``, the simulated world's hidden
-  uplift type to measure what the learner makes of this many exposures when a feature reveals it.
+* **Features.** :mod:`retail_lift.uplift.features` (:func:`~retail_lift.uplift.features.build_features`).
 * **Placebo.** Per arm, the labels of the arm's and the control's modelled exposures are permuted
   ``n_placebo`` times (default 100; in ``placebo_jobs`` processes, the same result); each time the arm's
   selected learner, with its kind and family fixed (no inner selection
@@ -114,53 +108,27 @@ Design choices
   (222 s against 20 s of CPU, on a machine with other jobs): on a few thousand rows the second OpenMP thread
   mostly waits, spinning. ``placebo_jobs`` (default 1) runs the placebo shuffles in that many processes.
 
-Segments (:data:`SEGMENTS`)
----------------------------
-From the predicted uplift ``u`` and predicted control probability ``p0`` of each customer x arm,
-with ``uplift_threshold`` ``t_u`` (default 0.01: one percentage point of conversion probability) and
-``control_probability_threshold`` ``t_p`` (default: the conversion rate of the experiment's control
-group, i.e. "buys more often than the average customer without a promotion")::
+Segments and economics
+----------------------
+:mod:`retail_lift.uplift.economics` (the segment rule and the per-customer arithmetic of targeting).
 
-    persuadable      u >= t_u                 the promotion makes a purchase likelier
-    do_not_disturb   u <= -t_u                the promotion makes a purchase less likely
-    sure_thing       |u| < t_u and p0 >= t_p  buys anyway
-    lost_cause       |u| < t_u and p0 <  t_p  does not buy either way
-
-Each segment's row gives its size, share of the scored customers, its sum of predicted uplift
-(``predicted_incremental_conversions``) and that sum's share of the arm's total (shares add up to 1;
-a do-not-disturb share is negative).
-
-Economics (``incremental_roi``)
--------------------------------
-The per-customer arithmetic of :func:`retail_lift.campaign.targeting.expected_economics` with
-``p = predicted_treated_probability``, ``baseline_probability = predicted_control_probability``, the
-arm's ``discount_rate`` ``d`` and ``contact_cost`` ``c`` (from ``promotions``), the gross
-``margin_rate`` ``m`` and the order value at full price ``v`` = mean revenue in the attribution window
-of the experiment's converting control exposures (no discount in control)::
-
-    expected_incremental_conversions = sum(p - p0)
-    expected_incremental_revenue     = sum(p * v * (1 - d) - p0 * v)
-    expected_discount_cost           = sum(p * v * d)        paid on every treated purchase
-    expected_contact_cost            = n * c
-    expected_incremental_margin      = sum((p - p0) * v * m) - discount cost - contact cost
-
-Strategies: ``uplift`` targets the top ``k`` share of customers by predicted uplift, ``propensity`` the
-top ``k`` by predicted treated probability (the classic "likely buyers" list, which also picks sure
-things that buy anyway and collect the discount), ``everyone`` all customers (``k = 1``).
+Modules
+-------
+Features: :mod:`retail_lift.uplift.features`; learner selection: :mod:`retail_lift.uplift.selection`;
+segments and economics: :mod:`retail_lift.uplift.economics`; this module: the cross-fitting, the placebo
+and the scoring. ``ml_uplift_run``'s table (the five tables stacked, typed for the warehouse) and its
+config are :mod:`retail_lift.tables.uplift`'s.
 
 Evaluation on simulated data
 ----------------------------
 :func:`retail_lift.evaluation.uplift.evaluate_uplift_against_truth` and
 :func:`~retail_lift.evaluation.uplift.evaluate_targeting_against_truth` compare the outputs with the
-simulated world's known effects; they live in the evaluation layer, and nothing in this module can see
-the truth (``make lint``). The helpers they share with this module (:func:`require_columns`,
-:func:`safe_score`, :func:`typed_table`, :func:`promotion_terms`, :func:`economics_rows`,
-:func:`top_k_mask`, :func:`input_frame`) are public for that reason.
+simulated world's known effects; they live in the evaluation layer, and nothing in the family can see
+the truth (``make lint``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -168,168 +136,68 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from retail_lift.campaign.targeting import expected_economics
 from retail_lift.experiments.srm import srm_test
-from retail_lift.uplift.base import (
-    BASE_FAMILIES,
-    inner_cv_select,
-    linear_regressor,
-    logistic_outcome_learner,
+from retail_lift.uplift.economics import (
+    ROI_COLUMNS,
+    SEGMENT_COLUMNS,
+    _roi_table,
+    _segment_table,
+    assign_segments,
 )
-from retail_lift.uplift.metrics import (
-    qini_auc_score,
-    uplift_at_k,
-    uplift_auc_score,
+from retail_lift.uplift.features import (
+    FEATURES,
+    _check_extra_features,
+    _feature_levels,
+    _feature_matrix,
+    input_frame,
+    require_columns,
 )
-from retail_lift.uplift.slearner import SLearner
-from retail_lift.uplift.tlearner import TLearner
-from retail_lift.uplift.xlearner import XLearner
+from retail_lift.uplift.metrics import qini_auc_score, safe_score, uplift_at_k, uplift_auc_score
+from retail_lift.uplift.selection import (
+    BASE_LEARNERS,
+    LEARNERS,
+    _control_probability,
+    _fit_learner,
+    _majority_choice,
+    _make_learner,
+    _mean_inner_scores,
+    select_uplift_learner,
+)
 
 __all__ = [
-    "BASE_LEARNERS",
-    "CATEGORICAL_FEATURES",
-    "NUMERIC_FEATURES",
-    "SEGMENTS",
-    "STRATEGIES",
-    "SelectedLearner",
+    "HOLDOUT_COLUMNS",
+    "METRIC_COLUMNS",
+    "SCORE_COLUMNS",
+    "THREADED_FIT_MIN_ROWS",
     "UpliftResult",
-    "build_features",
-    "select_uplift_learner",
-    "logistic_outcome_learner",
-    "srm_experiments",
-    "assign_segments",
     "fit_score_uplift",
-    "uplift_run_table",
+    "srm_experiments",
 ]
 
-CATEGORICAL_FEATURES = ("age_band", "gender", "region", "acquisition_channel", "device_preference")
-NUMERIC_FEATURES = (
-    "follows_page", "heard_of_shop", "tenure_days",
-    "orders_before", "orders_30d", "orders_90d", "revenue_before", "revenue_30d", "revenue_90d",
-    "discounted_order_share", "days_since_last_order",
-    "sessions_30d", "sessions_90d", "views_30d", "views_90d", "carts_30d", "carts_90d",
-    "days_since_last_visit",
-)
-_LOG_FEATURES = (
-    "orders_before", "orders_30d", "orders_90d", "revenue_before", "revenue_30d", "revenue_90d",
-    "sessions_30d", "sessions_90d", "views_30d", "views_90d", "carts_30d", "carts_90d",
-)
-_RECENCY_FEATURES = ("days_since_last_order", "days_since_last_visit")
-#: Recency features (days since the last order / visit) are capped here; "never" is the cap.
-RECENCY_CAP_DAYS = 365.0
-
-SEGMENTS = ("persuadable", "sure_thing", "lost_cause", "do_not_disturb")
-STRATEGIES = ("uplift", "propensity", "everyone")
-LEARNERS = ("t", "x", "s")
-
 _TRAINING_COLUMNS = ("exposure_id", "experiment_id", "customer_id", "variant", "is_control", "is_converted")
-
-
-# ----------------------------------------------------------------------------------------------
-# result container
-# ----------------------------------------------------------------------------------------------
-
 
 SCORE_COLUMNS = [
     "customer_id", "promotion_id", "experiment_id", "learner", "base_learner", "predicted_uplift",
     "predicted_control_probability", "predicted_treated_probability", "uplift_rank", "propensity_rank",
     "segment",
 ]
+
 HOLDOUT_COLUMNS = [
     "exposure_id", "promotion_id", "customer_id", "experiment_id", "variant", "is_treated", "is_converted",
     "revenue", "learner", "base_learner", "fold", "predicted_uplift", "predicted_control_probability",
 ]
+
 METRIC_COLUMNS = [
     "experiment_id", "promotion_id", "learner", "base_learner", "metric_name", "metric_value", "is_selected_learner",
     "note",
 ]
-SEGMENT_COLUMNS = [
-    "promotion_id", "experiment_id", "segment", "customers", "share_of_customers",
-    "predicted_incremental_conversions", "share_of_predicted_incremental_conversions",
-    "mean_predicted_uplift", "mean_predicted_control_probability", "uplift_threshold",
-    "control_probability_threshold",
-]
-EVALUATION_COLUMNS = [
-    "experiment_id", "promotion_id", "learner", "evaluation_method", "n_treated", "n_control", "model_qini",
-    "oracle_qini",
-    "qini_oracle_ratio", "ratio_ci_low", "ratio_ci_high", "true_gain_ratio", "pearson_correlation",
-    "spearman_correlation", "mean_predicted_uplift", "mean_true_uplift", "target_ratio", "meets_target",
-]
-TARGETING_COLUMNS = [
-    "promotion_id", "experiment_id", "strategy", "k_fraction", "customers_targeted",
-    "true_incremental_conversions", "true_incremental_revenue", "true_discount_cost", "true_contact_cost",
-    "true_incremental_margin", "discount_rate", "contact_cost", "margin_rate", "margin_vs_propensity",
-    "expected_incremental_conversions", "expected_incremental_margin",
-]
-ROI_COLUMNS = [
-    "promotion_id", "experiment_id", "strategy", "k_fraction", "customers_targeted",
-    "expected_incremental_conversions", "expected_incremental_revenue", "expected_discount_cost",
-    "expected_contact_cost", "expected_incremental_margin", "value_per_conversion", "discount_rate",
-    "contact_cost", "margin_rate",
-]
-
-#: Column types of the long table of :meth:`UpliftResult.to_long` (pandas nullable dtypes).
-_LONG_TYPES = {
-    "table_name": "string", "customer_id": "string", "exposure_id": "string", "promotion_id": "string",
-    "experiment_id": "string", "variant": "string", "learner": "string", "base_learner": "string",
-    "segment": "string",
-    "evaluation_method": "string", "fold": "Int64",
-    "strategy": "string", "metric_name": "string", "note": "string",
-    "is_treated": "boolean", "is_converted": "boolean", "is_selected_learner": "boolean",
-    "uplift_rank": "Int64", "propensity_rank": "Int64", "customers": "Int64", "customers_targeted": "Int64",
-    "n_treated": "Int64", "n_control": "Int64", "meets_target": "boolean",
-}
-
-
-def _arrow_types() -> dict:
-    import pyarrow as pa
-
-    return {"string": pa.string(), "Int64": pa.int64(), "boolean": pa.bool_(), "float64": pa.float64()}
-
-
-class _LazyArrowTypes(dict):
-    def __missing__(self, key):
-        self.update(_arrow_types())
-        return dict.__getitem__(self, key)
-
-
-_ARROW_TYPES = _LazyArrowTypes()
-
-
-def _arrow_column(s: pd.Series, dtype: str, arrow_type):
-    """One column of :meth:`UpliftResult.to_arrow`: the values :func:`typed_table` gives, as Arrow (NaN -> null)."""
-    import pyarrow as pa
-
-    if dtype == "float64":
-        values = s.to_numpy() if s.dtype == np.float64 else \
-            pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
-        return pa.array(values, type=arrow_type, from_pandas=True)
-    if dtype == "string" and s.dtype == object:
-        try:  # str values (and None / NaN) convert as they are; anything else as typed_table converts it
-            return pa.array(s.to_numpy(), type=arrow_type, from_pandas=True)
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            pass
-    return pa.array(s.astype(dtype), type=arrow_type, from_pandas=True)
-
-
-def typed_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns cast to the nullable types of :data:`_LONG_TYPES` (float64 otherwise), so that an empty
-    table still has typed columns when a dbt model writes it."""
-    out = df.copy()
-    for col in out.columns:
-        dtype = _LONG_TYPES.get(col, "float64")
-        if dtype == "float64":
-            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-        elif dtype == "string":
-            out[col] = out[col].astype("string")
-        else:
-            out[col] = out[col].astype(dtype)
-    return out
 
 
 @dataclass(frozen=True)
 class UpliftResult:
-    """The five output tables of :func:`fit_score_uplift` (columns: the ``*_COLUMNS`` lists)."""
+    """The five output tables of :func:`fit_score_uplift` (columns: the ``*_COLUMNS`` lists); stacked into
+    ``ml_uplift_run``'s one table by :func:`retail_lift.tables.uplift.long_table` /
+    :func:`~retail_lift.tables.uplift.arrow_table`."""
 
     scores: pd.DataFrame
     holdout_predictions: pd.DataFrame
@@ -338,197 +206,6 @@ class UpliftResult:
     incremental_roi: pd.DataFrame
 
     TABLES = ("scores", "holdout_predictions", "metrics", "segments", "incremental_roi")
-
-    def to_long(self) -> pd.DataFrame:
-        """All five tables stacked into one, with a ``table_name`` column and the union of their columns.
-
-        A dbt Python model returns one table; ``ml_uplift_run`` returns this one and SQL models select
-        each table back out of it (``where table_name = 'scores'``), so the learners are trained once.
-        Columns a table does not have are NULL in its rows.
-        """
-        columns = ["table_name"]
-        for name in self.TABLES:
-            columns += [c for c in getattr(self, name).columns if c not in columns]
-        parts = []
-        for name in self.TABLES:
-            part = getattr(self, name).copy()
-            part.insert(0, "table_name", name)
-            parts.append(part.reindex(columns=columns))
-        return typed_table(pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True))
-
-    def to_arrow(self):
-        """:meth:`to_long` as a ``pyarrow.Table`` (same columns, same types; NaN and missing values are
-        nulls, as when the warehouse reads the pandas table), built table by table and column by column,
-        without the wide intermediate pandas frames of :meth:`to_long` (the ``scores`` table has one row
-        per customer x arm)."""
-        import pyarrow as pa
-
-        columns = ["table_name"]
-        for name in self.TABLES:
-            columns += [c for c in getattr(self, name).columns if c not in columns]
-        schema = pa.schema([(c, _ARROW_TYPES[_LONG_TYPES.get(c, "float64")]) for c in columns])
-        parts = []
-        for name in self.TABLES:
-            df = getattr(self, name)
-            n = len(df)
-            if not n:
-                continue
-            arrays = []
-            for col, field in zip(columns, schema, strict=True):
-                if col == "table_name":
-                    arrays.append(pa.array(np.full(n, name, dtype=object), type=field.type))
-                elif col not in df.columns:
-                    arrays.append(pa.nulls(n, type=field.type))
-                else:
-                    arrays.append(_arrow_column(df[col], _LONG_TYPES.get(col, "float64"), field.type))
-            parts.append(pa.Table.from_arrays(arrays, schema=schema))
-        return pa.concat_tables(parts) if parts else schema.empty_table()
-
-
-# ----------------------------------------------------------------------------------------------
-# inputs
-# ----------------------------------------------------------------------------------------------
-
-
-def require_columns(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
-
-
-def _category_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """``(codes, categories)`` of a column read as strings (``astype("string")``): ``categories`` are the
-    distinct non-null values as str, ``codes`` index them (-1 = NULL). A categorical column (the Arrow
-    dictionary path) is read through its codes, without a string per row."""
-    cat = s.array if isinstance(s.dtype, pd.CategoricalDtype) else pd.Categorical(s)
-    names = [str(c) for c in cat.categories]
-    uniq = sorted(set(names))
-    if len(uniq) == len(names) and uniq == names:
-        return np.asarray(cat.codes, dtype=np.int64), names
-    remap = np.array([uniq.index(n) for n in names] + [-1], dtype=np.int64)  # categories equal as str
-    return remap[np.asarray(cat.codes, dtype=np.int64)], uniq
-
-
-def _feature_levels(*frames: pd.DataFrame) -> dict[str, list[str]]:
-    """The sorted levels of every categorical feature over ``frames`` (as :func:`build_features`)."""
-    levels = {}
-    for col in CATEGORICAL_FEATURES:
-        seen: set = set()
-        for frame in frames:
-            seen.update(_category_codes(frame[col])[1])
-        levels[col] = sorted(seen)
-    return levels
-
-
-def _feature_names(levels: Mapping[str, list[str]], extra: Sequence[str] = ()) -> list[str]:
-    return (list(NUMERIC_FEATURES) + [f"{col}={lv}" for col in CATEGORICAL_FEATURES for lv in levels[col]]
-            + list(extra))
-
-
-def _check_extra_features(extra_features: Sequence[str]) -> tuple[str, ...]:
-    """``extra_features`` as a tuple of distinct column names that are not already features."""
-    if isinstance(extra_features, str):
-        raise ValueError(f"extra_features must be a sequence of column names, got the string {extra_features!r}")
-    extra = tuple(str(c) for c in extra_features)
-    clash = sorted(set(extra) & set(FEATURES))
-    if clash:
-        raise ValueError(f"extra_features {', '.join(clash)} are already features of the model "
-                         "(CATEGORICAL_FEATURES / NUMERIC_FEATURES)")
-    repeated = sorted({c for c in extra if extra.count(c) > 1})
-    if repeated:
-        raise ValueError(f"extra_features names {', '.join(repeated)} more than once")
-    return extra
-
-
-def _feature_matrix(frame: pd.DataFrame, levels: Mapping[str, list[str]], extra: Sequence[str] = (),
-                    name: str = "frame") -> np.ndarray:
-    """The float model matrix of ``frame`` (columns :func:`_feature_names`), filled column by column."""
-    n = len(frame)
-    # column-major, like the matrix of the consolidated DataFrame of build_features: the BLAS products of
-    # the learners then add in the same order, so the scores do not change in the last bit
-    out = np.zeros((n, len(_feature_names(levels, extra))), dtype=float, order="F")
-    for j, col in enumerate(NUMERIC_FEATURES):
-        v = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
-        if col in _RECENCY_FEATURES:
-            v = np.clip(np.where(np.isnan(v), RECENCY_CAP_DAYS, v), 0.0, RECENCY_CAP_DAYS)
-        v = np.where(np.isnan(v), 0.0, v)
-        if col in _LOG_FEATURES:
-            v = np.log1p(np.clip(v, 0.0, None))
-        out[:, j] = v
-    j = len(NUMERIC_FEATURES)
-    for col in CATEGORICAL_FEATURES:
-        codes, names = _category_codes(frame[col])
-        position = {lv: i for i, lv in enumerate(levels[col])}
-        to_level = np.array([position[nm] for nm in names] + [-1], dtype=np.int64)[codes]
-        for i in range(len(levels[col])):
-            out[:, j + i] = to_level == i
-        j += len(levels[col])
-    for col in extra:
-        raw = frame[col]
-        v = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy()
-        bad = np.isnan(v) & raw.notna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name}: extra feature {col!r} is not numeric at row {i} ({raw.iloc[i]!r})")
-        out[:, j] = np.where(np.isnan(v), 0.0, v)
-        j += 1
-    return out
-
-
-def build_features(training: pd.DataFrame, scoring: pd.DataFrame,
-                   extra_features: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The model matrices of the training and scoring rows, encoded identically.
-
-    Reads only :data:`CATEGORICAL_FEATURES`, :data:`NUMERIC_FEATURES` and ``extra_features`` (numeric
-    columns appended as they are, NULL as 0; see the module docstring for the transformations);
-    returns two float DataFrames with the same columns, row order preserved.
-    """
-    extra = _check_extra_features(extra_features)
-    features = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES) + list(extra)
-    require_columns(training, "training", features)
-    require_columns(scoring, "scoring", features)
-    levels = _feature_levels(training, scoring)
-    names = _feature_names(levels, extra)
-    return tuple(pd.DataFrame(_feature_matrix(frame, levels, extra, label), columns=names)
-                 for frame, label in ((training, "training"), (scoring, "scoring")))
-
-
-FEATURES = list(CATEGORICAL_FEATURES) + list(NUMERIC_FEATURES)
-
-
-def input_frame(data, name: str, required: Sequence[str], optional: Sequence[str] = ()) -> pd.DataFrame:
-    """A pandas DataFrame from a DataFrame (as it is), an Arrow table or a DuckDB relation.
-
-    From Arrow / a relation only ``required`` and the present ``optional`` columns are read, one column at
-    a time, and the string columns of :data:`CATEGORICAL_FEATURES` become pandas categoricals (a code per
-    row instead of a Python string per row): at a million customers the full table as pandas objects
-    takes several GiB.
-    """
-    if isinstance(data, pd.DataFrame):
-        return data
-    import pyarrow as pa
-
-    if not isinstance(data, pa.Table):
-        if not hasattr(data, "to_arrow_table"):
-            raise ValueError(f"{name} must be a pandas DataFrame, a pyarrow Table or a DuckDB relation, "
-                             f"got {type(data).__name__}")
-        present = set(data.columns)
-        cols = [c for c in dict.fromkeys([*required, *optional]) if c in present]
-        if set(required) <= present:
-            data = data.select(*[f'"{c}"' for c in cols])
-        data = data.to_arrow_table()
-    missing = [c for c in required if c not in data.column_names]
-    if missing:
-        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}; found {', '.join(data.column_names)}")
-    out = {}
-    for col in dict.fromkeys([*required, *[c for c in optional if c in data.column_names]]):
-        arr = data.column(col)
-        if col in CATEGORICAL_FEATURES and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-            arr = arr.dictionary_encode()
-        out[col] = arr.to_pandas()
-    return pd.DataFrame(out)
 
 
 def srm_experiments(srm: pd.DataFrame | None, threshold: float = 0.001) -> dict[str, float]:
@@ -554,172 +231,6 @@ def srm_experiments(srm: pd.DataFrame | None, threshold: float = 0.001) -> dict[
         if res.is_srm:
             flagged[str(exp_id)] = float(res.p_value)
     return flagged
-
-
-def _number_or_zero(value) -> float:
-    """A finite float, or 0 for a missing / NULL / NaN value."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return value if np.isfinite(value) else 0.0
-
-
-def promotion_terms(promotions: Mapping | pd.DataFrame | None, arm: str) -> tuple[float, float]:
-    """``(discount_rate, contact_cost)`` of ``arm``; 0 for an arm (or a value) that is not given."""
-    if promotions is None:
-        return 0.0, 0.0
-    if isinstance(promotions, pd.DataFrame):
-        require_columns(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
-        row = promotions[promotions["promotion_id"] == arm]
-        if row.empty:
-            return 0.0, 0.0
-        return _number_or_zero(row["discount_rate"].iloc[0]), _number_or_zero(row["contact_cost"].iloc[0])
-    terms = promotions.get(arm) or {}
-    return _number_or_zero(terms.get("discount_rate")), _number_or_zero(terms.get("contact_cost"))
-
-
-# ----------------------------------------------------------------------------------------------
-# learners
-# ----------------------------------------------------------------------------------------------
-
-
-def default_effect_learner():
-    """The X-learner's stage-2 effect model of the logistic family: standardised ridge, penalty by cross-validation."""
-    return linear_regressor()
-
-
-#: Outcome-model families of :func:`fit_score_uplift` (``base_learner``; ``"auto"`` chooses among them).
-BASE_LEARNERS = BASE_FAMILIES
-
-
-def _make_learner(kind: str, control: str, propensity: dict, random_state, base_learner: str = "boosting"):
-    """One meta-learner of ``kind`` (t, x, s) with the outcome models of the family ``base_learner`` forced (no
-    inner selection: the pipeline selects itself, see :func:`_select`); the X-learner's effect models are
-    always the standardised ridge (:func:`default_effect_learner`)."""
-    if kind == "t":
-        return TLearner(learner=base_learner, control_name=control, random_state=random_state)
-    if kind == "x":
-        return XLearner(outcome_learner=base_learner, effect_learner=default_effect_learner(),
-                        propensity=dict(propensity), control_name=control, random_state=random_state)
-    return SLearner(learner=base_learner, control_name=control, random_state=random_state)
-
-
-def _candidates(learner: str, base_learner: str) -> list[tuple[str, str]]:
-    """The (kind, family) pairs compared by the nested selection, in tie-break order."""
-    kinds = ["x", "t"] if learner == "auto" else [learner]
-    families = list(BASE_FAMILIES) if base_learner == "auto" else [base_learner]
-    return [(k, f) for f in families for k in kinds]
-
-
-def _complexity(kind: str, family: str) -> int:
-    """Order of the one-standard-error rule of the selection, simplest first: the T-learner (two outcome
-    models) before the X-learner (a second, effect-model stage) before the S-learner, logistic before
-    boosting: t_logistic, x_logistic, s_logistic, t_boosting, x_boosting, s_boosting."""
-    return 3 * BASE_FAMILIES.index(family) + "txs".index(kind)
-
-
-def _select(candidates, X, labels, y, rows, control, arms, inner_folds, random_state,
-            n_bootstrap: int = 100) -> tuple[tuple, dict]:
-    """The (kind, family) with the best inner cross-validated Qini on ``rows`` only, and every candidate's
-    inner cross-validated Qini (:func:`retail_lift.uplift.base.inner_cv_select`; one candidate: no selection)."""
-    if len(candidates) == 1:
-        return candidates[0], {}
-    lab = labels[rows]
-    prop = {arm: float((lab == arm).sum() / max(1, (lab == arm).sum() + (lab == control).sum())) for arm in arms}
-
-    def factory(kind, family):
-        return lambda: _make_learner(kind, control, prop, random_state, family)
-
-    sel = inner_cv_select({c: factory(*c) for c in candidates}, X[rows], lab, y[rows], control,
-                          n_folds=inner_folds, random_state=random_state,
-                          complexity={c: _complexity(*c) for c in candidates}, n_bootstrap=n_bootstrap)
-    return sel.best, dict(sel.scores)
-
-
-@dataclass(frozen=True)
-class SelectedLearner:
-    """The learner :func:`select_uplift_learner` chose and fitted: ``kind`` (t, x, s), ``base_learner`` (the
-    outcome-model family), the fitted ``model`` and ``inner_scores`` ((kind, family) -> inner cross-validated Qini;
-    empty when there was a single candidate)."""
-
-    kind: str
-    base_learner: str
-    model: object
-    inner_scores: dict
-
-
-def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_learner: str = "auto",
-                          inner_folds: int = 3, random_state: int | None = 0, rows=None,
-                          n_bootstrap: int = 100) -> SelectedLearner:
-    """The warehouse's learner on the given rows: choose (kind, family) by inner cross-validated Qini on
-    ``rows`` only, then fit it on those rows.
-
-    This is what :func:`fit_score_uplift` does in every cross-fitting training part (nested selection;
-    the scoring learner is then the folds' majority choice refitted on all exposures): the candidates are
-    the X- and the T-learner
-    (``learner="auto"``, else the one given) with L2-logistic and gradient-boosted outcome models
-    (``base_learner="auto"``, else the one given); the X-learner's effect models are the standardised
-    ridge and its propensity the known share of the arm in ``rows``.
-
-    Args:
-        X: 2-D float feature matrix; labels: arm label per row; y: 0/1 outcome; control: the control label.
-        learner, base_learner: as in :func:`fit_score_uplift`.
-        inner_folds: folds of the inner cross-validation (>= 2).
-        random_state: seed of the inner folds and the learners.
-        rows: row indices to use (default all).
-        n_bootstrap: paired bootstrap resamples of the inner out-of-fold predictions for the standard error
-            of the selection rule (:func:`retail_lift.uplift.base.inner_cv_select`).
-    """
-    X = np.asarray(X, dtype=float)
-    labels = np.asarray(labels).astype(str)
-    y = np.asarray(y).astype(int)
-    control = str(control)
-    rows = np.arange(labels.size) if rows is None else np.asarray(rows)
-    if learner != "auto" and learner not in LEARNERS:
-        raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {learner!r}")
-    if base_learner != "auto" and base_learner not in BASE_LEARNERS:
-        raise ValueError(f"base_learner must be 'auto' or one of {list(BASE_LEARNERS)}, got {base_learner!r}")
-    lab = labels[rows]
-    arms = sorted(set(lab.tolist()) - {control})
-    (kind, family), scores = _select(_candidates(learner, base_learner), X, labels, y, rows, control, arms,
-                                     inner_folds, random_state, n_bootstrap)
-    model = _fit_learner((kind, family), X, labels, y, control, rows, random_state)
-    return SelectedLearner(kind, family, model, scores)
-
-
-def _majority_choice(choices: Sequence[tuple[str, str]]) -> tuple[str, str]:
-    """The (kind, family) chosen by most folds; a tie goes to the simpler (:func:`_complexity`)."""
-    counts: dict = {}
-    for c in choices:
-        counts[c] = counts.get(c, 0) + 1
-    return min(counts, key=lambda c: (-counts[c], _complexity(*c)))
-
-
-def _mean_inner_scores(per_fold: Sequence[Mapping]) -> dict:
-    """Every candidate's inner cross-validated Qini averaged over the folds (NaN scores left out)."""
-    out = {}
-    for key in dict.fromkeys(k for scores in per_fold for k in scores):
-        values = [float(s[key]) for s in per_fold if key in s and np.isfinite(s[key])]
-        out[key] = float(np.mean(values)) if values else float("nan")
-    return out
-
-
-def _fit_learner(choice: tuple[str, str], X, labels, y, control: str, rows, random_state):
-    """The meta-learner ``choice`` = (kind, family) fitted on ``rows`` (no selection), with the known arm shares
-    of ``rows`` as the X-learner's propensity."""
-    lab = labels[rows]
-    arms = sorted(set(lab.tolist()) - {control})
-    prop = {arm: float((lab == arm).sum() / ((lab == arm).sum() + (lab == control).sum())) for arm in arms}
-    return _make_learner(choice[0], control, prop, random_state, choice[1]).fit(X[rows], lab, y[rows])
-
-
-def _control_probability(learner, X: np.ndarray, arm) -> np.ndarray:
-    """``P(convert | x, control)`` from the learner's control-outcome model."""
-    if isinstance(learner, SLearner):
-        model = learner.models_[arm]
-        return learner._predict_outcome(model, np.hstack([np.zeros((X.shape[0], 1)), X]))
-    return learner._predict_outcome(learner.control_model_, X)
 
 
 def _fittable_arms(labels: np.ndarray, y: np.ndarray, control: str, arms: list,
@@ -882,13 +393,6 @@ def _with_threads(n: int, fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-def safe_score(fn, *args, **kwargs) -> float:
-    try:
-        return float(fn(*args, **kwargs))
-    except ValueError:
-        return float("nan")
-
-
 def _cross_fit_folds(n: int, labels: np.ndarray, y: np.ndarray, n_folds: int, random_state) -> np.ndarray:
     """Fold number (0 .. n_folds - 1) of each row, stratified by variant and outcome where possible."""
     from sklearn.model_selection import KFold, StratifiedKFold
@@ -916,102 +420,6 @@ def _split(n: int, labels: np.ndarray, y: np.ndarray, holdout: float, random_sta
         except ValueError:
             continue
     raise ValueError(f"cannot split {n} rows into a training part and a holdout of {holdout}")  # pragma: no cover
-
-
-# ----------------------------------------------------------------------------------------------
-# segments and economics
-# ----------------------------------------------------------------------------------------------
-
-
-def assign_segments(uplift, control_probability, uplift_threshold: float,
-                    control_probability_threshold: float) -> np.ndarray:
-    """Segment label per row (see the module docstring); NaN inputs count as 0."""
-    u = np.nan_to_num(np.asarray(uplift, dtype=float))
-    p0 = np.nan_to_num(np.asarray(control_probability, dtype=float))
-    return np.select(
-        [u >= uplift_threshold, u <= -uplift_threshold, p0 >= control_probability_threshold],
-        ["persuadable", "do_not_disturb", "sure_thing"],
-        "lost_cause",
-    )
-
-
-def _segment_table(scores: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
-    rows = []
-    for (arm, exp_id), g in scores.groupby(["promotion_id", "experiment_id"], sort=True):
-        total_n, total_u = len(g), float(g["predicted_uplift"].sum())
-        for seg in SEGMENTS:
-            s = g[g["segment"] == seg]
-            inc = float(s["predicted_uplift"].sum())
-            rows.append({
-                "promotion_id": arm, "experiment_id": exp_id, "segment": seg, "customers": len(s),
-                "share_of_customers": len(s) / total_n if total_n else np.nan,
-                "predicted_incremental_conversions": inc,
-                "share_of_predicted_incremental_conversions": inc / total_u if total_u != 0 else np.nan,
-                "mean_predicted_uplift": float(s["predicted_uplift"].mean()) if len(s) else np.nan,
-                "mean_predicted_control_probability":
-                    float(s["predicted_control_probability"].mean()) if len(s) else np.nan,
-                "uplift_threshold": thresholds[arm][0], "control_probability_threshold": thresholds[arm][1],
-            })
-    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
-
-
-def top_k_mask(score: np.ndarray, ids: np.ndarray, k: float) -> np.ndarray:
-    """The first ``ceil(k * n)`` rows by decreasing score (ties by id), as a boolean mask."""
-    n = score.size
-    size = n if k >= 1 else int(math.ceil(k * n))
-    order = np.lexsort((ids, -np.nan_to_num(score, nan=-np.inf)))
-    mask = np.zeros(n, dtype=bool)
-    mask[order[:size]] = True
-    return mask
-
-
-def economics_rows(p1, p0, ids, rank_scores: dict, *, v, d, c, m, k_fractions) -> list[dict]:
-    """Summed economics of every strategy x k for one arm (shared by the model and the evaluation)."""
-    econ = expected_economics(np.clip(p1, 0, 1), v, d, contact_cost=c, margin_rate=m,
-                              baseline_probability=np.clip(p0, 0, 1))
-    rows = []
-    for strategy, score in rank_scores.items():
-        ks = [1.0] if strategy == "everyone" else list(k_fractions)
-        for k in ks:
-            mask = np.ones(len(ids), dtype=bool) if strategy == "everyone" else top_k_mask(score, ids, k)
-            sel = econ[mask]
-            n_sel = int(mask.sum())
-            rows.append({
-                "strategy": strategy, "k_fraction": float(k), "customers_targeted": n_sel,
-                "incremental_conversions": float(sel["expected_conversions"].sum()),
-                "incremental_revenue": float(sel["expected_revenue"].sum()),
-                "discount_cost": float(sel["expected_discount_cost"].sum()),
-                "contact_cost_total": n_sel * c,
-                "incremental_margin": float(sel["expected_profit"].sum()),
-            })
-    return rows
-
-
-def _roi_table(scores: pd.DataFrame, values: dict, promotions, margin_rate: float, k_fractions) -> pd.DataFrame:
-    rows = []
-    for (arm, exp_id), g in scores.groupby(["promotion_id", "experiment_id"], sort=True):
-        d, c = promotion_terms(promotions, arm)
-        v = values.get(exp_id, 0.0)
-        p0 = g["predicted_control_probability"].to_numpy(float)
-        p1 = g["predicted_treated_probability"].to_numpy(float)
-        ids = g["customer_id"].astype(str).to_numpy()
-        ranks = {"uplift": g["predicted_uplift"].to_numpy(float), "propensity": p1, "everyone": p1}
-        for r in economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate, k_fractions=k_fractions):
-            rows.append({
-                "promotion_id": arm, "experiment_id": exp_id, "strategy": r["strategy"],
-                "k_fraction": r["k_fraction"], "customers_targeted": r["customers_targeted"],
-                "expected_incremental_conversions": r["incremental_conversions"],
-                "expected_incremental_revenue": r["incremental_revenue"],
-                "expected_discount_cost": r["discount_cost"], "expected_contact_cost": r["contact_cost_total"],
-                "expected_incremental_margin": r["incremental_margin"], "value_per_conversion": v,
-                "discount_rate": d, "contact_cost": c, "margin_rate": margin_rate,
-            })
-    return pd.DataFrame(rows, columns=ROI_COLUMNS)
-
-
-# ----------------------------------------------------------------------------------------------
-# the pipeline
-# ----------------------------------------------------------------------------------------------
 
 
 def _holdout_metrics(y, u, t, k_fractions) -> dict:
@@ -1063,7 +471,7 @@ def fit_score_uplift(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one keyword per
         learner: ``"auto"`` (the X- and the T-learner are candidates of the nested selection, see the
             module docstring), or one of ``"t"``, ``"x"``, ``"s"`` to force the kind.
         base_learner: the outcome-model family: ``"auto"`` (``"logistic"`` and ``"boosting"`` are
-            candidates of the nested selection), ``"logistic"`` (:func:`logistic_outcome_learner`) or
+            candidates of the nested selection), ``"logistic"`` (:func:`~.base.logistic_outcome_learner`) or
             ``"boosting"`` (:func:`retail_lift.uplift.default_classifier`) to force it. The X-learner's
             effect models are ridge either way.
         n_folds: cross-fitting folds (an int >= 2): every exposure of an experiment gets an out-of-fold
@@ -1425,33 +833,3 @@ def _rank_within(scores: pd.DataFrame, column: str) -> np.ndarray:
         r[order] = np.arange(1, len(sub) + 1)
         ranks[scores.index.get_indexer(idx)] = r
     return ranks
-
-
-def uplift_run_table(
-    training: pd.DataFrame,
-    scoring: pd.DataFrame,
-    srm: pd.DataFrame | None = None,
-    promotions: pd.DataFrame | Mapping | None = None,
-    *,
-    as_arrow: bool = False,
-    **kwargs,
-) -> pd.DataFrame:
-    """:func:`fit_score_uplift` as one long table (:meth:`UpliftResult.to_long`), for ``ml_uplift_run``.
-
-    ``training`` / ``scoring`` may be Arrow tables or DuckDB relations (see :func:`fit_score_uplift`);
-    ``as_arrow=True`` returns the same table as a ``pyarrow.Table`` (:meth:`UpliftResult.to_arrow`),
-    which ``ml_uplift_run`` hands to the warehouse without a wide pandas copy.
-
-    ``promotions`` may be the promotions table (``promotion_id``, ``discount_rate``, ``contact_cost``);
-    it is turned into the dict :func:`fit_score_uplift` takes. Other keyword arguments are passed on
-    (``k_fractions`` may be a list).
-    """
-    if isinstance(promotions, pd.DataFrame):
-        require_columns(promotions, "promotions", ["promotion_id", "discount_rate", "contact_cost"])
-        promotions = {str(r.promotion_id): {"discount_rate": _number_or_zero(r.discount_rate),
-                                            "contact_cost": _number_or_zero(r.contact_cost)}
-                      for r in promotions.itertuples(index=False)}
-    if "k_fractions" in kwargs and kwargs["k_fractions"] is not None:
-        kwargs["k_fractions"] = tuple(float(k) for k in kwargs["k_fractions"])
-    result = fit_score_uplift(training, scoring, srm=srm, promotions=promotions, **kwargs)
-    return result.to_arrow() if as_arrow else result.to_long()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retail_lift.uplift.pipeline import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from retail_lift.uplift.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 
 def one_arm_world(hidden: bool, n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

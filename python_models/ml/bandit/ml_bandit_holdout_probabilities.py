@@ -1,26 +1,23 @@
-"""Target probabilities of the logging policy and every candidate on the time holdout (retail_lift.bandit.publish)."""
+"""Target probabilities of the logging policy and every candidate on the time holdout
+(retail_lift.tables.bandit.ml_bandit_holdout_probabilities)."""
 
-from retail_lift.bandit.publish import (
-    LEDGER_COLUMNS,
-    empty_table,
-    has_enough_decisions,
-    holdout_probabilities,
-    published_arms,
-)
+from retail_lift.tables import from_settings
+from retail_lift.tables.bandit import BanditHoldoutProbabilitiesConfig, ml_bandit_holdout_probabilities
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    ledger = dbt.ref("fct_decision_ledger").project(", ".join(LEDGER_COLUMNS)).to_arrow_table().to_pandas()
-    promotions = dbt.ref("stg_shop__promotions").project("promotion_id, launched_at").to_arrow_table().to_pandas()
-    if not has_enough_decisions(ledger, int(dbt.config.get("min_settled_decisions"))):
-        return empty_table("holdout_probabilities")
-    arms = published_arms(promotions, ledger, ledger["data_ends_at"].max())
-    return holdout_probabilities(
-        ledger,
-        arms,
-        holdout_fraction=float(dbt.config.get("holdout_fraction")),
-        random_state=int(dbt.config.get("random_state")),
-        n_mc_draws=int(dbt.config.get("n_mc_draws")),
-        params=dbt.config.get("candidate_params") or None,
+    # the defaults live in BanditHoldoutProbabilitiesConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        BanditHoldoutProbabilitiesConfig, "ml_bandit_holdout_probabilities",
+        holdout_fraction=dbt.config.get("holdout_fraction"),
+        random_state=dbt.config.get("random_state"),
+        n_mc_draws=dbt.config.get("n_mc_draws"),
+        min_settled_decisions=dbt.config.get("min_settled_decisions"),
+        candidate_params=dbt.config.get("candidate_params"),
+    )
+    return ml_bandit_holdout_probabilities(
+        {"fct_decision_ledger": dbt.ref("fct_decision_ledger"),
+         "stg_shop__promotions": dbt.ref("stg_shop__promotions")},
+        config,
     )

@@ -1,4 +1,4 @@
-"""A small warehouse for the decision API: ml.ml_bandit_published_policy built by the publish helpers
+"""A small warehouse for the decision API: ml.ml_bandit_published_policy built by the table layer's helpers
 from a simulated ledger (no dbt), plus the marts.fct_decision_ledger columns the API reads."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from retail_lift.bandit.publish import published_arms, published_policies
 from retail_lift.evaluation.bandit_simulation import simulate_ledger
+from retail_lift.tables.bandit import published_arms, published_policies
 
 CTX = {"age_band": "25-34", "device": "mobile", "acquisition_channel": "facebook", "follows_page": 1,
        "heard_of_shop": 0, "orders_90d": 2, "days_since_last_order": 12.5, "views_30d": 7, "hour": 19}

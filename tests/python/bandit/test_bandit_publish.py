@@ -15,22 +15,20 @@ from retail_lift.bandit import BasePolicy
 from retail_lift.bandit.cli import decide_command
 from retail_lift.bandit.context import ContextEncoder, parse_contexts
 from retail_lift.bandit.pipeline import CANDIDATE_NAMES, ledger_arrays, policy_inputs, time_split
-from retail_lift.bandit.publish import (
+from retail_lift.bandit.publish import NoServablePolicyError, PublishedPolicy, load_published_policy
+from retail_lift.evaluation.bandit_simulation import simulate_ledger
+from retail_lift.evaluation.cli import simulate_command
+from retail_lift.tables.bandit import (
     SCHEMAS,
-    NoServablePolicyError,
-    PublishedPolicy,
     customer_probabilities,
     empty_table,
     has_enough_decisions,
     holdout_probabilities,
     latest_contexts,
-    load_published_policy,
     policy_evaluation,
     published_arms,
     published_policies,
 )
-from retail_lift.evaluation.bandit_simulation import simulate_ledger
-from retail_lift.evaluation.cli import simulate_command
 
 CTX = {"age_band": "25-34", "device": "mobile", "acquisition_channel": "facebook", "follows_page": 1,
        "heard_of_shop": 0, "orders_90d": 2, "days_since_last_order": 12.5, "views_30d": 7, "hour": 19}

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from synthetic_uplift import one_arm_world
 
-from retail_lift.uplift.pipeline import build_features, fit_score_uplift
+from retail_lift.uplift.features import build_features
+from retail_lift.uplift.pipeline import fit_score_uplift
 
 BENCH = Path(__file__).resolve().parents[3] / "bench"
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from retail_lift.spark import score
-from retail_lift.uplift.pipeline import input_frame
+from retail_lift.uplift.features import input_frame
 
 
 class _FakeSparkFrame:

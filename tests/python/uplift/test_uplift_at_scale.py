@@ -16,15 +16,9 @@ import pytest
 from test_uplift_pipeline import PROMOTIONS, _arm_effects, _world
 
 from retail_lift.evaluation.uplift import evaluate_targeting_against_truth
-from retail_lift.uplift.pipeline import (
-    CATEGORICAL_FEATURES,
-    SCORE_COLUMNS,
-    UpliftResult,
-    _rank_within,
-    build_features,
-    fit_score_uplift,
-    uplift_run_table,
-)
+from retail_lift.tables.uplift import arrow_table, long_table, uplift_run_table
+from retail_lift.uplift.features import CATEGORICAL_FEATURES, build_features
+from retail_lift.uplift.pipeline import SCORE_COLUMNS, UpliftResult, _rank_within, fit_score_uplift
 
 pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
 
@@ -98,11 +92,11 @@ def test_features_from_codes_equal_features_from_strings(inputs):
 
 
 def test_long_arrow_table_equals_long_pandas_table_in_the_warehouse(inputs, plain):
-    """``to_arrow`` and ``to_long`` make the same warehouse table (types, NULLs for NaN, values)."""
+    """``arrow_table`` and ``long_table`` make the same warehouse table (types, NULLs for NaN, values)."""
     training, scoring = inputs
     con = duckdb.connect()
-    long = plain.to_long()
-    arrow = plain.to_arrow()
+    long = long_table(plain)
+    arrow = arrow_table(plain)
     assert arrow.column_names == list(long.columns) and arrow.num_rows == len(long)
     con.execute("create table a as select * from long")
     con.execute("create table b as select * from arrow")

@@ -18,21 +18,16 @@ import pandas as pd
 import pytest
 
 from retail_lift.evaluation.uplift import evaluate_targeting_against_truth, evaluate_uplift_against_truth
+from retail_lift.tables.uplift import long_table, uplift_run_table
+from retail_lift.uplift.economics import ROI_COLUMNS, SEGMENT_COLUMNS, SEGMENTS, assign_segments
+from retail_lift.uplift.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, build_features
 from retail_lift.uplift.pipeline import (
-    CATEGORICAL_FEATURES,
     HOLDOUT_COLUMNS,
     METRIC_COLUMNS,
-    NUMERIC_FEATURES,
-    ROI_COLUMNS,
     SCORE_COLUMNS,
-    SEGMENT_COLUMNS,
-    SEGMENTS,
     UpliftResult,
-    assign_segments,
-    build_features,
     fit_score_uplift,
     srm_experiments,
-    uplift_run_table,
 )
 
 pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
@@ -347,7 +342,7 @@ def test_roi_arithmetic_matches_the_campaign_formulas(result):
 
 def test_predictions_are_out_of_fold(world, result):
     """Each fold's predictions come from a learner fitted on the other folds only."""
-    from retail_lift.uplift.pipeline import _make_learner, build_features
+    from retail_lift.uplift.selection import _make_learner
 
     _, training, scoring, _ = world
     exp = training[training["experiment_id"] == "exp_a"].drop(columns=["true_uplift", "kind"])
@@ -370,7 +365,7 @@ def test_logistic_base_learner(world):
     """``base_learner="logistic"``: linear outcome models, still finds the synthetic effect."""
     from sklearn.linear_model import LogisticRegression
 
-    from retail_lift.uplift.pipeline import _make_learner
+    from retail_lift.uplift.selection import _make_learner
 
     _, training, scoring, srm = world
     res = fit_score_uplift(training.drop(columns=["true_uplift", "kind"]), scoring, srm=srm,
@@ -426,7 +421,7 @@ def test_evaluation_of_a_perfect_ranking(world, result):
 
 
 def test_long_table_holds_every_table(result):
-    long = result.to_long()
+    long = long_table(result)
     assert long["table_name"].value_counts().to_dict() == {
         name: len(getattr(result, name)) for name in UpliftResult.TABLES if len(getattr(result, name))}
     back = long[long["table_name"] == "scores"][SCORE_COLUMNS].reset_index(drop=True)

@@ -16,7 +16,9 @@ from test_uplift_pipeline import PROMOTIONS, _world
 
 from retail_lift.uplift import SLearner, TLearner, XLearner, qini_auc_score
 from retail_lift.uplift.base import BASE_FAMILIES, inner_cv_select
-from retail_lift.uplift.pipeline import build_features, fit_score_uplift, select_uplift_learner
+from retail_lift.uplift.features import build_features
+from retail_lift.uplift.pipeline import fit_score_uplift
+from retail_lift.uplift.selection import select_uplift_learner
 
 FIXTURE = Path(__file__).parent / "fixtures" / "uplift_fixture.csv"
 pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
