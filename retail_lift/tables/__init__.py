@@ -14,8 +14,8 @@ model and takes
   today.
 
 The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
-families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``
-(docs/architecture.md, *Layers of the package*, lists the plan for the others).
+families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``predict``,
+``segments`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
 """
 
 from __future__ import annotations
@@ -24,11 +24,23 @@ import dataclasses
 from collections.abc import Mapping
 
 from retail_lift.tables._config import from_settings, read_relation
+from retail_lift.tables.predict import (
+    CategoryPropensityFitConfig,
+    FacebookAcquisitionFitConfig,
+    PurchasePropensityFairnessConfig,
+    PurchasePropensityFitConfig,
+    ReturningCustomerFitConfig,
+)
 from retail_lift.tables.segments import CustomerSegmentsFitConfig
 
 #: the typed config of every dbt Python model moved to this layer, by model name
 MODEL_CONFIGS: Mapping[str, type] = {
+    "ml_category_propensity_fit": CategoryPropensityFitConfig,
     "ml_customer_segments_fit": CustomerSegmentsFitConfig,
+    "ml_facebook_acquisition_fit": FacebookAcquisitionFitConfig,
+    "ml_purchase_propensity_fairness": PurchasePropensityFairnessConfig,
+    "ml_purchase_propensity_fit": PurchasePropensityFitConfig,
+    "ml_returning_customer_fit": ReturningCustomerFitConfig,
 }
 
 
