@@ -1,47 +1,21 @@
 """Glue between the warehouse marts and the model packages: what the thin dbt Python models call.
 
-Each dbt Python model in ``python_models/ml/{predict,segments,crosssell,campaign}/`` reads its refs into
+Each dbt Python model in ``python_models/ml/{crosssell,campaign}/`` reads its refs into
 pandas, calls **one** function of this module and returns its DataFrame (the evaluations against the
-simulated world's truth are in :mod:`retail_lift.evaluation`). The functions only wire the package
-families together (which columns, which population, which defaults); the statistics live in :mod:`retail_lift.predict`,
-:mod:`retail_lift.segments`, :mod:`retail_lift.crosssell` and :mod:`retail_lift.campaign`.
+simulated world's truth are in :mod:`retail_lift.evaluation`; the ``predict`` and ``segments`` models call
+the table layer, :mod:`retail_lift.tables`). The functions only wire the package
+families together (which columns, which population, which defaults); the statistics live in
+:mod:`retail_lift.crosssell` and :mod:`retail_lift.campaign`.
 
-One training, one table
------------------------
-dbt materialises one table per Python model, and every model here is trained **once**. When one training
-produces several tables they are stacked into one *fit table* with a ``record_type`` column and thin SQL
-models select each record type into its own table:
-
-- classifiers (:func:`purchase_propensity_fit`, :func:`category_propensity_fit`,
-  :func:`returning_customer_fit`, :func:`acquisition_channel_fit`): ``run`` (one row: status, sizes,
-  chosen model, validation scheme, the cutoff of every split), ``score`` (one row per scored row, chosen
-  model refitted on the train snapshot), ``holdout`` (one row per row of the out-of-time test snapshot x
-  compared model, with the label), ``metric`` (one row per model x metric x split: train / validation /
-  test), ``importance`` (one row per feature of the final model) and ``drift`` (one row per source
-  feature: PSI between the train and score snapshots);
-- segments (:func:`customer_segments_fit`): ``run``, ``assignment`` (per customer), ``profile`` (per
-  segment) and ``k_score`` (per k tried).
-
-Every output has a fixed schema (:data:`CLASSIFIER_FIT_COLUMNS` and friends), also when it is empty, so
-the SQL models and tests downstream never see a missing column.
-
-Degrading on small data
------------------------
-A classifier is trained only when its labelled train rows hold at least ``min_class_rows`` (default 10)
-positives **and** negatives; otherwise the fit table holds just the ``run`` row with ``status =
-'no_positive_labels'`` / ``'no_negative_labels'`` (a single class) or ``'skipped'`` (too few of one) and
-the reason, and :func:`log_line` writes the reason to the dbt log. When an out-of-time snapshot
-(``oot_*``) fails the same rule, the classifier is compared on a random customer holdout of the train
-snapshot instead, and the run row says so (``validation``, ``message``). Segments need more
-customers than the smallest k; cross-sell and campaign tables simply come out empty when their inputs are.
-Any other error propagates: a bug must fail the build, not skip a model.
+Every output has a fixed schema (:data:`RULE_TABLE_COLUMNS` and friends), also when it is empty, so
+the SQL models and tests downstream never see a missing column. Cross-sell and campaign tables simply
+come out empty when their inputs are. Any other error propagates: a bug must fail the build, not skip a model.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,16 +34,13 @@ from retail_lift.campaign import (
 )
 from retail_lift.crosssell import association_rules, evaluate_recommendations, recommend, time_holdout
 from retail_lift.frames import as_frame, log_line, object_ids, typed_frame
-from retail_lift.segments import fit_segments
 
 __all__ = [
-    "SEGMENT_FIT_COLUMNS",
     "broadcast_vs_targeted",
     "campaign_target_list",
     "crosssell_evaluation",
     "crosssell_recommendations",
     "crosssell_rules",
-    "customer_segments_fit",
     "export_campaign_targets",
     "fatigue_curve_table",
     "fatigue_table",
@@ -77,72 +48,6 @@ __all__ = [
     "log_line",
     "typed_frame",
 ]
-
-
-# ----------------------------------------------------------------------------------------------
-# segments
-# ----------------------------------------------------------------------------------------------
-
-SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "days_since_first_order")
-SEGMENT_PROFILE_FEATURES = ("avg_order_value", "sessions_all", "discounted_order_share", "online_order_share",
-                            "young_share")
-YOUNG_AGE_BANDS = ("18-24", "25-34")
-SEGMENT_FIT_COLUMNS = {
-    "record_type": "str", "customer_id": "str", "segment_id": "int", "segment_name": "str", "k": "int",
-    "is_chosen": "bool", "inertia": "float", "silhouette": "float", "calinski_harabasz": "float",
-    "davies_bouldin": "float", "size": "int", "share": "float",
-    **{c: "float" for c in (*SEGMENT_FEATURES, *SEGMENT_PROFILE_FEATURES)},
-    "status": "str", "message": "str",
-}
-
-
-def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9), random_state: int = 0,
-                          sample_size: int = 5000, n_init: int = 4) -> pd.DataFrame:
-    """K-means segments of the buyers (:func:`~retail_lift.segments.fit_segments`), k by silhouette.
-
-    Population: the customers of ``dim_customer_rfm`` (at least one order by the snapshot date). Clustered
-    on :data:`SEGMENT_FEATURES` (recency, frequency, monetary from RFM; tenure in days since the first
-    order from the score snapshot of ``fct_customer_features``), skewed columns log-transformed, all
-    standardised; described by :data:`SEGMENT_PROFILE_FEATURES` (``young_share`` = share aged 18-34, which
-    feeds the ``budget-conscious young`` naming rule). Returns the stacked fit table
-    (:data:`SEGMENT_FIT_COLUMNS`): ``run``, ``assignment``, ``profile`` and ``k_score`` rows.
-    """
-    t0 = time.perf_counter()
-    r = as_frame(rfm)[["customer_id", "recency_days", "frequency", "monetary"]]
-    f = as_frame(features)
-    f = f[f["snapshot_role"] == "score"]
-    f = f[["customer_id", "days_since_first_order", "avg_order_value", "sessions_all", "discounted_order_share",
-           "online_order_share", "age_band"]]
-    df = r.merge(f, on="customer_id", how="left")
-    df["young_share"] = df["age_band"].isin(YOUNG_AGE_BANDS).astype(float)
-    cols = [*SEGMENT_FEATURES, *SEGMENT_PROFILE_FEATURES]
-    for c in cols:
-        v = pd.to_numeric(df[c], errors="coerce").astype(float)
-        df[c] = v.fillna(v.median() if v.notna().any() else 0.0)
-    n = len(df)
-    ks = [k for k in k_range if 2 <= k < n]
-    if not ks:
-        message = f"segments skipped: {n} buyers, too few for k in {list(k_range)}"
-        log_line(message)
-        return typed_frame(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]),
-                           SEGMENT_FIT_COLUMNS)
-    res = fit_segments(df, list(SEGMENT_FEATURES), k_range=ks, criterion="silhouette", random_state=random_state,
-                       sample_size=sample_size, n_init=n_init, profile_columns=list(SEGMENT_PROFILE_FEATURES))
-    names = ", ".join(res.profiles["segment_name"])
-    chosen = res.scores[res.scores["is_chosen"]].iloc[0]
-    message = f"segments: {n} buyers, k = {res.k} by silhouette ({chosen['silhouette']:.3f}): {names}"
-    log_line(f"{message}; {time.perf_counter() - t0:.1f} s")
-    run = pd.DataFrame([{"record_type": "run", "k": res.k, "silhouette": chosen["silhouette"], "status": "trained",
-                         "message": message}])
-    assign = res.assignments.merge(df[["customer_id", *cols]], on="customer_id", how="left")
-    assign["record_type"] = "assignment"
-    assign["k"] = res.k
-    prof = res.profiles.copy()
-    prof["record_type"] = "profile"
-    prof["k"] = res.k
-    kscore = res.scores.copy()
-    kscore["record_type"] = "k_score"
-    return typed_frame(pd.concat([run, assign, prof, kscore], ignore_index=True), SEGMENT_FIT_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------

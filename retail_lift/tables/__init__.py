@@ -13,9 +13,10 @@ model and takes
 * ``store``: reserved for the model store of the next issue (train once, score every build); ``None``
   today.
 
-The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
-families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``predict``,
-``segments`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
+The functions wire relations and configs to the model families (the areas not moved yet: to the glue of
+:mod:`retail_lift.pipelines`); they never read the truth (that is :mod:`retail_lift.evaluation`). Areas
+done: ``predict``, ``segments`` (docs/architecture.md, *Layers of the package*, lists the plan for the
+others).
 """
 
 from __future__ import annotations

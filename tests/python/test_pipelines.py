@@ -55,35 +55,6 @@ def features() -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------
-# segments
-# ----------------------------------------------------------------------------------------------
-
-
-def test_segments_stack_assignments_profiles_and_k_scores(features):
-    score = features[(features["snapshot_role"] == "score") & (features["orders_all"] > 0)]
-    rng = np.random.default_rng(0)
-    rfm = pd.DataFrame({"customer_id": score["customer_id"], "recency_days": rng.exponential(30, len(score)),
-                        "frequency": score["orders_all"], "monetary": score["revenue_all"]})
-    fit = P.customer_segments_fit(rfm, features, k_range=range(2, 5))
-    assign = fit[fit["record_type"] == "assignment"]
-    prof = fit[fit["record_type"] == "profile"]
-    ks = fit[fit["record_type"] == "k_score"]
-    assert len(assign) == len(rfm) and assign["customer_id"].is_unique
-    assert list(ks["k"]) == [2, 3, 4] and ks["is_chosen"].sum() == 1
-    k = int(ks.loc[ks["is_chosen"], "k"].iloc[0])
-    assert len(prof) == k and prof["share"].sum() == pytest.approx(1.0)
-    assert set(assign["segment_name"]) == set(prof["segment_name"])
-    assert fit.loc[fit["record_type"] == "run", "status"].iloc[0] == "trained"
-
-
-def test_segments_skip_with_too_few_buyers(features):
-    rfm = pd.DataFrame({"customer_id": ["C0000", "C0001"], "recency_days": [1, 2], "frequency": [1, 2],
-                        "monetary": [10.0, 20.0]})
-    fit = P.customer_segments_fit(rfm, features, k_range=range(2, 9))
-    assert fit["record_type"].tolist() == ["run"] and fit["status"].iloc[0] == "skipped"
-
-
-# ----------------------------------------------------------------------------------------------
 # cross-sell
 # ----------------------------------------------------------------------------------------------
 

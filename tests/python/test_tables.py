@@ -2,8 +2,8 @@
 
 For every model of ``retail_lift.tables.MODEL_CONFIGS``: the dbt model reads exactly the config's keys with
 literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults.
-Then the segments table itself: the same table as the glue it wraps, from pandas frames and from DuckDB
-relations, and clear errors for bad settings.
+Then the segments table itself: the segments family's fit table of the buyers, from pandas frames and from
+DuckDB relations, and clear errors for bad settings (the predict tables: tests/python/test_tables_predict.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from retail_lift import pipelines as P
+from retail_lift.segments import segment_fit_table
 from retail_lift.tables import MODEL_CONFIGS, defaults, from_settings
-from retail_lift.tables.segments import FEATURE_COLUMNS, CustomerSegmentsFitConfig, ml_customer_segments_fit
+from retail_lift.tables.segments import (
+    FEATURE_COLUMNS,
+    SEGMENT_FEATURES,
+    SEGMENT_FIT_COLUMNS,
+    SEGMENT_PROFILE_FEATURES,
+    CustomerSegmentsFitConfig,
+    ml_customer_segments_fit,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: config keys of dbt itself, not of the model's Python code
@@ -100,17 +107,52 @@ def marts() -> tuple[pd.DataFrame, pd.DataFrame]:
     return rfm, features
 
 
-def test_the_segments_table_is_the_glue_with_the_config(marts):
+def _buyers(rfm: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """The population and columns of ml_customer_segments_fit, by hand: the RFM buyers with their score snapshot."""
+    score = features[features["snapshot_role"] == "score"].drop(columns=["snapshot_role", "unused_column"])
+    buyers = rfm.merge(score, on="customer_id", how="left")
+    return buyers.assign(young_share=buyers["age_band"].isin(["18-24", "25-34"]).astype(float))
+
+
+def test_the_segments_table_is_the_family_fit_table_with_the_config(marts):
     rfm, features = marts
     config = CustomerSegmentsFitConfig(k_range=(2, 4), sample_size=200, n_init=2, random_state=1)
     table = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, config)
-    direct = P.customer_segments_fit(rfm, features, k_range=range(2, 5), random_state=1, sample_size=200, n_init=2)
+    direct = segment_fit_table(_buyers(rfm, features), SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
+                               k_range=range(2, 5), random_state=1, sample_size=200, n_init=2)
     pd.testing.assert_frame_equal(table, direct)
     assert table.loc[table["record_type"] == "k_score", "k"].tolist() == [2, 3, 4]
-    # the defaults are the glue's defaults (k from 2 to 8, seed 0, 5,000 sampled, 4 restarts)
+    # the defaults are those of the build before the configs (k from 2 to 8, seed 0, 5,000 sampled, 4 restarts)
     pd.testing.assert_frame_equal(
         ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}),
-        P.customer_segments_fit(rfm, features))
+        segment_fit_table(_buyers(rfm, features), SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
+                          k_range=range(2, 9), random_state=0, sample_size=5000, n_init=4))
+
+
+def test_segments_stack_assignments_profiles_and_k_scores(marts):
+    rfm, features = marts
+    fit = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features},
+                                   CustomerSegmentsFitConfig(k_range=(2, 4)))
+    assert list(fit.columns) == list(SEGMENT_FIT_COLUMNS)
+    assign = fit[fit["record_type"] == "assignment"]
+    prof = fit[fit["record_type"] == "profile"]
+    ks = fit[fit["record_type"] == "k_score"]
+    assert len(assign) == len(rfm) and assign["customer_id"].is_unique
+    assert list(ks["k"]) == [2, 3, 4] and ks["is_chosen"].sum() == 1
+    k = int(ks.loc[ks["is_chosen"], "k"].iloc[0])
+    assert len(prof) == k and prof["share"].sum() == pytest.approx(1.0)
+    assert set(assign["segment_name"]) == set(prof["segment_name"])
+    assert fit.loc[fit["record_type"] == "run", "status"].iloc[0] == "trained"
+
+
+def test_segments_skip_with_too_few_buyers(marts):
+    _, features = marts
+    rfm = pd.DataFrame({"customer_id": ["C0000", "C0001"], "recency_days": [1, 2], "frequency": [1, 2],
+                        "monetary": [10.0, 20.0]})
+    fit = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features})
+    assert fit["record_type"].tolist() == ["run"] and fit["status"].iloc[0] == "skipped"
+    assert fit["message"].iloc[0] == "segments skipped: 2 buyers, too few for k in [2, 3, 4, 5, 6, 7, 8]"
+    assert list(fit.columns) == list(SEGMENT_FIT_COLUMNS)
 
 
 def test_the_segments_table_reads_duckdb_relations_and_only_the_columns_used(marts):
