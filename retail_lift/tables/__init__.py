@@ -15,8 +15,8 @@ model and takes
 
 The functions wire relations and configs to the model families (the areas not moved yet: to the glue of
 :mod:`retail_lift.pipelines`); they never read the truth (that is :mod:`retail_lift.evaluation`). Areas
-done: ``predict``, ``segments`` (docs/architecture.md, *Layers of the package*, lists the plan for the
-others).
+done: ``experiments``, ``predict``, ``segments`` (docs/architecture.md, *Layers of the package*, lists
+the plan for the others).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from retail_lift.tables._config import from_settings, read_relation
+from retail_lift.tables.experiments import ExperimentDecisionsConfig, ExperimentResultsConfig
 from retail_lift.tables.predict import (
     CategoryPropensityFitConfig,
     FacebookAcquisitionFitConfig,
@@ -38,6 +39,8 @@ from retail_lift.tables.segments import CustomerSegmentsFitConfig
 MODEL_CONFIGS: Mapping[str, type] = {
     "ml_category_propensity_fit": CategoryPropensityFitConfig,
     "ml_customer_segments_fit": CustomerSegmentsFitConfig,
+    "ml_experiment_decisions": ExperimentDecisionsConfig,
+    "ml_experiment_results": ExperimentResultsConfig,
     "ml_facebook_acquisition_fit": FacebookAcquisitionFitConfig,
     "ml_purchase_propensity_fairness": PurchasePropensityFairnessConfig,
     "ml_purchase_propensity_fit": PurchasePropensityFitConfig,

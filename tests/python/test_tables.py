@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
+import re
 from pathlib import Path
 
 import duckdb
@@ -20,6 +22,7 @@ import yaml
 
 from retail_lift.segments import segment_fit_table
 from retail_lift.tables import MODEL_CONFIGS, defaults, from_settings
+from retail_lift.tables.experiments import ExperimentDecisionsConfig, ExperimentResultsConfig
 from retail_lift.tables.segments import (
     FEATURE_COLUMNS,
     SEGMENT_FEATURES,
@@ -41,11 +44,25 @@ def _model_file(model: str) -> Path:
     return found[0]
 
 
+#: a key set from the dbt var of the same name: ``"{{ var('key', default) }}"`` states the default
+_VAR = re.compile(r"^\{\{\s*var\('(\w+)',\s*(.+?)\)\s*\}\}$")
+_JINJA_LITERALS = {"none": None, "false": False, "true": True}
+
+
+def _yml_value(key: str, value):
+    match = _VAR.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return value
+    assert match.group(1) == key, f"{key}: set from var {match.group(1)!r}, not the var of its own name"
+    default = match.group(2).strip()
+    return _JINJA_LITERALS[default.lower()] if default.lower() in _JINJA_LITERALS else yaml.safe_load(default)
+
+
 def _yml_config(model: str) -> dict:
     for path in _model_file(model).parent.glob("_*__models.yml"):
         for m in yaml.safe_load(path.read_text())["models"]:
             if m["name"] == model:
-                return {k: v for k, v in (m.get("config") or {}).items() if k not in DBT_CONFIG_KEYS}
+                return {k: _yml_value(k, v) for k, v in (m.get("config") or {}).items() if k not in DBT_CONFIG_KEYS}
     raise AssertionError(f"{model}: not in a yml beside it")
 
 
@@ -172,3 +189,37 @@ def test_a_model_store_is_not_there_yet(marts):
     rfm, features = marts
     with pytest.raises(NotImplementedError, match="ml_customer_segments_fit: a model store is not supported yet"):
         ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, store=object())
+
+
+def test_a_var_in_the_yml_states_its_default():
+    assert _yml_value("experiments_as_of", "{{ var('experiments_as_of', none) }}") is None
+    assert _yml_value("experiments_data_complete", "{{ var('experiments_data_complete', false) }}") is False
+    assert _yml_value("alpha", "{{ var('alpha', 0.05) }}") == 0.05
+    assert _yml_value("alpha", 0.05) == 0.05
+    with pytest.raises(AssertionError, match="not the var of its own name"):
+        _yml_value("alpha", "{{ var('beta', 0.05) }}")
+
+
+@pytest.mark.parametrize(("as_of", "expected"), [(None, None), ("None", None), (" null ", None), ("", None),
+                                                 ("2026-03-01", dt.date(2026, 3, 1)),
+                                                 (dt.date(2026, 3, 1), dt.date(2026, 3, 1))])
+def test_the_decisions_config_reads_the_as_of_var_as_the_model_did(as_of, expected):
+    config = from_settings(ExperimentDecisionsConfig, "ml_experiment_decisions", experiments_as_of=as_of)
+    assert config.experiments_as_of == expected and config.experiments_data_complete is False
+
+
+@pytest.mark.parametrize(("complete", "expected"), [("False", False), ("True", True), ("yes", True), (" Y ", True),
+                                                    ("1", True), (1, True), ("0", False), ("no", False),
+                                                    (True, True), (False, False)])
+def test_the_decisions_config_reads_the_data_complete_var_as_the_sql_macro(complete, expected):
+    config = ExperimentDecisionsConfig(experiments_data_complete=complete)
+    assert config.experiments_data_complete is expected
+
+
+def test_bad_experiment_settings_name_the_model_and_the_key():
+    with pytest.raises(ValueError, match="ml_experiment_decisions: experiments_as_of must be a date"):
+        ExperimentDecisionsConfig(experiments_as_of="last tuesday")
+    for key, value in (("alpha", 0), ("alpha", 1.5), ("power", True), ("power", "0.8"), ("mde_relative", -0.1)):
+        with pytest.raises(ValueError, match=f"ml_experiment_results: {key} must be a number"):
+            ExperimentResultsConfig(**{key: value})
+    assert ExperimentResultsConfig(mde_relative=1).mde_relative == 1.0
