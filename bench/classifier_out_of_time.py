@@ -5,10 +5,11 @@ Usage: ``python bench/classifier_out_of_time.py WAREHOUSE.duckdb`` on a built wa
 
 *New*: the chosen model's ``test`` and ``validation`` metrics in ``ml_classifier_metrics`` (fitted on the
 ``oot_train`` snapshot at c - 90 days, chosen on ``oot_validation``, measured on ``oot_test``).
-*Old*: the same classifier functions of :mod:`retail_lift.pipelines` given only the ``train`` and ``score``
-snapshots, which is the previous scheme (a random 30 % customer holdout inside the train snapshot, the
-model chosen on it, the threshold on out-of-fold calibrated probabilities); its chosen model's ``holdout``
-metrics. Prints both, the runs and the drift summary. Results: ``bench/results/classifier_out_of_time.md``.
+*Old*: the same classifier table functions (:mod:`retail_lift.tables.predict`, default configs) given
+only the ``train`` and ``score`` snapshots, which is the previous scheme (a random 30 % customer holdout
+inside the train snapshot, the model chosen on it, the threshold on out-of-fold calibrated probabilities);
+its chosen model's ``holdout`` metrics. Prints both, the runs and the drift summary. Results:
+``bench/results/classifier_out_of_time.md``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import duckdb
 import pandas as pd
 
-from retail_lift import pipelines as P
+from retail_lift.tables import predict as TP
 
 METRICS = ("roc_auc", "pr_auc", "brier")
 
@@ -35,10 +36,10 @@ def main(warehouse: str) -> None:
     in_time = feat[feat["snapshot_role"].isin(["train", "score"])].reset_index(drop=True)
     in_time_cat = cat[cat["snapshot_role"].isin(["train", "score"])].reset_index(drop=True)
     fits = {
-        "purchase_propensity": P.purchase_propensity_fit(in_time),
-        "returning_customer": P.returning_customer_fit(in_time),
-        "facebook_acquisition": P.acquisition_channel_fit(in_time),
-        "category_propensity": P.category_propensity_fit(in_time_cat),
+        "purchase_propensity": TP.ml_purchase_propensity_fit({"fct_customer_features": in_time}),
+        "returning_customer": TP.ml_returning_customer_fit({"fct_customer_features": in_time}),
+        "facebook_acquisition": TP.ml_facebook_acquisition_fit({"fct_customer_features": in_time}),
+        "category_propensity": TP.ml_category_propensity_fit({"fct_customer_category_features": in_time_cat}),
     }
     rows = []
     for c, f in fits.items():

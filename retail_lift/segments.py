@@ -78,6 +78,7 @@ segments get the same name they are numbered in ``segment_id`` order (largest fi
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -88,9 +89,11 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 
 from retail_lift.campaign._frames import id_column as _id_column
 from retail_lift.campaign._frames import numeric_column, require_columns, require_frame
+from retail_lift.frames import log_line, typed_frame
 from retail_lift.validation import check_positive_int
 
-__all__ = ["SegmentResult", "fit_segments", "name_segments", "ROLE_COLUMNS", "CRITERIA"]
+__all__ = ["SegmentResult", "fit_segments", "name_segments", "segment_fit_columns", "segment_fit_table", "ROLE_COLUMNS",
+           "CRITERIA"]
 
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "elbow")
 
@@ -431,3 +434,64 @@ def name_segments(
             seen[base] = seen.get(base, 0) + 1
             unique[i] = f"{base} {seen[base]}"
     return pd.Series(unique, index=profiles.index, name="segment_name", dtype=object)
+
+
+# ----------------------------------------------------------------------------------------------
+# the segment fit table
+# ----------------------------------------------------------------------------------------------
+
+_FIT_BASE_COLUMNS = {
+    "record_type": "str", "customer_id": "str", "segment_id": "int", "segment_name": "str", "k": "int",
+    "is_chosen": "bool", "inertia": "float", "silhouette": "float", "calinski_harabasz": "float",
+    "davies_bouldin": "float", "size": "int", "share": "float",
+}
+
+
+def segment_fit_columns(columns: Sequence[str], profile_columns: Sequence[str]) -> dict[str, str]:
+    """The schema of :func:`segment_fit_table` (``typed_frame`` kinds) with these feature and profile columns."""
+    return {**_FIT_BASE_COLUMNS, **{c: "float" for c in (*columns, *profile_columns)}, "status": "str",
+            "message": "str"}
+
+
+def segment_fit_table(buyers: pd.DataFrame, columns: Sequence[str], *, profile_columns: Sequence[str],
+                      k_range: Iterable[int], random_state: int, sample_size: int, n_init: int) -> pd.DataFrame:
+    """K-means segments of ``buyers`` (:func:`fit_segments`, k by silhouette) stacked into one fit table.
+
+    ``buyers``: one row per customer (``customer_id``) with ``columns`` (clustered on) and ``profile_columns``
+    (described by, e.g. the ``young_share`` of the naming rules); a missing value takes the column's median
+    (0 when the column is all missing). Every k of ``k_range`` with 2 <= k < the number of buyers is tried;
+    with none, the table is one ``run`` row with ``status = 'skipped'`` and the reason (also in the dbt log).
+    Otherwise: one ``run`` row (k, silhouette, a message naming the segments), one ``assignment`` row per
+    buyer (its segment and features), one ``profile`` row per segment and one ``k_score`` row per k tried;
+    columns :func:`segment_fit_columns`.
+    """
+    t0 = time.perf_counter()
+    schema = segment_fit_columns(columns, profile_columns)
+    df = buyers.copy()
+    cols = [*columns, *profile_columns]
+    for c in cols:
+        v = pd.to_numeric(df[c], errors="coerce").astype(float)
+        df[c] = v.fillna(v.median() if v.notna().any() else 0.0)
+    n = len(df)
+    ks = [k for k in k_range if 2 <= k < n]
+    if not ks:
+        message = f"segments skipped: {n} buyers, too few for k in {list(k_range)}"
+        log_line(message)
+        return typed_frame(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]), schema)
+    res = fit_segments(df, list(columns), k_range=ks, criterion="silhouette", random_state=random_state,
+                       sample_size=sample_size, n_init=n_init, profile_columns=list(profile_columns))
+    names = ", ".join(res.profiles["segment_name"])
+    chosen = res.scores[res.scores["is_chosen"]].iloc[0]
+    message = f"segments: {n} buyers, k = {res.k} by silhouette ({chosen['silhouette']:.3f}): {names}"
+    log_line(f"{message}; {time.perf_counter() - t0:.1f} s")
+    run = pd.DataFrame([{"record_type": "run", "k": res.k, "silhouette": chosen["silhouette"], "status": "trained",
+                         "message": message}])
+    assign = res.assignments.merge(df[["customer_id", *cols]], on="customer_id", how="left")
+    assign["record_type"] = "assignment"
+    assign["k"] = res.k
+    prof = res.profiles.copy()
+    prof["record_type"] = "profile"
+    prof["k"] = res.k
+    kscore = res.scores.copy()
+    kscore["record_type"] = "k_score"
+    return typed_frame(pd.concat([run, assign, prof, kscore], ignore_index=True), schema)

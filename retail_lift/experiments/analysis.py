@@ -157,15 +157,15 @@ def _compare(c, t, metric_type: str, alpha: float, mde_relative: float, power: f
     return row
 
 
-def analyze_experiments(variant_stats: pd.DataFrame, srm: pd.DataFrame, *, alpha: float = 0.05,
-                        power: float = 0.8, mde_relative: float = 0.2, prior=(1.0, 1.0),
-                        srm_threshold: float = 0.001) -> pd.DataFrame:
+def analyze_experiments(variant_stats: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, power: float,
+                        mde_relative: float, prior=(1.0, 1.0), srm_threshold: float = 0.001) -> pd.DataFrame:
     """Analyse every experiment; see the module docstring. Returns the columns of :data:`RESULT_COLUMNS`.
 
-    ``variant_stats`` needs :data:`REQUIRED_STATS` (``metric_type`` 'proportion' for rate metrics,
-    anything else for means), ``srm`` needs :data:`REQUIRED_SRM`. An experiment without a control
-    row or with fewer than two users in an arm yields rows with NULL statistics and the verdict
-    'keep running'.
+    ``alpha``, ``power`` and ``mde_relative``: the design (the warehouse's are the defaults of
+    :class:`retail_lift.tables.experiments.ExperimentResultsConfig`). ``variant_stats`` needs
+    :data:`REQUIRED_STATS` (``metric_type`` 'proportion' for rate metrics, anything else for means),
+    ``srm`` needs :data:`REQUIRED_SRM`. An experiment without a control row or with fewer than two users
+    in an arm yields rows with NULL statistics and the verdict 'keep running'.
     """
     _check_columns(variant_stats, REQUIRED_STATS, "variant_stats")
     _check_columns(srm, REQUIRED_SRM, "srm")

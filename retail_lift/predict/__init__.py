@@ -17,6 +17,10 @@ One module per concern (the dbt Python models in ``python_models/ml/`` are thin 
   model refitted on all train rows, its scores and feature importances (:class:`TrainResult`).
 - ``drift.py``: :func:`population_stability_index` and :func:`feature_drift` (PSI per feature between
   the training and scoring snapshots, flagged above :data:`PSI_WARNING` = 0.2).
+- ``fit_table.py``: :func:`classifier_fit_table`, one classifier trained, compared and scored once and
+  stacked into the fit table of fixed schema (:data:`CLASSIFIER_FIT_COLUMNS`; it degrades on small data
+  and caps the train rows), and :func:`fairness_table` from a fit table's holdout rows (the table layer,
+  :mod:`retail_lift.tables.predict`, runs them for the dbt models).
 - ``fairness.py``: :func:`fairness_report`, targeting rate, precision and TPR per group, with the
   demographic-parity and equal-opportunity gaps per attribute, their percentile bootstrap intervals
   (customers resampled within each group, seeded) and the status "too few" below the minimum group size.
@@ -61,6 +65,13 @@ from retail_lift.predict.features import (
     feature_matrix,
     infer_feature_spec,
 )
+from retail_lift.predict.fit_table import (
+    CLASSIFIER_FIT_COLUMNS,
+    FAIRNESS_COLUMNS,
+    LABELLED_ROLES,
+    classifier_fit_table,
+    fairness_table,
+)
 from retail_lift.predict.metrics import (
     best_f1_threshold,
     brier_score,
@@ -86,6 +97,9 @@ from retail_lift.predict.train import (
 )
 
 __all__ = [
+    "CLASSIFIER_FIT_COLUMNS",
+    "FAIRNESS_COLUMNS",
+    "LABELLED_ROLES",
     "CALIBRATION_METHODS",
     "DEFAULT_CLIP",
     "DEFAULT_ID_COLS",
@@ -103,11 +117,13 @@ __all__ = [
     "brier_score",
     "calibration_table",
     "check_no_leakage",
+    "classifier_fit_table",
     "classification_metrics",
     "customer_holdout_split",
     "cv_splits",
     "derive_label",
     "expected_calibration_error",
+    "fairness_table",
     "fairness_report",
     "feature_drift",
     "feature_importance",

@@ -7,14 +7,24 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from retail_lift.pipelines import customer_segments_fit
+from retail_lift.frames import as_frame
+from retail_lift.segments import segment_fit_columns, segment_fit_table
 from retail_lift.tables._config import check_store, read_relation
 
-__all__ = ["CustomerSegmentsFitConfig", "ml_customer_segments_fit"]
+__all__ = ["SEGMENT_FEATURES", "SEGMENT_FIT_COLUMNS", "SEGMENT_PROFILE_FEATURES", "CustomerSegmentsFitConfig",
+           "ml_customer_segments_fit"]
 
 #: the columns of fct_customer_features the segments use (the table has 50; a million customers in two snapshots)
 FEATURE_COLUMNS = ("customer_id", "snapshot_role", "days_since_first_order", "avg_order_value", "sessions_all",
                    "discounted_order_share", "online_order_share", "age_band")
+#: clustered on: recency, frequency and monetary of dim_customer_rfm, the tenure of the score snapshot
+SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "days_since_first_order")
+#: described by (``young_share`` = share aged 18-34 feeds the ``budget-conscious young`` naming rule)
+SEGMENT_PROFILE_FEATURES = ("avg_order_value", "sessions_all", "discounted_order_share", "online_order_share",
+                            "young_share")
+YOUNG_AGE_BANDS = ("18-24", "25-34")
+#: the columns of ml_customer_segments_fit
+SEGMENT_FIT_COLUMNS = segment_fit_columns(SEGMENT_FEATURES, SEGMENT_PROFILE_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -46,13 +56,23 @@ class CustomerSegmentsFitConfig:
 def ml_customer_segments_fit(relations: Mapping[str, object],
                              config: CustomerSegmentsFitConfig = CustomerSegmentsFitConfig(), *,
                              store=None) -> pd.DataFrame:
-    """The segmentation fit table (:func:`retail_lift.pipelines.customer_segments_fit`).
+    """The segmentation fit table (:func:`retail_lift.segments.segment_fit_table`) of the buyers.
 
-    ``relations``: ``dim_customer_rfm`` and ``fct_customer_features`` (only :data:`FEATURE_COLUMNS` read).
+    ``relations``: ``dim_customer_rfm`` (the population: customers with at least one order by the snapshot
+    date; recency, frequency, monetary) and ``fct_customer_features`` (only :data:`FEATURE_COLUMNS` read; its
+    score snapshot gives the tenure and the profile columns). Clustered on :data:`SEGMENT_FEATURES`,
+    described by :data:`SEGMENT_PROFILE_FEATURES`; columns :data:`SEGMENT_FIT_COLUMNS`.
     """
     check_store(store, "ml_customer_segments_fit")
-    rfm = read_relation(relations["dim_customer_rfm"])
-    features = read_relation(relations["fct_customer_features"], FEATURE_COLUMNS)
+    rfm = as_frame(read_relation(relations["dim_customer_rfm"]))[["customer_id", "recency_days", "frequency",
+                                                                  "monetary"]]
+    f = as_frame(read_relation(relations["fct_customer_features"], FEATURE_COLUMNS))
+    f = f[f["snapshot_role"] == "score"]
+    f = f[["customer_id", "days_since_first_order", "avg_order_value", "sessions_all", "discounted_order_share",
+           "online_order_share", "age_band"]]
+    buyers = rfm.merge(f, on="customer_id", how="left")
+    buyers["young_share"] = buyers["age_band"].isin(YOUNG_AGE_BANDS).astype(float)
     k_min, k_max = config.k_range
-    return customer_segments_fit(rfm, features, k_range=range(k_min, k_max + 1), random_state=config.random_state,
-                                 sample_size=config.sample_size, n_init=config.n_init)
+    return segment_fit_table(buyers, SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
+                             k_range=range(k_min, k_max + 1), random_state=config.random_state,
+                             sample_size=config.sample_size, n_init=config.n_init)

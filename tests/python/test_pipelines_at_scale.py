@@ -3,7 +3,6 @@ as the straightforward ones: cross-sell on integer-coded ids, recommendations an
 customer blocks, classifier fits read from Arrow / a DuckDB relation, scoring in row blocks, typed all-missing
 columns."""
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -147,32 +146,8 @@ def test_crosssell_keys_must_not_be_missing(lines):
 
 
 # ----------------------------------------------------------------------------------------------
-# classifiers
+# classifiers (the fit tables from Arrow / a DuckDB relation: tests/python/test_tables_predict.py)
 # ----------------------------------------------------------------------------------------------
-
-_FIT = dict(models=("xgboost",), model_params={"xgboost": {"n_estimators": 15}})
-
-
-@pytest.mark.parametrize("max_train_rows", [None, 500])
-def test_category_fit_from_arrow_and_from_a_relation_equal_the_pandas_fit(features, max_train_rows):
-    ref = P.category_propensity_fit(features, max_train_rows=max_train_rows, **_FIT)
-    run = ref[ref["record_type"] == "run"].iloc[0]
-    assert run["status"] == "trained" and run["score_rows"] == 900
-    assert run["train_rows"] == (900 if max_train_rows is None else 500)
-    pd.testing.assert_frame_equal(P.category_propensity_fit(_arrow(features), max_train_rows=max_train_rows,
-                                                            **_FIT), ref)
-    con = duckdb.connect()
-    con.register("features_view", _arrow(features))
-    rel = con.sql("select * from features_view")
-    pd.testing.assert_frame_equal(P.category_propensity_fit(rel, max_train_rows=max_train_rows, **_FIT), ref)
-    con.close()
-
-
-def test_a_skipped_fit_from_arrow_equals_the_pandas_one(features):
-    few = features[(features["snapshot_role"] == "score") | (features.index < 15)]
-    ref = P.category_propensity_fit(few, **_FIT)
-    assert ref["status"].tolist() == ["no_negative_labels"]  # the 15 labelled rows are all positive
-    pd.testing.assert_frame_equal(P.category_propensity_fit(_arrow(few), **_FIT), ref)
 
 
 def test_scoring_in_row_blocks_equals_one_block(features, monkeypatch):
@@ -199,56 +174,3 @@ def test_as_01_vectorised_equals_the_object_path():
               pd.Series([1, 0, 3]), pd.Series([True, False, True])):
         expected = s.astype(object).map(lambda v: np.nan if pd.isna(v) else float(bool(v))).astype(float)
         pd.testing.assert_series_equal(frames.as_01(s), expected)
-
-
-@pytest.fixture(scope="module")
-def customer_features() -> pd.DataFrame:
-    """A small fct_customer_features (both snapshots), rows shuffled; floats with many decimals."""
-    rng = np.random.default_rng(8)
-    n, rows = 500, []
-    for role in ("train", "score"):
-        orders = rng.poisson(0.9, n)
-        sessions = rng.poisson(2.0, n)
-        bought = rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 0.6 * sessions)))
-        rows.append(pd.DataFrame({
-            "customer_id": [f"C{i:04d}" for i in range(n)], "snapshot_role": role,
-            "acquisition_channel": rng.choice(["facebook", "organic_search", None], n, p=[0.4, 0.5, 0.1]),
-            "gender": rng.choice(["female", "male"], n), "sessions_30d": sessions, "orders_all": orders,
-            "revenue_all": orders * rng.uniform(10, 90, n) / 3.0,
-            "purchased_next_30d": bought if role == "train" else np.full(n, None),
-            "orders_next_30d": bought.astype(float) if role == "train" else np.full(n, np.nan),
-            "returned": np.where(orders == 1, bought, None) if role == "train" else np.full(n, None),
-        }))
-    return pd.concat(rows, ignore_index=True).sample(frac=1.0, random_state=3).reset_index(drop=True)
-
-
-@pytest.mark.parametrize("fit", [P.returning_customer_fit, P.acquisition_channel_fit, P.purchase_propensity_fit])
-def test_customer_fits_from_arrow_and_from_a_relation_equal_the_pandas_fits(customer_features, fit):
-    kw = dict(models=("xgboost",), model_params={"xgboost": {"n_estimators": 10}})
-    ref = fit(customer_features, **kw)
-    assert ref.loc[ref["record_type"] == "run", "status"].tolist() == ["trained"]
-    pd.testing.assert_frame_equal(fit(_arrow(customer_features), **kw), ref)
-    con = duckdb.connect()
-    con.register("features_view", _arrow(customer_features))
-    pd.testing.assert_frame_equal(fit(con.sql("select * from features_view"), **kw), ref)
-    con.close()
-
-
-def test_fairness_from_the_holdout_rows_and_used_columns_only():
-    """ml_purchase_propensity_fairness reads only the holdout rows and the columns fairness_table uses."""
-    rng = np.random.default_rng(4)
-    n = 400
-    ids = [f"c{i}" for i in range(n)]
-    holdout = pd.DataFrame({"record_type": "holdout", "is_chosen_model": rng.random(n) < 0.8, "model": "xgboost",
-                            "customer_id": ids, "label": rng.integers(0, 2, n),
-                            "is_above_threshold": rng.random(n) < 0.4, "probability": rng.random(n)})
-    scores = holdout.assign(record_type="score", label=None)
-    fit = pd.concat([scores, holdout, pd.DataFrame({"record_type": ["metric"], "metric": ["f1"]})], ignore_index=True)
-    customers = pd.DataFrame({"customer_id": ids, "gender": rng.choice(["f", "m"], n),
-                              "age_band": rng.choice(["18-24", "25-34", "65+"], n), "region": "north"})
-    full = P.fairness_table(fit, customers, min_group_size=10)
-    used = ["record_type", "is_chosen_model", "customer_id", "model", "label", "is_above_threshold"]
-    narrow = P.fairness_table(fit.loc[fit["record_type"] == "holdout", used],
-                              customers[["customer_id", "gender", "age_band"]], min_group_size=10)
-    assert len(full) == 5
-    pd.testing.assert_frame_equal(full, narrow, check_exact=True)

@@ -2,14 +2,16 @@
 
 For every model of ``retail_lift.tables.MODEL_CONFIGS``: the dbt model reads exactly the config's keys with
 literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults.
-Then the segments table itself: the same table as the glue it wraps, from pandas frames and from DuckDB
-relations, and clear errors for bad settings.
+Then the segments table itself: the segments family's fit table of the buyers, from pandas frames and from
+DuckDB relations, and clear errors for bad settings (the predict tables: tests/python/test_tables_predict.py).
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
+import re
 from pathlib import Path
 
 import duckdb
@@ -18,9 +20,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from retail_lift import pipelines as P
+from retail_lift.segments import segment_fit_table
 from retail_lift.tables import MODEL_CONFIGS, defaults, from_settings
-from retail_lift.tables.segments import FEATURE_COLUMNS, CustomerSegmentsFitConfig, ml_customer_segments_fit
+from retail_lift.tables.experiments import ExperimentDecisionsConfig, ExperimentResultsConfig
+from retail_lift.tables.segments import (
+    FEATURE_COLUMNS,
+    SEGMENT_FEATURES,
+    SEGMENT_FIT_COLUMNS,
+    SEGMENT_PROFILE_FEATURES,
+    CustomerSegmentsFitConfig,
+    ml_customer_segments_fit,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: config keys of dbt itself, not of the model's Python code
@@ -34,11 +44,25 @@ def _model_file(model: str) -> Path:
     return found[0]
 
 
+#: a key set from the dbt var of the same name: ``"{{ var('key', default) }}"`` states the default
+_VAR = re.compile(r"^\{\{\s*var\('(\w+)',\s*(.+?)\)\s*\}\}$")
+_JINJA_LITERALS = {"none": None, "false": False, "true": True}
+
+
+def _yml_value(key: str, value):
+    match = _VAR.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return value
+    assert match.group(1) == key, f"{key}: set from var {match.group(1)!r}, not the var of its own name"
+    default = match.group(2).strip()
+    return _JINJA_LITERALS[default.lower()] if default.lower() in _JINJA_LITERALS else yaml.safe_load(default)
+
+
 def _yml_config(model: str) -> dict:
     for path in _model_file(model).parent.glob("_*__models.yml"):
         for m in yaml.safe_load(path.read_text())["models"]:
             if m["name"] == model:
-                return {k: v for k, v in (m.get("config") or {}).items() if k not in DBT_CONFIG_KEYS}
+                return {k: _yml_value(k, v) for k, v in (m.get("config") or {}).items() if k not in DBT_CONFIG_KEYS}
     raise AssertionError(f"{model}: not in a yml beside it")
 
 
@@ -100,17 +124,52 @@ def marts() -> tuple[pd.DataFrame, pd.DataFrame]:
     return rfm, features
 
 
-def test_the_segments_table_is_the_glue_with_the_config(marts):
+def _buyers(rfm: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """The population and columns of ml_customer_segments_fit, by hand: the RFM buyers with their score snapshot."""
+    score = features[features["snapshot_role"] == "score"].drop(columns=["snapshot_role", "unused_column"])
+    buyers = rfm.merge(score, on="customer_id", how="left")
+    return buyers.assign(young_share=buyers["age_band"].isin(["18-24", "25-34"]).astype(float))
+
+
+def test_the_segments_table_is_the_family_fit_table_with_the_config(marts):
     rfm, features = marts
     config = CustomerSegmentsFitConfig(k_range=(2, 4), sample_size=200, n_init=2, random_state=1)
     table = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, config)
-    direct = P.customer_segments_fit(rfm, features, k_range=range(2, 5), random_state=1, sample_size=200, n_init=2)
+    direct = segment_fit_table(_buyers(rfm, features), SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
+                               k_range=range(2, 5), random_state=1, sample_size=200, n_init=2)
     pd.testing.assert_frame_equal(table, direct)
     assert table.loc[table["record_type"] == "k_score", "k"].tolist() == [2, 3, 4]
-    # the defaults are the glue's defaults (k from 2 to 8, seed 0, 5,000 sampled, 4 restarts)
+    # the defaults are those of the build before the configs (k from 2 to 8, seed 0, 5,000 sampled, 4 restarts)
     pd.testing.assert_frame_equal(
         ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}),
-        P.customer_segments_fit(rfm, features))
+        segment_fit_table(_buyers(rfm, features), SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
+                          k_range=range(2, 9), random_state=0, sample_size=5000, n_init=4))
+
+
+def test_segments_stack_assignments_profiles_and_k_scores(marts):
+    rfm, features = marts
+    fit = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features},
+                                   CustomerSegmentsFitConfig(k_range=(2, 4)))
+    assert list(fit.columns) == list(SEGMENT_FIT_COLUMNS)
+    assign = fit[fit["record_type"] == "assignment"]
+    prof = fit[fit["record_type"] == "profile"]
+    ks = fit[fit["record_type"] == "k_score"]
+    assert len(assign) == len(rfm) and assign["customer_id"].is_unique
+    assert list(ks["k"]) == [2, 3, 4] and ks["is_chosen"].sum() == 1
+    k = int(ks.loc[ks["is_chosen"], "k"].iloc[0])
+    assert len(prof) == k and prof["share"].sum() == pytest.approx(1.0)
+    assert set(assign["segment_name"]) == set(prof["segment_name"])
+    assert fit.loc[fit["record_type"] == "run", "status"].iloc[0] == "trained"
+
+
+def test_segments_skip_with_too_few_buyers(marts):
+    _, features = marts
+    rfm = pd.DataFrame({"customer_id": ["C0000", "C0001"], "recency_days": [1, 2], "frequency": [1, 2],
+                        "monetary": [10.0, 20.0]})
+    fit = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features})
+    assert fit["record_type"].tolist() == ["run"] and fit["status"].iloc[0] == "skipped"
+    assert fit["message"].iloc[0] == "segments skipped: 2 buyers, too few for k in [2, 3, 4, 5, 6, 7, 8]"
+    assert list(fit.columns) == list(SEGMENT_FIT_COLUMNS)
 
 
 def test_the_segments_table_reads_duckdb_relations_and_only_the_columns_used(marts):
@@ -130,3 +189,37 @@ def test_a_model_store_is_not_there_yet(marts):
     rfm, features = marts
     with pytest.raises(NotImplementedError, match="ml_customer_segments_fit: a model store is not supported yet"):
         ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, store=object())
+
+
+def test_a_var_in_the_yml_states_its_default():
+    assert _yml_value("experiments_as_of", "{{ var('experiments_as_of', none) }}") is None
+    assert _yml_value("experiments_data_complete", "{{ var('experiments_data_complete', false) }}") is False
+    assert _yml_value("alpha", "{{ var('alpha', 0.05) }}") == 0.05
+    assert _yml_value("alpha", 0.05) == 0.05
+    with pytest.raises(AssertionError, match="not the var of its own name"):
+        _yml_value("alpha", "{{ var('beta', 0.05) }}")
+
+
+@pytest.mark.parametrize(("as_of", "expected"), [(None, None), ("None", None), (" null ", None), ("", None),
+                                                 ("2026-03-01", dt.date(2026, 3, 1)),
+                                                 (dt.date(2026, 3, 1), dt.date(2026, 3, 1))])
+def test_the_decisions_config_reads_the_as_of_var_as_the_model_did(as_of, expected):
+    config = from_settings(ExperimentDecisionsConfig, "ml_experiment_decisions", experiments_as_of=as_of)
+    assert config.experiments_as_of == expected and config.experiments_data_complete is False
+
+
+@pytest.mark.parametrize(("complete", "expected"), [("False", False), ("True", True), ("yes", True), (" Y ", True),
+                                                    ("1", True), (1, True), ("0", False), ("no", False),
+                                                    (True, True), (False, False)])
+def test_the_decisions_config_reads_the_data_complete_var_as_the_sql_macro(complete, expected):
+    config = ExperimentDecisionsConfig(experiments_data_complete=complete)
+    assert config.experiments_data_complete is expected
+
+
+def test_bad_experiment_settings_name_the_model_and_the_key():
+    with pytest.raises(ValueError, match="ml_experiment_decisions: experiments_as_of must be a date"):
+        ExperimentDecisionsConfig(experiments_as_of="last tuesday")
+    for key, value in (("alpha", 0), ("alpha", 1.5), ("power", True), ("power", "0.8"), ("mde_relative", -0.1)):
+        with pytest.raises(ValueError, match=f"ml_experiment_results: {key} must be a number"):
+            ExperimentResultsConfig(**{key: value})
+    assert ExperimentResultsConfig(mde_relative=1).mde_relative == 1.0

@@ -1,16 +1,18 @@
 """A/B experiment results: every test of retail_lift.experiments on the SQL sufficient statistics."""
 
-from retail_lift.experiments.analysis import analyze_experiments
+from retail_lift.tables import from_settings
+from retail_lift.tables.experiments import ExperimentResultsConfig, ml_experiment_results
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    variant_stats = dbt.ref("fct_experiment_variant_stats").to_arrow_table().to_pandas()
-    srm = dbt.ref("fct_experiment_srm").to_arrow_table().to_pandas()
-    return analyze_experiments(
-        variant_stats,
-        srm,
-        alpha=float(dbt.config.get("alpha", 0.05)),
-        power=float(dbt.config.get("power", 0.8)),
-        mde_relative=float(dbt.config.get("mde_relative", 0.2)),
+    # the defaults live in ExperimentResultsConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        ExperimentResultsConfig, "ml_experiment_results",
+        alpha=dbt.config.get("alpha"),
+        power=dbt.config.get("power"),
+        mde_relative=dbt.config.get("mde_relative"),
     )
+    relations = {"fct_experiment_variant_stats": dbt.ref("fct_experiment_variant_stats"),
+                 "fct_experiment_srm": dbt.ref("fct_experiment_srm")}
+    return ml_experiment_results(relations, config)

@@ -1,10 +1,21 @@
 """Purchase propensity per customer x top-level category (next 30 days), for category promotions."""
 
-from retail_lift.pipelines import category_propensity_fit
+from retail_lift.tables import from_settings
+from retail_lift.tables.predict import CategoryPropensityFitConfig, ml_category_propensity_fit
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # the defaults live in CategoryPropensityFitConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        CategoryPropensityFitConfig, "ml_category_propensity_fit",
+        model_kinds=dbt.config.get("model_kinds"),
+        model_params=dbt.config.get("model_params"),
+        min_class_rows=dbt.config.get("min_class_rows"),
+        max_train_rows=dbt.config.get("max_train_rows"),
+        balance=dbt.config.get("balance"),
+        cv=dbt.config.get("cv"),
+    )
     # the relation itself: the package reads it as Arrow and converts only the rows it trains on or scores
     features = dbt.ref("fct_customer_category_features")
-    return category_propensity_fit(features, models=dbt.config.get("model_kinds"))
+    return ml_category_propensity_fit({"fct_customer_category_features": features}, config)

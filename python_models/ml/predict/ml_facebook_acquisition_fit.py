@@ -1,10 +1,20 @@
 """Acquisition channel: does the customer look like one who came from facebook (channel itself excluded)?"""
 
-from retail_lift.pipelines import acquisition_channel_fit
+from retail_lift.tables import from_settings
+from retail_lift.tables.predict import FacebookAcquisitionFitConfig, ml_facebook_acquisition_fit
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # the defaults live in FacebookAcquisitionFitConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        FacebookAcquisitionFitConfig, "ml_facebook_acquisition_fit",
+        model_kinds=dbt.config.get("model_kinds"),
+        model_params=dbt.config.get("model_params"),
+        min_class_rows=dbt.config.get("min_class_rows"),
+        max_train_rows=dbt.config.get("max_train_rows"),
+        balance=dbt.config.get("balance"),
+        cv=dbt.config.get("cv"),
+    )
     # the relation itself: the package reads it as Arrow and converts only the rows it trains on or scores
-    features = dbt.ref("fct_customer_features")
-    return acquisition_channel_fit(features, channel="facebook", models=dbt.config.get("model_kinds"))
+    return ml_facebook_acquisition_fit({"fct_customer_features": dbt.ref("fct_customer_features")}, config)

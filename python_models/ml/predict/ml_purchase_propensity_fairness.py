@@ -4,25 +4,23 @@ The selection-rate and true-positive-rate gaps carry percentile bootstrap interv
 within each group, seeded); below the minimum group size a gap's status is "too few" and its value NULL.
 """
 
-from retail_lift.pipelines import fairness_table
+from retail_lift.tables import from_settings
+from retail_lift.tables.predict import PurchasePropensityFairnessConfig, ml_purchase_propensity_fairness
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    attributes = tuple(dbt.config.get("attributes", ["gender", "age_band"]))
-    # only the holdout rows and the columns fairness_table reads (the fit table also holds every score row)
-    fit = (dbt.ref("ml_purchase_propensity_fit").filter("record_type = 'holdout'")
-           .project("record_type, is_chosen_model, customer_id, model, label, is_above_threshold")
-           .to_arrow_table().to_pandas())
-    customers = dbt.ref("dim_customers").project(
-        ", ".join(f'"{c}"' for c in dict.fromkeys(["customer_id", *attributes]))).to_arrow_table().to_pandas()
-    return fairness_table(
-        fit,
-        customers,
-        attributes=attributes,
-        threshold=float(dbt.config.get("fairness_threshold", 0.1)),
-        min_group_size=int(dbt.config.get("min_group_size", 30)),
-        n_resamples=int(dbt.config.get("bootstrap_resamples", 1000)),
-        ci_level=float(dbt.config.get("ci_level", 0.95)),
-        random_state=int(dbt.config.get("bootstrap_seed", 0)),
+    # the defaults live in PurchasePropensityFairnessConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        PurchasePropensityFairnessConfig, "ml_purchase_propensity_fairness",
+        attributes=dbt.config.get("attributes"),
+        fairness_threshold=dbt.config.get("fairness_threshold"),
+        min_group_size=dbt.config.get("min_group_size"),
+        bootstrap_resamples=dbt.config.get("bootstrap_resamples"),
+        ci_level=dbt.config.get("ci_level"),
+        bootstrap_seed=dbt.config.get("bootstrap_seed"),
     )
+    # only the holdout rows and the columns the fairness table reads are read (the fit table holds every score row)
+    relations = {"ml_purchase_propensity_fit": dbt.ref("ml_purchase_propensity_fit"),
+                 "dim_customers": dbt.ref("dim_customers")}
+    return ml_purchase_propensity_fairness(relations, config)

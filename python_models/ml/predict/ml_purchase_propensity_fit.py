@@ -1,10 +1,20 @@
 """Purchase propensity (next 30 days): logistic, xgboost and CatBoost compared, the best refitted and scored."""
 
-from retail_lift.pipelines import purchase_propensity_fit
+from retail_lift.tables import from_settings
+from retail_lift.tables.predict import PurchasePropensityFitConfig, ml_purchase_propensity_fit
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # the defaults live in PurchasePropensityFitConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        PurchasePropensityFitConfig, "ml_purchase_propensity_fit",
+        model_kinds=dbt.config.get("model_kinds"),
+        model_params=dbt.config.get("model_params"),
+        min_class_rows=dbt.config.get("min_class_rows"),
+        max_train_rows=dbt.config.get("max_train_rows"),
+        balance=dbt.config.get("balance"),
+        cv=dbt.config.get("cv"),
+    )
     # the relation itself: the package reads it as Arrow and converts only the rows it trains on or scores
-    features = dbt.ref("fct_customer_features")
-    return purchase_propensity_fit(features, models=dbt.config.get("model_kinds"))
+    return ml_purchase_propensity_fit({"fct_customer_features": dbt.ref("fct_customer_features")}, config)

@@ -1,9 +1,15 @@
 """analyze_experiments: the warehouse's experiment table from sufficient statistics."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
 from retail_lift.experiments.analysis import RESULT_COLUMNS, analyze_experiments
+from retail_lift.tables.experiments import ExperimentResultsConfig
+
+#: the warehouse's design (ml_experiment_results: alpha 0.05, power 0.8, a 20 % relative MDE)
+DESIGN = dataclasses.asdict(ExperimentResultsConfig())
 
 
 def _stats(rows):
@@ -26,7 +32,7 @@ def _srm(exp, n_c, n_t):
 
 
 def test_reference_case_matches_the_closed_forms():
-    out = analyze_experiments(_stats(_rate_rows("e1", 100, 1000, 125, 1000)), _srm("e1", 1000, 1000))
+    out = analyze_experiments(_stats(_rate_rows("e1", 100, 1000, 125, 1000)), _srm("e1", 1000, 1000), **DESIGN)
     assert list(out.columns) == RESULT_COLUMNS
     r = out.iloc[0]
     assert r.effect == pytest.approx(0.025)
@@ -44,7 +50,7 @@ def test_reference_case_matches_the_closed_forms():
 
 
 def test_srm_blocks_a_winning_experiment():
-    out = analyze_experiments(_stats(_rate_rows("e2", 1000, 10000, 1400, 10000)), _srm("e2", 10000, 9400))
+    out = analyze_experiments(_stats(_rate_rows("e2", 1000, 10000, 1400, 10000)), _srm("e2", 10000, 9400), **DESIGN)
     r = out.iloc[0]
     assert r.is_srm and r.srm_p_value < 0.001
     assert r.p_value < 1e-10
@@ -55,7 +61,7 @@ def test_significant_win_at_planned_size_ships_and_holm_adjusts():
     rows = _rate_rows("e3", 1000, 10000, 1400, 10000)
     rows += [("e3", "control", "revenue_per_user", "mean", True, 10000, 50000.0, 900000.0, 0.0, 0.0, 0.0),
              ("e3", "treat", "revenue_per_user", "mean", False, 10000, 50500.0, 910000.0, 0.0, 0.0, 0.0)]
-    out = analyze_experiments(_stats(rows), _srm("e3", 10000, 10000)).set_index("metric_name")
+    out = analyze_experiments(_stats(rows), _srm("e3", 10000, 10000), **DESIGN).set_index("metric_name")
     conv, rev = out.loc["conversion_rate"], out.loc["revenue_per_user"]
     assert conv.decision == "ship"
     # Holm with two tests: the smaller p doubled, the larger max(2 p_min, p_max)
@@ -69,4 +75,4 @@ def test_significant_win_at_planned_size_ships_and_holm_adjusts():
 
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="variant_stats is missing column"):
-        analyze_experiments(pd.DataFrame({"experiment_id": ["e"]}), _srm("e", 1, 1))
+        analyze_experiments(pd.DataFrame({"experiment_id": ["e"]}), _srm("e", 1, 1), **DESIGN)

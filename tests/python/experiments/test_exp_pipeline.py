@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from helpers import PROJECT_DIR, run_dbt
 
-from retail_lift.experiments.decisions_table import experiment_decisions_table
+from retail_lift.tables.experiments import ml_experiment_decisions
 
 pytestmark = pytest.mark.dbt
 
@@ -199,6 +199,7 @@ def test_bad_declarations_are_invalid_and_the_build_passes(tiny_warehouse, tmp_p
     experiments = _read(tiny_warehouse, "select * from staging.stg_shop__experiments")
     registry = pd.read_csv(PROJECT_DIR / "seeds" / "experiment_registry.csv")
     registry.loc[registry["experiment_id"] == ids[2], "role"] = "primry"
-    out = experiment_decisions_table(looks, experiments, registry).set_index("experiment_id")
+    out = ml_experiment_decisions({"fct_experiment_daily_looks": looks, "stg_shop__experiments": experiments,
+                                   "experiment_registry": registry}).set_index("experiment_id")
     assert out.loc[[ids[2]], "decision"].str.startswith("invalid: bad registry entry").all()
     assert not out.loc[[ids[0], ids[1]], "decision"].str.startswith("invalid: bad").any()

@@ -2,6 +2,7 @@
 Monte Carlo over simulated user-level experiments, an OLS regression with the covariate, explicit per-user
 linearisation, and the array-based :func:`retail_lift.experiments.cuped`."""
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -13,6 +14,10 @@ from retail_lift.experiments.analysis import analyze_experiments
 from retail_lift.experiments.ratio import arm_moments, cuped_delta
 from retail_lift.experiments.registry import ExperimentSpec, MetricSpec
 from retail_lift.experiments.verdicts import ExperimentLooks, _estimates, decide_variants
+from retail_lift.tables.experiments import ExperimentResultsConfig
+
+#: the warehouse's design (ml_experiment_results: alpha 0.05, power 0.8, a 20 % relative MDE)
+DESIGN = dataclasses.asdict(ExperimentResultsConfig())
 
 
 def users(rng, n, lift=0.0, shape=(), rate=0.3):
@@ -120,7 +125,7 @@ def srm_frame(arms):
 def test_analyze_experiments_handles_ratio_rows_and_reports_cuped_reduction():
     rng = np.random.default_rng(5)
     arms = {"control": users(rng, 5000), "b": users(rng, 5000, lift=0.1)}
-    out = analyze_experiments(frame_from_users(arms), srm_frame(arms)).set_index("metric_name")
+    out = analyze_experiments(frame_from_users(arms), srm_frame(arms), **DESIGN).set_index("metric_name")
     aov = out.loc["average_order_value"]
     (yc, dc, xc, ec), (yt, dt_, xt, et) = arms["control"], arms["b"]
     assert aov.control_mean == pytest.approx(yc.sum() / dc.sum())
@@ -154,7 +159,7 @@ def test_analyze_experiments_handles_ratio_rows_and_reports_cuped_reduction():
     assert rpu.cuped_variance_reduction == pytest.approx(ref.variance_reduction)
     assert rpu.cuped_variance_reduction > 0.1
     # old frames (no d / e sums) give the same non-ratio rows
-    old = analyze_experiments(frame_from_users(arms, old=True), srm_frame(arms)).set_index("metric_name")
+    old = analyze_experiments(frame_from_users(arms, old=True), srm_frame(arms), **DESIGN).set_index("metric_name")
     cols = ["effect", "p_value", "cuped_effect", "cuped_p_value", "cuped_variance_reduction", "planned_users_per_arm"]
     pd.testing.assert_frame_equal(old.loc[["conversion_rate", "revenue_per_user"], cols],
                                   out.loc[["conversion_rate", "revenue_per_user"], cols])
@@ -166,7 +171,7 @@ def test_a_ratio_row_without_denominator_sums_is_named():
     f = frame_from_users(arms)
     f.loc[f.metric_name == "average_order_value", "sum_d"] = np.nan
     with pytest.raises(ValueError, match=r"metric 'average_order_value'.*sum_d"):
-        analyze_experiments(f, srm_frame(arms))
+        analyze_experiments(f, srm_frame(arms), **DESIGN)
 
 
 def daily_looks(arms: dict, days: int = 10) -> pd.DataFrame:
@@ -194,7 +199,7 @@ def test_verdicts_read_the_new_columns_and_use_cuped_and_the_delta_method():
     assert data.stats[("control", "revenue_per_user")].sum_d is None  # a mean: d = 1 carries nothing
     eff, var, mc = _estimates(c, t, False, len(data.look_dates) - 1)
     last = analyze_experiments(frame[frame.look_date == frame.look_date.max()].drop(columns="look_date"),
-                               srm_frame(arms)).set_index("metric_name").loc["average_order_value"]
+                               srm_frame(arms), **DESIGN).set_index("metric_name").loc["average_order_value"]
     assert eff[-1] == pytest.approx(last.cuped_effect, rel=1e-9)
     assert mc[-1] == pytest.approx(last.control_mean)
     assert np.sqrt(var[-1]) == pytest.approx((last.cuped_ci_high - last.cuped_ci_low) / (2 * 1.96), rel=1e-3)

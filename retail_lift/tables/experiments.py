@@ -1,4 +1,11 @@
-r"""The table behind ``ml_experiment_decisions``: one decision per experiment × treatment variant.
+r"""``python_models/ml/experiments/``: the experiment results and decisions (``ml_experiment_results``,
+``ml_experiment_decisions``).
+
+The experiments family (:mod:`retail_lift.experiments`) keeps the statistics: the tests of
+:func:`~retail_lift.experiments.analysis.analyze_experiments` on the SQL sufficient statistics, the
+pre-registered decision rule of :func:`~retail_lift.experiments.verdicts.decide_experiments`, the registry
+and its overrides. Here is the wiring: the relations each model reads, its typed config, and the table
+behind ``ml_experiment_decisions`` (:func:`experiment_decisions_table`, was ``experiments/decisions_table.py``).
 
 :func:`experiment_decisions_table` reads what the warehouse has (the daily looks of
 ``fct_experiment_daily_looks``, the clean experiments of ``stg_shop__experiments`` with their optional
@@ -13,12 +20,13 @@ parse, an unknown metric, a variant missing from the assignments, a planned spli
 to a positive number, an experiment whose assignments have no clean experiment row, all give that
 experiment's rows the decision ``invalid: <reason>`` (the other experiments are decided as usual).
 
-``as_of`` (var ``experiments_as_of``): the last look taken (default: the last look of the data; a
+``as_of`` (var ``experiments_as_of``): the last look taken (``None``: the last look of the data; a
 date after it counts as the last look). ``data_complete`` (var ``experiments_data_complete``): the
 data is declared complete, so every window still open at the last look is closed there (the SQL has
 already counted those exposures with the outcomes the data has): the experiment's windows close at its
 last look and its decisions are final.
 """
+
 
 from __future__ import annotations
 
@@ -26,13 +34,23 @@ import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
-from .registry import OVERRIDE_COLUMNS, ExperimentSpec, apply_experiment_overrides, default_spec, registry_from_records
-from .verdicts import VariantDecision, decide_experiments
+from retail_lift.experiments.analysis import analyze_experiments
+from retail_lift.experiments.registry import (
+    OVERRIDE_COLUMNS,
+    ExperimentSpec,
+    apply_experiment_overrides,
+    default_spec,
+    registry_from_records,
+)
+from retail_lift.experiments.verdicts import VariantDecision, decide_experiments
+from retail_lift.tables._config import check_store, read_relation
 
-__all__ = ["DECISION_COLUMNS", "experiment_decisions_table"]
+__all__ = ["DECISION_COLUMNS", "ExperimentDecisionsConfig", "ExperimentResultsConfig", "experiment_decisions_table",
+           "ml_experiment_decisions", "ml_experiment_results"]
 
 _FIELDS = [f.name for f in dataclasses.fields(VariantDecision)]
 #: the columns of ml_experiment_decisions, in order
@@ -98,8 +116,8 @@ def _data_complete_adjust(exp: dict, spec: ExperimentSpec, last_look: dt.date) -
 
 
 def experiment_decisions_table(looks: pd.DataFrame, experiments: pd.DataFrame,  # noqa: C901, PLR0912 - one branch per documented decision status
-                               registry_rows: pd.DataFrame | None = None, *, as_of=None,
-                               data_complete: bool = False) -> pd.DataFrame:
+                               registry_rows: pd.DataFrame | None = None, *, as_of,
+                               data_complete: bool) -> pd.DataFrame:
     """One row per experiment × treatment variant (columns :data:`DECISION_COLUMNS`).
 
     ``looks``: ``fct_experiment_daily_looks`` (``experiment_id, variant, metric_name, look_date, users,
@@ -190,3 +208,88 @@ def experiment_decisions_table(looks: pd.DataFrame, experiments: pd.DataFrame,  
               "registry_source"):
         out[c] = out[c].astype("string")  # typed even when empty (a shop without experiments)
     return out.sort_values(["experiment_id", "variant"], kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# the models and their configs
+# ----------------------------------------------------------------------------------------------
+
+
+def _number(model: str, key: str, value, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
+        raise ValueError(f"{model}: {key} must be a number between {low} and {high} (exclusive), got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class ExperimentResultsConfig:
+    """The settings of ``ml_experiment_results`` and their defaults (its yml states the same)."""
+
+    #: significance level of every test (two-sided) and of the Holm correction
+    alpha: float = 0.05
+    #: power of the planned sample size (planned_users_per_arm)
+    power: float = 0.8
+    #: the minimum detectable effect, relative to the control, of the planned size and the mSPRT mixture
+    mde_relative: float = 0.2
+
+    def __post_init__(self):
+        for key in ("alpha", "power"):
+            object.__setattr__(self, key, _number("ml_experiment_results", key, getattr(self, key), 0.0, 1.0))
+        object.__setattr__(self, "mde_relative",
+                           _number("ml_experiment_results", "mde_relative", self.mde_relative, 0.0, math.inf))
+
+
+def ml_experiment_results(relations: Mapping[str, object],
+                          config: ExperimentResultsConfig = ExperimentResultsConfig(), *,
+                          store=None) -> pd.DataFrame:
+    """Every test of :func:`~retail_lift.experiments.analysis.analyze_experiments` per experiment x treatment
+    variant x metric. ``relations``: ``fct_experiment_variant_stats`` and ``fct_experiment_srm``."""
+    check_store(store, "ml_experiment_results")
+    return analyze_experiments(read_relation(relations["fct_experiment_variant_stats"]),
+                               read_relation(relations["fct_experiment_srm"]),
+                               alpha=config.alpha, power=config.power, mde_relative=config.mde_relative)
+
+
+#: what dbt hands over for an unset var: ``{{ var('experiments_as_of', none) }}`` renders as text
+_NONE_TEXT = ("", "none", "null")
+#: the values of var experiments_data_complete that declare the data complete (as the SQL macro reads it)
+_TRUE_TEXT = ("true", "1", "yes", "y")
+
+
+@dataclass(frozen=True)
+class ExperimentDecisionsConfig:
+    """The settings of ``ml_experiment_decisions`` and their defaults (its yml states the same, through the
+    dbt vars of the same names: ``{{ var('experiments_as_of', none) }}`` and so on)."""
+
+    #: the last look taken (a date, YYYY-MM-DD); None: the last look of the data
+    experiments_as_of: dt.date | None = None
+    #: the data is declared complete: the windows still open at the last look close there
+    experiments_data_complete: bool = False
+
+    def __post_init__(self):
+        as_of = self.experiments_as_of
+        if isinstance(as_of, str) and as_of.strip().lower() in _NONE_TEXT:
+            as_of = None
+        try:
+            as_of = _date(as_of)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"ml_experiment_decisions: experiments_as_of must be a date (YYYY-MM-DD) or none, "
+                             f"got {self.experiments_as_of!r}") from exc
+        object.__setattr__(self, "experiments_as_of", as_of)
+        complete = self.experiments_data_complete
+        if not isinstance(complete, bool):  # text or a number from the var, read as the SQL macro reads it
+            complete = str(complete).strip().lower() in _TRUE_TEXT
+        object.__setattr__(self, "experiments_data_complete", complete)
+
+
+def ml_experiment_decisions(relations: Mapping[str, object],
+                            config: ExperimentDecisionsConfig = ExperimentDecisionsConfig(), *,
+                            store=None) -> pd.DataFrame:
+    """One decision per experiment x treatment variant (:func:`experiment_decisions_table`).
+
+    ``relations``: ``fct_experiment_daily_looks``, ``stg_shop__experiments`` and ``experiment_registry``."""
+    check_store(store, "ml_experiment_decisions")
+    return experiment_decisions_table(read_relation(relations["fct_experiment_daily_looks"]),
+                                      read_relation(relations["stg_shop__experiments"]),
+                                      read_relation(relations["experiment_registry"]),
+                                      as_of=config.experiments_as_of, data_complete=config.experiments_data_complete)
