@@ -1,10 +1,10 @@
 """Glue between the warehouse marts and the model packages: what the thin dbt Python models call.
 
-Each dbt Python model in ``python_models/ml/{predict,segments,crosssell,campaign}/`` reads its refs into
+Each dbt Python model in ``python_models/ml/{predict,segments,campaign}/`` reads its refs into
 pandas, calls **one** function of this module and returns its DataFrame (the evaluations against the
 simulated world's truth are in :mod:`retail_lift.evaluation`). The functions only wire the package
 families together (which columns, which population, which defaults); the statistics live in :mod:`retail_lift.predict`,
-:mod:`retail_lift.segments`, :mod:`retail_lift.crosssell` and :mod:`retail_lift.campaign`.
+:mod:`retail_lift.segments` and :mod:`retail_lift.campaign` (cross-sell moved to :mod:`retail_lift.tables.crosssell`).
 
 One training, one table
 -----------------------
@@ -58,8 +58,7 @@ from retail_lift.campaign import (
     fatigue_flags,
     personalised_discount,
 )
-from retail_lift.crosssell import association_rules, evaluate_recommendations, recommend, time_holdout
-from retail_lift.frames import ORDER_KEYS, as_01, as_frame, log_line, object_ids, typed_frame
+from retail_lift.frames import ORDER_KEYS, as_01, as_frame, log_line, typed_frame
 from retail_lift.predict import (
     OUT_OF_TIME_ROLES,
     NoPositiveLabelsError,
@@ -79,9 +78,6 @@ __all__ = [
     "campaign_target_list",
     "category_propensity_fit",
     "classifier_fit_table",
-    "crosssell_evaluation",
-    "crosssell_recommendations",
-    "crosssell_rules",
     "customer_segments_fit",
     "export_campaign_targets",
     "fatigue_curve_table",
@@ -710,242 +706,6 @@ def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9)
     kscore = res.scores.copy()
     kscore["record_type"] = "k_score"
     return typed_frame(pd.concat([run, assign, prof, kscore], ignore_index=True), SEGMENT_FIT_COLUMNS)
-
-
-# ----------------------------------------------------------------------------------------------
-# cross-sell
-# ----------------------------------------------------------------------------------------------
-
-ITEM_LEVELS = {"product": "product_id", "category": "category_id", "top_level_category": "top_level_category_id"}
-RULE_TABLE_COLUMNS = {
-    "item_level": "str", "antecedent_id": "str", "consequent_id": "str", "pair_count": "int",
-    "antecedent_count": "int", "consequent_count": "int", "support": "float", "confidence": "float",
-    "lift": "float", "n_orders": "int",
-}
-RECOMMENDATION_COLUMNS = {
-    "customer_id": "str", "rank": "int", "item_level": "str", "item_id": "str", "score": "float",
-    "because_item_id": "str", "n_rules": "int",
-}
-CROSSSELL_EVALUATION_COLUMNS = {
-    "item_level": "str", "method": "str", "n": "int", "cutoff_at": "ts", "n_rules": "int",
-    "n_customers": "int", "precision_at_n": "float", "recall_at_n": "float", "hit_rate_at_n": "float",
-    "coverage": "float",
-}
-
-
-def _item_column(item_level: str) -> str:
-    if item_level not in ITEM_LEVELS:
-        raise ValueError(f"item_level must be one of {list(ITEM_LEVELS)}, got {item_level!r}")
-    return ITEM_LEVELS[item_level]
-
-
-def _min_support(n_orders: int, min_support: float, min_pair_orders: int) -> float:
-    """The larger of a share of orders and a minimum count of orders (so tiny data mines no noise)."""
-    return max(float(min_support), min(1.0, min_pair_orders / n_orders)) if n_orders else 1.0
-
-
-def _id_codes(values) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of an id column (a pandas Series or an Arrow array) and its distinct values.
-
-    The codes are the positions of the values among the sorted distinct values (missing: -1), so codes
-    compare, sort and tie-break exactly like the ids (strings by code point, as Python and Arrow both do);
-    the distinct values come back as a NumPy array (strings as Python ``str``) to decode with."""
-    if isinstance(values, pd.Series):
-        codes, uniques = pd.factorize(values, sort=True)
-        uniques = np.asarray(uniques.astype(object) if not isinstance(uniques, np.ndarray) else uniques)
-    else:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
-            values = values.cast(values.type.value_type)
-        distinct = pc.unique(values).drop_null()
-        distinct = distinct.take(pc.sort_indices(distinct))
-        codes = pc.fill_null(pc.index_in(values, value_set=distinct), -1).to_numpy()
-        uniques = distinct.to_numpy(zero_copy_only=False)  # strings: an object array of str
-    dtype = np.int32 if len(uniques) < 2**31 - 1 else np.int64
-    return np.asarray(codes).astype(dtype, copy=False), uniques
-
-
-def _coded_lines(order_lines, columns: Sequence[str], *, ordered_at: bool = False,
-                 required: Sequence[str] = ()) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The id ``columns`` of ``fct_customer_order_lines`` (pandas or Arrow) as integer codes (see
-    :func:`_id_codes`; missing items -1) and ``ordered_at`` as is; with each column's distinct ids.
-
-    Cross-sell only counts, joins and sorts ids, so it runs on the codes and decodes its outputs: the same
-    tables as on the string ids, without a Python string object per order line (millions of lines).
-    Columns not in the input are left out; ``required`` columns (``order_id``, ``customer_id``: the keys)
-    must have no missing values, as :func:`~retail_lift.crosssell.association_rules` /
-    :func:`~retail_lift.crosssell.recommend` demand."""
-    if isinstance(order_lines, pd.DataFrame):
-        names = list(order_lines.columns)
-        get = order_lines.__getitem__
-    elif hasattr(order_lines, "column") and hasattr(order_lines, "schema"):
-        names = list(order_lines.schema.names)
-        get = order_lines.column
-    else:
-        raise ValueError(f"expected a pandas DataFrame or a pyarrow Table, got {type(order_lines).__name__}")
-    out, uniques = {}, {}
-    for c in columns:
-        if c not in names:
-            if c in required:
-                raise ValueError(f"order_lines has no column {c!r}; columns are {names}")
-            continue
-        out[c], uniques[c] = _id_codes(get(c))
-        if c in required and (out[c] < 0).any():
-            raise ValueError(f"order_lines[{c!r}] has {int((out[c] < 0).sum())} missing value(s)")
-    if ordered_at:
-        when = get("ordered_at")
-        out["ordered_at"] = when if isinstance(when, pd.Series) else when.to_pandas()
-    return pd.DataFrame(out).reset_index(drop=True), uniques
-
-
-def _decode(codes, uniques: np.ndarray) -> np.ndarray:
-    return uniques[np.asarray(codes, dtype=np.int64)]
-
-
-def _mine(lines: pd.DataFrame, item: str, *, min_support: float, min_pair_orders: int, min_confidence: float,
-          min_lift: float) -> pd.DataFrame:
-    lines = lines[_present(lines[item])]
-    n_orders = lines["order_id"].nunique()
-    return association_rules(lines, min_support=_min_support(n_orders, min_support, min_pair_orders),
-                             min_confidence=min_confidence, min_lift=min_lift, item_column=item)
-
-
-def _present(s: pd.Series) -> np.ndarray:
-    """Rows with an item: not missing, and not the code -1 of a missing id (:func:`_coded_lines`)."""
-    ok = s.notna().to_numpy()
-    if pd.api.types.is_integer_dtype(s.dtype):
-        ok = ok & (s.to_numpy() >= 0)
-    return ok
-
-
-def crosssell_rules(order_lines, *, item_level: str = "product", min_support: float = 1e-4,
-                    min_pair_orders: int = 10, min_confidence: float = 0.01, min_lift: float = 1.0) -> pd.DataFrame:
-    """Pairwise association rules ``A -> B`` over all orders (``fct_customer_order_lines``).
-
-    A pair must be in at least ``max(min_support * orders, min_pair_orders)`` orders, with confidence
-    ``>= min_confidence`` and lift ``>= min_lift`` (1: only positive association). One row per rule.
-    ``order_lines``: pandas or Arrow; only ``order_id`` and the item column are read.
-    """
-    item = _item_column(item_level)
-    lines, ids = _coded_lines(order_lines, ("order_id", item), required=("order_id",))
-    rules = _mine(lines, item, min_support=min_support, min_pair_orders=min_pair_orders,
-                  min_confidence=min_confidence, min_lift=min_lift)
-    out = rules.rename(columns={"antecedent": "antecedent_id", "consequent": "consequent_id"})
-    out["antecedent_id"] = _decode(out["antecedent_id"], ids[item])
-    out["consequent_id"] = _decode(out["consequent_id"], ids[item])
-    out["item_level"] = item_level
-    out["n_orders"] = rules.attrs.get("n_orders", 0)
-    return typed_frame(out, RULE_TABLE_COLUMNS)
-
-
-def crosssell_recommendations(order_lines, rules, *, n: int = 5, score: str = "max") -> pd.DataFrame:
-    """Top-``n`` items per customer from the rules whose antecedent the customer bought (never an item
-    they already bought). The item level is the rules' (``item_level``). ``order_lines``: pandas or Arrow;
-    only ``customer_id`` and the item column are read."""
-    r = object_ids(as_frame(rules), ("antecedent_id", "consequent_id"))
-    if r.empty:
-        return typed_frame(None, RECOMMENDATION_COLUMNS)
-    level = str(r["item_level"].iloc[0])
-    item = _item_column(level)
-    lines, ids = _coded_lines(order_lines, ("customer_id", item), required=("customer_id",))
-    owned = lines.loc[_present(lines[item]), ["customer_id", item]]
-    # the rules' items as codes of the order lines' items; a rule on an item nobody bought recommends nothing
-    items = pd.Index(ids[item])
-    a, b = items.get_indexer(r["antecedent_id"]), items.get_indexer(r["consequent_id"])
-    known = (a >= 0) & (b >= 0)
-    coded = r.loc[known].assign(antecedent=a[known], consequent=b[known])
-    recs = recommend(owned, coded, n=n, item_column=item, score=score)
-    out = recs.rename(columns={item: "item_id", "because_item": "because_item_id"})
-    out["customer_id"] = _decode(out["customer_id"], ids["customer_id"])
-    out["item_id"] = _decode(out["item_id"], ids[item])
-    out["because_item_id"] = _decode(out["because_item_id"], ids[item])
-    out["item_level"] = level
-    return typed_frame(out, RECOMMENDATION_COLUMNS)
-
-
-#: Candidate rows (customer x popular item) formed at a time by the popularity baseline.
-POPULARITY_BLOCK_ROWS = 4_000_000
-
-
-def _popularity_recommendations(train: pd.DataFrame, customers: pd.Index, item: str, n: int, *,
-                                block_rows: int = POPULARITY_BLOCK_ROWS) -> pd.DataFrame:
-    """Baseline: the items bought in most orders before the cutoff, minus those the customer owns.
-
-    Each customer walks down the popularity list past the items they own: their top ``n`` lie within the
-    first ``n + owned`` items. Candidates are formed for blocks of customers of about ``block_rows`` rows
-    (the result does not depend on it)."""
-    pop = train.groupby(item)["order_id"].nunique().sort_values(ascending=False, kind="mergesort")
-    owned = train.loc[train["customer_id"].isin(customers), ["customer_id", item]].drop_duplicates()
-    cust = np.sort(pd.unique(np.asarray(customers)))
-    n_owned = owned.groupby("customer_id").size().reindex(cust, fill_value=0).to_numpy(np.int64)
-    depth = np.minimum(len(pop), n + n_owned)
-    empty = pd.DataFrame({"customer_id": cust[:0], item: pop.index[:0], "rank": np.zeros(0, dtype=np.int64)})
-    if not len(cust) or not len(pop):
-        return empty
-    block = (np.cumsum(depth) - depth) // max(int(block_rows), 1)
-    bounds = np.searchsorted(block, np.unique(block), side="left").tolist() + [len(cust)]
-    pop_items = pop.index.to_numpy()
-    parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        d = depth[lo:hi]
-        rows = np.repeat(np.arange(lo, hi), d)
-        pop_rank = np.arange(len(rows)) - np.repeat(np.cumsum(d) - d, d)
-        cand = pd.DataFrame({"customer_id": cust[rows], item: pop_items[pop_rank], "pop_rank": pop_rank})
-        mine = owned[owned["customer_id"].isin(cust[lo:hi])]
-        cand = cand.merge(mine.assign(_owned=True), on=["customer_id", item], how="left")
-        cand = cand[cand["_owned"].isna()].sort_values(["customer_id", "pop_rank"], kind="mergesort")
-        cand["rank"] = cand.groupby("customer_id").cumcount() + 1
-        parts.append(cand[cand["rank"] <= n][["customer_id", item, "rank"]])
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-
-
-def crosssell_evaluation(order_lines, cutoff, *, levels: Sequence[str] = ("product", "category"),
-                         ns: Sequence[int] = (1, 3, 5, 10), min_support: float = 1e-4, min_pair_orders: int = 10,
-                         min_confidence: float = 0.01, min_lift: float = 1.0) -> pd.DataFrame:
-    """Precision, recall, hit rate at N and coverage on a time holdout, for rules and a popularity baseline.
-
-    Rules and owned items come from the order lines before ``cutoff`` (the train snapshot's feature cutoff),
-    the truth from the items each customer bought on or after it that they had not bought before
-    (:func:`~retail_lift.crosssell.time_holdout`); customers without a purchase before the cutoff are left
-    out. One row per item level x method (``association_rules``, ``popularity``) x N. ``order_lines``:
-    pandas or Arrow; ``order_id``, ``customer_id``, ``ordered_at`` and the levels' item columns are read
-    (as integer codes: only counts and sets of ids matter here).
-    """
-    items = [_item_column(level) for level in levels]
-    lines, _ids = _coded_lines(order_lines, ("order_id", "customer_id", *dict.fromkeys(items)), ordered_at=True,
-                               required=("order_id", "customer_id"))
-    cutoff = pd.Timestamp(cutoff)
-    rows = []
-    for level, item in zip(levels, items, strict=True):
-        if item not in lines.columns:
-            raise ValueError(f"order_lines has no column {item!r} for item level {level!r}")
-        sub = lines.loc[_present(lines[item]), ["order_id", "customer_id", "ordered_at", item]]
-        if sub.empty:
-            continue
-        train, hold = time_holdout(sub, cutoff, item_column=item)
-        del sub
-        customers = pd.Index(hold["customer_id"].unique())
-        n_max = max(ns)
-        rules = (_mine(train, item, min_support=min_support, min_pair_orders=min_pair_orders,
-                       min_confidence=min_confidence, min_lift=min_lift) if len(train) else pd.DataFrame())
-        owned = train.loc[train["customer_id"].isin(customers), ["customer_id", item]]
-        if len(rules) and len(owned):
-            recs = recommend(owned, rules, n=n_max, item_column=item)
-        else:
-            recs = pd.DataFrame({"customer_id": pd.Series(dtype=object), item: pd.Series(dtype=object),
-                                 "rank": pd.Series(dtype=int)})
-        del owned
-        pop = (_popularity_recommendations(train, customers, item, n_max) if len(train)
-               else recs.iloc[:0][["customer_id", item, "rank"]])
-        for method, r, n_rules in (("association_rules", recs, len(rules)), ("popularity", pop, None)):
-            for n in ns:
-                res = evaluate_recommendations(r, hold, n, item_column=item)
-                rows.append({"item_level": level, "method": method, "n": n, "cutoff_at": cutoff, "n_rules": n_rules,
-                             **{k: v for k, v in res.items() if k != "n"}})
-        del train, hold, recs, pop
-    return typed_frame(pd.DataFrame(rows), CROSSSELL_EVALUATION_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------

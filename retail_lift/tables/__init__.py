@@ -14,8 +14,8 @@ model and takes
   today.
 
 The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
-families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``
-(docs/architecture.md, *Layers of the package*, lists the plan for the others).
+families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``,
+``crosssell`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
 """
 
 from __future__ import annotations
@@ -24,11 +24,19 @@ import dataclasses
 from collections.abc import Mapping
 
 from retail_lift.tables._config import from_settings, read_relation
+from retail_lift.tables.crosssell import (
+    CrosssellEvaluationConfig,
+    CrosssellRecommendationsConfig,
+    CrosssellRulesConfig,
+)
 from retail_lift.tables.segments import CustomerSegmentsFitConfig
 
 #: the typed config of every dbt Python model moved to this layer, by model name
 MODEL_CONFIGS: Mapping[str, type] = {
     "ml_customer_segments_fit": CustomerSegmentsFitConfig,
+    "ml_crosssell_rules": CrosssellRulesConfig,
+    "ml_crosssell_recommendations": CrosssellRecommendationsConfig,
+    "ml_crosssell_evaluation": CrosssellEvaluationConfig,
 }
 
 

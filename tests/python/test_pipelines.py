@@ -213,63 +213,6 @@ def test_segments_skip_with_too_few_buyers(features):
 
 
 # ----------------------------------------------------------------------------------------------
-# cross-sell
-# ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def order_lines() -> pd.DataFrame:
-    """Customers who buy product a later buy b (a strong pair); x and y are popular fillers."""
-    rng = np.random.default_rng(5)
-    rows, oid = [], 0
-    for c in range(300):
-        t0 = pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(rng.integers(0, 40)))
-        basket1 = ["a", "b"] if c % 2 == 0 else ["x", "y"]
-        for item in basket1:
-            rows.append((f"o{oid}", f"c{c}", t0, item))
-        oid += 1
-        t1 = pd.Timestamp("2026-03-01") + pd.Timedelta(days=int(rng.integers(0, 20)))
-        later = ["c"] if c % 2 == 0 else ["x"]
-        for item in later:
-            rows.append((f"o{oid}", f"c{c}", t1, item))
-        oid += 1
-        if c % 2 == 0 and c < 100:  # a c-basket before the cutoff, so a -> c and b -> c exist
-            rows.append((f"o{oid}", f"c{c}", t0, "a"))
-            rows.append((f"o{oid}", f"c{c}", t0, "c"))
-            oid += 1
-    df = pd.DataFrame(rows, columns=["order_id", "customer_id", "ordered_at", "product_id"])
-    df["category_id"] = df["product_id"].map({"a": "k1", "b": "k1", "c": "k2", "x": "k3", "y": "k3"})
-    return df
-
-
-def test_rules_respect_the_minimum_pair_count(order_lines):
-    rules = P.crosssell_rules(order_lines, min_pair_orders=10)
-    assert set(zip(rules["antecedent_id"], rules["consequent_id"], strict=True)) >= {("a", "b"), ("b", "a")}
-    assert (rules["pair_count"] >= 10).all() and (rules["lift"] >= 1).all()
-    assert list(rules.columns) == list(P.RULE_TABLE_COLUMNS)
-    assert P.crosssell_rules(order_lines, min_pair_orders=10_000).empty
-
-
-def test_recommendations_skip_owned_items(order_lines):
-    rules = P.crosssell_rules(order_lines, min_pair_orders=10)
-    recs = P.crosssell_recommendations(order_lines, rules, n=3)
-    owned = set(zip(order_lines["customer_id"], order_lines["product_id"], strict=True))
-    assert not any((c, i) in owned for c, i in zip(recs["customer_id"], recs["item_id"], strict=True))
-    assert recs.groupby("customer_id")["rank"].max().le(3).all()
-    assert P.crosssell_recommendations(order_lines, rules.iloc[:0]).empty
-
-
-def test_time_holdout_evaluation_beats_popularity_on_a_planted_pair(order_lines):
-    ev = P.crosssell_evaluation(order_lines, "2026-02-15", levels=("product",), ns=(1, 3), min_pair_orders=10)
-    assert list(ev.columns) == list(P.CROSSSELL_EVALUATION_COLUMNS)
-    e = ev.set_index(["method", "n"])
-    # the a/b buyers without c get c recommended and buy it after the cutoff
-    assert e.loc[("association_rules", 1), "precision_at_n"] > 0.5
-    assert e.loc[("association_rules", 1), "precision_at_n"] > e.loc[("popularity", 1), "precision_at_n"]
-    assert e.loc[("popularity", 1), "n_rules"] is pd.NA or pd.isna(e.loc[("popularity", 1), "n_rules"])
-
-
-# ----------------------------------------------------------------------------------------------
 # campaign
 # ----------------------------------------------------------------------------------------------
 
