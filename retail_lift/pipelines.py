@@ -1,10 +1,10 @@
 """Glue between the warehouse marts and the model packages: what the thin dbt Python models call.
 
-Each dbt Python model in ``python_models/ml/{predict,segments,campaign}/`` reads its refs into
+Each dbt Python model in ``python_models/ml/{predict,segments}/`` reads its refs into
 pandas, calls **one** function of this module and returns its DataFrame (the evaluations against the
 simulated world's truth are in :mod:`retail_lift.evaluation`). The functions only wire the package
-families together (which columns, which population, which defaults); the statistics live in :mod:`retail_lift.predict`,
-:mod:`retail_lift.segments` and :mod:`retail_lift.campaign` (cross-sell moved to :mod:`retail_lift.tables.crosssell`).
+families together (which columns, which population, which defaults); the statistics live in :mod:`retail_lift.predict`
+and :mod:`retail_lift.segments` (cross-sell and campaign moved to :mod:`retail_lift.tables`).
 
 One training, one table
 -----------------------
@@ -33,31 +33,18 @@ positives **and** negatives; otherwise the fit table holds just the ``run`` row 
 the reason, and :func:`log_line` writes the reason to the dbt log. When an out-of-time snapshot
 (``oot_*``) fails the same rule, the classifier is compared on a random customer holdout of the train
 snapshot instead, and the run row says so (``validation``, ``message``). Segments need more
-customers than the smallest k; cross-sell and campaign tables simply come out empty when their inputs are.
+customers than the smallest k.
 Any other error propagates: a bug must fail the build, not skip a model.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from retail_lift.campaign import (
-    DEFAULT_LEVELS,
-    best_send_time,
-    build_target_list,
-    compare_broadcast_targeted,
-    estimate_price_sensitivity,
-    export_target_list,
-    fatigue_curve,
-    fatigue_flags,
-    personalised_discount,
-)
 from retail_lift.frames import ORDER_KEYS, as_01, as_frame, log_line, typed_frame
 from retail_lift.predict import (
     OUT_OF_TIME_ROLES,
@@ -74,14 +61,9 @@ __all__ = [
     "CLASSIFIER_FIT_COLUMNS",
     "SEGMENT_FIT_COLUMNS",
     "acquisition_channel_fit",
-    "broadcast_vs_targeted",
-    "campaign_target_list",
     "category_propensity_fit",
     "classifier_fit_table",
     "customer_segments_fit",
-    "export_campaign_targets",
-    "fatigue_curve_table",
-    "fatigue_table",
     "fairness_table",
     "as_frame",
     "log_line",
@@ -706,181 +688,3 @@ def customer_segments_fit(rfm, features, *, k_range: Iterable[int] = range(2, 9)
     kscore = res.scores.copy()
     kscore["record_type"] = "k_score"
     return typed_frame(pd.concat([run, assign, prof, kscore], ignore_index=True), SEGMENT_FIT_COLUMNS)
-
-
-# ----------------------------------------------------------------------------------------------
-# campaign
-# ----------------------------------------------------------------------------------------------
-
-FATIGUE_COLUMNS = {
-    "customer_id": "str", "n_exposures": "int", "conversions": "int", "recent_exposures": "int",
-    "last_n_exposures": "int", "last_n_rate": "float", "earlier_exposures": "int", "earlier_rate": "float",
-    "baseline_rate": "float", "p_value": "float", "is_fatigued": "bool", "as_of": "ts",
-}
-FATIGUE_CURVE_COLUMNS = {
-    "prior_exposures": "int", "exposures": "int", "conversions": "int", "response_rate": "float",
-    "ci_low": "float", "ci_high": "float",
-}
-TARGET_LIST_COLUMNS = {
-    "customer_id": "str", "rank": "int", "status": "str", "promotion_id": "str", "purchase_probability": "float",
-    "price_sensitivity": "float", "discount_rate": "float", "best_weekday": "int", "best_hour": "int",
-    "avg_order_value": "float", "expected_conversions": "float", "expected_revenue": "float",
-    "expected_discount_cost": "float", "expected_cost": "float", "expected_margin": "float",
-    "expected_profit": "float", "roi": "float", "cumulative_cost": "float", "segment_name": "str",
-    "is_fatigued": "bool", "promotion_discount_rate": "float", "contact_cost": "float", "margin_rate": "float",
-}
-BROADCAST_COLUMNS = {
-    "strategy": "str", "promotion_id": "str", "contacts": "int", "expected_conversions": "float",
-    "expected_revenue": "float", "expected_discount_cost": "float", "expected_cost": "float",
-    "expected_profit": "float", "expected_roi": "float", "expected_conversion_rate": "float",
-}
-
-
-def _promotion_exposures(exposures) -> pd.DataFrame:
-    e = as_frame(exposures)
-    e = e[e["is_window_closed"].fillna(False).astype(bool)]
-    return pd.DataFrame({"customer_id": e["customer_id"].to_numpy(), "exposed_at": pd.to_datetime(e["exposed_at"]),
-                         "converted": e["is_converted"].astype(bool).astype(int).to_numpy()})
-
-
-def fatigue_table(exposures, *, window_days: float = 30, recent_n: int = 5, min_recent_exposures: int = 3,
-                  alpha: float = 0.1) -> pd.DataFrame:
-    """Per-customer fatigue flags (:func:`~retail_lift.campaign.fatigue_flags`) over the promotion
-    exposures (``fct_promotion_exposures``, closed attribution windows only: an open window's conversion
-    is not known yet). One row per exposed customer."""
-    e = _promotion_exposures(exposures)
-    flags = fatigue_flags(e, window_days=window_days, recent_n=recent_n, min_recent_exposures=min_recent_exposures,
-                          alpha=alpha)
-    flags["as_of"] = flags.attrs.get("as_of")
-    return typed_frame(flags, FATIGUE_COLUMNS)
-
-
-def fatigue_curve_table(exposures, *, max_prior: int = 10, window_days: float | None = None) -> pd.DataFrame:
-    """Response rate by number of prior exposures (:func:`~retail_lift.campaign.fatigue_curve`)."""
-    e = _promotion_exposures(exposures)
-    if e.empty:
-        return typed_frame(None, FATIGUE_CURVE_COLUMNS)
-    return typed_frame(fatigue_curve(e, max_prior=max_prior, window_days=window_days), FATIGUE_CURVE_COLUMNS)
-
-
-def _promotion(promotions, promotion_id: str) -> pd.Series:
-    p = as_frame(promotions)
-    row = p[p["promotion_id"] == promotion_id]
-    if row.empty:
-        raise ValueError(f"promotion {promotion_id!r} is not in the promotions table; it has "
-                         f"{sorted(p['promotion_id'].astype(str))}")
-    return row.iloc[0]
-
-
-def discount_levels(rate: float) -> tuple[float, ...]:
-    """The personalised discount levels around a promotion's rate: 0, 1/2, 1, 3/2 and 2 times it (the
-    package default 0-20 % for a 10 % offer), capped below 100 %; just 0 for an offer without discount."""
-    rate = float(rate)
-    if rate <= 0:
-        return (0.0,)
-    scale = rate / DEFAULT_LEVELS[2]
-    return tuple(sorted({min(round(lv * scale, 6), 0.95) for lv in DEFAULT_LEVELS}))
-
-
-def campaign_target_list(scores, features, activity, promotions, fatigue=None, segments=None, *,
-                         promotion_id: str = "email_10pct", budget: float | None = None,
-                         max_contacts: int | None = None, max_contacts_share: float | None = 0.2,
-                         margin_rate: float | None = None) -> pd.DataFrame:
-    """Every scored customer ranked by expected profit of the campaign, with the selection ``status``.
-
-    Per customer (the score snapshot of ``fct_customer_features``): purchase probability from
-    ``ml_purchase_propensity_scores``; full-price order value = the customer's average order value (the
-    median of the buyers for a customer without orders); price sensitivity from the discounted-order share
-    and the discount share of gross spend (shrunk to the mean by order count), mapped to a personalised
-    discount among :func:`discount_levels` of the promotion; best weekday and hour from the customer's
-    session starts (``fct_customer_activity_by_weekday_hour``, shrunk to the global peak); fatigued
-    customers (``ml_campaign_fatigue``) are excluded. Economics and selection:
-    :func:`~retail_lift.campaign.build_target_list` with the promotion's contact cost and the catalogue's
-    gross margin rate (``dim_campaign_promotions``), at most ``budget`` total expected cost and at most
-    ``max_contacts`` customers (default ``max_contacts_share`` of the candidates, rounded up).
-    """
-    s = as_frame(scores)[["customer_id", "purchase_probability"]]
-    p = as_frame(promotions)
-    if s.empty or not (p["promotion_id"] == promotion_id).any():
-        log_line(f"campaign {promotion_id}: no target list ({len(s)} scored customers; promotion "
-                 f"{'found' if (p['promotion_id'] == promotion_id).any() else 'not in the promotions table'})")
-        return typed_frame(None, TARGET_LIST_COLUMNS)
-    promo = _promotion(p, promotion_id)
-    contact_cost = float(promo["contact_cost"])
-    margin = float(promo["gross_margin_rate"]) if margin_rate is None else float(margin_rate)
-    if not np.isfinite(margin):
-        margin = 0.0
-    f = as_frame(features)
-    f = f[f["snapshot_role"] == "score"]
-    df = s.merge(f[["customer_id", "avg_order_value", "discounted_order_share", "discount_amount", "revenue_all",
-                    "orders_all"]], on="customer_id", how="left")
-    if df.empty:
-        return typed_frame(None, TARGET_LIST_COLUMNS)
-    aov = pd.to_numeric(df["avg_order_value"], errors="coerce").astype(float)
-    df["avg_order_value"] = aov.fillna(aov.median() if aov.notna().any() else 0.0)
-    gross = pd.to_numeric(df["revenue_all"], errors="coerce") + pd.to_numeric(df["discount_amount"], errors="coerce")
-    df["avg_discount_rate"] = (pd.to_numeric(df["discount_amount"], errors="coerce") / gross.where(gross > 0))
-    df["discounted_order_share"] = pd.to_numeric(df["discounted_order_share"], errors="coerce").astype(float)
-    if df["discounted_order_share"].notna().any() and df["avg_discount_rate"].notna().any():
-        df["price_sensitivity"] = estimate_price_sensitivity(df, share_column="discounted_order_share",
-                                                             rate_column="avg_discount_rate",
-                                                             orders_column="orders_all").to_numpy()
-    else:  # nobody has an order history: everyone is typical
-        df["price_sensitivity"] = 0.5
-    df["discount_rate"] = personalised_discount(df["price_sensitivity"].to_numpy(), discount_levels(
-        promo["discount_rate"]))
-    act = as_frame(activity)
-    slots = pd.DataFrame({"customer_id": act["customer_id"], "weekday": act["iso_weekday"],
-                          "hour": act["hour_of_day"], "events": act["sessions_started"]})
-    send = best_send_time(slots, customers=df["customer_id"])
-    excluded: list = []
-    df["is_fatigued"] = False
-    if fatigue is not None:
-        fat = as_frame(fatigue)
-        excluded = fat.loc[fat["is_fatigued"].fillna(False).astype(bool), "customer_id"].tolist()
-        df["is_fatigued"] = df["customer_id"].isin(excluded)
-    keep = ["price_sensitivity", "is_fatigued"]
-    if segments is not None:
-        df = df.merge(as_frame(segments)[["customer_id", "segment_name"]], on="customer_id", how="left")
-        keep.append("segment_name")
-    if max_contacts is None and max_contacts_share is not None:
-        max_contacts = max(1, math.ceil(float(max_contacts_share) * len(df)))
-    table = build_target_list(df, budget=budget, k=max_contacts, contact_cost=contact_cost, margin_rate=margin,
-                              discount="discount_rate", send_times=send, exclude=excluded,
-                              include_unselected=True, keep_columns=keep)
-    table["promotion_id"] = promotion_id
-    table["promotion_discount_rate"] = float(promo["discount_rate"])
-    table["contact_cost"] = contact_cost
-    table["margin_rate"] = margin
-    n_sel = int((table["status"] == "selected").sum())
-    log_line(f"campaign {promotion_id}: {n_sel} of {len(table)} customers selected "
-             f"(max {max_contacts}, budget {budget}), expected profit "
-             f"{table.loc[table['status'] == 'selected', 'expected_profit'].sum():.2f}")
-    return typed_frame(table, TARGET_LIST_COLUMNS)
-
-
-def broadcast_vs_targeted(target_list) -> pd.DataFrame:
-    """Expected economics of contacting every candidate with the promotion's flat discount (broadcast)
-    against contacting the selected ones with their personalised discounts (targeted)."""
-    t = as_frame(target_list)
-    if t.empty:
-        return typed_frame(None, BROADCAST_COLUMNS)
-    promotion_id = str(t["promotion_id"].iloc[0])
-    cmp = compare_broadcast_targeted(t, t[t["status"] == "selected"], float(t["contact_cost"].iloc[0]),
-                                     margin_rate=float(t["margin_rate"].iloc[0]), discount="discount_rate",
-                                     broadcast_discount=float(t["promotion_discount_rate"].iloc[0]))
-    cmp["promotion_id"] = promotion_id
-    return typed_frame(cmp, BROADCAST_COLUMNS)
-
-
-def export_campaign_targets(warehouse, out, *, table: str = "ml.ml_campaign_target_list") -> Path:
-    """Write the selected customers of the campaign target list to a CSV file (read-only, short connection).
-
-    The CLI wiring (``retail-lift export-targets --out PATH``) calls this; columns and order as
-    :func:`~retail_lift.campaign.export_target_list`.
-    """
-    from retail_lift.warehouse import read_only
-
-    with read_only(warehouse) as con:
-        df = con.execute(f"select * from {table} where status = 'selected' order by rank").df()
-    return export_target_list(df.drop(columns=["status"]), out)

@@ -15,7 +15,7 @@ model and takes
 
 The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
 families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``,
-``crosssell`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
+``crosssell``, ``campaign`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ import dataclasses
 from collections.abc import Mapping
 
 from retail_lift.tables._config import from_settings, read_relation
+from retail_lift.tables.campaign import (
+    CampaignBroadcastVsTargetedConfig,
+    CampaignFatigueConfig,
+    CampaignFatigueCurveConfig,
+    CampaignTargetListConfig,
+)
 from retail_lift.tables.crosssell import (
     CrosssellEvaluationConfig,
     CrosssellRecommendationsConfig,
@@ -37,6 +43,10 @@ MODEL_CONFIGS: Mapping[str, type] = {
     "ml_crosssell_rules": CrosssellRulesConfig,
     "ml_crosssell_recommendations": CrosssellRecommendationsConfig,
     "ml_crosssell_evaluation": CrosssellEvaluationConfig,
+    "ml_campaign_target_list": CampaignTargetListConfig,
+    "ml_campaign_broadcast_vs_targeted": CampaignBroadcastVsTargetedConfig,
+    "ml_campaign_fatigue": CampaignFatigueConfig,
+    "ml_campaign_fatigue_curve": CampaignFatigueCurveConfig,
 }
 
 

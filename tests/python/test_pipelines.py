@@ -1,7 +1,6 @@
 """The glue of retail_lift.pipelines: fixed output schemas, populations, skipping on small data, and the
 arithmetic that is not in the model packages (oracle probabilities, carried-over campaign response)."""
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -210,81 +209,6 @@ def test_segments_skip_with_too_few_buyers(features):
                         "monetary": [10.0, 20.0]})
     fit = P.customer_segments_fit(rfm, features, k_range=range(2, 9))
     assert fit["record_type"].tolist() == ["run"] and fit["status"].iloc[0] == "skipped"
-
-
-# ----------------------------------------------------------------------------------------------
-# campaign
-# ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def campaign_inputs(features):
-    score = features[features["snapshot_role"] == "score"]
-    rng = np.random.default_rng(9)
-    scores = pd.DataFrame({"customer_id": score["customer_id"], "purchase_probability": rng.uniform(0, 1, len(score))})
-    activity = pd.DataFrame({"customer_id": np.repeat(score["customer_id"].to_numpy()[:50], 2),
-                             "iso_weekday": 3, "hour_of_day": 20, "events": 5, "sessions_started": 2})
-    promotions = pd.DataFrame({"promotion_id": ["email_10pct", "control"], "discount_rate": [0.1, 0.0],
-                               "contact_cost": [0.05, 0.0], "gross_margin_rate": [0.35, 0.35]})
-    fatigue = pd.DataFrame({"customer_id": ["C0001", "C0002"], "is_fatigued": [True, False]})
-    return scores, activity, promotions, fatigue
-
-
-def test_target_list_ranks_everyone_and_selects_a_share(campaign_inputs, features):
-    scores, activity, promotions, fatigue = campaign_inputs
-    t = P.campaign_target_list(scores, features, activity, promotions, fatigue, max_contacts_share=0.1)
-    assert list(t.columns) == list(P.TARGET_LIST_COLUMNS)
-    assert len(t) == len(scores) and t["rank"].tolist() == list(range(1, len(t) + 1))
-    sel = t[t["status"] == "selected"]
-    assert len(sel) == 40 and (sel["expected_profit"] > 0).all()
-    assert t.loc[t["customer_id"] == "C0001", "status"].item() in ("excluded", "not_profitable")
-    assert set(t["discount_rate"]) <= {0.0, 0.05, 0.1, 0.15, 0.2}
-    assert t["best_weekday"].eq(3).all() and t["best_hour"].eq(20).all()  # one slot for everyone: the peak
-    cmp = P.broadcast_vs_targeted(t).set_index("strategy")
-    assert cmp.loc["broadcast", "contacts"] == len(t) and cmp.loc["targeted", "contacts"] == 40
-    assert cmp.loc["targeted", "expected_roi"] > cmp.loc["broadcast", "expected_roi"]
-
-
-def test_target_list_is_empty_without_the_promotion(campaign_inputs, features):
-    scores, activity, promotions, fatigue = campaign_inputs
-    t = P.campaign_target_list(scores, features, activity, promotions, fatigue, promotion_id="bogo")
-    assert t.empty and list(t.columns) == list(P.TARGET_LIST_COLUMNS)
-    assert P.broadcast_vs_targeted(t).empty
-
-
-def test_discount_levels_scale_with_the_offer():
-    assert P.discount_levels(0.10) == (0.0, 0.05, 0.1, 0.15, 0.2)
-    assert P.discount_levels(0.0) == (0.0,)
-    assert max(P.discount_levels(0.6)) == 0.95
-
-
-def test_fatigue_uses_closed_windows_only():
-    exposures = pd.DataFrame({
-        "customer_id": ["c1", "c1", "c2"],
-        "exposed_at": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"]),
-        "is_window_closed": [True, True, False],
-        "is_converted": [True, False, None],
-    })
-    flags = P.fatigue_table(exposures)
-    assert flags["customer_id"].tolist() == ["c1"] and flags["n_exposures"].tolist() == [2]
-    assert not flags["is_fatigued"].any()
-    curve = P.fatigue_curve_table(exposures)
-    assert curve["exposures"].tolist() == [1, 1] and curve["response_rate"].tolist() == [1.0, 0.0]
-
-
-def test_export_writes_the_selected_rows(tmp_path, campaign_inputs, features):
-    scores, activity, promotions, fatigue = campaign_inputs
-    t = P.campaign_target_list(scores, features, activity, promotions, fatigue, max_contacts=7)
-    db = tmp_path / "wh.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("create schema ml")
-    con.register("t", t)
-    con.execute("create table ml.ml_campaign_target_list as select * from t")
-    con.close()
-    path = P.export_campaign_targets(db, tmp_path / "out" / "targets.csv")
-    back = pd.read_csv(path)
-    assert len(back) == 7 and back["rank"].is_monotonic_increasing and "status" not in back.columns
-    assert list(back.columns)[:3] == ["customer_id", "rank", "purchase_probability"]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from pathlib import Path
 
 import duckdb
@@ -42,6 +43,35 @@ def _yml_config(model: str) -> dict:
     raise AssertionError(f"{model}: not in a yml beside it")
 
 
+#: a yml config value taken from a dbt var: "{{ var('name', fallback) }}"
+VAR_TEMPLATE = re.compile(r"\{\{\s*var\(\s*'(\w+)'\s*,\s*(.+?)\s*\)\s*\}\}")
+PROJECT_VARS = yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
+
+
+def _var(model: str, key: str, value):
+    """The var a yml config value names (``None`` if it is a plain value) and the value it stands for: the var
+    of dbt_project.yml, which must equal the template's fallback (else the default depends on the project)."""
+    m = VAR_TEMPLATE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if m is None:
+        return None, value
+    name, fallback = m.group(1), m.group(2)
+    fallback = None if fallback in ("none", "None") else yaml.safe_load(fallback)
+    assert name in PROJECT_VARS, f"{model}.{key}: var {name!r} is not in dbt_project.yml"
+    assert PROJECT_VARS[name] == fallback, (
+        f"{model}.{key}: var {name!r} is {PROJECT_VARS[name]!r} in dbt_project.yml but {fallback!r} in the yml")
+    return name, PROJECT_VARS[name]
+
+
+def _stated_defaults(model: str) -> dict:
+    """The yml config block with every var template replaced by the var's value."""
+    return {k: _var(model, k, v)[1] for k, v in _yml_config(model).items()}
+
+
+def _rendered(value) -> str:
+    """What dbt hands a Python model for a yml config value rendered from a var: a string (Jinja's str)."""
+    return str(value)
+
+
 def _config_get_keys(model: str) -> list[str]:
     """The literal keys of the ``dbt.config.get("key")`` calls in the model's code."""
     keys = []
@@ -63,7 +93,17 @@ def test_the_model_reads_every_key_of_its_config(model):
 
 @pytest.mark.parametrize("model", sorted(MODEL_CONFIGS))
 def test_the_yml_states_the_defaults_of_the_config(model):
-    assert _yml_config(model) == defaults(model)
+    assert _stated_defaults(model) == defaults(model)
+
+
+@pytest.mark.parametrize("model", sorted(MODEL_CONFIGS))
+def test_the_config_parses_what_dbt_hands_the_model(model):
+    """Plain yml values arrive as YAML types, var templates as the rendered string ("None" for a null var)."""
+    settings = {}
+    for key, value in _yml_config(model).items():
+        var, stated = _var(model, key, value)
+        settings[key] = stated if var is None else _rendered(stated)
+    assert from_settings(MODEL_CONFIGS[model], model, **settings) == MODEL_CONFIGS[model]()
 
 
 def test_unset_keys_take_the_defaults_and_unknown_keys_fail():
