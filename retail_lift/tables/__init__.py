@@ -15,7 +15,8 @@ model and takes
 
 The functions wire relations and configs to the glue of :mod:`retail_lift.pipelines` and the model
 families; they never read the truth (that is :mod:`retail_lift.evaluation`). Areas done: ``segments``,
-``crosssell``, ``campaign`` (docs/architecture.md, *Layers of the package*, lists the plan for the others).
+``crosssell``, ``campaign``, ``customers`` (docs/architecture.md, *Layers of the package*, lists the plan for
+the others).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from retail_lift.tables.crosssell import (
     CrosssellRecommendationsConfig,
     CrosssellRulesConfig,
 )
+from retail_lift.tables.customers import CustomerLifetimeValueConfig, CustomerLifetimeValueParamsConfig
 from retail_lift.tables.segments import CustomerSegmentsFitConfig
 
 #: the typed config of every dbt Python model moved to this layer, by model name
@@ -47,6 +49,8 @@ MODEL_CONFIGS: Mapping[str, type] = {
     "ml_campaign_broadcast_vs_targeted": CampaignBroadcastVsTargetedConfig,
     "ml_campaign_fatigue": CampaignFatigueConfig,
     "ml_campaign_fatigue_curve": CampaignFatigueCurveConfig,
+    "ml_customer_lifetime_value": CustomerLifetimeValueConfig,
+    "ml_customer_lifetime_value_params": CustomerLifetimeValueParamsConfig,
 }
 
 

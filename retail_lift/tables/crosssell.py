@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 
@@ -27,8 +28,8 @@ from retail_lift.frames import as_frame, object_ids, typed_frame
 from retail_lift.tables._config import check_store, choice, number, read_columnar, read_relation, set_fields
 
 __all__ = ["CROSSSELL_EVALUATION_COLUMNS", "RECOMMENDATION_COLUMNS", "RULE_TABLE_COLUMNS",
-           "CrosssellEvaluationConfig", "CrosssellRecommendationsConfig", "CrosssellRulesConfig",
-           "ml_crosssell_evaluation", "ml_crosssell_recommendations", "ml_crosssell_rules"]
+           "CrosssellEvaluationConfig", "CrosssellMiningConfig", "CrosssellRecommendationsConfig",
+           "CrosssellRulesConfig", "ml_crosssell_evaluation", "ml_crosssell_recommendations", "ml_crosssell_rules"]
 
 RULE_TABLE_COLUMNS = {
     "item_level": "str", "antecedent_id": "str", "consequent_id": "str", "pair_count": "int",
@@ -51,21 +52,12 @@ RECOMMENDATION_LINE_COLUMNS = ("customer_id", *ITEM_COLUMNS)
 EVALUATION_LINE_COLUMNS = ("order_id", "customer_id", "ordered_at", *ITEM_COLUMNS)
 
 
-def _check_mining(config, model: str) -> None:
-    """The thresholds of the rule mining (shared by the rules and the evaluation)."""
-    set_fields(config,
-               min_support=number(model, "min_support", config.min_support, low=0, high=1),
-               min_pair_orders=number(model, "min_pair_orders", config.min_pair_orders, integer=True, low=0),
-               min_confidence=number(model, "min_confidence", config.min_confidence, low=0, high=1),
-               min_lift=number(model, "min_lift", config.min_lift, low=0))
-
-
 @dataclass(frozen=True)
-class CrosssellRulesConfig:
-    """The settings of ``ml_crosssell_rules`` and their defaults (its yml states the same)."""
+class CrosssellMiningConfig:
+    """The thresholds of the rule mining and their defaults, shared by the rules and their evaluation."""
 
-    #: the items the rules are between: product, category or top_level_category
-    item_level: str = "product"
+    _model: ClassVar[str] = "ml_crosssell_rules"  # named in the errors
+
     #: a pair must be in at least this share of orders ...
     min_support: float = 0.0001
     #: ... and in at least this many orders (so tiny data mines no noise)
@@ -76,8 +68,25 @@ class CrosssellRulesConfig:
     min_lift: float = 1.0
 
     def __post_init__(self):
-        choice("ml_crosssell_rules", "item_level", self.item_level, ITEM_LEVELS)
-        _check_mining(self, "ml_crosssell_rules")
+        m = self._model
+        set_fields(self, min_support=number(m, "min_support", self.min_support, low=0, high=1),
+                   min_pair_orders=number(m, "min_pair_orders", self.min_pair_orders, integer=True, low=0),
+                   min_confidence=number(m, "min_confidence", self.min_confidence, low=0, high=1),
+                   min_lift=number(m, "min_lift", self.min_lift, low=0))
+
+
+@dataclass(frozen=True)
+class CrosssellRulesConfig(CrosssellMiningConfig):
+    """The settings of ``ml_crosssell_rules`` and their defaults (its yml states the same)."""
+
+    _model: ClassVar[str] = "ml_crosssell_rules"
+
+    #: the items the rules are between: product, category or top_level_category
+    item_level: str = "product"
+
+    def __post_init__(self):
+        choice(self._model, "item_level", self.item_level, ITEM_LEVELS)
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
@@ -95,21 +104,19 @@ class CrosssellRecommendationsConfig:
 
 
 @dataclass(frozen=True)
-class CrosssellEvaluationConfig:
-    """The settings of ``ml_crosssell_evaluation`` and their defaults (its yml states the same)."""
+class CrosssellEvaluationConfig(CrosssellMiningConfig):
+    """The settings of ``ml_crosssell_evaluation`` and their defaults (its yml states the same): the mining
+    thresholds of the rules (the same defaults) and what is evaluated."""
+
+    _model: ClassVar[str] = "ml_crosssell_evaluation"
 
     #: the item levels evaluated (each: product, category or top_level_category)
     item_levels: tuple[str, ...] = ("product", "category")
     #: the N of precision, recall and hit rate at N
     top_ns: tuple[int, ...] = (1, 3, 5, 10)
-    #: the mining thresholds, as in CrosssellRulesConfig
-    min_support: float = 0.0001
-    min_pair_orders: int = 10
-    min_confidence: float = 0.01
-    min_lift: float = 1.0
 
     def __post_init__(self):
-        model = "ml_crosssell_evaluation"
+        model = self._model
         levels, ns = self.item_levels, self.top_ns
         if isinstance(levels, str) or not isinstance(levels, Sequence) or not levels:
             raise ValueError(f"{model}: item_levels must be a non-empty list of {list(ITEM_LEVELS)}, got {levels!r}")
@@ -117,7 +124,7 @@ class CrosssellEvaluationConfig:
             raise ValueError(f"{model}: top_ns must be a non-empty list of integers >= 1, got {ns!r}")
         set_fields(self, item_levels=tuple(choice(model, "item_levels", v, ITEM_LEVELS) for v in levels),
                    top_ns=tuple(number(model, "top_ns", v, integer=True, low=1) for v in ns))
-        _check_mining(self, model)
+        super().__post_init__()
 
 
 def ml_crosssell_rules(relations: Mapping[str, object], config: CrosssellRulesConfig = CrosssellRulesConfig(), *,

@@ -135,6 +135,12 @@ def test_the_evaluation_needs_a_train_snapshot(order_lines):
         _evaluation(order_lines, SNAPSHOTS[SNAPSHOTS["snapshot_role"] == "score"])
 
 
+def test_the_rules_and_their_evaluation_share_the_mining_defaults():
+    mining = ("min_support", "min_pair_orders", "min_confidence", "min_lift")
+    rules, evaluation = CrosssellRulesConfig(), CrosssellEvaluationConfig()
+    assert [getattr(rules, k) for k in mining] == [getattr(evaluation, k) for k in mining] == [0.0001, 10, 0.01, 1.0]
+
+
 def test_settings_from_dbt_take_the_defaults_and_convert():
     config = from_settings(CrosssellEvaluationConfig, "ml_crosssell_evaluation", item_levels=["category"],
                            top_ns=[2, 4.0], min_support=None, min_lift=1)
@@ -156,6 +162,7 @@ def test_settings_from_dbt_take_the_defaults_and_convert():
     (CrosssellEvaluationConfig, {"item_levels": ["product", "sku"]}, "ml_crosssell_evaluation: item_levels must"),
     (CrosssellEvaluationConfig, {"top_ns": []}, "ml_crosssell_evaluation: top_ns must be a non-empty list"),
     (CrosssellEvaluationConfig, {"top_ns": [1, 0]}, "ml_crosssell_evaluation: top_ns must be an integer >= 1"),
+    (CrosssellEvaluationConfig, {"min_lift": -1}, "ml_crosssell_evaluation: min_lift must be a number >= 0"),
 ])
 def test_bad_settings_name_the_model_and_the_key(config, settings, message):
     with pytest.raises(ValueError, match=message):
