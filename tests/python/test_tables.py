@@ -1,7 +1,9 @@
 """retail_lift.tables: one typed config per dbt Python model holds its defaults; the model and its yml agree.
 
 For every model of ``retail_lift.tables.MODEL_CONFIGS``: the dbt model reads exactly the config's keys with
-literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults.
+literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults (a
+value ``"{{ var('name', fallback) }}"`` stands for the var of dbt_project.yml, which must equal the fallback;
+the string dbt renders from it must parse to the same config).
 Then the segments table itself: the same table as the glue it wraps, from pandas frames and from DuckDB
 relations, and clear errors for bad settings.
 """
