@@ -43,7 +43,7 @@ def check_store(store, model: str) -> None:
         raise NotImplementedError(f"{model}: a model store is not supported yet (store must be None)")
 
 
-#: how dbt renders an unset var in a yml config value ("{{ var('x', none) }}" becomes the string "None")
+#: an unset var written as a string ("{{ var('x', none) }}" with the var passed as "None" or "")
 _UNSET_STRINGS = ("", "none", "None", "null")
 
 
@@ -55,8 +55,9 @@ def number(model: str, name: str, value, *, integer: bool = False, low: float | 
 
     A bool is never a number; an integer setting takes an int or a float without fraction (``5.0``).
     ``optional``: ``None`` stays ``None``. ``rendered``: the value comes from a yml config of the form
-    ``"{{ var('x', ...) }}"``, which dbt renders to a string: numbers are parsed and, if ``optional``, the
-    rendering of an unset var (``""``, ``"None"``, ``"none"``, ``"null"``) is ``None``.
+    ``"{{ var('x', ...) }}"``, which arrives as a string when the var is passed as one (``--vars``): numbers
+    are parsed and, if ``optional``, an unset var's string (``""``, ``"None"``, ``"none"``, ``"null"``) is
+    ``None``.
     """
     kind = "an integer" if integer else "a number"
     bounds = []

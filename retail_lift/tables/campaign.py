@@ -2,8 +2,10 @@
 
 The target list's settings come from dbt vars (``campaign_promotion_id``, ``campaign_budget``,
 ``campaign_max_contacts``, ``campaign_max_contacts_share`` in dbt_project.yml): its yml ``config:`` block
-writes ``"{{ var('campaign_budget', none) }}"``, which dbt renders to a **string** (``"None"`` when the var
-is null), so :class:`CampaignTargetListConfig` parses numbers and unset values from strings.
+writes ``"{{ var('campaign_budget', none) }}"``. dbt renders such a value to the var's own type (null:
+``None``, 0.2: a float: the compiled model's ``config_dict`` holds them so), but a var given as a string
+(``--vars '{campaign_budget: "500"}'``) arrives as one, so :class:`CampaignTargetListConfig` also parses
+numbers and unset values (``""``, ``"None"``, ``"none"``, ``"null"``) from strings, as the model did before.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class CampaignFatigueCurveConfig:
 @dataclass(frozen=True)
 class CampaignTargetListConfig:
     """The settings of ``ml_campaign_target_list`` and their defaults (its yml states the same, through the
-    dbt vars of dbt_project.yml; the values dbt renders from them are strings, parsed here)."""
+    dbt vars of dbt_project.yml; a var passed as a string is parsed here)."""
 
     #: the promotion sent (a promotion_id of dim_campaign_promotions; var campaign_promotion_id)
     promotion_id: str = "email_10pct"

@@ -3,7 +3,7 @@
 For every model of ``retail_lift.tables.MODEL_CONFIGS``: the dbt model reads exactly the config's keys with
 literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults (a
 value ``"{{ var('name', fallback) }}"`` stands for the var of dbt_project.yml, which must equal the fallback;
-the string dbt renders from it must parse to the same config).
+the value and its string form, as a var passed on the command line arrives, must parse to the same config).
 Then the segments table itself: the same table as the glue it wraps, from pandas frames and from DuckDB
 relations, and clear errors for bad settings.
 """
@@ -69,9 +69,6 @@ def _stated_defaults(model: str) -> dict:
     return {k: _var(model, k, v)[1] for k, v in _yml_config(model).items()}
 
 
-def _rendered(value) -> str:
-    """What dbt hands a Python model for a yml config value rendered from a var: a string (Jinja's str)."""
-    return str(value)
 
 
 def _config_get_keys(model: str) -> list[str]:
@@ -100,12 +97,15 @@ def test_the_yml_states_the_defaults_of_the_config(model):
 
 @pytest.mark.parametrize("model", sorted(MODEL_CONFIGS))
 def test_the_config_parses_what_dbt_hands_the_model(model):
-    """Plain yml values arrive as YAML types, var templates as the rendered string ("None" for a null var)."""
-    settings = {}
+    """Plain yml values arrive as YAML types; a var template as the var's value (dbt renders it natively) or,
+    for a var passed as a string on the command line, as its string ("None" for null)."""
+    native, strings = {}, {}
     for key, value in _yml_config(model).items():
         var, stated = _var(model, key, value)
-        settings[key] = stated if var is None else _rendered(stated)
-    assert from_settings(MODEL_CONFIGS[model], model, **settings) == MODEL_CONFIGS[model]()
+        native[key] = stated
+        strings[key] = stated if var is None else str(stated)
+    assert from_settings(MODEL_CONFIGS[model], model, **native) == MODEL_CONFIGS[model]()
+    assert from_settings(MODEL_CONFIGS[model], model, **strings) == MODEL_CONFIGS[model]()
 
 
 def test_unset_keys_take_the_defaults_and_unknown_keys_fail():

@@ -1,9 +1,8 @@
 """retail_lift.tables.campaign: the campaign tables from their relations and typed configs.
 
 The target list ranks every scored customer and selects a share, broadcast against targeted, fatigue on
-closed windows only, the CSV export; the settings dbt renders from vars (strings, "None") parse to the
-same config; the same tables from DuckDB relations as from pandas; clear errors for bad settings and a
-model store.
+closed windows only, the CSV export; vars passed as strings ("500", "None") parse to the same config; the
+same tables from DuckDB relations as from pandas; clear errors for bad settings and a model store.
 """
 
 import duckdb
@@ -172,7 +171,7 @@ def test_export_writes_the_selected_rows(tmp_path, relations):
 
 
 def test_settings_rendered_from_vars_parse():
-    """dbt renders "{{ var('campaign_budget', none) }}" to "None", a number to its string."""
+    """A var passed as a string (dbt run --vars '{campaign_budget: "250.5"}') arrives as one; "None" is unset."""
     rendered = from_settings(CampaignTargetListConfig, "ml_campaign_target_list", promotion_id="email_10pct",
                              budget="None", max_contacts="", max_contacts_share="0.2", margin_rate=None)
     assert rendered == CampaignTargetListConfig()

@@ -6,8 +6,8 @@ from retail_lift.tables.campaign import CampaignTargetListConfig, ml_campaign_ta
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    # the defaults live in CampaignTargetListConfig; the yml sets the keys from dbt vars, which dbt renders
-    # to strings ("None" for a null var): the config parses them
+    # the defaults live in CampaignTargetListConfig; the yml sets the keys from dbt vars (a var passed as a
+    # string, "500" or "None", is parsed by the config)
     config = from_settings(
         CampaignTargetListConfig, "ml_campaign_target_list",
         promotion_id=dbt.config.get("promotion_id"),
