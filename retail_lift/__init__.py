@@ -15,7 +15,8 @@ One module (or sub-package) per family:
 - ``retail_lift.crosssell``    item-to-item association rules and top-N recommendations
 - ``retail_lift.campaign``     target lists, personalised discounts, send time, fatigue, ROI
 - ``retail_lift.quality``      Great Expectations suites and checkpoint over the warehouse
-- ``retail_lift.pipelines``    glue called by the dbt Python models (training runs -> tables)
+- ``retail_lift.tables``       one (relations, config) -> table function per dbt Python model, typed configs
+- ``retail_lift.frames``       fixed schemas, deterministic row order and the dbt log, for tables and evaluation
 - ``retail_lift.evaluation``   the only package that reads the simulated truth or ``retail_lift.world``:
                                the evaluation models' functions, the closed-loop bandit simulation
 - ``retail_lift.warehouse``    safe access to the DuckDB file (lock check, read-only readers)

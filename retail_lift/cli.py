@@ -121,6 +121,21 @@ def check_lock(warehouse):
     click.echo(f"{warehouse}: not held by another process")
 
 
+def export_campaign_targets(warehouse, out, *, table: str = "ml.ml_campaign_target_list") -> Path:
+    """Write the selected customers of the campaign target list to a CSV file (read-only, short connection).
+
+    ``retail-lift export-targets --out PATH`` calls this (``make export-targets``); columns and order as
+    :func:`~retail_lift.campaign.export_target_list`. It lives with the command line, not in the campaign
+    family: it reads the built warehouse (a dbt table by name), which the families, algorithms only, never do.
+    """
+    from retail_lift.campaign import export_target_list
+    from retail_lift.warehouse import read_only
+
+    with read_only(warehouse) as con:
+        df = con.execute(f"select * from {table} where status = 'selected' order by rank").df()
+    return export_target_list(df.drop(columns=["status"]), out)
+
+
 @main.command("export-targets")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="CSV file to write (selected customers, sorted by rank).")
@@ -128,7 +143,6 @@ def check_lock(warehouse):
               default=Path("warehouse/retail_lift.duckdb"), show_default=True)
 def export_targets(out_path, warehouse):
     """Export the campaign target list (ml_campaign_target_list) as CSV."""
-    from retail_lift.pipelines import export_campaign_targets
     result = export_campaign_targets(warehouse, out_path)
     click.echo(f"wrote {out_path}" + (f" ({result} rows)" if isinstance(result, int) else ""))
 

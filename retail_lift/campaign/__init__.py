@@ -4,17 +4,24 @@ One module per concern, all pure functions on pandas DataFrames (dbt Python mode
 
 - ``targeting.py``  :func:`build_target_list` (expected revenue, cost, profit and ROI per customer;
   selection by budget or top-K), :func:`expected_economics`, :func:`export_target_list` (CSV);
-- ``discounts.py``  :func:`estimate_price_sensitivity` (from the discount history) and
-  :func:`personalised_discount` (a monotone map to discount levels);
+- ``discounts.py``  :func:`estimate_price_sensitivity` (from the discount history),
+  :func:`personalised_discount` (a monotone map to discount levels) and :func:`discount_levels` (the
+  levels around a promotion's rate);
 - ``send_time.py``  :func:`best_send_time` (most active weekday and hour, shrunk to the global peak);
 - ``fatigue.py``    :func:`fatigue_flags` (recent exposures, falling response) and :func:`fatigue_curve`;
 - ``roi.py``        :func:`compare_broadcast_targeted` (expected and realised economics per strategy).
 
 Customer segments are in :mod:`retail_lift.segments`, cross-sell rules and recommendations in
-:mod:`retail_lift.crosssell`.
+:mod:`retail_lift.crosssell`; the warehouse tables (``ml_campaign_*``) are built by
+:mod:`retail_lift.tables.campaign`.
 """
 
-from retail_lift.campaign.discounts import DEFAULT_LEVELS, estimate_price_sensitivity, personalised_discount
+from retail_lift.campaign.discounts import (
+    DEFAULT_LEVELS,
+    discount_levels,
+    estimate_price_sensitivity,
+    personalised_discount,
+)
 from retail_lift.campaign.fatigue import fatigue_curve, fatigue_flags
 from retail_lift.campaign.roi import compare_broadcast_targeted
 from retail_lift.campaign.send_time import best_send_time
@@ -31,6 +38,7 @@ __all__ = [
     "best_send_time",
     "build_target_list",
     "compare_broadcast_targeted",
+    "discount_levels",
     "estimate_price_sensitivity",
     "expected_economics",
     "export_target_list",

@@ -49,7 +49,7 @@ import pandas as pd
 from retail_lift.campaign._frames import first_present, non_negative_number, require_columns, require_frame
 from retail_lift.validation import as_1d_float, check_in_range
 
-__all__ = ["estimate_price_sensitivity", "personalised_discount", "DEFAULT_LEVELS"]
+__all__ = ["estimate_price_sensitivity", "personalised_discount", "discount_levels", "DEFAULT_LEVELS"]
 
 DEFAULT_LEVELS = (0.0, 0.05, 0.10, 0.15, 0.20)
 SHARE_COLUMNS = ("discount_order_share", "discounted_order_share")
@@ -176,3 +176,13 @@ def personalised_discount(
     if isinstance(price_sensitivity, pd.Series):
         return pd.Series(out, index=price_sensitivity.index, name="discount_rate")
     return out
+
+
+def discount_levels(rate: float) -> tuple[float, ...]:
+    """The personalised discount levels around a promotion's rate: 0, 1/2, 1, 3/2 and 2 times it (the
+    package default 0-20 % for a 10 % offer), capped below 100 %; just 0 for an offer without discount."""
+    rate = float(rate)
+    if rate <= 0:
+        return (0.0,)
+    scale = rate / DEFAULT_LEVELS[2]
+    return tuple(sorted({min(round(lv * scale, 6), 0.95) for lv in DEFAULT_LEVELS}))

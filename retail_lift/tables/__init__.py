@@ -13,10 +13,10 @@ model and takes
 * ``store``: reserved for the model store of the next issue (train once, score every build); ``None``
   today.
 
-The functions wire relations and configs to the model families (the areas not moved yet: to the glue of
-:mod:`retail_lift.pipelines`); they never read the truth (that is :mod:`retail_lift.evaluation`). Areas
-done: ``bandit``, ``experiments``, ``predict``, ``segments``, ``uplift`` (docs/architecture.md, *Layers of
-the package*, lists the plan for the others).
+The functions wire relations and configs to the model families; they never read the truth (that is
+:mod:`retail_lift.evaluation`). Every dbt Python model of ``python_models/ml/`` has its table function here
+(areas ``bandit``, ``campaign``, ``crosssell``, ``customers``, ``experiments``, ``predict``, ``segments``,
+``uplift``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,18 @@ from retail_lift.tables.bandit import (
     BanditPolicyEvaluationConfig,
     BanditPublishedPolicyConfig,
 )
+from retail_lift.tables.campaign import (
+    CampaignBroadcastVsTargetedConfig,
+    CampaignFatigueConfig,
+    CampaignFatigueCurveConfig,
+    CampaignTargetListConfig,
+)
+from retail_lift.tables.crosssell import (
+    CrosssellEvaluationConfig,
+    CrosssellRecommendationsConfig,
+    CrosssellRulesConfig,
+)
+from retail_lift.tables.customers import CustomerLifetimeValueConfig, CustomerLifetimeValueParamsConfig
 from retail_lift.tables.experiments import ExperimentDecisionsConfig, ExperimentResultsConfig
 from retail_lift.tables.predict import (
     CategoryPropensityFitConfig,
@@ -57,6 +69,15 @@ MODEL_CONFIGS: Mapping[str, type] = {
     "ml_purchase_propensity_fairness": PurchasePropensityFairnessConfig,
     "ml_purchase_propensity_fit": PurchasePropensityFitConfig,
     "ml_returning_customer_fit": ReturningCustomerFitConfig,
+    "ml_crosssell_rules": CrosssellRulesConfig,
+    "ml_crosssell_recommendations": CrosssellRecommendationsConfig,
+    "ml_crosssell_evaluation": CrosssellEvaluationConfig,
+    "ml_campaign_target_list": CampaignTargetListConfig,
+    "ml_campaign_broadcast_vs_targeted": CampaignBroadcastVsTargetedConfig,
+    "ml_campaign_fatigue": CampaignFatigueConfig,
+    "ml_campaign_fatigue_curve": CampaignFatigueCurveConfig,
+    "ml_customer_lifetime_value": CustomerLifetimeValueConfig,
+    "ml_customer_lifetime_value_params": CustomerLifetimeValueParamsConfig,
 }
 
 

@@ -98,7 +98,7 @@ def test_the_contracts_pass_on_the_allowed_imports(tmp_path):
 @pytest.mark.parametrize(("module", "target", "contract"), [
     ("fakelift.bandit.simulate", "fakelift.world.truth", "Model families never import the simulated world"),
     ("fakelift.uplift.pipeline", "fakelift.evaluation", "Model families never import the simulated world"),
-    ("fakelift.pipelines", "fakelift.evaluation", "Model families never import the simulated world"),
+    ("fakelift.frames", "fakelift.evaluation", "Model families never import the simulated world"),
     ("fakelift.dashboard.data", "fakelift.world", "Only the evaluation layer"),
     ("fakelift.world.generate", "fakelift.bandit", "The simulated world knows nothing"),
     ("fakelift.segments", "fakelift.tables.segments", "The table layer sits above the families"),
@@ -117,3 +117,27 @@ def test_the_project_keeps_its_import_contracts():
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "5 kept, 0 broken" in out.stdout
+
+
+def _retail_lift_imports(path: Path) -> list[str]:
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "retail_lift"]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "retail_lift":
+            found.append(node.module)
+    return found
+
+
+@pytest.mark.parametrize("folder, layer", [("ml", "retail_lift.tables"), ("evaluation", "retail_lift.evaluation")])
+def test_dbt_python_models_import_only_their_layer(folder, layer):
+    """A dbt Python model of python_models/ml/ is a thin call of the table layer; one of python_models/evaluation/
+    of the evaluation layer: neither reaches into the families (docs/architecture.md, Layers of the package)."""
+    models = sorted((ROOT / "python_models" / folder).rglob("*.py"))
+    assert models
+    wrong = {str(p.relative_to(ROOT)): m for p in models for m in _retail_lift_imports(p)
+             if m != layer and not m.startswith(layer + ".")}
+    assert not wrong, f"dbt Python models importing outside {layer}: {wrong}"
+    assert all(_retail_lift_imports(p) for p in models), "a dbt Python model that imports nothing of its layer"

@@ -1,9 +1,11 @@
 """retail_lift.tables: one typed config per dbt Python model holds its defaults; the model and its yml agree.
 
 For every model of ``retail_lift.tables.MODEL_CONFIGS``: the dbt model reads exactly the config's keys with
-literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults.
+literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults (a
+value ``"{{ var('name', fallback) }}"`` stands for the var of dbt_project.yml, which must equal the fallback;
+the value and its string form, as a var passed on the command line arrives, must parse to the same config).
 Then the segments table itself: the segments family's fit table of the buyers, from pandas frames and from
-DuckDB relations, and clear errors for bad settings (the predict tables: tests/python/test_tables_predict.py).
+DuckDB relations, and clear errors for bad settings (the other areas: tests/python/test_tables_<area>.py).
 """
 
 from __future__ import annotations
@@ -44,26 +46,36 @@ def _model_file(model: str) -> Path:
     return found[0]
 
 
-#: a key set from the dbt var of the same name: ``"{{ var('key', default) }}"`` states the default
-_VAR = re.compile(r"^\{\{\s*var\('(\w+)',\s*(.+?)\)\s*\}\}$")
-_JINJA_LITERALS = {"none": None, "false": False, "true": True}
-
-
-def _yml_value(key: str, value):
-    match = _VAR.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        return value
-    assert match.group(1) == key, f"{key}: set from var {match.group(1)!r}, not the var of its own name"
-    default = match.group(2).strip()
-    return _JINJA_LITERALS[default.lower()] if default.lower() in _JINJA_LITERALS else yaml.safe_load(default)
-
-
 def _yml_config(model: str) -> dict:
     for path in _model_file(model).parent.glob("_*__models.yml"):
         for m in yaml.safe_load(path.read_text())["models"]:
             if m["name"] == model:
-                return {k: _yml_value(k, v) for k, v in (m.get("config") or {}).items() if k not in DBT_CONFIG_KEYS}
+                return {k: v for k, v in (m.get("config") or {}).items() if k not in DBT_CONFIG_KEYS}
     raise AssertionError(f"{model}: not in a yml beside it")
+
+
+#: a yml config value taken from a dbt var: "{{ var('name', fallback) }}"
+VAR_TEMPLATE = re.compile(r"\{\{\s*var\(\s*'(\w+)'\s*,\s*(.+?)\s*\)\s*\}\}")
+PROJECT_VARS = yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
+
+
+def _var(model: str, key: str, value):
+    """The var a yml config value names (``None`` if it is a plain value) and the value it stands for: the var
+    of dbt_project.yml, which must equal the template's fallback (else the default depends on the project)."""
+    m = VAR_TEMPLATE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if m is None:
+        return None, value
+    name, fallback = m.group(1), m.group(2)
+    fallback = None if fallback in ("none", "None") else yaml.safe_load(fallback)
+    assert name in PROJECT_VARS, f"{model}.{key}: var {name!r} is not in dbt_project.yml"
+    assert PROJECT_VARS[name] == fallback, (
+        f"{model}.{key}: var {name!r} is {PROJECT_VARS[name]!r} in dbt_project.yml but {fallback!r} in the yml")
+    return name, PROJECT_VARS[name]
+
+
+def _stated_defaults(model: str) -> dict:
+    """The yml config block with every var template replaced by the var's value."""
+    return {k: _var(model, k, v)[1] for k, v in _yml_config(model).items()}
 
 
 def _config_get_keys(model: str) -> list[str]:
@@ -87,7 +99,20 @@ def test_the_model_reads_every_key_of_its_config(model):
 
 @pytest.mark.parametrize("model", sorted(MODEL_CONFIGS))
 def test_the_yml_states_the_defaults_of_the_config(model):
-    assert _yml_config(model) == defaults(model)
+    assert _stated_defaults(model) == defaults(model)
+
+
+@pytest.mark.parametrize("model", sorted(MODEL_CONFIGS))
+def test_the_config_parses_what_dbt_hands_the_model(model):
+    """Plain yml values arrive as YAML types; a var template as the var's value (dbt renders it natively) or,
+    for a var passed as a string on the command line, as its string ("None" for null)."""
+    native, strings = {}, {}
+    for key, value in _yml_config(model).items():
+        var, stated = _var(model, key, value)
+        native[key] = stated
+        strings[key] = stated if var is None else str(stated)
+    assert from_settings(MODEL_CONFIGS[model], model, **native) == MODEL_CONFIGS[model]()
+    assert from_settings(MODEL_CONFIGS[model], model, **strings) == MODEL_CONFIGS[model]()
 
 
 def test_unset_keys_take_the_defaults_and_unknown_keys_fail():
@@ -189,15 +214,6 @@ def test_a_model_store_is_not_there_yet(marts):
     rfm, features = marts
     with pytest.raises(NotImplementedError, match="ml_customer_segments_fit: a model store is not supported yet"):
         ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, store=object())
-
-
-def test_a_var_in_the_yml_states_its_default():
-    assert _yml_value("experiments_as_of", "{{ var('experiments_as_of', none) }}") is None
-    assert _yml_value("experiments_data_complete", "{{ var('experiments_data_complete', false) }}") is False
-    assert _yml_value("alpha", "{{ var('alpha', 0.05) }}") == 0.05
-    assert _yml_value("alpha", 0.05) == 0.05
-    with pytest.raises(AssertionError, match="not the var of its own name"):
-        _yml_value("alpha", "{{ var('beta', 0.05) }}")
 
 
 @pytest.mark.parametrize(("as_of", "expected"), [(None, None), ("None", None), (" null ", None), ("", None),

@@ -1,9 +1,11 @@
 """Broadcast (everyone, flat discount) versus targeted (the target list, personalised discounts)."""
 
-from retail_lift.pipelines import broadcast_vs_targeted
+from retail_lift.tables import from_settings
+from retail_lift.tables.campaign import CampaignBroadcastVsTargetedConfig, ml_campaign_broadcast_vs_targeted
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    target_list = dbt.ref("ml_campaign_target_list").to_arrow_table().to_pandas()
-    return broadcast_vs_targeted(target_list)
+    # no settings: everything comes from the target list
+    config = from_settings(CampaignBroadcastVsTargetedConfig, "ml_campaign_broadcast_vs_targeted")
+    return ml_campaign_broadcast_vs_targeted({"ml_campaign_target_list": dbt.ref("ml_campaign_target_list")}, config)

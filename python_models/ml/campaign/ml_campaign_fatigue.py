@@ -1,15 +1,17 @@
 """Promotion fatigue flags per contacted customer (recent contacts and a significant drop in response)."""
 
-from retail_lift.pipelines import fatigue_table
+from retail_lift.tables import from_settings
+from retail_lift.tables.campaign import CampaignFatigueConfig, ml_campaign_fatigue
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    exposures = dbt.ref("fct_promotion_exposures").to_arrow_table().to_pandas()
-    return fatigue_table(
-        exposures,
-        window_days=float(dbt.config.get("window_days", 30)),
-        recent_n=int(dbt.config.get("recent_n", 5)),
-        min_recent_exposures=int(dbt.config.get("min_recent_exposures", 3)),
-        alpha=float(dbt.config.get("alpha", 0.1)),
+    # the defaults live in CampaignFatigueConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        CampaignFatigueConfig, "ml_campaign_fatigue",
+        window_days=dbt.config.get("window_days"),
+        recent_n=dbt.config.get("recent_n"),
+        min_recent_exposures=dbt.config.get("min_recent_exposures"),
+        alpha=dbt.config.get("alpha"),
     )
+    return ml_campaign_fatigue({"fct_promotion_exposures": dbt.ref("fct_promotion_exposures")}, config)

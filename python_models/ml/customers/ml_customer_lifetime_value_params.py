@@ -1,18 +1,20 @@
 """The CLV models' parameters, fit statuses and bootstrap intervals (retail_lift.clv.lifetime_value_table)."""
 
-from retail_lift.clv import lifetime_value_table
+from retail_lift.tables import from_settings
+from retail_lift.tables.customers import CustomerLifetimeValueParamsConfig, ml_customer_lifetime_value_params
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    inputs = dbt.ref("fct_customer_ltv_inputs").to_arrow_table().to_pandas()
-    # the same deterministic fit as ml_customer_lifetime_value, plus the bootstrap
-    _scores, params = lifetime_value_table(
-        inputs,
-        discount_rate=float(dbt.config.get("discount_rate", 0.01)),
-        penalizer=float(dbt.config.get("penalizer", 0.0)),
-        n_bootstrap=int(dbt.config.get("n_bootstrap", 100)),
-        ci_level=float(dbt.config.get("ci_level", 0.95)),
-        random_state=int(dbt.config.get("random_state", 0)),
+    # the same deterministic fit as ml_customer_lifetime_value, plus the bootstrap; the defaults live in
+    # CustomerLifetimeValueParamsConfig (a key left unset takes it; the yml states the same)
+    config = from_settings(
+        CustomerLifetimeValueParamsConfig, "ml_customer_lifetime_value_params",
+        discount_rate=dbt.config.get("discount_rate"),
+        penalizer=dbt.config.get("penalizer"),
+        n_bootstrap=dbt.config.get("n_bootstrap"),
+        ci_level=dbt.config.get("ci_level"),
+        random_state=dbt.config.get("random_state"),
     )
-    return params
+    return ml_customer_lifetime_value_params({"fct_customer_ltv_inputs": dbt.ref("fct_customer_ltv_inputs")},
+                                             config)

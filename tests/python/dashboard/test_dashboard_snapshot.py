@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import warehouse_held_by_another_process
 
-from retail_lift.cli import main
+from retail_lift.cli import export_campaign_targets, main
 from retail_lift.dashboard.data import open_snapshot, resolve_snapshot_dir, target_list_csv
 from retail_lift.dashboard.snapshot import (
     CURRENT,
@@ -25,7 +25,6 @@ from retail_lift.dashboard.snapshot import (
     SnapshotError,
     publish_snapshot,
 )
-from retail_lift.pipelines import export_campaign_targets
 from retail_lift.warehouse import check_not_locked, read_only
 
 pytestmark = pytest.mark.dbt

@@ -10,7 +10,7 @@ import yaml
 
 from retail_lift.api.app import LEDGER_TABLE
 from retail_lift.bandit.publish import PUBLISHED_TABLE
-from retail_lift.pipelines import export_campaign_targets
+from retail_lift.cli import export_campaign_targets
 from retail_lift.quality.suites import SUITES
 from retail_lift.reports.charts import CHART_TABLES
 from retail_lift.reports.model_cards import tables_read

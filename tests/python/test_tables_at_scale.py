@@ -1,17 +1,18 @@
-"""The memory-bounded paths of retail_lift.pipelines / crosssell / predict (large shops) give the same tables
-as the straightforward ones: cross-sell on integer-coded ids, recommendations and the popularity baseline in
-customer blocks, classifier fits read from Arrow / a DuckDB relation, scoring in row blocks, typed all-missing
-columns."""
+"""The memory-bounded paths of retail_lift.tables.crosssell / crosssell / predict (large shops) give
+the same tables as the straightforward ones: cross-sell on integer-coded ids, recommendations and the popularity
+baseline in customer blocks, classifier fits read from Arrow / a DuckDB relation, scoring in row blocks, typed
+all-missing columns."""
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from retail_lift import crosssell as X
 from retail_lift import frames
-from retail_lift import pipelines as P
+from retail_lift.crosssell import coded as XC
+from retail_lift.crosssell import rules as X
 from retail_lift.predict import train as T
+from retail_lift.tables import crosssell as TC
 
 pytestmark = pytest.mark.slow  # over ~10 s of fitting or simulation per module; make test-fast leaves it out
 
@@ -81,30 +82,50 @@ def test_recommendations_in_customer_blocks_equal_one_pass(lines, score):
         pd.testing.assert_frame_equal(X.recommend(owned, rules, n=4, score=score, max_votes=max_votes), whole)
 
 
+def _snapshots(cutoff: str) -> pd.DataFrame:
+    """int_snapshot_dates with the train snapshot's feature cutoff (what ml_crosssell_evaluation reads)."""
+    return pd.DataFrame({"snapshot_role": ["train", "score"],
+                         "feature_cutoff_at": [pd.Timestamp(cutoff), pd.Timestamp(cutoff) + pd.Timedelta(days=30)]})
+
+
+def _rules(lines, **settings) -> pd.DataFrame:
+    return TC.ml_crosssell_rules({"fct_customer_order_lines": lines}, TC.CrosssellRulesConfig(**settings))
+
+
+def _recommendations(lines, rules, **settings) -> pd.DataFrame:
+    return TC.ml_crosssell_recommendations({"fct_customer_order_lines": lines, "ml_crosssell_rules": rules},
+                                           TC.CrosssellRecommendationsConfig(**settings))
+
+
+def _evaluation(lines, cutoff, **settings) -> pd.DataFrame:
+    return TC.ml_crosssell_evaluation({"fct_customer_order_lines": lines, "int_snapshot_dates": _snapshots(cutoff)},
+                                      TC.CrosssellEvaluationConfig(**settings))
+
+
 def test_popularity_baseline_in_customer_blocks_equals_one_pass(lines):
-    coded, _ = P._coded_lines(lines, ("order_id", "customer_id", "product_id"), required=("order_id", "customer_id"))
+    coded, _ = XC.coded_lines(lines, ("order_id", "customer_id", "product_id"), required=("order_id", "customer_id"))
     customers = pd.Index(coded["customer_id"].unique()[:150])
-    whole = P._popularity_recommendations(coded, customers, "product_id", 5, block_rows=10**9)
+    whole = XC.popularity_recommendations(coded, customers, "product_id", 5, block_rows=10**9)
     assert whole.groupby("customer_id")["rank"].max().eq(5).all()
     for block_rows in (1, 33, 600):
-        pd.testing.assert_frame_equal(P._popularity_recommendations(coded, customers, "product_id", 5,
+        pd.testing.assert_frame_equal(XC.popularity_recommendations(coded, customers, "product_id", 5,
                                                                     block_rows=block_rows), whole)
 
 
 def test_id_codes_sort_like_the_ids():
     s = pd.Series(["b", "a", None, "c", "a", "ä", "B"], dtype=object)
-    codes, uniques = P._id_codes(s)
+    codes, uniques = XC.id_codes(s)
     assert list(uniques) == sorted({"a", "b", "c", "ä", "B"})
     assert codes[2] == -1 and list(uniques[codes[[0, 1, 3, 5, 6]]]) == ["b", "a", "c", "ä", "B"]
-    a_codes, a_uniques = P._id_codes(pa.chunked_array([pa.array(s.tolist()[:3]), pa.array(s.tolist()[3:])]))
+    a_codes, a_uniques = XC.id_codes(pa.chunked_array([pa.array(s.tolist()[:3]), pa.array(s.tolist()[3:])]))
     assert list(a_uniques) == list(uniques) and (a_codes == codes).all()
 
 
 def test_rules_on_codes_equal_rules_on_the_string_ids(lines):
     for level, item in (("product", "product_id"), ("category", "category_id")):
-        got = P.crosssell_rules(lines, item_level=level, min_pair_orders=5, min_support=0.0)
+        got = _rules(lines, item_level=level, min_pair_orders=5, min_support=0.0)
         sub = lines[lines[item].notna()]
-        ref = X.association_rules(sub, min_support=P._min_support(sub["order_id"].nunique(), 0.0, 5),
+        ref = X.association_rules(sub, min_support=XC.support_threshold(sub["order_id"].nunique(), 0.0, 5),
                                   min_confidence=0.01, min_lift=1.0, item_column=item)
         assert len(got) == len(ref) > 0
         assert got["antecedent_id"].tolist() == ref["antecedent"].tolist()
@@ -113,8 +134,8 @@ def test_rules_on_codes_equal_rules_on_the_string_ids(lines):
 
 
 def test_recommendations_on_codes_equal_recommendations_on_the_string_ids(lines):
-    rules = P.crosssell_rules(lines, min_pair_orders=5, min_support=0.0)
-    got = P.crosssell_recommendations(lines, rules, n=3)
+    rules = _rules(lines, min_pair_orders=5, min_support=0.0)
+    got = _recommendations(lines, rules, top_n=3)
     ref = X.recommend(lines[["customer_id", "product_id"]],
                       frames.as_frame(rules)
                       .rename(columns={"antecedent_id": "antecedent", "consequent_id": "consequent"})
@@ -128,21 +149,20 @@ def test_recommendations_on_codes_equal_recommendations_on_the_string_ids(lines)
 
 def test_crosssell_tables_from_arrow_equal_those_from_pandas(lines):
     tab = _arrow(lines)
-    ev = P.crosssell_evaluation(lines, "2026-03-15", min_pair_orders=5, min_support=0.0,
-                                levels=("product", "category", "top_level_category"))
+    levels = ("product", "category", "top_level_category")
+    ev = _evaluation(lines, "2026-03-15", min_pair_orders=5, min_support=0.0, item_levels=levels)
     assert len(ev) == 3 * 2 * 4 and ev.loc[ev["item_level"] != "top_level_category", "n_customers"].gt(0).all()
-    pd.testing.assert_frame_equal(P.crosssell_evaluation(tab, "2026-03-15", min_pair_orders=5, min_support=0.0,
-                                                         levels=("product", "category", "top_level_category")), ev)
-    rules = P.crosssell_rules(lines, item_level="category", min_pair_orders=5, min_support=0.0)
-    pd.testing.assert_frame_equal(P.crosssell_rules(tab, item_level="category", min_pair_orders=5, min_support=0.0),
-                                  rules)
-    pd.testing.assert_frame_equal(P.crosssell_recommendations(tab, rules), P.crosssell_recommendations(lines, rules))
+    pd.testing.assert_frame_equal(_evaluation(tab, "2026-03-15", min_pair_orders=5, min_support=0.0,
+                                              item_levels=levels), ev)
+    rules = _rules(lines, item_level="category", min_pair_orders=5, min_support=0.0)
+    pd.testing.assert_frame_equal(_rules(tab, item_level="category", min_pair_orders=5, min_support=0.0), rules)
+    pd.testing.assert_frame_equal(_recommendations(tab, rules), _recommendations(lines, rules))
 
 
 def test_crosssell_keys_must_not_be_missing(lines):
     bad = lines.assign(customer_id=lines["customer_id"].where(lines.index != 3, None))
     with pytest.raises(ValueError, match="customer_id"):
-        P.crosssell_evaluation(bad, "2026-03-15")
+        _evaluation(bad, "2026-03-15")
 
 
 # ----------------------------------------------------------------------------------------------
