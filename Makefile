@@ -44,7 +44,7 @@ help:
 	@echo "             when Java / Chromium are there); tens of minutes, see docs/operations.md (Tests)"
 	@echo "make test-fast  unit tests only (pytest -m \"not dbt and not slow\") plus dbt parse and the layer check;"
 	@echo "             under 3 minutes. Markers: dbt = runs or reads a dbt build, slow = over ~10 s (docs/operations.md)"
-	@echo "make lint    ruff, dbt parse and the dbt layer checks (make test runs it first)"
+	@echo "make lint    ruff, dbt parse, the dbt layer and copied-description checks (make test runs it first)"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
 	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see docs/"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
@@ -193,7 +193,7 @@ build-spark: install data prepare
 	$(BIN)/retail-lift score --target spark $(DBT_ARGS)
 
 lint: install
-	$(STEP) "lint: ruff, dbt parse, the project's dbt layer checks (retail_lift/lint.py), dbt-score, import-linter"
+	$(STEP) "lint: ruff, dbt parse, the project's dbt layer and copied-description checks (retail_lift/lint.py), dbt-score, import-linter"
 	$(BIN)/ruff check retail_lift tests bench dashboard
 	$(DBT) parse $(DBT_ARGS) --quiet
 	$(BIN)/python -m retail_lift.lint target/manifest.json
