@@ -20,25 +20,69 @@ keep only algorithms; what measures them against the truth lives here, one modul
   :mod:`~retail_lift.evaluation.cli` its command ``retail-lift simulate``. Not imported here: they
   rebuild the world in memory.
 
+Each dbt model of ``python_models/evaluation/`` has one frozen dataclass config that holds **the** defaults of
+its settings (:data:`MODEL_CONFIGS`), as the table layer's models do: the model reads each key with a literal
+``dbt.config.get("key")`` and builds the config with :func:`from_settings` (an unset key takes the default, an
+unknown key or a bad value is an error naming the model and the key); the config's ``kwargs`` are the
+keywords of the evaluation function, whose own defaults are the config's. Its yml ``config:`` block states the
+same defaults (``tests/python/test_tables.py`` checks both, for the models of both layers).
+
 ``make lint`` (import-linter, ``[tool.importlinter]`` in pyproject.toml) keeps the families from
-importing this package or the world.
+importing this package or the world, and this package from importing :mod:`retail_lift.tables` (the config
+helpers both use are :mod:`retail_lift.settings`).
 """
 
-from retail_lift.evaluation.clv import clv_evaluation
-from retail_lift.evaluation.predict import campaign_oracle_comparison, predict_oracle_comparison
+from collections.abc import Mapping
+
+from retail_lift.evaluation.clv import EvalClvVsTruthConfig, clv_evaluation
+from retail_lift.evaluation.predict import (
+    CampaignOracleComparisonConfig,
+    PredictOracleComparisonConfig,
+    campaign_oracle_comparison,
+    predict_oracle_comparison,
+)
 from retail_lift.evaluation.truth import EVALUATION_SCHEMAS, NO_TRUTH_NOTE, empty_evaluation, truth_is_absent
-from retail_lift.evaluation.uplift import evaluate_targeting_against_truth, evaluate_uplift_against_truth
+from retail_lift.evaluation.uplift import (
+    EvalTargetingVsTruthConfig,
+    EvalUpliftVsTruthConfig,
+    evaluate_targeting_against_truth,
+    evaluate_uplift_against_truth,
+)
 from retail_lift.evaluation.uplift_limits import LIMIT_COLUMNS, uplift_limits
+from retail_lift.settings import from_settings, plain_defaults
+
+#: the typed config of every dbt Python model of python_models/evaluation/, by model name
+MODEL_CONFIGS: Mapping[str, type] = {
+    "ml_eval_clv_vs_truth": EvalClvVsTruthConfig,
+    "ml_predict_oracle_comparison": PredictOracleComparisonConfig,
+    "ml_campaign_oracle_comparison": CampaignOracleComparisonConfig,
+    "ml_eval_uplift_vs_truth": EvalUpliftVsTruthConfig,
+    "ml_eval_targeting_vs_truth": EvalTargetingVsTruthConfig,
+}
+
+
+def defaults(model: str) -> dict:
+    """The defaults of ``model``'s config as plain values (what its yml ``config:`` block states)."""
+    return plain_defaults(MODEL_CONFIGS[model])
+
 
 __all__ = [
     "EVALUATION_SCHEMAS",
     "LIMIT_COLUMNS",
+    "MODEL_CONFIGS",
     "NO_TRUTH_NOTE",
+    "CampaignOracleComparisonConfig",
+    "EvalClvVsTruthConfig",
+    "EvalTargetingVsTruthConfig",
+    "EvalUpliftVsTruthConfig",
+    "PredictOracleComparisonConfig",
     "campaign_oracle_comparison",
     "clv_evaluation",
+    "defaults",
     "empty_evaluation",
     "evaluate_targeting_against_truth",
     "evaluate_uplift_against_truth",
+    "from_settings",
     "predict_oracle_comparison",
     "truth_is_absent",
     "uplift_limits",

@@ -16,11 +16,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from retail_lift import clv
 from retail_lift.evaluation.truth import EVALUATION_SCHEMAS
+from retail_lift.settings import number, set_fields
 
 #: Calibration frequency buckets: (label, lowest, highest).
 FREQUENCY_BUCKETS = [("0", 0, 0), ("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4-6", 4, 6), ("7+", 7, np.inf)]
@@ -204,9 +208,37 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df[list(EVALUATION_COLUMNS)].astype(EVALUATION_COLUMNS)
 
 
+@dataclass(frozen=True)
+class EvalClvVsTruthConfig:
+    """The settings of ``ml_eval_clv_vs_truth`` and their defaults (its yml states the same); each is the
+    keyword of :func:`clv_evaluation` of the same name (:meth:`kwargs`)."""
+
+    #: days of the holdout: the calibration period ends this many days before the score snapshot
+    holdout_days: int = 61
+    #: L2 penalty of the calibration fit (0: plain maximum likelihood, as ml_customer_lifetime_value)
+    penalizer: float = 0.0
+    #: the holdout ``all`` row meets its target when |total purchases error| <= this
+    holdout_target: float = 0.05
+    #: the truth row of the one-time buyers meets its target when |spend per purchase error| <= this
+    spend_target: float = 0.10
+
+    def __post_init__(self):
+        m = "ml_eval_clv_vs_truth"
+        set_fields(self, holdout_days=number(m, "holdout_days", self.holdout_days, integer=True, low=1),
+                   penalizer=number(m, "penalizer", self.penalizer, low=0),
+                   holdout_target=number(m, "holdout_target", self.holdout_target, low=0),
+                   spend_target=number(m, "spend_target", self.spend_target, low=0))
+
+    def kwargs(self) -> dict:
+        """The keywords of :func:`clv_evaluation`."""
+        return dataclasses.asdict(self)
+
+
 def clv_evaluation(orders: pd.DataFrame, scores: pd.DataFrame, truth_customers: pd.DataFrame, snapshot_date, *,
-                   holdout_days: int = 61, penalizer: float = 0.0, holdout_target: float = 0.05,
-                   spend_target: float = 0.10) -> pd.DataFrame:
+                   holdout_days: int = EvalClvVsTruthConfig.holdout_days,
+                   penalizer: float = EvalClvVsTruthConfig.penalizer,
+                   holdout_target: float = EvalClvVsTruthConfig.holdout_target,
+                   spend_target: float = EvalClvVsTruthConfig.spend_target) -> pd.DataFrame:
     """The holdout rows (calibration up to ``snapshot_date - holdout_days``) and the truth rows, stacked."""
     snap = pd.Timestamp(snapshot_date).normalize()
     summary = calibration_holdout_summary(orders, snap - pd.Timedelta(days=holdout_days), snap)

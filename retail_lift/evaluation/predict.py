@@ -9,6 +9,7 @@ broadcast and the targeted campaign under the model's expectations and under the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,14 +17,58 @@ import pandas as pd
 from retail_lift.campaign import compare_broadcast_targeted
 from retail_lift.frames import as_frame, typed_frame
 from retail_lift.predict import classification_metrics, oracle_metrics, oracle_ratio
+from retail_lift.settings import number, set_fields
 
 __all__ = [
     "CAMPAIGN_ORACLE_COLUMNS",
     "PREDICT_ORACLE_COLUMNS",
+    "CampaignOracleComparisonConfig",
+    "PredictOracleComparisonConfig",
     "campaign_oracle_comparison",
     "predict_oracle_comparison",
     "window_purchase_probability",
 ]
+
+
+@dataclass(frozen=True)
+class PredictOracleComparisonConfig:
+    """The settings of ``ml_predict_oracle_comparison`` and their defaults (its yml states the same, the label
+    window through the dbt var ``label_window_days``); :meth:`kwargs` are the keywords of
+    :func:`predict_oracle_comparison`."""
+
+    #: days of the label window after the cutoff (the classifiers' label: any order in it); a var passed on the
+    #: command line may arrive as a string
+    label_window_days: float = 30.0
+    #: the model's AUC over the oracle's AUC should reach this (meets_target)
+    target_auc_ratio: float = 0.9
+
+    def __post_init__(self):
+        m = "ml_predict_oracle_comparison"
+        set_fields(self, label_window_days=number(m, "label_window_days", self.label_window_days, low=0,
+                                                  low_open=True, rendered=True),
+                   target_auc_ratio=number(m, "target_auc_ratio", self.target_auc_ratio, low=0))
+
+    def kwargs(self) -> dict:
+        """The keywords of :func:`predict_oracle_comparison`."""
+        return {"window_days": self.label_window_days, "target_ratio": self.target_auc_ratio}
+
+
+@dataclass(frozen=True)
+class CampaignOracleComparisonConfig:
+    """The settings of ``ml_campaign_oracle_comparison`` and their defaults (its yml states the same, through
+    the dbt var ``attribution_days``); :meth:`kwargs` are the keywords of :func:`campaign_oracle_comparison`."""
+
+    #: days after the send in which a conversion counts for the campaign (a var passed on the command line may
+    #: arrive as a string)
+    attribution_days: float = 14.0
+
+    def __post_init__(self):
+        set_fields(self, attribution_days=number("ml_campaign_oracle_comparison", "attribution_days",
+                                                 self.attribution_days, low=0, low_open=True, rendered=True))
+
+    def kwargs(self) -> dict:
+        """The keywords of :func:`campaign_oracle_comparison`."""
+        return {"attribution_days": self.attribution_days}
 
 
 def window_purchase_probability(rate_per_day, active_from, active_until, window_start, window_days: float):
@@ -57,7 +102,8 @@ def _true_probabilities(ids: pd.Series, rates: pd.DataFrame, window_start, windo
 
 
 def predict_oracle_comparison(fits: Mapping[str, object], customer_rates, snapshots, *,
-                              window_days: float = 30, target_ratio: float = 0.9) -> pd.DataFrame:
+                              window_days: float = PredictOracleComparisonConfig.label_window_days,
+                              target_ratio: float = PredictOracleComparisonConfig.target_auc_ratio) -> pd.DataFrame:
     """Each model's holdout metrics next to the oracle's: the true purchase probabilities of the same
     holdout customers over the same label window (the holdout rows' ``split_feature_date``, i.e. the
     out-of-time test snapshot's cutoff, or else the train snapshot's ``feature_cutoff_at``, + ``window_days``).
@@ -149,7 +195,8 @@ def _true_campaign_response(ids: pd.Series, rates: pd.DataFrame, arms: pd.DataFr
 
 
 def campaign_oracle_comparison(target_list, customer_rates, customer_arms, snapshots, *,
-                               attribution_days: float = 14) -> pd.DataFrame:
+                               attribution_days: float = CampaignOracleComparisonConfig.attribution_days
+                               ) -> pd.DataFrame:
     """Broadcast versus targeted under the model's expectations and under the simulated world's truth.
 
     One row per strategy (``broadcast``, ``targeted``) x basis: ``model_expected`` (the target list's own

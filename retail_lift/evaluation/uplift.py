@@ -10,17 +10,72 @@ values each targeting strategy with the true probabilities (``ml_eval_targeting_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from retail_lift.frames import nullable_typed
+from retail_lift.settings import choice, flag, number, set_fields
 from retail_lift.uplift.economics import economics_rows, promotion_terms, top_k_mask
 from retail_lift.uplift.features import require_columns
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score, safe_score
+from retail_lift.uplift.selection import BASE_LEARNERS, LEARNERS
 
-__all__ = ["EVALUATION_COLUMNS", "TARGETING_COLUMNS", "evaluate_targeting_against_truth",
-           "evaluate_uplift_against_truth", "gain_ratio"]
+__all__ = ["EVALUATION_COLUMNS", "TARGETING_COLUMNS", "EvalTargetingVsTruthConfig", "EvalUpliftVsTruthConfig",
+           "evaluate_targeting_against_truth", "evaluate_uplift_against_truth", "gain_ratio"]
+
+
+@dataclass(frozen=True)
+class EvalUpliftVsTruthConfig:
+    """The settings of ``ml_eval_uplift_vs_truth`` and their defaults (its yml states the same).
+
+    :meth:`evaluation_kwargs` are the keywords of :func:`evaluate_uplift_against_truth`, :meth:`limits_kwargs`
+    those of :func:`retail_lift.evaluation.uplift_limits.uplift_limits` (whose defaults are these).
+    """
+
+    #: the qini_oracle_ratio the model should reach (meets_target)
+    target_ratio: float = 0.7
+    #: bootstrap resamples of the evaluated rows for the 90 % interval of the ratio (0 skips it)
+    n_bootstrap: int = 200
+    #: seed of the bootstrap and of the limits' refits
+    random_state: int = 0
+    #: measure the two limits (feature ceiling, type revealed); false leaves their columns NULL
+    measure_limits: bool = True
+    #: the learner the type-revealed refit uses: that of ``ml_uplift_run`` (a pytest checks they agree)
+    learner: str = "auto"
+    #: its outcome-model family: that of ``ml_uplift_run``
+    base_learner: str = "auto"
+    #: training exposures the feature-ceiling regressions are fitted on (a seeded sample above it)
+    limits_max_rows: int = 40000
+
+    def __post_init__(self):
+        m = "ml_eval_uplift_vs_truth"
+        set_fields(self, target_ratio=number(m, "target_ratio", self.target_ratio, low=0),
+                   n_bootstrap=number(m, "n_bootstrap", self.n_bootstrap, integer=True, low=0),
+                   random_state=number(m, "random_state", self.random_state, integer=True, low=0),
+                   measure_limits=flag(m, "measure_limits", self.measure_limits),
+                   learner=choice(m, "learner", self.learner, ("auto", *LEARNERS)),
+                   base_learner=choice(m, "base_learner", self.base_learner, ("auto", *BASE_LEARNERS)),
+                   limits_max_rows=number(m, "limits_max_rows", self.limits_max_rows, integer=True, low=1))
+
+    def evaluation_kwargs(self) -> dict:
+        """The keywords of :func:`evaluate_uplift_against_truth`."""
+        return {"target_ratio": self.target_ratio, "n_bootstrap": self.n_bootstrap, "random_state": self.random_state}
+
+    def limits_kwargs(self) -> dict:
+        """The settings among the keywords of :func:`~retail_lift.evaluation.uplift_limits.uplift_limits`."""
+        return {"learner": self.learner, "base_learner": self.base_learner, "random_state": self.random_state,
+                "max_rows": self.limits_max_rows}
+
+
+@dataclass(frozen=True)
+class EvalTargetingVsTruthConfig:
+    """The settings of ``ml_eval_targeting_vs_truth``: none. The margin rate and the shares targeted are those
+    of the uplift run, read from its ``ml_uplift_incremental_roi`` (the ``model_roi`` of
+    :func:`evaluate_targeting_against_truth`), so that both tables value the same lists the same way; the
+    control arm is the simulated world's ``control``. The empty config keeps the model in the checked list
+    (it reads no key and its yml states none)."""
 
 EVALUATION_COLUMNS = [
     "experiment_id", "promotion_id", "learner", "evaluation_method", "n_treated", "n_control", "model_qini",
@@ -66,9 +121,9 @@ def evaluate_uplift_against_truth(
     holdout_predictions: pd.DataFrame,
     true_effects: pd.DataFrame,
     *,
-    target_ratio: float = 0.7,
-    n_bootstrap: int = 200,
-    random_state: int = 0,
+    target_ratio: float = EvalUpliftVsTruthConfig.target_ratio,
+    n_bootstrap: int = EvalUpliftVsTruthConfig.n_bootstrap,
+    random_state: int = EvalUpliftVsTruthConfig.random_state,
 ) -> pd.DataFrame:
     """Per arm: the model's out-of-sample Qini against the oracle Qini of the true effects of the same rows.
 

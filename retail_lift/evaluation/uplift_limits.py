@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from retail_lift.evaluation.uplift import evaluate_uplift_against_truth, gain_ratio
+from retail_lift.evaluation.uplift import EvalUpliftVsTruthConfig, evaluate_uplift_against_truth, gain_ratio
 from retail_lift.uplift.features import FEATURES, build_features, input_frame, require_columns
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
 from retail_lift.uplift.pipeline import fit_score_uplift
@@ -183,10 +183,15 @@ def type_revealed(training: pd.DataFrame, truth_customers: pd.DataFrame, true_ef
         columns={"qini_oracle_ratio": "type_revealed_qini_ratio", "true_gain_ratio": "type_revealed_gain_ratio"})
 
 
+# the settings' defaults are those of ml_eval_uplift_vs_truth (EvalUpliftVsTruthConfig.limits_kwargs)
+_DEFAULTS = EvalUpliftVsTruthConfig()
+
+
 def uplift_limits(training: pd.DataFrame, truth_customers: pd.DataFrame, true_effects: pd.DataFrame, *,
-                  srm: pd.DataFrame | None = None, promotions=None, learner: str = "auto",
-                  base_learner: str = "logistic", n_folds: int | None = 5, random_state: int = 0,
-                  max_rows: int | None = 40_000, n_threads: int = 2) -> pd.DataFrame:
+                  srm: pd.DataFrame | None = None, promotions=None, learner: str = _DEFAULTS.learner,
+                  base_learner: str = _DEFAULTS.base_learner, n_folds: int | None = 5,
+                  random_state: int = _DEFAULTS.random_state, max_rows: int | None = _DEFAULTS.limits_max_rows,
+                  n_threads: int = 2) -> pd.DataFrame:
     """Both limits per arm, in :data:`LIMIT_COLUMNS`.
 
     The feature ceiling is the better of the two regressions of :func:`feature_ceiling` by gain ratio

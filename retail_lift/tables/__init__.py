@@ -21,10 +21,10 @@ The functions wire relations and configs to the model families; they never read 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
-from retail_lift.tables._config import from_settings, read_relation
+from retail_lift.settings import from_settings, plain_defaults
+from retail_lift.tables._config import read_relation
 from retail_lift.tables.bandit import (
     BanditHoldoutProbabilitiesConfig,
     BanditPolicyConfig,
@@ -83,12 +83,7 @@ MODEL_CONFIGS: Mapping[str, type] = {
 
 def defaults(model: str) -> dict:
     """The defaults of ``model``'s config as plain values (what its yml ``config:`` block states)."""
-    return {f.name: _plain(getattr(MODEL_CONFIGS[model](), f.name))
-            for f in dataclasses.fields(MODEL_CONFIGS[model])}
-
-
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
+    return plain_defaults(MODEL_CONFIGS[model])
 
 
 __all__ = ["MODEL_CONFIGS", "defaults", "from_settings", "read_relation"]

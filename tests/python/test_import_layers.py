@@ -89,7 +89,9 @@ def test_the_contracts_pass_on_the_allowed_imports(tmp_path):
                                       "fakelift.evaluation.uplift": "fakelift.uplift",
                                       "fakelift.world.truth": "fakelift.world.generate",
                                       "fakelift.cli": "fakelift.world",
-                                      "fakelift.tables.segments": "fakelift.segments"})
+                                      "fakelift.tables.segments": "fakelift.segments",
+                                      "fakelift.tables": "fakelift.settings",
+                                      "fakelift.evaluation.clv": "fakelift.settings"})
     out = _lint(tmp_path, config)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "5 kept, 0 broken" in out.stdout
@@ -103,6 +105,9 @@ def test_the_contracts_pass_on_the_allowed_imports(tmp_path):
     ("fakelift.world.generate", "fakelift.bandit", "The simulated world knows nothing"),
     ("fakelift.segments", "fakelift.tables.segments", "The table layer sits above the families"),
     ("fakelift.tables.segments", "fakelift.world", "Only the evaluation layer"),
+    ("fakelift.settings", "fakelift.tables", "The table layer sits above the families"),
+    ("fakelift.evaluation.clv", "fakelift.tables", "The table layer sits above the families"),
+    ("fakelift.settings", "fakelift.evaluation", "Model families never import the simulated world"),
 ])
 def test_the_contracts_catch_a_forbidden_import(tmp_path, module, target, contract):
     out = _lint(tmp_path, _fake_package(tmp_path, {module: target}))

@@ -1,9 +1,11 @@
 """retail_lift.tables: one typed config per dbt Python model holds its defaults; the model and its yml agree.
 
-For every model of ``retail_lift.tables.MODEL_CONFIGS``: the dbt model reads exactly the config's keys with
-literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the config's defaults (a
-value ``"{{ var('name', fallback) }}"`` stands for the var of dbt_project.yml, which must equal the fallback;
-the value and its string form, as a var passed on the command line arrives, must parse to the same config).
+For every model of ``retail_lift.tables.MODEL_CONFIGS`` (``python_models/ml/``) and of
+``retail_lift.evaluation.MODEL_CONFIGS`` (``python_models/evaluation/``): the dbt model reads exactly the
+config's keys with literal ``dbt.config.get("key")`` calls, and its yml ``config:`` block states exactly the
+config's defaults (a value ``"{{ var('name', fallback) }}"`` stands for the var of dbt_project.yml, which must
+equal the fallback; the value and its string form, as a var passed on the command line arrives, must parse to
+the same config).
 Then the segments table itself: the segments family's fit table of the buyers, from pandas frames and from
 DuckDB relations, and clear errors for bad settings (the other areas: tests/python/test_tables_<area>.py).
 """
@@ -22,8 +24,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from retail_lift import evaluation, tables
 from retail_lift.segments import segment_fit_table
-from retail_lift.tables import MODEL_CONFIGS, defaults, from_settings
+from retail_lift.settings import plain_defaults
+from retail_lift.tables import from_settings
 from retail_lift.tables.experiments import ExperimentDecisionsConfig, ExperimentResultsConfig
 from retail_lift.tables.segments import (
     FEATURE_COLUMNS,
@@ -35,15 +39,36 @@ from retail_lift.tables.segments import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the typed config of every dbt Python model, by model name: the table layer's and the evaluation layer's
+MODEL_CONFIGS = {**tables.MODEL_CONFIGS, **evaluation.MODEL_CONFIGS}
+#: the folder of python_models/ each layer's models are in
+LAYER_FOLDERS = {**{m: "ml" for m in tables.MODEL_CONFIGS}, **{m: "evaluation" for m in evaluation.MODEL_CONFIGS}}
 #: config keys of dbt itself, not of the model's Python code
 DBT_CONFIG_KEYS = {"tags", "materialized", "meta", "schema", "alias", "enabled", "docs", "contract", "packages",
                    "submission_method", "grants", "persist_docs", "full_refresh", "on_schema_change"}
 
 
 def _model_file(model: str) -> Path:
-    found = list((ROOT / "python_models" / "ml").glob(f"*/{model}.py"))
-    assert len(found) == 1, f"{model}: no single python_models/ml/<area>/{model}.py"
+    folder = LAYER_FOLDERS[model]
+    found = list((ROOT / "python_models" / folder).glob(f"*/{model}.py"))
+    assert len(found) == 1, f"{model}: no single python_models/{folder}/<area>/{model}.py"
     return found[0]
+
+
+def defaults(model: str) -> dict:
+    """The defaults of the model's config as its layer states them (``tables.defaults`` / ``evaluation.defaults``)."""
+    layer = tables if model in tables.MODEL_CONFIGS else evaluation
+    stated = layer.defaults(model)
+    assert stated == plain_defaults(MODEL_CONFIGS[model])
+    return stated
+
+
+def test_every_python_model_has_one_config_in_its_layer():
+    """No model is in both layers' mappings, and every dbt Python model of python_models/ has a config."""
+    assert not set(tables.MODEL_CONFIGS) & set(evaluation.MODEL_CONFIGS)
+    for folder in ("ml", "evaluation"):
+        models = {p.stem for p in (ROOT / "python_models" / folder).glob("*/*.py")}
+        assert models == {m for m, f in LAYER_FOLDERS.items() if f == folder}, folder
 
 
 def _yml_config(model: str) -> dict:

@@ -1,10 +1,19 @@
 """Broadcast versus targeted campaign under the model's expectations and under the simulated world's truth."""
 
-from retail_lift.evaluation import campaign_oracle_comparison, empty_evaluation, truth_is_absent
+from retail_lift.evaluation import (
+    CampaignOracleComparisonConfig,
+    campaign_oracle_comparison,
+    empty_evaluation,
+    from_settings,
+    truth_is_absent,
+)
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # the settings (defaults: CampaignOracleComparisonConfig; the yml states the same); checked before any work
+    config = from_settings(CampaignOracleComparisonConfig, "ml_campaign_oracle_comparison",
+                           attribution_days=dbt.config.get("attribution_days"))
     # without the simulated world's truth (real data: every truth table empty) the evaluation builds empty
     # with its declared columns (retail_lift.evaluation.truth.NO_TRUTH_NOTE says why; so does the model's description)
     if truth_is_absent(dbt.ref("stg_simulation__truth_customers"), dbt.ref("stg_simulation__truth_customer_arms"),
@@ -19,10 +28,4 @@ def model(dbt, session):
                      .project("customer_id, promotion_id, p_convert")
                      .to_arrow_table().to_pandas())
     snapshots = dbt.ref("int_snapshot_dates").to_arrow_table().to_pandas()
-    return campaign_oracle_comparison(
-        target_list,
-        customer_rates,
-        customer_arms,
-        snapshots,
-        attribution_days=float(dbt.config.get("attribution_days", 14)),
-    )
+    return campaign_oracle_comparison(target_list, customer_rates, customer_arms, snapshots, **config.kwargs())

@@ -1,10 +1,19 @@
 """Targeting by uplift versus by propensity, valued with the simulated world's true effects (evaluation only)."""
 
-from retail_lift.evaluation import empty_evaluation, evaluate_targeting_against_truth, truth_is_absent
+from retail_lift.evaluation import (
+    EvalTargetingVsTruthConfig,
+    empty_evaluation,
+    evaluate_targeting_against_truth,
+    from_settings,
+    truth_is_absent,
+)
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # no settings of its own (EvalTargetingVsTruthConfig says why): the margin and the shares targeted are those
+    # of the uplift run, read from ml_uplift_incremental_roi
+    from_settings(EvalTargetingVsTruthConfig, "ml_eval_targeting_vs_truth")
     # without the simulated world's truth (real data: every truth table empty) the evaluation builds empty
     # with its declared columns (retail_lift.evaluation.truth.NO_TRUTH_NOTE says why; so does the model's description)
     if truth_is_absent(dbt.ref("stg_simulation__truth_customers"), dbt.ref("stg_simulation__truth_customer_arms"),

@@ -9,8 +9,10 @@ import pandas as pd
 
 from retail_lift.evaluation import (
     LIMIT_COLUMNS,
+    EvalUpliftVsTruthConfig,
     empty_evaluation,
     evaluate_uplift_against_truth,
+    from_settings,
     truth_is_absent,
     uplift_limits,
 )
@@ -18,6 +20,13 @@ from retail_lift.evaluation import (
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # the settings (defaults: EvalUpliftVsTruthConfig; the yml states the same); checked before any work
+    config = from_settings(EvalUpliftVsTruthConfig, "ml_eval_uplift_vs_truth",
+                           target_ratio=dbt.config.get("target_ratio"), n_bootstrap=dbt.config.get("n_bootstrap"),
+                           random_state=dbt.config.get("random_state"),
+                           measure_limits=dbt.config.get("measure_limits"), learner=dbt.config.get("learner"),
+                           base_learner=dbt.config.get("base_learner"),
+                           limits_max_rows=dbt.config.get("limits_max_rows"))
     # without the simulated world's truth (real data: every truth table empty) the evaluation builds empty
     # with its declared columns (retail_lift.evaluation.truth.NO_TRUTH_NOTE says why; so does the model's description)
     if truth_is_absent(dbt.ref("stg_simulation__truth_customers"), dbt.ref("stg_simulation__truth_customer_arms"),
@@ -31,16 +40,9 @@ def model(dbt, session):
         .to_arrow_table()
         .to_pandas()
     )
-    random_state = int(dbt.config.get("random_state", 0))
-    result = evaluate_uplift_against_truth(
-        holdout,
-        true_effects,
-        target_ratio=float(dbt.config.get("target_ratio", 0.7)),
-        n_bootstrap=int(dbt.config.get("n_bootstrap", 200)),
-        random_state=random_state,
-    )
+    result = evaluate_uplift_against_truth(holdout, true_effects, **config.evaluation_kwargs())
     keys = ["experiment_id", "promotion_id"]
-    if dbt.config.get("measure_limits", True) and len(result):
+    if config.measure_limits and len(result):
         # cross-fitting folds of ml_uplift_run (none: its single holdout split)
         folds = pd.to_numeric(holdout["fold"], errors="coerce").nunique() if "fold" in holdout else 0
         limits = uplift_limits(
@@ -49,12 +51,9 @@ def model(dbt, session):
             true_effects,
             srm=dbt.ref("fct_experiment_srm").to_arrow_table().to_pandas(),
             promotions=dbt.ref("stg_shop__promotions").to_arrow_table().to_pandas(),
-            # the settings of ml_uplift_run (a pytest checks that the two configs agree)
-            learner=str(dbt.config.get("learner", "auto")),
-            base_learner=str(dbt.config.get("base_learner", "auto")),
             n_folds=int(folds) if folds >= 2 else None,
-            random_state=random_state,
-            max_rows=int(dbt.config.get("limits_max_rows", 40000)),
+            # learner, base_learner, random_state: those of ml_uplift_run (a pytest checks the configs agree)
+            **config.limits_kwargs(),
         )
         return result.merge(limits.astype({k: str for k in keys}), on=keys, how="left")
     return result.assign(**{c: None for c in LIMIT_COLUMNS if c not in keys}).astype(
