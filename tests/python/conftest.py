@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,19 @@ import pytest
 from helpers import DBT, build_folder
 
 from retail_lift.world import generate_world
+
+if os.environ.get("PYTEST_XDIST_WORKER") and not hasattr(sys.modules["__main__"], "__file__"):
+    sys.modules["__main__"].__file__ = str(Path(__file__).with_name("_worker_main.py"))  # see that file
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest (tests/python/dashboard) installs the dashboard script as ``__main__`` and leaves it
+    there; a ``spawn`` process pool of a later test in the same process (the experiment and gate harnesses) would
+    then run the dashboard script in its children. Every test gets back the ``__main__`` it started with."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def _run_root(tmp_path_factory) -> Path:
