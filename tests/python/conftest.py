@@ -26,14 +26,16 @@ if os.environ.get("PYTEST_XDIST_WORKER") and not hasattr(sys.modules["__main__"]
     sys.modules["__main__"].__file__ = str(Path(__file__).with_name("_worker_main.py"))  # see that file
 
 
-@pytest.fixture(autouse=True)
-def _keep_main_module():
+_MAIN = sys.modules["__main__"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
     """Streamlit's AppTest (tests/python/dashboard) installs the dashboard script as ``__main__`` and leaves it
     there; a ``spawn`` process pool of a later test in the same process (the experiment and gate harnesses) would
-    then run the dashboard script in its children. Every test gets back the ``__main__`` it started with."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
+    then run the dashboard script in its children and break. Before every test, and so before the fixtures it
+    sets up, ``__main__`` is the process's own again."""
+    sys.modules["__main__"] = _MAIN
 
 
 def _run_root(tmp_path_factory) -> Path:
