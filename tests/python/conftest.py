@@ -17,6 +17,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from helpers import DBT, build_folder
 
@@ -105,3 +107,41 @@ def pytest_collection_modifyitems(config, items):
         group = 0 if "/spark/" in f"/{path}" else 1 if item.get_closest_marker("dbt") is not None else 2
         rank[path] = min(rank.get(path, 2), group)
     items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+
+
+@pytest.fixture(scope="module")
+def features() -> pd.DataFrame:
+    """A small fct_customer_features: 400 customers in both snapshots, purchase driven by recent visits."""
+    rng = np.random.default_rng(3)
+    n = 400
+    ids = [f"C{i:04d}" for i in range(n)]
+    rows = []
+    for role in ("train", "score"):
+        sessions = rng.poisson(2.0, n)
+        orders = rng.poisson(0.8, n)
+        p = 1 / (1 + np.exp(-(-2.0 + 0.8 * sessions)))
+        bought = rng.random(n) < p
+        channel = np.where(rng.random(n) < 0.4, "facebook", "organic_search")
+        follows = np.where(channel == "facebook", rng.random(n) < 0.7, rng.random(n) < 0.15)
+        rows.append(pd.DataFrame({
+            "customer_id": ids,
+            "snapshot_role": role,
+            "feature_date": pd.Timestamp("2026-03-01" if role == "train" else "2026-04-01").date(),
+            "age_band": rng.choice(["18-24", "25-34", "35-44"], n),
+            "gender": rng.choice(["female", "male"], n),
+            "acquisition_channel": channel,
+            "follows_page": follows,
+            "sessions_30d": sessions,
+            "orders_all": orders,
+            "revenue_all": orders * 40.0,
+            "discount_amount": orders * rng.uniform(0, 6, n),
+            "discounted_order_share": np.where(orders > 0, rng.uniform(0, 1, n), np.nan),
+            "avg_order_value": np.where(orders > 0, 40.0, np.nan),
+            "days_since_first_order": np.where(orders > 0, rng.uniform(5, 200, n), np.nan),
+            "sessions_all": sessions * 3,
+            "online_order_share": np.where(orders > 0, 0.5, np.nan),
+            "purchased_next_30d": (bought if role == "train" else np.full(n, None)),
+            "orders_next_30d": (bought.astype(float) if role == "train" else np.full(n, np.nan)),
+            "returned": (np.where(orders == 1, bought, None) if role == "train" else np.full(n, None)),
+        }))
+    return pd.concat(rows, ignore_index=True)
