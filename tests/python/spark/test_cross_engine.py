@@ -192,11 +192,6 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
 
     full, full_raw, full_truth, full_env = spark_build
     select = ["--indirect-selection", "cautious", "-s", "+fct_sessions", "--target", "spark"]
-    # the first load is only the starting point: its seed and models without their tests (the same tests ran on
-    # the whole log in the fixture's Spark build, and on this first load on DuckDB in
-    # tests/python/warehouse/test_incremental.py); the incremental run after the append is a whole `dbt build`,
-    # tests included, as a user runs it
-    no_tests = ["--exclude-resource-type", "test", "unit_test"]
     inc = tmp_path / "inc"
     inc.mkdir()
     inc_env = {"RETAIL_LIFT_SPARK_DIR": str(inc / "spark")}
@@ -205,8 +200,8 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
     start = time.perf_counter()
     prepare_raw(tmp_path / "first", inc / "raw", truth_dir=tiny_world / "truth", truth_out=inc / "truth",
                 log=lambda *_: None)
-    run_dbt(["build", *select, *no_tests], inc / "raw", inc / "truth", inc, extra_env=inc_env)
-    print(f"\nspark build of +fct_sessions (no tests) on the first load: {time.perf_counter() - start:.0f} s")
+    run_dbt(["build", *select], inc / "raw", inc / "truth", inc, extra_env=inc_env)
+    print(f"\nspark build of +fct_sessions on the first load: {time.perf_counter() - start:.0f} s")
     # day 2: the whole log (appended days and late events) -> incremental run
     start = time.perf_counter()
     prepare_raw(tiny_world / "raw", inc / "raw", truth_dir=tiny_world / "truth", truth_out=inc / "truth",
