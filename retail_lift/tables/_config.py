@@ -11,7 +11,8 @@ import pandas as pd
 # modules import them from here
 from retail_lift.settings import choice, from_settings, number, set_fields
 
-__all__ = ["check_store", "choice", "from_settings", "number", "read_columnar", "read_relation", "set_fields"]
+__all__ = ["check_store", "choice", "from_settings", "model_store", "number", "read_columnar", "read_relation",
+           "set_fields"]
 
 
 def read_relation(relation, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -29,8 +30,19 @@ def read_relation(relation, columns: Sequence[str] | None = None) -> pd.DataFram
                     f"got {type(relation).__name__}")
 
 
+def model_store(session):
+    """The model registry of the warehouse a dbt model runs in: ``models/`` beside the DuckDB file of
+    ``session`` (dbt-duckdb's connection), or None for an in-memory database (then every build trains)."""
+    from retail_lift.registry import ModelRegistry
+
+    row = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    if row is None or not row[0] or row[0] == ":memory:":
+        return None
+    return ModelRegistry.beside(row[0])
+
+
 def check_store(store, model: str) -> None:
-    """The model store of the next issue is not there yet: ``store`` must be ``None``."""
+    """The model families not on the registry yet (all but the classifiers): ``store`` must be ``None``."""
     if store is not None:
         raise NotImplementedError(f"{model}: a model store is not supported yet (store must be None)")
 
