@@ -11,8 +11,9 @@
           <artifact>.parquet         named tables of the training (e.g. its metrics, a drift reference)
         000002/ ...
 
-A version folder is created with an exclusive ``mkdir`` (two trainings of the same model never get the same
-number) and written to a temporary name first, then renamed: a version either exists whole or not at all.
+A version folder is claimed with an exclusive ``mkdir`` (two trainings of the same model never get the same
+number); its record ``version.json`` is written last (to a temporary name, then renamed), and a folder without
+a record is not a version: a version either exists whole or not at all.
 Aliases are rewritten atomically (write then ``os.replace``). Every model name is a folder of its own, so the
 models of one build (dbt runs several at once) never write the same file.
 """
@@ -240,26 +241,22 @@ class ModelRegistry:
             raise ValueError(f"alias must be one of {list(ALIASES)} or None, got {alias!r}")
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+        number = self._claim_number(folder)
+        target = folder / f"{number:06d}"
         try:
-            with open(staging / _MODEL_FILE, "wb") as f:
+            with open(target / _MODEL_FILE, "wb") as f:
                 pickle.dump(model, f, protocol=5)
             for key, table in (artifacts or {}).items():
-                table.to_parquet(staging / f"{_check_name(key)}.parquet", index=False)
+                table.to_parquet(target / f"{_check_name(key)}.parquet", index=False)
             previous = self.aliases(name).get(CHAMPION)
-            full = {**dict(record), "name": name,
+            full = {**dict(record), "name": name, "version": number,
                     "trained_at": pd.Timestamp(trained_at if trained_at is not None else _utc_now()).isoformat(),
                     "code_version": record.get("code_version") or code_version(),
-                    "model_sha256": _sha256(staging / _MODEL_FILE), "previous_champion": previous,
+                    "model_sha256": _sha256(target / _MODEL_FILE), "previous_champion": previous,
                     "alias": alias, "artifacts": sorted(artifacts or {})}
-            number = self._claim_number(folder)
-            full["version"] = number
-            _write_json(staging / _RECORD_FILE, full)
-            target = folder / f"{number:06d}"
-            target.rmdir()  # the claimed (empty) folder is replaced by the complete one
-            os.replace(staging, target)
+            _write_json(target / _RECORD_FILE, full)  # last: the version exists once its record does
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
             raise
         if alias is not None:
             self.set_alias(name, alias, number)
