@@ -35,10 +35,11 @@ def model_store(session):
     ``session`` (dbt-duckdb's connection), or None for an in-memory database (then every build trains)."""
     from retail_lift.registry import ModelRegistry
 
-    row = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
-    if row is None or not row[0] or row[0] == ":memory:":
+    # fetchall: the connection is dbt's, and a result left unfinished would block the model's next query
+    rows = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    if not rows or not rows[0][0] or rows[0][0] == ":memory:":
         return None
-    return ModelRegistry.beside(row[0])
+    return ModelRegistry.beside(rows[0][0])
 
 
 def check_store(store, model: str) -> None:

@@ -196,3 +196,16 @@ def test_registry_settings_are_checked(key, value, message):
         PurchasePropensityFitConfig(**{key: value})
     assert PurchasePropensityFitConfig(retrain="True").retrain is True
     assert PurchasePropensityFitConfig(max_model_age_days="7").max_model_age_days == 7
+
+
+def test_model_store_is_beside_the_warehouse_file_and_leaves_the_connection_usable(tmp_path):
+    import duckdb
+
+    from retail_lift.tables import model_store
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    store = model_store(con)
+    assert store.root == (tmp_path / "models").resolve()
+    assert con.execute("select 1").fetchall() == [(1,)]  # no unfinished result left on dbt's connection
+    assert con.sql("select 2").to_arrow_table().num_rows == 1
+    assert model_store(duckdb.connect()) is None  # in memory: no registry, every build trains
