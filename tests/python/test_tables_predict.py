@@ -448,5 +448,5 @@ def test_the_classifier_defaults_are_the_builds_settings():
 
 def test_the_classifiers_take_a_model_registry_as_store(features):
     # (the registry itself: tests/python/test_tables_predict_registry.py)
-    with pytest.raises(TypeError, match="ml_purchase_propensity_fit: store must be a retail_lift.registry.ModelRegistry"):
+    with pytest.raises(TypeError, match="ml_purchase_propensity_fit: store must be a retail_lift.registry"):
         ml_purchase_propensity_fit({"fct_customer_features": features}, store=object())
