@@ -83,6 +83,9 @@ class ClassifierRegistry:
         self.params = dict(params or {})
         self.champion: Champion | None = None
         self.decision: TrainingDecision | None = None
+        #: the drift of the rows scored now against the champion's training rows (feature_drift's table),
+        #: measured by decide and reused for the drift rows of a score-only fit table
+        self.drift_table: pd.DataFrame | None = None
 
     # ---- score or train --------------------------------------------------------------------------
 
@@ -109,7 +112,8 @@ class ClassifierRegistry:
             except ModelFileError as exc:
                 error = str(exc)
             if champion is not None and not diff and len(score_frame) and len(champion.reference):
-                table = feature_drift(champion.spec, champion.reference, score_frame, warning=s.psi_threshold)
+                table = feature_drift(champion.spec, champion.reference, score_frame)
+                self.drift_table = table
                 drift = dict(zip(table["feature"], table["psi"].astype(float), strict=True))
                 rows = champion.training_rows
                 rows = rows[rows["record_type"] == "drift"]

@@ -363,7 +363,9 @@ def _score_with_champion(score_frame: pd.DataFrame, registry: ClassifierRegistry
     parts.append(scores)
     parts.append(stored[stored["record_type"].isin(["holdout", "metric"])])
     if len(score_frame) and len(champ.reference):
-        drift = feature_drift(champ.spec, champ.reference, score_frame).rename(columns={"psi": "value"})
+        drift = registry.drift_table if registry.drift_table is not None else \
+            feature_drift(champ.spec, champ.reference, score_frame)
+        drift = drift.rename(columns={"psi": "value"})
         drift = drift.drop(columns=["kind"])
         drift["record_type"] = "drift"
         drift["model"] = champ.kind
