@@ -124,3 +124,42 @@ def test_the_record_is_json(tmp_path):
     v = _register(store, params={"cv": 3})
     data = json.loads((v.path / "version.json").read_text())
     assert data["version"] == 1 and data["params"] == {"cv": 3} and data["artifacts"] == ["rows"]
+
+
+def test_retail_lift_train_runs_only_the_fit_models_with_retrain(tmp_path, monkeypatch):
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from retail_lift.cli import main
+
+    warehouse = tmp_path / "w.duckdb"
+    warehouse.touch()
+    store = ModelRegistry.beside(warehouse)
+    calls = []
+    real_run = subprocess.run
+
+    def fake_run(cmd, env=None, **kwargs):
+        if not str(cmd[0]).endswith("dbt"):  # git, for the code version of a registration
+            return real_run(cmd, env=env, **kwargs)
+        calls.append((cmd, env["RETAIL_LIFT_WAREHOUSE"]))
+        _register(store, name="ml_returning_customer_fit",
+                  alias=CHALLENGER if "registry_alias: challenger" in " ".join(cmd) else CHAMPION)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    runner = CliRunner()
+    out = runner.invoke(main, ["train", "--warehouse", str(warehouse), "--model", "ml_returning_customer_fit"])
+    assert out.exit_code == 0, out.output
+    cmd, env_warehouse = calls[0]
+    assert cmd[2:5] == ["run", "--select", "ml_returning_customer_fit"] and "{retrain: true}" in cmd
+    assert env_warehouse == str(warehouse.resolve())
+    assert "ml_returning_customer_fit: champion version 1, challenger None" in out.output
+    out = runner.invoke(main, ["train", "--warehouse", str(warehouse), "--model", "ml_returning_customer_fit",
+                               "--challenger"])
+    assert "{retrain: true, registry_alias: challenger}" in calls[1][0]
+    assert "ml_returning_customer_fit: champion version 1, challenger 2" in out.output
+    bad = runner.invoke(main, ["train", "--warehouse", str(warehouse), "--model", "ml_uplift_run"])
+    assert bad.exit_code == 2 and "do not train" in bad.output
+    missing = runner.invoke(main, ["train", "--warehouse", str(tmp_path / "none.duckdb")])
+    assert missing.exit_code == 1 and "run make build first" in missing.output
