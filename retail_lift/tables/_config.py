@@ -31,15 +31,33 @@ def read_relation(relation, columns: Sequence[str] | None = None) -> pd.DataFram
 
 
 def model_store(session):
-    """The model registry of the warehouse a dbt model runs in: ``models/`` beside the DuckDB file of
-    ``session`` (dbt-duckdb's connection), or None for an in-memory database (then every build trains)."""
+    """The model registry of the warehouse a dbt Python model runs in, from the ``session`` dbt hands it.
+
+    DuckDB (dbt-duckdb's connection): ``models/`` beside the DuckDB file (None for an in-memory database:
+    every build trains). Spark (the session of ``retail-lift score --target spark``): ``models/`` beside the
+    Spark warehouse folder (``$RETAIL_LIFT_SPARK_DIR/models``). The variable ``RETAIL_LIFT_MODEL_REGISTRY``,
+    when set, names the registry folder instead (e.g. one registry for both engines)."""
+    import os
+    from pathlib import Path
+
     from retail_lift.registry import ModelRegistry
 
-    # fetchall: the connection is dbt's, and a result left unfinished would block the model's next query
-    rows = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
-    if not rows or not rows[0][0] or rows[0][0] == ":memory:":
+    override = os.environ.get("RETAIL_LIFT_MODEL_REGISTRY")
+    if override:
+        return ModelRegistry(override)
+    if hasattr(session, "execute"):  # DuckDB
+        # fetchall: the connection is dbt's, and a result left unfinished would block the model's next query
+        rows = session.execute(
+            "select path from duckdb_databases() where database_name = current_database()").fetchall()
+        if not rows or not rows[0][0] or rows[0][0] == ":memory:":
+            return None
+        return ModelRegistry.beside(rows[0][0])
+    conf = getattr(session, "conf", None)  # a Spark session
+    folder = conf.get("spark.sql.warehouse.dir", None) if conf is not None else None
+    if not folder:
         return None
-    return ModelRegistry.beside(rows[0][0])
+    folder = folder.removeprefix("file:")
+    return ModelRegistry(Path(folder).resolve().parent / "models")
 
 
 def check_store(store, model: str) -> None:

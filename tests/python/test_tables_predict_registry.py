@@ -209,3 +209,18 @@ def test_model_store_is_beside_the_warehouse_file_and_leaves_the_connection_usab
     assert con.execute("select 1").fetchall() == [(1,)]  # no unfinished result left on dbt's connection
     assert con.sql("select 2").to_arrow_table().num_rows == 1
     assert model_store(duckdb.connect()) is None  # in memory: no registry, every build trains
+
+
+def test_model_store_of_a_spark_session_and_the_override(tmp_path, monkeypatch):
+    from retail_lift.tables import model_store
+
+    class Conf:
+        def get(self, key, default=None):
+            return f"file:{tmp_path}/spark/tables" if key == "spark.sql.warehouse.dir" else default
+
+    class SparkLike:
+        conf = Conf()
+
+    assert model_store(SparkLike()).root == (tmp_path / "spark" / "models").resolve()
+    monkeypatch.setenv("RETAIL_LIFT_MODEL_REGISTRY", str(tmp_path / "shared"))
+    assert model_store(SparkLike()).root == tmp_path / "shared"
