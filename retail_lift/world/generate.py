@@ -870,13 +870,54 @@ class _Take:
         return out if dtype is None else out.astype(dtype)
 
 
+#: pyarrow turns a NumPy text array into Arrow chunks of at most this many bytes of UTF-8; a Parquet page
+#: can end where a chunk ends, so the chunked writer keeps the chunks of the whole column (byte-identical files)
+ARROW_TEXT_CHUNK_BYTES = 1 << 24
+
+
+def _utf8_lengths(col) -> np.ndarray:
+    """UTF-8 bytes of every value of a (non-null) text column."""
+    if isinstance(col, _Take):
+        return _utf8_lengths(col.values)[col.index] if col.values.size else np.zeros(col.size, np.int64)
+    arr = np.asarray(col)
+    if arr.dtype == object:
+        arr = arr.astype(str)
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    if arr.dtype.itemsize == 0 or int(arr.view(np.uint32).max()) < 128:  # ASCII: one byte per character
+        return np.char.str_len(arr).astype(np.int64)
+    return np.fromiter((len(x.encode()) for x in arr.tolist()), np.int64, arr.size)
+
+
+def _text_chunk_starts(col) -> np.ndarray:
+    """Where ``pa.array`` of the whole column would start a new chunk (row numbers, the first is 0)."""
+    cum = np.concatenate([[0], np.cumsum(_utf8_lengths(col))])
+    n, starts = cum.size - 1, [0]
+    while True:
+        end = int(np.searchsorted(cum, cum[starts[-1]] + ARROW_TEXT_CHUNK_BYTES, side="right")) - 1
+        if end >= n:
+            return np.array(starts)
+        starts.append(max(end, starts[-1] + 1))
+
+
 def _arrow(data, typ) -> pa.Array:
+    """One contiguous Arrow array (pyarrow cuts a NumPy text array of more than 16 MiB into chunks)."""
     if typ == pa.string():
         data = np.asarray(data)
         if data.dtype == object:
-            return pa.array([None if x is None else str(x) for x in data], type=typ)
-        return pa.array(data.astype(str), type=typ)
-    return pa.array(np.asarray(data), type=typ)
+            out = pa.array([None if x is None else str(x) for x in data], type=typ)
+        else:
+            out = pa.array(data.astype(str), type=typ)
+    else:
+        out = pa.array(np.asarray(data), type=typ)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _nullable(col) -> bool:
+    """A text column written through a list of Python strings (nulls possible), not a NumPy text array."""
+    if isinstance(col, _Take):
+        return col.nullable or not col.values.size
+    return np.asarray(col).dtype == object and any(x is None for x in col)
 
 
 def _write(table_def, columns: dict, path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> int:
@@ -893,6 +934,9 @@ def _write(table_def, columns: dict, path: Path, chunk_rows: int = DEFAULT_CHUNK
     if len(set(lengths.values())) != 1:
         raise ValueError(f"{path.name}: columns of different lengths {lengths}")
     schema = pa.schema(list(zip(table_def.column_names, types, strict=True)))
+    # text columns without nulls go through NumPy text arrays: keep pyarrow's chunks of the whole column
+    cuts = [_text_chunk_starts(d) if t == pa.string() and not _nullable(d) else np.array([0])
+            for d, t in zip(data, types, strict=True)]
     if n == 0:
         pq.write_table(pa.Table.from_arrays([_arrow(d[0:0], t) for d, t in zip(data, types, strict=True)],
                                             schema=schema), path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
@@ -901,9 +945,13 @@ def _write(table_def, columns: dict, path: Path, chunk_rows: int = DEFAULT_CHUNK
         for g0 in range(0, n, ROW_GROUP_ROWS):
             g1 = min(n, g0 + ROW_GROUP_ROWS)
             arrays = []
-            for d, t in zip(data, types, strict=True):
-                parts = [_arrow(d[s:min(g1, s + chunk_rows)], t) for s in range(g0, g1, chunk_rows)]
-                arrays.append(parts[0] if len(parts) == 1 else pa.concat_arrays(parts))
+            for d, t, cut in zip(data, types, cuts, strict=True):
+                bounds = [g0, *cut[(cut > g0) & (cut < g1)].tolist(), g1]
+                segments = []
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+                    parts = [_arrow(d[s:min(b, s + chunk_rows)], t) for s in range(a, b, chunk_rows)]
+                    segments.append(parts[0] if len(parts) == 1 else pa.concat_arrays(parts))
+                arrays.append(segments[0] if len(segments) == 1 else pa.chunked_array(segments, type=t))
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS)
             del arrays
     return n

@@ -218,3 +218,61 @@ def test_experiment_with_logging_bug_loses_treatment_logs(con):
     other = _q(con, "select count(distinct exposure_id) from truth_exposures "
                     "where exposure_id like 'exp_email_offer:%'")[0][0]
     assert other == _q(con, "select count(*) from experiment_assignments where experiment_id='exp_email_offer'")[0][0]
+
+
+def _write_one_piece(table_def, columns, path, row_group_rows):
+    """The generator's writer before chunking: the whole table in memory, one ``pq.write_table``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from retail_lift.world import generate as g
+    arrays = [g._arrow(columns[c.name][:], g._ARROW_TYPES[c.type]) for c in table_def.columns]
+    pq.write_table(pa.Table.from_arrays(arrays, names=table_def.column_names), path, compression="zstd",
+                   row_group_size=row_group_rows)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 333, 4096])
+def test_generation_in_chunks_equals_generation_in_one_piece(tmp_path, monkeypatch, chunk_rows):
+    """Chunked writing (tables written as their step ends, text made ``chunk_rows`` rows at a time) gives the
+    bytes of the whole world generated in memory and written in one piece; row groups of 4,096 rows make the
+    tiny tables span several row groups, with chunk boundaries inside and across them."""
+    from retail_lift.world import generate as g
+    monkeypatch.setattr(g, "ROW_GROUP_ROWS", 4096)
+    preset = get_preset("tiny")
+    whole = g._World(preset, 7)  # no sink: every table stays in memory
+    for step in ("catalogue", "people", "sessions", "store_orders", "experiments", "decisions", "apply_exposures",
+                 "orders_and_events"):
+        getattr(whole, step)()
+    (tmp_path / "one" / "raw").mkdir(parents=True)
+    (tmp_path / "one" / "truth").mkdir()
+    for group, tables, defs in (("raw", whole.tables, TABLES), ("truth", whole.truth, TRUTH_TABLES)):
+        for name, cols in tables.items():
+            _write_one_piece(defs[name], cols, tmp_path / "one" / group / f"{name}.parquet", 4096)
+    summary = generate_world(preset, seed=7, out=tmp_path / "chunked", progress=False, chunk_rows=chunk_rows)
+    one, chunked = _hashes(tmp_path / "one"), _hashes(tmp_path / "chunked")
+    assert len(one) == len(TABLES) + len(TRUTH_TABLES)
+    assert chunked == one
+    events = summary["row_counts"]["events"]
+    assert events > 2 * 4096 and events > 3 * chunk_rows  # several row groups and several chunks
+    assert summary["row_counts"] == whole.row_counts
+    assert summary["stats"] == whole.stats
+
+
+def test_chunk_rows_does_not_change_the_files_and_must_be_positive(tmp_path):
+    a = generate_world("tiny", seed=3, out=tmp_path / "a", progress=False, chunk_rows=10_000_000)
+    b = generate_world("tiny", seed=3, out=tmp_path / "b", progress=False, chunk_rows=2_000)
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+    assert a == b
+    assert (tmp_path / "a" / "world.json").read_bytes() == (tmp_path / "b" / "world.json").read_bytes()
+    with pytest.raises(ValueError, match="chunk_rows must be at least 1"):
+        generate_world("tiny", seed=3, out=tmp_path / "c", progress=False, chunk_rows=0)
+
+
+def test_take_column_materialises_slices_with_nulls():
+    from retail_lift.world.generate import _Take
+    col = _Take(np.array(["a", "bb", "ccc"]), np.array([2, -1, 0, 1, -1]), nullable=True)
+    assert len(col) == 5
+    assert col[1:4].tolist() == [None, "a", "bb"]
+    assert np.asarray(col).tolist() == ["ccc", None, "a", "bb", None]
+    assert _Take(np.array([], dtype=str), np.array([-1, -1]), nullable=True)[:].tolist() == [None, None]
+    assert _Take(np.array(["x", "y"]), np.array([1, 1, 0]))[:].tolist() == ["y", "y", "x"]
