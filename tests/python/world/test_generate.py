@@ -221,14 +221,23 @@ def test_experiment_with_logging_bug_loses_treatment_logs(con):
 
 
 def _write_one_piece(table_def, columns, path, row_group_rows):
-    """The generator's writer before chunking: the whole table in memory, one ``pq.write_table``."""
+    """The generator's writer before chunking, verbatim: the whole table in memory, one ``pq.write_table``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from retail_lift.world import generate as g
-    arrays = [g._arrow(columns[c.name][:], g._ARROW_TYPES[c.type]) for c in table_def.columns]
-    pq.write_table(pa.Table.from_arrays(arrays, names=table_def.column_names), path, compression="zstd",
-                   row_group_size=row_group_rows)
+    arrays = []
+    for col in table_def.columns:
+        data = columns[col.name]
+        typ = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
+               "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64()}[col.type]
+        if typ == pa.string():
+            data = np.asarray(data, dtype=object)
+            arrays.append(pa.array([None if x is None else str(x) for x in data], type=typ)
+                          if data.dtype == object and any(x is None for x in data[:100_000])
+                          else pa.array(data.astype(str), type=typ))
+        else:
+            arrays.append(pa.array(data, type=typ))
+    table = pa.Table.from_arrays(arrays, names=table_def.column_names)
+    pq.write_table(table, path, compression="zstd", row_group_size=row_group_rows)
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 333, 4096])
@@ -276,3 +285,34 @@ def test_take_column_materialises_slices_with_nulls():
     assert np.asarray(col).tolist() == ["ccc", None, "a", "bb", None]
     assert _Take(np.array([], dtype=str), np.array([-1, -1]), nullable=True)[:].tolist() == [None, None]
     assert _Take(np.array(["x", "y"]), np.array([1, 1, 0]))[:].tolist() == ["y", "y", "x"]
+
+
+def test_chunked_writer_keeps_the_bytes_of_text_columns_over_16_mib(tmp_path, monkeypatch):
+    """pyarrow cuts a NumPy text column of more than 16 MiB into chunks and a Parquet page may end where a
+    chunk ends (the large world's decision contexts): the chunked writer reproduces those chunks."""
+    from types import SimpleNamespace
+
+    from retail_lift.world import generate as g
+    monkeypatch.setattr(g, "ROW_GROUP_ROWS", 15_000)
+    rng = np.random.default_rng(0)
+    n = 40_000
+    text = np.array(["{" + "x" * int(k) + f":{i}" + "é" * int(i % 3) + "}" for i, k in
+                     enumerate(rng.integers(300, 700, n))])
+    assert sum(len(x.encode()) for x in text) > 1.2 * g.ARROW_TEXT_CHUNK_BYTES
+    cols = [SimpleNamespace(name="context", type="VARCHAR"), SimpleNamespace(name="visitor", type="VARCHAR"),
+            SimpleNamespace(name="kind", type="VARCHAR"), SimpleNamespace(name="value", type="DOUBLE")]
+    table_def = SimpleNamespace(columns=cols, column_names=[c.name for c in cols])
+    visitors = np.array([f"V{i:07d}" for i in range(5000)])
+    idx = rng.integers(0, 5000, n)
+    kind = np.where(rng.random(n) < 0.5, -1, rng.integers(0, 2, n))
+    columns = {"context": text, "visitor": g._Take(visitors, idx),
+               "kind": g._Take(np.array(["a", "b"]), kind, nullable=True), "value": rng.random(n)}
+    plain = {**columns, "visitor": visitors[idx], "kind": np.where(kind < 0, None, np.array(["a", "b"])[
+        np.maximum(kind, 0)]).astype(object)}
+    _write_one_piece(table_def, plain, tmp_path / "one.parquet", 15_000)
+    for chunk_rows in (997, 15_000, 100_000):
+        assert g._write(table_def, columns, tmp_path / f"c{chunk_rows}.parquet", chunk_rows) == n
+        assert (tmp_path / f"c{chunk_rows}.parquet").read_bytes() == (tmp_path / "one.parquet").read_bytes()
+    starts = g._text_chunk_starts(text)
+    assert starts.size >= 2 and starts[0] == 0
+    assert starts.tolist() == np.cumsum([0] + [len(c) for c in __import__("pyarrow").array(text).chunks])[:-1].tolist()
