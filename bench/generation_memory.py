@@ -143,7 +143,7 @@ def _extract(rev: str, work: Path) -> Path:
     dest = work / f"src_{rev}"
     if not (dest / "retail_lift").exists():
         dest.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "archive", rev, "retail_lift"], cwd=ROOT, capture_output=True, check=True)
+        archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
     return dest
 
@@ -194,7 +194,8 @@ def main(argv=None) -> int:
                             if hashes["base"].get(k) != hashes["branch"].get(k))
             result["identical"][preset] = {"files": len(hashes["branch"]), "differ": differ,
                                            "sha256": hashes["branch"]}
-        profiled = [v for v in versions if (v[0] == "branch" and args.profile) or (v[0] == "base" and args.profile_base)]
+        wanted = {"branch": args.profile, "base": args.profile_base}
+        profiled = [v for v in versions if wanted[v[0]]]
         for label, src in profiled:
             out = args.work / f"{preset}_{label}_profile"
             shutil.rmtree(out, ignore_errors=True)
