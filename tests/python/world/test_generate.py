@@ -275,6 +275,10 @@ def test_chunk_rows_does_not_change_the_files_and_must_be_positive(tmp_path):
     assert (tmp_path / "a" / "world.json").read_bytes() == (tmp_path / "b" / "world.json").read_bytes()
     with pytest.raises(ValueError, match="chunk_rows must be at least 1"):
         generate_world("tiny", seed=3, out=tmp_path / "c", progress=False, chunk_rows=0)
+    from retail_lift.cli import generate
+    from retail_lift.world.generate import DEFAULT_CHUNK_ROWS
+    option = next(p for p in generate.params if p.name == "chunk_rows")
+    assert option.default == DEFAULT_CHUNK_ROWS  # the command line's default is the generator's
 
 
 def test_take_column_materialises_slices_with_nulls():
@@ -316,3 +320,18 @@ def test_chunked_writer_keeps_the_bytes_of_text_columns_over_16_mib(tmp_path, mo
     starts = g._text_chunk_starts(text)
     assert starts.size >= 2 and starts[0] == 0
     assert starts.tolist() == np.cumsum([0] + [len(c) for c in __import__("pyarrow").array(text).chunks])[:-1].tolist()
+
+
+def test_generate_command_line_chunk_rows(tmp_path):
+    from click.testing import CliRunner
+
+    from retail_lift.cli import main
+    runner = CliRunner()
+    ok = runner.invoke(main, ["generate", "--preset", "tiny", "--seed", "3", "--out", str(tmp_path / "a"), "--quiet",
+                              "--chunk-rows", "500"])
+    assert ok.exit_code == 0, ok.output
+    assert "1,000 customers" in ok.output
+    generate_world("tiny", seed=3, out=tmp_path / "b", progress=False)
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+    bad = runner.invoke(main, ["generate", "--preset", "tiny", "--out", str(tmp_path / "c"), "--chunk-rows", "0"])
+    assert bad.exit_code == 2 and "--chunk-rows" in bad.output
