@@ -50,11 +50,14 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default data/<preset>); raw tables go to OUT/raw, ground truth to OUT/truth.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(preset, seed, out, quiet):
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=250_000, show_default=True,
+              help="Rows turned into text at a time when a table is written (memory); the files are "
+                   "byte-identical for every value.")
+def generate(preset, seed, out, quiet, chunk_rows):
     """Generate the simulated retail world with its ground truth."""
     from retail_lift.world import generate_world
     out = out or Path("data") / preset
-    summary = generate_world(preset, seed, out, progress=not quiet)
+    summary = generate_world(preset, seed, out, progress=not quiet, chunk_rows=chunk_rows)
     s = summary["stats"]
     click.echo(f"wrote {out}/raw and {out}/truth: {s['customers']:,} customers, {s['events']:,} events, "
                f"{s['orders']:,} orders, {s['decisions']:,} decisions, "
