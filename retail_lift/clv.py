@@ -65,6 +65,9 @@ __all__ = [
     "expected_average_spend",
     "customer_lifetime_value",
     "score_customers",
+    "lifetime_value_table",
+    "fit_lifetime_value",
+    "score_lifetime_value",
 ]
 
 _BGNBD_KEYS = ("r", "alpha", "a", "b")
@@ -679,6 +682,61 @@ def _purchase_status(x, age, n, min_customers, min_repeat_buyers) -> str | None:
     return None
 
 
+def _fit_state(x, tx, age, m, n, penalizer, min_customers, min_repeat_buyers, min_spend_buyers) -> dict:
+    """The fitted part of the CLV step: BG/NBD and Gamma-Gamma parameters (None when not estimable), their
+    statuses before the notes that depend on the customers scored, log-likelihoods and optimiser points.
+    A plain dict (floats, tuples, text): what the model registry stores and a score-only build applies."""
+    bg_status = _purchase_status(x, age, n, min_customers, min_repeat_buyers)
+    bg, bg_ll, boundary, theta_bg = None, None, False, None
+    if bg_status is None:
+        (ux, utx, uage), uw = _compress(x, tx, age)
+        bg, bg_ll, converged, theta_bg = _fit_bgnbd_rows(ux, utx, uage, uw, penalizer, warn=False)
+        boundary = not converged and _no_dropout_boundary(theta_bg)
+        if converged or boundary:
+            bg_status = OK
+            if boundary:
+                bg_status += (" at the boundary a -> 0: no dropout in the data, BG/NBD reduces to NBD (no churn; "
+                              "P(alive) = 1, b not identified, so its value is NULL)")
+        else:
+            bg_status = ("maximum likelihood did not converge (a parameter diverged or the optimiser stopped): "
+                         "purchase model not estimable")
+            bg = None
+    rep = x > 0
+    spend_ok = rep & np.isfinite(m) & (m > 0)
+    gg, gg_ll, theta_gg = None, None, None
+    if n == 0:
+        gg_status = "no customers: spend model not estimable"
+    elif not rep.any():
+        gg_status = "no repeat buyers: spend model not estimable"
+    elif not spend_ok.any():
+        n_zero, n_missing = int((rep & (m <= 0)).sum()), int((rep & ~np.isfinite(m)).sum())
+        excluded = ([f"{n_zero} with zero mean spend"] if n_zero else []) + \
+            ([f"{n_missing} with missing spend"] if n_missing else [])
+        gg_status = (f"no positive amounts among the {int(rep.sum())} repeat buyers ({', '.join(excluded)}): "
+                     "spend model not estimable")
+    elif spend_ok.sum() < min_spend_buyers:
+        gg_status = (f"too few repeat buyers with a positive spend ({int(spend_ok.sum())}; needs at least "
+                     f"{min_spend_buyers}): spend model not estimable")
+    else:
+        (gx, gm), gw = _compress(x[spend_ok], m[spend_ok])
+        gg, gg_ll, converged, theta_gg = _fit_gg_rows(gx, gm, gw, penalizer, warn=False)
+        if not converged:
+            gg_status = "maximum likelihood did not converge: spend model not estimable"
+            gg = None
+        elif gg[1] <= 1:
+            gg_status = (f"q = {gg[1]:.3g} <= 1: the population mean spend is infinite, spend model not "
+                         "usable")
+            gg = None
+        else:
+            gg_status = OK
+    return {"bg": None if bg is None else tuple(float(v) for v in bg),
+            "gg": None if gg is None else tuple(float(v) for v in gg),
+            "boundary": bool(boundary), "bg_status": bg_status, "gg_status": gg_status,
+            "bg_log_likelihood": None if bg_ll is None else float(bg_ll),
+            "gg_log_likelihood": None if gg_ll is None else float(gg_ll),
+            "theta_bg": theta_bg, "theta_gg": theta_gg, "penalizer": float(penalizer)}
+
+
 def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
                          n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
                          min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
@@ -712,17 +770,52 @@ def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penal
     # 4-parameter fits on a few thousand collapsed rows: BLAS threads only add overhead (and oversubscribe
     # the machine when dbt runs models in parallel): 5x faster single-threaded on the default world
     with threadpool_limits(limits=1, user_api="blas"):
+        scores, params, _state = _lifetime_value_table(
+            df, discount_rate=discount_rate, penalizer=penalizer, n_bootstrap=n_bootstrap, ci_level=ci_level,
+            random_state=random_state, min_customers=min_customers, min_repeat_buyers=min_repeat_buyers,
+            min_spend_buyers=min_spend_buyers)
+    return scores, params
+
+
+def fit_lifetime_value(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
+                       n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """:func:`lifetime_value_table` and the fitted state it scored with: ``(scores, params, state)``.
+
+    ``state`` (a plain dict: the BG/NBD and Gamma-Gamma parameters, None when not estimable, their statuses,
+    log-likelihoods and the penalizer) is what the model registry stores: :func:`score_lifetime_value` applies
+    it to other customers without fitting."""
+    with threadpool_limits(limits=1, user_api="blas"):
         return _lifetime_value_table(df, discount_rate=discount_rate, penalizer=penalizer,
-                                     n_bootstrap=n_bootstrap, ci_level=ci_level, random_state=random_state,
-                                     min_customers=min_customers, min_repeat_buyers=min_repeat_buyers,
-                                     min_spend_buyers=min_spend_buyers)
+                                     n_bootstrap=n_bootstrap, ci_level=ci_level, random_state=random_state)
+
+
+def score_lifetime_value(df: pd.DataFrame, state: Mapping, *, discount_rate: float = 0.01) -> pd.DataFrame:
+    """The scores table of :func:`lifetime_value_table` (:data:`LTV_COLUMNS`) for the customers of ``df``
+    with the parameters of a fitted ``state`` (:func:`fit_lifetime_value`): no fit, no bootstrap.
+
+    The notes of ``clv_status`` that depend on the customers (first bought on the snapshot day, repeat buyers
+    left out for a zero or missing spend, the margin rate) are those of ``df``; the parameters and the
+    models' estimability are the state's. On the customers the state was fitted on, the scores equal
+    :func:`lifetime_value_table`'s."""
+    missing = [k for k in _STATE_KEYS if k not in state]
+    if missing:
+        raise ValueError(f"the CLV state is missing {', '.join(missing)} (not a fit_lifetime_value state)")
+    with threadpool_limits(limits=1, user_api="blas"):
+        scores, _params, _state = _lifetime_value_table(df, discount_rate=discount_rate,
+                                                        penalizer=state["penalizer"], fitted=state)
+    return scores
+
+
+#: the keys of a fitted CLV state (:func:`fit_lifetime_value`)
+_STATE_KEYS = ("bg", "gg", "boundary", "bg_status", "gg_status", "bg_log_likelihood", "gg_log_likelihood",
+               "theta_bg", "theta_gg", "penalizer")
 
 
 def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,  # noqa: C901, PLR0912, PLR0915 - the CLV table with its named statuses; to split with issue 22 item 1
                          n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
-                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
-                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
-
+                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10,
+                         fitted: Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     penalizer = _check_nonneg_scalar(penalizer, "penalizer")
     discount_rate = _check_nonneg_scalar(discount_rate, "discount_rate")
     n_bootstrap = int(n_bootstrap)
@@ -762,29 +855,25 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
     values: dict[tuple[str, str], float] = {}
     boot: dict[tuple[str, str], list[float]] = {}
 
+    # ---------------------------------------------------------------- the fits (or a registered state)
+    if fitted is None:
+        state = _fit_state(x, tx, age, m, n, penalizer, min_customers, min_repeat_buyers, min_spend_buyers)
+    else:
+        state = dict(fitted)
+        penalizer = float(state["penalizer"])
+    bg, gg, boundary = state["bg"], state["gg"], state["boundary"]
+    theta_bg, theta_gg = state["theta_bg"], state["theta_gg"]
+    bg_status, gg_status = state["bg_status"], state["gg_status"]
+
     # ---------------------------------------------------------------- purchase model (BG/NBD)
-    bg_status = _purchase_status(x, age, n, min_customers, min_repeat_buyers)
-    bg = None
-    if bg_status is None:
-        (ux, utx, uage), uw = _compress(x, tx, age)
-        bg, ll, converged, theta_bg = _fit_bgnbd_rows(ux, utx, uage, uw, penalizer, warn=False)
-        boundary = not converged and _no_dropout_boundary(theta_bg)
-        if converged or boundary:
-            bg_status = OK
-            if boundary:
-                bg_status += (" at the boundary a -> 0: no dropout in the data, BG/NBD reduces to NBD (no churn; "
-                              "P(alive) = 1, b not identified, so its value is NULL)")
-            if (age == 0).any():
-                bg_status += (f" ({int((age == 0).sum())} customers first bought on the snapshot day, T = 0: "
-                              "scored from the population alone)")
-            values.update({("bg_nbd", k): v for k, v in zip(_BGNBD_KEYS, bg, strict=True)})
-            if boundary:
-                del values[("bg_nbd", "b")]
-            values[("bg_nbd", "log_likelihood")] = ll
-        else:
-            bg_status = ("maximum likelihood did not converge (a parameter diverged or the optimiser stopped): "
-                         "purchase model not estimable")
-            bg = None
+    if bg is not None:
+        if (age == 0).any():
+            bg_status += (f" ({int((age == 0).sum())} customers first bought on the snapshot day, T = 0: "
+                          "scored from the population alone)")
+        values.update({("bg_nbd", k): v for k, v in zip(_BGNBD_KEYS, bg, strict=True)})
+        if boundary:
+            del values[("bg_nbd", "b")]
+        values[("bg_nbd", "log_likelihood")] = state["bg_log_likelihood"]
     values[("bg_nbd", "customers")] = float(n)
     values[("bg_nbd", "penalizer")] = penalizer
 
@@ -797,35 +886,13 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
         excluded.append(f"{n_zero} with zero mean spend")
     if n_missing:
         excluded.append(f"{n_missing} with missing spend")
-    gg = None
-    if n == 0:
-        gg_status = "no customers: spend model not estimable"
-    elif not rep.any():
-        gg_status = "no repeat buyers: spend model not estimable"
-    elif not spend_ok.any():
-        gg_status = (f"no positive amounts among the {int(rep.sum())} repeat buyers ({', '.join(excluded)}): "
-                     "spend model not estimable")
-    elif spend_ok.sum() < min_spend_buyers:
-        gg_status = (f"too few repeat buyers with a positive spend ({int(spend_ok.sum())}; needs at least "
-                     f"{min_spend_buyers}): spend model not estimable")
-    else:
-        (gx, gm), gw = _compress(x[spend_ok], m[spend_ok])
-        gg, ll, converged, theta_gg = _fit_gg_rows(gx, gm, gw, penalizer, warn=False)
-        if not converged:
-            gg_status = "maximum likelihood did not converge: spend model not estimable"
-            gg = None
-        elif gg[1] <= 1:
-            gg_status = (f"q = {gg[1]:.3g} <= 1: the population mean spend is infinite, spend model not "
-                         "usable")
-            gg = None
-        else:
-            gg_status = OK
-            if excluded:
-                gg_status += (f" ({' and '.join(excluded)} of the repeat buyers: left out of the fit, their spend "
-                              "and CLV are NULL)")
-            values.update({("gamma_gamma", k): v for k, v in zip(_GG_KEYS, gg, strict=True)})
-            values[("gamma_gamma", "mean_spend")] = gg[0] * gg[2] / (gg[1] - 1.0)
-            values[("gamma_gamma", "log_likelihood")] = ll
+    if gg is not None:
+        if excluded:
+            gg_status += (f" ({' and '.join(excluded)} of the repeat buyers: left out of the fit, their spend "
+                          "and CLV are NULL)")
+        values.update({("gamma_gamma", k): v for k, v in zip(_GG_KEYS, gg, strict=True)})
+        values[("gamma_gamma", "mean_spend")] = gg[0] * gg[2] / (gg[1] - 1.0)
+        values[("gamma_gamma", "log_likelihood")] = state["gg_log_likelihood"]
     values[("gamma_gamma", "customers")] = float(spend_ok.sum())
     values[("gamma_gamma", "penalizer")] = penalizer
 
@@ -957,4 +1024,4 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
                      "status": statuses[model]})
     params = pd.DataFrame(rows, columns=PARAM_COLUMNS).astype(
         {"model": "string", "parameter": "string", "bootstrap_samples": "int64", "status": "string"})
-    return scores, params
+    return scores, params, state
