@@ -28,9 +28,8 @@ import pandas as pd
 
 from retail_lift.clv import fit_lifetime_value, lifetime_value_table, score_lifetime_value
 from retail_lift.clv_champion import CLVRegistry
-from retail_lift.predict.champion import RegistrySettings
-from retail_lift.registry import ALIASES, DEFAULT_MAX_MODEL_AGE_DAYS, ModelRegistry
-from retail_lift.tables._config import choice, number, read_relation, set_fields
+from retail_lift.tables._config import number, read_relation, set_fields
+from retail_lift.tables._registry import NO_STORE, RegisteredModelConfig, check_registry_store, stamp
 
 __all__ = ["CustomerLifetimeValueConfig", "CustomerLifetimeValueParamsConfig", "ml_customer_lifetime_value",
            "ml_customer_lifetime_value_params"]
@@ -54,9 +53,10 @@ class CustomerLifetimeValueConfig:
 
 
 @dataclass(frozen=True)
-class CustomerLifetimeValueParamsConfig(CustomerLifetimeValueConfig):
+class CustomerLifetimeValueParamsConfig(CustomerLifetimeValueConfig, RegisteredModelConfig):
     """The settings of ``ml_customer_lifetime_value_params`` and their defaults (its yml states the same):
-    those of ``ml_customer_lifetime_value`` (the same fit) and the bootstrap's."""
+    those of ``ml_customer_lifetime_value`` (the same fit), the bootstrap's and the registry's
+    (:class:`~retail_lift.tables._registry.RegisteredModelConfig`)."""
 
     _model: ClassVar[str] = "ml_customer_lifetime_value_params"
 
@@ -66,15 +66,6 @@ class CustomerLifetimeValueParamsConfig(CustomerLifetimeValueConfig):
     ci_level: float = 0.95
     #: seed of the bootstrap
     random_state: int = 0
-    #: train even when a usable champion is registered (var retrain)
-    retrain: bool = False
-    #: a champion older than this many days is retrained (var max_model_age_days)
-    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
-    #: a champion whose input spec differs or whose file is unusable: retrain, or fail the build
-    #: (var registry_on_mismatch)
-    registry_on_mismatch: str = "retrain"
-    #: the alias a training's new version gets: champion or challenger (var registry_alias)
-    registry_alias: str = "champion"
 
     def __post_init__(self):
         super().__post_init__()
@@ -82,44 +73,12 @@ class CustomerLifetimeValueParamsConfig(CustomerLifetimeValueConfig):
         set_fields(self, n_bootstrap=number(m, "n_bootstrap", self.n_bootstrap, integer=True, low=0),
                    ci_level=number(m, "ci_level", self.ci_level, low=0, high=1, low_open=True, high_open=True),
                    random_state=number(m, "random_state", self.random_state, integer=True, low=0))
-        retrain = self.retrain
-        if not isinstance(retrain, bool):  # the var as text from the command line ('true', 'True', '1')
-            if not isinstance(retrain, str | int) or str(retrain).strip().lower() not in _BOOL_TEXT:
-                raise ValueError(f"{m}: retrain must be true or false, got {retrain!r}")
-            retrain = _BOOL_TEXT[str(retrain).strip().lower()]
-        set_fields(self, retrain=retrain,
-                   max_model_age_days=number(m, "max_model_age_days", self.max_model_age_days, low=0,
-                                             low_open=True, rendered=True))
-        choice(m, "registry_on_mismatch", self.registry_on_mismatch, ("retrain", "fail"))
-        choice(m, "registry_alias", self.registry_alias, ALIASES)
+        self.check_registry_settings()
 
     def fit_settings(self) -> dict:
         """The settings a training records: a champion trained with others is retrained."""
         return {"discount_rate": self.discount_rate, "penalizer": self.penalizer, "n_bootstrap": self.n_bootstrap,
                 "ci_level": self.ci_level, "random_state": self.random_state}
-
-
-_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-#: the reason of a table computed without a model store
-NO_STORE = "no model store: trained in this build"
-
-
-def _check(store, model: str) -> None:
-    if store is not None and not isinstance(store, ModelRegistry):
-        raise TypeError(f"{model}: store must be a retail_lift.registry.ModelRegistry or None, "
-                        f"got {type(store).__name__}")
-
-
-def _stamp(table: pd.DataFrame, version, **extra) -> pd.DataFrame:
-    """``table`` with ``model_version`` and ``trained_at`` of ``version`` (NULL without one) and ``extra``."""
-    table = table.copy()
-    n = len(table)
-    table["model_version"] = pd.array([None if version is None else version.version] * n, dtype="Int64")
-    table["trained_at"] = pd.Series([pd.NaT if version is None else version.trained_at] * n,
-                                    dtype="datetime64[us]")
-    for key, value in extra.items():
-        table[key] = pd.Series([value] * n, dtype="string")
-    return table
 
 
 def ml_customer_lifetime_value(relations: Mapping[str, object],
@@ -129,20 +88,20 @@ def ml_customer_lifetime_value(relations: Mapping[str, object],
     12-month revenue and margin CLV with the fit's status (the scores of :func:`~retail_lift.clv.lifetime_value_table`,
     no bootstrap)."""
     model = "ml_customer_lifetime_value"
-    _check(store, model)
+    check_registry_store(store, model)
     inputs = read_relation(relations["fct_customer_ltv_inputs"])
     champion = CLVRegistry(store).champion_for_scoring(inputs) if store is not None else None
     if champion is None:  # no store or nothing registered yet: the deterministic fit, as without a registry
         scores, _params = lifetime_value_table(inputs, discount_rate=config.discount_rate,
                                                penalizer=config.penalizer, n_bootstrap=0)
-        return _stamp(scores, None)
+        return stamp(scores, None)
     trained = float(champion.state["penalizer"])
     if trained != config.penalizer:
         raise ValueError(f"{model}: penalizer {config.penalizer:g} differs from the {champion.version.name} "
                          f"champion's ({trained:g}, version {champion.version.version}): set the same "
                          f"penalizer on both CLV models")
     scores = score_lifetime_value(inputs, champion.state, discount_rate=config.discount_rate)
-    return _stamp(scores, champion.version)
+    return stamp(scores, champion.version)
 
 
 def ml_customer_lifetime_value_params(relations: Mapping[str, object],
@@ -151,21 +110,19 @@ def ml_customer_lifetime_value_params(relations: Mapping[str, object],
     """One row per CLV model x parameter of the same fit as :func:`ml_customer_lifetime_value`, with percentile
     bootstrap intervals (``n_bootstrap`` resamples at ``ci_level``, seeded by ``random_state``) and statuses."""
     model = "ml_customer_lifetime_value_params"
-    _check(store, model)
+    check_registry_store(store, model)
     inputs = read_relation(relations["fct_customer_ltv_inputs"])
     registry = None
     if store is not None:
-        settings = RegistrySettings(retrain=config.retrain, max_model_age_days=config.max_model_age_days,
-                                    on_mismatch=config.registry_on_mismatch, alias=config.registry_alias)
-        registry = CLVRegistry(store, settings, params=config.fit_settings())
+        registry = CLVRegistry(store, config.registry_settings(), params=config.fit_settings())
         decision = registry.decide(inputs)
         if not decision.trains:
-            return _stamp(registry.champion.params, registry.champion.version, registry_action="score",
-                          registry_reason=decision.reason)
+            return stamp(registry.champion.params, registry.champion.version, registry_action="score",
+                         registry_reason=decision.reason)
     _scores, params, state = fit_lifetime_value(inputs, discount_rate=config.discount_rate,
                                                 penalizer=config.penalizer, n_bootstrap=config.n_bootstrap,
                                                 ci_level=config.ci_level, random_state=config.random_state)
     if registry is None:
-        return _stamp(params, None, registry_action="train", registry_reason=NO_STORE)
+        return stamp(params, None, registry_action="train", registry_reason=NO_STORE)
     version = registry.register(inputs, state, params)
-    return _stamp(params, version, registry_action="train", registry_reason=registry.decision.reason)
+    return stamp(params, version, registry_action="train", registry_reason=registry.decision.reason)
