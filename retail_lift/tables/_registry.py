@@ -14,7 +14,7 @@ from retail_lift.predict.champion import RegistrySettings
 from retail_lift.registry import ALIASES, DEFAULT_MAX_MODEL_AGE_DAYS, ModelRegistry, ModelVersion
 from retail_lift.settings import choice, number, set_fields
 
-__all__ = ["NO_STORE", "RegisteredModelConfig", "check_registry_store", "stamp"]
+__all__ = ["NO_STORE", "RegisteredModelConfig", "check_registry_store", "stamp", "stamp_fit_table"]
 
 #: the reason of a table computed without a model store
 NO_STORE = "no model store: trained in this build"
@@ -73,4 +73,13 @@ def stamp(table: pd.DataFrame, version: ModelVersion | None, **extra: str) -> pd
                                     dtype="datetime64[us]", index=table.index)
     for key, value in extra.items():
         table[key] = pd.Series([value] * n, dtype="string", index=table.index)
+    return table
+
+
+def stamp_fit_table(table: pd.DataFrame, version: ModelVersion | None, action: str, reason: str) -> pd.DataFrame:
+    """A fit table (``record_type`` rows) with ``model_version`` and ``trained_at`` on every row and
+    ``registry_action`` and ``registry_reason`` on its ``run`` row (NULL on the others), as the classifiers'."""
+    table = stamp(table, version, registry_action=action, registry_reason=reason)
+    other = table["record_type"].astype(str) != "run"
+    table.loc[other, ["registry_action", "registry_reason"]] = pd.NA
     return table

@@ -95,12 +95,12 @@ def ml_customer_lifetime_value(relations: Mapping[str, object],
         scores, _params = lifetime_value_table(inputs, discount_rate=config.discount_rate,
                                                penalizer=config.penalizer, n_bootstrap=0)
         return stamp(scores, None)
-    trained = float(champion.state["penalizer"])
+    trained = float(champion.payload["penalizer"])
     if trained != config.penalizer:
         raise ValueError(f"{model}: penalizer {config.penalizer:g} differs from the {champion.version.name} "
                          f"champion's ({trained:g}, version {champion.version.version}): set the same "
                          f"penalizer on both CLV models")
-    scores = score_lifetime_value(inputs, champion.state, discount_rate=config.discount_rate)
+    scores = score_lifetime_value(inputs, champion.payload, discount_rate=config.discount_rate)
     return stamp(scores, champion.version)
 
 
@@ -117,12 +117,12 @@ def ml_customer_lifetime_value_params(relations: Mapping[str, object],
         registry = CLVRegistry(store, config.registry_settings(), params=config.fit_settings())
         decision = registry.decide(inputs)
         if not decision.trains:
-            return stamp(registry.champion.params, registry.champion.version, registry_action="score",
+            return stamp(registry.champion.artifacts["params"], registry.champion.version, registry_action="score",
                          registry_reason=decision.reason)
     _scores, params, state = fit_lifetime_value(inputs, discount_rate=config.discount_rate,
                                                 penalizer=config.penalizer, n_bootstrap=config.n_bootstrap,
                                                 ci_level=config.ci_level, random_state=config.random_state)
     if registry is None:
         return stamp(params, None, registry_action="train", registry_reason=NO_STORE)
-    version = registry.register(inputs, state, params)
+    version = registry.register_fit(inputs, state, params)
     return stamp(params, version, registry_action="train", registry_reason=registry.decision.reason)
