@@ -90,7 +90,26 @@ class FrameRegistry:
         raise NotImplementedError
 
     def spec(self, inputs: pd.DataFrame) -> list[dict]:
+        """The input spec: :attr:`spec_columns` of ``inputs`` (those present), names and kinds in order."""
         return feature_spec_of(inputs, [c for c in self.spec_columns if c in inputs.columns])
+
+    def fingerprint(self, inputs: pd.DataFrame) -> dict:
+        """The training data's fingerprint (of :attr:`spec_columns`)."""
+        return frame_fingerprint(inputs[[c for c in self.spec_columns if c in inputs.columns]])
+
+    def drift_reference(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """What a training records to measure drift against: :meth:`drift_frame` (a seeded sample of
+        :data:`REFERENCE_ROWS` above it)."""
+        reference = self.drift_frame(inputs)
+        if len(reference) > REFERENCE_ROWS:
+            keep = np.sort(np.random.default_rng(0).choice(len(reference), REFERENCE_ROWS, replace=False))
+            reference = reference.iloc[keep]
+        return reference.reset_index(drop=True)
+
+    def measure_drift(self, reference: pd.DataFrame, inputs: pd.DataFrame) -> dict[str, float]:
+        """PSI per column of the current :meth:`drift_frame` against the recorded ``reference``."""
+        now = self.drift_frame(inputs)
+        return {c: population_stability_index(reference[c], now[c]) for c in reference.columns}
 
     # ---- score or train --------------------------------------------------------------------------
 
@@ -133,9 +152,7 @@ class FrameRegistry:
                 champion, error = None, str(exc)
             reference = champion.artifacts["drift_reference"] if champion is not None else None
             if champion is not None and not diff and len(inputs) and len(reference):
-                now = self.drift_frame(inputs)
-                drift = {c: population_stability_index(reference[c], now[c]) for c in reference.columns}
-                self.drift = drift
+                drift = self.drift = self.measure_drift(reference, inputs)
         decision = training_decision(
             self.name, champion=version, retrain=s.retrain, model_error=error, spec_diff=diff,
             max_model_age_days=s.max_model_age_days, now=s.now, drift=drift, drift_at_training=None,
@@ -156,22 +173,17 @@ class FrameRegistry:
                  metrics: Mapping[str, float | None], model_card: Mapping) -> ModelVersion:
         """Register a training of ``inputs``: the ``payload``, its ``artifacts``, the drift reference, the
         ``metrics`` and the ``model_card`` inputs."""
-        reference = self.drift_frame(inputs)
-        if len(reference) > REFERENCE_ROWS:
-            keep = np.sort(np.random.default_rng(0).choice(len(reference), REFERENCE_ROWS, replace=False))
-            reference = reference.iloc[keep]
-        reference = reference.reset_index(drop=True)
         record = {
             "family": self.family,
             "params": self.params,
             "metrics": dict(metrics),
             "feature_spec": self.spec(inputs),
-            "training_data": frame_fingerprint(inputs[[c for c in self.spec_columns if c in inputs.columns]]),
+            "training_data": self.fingerprint(inputs),
             "model_card": dict(model_card),
             "training_reason": self.decision.reason if self.decision is not None else "trained without a decision",
         }
         return self.store.register(self.name, payload, record=record, alias=self.settings.alias,
-                                   artifacts={**artifacts, "drift_reference": reference})
+                                   artifacts={**artifacts, "drift_reference": self.drift_reference(inputs)})
 
 
 def metrics_of(values: Sequence[tuple[str, object]]) -> dict[str, float | None]:
