@@ -66,6 +66,9 @@ __all__ = [
     "expected_average_spend",
     "customer_lifetime_value",
     "score_customers",
+    "lifetime_value_table",
+    "fit_lifetime_value",
+    "score_lifetime_value",
 ]
 
 _BGNBD_KEYS = ("r", "alpha", "a", "b")
@@ -713,10 +716,47 @@ def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penal
     # 4-parameter fits on a few thousand collapsed rows: BLAS threads only add overhead (and oversubscribe
     # the machine when dbt runs models in parallel): 5x faster single-threaded on the default world
     with threadpool_limits(limits=1, user_api="blas"):
+        scores, params, _state = _lifetime_value_table(
+            df, discount_rate=discount_rate, penalizer=penalizer, n_bootstrap=n_bootstrap, ci_level=ci_level,
+            random_state=random_state, min_customers=min_customers, min_repeat_buyers=min_repeat_buyers,
+            min_spend_buyers=min_spend_buyers)
+    return scores, params
+
+
+def fit_lifetime_value(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
+                       n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """:func:`lifetime_value_table` and the fitted state it scored with: ``(scores, params, state)``.
+
+    ``state`` (a plain dict, :data:`STATE_KEYS`: the BG/NBD and Gamma-Gamma parameters, None when not
+    estimable, their statuses before the notes that depend on the customers scored, log-likelihoods,
+    optimiser points and the penalizer) is what the model registry stores: :func:`score_lifetime_value`
+    applies it to other customers without fitting."""
+    with threadpool_limits(limits=1, user_api="blas"):
         return _lifetime_value_table(df, discount_rate=discount_rate, penalizer=penalizer,
-                                     n_bootstrap=n_bootstrap, ci_level=ci_level, random_state=random_state,
-                                     min_customers=min_customers, min_repeat_buyers=min_repeat_buyers,
-                                     min_spend_buyers=min_spend_buyers)
+                                     n_bootstrap=n_bootstrap, ci_level=ci_level, random_state=random_state)
+
+
+#: the keys of a fitted CLV state (:func:`fit_lifetime_value`)
+STATE_KEYS = ("bg", "gg", "boundary", "bg_status", "gg_status", "bg_log_likelihood", "gg_log_likelihood",
+              "theta_bg", "theta_gg", "penalizer")
+
+
+def score_lifetime_value(df: pd.DataFrame, state: Mapping, *, discount_rate: float = 0.01) -> pd.DataFrame:
+    """The scores table of :func:`lifetime_value_table` (:data:`LTV_COLUMNS`) for the customers of ``df``
+    with the parameters of a fitted ``state`` (:func:`fit_lifetime_value`): no fit, no bootstrap.
+
+    The notes of ``clv_status`` that depend on the customers (first bought on the snapshot day, repeat buyers
+    left out for a zero or missing spend, the margin rate) are those of ``df``; the parameters and the
+    models' estimability are the state's. On the customers the state was fitted on, the scores equal
+    :func:`lifetime_value_table`'s."""
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise ValueError(f"the CLV state is missing {', '.join(missing)} (not a fit_lifetime_value state)")
+    with threadpool_limits(limits=1, user_api="blas"):
+        scores, _params, _state = _lifetime_value_table(df, discount_rate=discount_rate,
+                                                        penalizer=state["penalizer"], fitted=state)
+    return scores
 
 
 def _ltv_inputs(df: pd.DataFrame, penalizer, discount_rate, n_bootstrap, ci_level):
@@ -770,6 +810,7 @@ class _ModelFit:
     status: str
     theta: np.ndarray | None = None
     boundary: bool = False
+    log_likelihood: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -786,40 +827,43 @@ class _Customers:
     m0: np.ndarray
 
 
-def _purchase_model(x, tx, age, n, penalizer, min_customers, min_repeat_buyers, values: dict) -> _ModelFit:
-    """The BG/NBD fit and its named status; its parameters, log-likelihood, customers and penalizer in ``values``."""
+def _fit_purchase(x, tx, age, n, penalizer, min_customers, min_repeat_buyers) -> _ModelFit:
+    """The BG/NBD fit and its named status before the notes that depend on the customers scored."""
     bg_status = _purchase_status(x, age, n, min_customers, min_repeat_buyers)
-    fit = _ModelFit(None, bg_status)
-    if bg_status is None:
-        (ux, utx, uage), uw = _compress(x, tx, age)
-        bg, ll, converged, theta_bg = _fit_bgnbd_rows(ux, utx, uage, uw, penalizer, warn=False)
-        boundary = not converged and _no_dropout_boundary(theta_bg)
-        fit = _ModelFit(bg, bg_status, theta_bg, boundary)
-        if converged or boundary:
-            bg_status = OK
-            if boundary:
-                bg_status += (" at the boundary a -> 0: no dropout in the data, BG/NBD reduces to NBD (no churn; "
-                              "P(alive) = 1, b not identified, so its value is NULL)")
-            if (age == 0).any():
-                bg_status += (f" ({int((age == 0).sum())} customers first bought on the snapshot day, T = 0: "
-                              "scored from the population alone)")
-            values.update({("bg_nbd", k): v for k, v in zip(_BGNBD_KEYS, bg, strict=True)})
-            if boundary:
-                del values[("bg_nbd", "b")]
-            values[("bg_nbd", "log_likelihood")] = ll
-        else:
-            bg_status = ("maximum likelihood did not converge (a parameter diverged or the optimiser stopped): "
-                         "purchase model not estimable")
-            fit.params = None
-        fit.status = bg_status
+    if bg_status is not None:
+        return _ModelFit(None, bg_status)
+    (ux, utx, uage), uw = _compress(x, tx, age)
+    bg, ll, converged, theta_bg = _fit_bgnbd_rows(ux, utx, uage, uw, penalizer, warn=False)
+    boundary = not converged and _no_dropout_boundary(theta_bg)
+    if not (converged or boundary):
+        return _ModelFit(None, "maximum likelihood did not converge (a parameter diverged or the optimiser "
+                               "stopped): purchase model not estimable", theta_bg, boundary)
+    status = OK
+    if boundary:
+        status += (" at the boundary a -> 0: no dropout in the data, BG/NBD reduces to NBD (no churn; "
+                   "P(alive) = 1, b not identified, so its value is NULL)")
+    return _ModelFit(tuple(float(v) for v in bg), status, theta_bg, boundary, float(ll))
+
+
+def _purchase_model(fit: _ModelFit, age, n, penalizer, values: dict) -> _ModelFit:
+    """The BG/NBD ``fit`` (fitted now or registered) with the notes of the customers scored; its parameters,
+    log-likelihood, customers and penalizer in ``values``."""
+    fit = dataclasses.replace(fit)
+    if fit.params is not None:
+        if (age == 0).any():
+            fit.status += (f" ({int((age == 0).sum())} customers first bought on the snapshot day, T = 0: "
+                           "scored from the population alone)")
+        values.update({("bg_nbd", k): v for k, v in zip(_BGNBD_KEYS, fit.params, strict=True)})
+        if fit.boundary:
+            del values[("bg_nbd", "b")]
+        values[("bg_nbd", "log_likelihood")] = fit.log_likelihood
     values[("bg_nbd", "customers")] = float(n)
     values[("bg_nbd", "penalizer")] = penalizer
     return fit
 
 
-def _spend_model(x, m, n, penalizer, min_spend_buyers, values: dict) -> tuple[_ModelFit, np.ndarray]:
-    """The Gamma-Gamma fit on the repeat buyers with a positive spend (returned as a mask) and its named status;
-    its parameters, mean spend, log-likelihood, customers and penalizer in ``values``."""
+def _spend_rows(x, m) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The repeat buyers, those with a positive spend (the spend fit's rows) and the others left out, in words."""
     rep = x > 0
     spend_ok = rep & np.isfinite(m) & (m > 0)
     n_zero, n_missing = int((rep & (m <= 0)).sum()), int((rep & ~np.isfinite(m)).sum())
@@ -828,36 +872,66 @@ def _spend_model(x, m, n, penalizer, min_spend_buyers, values: dict) -> tuple[_M
         excluded.append(f"{n_zero} with zero mean spend")
     if n_missing:
         excluded.append(f"{n_missing} with missing spend")
-    fit = _ModelFit(None, "")
+    return rep, spend_ok, excluded
+
+
+def _fit_spend(x, m, n, penalizer, min_spend_buyers) -> _ModelFit:
+    """The Gamma-Gamma fit on the repeat buyers with a positive spend and its named status before the notes
+    that depend on the customers scored."""
+    rep, spend_ok, excluded = _spend_rows(x, m)
     if n == 0:
-        fit.status = "no customers: spend model not estimable"
-    elif not rep.any():
-        fit.status = "no repeat buyers: spend model not estimable"
-    elif not spend_ok.any():
-        fit.status = (f"no positive amounts among the {int(rep.sum())} repeat buyers ({', '.join(excluded)}): "
-                      "spend model not estimable")
-    elif spend_ok.sum() < min_spend_buyers:
-        fit.status = (f"too few repeat buyers with a positive spend ({int(spend_ok.sum())}; needs at least "
-                      f"{min_spend_buyers}): spend model not estimable")
-    else:
-        (gx, gm), gw = _compress(x[spend_ok], m[spend_ok])
-        gg, ll, converged, fit.theta = _fit_gg_rows(gx, gm, gw, penalizer, warn=False)
-        if not converged:
-            fit.status = "maximum likelihood did not converge: spend model not estimable"
-        elif gg[1] <= 1:
-            fit.status = (f"q = {gg[1]:.3g} <= 1: the population mean spend is infinite, spend model not "
-                          "usable")
-        else:
-            fit.params, fit.status = gg, OK
-            if excluded:
-                fit.status += (f" ({' and '.join(excluded)} of the repeat buyers: left out of the fit, their spend "
-                               "and CLV are NULL)")
-            values.update({("gamma_gamma", k): v for k, v in zip(_GG_KEYS, gg, strict=True)})
-            values[("gamma_gamma", "mean_spend")] = gg[0] * gg[2] / (gg[1] - 1.0)
-            values[("gamma_gamma", "log_likelihood")] = ll
+        return _ModelFit(None, "no customers: spend model not estimable")
+    if not rep.any():
+        return _ModelFit(None, "no repeat buyers: spend model not estimable")
+    if not spend_ok.any():
+        return _ModelFit(None, f"no positive amounts among the {int(rep.sum())} repeat buyers "
+                               f"({', '.join(excluded)}): spend model not estimable")
+    if spend_ok.sum() < min_spend_buyers:
+        return _ModelFit(None, f"too few repeat buyers with a positive spend ({int(spend_ok.sum())}; needs at "
+                               f"least {min_spend_buyers}): spend model not estimable")
+    (gx, gm), gw = _compress(x[spend_ok], m[spend_ok])
+    gg, ll, converged, theta = _fit_gg_rows(gx, gm, gw, penalizer, warn=False)
+    if not converged:
+        return _ModelFit(None, "maximum likelihood did not converge: spend model not estimable", theta)
+    if gg[1] <= 1:
+        return _ModelFit(None, f"q = {gg[1]:.3g} <= 1: the population mean spend is infinite, spend model not "
+                               "usable", theta)
+    return _ModelFit(tuple(float(v) for v in gg), OK, theta, log_likelihood=float(ll))
+
+
+def _spend_model(fit: _ModelFit, x, m, penalizer, values: dict) -> tuple[_ModelFit, np.ndarray]:
+    """The Gamma-Gamma ``fit`` (fitted now or registered) with the notes of the customers scored, and the
+    repeat buyers with a positive spend (a mask); its parameters, mean spend, log-likelihood, customers and
+    penalizer in ``values``."""
+    fit = dataclasses.replace(fit)
+    _rep, spend_ok, excluded = _spend_rows(x, m)
+    if fit.params is not None:
+        gg = fit.params
+        if excluded:
+            fit.status += (f" ({' and '.join(excluded)} of the repeat buyers: left out of the fit, their spend "
+                           "and CLV are NULL)")
+        values.update({("gamma_gamma", k): v for k, v in zip(_GG_KEYS, gg, strict=True)})
+        values[("gamma_gamma", "mean_spend")] = gg[0] * gg[2] / (gg[1] - 1.0)
+        values[("gamma_gamma", "log_likelihood")] = fit.log_likelihood
     values[("gamma_gamma", "customers")] = float(spend_ok.sum())
     values[("gamma_gamma", "penalizer")] = penalizer
     return fit, spend_ok
+
+
+def _state_of(bg: _ModelFit, gg: _ModelFit, penalizer: float) -> dict:
+    """The fitted state of :func:`fit_lifetime_value` (:data:`STATE_KEYS`): plain values, picklable."""
+    return {"bg": bg.params, "gg": gg.params, "boundary": bool(bg.boundary), "bg_status": bg.status,
+            "gg_status": gg.status, "bg_log_likelihood": bg.log_likelihood, "gg_log_likelihood": gg.log_likelihood,
+            "theta_bg": bg.theta, "theta_gg": gg.theta, "penalizer": float(penalizer)}
+
+
+def _fits_of(state: Mapping) -> tuple[_ModelFit, _ModelFit]:
+    """The two fits of a registered state (:func:`_state_of`)."""
+    bg = _ModelFit(None if state["bg"] is None else tuple(state["bg"]), str(state["bg_status"]),
+                   state["theta_bg"], bool(state["boundary"]), state["bg_log_likelihood"])
+    gg = _ModelFit(None if state["gg"] is None else tuple(state["gg"]), str(state["gg_status"]),
+                   state["theta_gg"], False, state["gg_log_likelihood"])
+    return bg, gg
 
 
 def _margin_rate(df: pd.DataFrame, n: int, values: dict) -> tuple[float | None, str]:
@@ -1010,14 +1084,23 @@ def _parameter_table(values: dict, boot: dict, statuses: dict, ci_level: float) 
 
 def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
                          n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
-                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
-                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10,
+                         fitted: Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """``(scores, params, state)``; with ``fitted`` (a registered state) nothing is fitted and its
+    penalizer is the one reported."""
     df, x, tx, age, m, penalizer, discount_rate, n_bootstrap = _ltv_inputs(df, penalizer, discount_rate,
                                                                            n_bootstrap, ci_level)
     n = len(df)
+    if fitted is None:
+        bg_fit = _fit_purchase(x, tx, age, n, penalizer, min_customers, min_repeat_buyers)
+        gg_fit = _fit_spend(x, m, n, penalizer, min_spend_buyers)
+    else:
+        bg_fit, gg_fit = _fits_of(fitted)
+        penalizer = float(fitted["penalizer"])
+    state = _state_of(bg_fit, gg_fit, penalizer)
     values: dict[tuple[str, str], float] = {}
-    bg = _purchase_model(x, tx, age, n, penalizer, min_customers, min_repeat_buyers, values)
-    gg, spend_ok = _spend_model(x, m, n, penalizer, min_spend_buyers, values)
+    bg = _purchase_model(bg_fit, age, n, penalizer, values)
+    gg, spend_ok = _spend_model(gg_fit, x, m, penalizer, values)
     margin_rate, margin_status = _margin_rate(df, n, values)
     rep = x > 0
     usable = ~rep | spend_ok      # one-time buyers get the population spend; repeat buyers need their own
@@ -1028,4 +1111,4 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
     if n_bootstrap and (bg.params is not None or gg.params is not None):
         boot = _bootstrap_draws(c, bg, gg, penalizer, discount_rate, margin_rate, n_bootstrap, random_state)
     statuses = {"bg_nbd": bg.status, "gamma_gamma": gg.status, "clv": f"{clv_status}; margin: {margin_status}"}
-    return scores, _parameter_table(values, boot, statuses, ci_level)
+    return scores, _parameter_table(values, boot, statuses, ci_level), state

@@ -92,8 +92,8 @@ from retail_lift.campaign._frames import numeric_column, require_columns, requir
 from retail_lift.frames import log_line, typed_frame
 from retail_lift.validation import check_positive_int
 
-__all__ = ["SegmentResult", "fit_segments", "name_segments", "segment_fit_columns", "segment_fit_table", "ROLE_COLUMNS",
-           "CRITERIA"]
+__all__ = ["SegmentModel", "SegmentResult", "fit_segments", "name_segments", "score_segment_table",
+           "segment_fit", "segment_fit_columns", "segment_fit_table", "segment_profiles", "ROLE_COLUMNS", "CRITERIA"]
 
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "elbow")
 
@@ -106,6 +106,35 @@ ROLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 _SKEW_THRESHOLD = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentModel:
+    """What assigns customers to fitted segments (no fit): the transform, the k-means of the chosen k, the
+    k-means label -> segment id map and the segment names by id. The model registry stores it
+    (:func:`segment_fit`); ``fill_values``: what a missing feature value takes (the training medians of
+    :func:`segment_fit_table`; empty for :func:`fit_segments`)."""
+
+    columns: list[str]
+    log_columns: list[str]
+    center: np.ndarray
+    scale: np.ndarray
+    model: KMeans
+    label_map: np.ndarray
+    names: list[str]
+    fill_values: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return len(self.names)
+
+    def assign(self, features: pd.DataFrame) -> np.ndarray:
+        """The segment id of every row of ``features`` (which holds :attr:`columns`)."""
+        require_columns(features, "features", self.columns)
+        if len(features) == 0:
+            return np.empty(0, dtype=int)
+        z = (_raw_matrix(features, self.columns, self.log_columns) - self.center) / self.scale
+        return self.label_map[self.model.predict(z)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,11 +175,18 @@ class SegmentResult:
         require_columns(features, "features", self.columns)
         return (_raw_matrix(features, self.columns, self.log_columns) - self.center) / self.scale
 
+    def segment_model(self, fill_values: Mapping[str, float] | None = None) -> SegmentModel:
+        """The fitted model without the customers (what the model registry stores)."""
+        return SegmentModel(columns=list(self.columns), log_columns=list(self.log_columns), center=self.center,
+                            scale=self.scale, model=self.model, label_map=self._label_map,
+                            names=self.profiles.sort_values("segment_id")["segment_name"].tolist(),
+                            fill_values=dict(fill_values or {}))
+
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Assign (new) customers to the fitted segments: ``<id_column>``, ``segment_id``, ``segment_name``."""
         require_columns(features, "features", [self.id_column, *self.columns])
         ids = _id_column(features, "features", self.id_column)
-        seg = self._label_map[self.model.predict(self.transform(features))]
+        seg = self.segment_model().assign(features)
         names = self.profiles.set_index("segment_id")["segment_name"]
         return pd.DataFrame({
             self.id_column: ids.to_numpy(),
@@ -194,7 +230,86 @@ def _knee(ks: np.ndarray, inertia: np.ndarray) -> int:
     return int(np.argmax((1.0 - x) - y))
 
 
-def fit_segments(  # noqa: C901, PLR0912, PLR0915 - the segment fit with its named statuses; to split with issue 22 item 1
+def _check_log_columns(features: pd.DataFrame, columns: list[str], log_columns) -> list[str]:
+    """The columns to ``log1p`` before standardising (``"auto"``: non-negative and skewed; None: none)."""
+    if log_columns == "auto":
+        return _auto_log_columns(features, columns)
+    if log_columns is None:
+        return []
+    if isinstance(log_columns, str):
+        raise ValueError(f"log_columns must be 'auto', None or a list of column names, got {log_columns!r}")
+    logs = list(log_columns)
+    unknown = [c for c in logs if c not in columns]
+    if unknown:
+        raise ValueError(f"log_columns names column(s) not in columns: {unknown!r}")
+    return logs
+
+
+def _check_ks(k_range: Iterable[int], n: int, criterion: str) -> list[int]:
+    ks = sorted({check_positive_int(k, "k_range values") for k in k_range})
+    if not ks:
+        raise ValueError("k_range must hold at least one k")
+    bad = [k for k in ks if k < 2 or k >= n]
+    if bad:
+        raise ValueError(f"k_range values must lie in [2, {n - 1}] for {n} customers; got {bad!r}")
+    if criterion == "elbow" and len(ks) < 3:
+        raise ValueError("criterion='elbow' needs at least three values in k_range")
+    return ks
+
+
+def _k_score(Z: np.ndarray, km: KMeans, k: int, sample_size: int, random_state: int) -> dict:
+    """The row of :attr:`SegmentResult.scores` of one fitted k."""
+    labels = km.labels_
+    n = len(Z)
+    sil = ch = db = np.nan
+    if len(np.unique(labels)) >= 2:  # all points identical: no clustering possible
+        try:
+            sil = float(silhouette_score(Z, labels, sample_size=sample_size if n > sample_size else None,
+                                         random_state=random_state))
+        except ValueError:  # the sample happened to hold a single segment
+            sil = np.nan
+        ch = float(calinski_harabasz_score(Z, labels))
+        db = float(davies_bouldin_score(Z, labels))
+    return {"k": k, "inertia": float(km.inertia_), "silhouette": sil, "calinski_harabasz": ch,
+            "davies_bouldin": db}
+
+
+def _choose_k(scores: pd.DataFrame, criterion: str) -> int:
+    """The position in ``scores`` of the chosen k (ties to the smaller k)."""
+    if criterion == "elbow":
+        return _knee(scores["k"].to_numpy(float), scores["inertia"].to_numpy(float))
+    vals = scores[criterion].to_numpy(float)
+    if np.isnan(vals).all():
+        return 0
+    vals = np.where(np.isnan(vals), np.inf if criterion == "davies_bouldin" else -np.inf, vals)
+    return int(np.argmin(vals) if criterion == "davies_bouldin" else np.argmax(vals))
+
+
+def _label_map(labels: np.ndarray, first_feature: np.ndarray, k: int) -> np.ndarray:
+    """k-means label -> segment id: the largest segment first; ties by the first feature's member mean."""
+    sizes = np.bincount(labels, minlength=k)
+    first_mean = np.array([first_feature[labels == j].mean() if sizes[j] else np.inf for j in range(k)])
+    order = np.lexsort((first_mean, -sizes))  # primary key: size descending
+    label_map = np.empty(k, dtype=int)
+    label_map[order] = np.arange(k)
+    return label_map
+
+
+def segment_profiles(features: pd.DataFrame, described: Sequence[str], seg: np.ndarray, k: int) -> pd.DataFrame:
+    """One row per segment id 0..k-1: ``segment_id``, ``size``, ``share`` and the member mean of every
+    ``described`` column (original units; NaN for a segment without members)."""
+    n = len(seg)
+    centroids = (
+        pd.DataFrame(_raw_matrix(features, described, []), columns=list(described))
+        .assign(segment_id=seg)
+        .groupby("segment_id", sort=True)[list(described)].mean()
+    )
+    size = np.bincount(seg, minlength=k)
+    profiles = pd.DataFrame({"segment_id": np.arange(k), "size": size, "share": size / n if n else np.nan})
+    return profiles.join(centroids.reindex(range(k)), on="segment_id")
+
+
+def fit_segments(
     features: pd.DataFrame,
     columns: list[str],
     k_range: Iterable[int] = range(2, 9),
@@ -244,88 +359,23 @@ def fit_segments(  # noqa: C901, PLR0912, PLR0915 - the segment fit with its nam
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
     sample_size = check_positive_int(sample_size, "sample_size")
     n_init = check_positive_int(n_init, "n_init")
-    n = len(features)
-
-    if log_columns == "auto":
-        logs = _auto_log_columns(features, columns)
-    elif log_columns is None:
-        logs = []
-    else:
-        if isinstance(log_columns, str):
-            raise ValueError(f"log_columns must be 'auto', None or a list of column names, got {log_columns!r}")
-        logs = list(log_columns)
-        unknown = [c for c in logs if c not in columns]
-        if unknown:
-            raise ValueError(f"log_columns names column(s) not in columns: {unknown!r}")
+    logs = _check_log_columns(features, columns, log_columns)
     original = _raw_matrix(features, columns, [])
     X = _raw_matrix(features, columns, logs)
     center = X.mean(axis=0)
     scale = X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     Z = (X - center) / scale
+    ks = _check_ks(k_range, len(features), criterion)
 
-    ks = sorted({check_positive_int(k, "k_range values") for k in k_range})
-    if not ks:
-        raise ValueError("k_range must hold at least one k")
-    bad = [k for k in ks if k < 2 or k >= n]
-    if bad:
-        raise ValueError(f"k_range values must lie in [2, {n - 1}] for {n} customers; got {bad!r}")
-    if criterion == "elbow" and len(ks) < 3:
-        raise ValueError("criterion='elbow' needs at least three values in k_range")
-
-    rows, models = [], {}
-    for k in ks:
-        km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(Z)
-        labels = km.labels_
-        n_labels = len(np.unique(labels))
-        if n_labels < 2:  # all points identical: no clustering possible
-            sil = ch = np.nan
-            db = np.nan
-        else:
-            try:
-                sil = float(silhouette_score(Z, labels, sample_size=sample_size if n > sample_size else None,
-                                             random_state=random_state))
-            except ValueError:  # the sample happened to hold a single segment
-                sil = np.nan
-            ch = float(calinski_harabasz_score(Z, labels))
-            db = float(davies_bouldin_score(Z, labels))
-        rows.append({"k": k, "inertia": float(km.inertia_), "silhouette": sil,
-                     "calinski_harabasz": ch, "davies_bouldin": db})
-        models[k] = km
-    scores = pd.DataFrame(rows)
-
-    if criterion == "elbow":
-        best = _knee(scores["k"].to_numpy(float), scores["inertia"].to_numpy(float))
-    else:
-        vals = scores[criterion].to_numpy(float)
-        if np.isnan(vals).all():
-            best = 0
-        else:
-            vals = np.where(np.isnan(vals), np.inf if criterion == "davies_bouldin" else -np.inf, vals)
-            best = int(np.argmin(vals) if criterion == "davies_bouldin" else np.argmax(vals))
-    k = ks[best]
+    models = {k: KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(Z) for k in ks}
+    scores = pd.DataFrame([_k_score(Z, models[k], k, sample_size, random_state) for k in ks])
+    k = ks[_choose_k(scores, criterion)]
     scores["is_chosen"] = scores["k"] == k
     model = models[k]
-
-    # relabel: largest segment first; ties by the first feature's member mean
-    labels = model.labels_
-    sizes = np.bincount(labels, minlength=k)
-    first_mean = np.array([original[labels == j, 0].mean() if sizes[j] else np.inf for j in range(k)])
-    order = np.lexsort((first_mean, -sizes))  # primary key: size descending
-    label_map = np.empty(k, dtype=int)
-    label_map[order] = np.arange(k)
-    seg = label_map[labels]
-
-    described = columns + profile_columns
-    centroids = (
-        pd.DataFrame(_raw_matrix(features, described, []), columns=described)
-        .assign(segment_id=seg)
-        .groupby("segment_id", sort=True)[described].mean()
-    )
-    size = pd.Series(np.bincount(seg, minlength=k), index=pd.RangeIndex(k, name="segment_id"))
-    profiles = pd.DataFrame({"segment_id": np.arange(k), "size": size.to_numpy(),
-                             "share": size.to_numpy() / n})
-    profiles = profiles.join(centroids.reindex(range(k)), on="segment_id")
+    label_map = _label_map(model.labels_, original[:, 0], k)
+    seg = label_map[model.labels_]
+    profiles = segment_profiles(features, columns + profile_columns, seg, k)
     profiles.insert(1, "segment_name", name_segments(profiles, roles=roles).to_numpy())
 
     names = profiles["segment_name"].to_numpy()
@@ -453,6 +503,63 @@ def segment_fit_columns(columns: Sequence[str], profile_columns: Sequence[str]) 
             "message": "str"}
 
 
+def _filled(buyers: pd.DataFrame, cols: Sequence[str], fill_values: Mapping[str, float] | None = None
+            ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """``buyers`` with ``cols`` numeric, a missing value filled with ``fill_values`` (default: the column's
+    median, 0 when the column is all missing), and the values used."""
+    df = buyers.copy()
+    used = {}
+    for c in cols:
+        v = pd.to_numeric(df[c], errors="coerce").astype(float)
+        if fill_values is None:
+            used[c] = float(v.median()) if v.notna().any() else 0.0
+        else:
+            used[c] = float(fill_values[c])
+        df[c] = v.fillna(used[c])
+    return df, used
+
+
+def segment_fit(buyers: pd.DataFrame, columns: Sequence[str], *, profile_columns: Sequence[str],
+                k_range: Iterable[int], random_state: int, sample_size: int, n_init: int
+                ) -> tuple[pd.DataFrame, SegmentModel | None]:
+    """:func:`segment_fit_table` and the fitted :class:`SegmentModel` (None when skipped), whose
+    ``fill_values`` are the medians the table filled missing values with."""
+    t0 = time.perf_counter()
+    schema = segment_fit_columns(columns, profile_columns)
+    cols = [*columns, *profile_columns]
+    df, fill = _filled(buyers, cols)
+    n = len(df)
+    ks = [k for k in k_range if 2 <= k < n]
+    if not ks:
+        message = f"segments skipped: {n} buyers, too few for k in {list(k_range)}"
+        log_line(message)
+        return typed_frame(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]),
+                           schema), None
+    res = fit_segments(df, list(columns), k_range=ks, criterion="silhouette", random_state=random_state,
+                       sample_size=sample_size, n_init=n_init, profile_columns=list(profile_columns))
+    names = ", ".join(res.profiles["segment_name"])
+    chosen = res.scores[res.scores["is_chosen"]].iloc[0]
+    message = f"segments: {n} buyers, k = {res.k} by silhouette ({chosen['silhouette']:.3f}): {names}"
+    log_line(f"{message}; {time.perf_counter() - t0:.1f} s")
+    run = pd.DataFrame([{"record_type": "run", "k": res.k, "silhouette": chosen["silhouette"], "status": "trained",
+                         "message": message}])
+    kscore = res.scores.copy()
+    kscore["record_type"] = "k_score"
+    table = _stack(run, res.assignments, res.profiles, kscore, df, cols, res.k, schema)
+    return table, res.segment_model(fill)
+
+
+def _stack(run, assignments, profiles, kscore, df, cols, k, schema) -> pd.DataFrame:
+    """The fit table: the run row, one assignment row per buyer (with its features), the profiles, the k scores."""
+    assign = assignments.merge(df[["customer_id", *cols]], on="customer_id", how="left")
+    assign["record_type"] = "assignment"
+    assign["k"] = k
+    prof = profiles.copy()
+    prof["record_type"] = "profile"
+    prof["k"] = k
+    return typed_frame(pd.concat([run, assign, prof, kscore], ignore_index=True), schema)
+
+
 def segment_fit_table(buyers: pd.DataFrame, columns: Sequence[str], *, profile_columns: Sequence[str],
                       k_range: Iterable[int], random_state: int, sample_size: int, n_init: int) -> pd.DataFrame:
     """K-means segments of ``buyers`` (:func:`fit_segments`, k by silhouette) stacked into one fit table.
@@ -465,33 +572,29 @@ def segment_fit_table(buyers: pd.DataFrame, columns: Sequence[str], *, profile_c
     buyer (its segment and features), one ``profile`` row per segment and one ``k_score`` row per k tried;
     columns :func:`segment_fit_columns`.
     """
-    t0 = time.perf_counter()
-    schema = segment_fit_columns(columns, profile_columns)
-    df = buyers.copy()
+    return segment_fit(buyers, columns, profile_columns=profile_columns, k_range=k_range,
+                       random_state=random_state, sample_size=sample_size, n_init=n_init)[0]
+
+
+def score_segment_table(buyers: pd.DataFrame, model: SegmentModel, training_rows: pd.DataFrame, *,
+                        profile_columns: Sequence[str]) -> pd.DataFrame:
+    """The fit table of ``buyers`` assigned by a fitted ``model`` (no fit): the ``run`` and ``k_score`` rows
+    of its training (``training_rows``) as they were recorded; one ``assignment`` row per buyer (missing
+    values filled with the model's ``fill_values``); one ``profile`` row per segment of the model, its name,
+    and the size, share and member means of the buyers assigned to it now (NaN means for a segment without
+    members). On the buyers the model was fitted on, the table equals :func:`segment_fit_table`'s."""
+    columns = list(model.columns)
+    profile_columns = [c for c in profile_columns if c not in columns]
     cols = [*columns, *profile_columns]
-    for c in cols:
-        v = pd.to_numeric(df[c], errors="coerce").astype(float)
-        df[c] = v.fillna(v.median() if v.notna().any() else 0.0)
-    n = len(df)
-    ks = [k for k in k_range if 2 <= k < n]
-    if not ks:
-        message = f"segments skipped: {n} buyers, too few for k in {list(k_range)}"
-        log_line(message)
-        return typed_frame(pd.DataFrame([{"record_type": "run", "status": "skipped", "message": message}]), schema)
-    res = fit_segments(df, list(columns), k_range=ks, criterion="silhouette", random_state=random_state,
-                       sample_size=sample_size, n_init=n_init, profile_columns=list(profile_columns))
-    names = ", ".join(res.profiles["segment_name"])
-    chosen = res.scores[res.scores["is_chosen"]].iloc[0]
-    message = f"segments: {n} buyers, k = {res.k} by silhouette ({chosen['silhouette']:.3f}): {names}"
-    log_line(f"{message}; {time.perf_counter() - t0:.1f} s")
-    run = pd.DataFrame([{"record_type": "run", "k": res.k, "silhouette": chosen["silhouette"], "status": "trained",
-                         "message": message}])
-    assign = res.assignments.merge(df[["customer_id", *cols]], on="customer_id", how="left")
-    assign["record_type"] = "assignment"
-    assign["k"] = res.k
-    prof = res.profiles.copy()
-    prof["record_type"] = "profile"
-    prof["k"] = res.k
-    kscore = res.scores.copy()
-    kscore["record_type"] = "k_score"
-    return typed_frame(pd.concat([run, assign, prof, kscore], ignore_index=True), schema)
+    schema = segment_fit_columns(columns, profile_columns)
+    df, _fill = _filled(buyers, cols, model.fill_values)
+    seg = model.assign(df)
+    names = np.asarray(model.names, dtype=object)
+    ids = _id_column(df, "buyers", "customer_id", unique=True)
+    assignments = pd.DataFrame({"customer_id": ids.to_numpy(), "segment_id": seg,
+                                "segment_name": names[seg]})
+    profiles = segment_profiles(df, cols, seg, model.k)
+    profiles.insert(1, "segment_name", names)
+    kind = training_rows["record_type"].astype(str)
+    run, kscore = training_rows[kind == "run"], training_rows[kind == "k_score"]
+    return _stack(run, assignments, profiles, kscore, df, cols, model.k, schema)

@@ -2,6 +2,14 @@
 
 The order lines are read as Arrow, only the columns used, and the ids are coded as integers
 (:mod:`retail_lift.crosssell.coded`): no Python string per order line, the same tables as on the ids.
+
+Model store (``store``, a :class:`~retail_lift.registry.ModelRegistry`; the dbt model opens the one beside the
+warehouse file): the mined rules are the model (:mod:`retail_lift.crosssell_champion`). ``ml_crosssell_rules``
+mines them (and registers them as the new champion) only when :func:`~retail_lift.registry.training_decision`
+says so (config keys ``retrain``, ``max_model_age_days``, ``registry_on_mismatch``, ``registry_alias`` from the
+dbt vars of the same names) or its mining settings changed; otherwise it repeats the champion's rules.
+``ml_crosssell_recommendations`` reads that table: it recommends with the champion's rules and carries their
+``model_version`` and ``trained_at``. The evaluation mines its own rules on a time holdout (not registered).
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
 from retail_lift.crosssell import (
@@ -24,8 +33,10 @@ from retail_lift.crosssell import (
     recommend,
     time_holdout,
 )
-from retail_lift.frames import as_frame, object_ids, typed_frame
+from retail_lift.crosssell_champion import CrosssellRegistry, order_line_spec
+from retail_lift.frames import as_frame, log_line, object_ids, typed_frame
 from retail_lift.tables._config import check_store, choice, number, read_columnar, read_relation, set_fields
+from retail_lift.tables._registry import NO_STORE, RegisteredModelConfig, check_registry_store, stamp
 
 __all__ = ["CROSSSELL_EVALUATION_COLUMNS", "RECOMMENDATION_COLUMNS", "RULE_TABLE_COLUMNS",
            "CrosssellEvaluationConfig", "CrosssellMiningConfig", "CrosssellRecommendationsConfig",
@@ -34,11 +45,16 @@ __all__ = ["CROSSSELL_EVALUATION_COLUMNS", "RECOMMENDATION_COLUMNS", "RULE_TABLE
 RULE_TABLE_COLUMNS = {
     "item_level": "str", "antecedent_id": "str", "consequent_id": "str", "pair_count": "int",
     "antecedent_count": "int", "consequent_count": "int", "support": "float", "confidence": "float",
-    "lift": "float", "n_orders": "int",
+    "lift": "float", "n_orders": "int", "model_version": "int", "trained_at": "ts", "registry_action": "str",
+    "registry_reason": "str",
 }
+#: the registry's bookkeeping columns of the rules table (the champion's rules repeat without them)
+_BOOKKEEPING = ("model_version", "trained_at", "registry_action", "registry_reason")
+#: the columns of the mined rules (what the registry stores)
+_MINED_COLUMNS = {k: v for k, v in RULE_TABLE_COLUMNS.items() if k not in _BOOKKEEPING}
 RECOMMENDATION_COLUMNS = {
     "customer_id": "str", "rank": "int", "item_level": "str", "item_id": "str", "score": "float",
-    "because_item_id": "str", "n_rules": "int",
+    "because_item_id": "str", "n_rules": "int", "model_version": "int", "trained_at": "ts",
 }
 CROSSSELL_EVALUATION_COLUMNS = {
     "item_level": "str", "method": "str", "n": "int", "cutoff_at": "ts", "n_rules": "int",
@@ -76,8 +92,9 @@ class CrosssellMiningConfig:
 
 
 @dataclass(frozen=True)
-class CrosssellRulesConfig(CrosssellMiningConfig):
-    """The settings of ``ml_crosssell_rules`` and their defaults (its yml states the same)."""
+class CrosssellRulesConfig(CrosssellMiningConfig, RegisteredModelConfig):
+    """The settings of ``ml_crosssell_rules`` and their defaults (its yml states the same), with the registry's
+    (:class:`~retail_lift.tables._registry.RegisteredModelConfig`)."""
 
     _model: ClassVar[str] = "ml_crosssell_rules"
 
@@ -87,6 +104,13 @@ class CrosssellRulesConfig(CrosssellMiningConfig):
     def __post_init__(self):
         choice(self._model, "item_level", self.item_level, ITEM_LEVELS)
         super().__post_init__()
+        self.check_registry_settings()
+
+    def fit_settings(self) -> dict:
+        """The settings a mining records: a champion mined with others is mined again."""
+        return {"item_level": self.item_level, "min_support": self.min_support,
+                "min_pair_orders": self.min_pair_orders, "min_confidence": self.min_confidence,
+                "min_lift": self.min_lift}
 
 
 @dataclass(frozen=True)
@@ -135,10 +159,22 @@ def ml_crosssell_rules(relations: Mapping[str, object], config: CrosssellRulesCo
     ``>= min_confidence`` and lift ``>= min_lift``. One row per rule (:data:`RULE_TABLE_COLUMNS`); only
     ``order_id`` and the level's item column are used.
     """
-    check_store(store, "ml_crosssell_rules")
+    model = "ml_crosssell_rules"
+    check_registry_store(store, model)
     order_lines = read_columnar(relations["fct_customer_order_lines"], RULES_LINE_COLUMNS)
     item = level_item_column(config.item_level)
     lines, ids = coded_lines(order_lines, ("order_id", item), required=("order_id",))
+    registry = None
+    if store is not None:
+        registry = CrosssellRegistry(store, config.registry_settings(), params=config.fit_settings(), item=item,
+                                     item_ids=ids.get(item, np.empty(0, dtype=object)),
+                                     spec_now=order_line_spec(order_lines, ("order_id", item)))
+        decision = registry.decide(lines)
+        if not decision.trains:
+            champion = registry.champion
+            log_line(f"{model}: {decision.reason}; {len(champion.payload)} rules")
+            return typed_frame(stamp(champion.payload, champion.version, registry_action="score",
+                                     registry_reason=decision.reason), RULE_TABLE_COLUMNS)
     rules = mine_rules(lines, item, min_support=config.min_support, min_pair_orders=config.min_pair_orders,
                        min_confidence=config.min_confidence, min_lift=config.min_lift)
     out = rules.rename(columns={"antecedent": "antecedent_id", "consequent": "consequent_id"})
@@ -146,7 +182,12 @@ def ml_crosssell_rules(relations: Mapping[str, object], config: CrosssellRulesCo
     out["consequent_id"] = decode(out["consequent_id"], ids[item])
     out["item_level"] = config.item_level
     out["n_orders"] = rules.attrs.get("n_orders", 0)
-    return typed_frame(out, RULE_TABLE_COLUMNS)
+    out = typed_frame(out, _MINED_COLUMNS)
+    if registry is None:
+        return typed_frame(stamp(out, None, registry_action="train", registry_reason=NO_STORE), RULE_TABLE_COLUMNS)
+    version = registry.register_rules(lines, out)
+    return typed_frame(stamp(out, version, registry_action="train", registry_reason=registry.decision.reason),
+                       RULE_TABLE_COLUMNS)
 
 
 def ml_crosssell_recommendations(relations: Mapping[str, object],
@@ -174,6 +215,9 @@ def ml_crosssell_recommendations(relations: Mapping[str, object],
     out["item_id"] = decode(out["item_id"], ids[item])
     out["because_item_id"] = decode(out["because_item_id"], ids[item])
     out["item_level"] = level
+    # the version of the rules recommended with (the registered champion's, or the one mined in this build)
+    for column in ("model_version", "trained_at"):
+        out[column] = r[column].iloc[0] if column in r.columns else None
     return typed_frame(out, RECOMMENDATION_COLUMNS)
 
 

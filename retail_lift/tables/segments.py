@@ -1,15 +1,28 @@
-"""``python_models/ml/segments/``: the customer segments (``ml_customer_segments_fit``)."""
+"""``python_models/ml/segments/``: the customer segments (``ml_customer_segments_fit``).
+
+Model store (``store``, a :class:`~retail_lift.registry.ModelRegistry`; the dbt model opens the one beside the
+warehouse file): ``ml_customer_segments_fit`` is a registered model (:mod:`retail_lift.segments_champion`). It
+trains (scaler, k-means for every k, the k choice; registered as the new champion) only when
+:func:`~retail_lift.registry.training_decision` says so (config keys ``retrain``, ``max_model_age_days``,
+``registry_on_mismatch``, ``registry_alias`` from the dbt vars of the same names) or its fit settings changed;
+otherwise the champion assigns this build's buyers (:func:`~retail_lift.segments.score_segment_table`). Every
+row carries ``model_version`` and ``trained_at``, the run row ``registry_action`` and ``registry_reason``.
+``store=None`` trains in every call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 
-from retail_lift.frames import as_frame
-from retail_lift.segments import segment_fit_columns, segment_fit_table
-from retail_lift.tables._config import check_store, read_relation
+from retail_lift.frames import as_frame, log_line
+from retail_lift.segments import score_segment_table, segment_fit, segment_fit_columns
+from retail_lift.segments_champion import SegmentsRegistry
+from retail_lift.tables._config import read_relation
+from retail_lift.tables._registry import NO_STORE, RegisteredModelConfig, check_registry_store, stamp_fit_table
 
 __all__ = ["SEGMENT_FEATURES", "SEGMENT_FIT_COLUMNS", "SEGMENT_PROFILE_FEATURES", "CustomerSegmentsFitConfig",
            "ml_customer_segments_fit"]
@@ -24,12 +37,16 @@ SEGMENT_PROFILE_FEATURES = ("avg_order_value", "sessions_all", "discounted_order
                             "young_share")
 YOUNG_AGE_BANDS = ("18-24", "25-34")
 #: the columns of ml_customer_segments_fit
-SEGMENT_FIT_COLUMNS = segment_fit_columns(SEGMENT_FEATURES, SEGMENT_PROFILE_FEATURES)
+SEGMENT_FIT_COLUMNS = {**segment_fit_columns(SEGMENT_FEATURES, SEGMENT_PROFILE_FEATURES), "model_version": "int",
+                       "trained_at": "ts", "registry_action": "str", "registry_reason": "str"}
 
 
 @dataclass(frozen=True)
-class CustomerSegmentsFitConfig:
-    """The settings of ``ml_customer_segments_fit`` and their defaults (its yml states the same)."""
+class CustomerSegmentsFitConfig(RegisteredModelConfig):
+    """The settings of ``ml_customer_segments_fit`` and their defaults (its yml states the same), with the
+    registry's (:class:`~retail_lift.tables._registry.RegisteredModelConfig`)."""
+
+    _model: ClassVar[str] = "ml_customer_segments_fit"
 
     #: the smallest and the largest k tried (both included); k is chosen by the mean silhouette
     k_range: tuple[int, int] = (2, 8)
@@ -51,6 +68,12 @@ class CustomerSegmentsFitConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "random_state" else 1):
                 raise ValueError(f"ml_customer_segments_fit: {name} must be an integer "
                                  f"{'>= 0' if name == 'random_state' else '>= 1'}, got {value!r}")
+        self.check_registry_settings()
+
+    def fit_settings(self) -> dict:
+        """The settings a training records: a champion trained with others is retrained."""
+        return {"k_range": list(self.k_range), "random_state": self.random_state, "sample_size": self.sample_size,
+                "n_init": self.n_init}
 
 
 def ml_customer_segments_fit(relations: Mapping[str, object],
@@ -63,7 +86,32 @@ def ml_customer_segments_fit(relations: Mapping[str, object],
     score snapshot gives the tenure and the profile columns). Clustered on :data:`SEGMENT_FEATURES`,
     described by :data:`SEGMENT_PROFILE_FEATURES`; columns :data:`SEGMENT_FIT_COLUMNS`.
     """
-    check_store(store, "ml_customer_segments_fit")
+    model = "ml_customer_segments_fit"
+    check_registry_store(store, model)
+    buyers = _buyers(relations)
+    registry = None
+    if store is not None:
+        registry = SegmentsRegistry(store, config.registry_settings(), params=config.fit_settings(),
+                                    columns=SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES)
+        decision = registry.decide(buyers)
+        if not decision.trains:
+            champion = registry.champion
+            table = score_segment_table(buyers, champion.payload, champion.artifacts["training_rows"],
+                                        profile_columns=SEGMENT_PROFILE_FEATURES)
+            log_line(f"{model}: {decision.reason}; {len(buyers)} buyers assigned")
+            return stamp_fit_table(table, champion.version, "score", decision.reason)
+    k_min, k_max = config.k_range
+    table, fitted = segment_fit(buyers, SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
+                                k_range=range(k_min, k_max + 1), random_state=config.random_state,
+                                sample_size=config.sample_size, n_init=config.n_init)
+    if registry is None:
+        return stamp_fit_table(table, None, "train", NO_STORE)
+    version = registry.register_fit(buyers, fitted, table) if fitted is not None else None
+    return stamp_fit_table(table, version, "train", registry.decision.reason)
+
+
+def _buyers(relations: Mapping[str, object]) -> pd.DataFrame:
+    """The buyers of ``dim_customer_rfm`` with their score-snapshot features (:data:`FEATURE_COLUMNS`)."""
     rfm = as_frame(read_relation(relations["dim_customer_rfm"]))[["customer_id", "recency_days", "frequency",
                                                                   "monetary"]]
     f = as_frame(read_relation(relations["fct_customer_features"], FEATURE_COLUMNS))
@@ -72,7 +120,4 @@ def ml_customer_segments_fit(relations: Mapping[str, object],
            "online_order_share", "age_band"]]
     buyers = rfm.merge(f, on="customer_id", how="left")
     buyers["young_share"] = buyers["age_band"].isin(YOUNG_AGE_BANDS).astype(float)
-    k_min, k_max = config.k_range
-    return segment_fit_table(buyers, SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
-                             k_range=range(k_min, k_max + 1), random_state=config.random_state,
-                             sample_size=config.sample_size, n_init=config.n_init)
+    return buyers

@@ -181,17 +181,32 @@ def _buyers(rfm: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     return buyers.assign(young_share=buyers["age_band"].isin(["18-24", "25-34"]).astype(float))
 
 
+#: the registry's bookkeeping columns of the segments fit table (NULL / "train" on the run row without a store)
+SEGMENT_REGISTRY_COLUMNS = ["model_version", "trained_at", "registry_action", "registry_reason"]
+
+
+def _unregistered(table: pd.DataFrame) -> pd.DataFrame:
+    """The fit table without the bookkeeping columns, checked to be those of a call without a model store."""
+    assert table["model_version"].isna().all() and table["trained_at"].isna().all()
+    run = table["record_type"] == "run"
+    assert table.loc[run, "registry_action"].eq("train").all()
+    assert table.loc[run, "registry_reason"].eq("no model store: trained in this build").all()
+    assert table.loc[~run, ["registry_action", "registry_reason"]].isna().all().all()
+    return table.drop(columns=SEGMENT_REGISTRY_COLUMNS)
+
+
 def test_the_segments_table_is_the_family_fit_table_with_the_config(marts):
     rfm, features = marts
     config = CustomerSegmentsFitConfig(k_range=(2, 4), sample_size=200, n_init=2, random_state=1)
-    table = ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, config)
+    table = _unregistered(ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features},
+                                                   config))
     direct = segment_fit_table(_buyers(rfm, features), SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
                                k_range=range(2, 5), random_state=1, sample_size=200, n_init=2)
     pd.testing.assert_frame_equal(table, direct)
     assert table.loc[table["record_type"] == "k_score", "k"].tolist() == [2, 3, 4]
     # the defaults are those of the build before the configs (k from 2 to 8, seed 0, 5,000 sampled, 4 restarts)
     pd.testing.assert_frame_equal(
-        ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}),
+        _unregistered(ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features})),
         segment_fit_table(_buyers(rfm, features), SEGMENT_FEATURES, profile_columns=SEGMENT_PROFILE_FEATURES,
                           k_range=range(2, 9), random_state=0, sample_size=5000, n_init=4))
 
@@ -235,9 +250,9 @@ def test_the_segments_table_reads_duckdb_relations_and_only_the_columns_used(mar
     assert "unused_column" not in FEATURE_COLUMNS
 
 
-def test_a_model_store_is_not_there_yet(marts):
+def test_a_store_must_be_a_model_registry(marts):
     rfm, features = marts
-    with pytest.raises(NotImplementedError, match="ml_customer_segments_fit: a model store is not supported yet"):
+    with pytest.raises(TypeError, match="ml_customer_segments_fit: store must be a retail_lift.registry"):
         ml_customer_segments_fit({"dim_customer_rfm": rfm, "fct_customer_features": features}, store=object())
 
 

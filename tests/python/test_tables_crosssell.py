@@ -169,6 +169,6 @@ def test_bad_settings_name_the_model_and_the_key(config, settings, message):
         config(**settings)
 
 
-def test_a_model_store_is_not_there_yet(order_lines):
-    with pytest.raises(NotImplementedError, match="ml_crosssell_rules: a model store is not supported yet"):
+def test_a_store_must_be_a_model_registry(order_lines):
+    with pytest.raises(TypeError, match="ml_crosssell_rules: store must be a retail_lift.registry.ModelRegistry"):
         ml_crosssell_rules({"fct_customer_order_lines": order_lines}, store=object())

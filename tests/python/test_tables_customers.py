@@ -21,6 +21,17 @@ from retail_lift.tables.customers import (
 )
 
 DATA = Path(__file__).parent / "data"
+#: the registry's bookkeeping columns (retail_lift.clv_champion; NULL / "train" without a model store)
+BOOKKEEPING = ["model_version", "trained_at", "registry_action", "registry_reason"]
+
+
+def _plain(table: pd.DataFrame) -> pd.DataFrame:
+    """The table without the registry's bookkeeping columns (checked to be NULL / trained without a store)."""
+    assert table["model_version"].isna().all() and table["trained_at"].isna().all()
+    if "registry_action" in table:
+        assert table["registry_action"].eq("train").all()
+        assert table["registry_reason"].eq("no model store: trained in this build").all()
+    return table.drop(columns=[c for c in BOOKKEEPING if c in table])
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +44,19 @@ def inputs() -> pd.DataFrame:
 
 def test_the_scores_are_the_deterministic_fit_with_the_config(inputs):
     relations = {"fct_customer_ltv_inputs": inputs}
-    scores = ml_customer_lifetime_value(relations, CustomerLifetimeValueConfig(discount_rate=0.02, penalizer=0.01))
+    scores = _plain(ml_customer_lifetime_value(relations,
+                                               CustomerLifetimeValueConfig(discount_rate=0.02, penalizer=0.01)))
     direct, _ = clv.lifetime_value_table(inputs, discount_rate=0.02, penalizer=0.01)
     pd.testing.assert_frame_equal(scores, direct)
     assert len(scores) == len(inputs) and scores["clv_status"].str.startswith("purchase model: ok").all()
     # the defaults are the build's: 1 % a month, no penalty
-    pd.testing.assert_frame_equal(ml_customer_lifetime_value(relations), clv.lifetime_value_table(inputs)[0])
+    pd.testing.assert_frame_equal(_plain(ml_customer_lifetime_value(relations)), clv.lifetime_value_table(inputs)[0])
 
 
 def test_the_params_are_the_same_fit_with_the_bootstrap(inputs):
     relations = {"fct_customer_ltv_inputs": inputs}
     config = CustomerLifetimeValueParamsConfig(n_bootstrap=4, ci_level=0.8, random_state=3)
-    params = ml_customer_lifetime_value_params(relations, config)
+    params = _plain(ml_customer_lifetime_value_params(relations, config))
     _, direct = clv.lifetime_value_table(inputs, n_bootstrap=4, ci_level=0.8, random_state=3)
     pd.testing.assert_frame_equal(params, direct)
     assert (params["bootstrap_samples"].dropna() <= 4).all() and params["ci_low"].notna().any()
@@ -92,6 +104,8 @@ def test_bad_settings_name_the_model_and_the_key(config, settings, message):
         config(**settings)
 
 
-def test_a_model_store_is_not_there_yet(inputs):
-    with pytest.raises(NotImplementedError, match="ml_customer_lifetime_value_params: a model store is not"):
+def test_a_store_must_be_a_model_registry(inputs):
+    with pytest.raises(TypeError, match="ml_customer_lifetime_value_params: store must be a retail_lift.registry"):
         ml_customer_lifetime_value_params({"fct_customer_ltv_inputs": inputs}, store=object())
+    with pytest.raises(TypeError, match="ml_customer_lifetime_value: store must be a retail_lift.registry"):
+        ml_customer_lifetime_value({"fct_customer_ltv_inputs": inputs}, store=object())

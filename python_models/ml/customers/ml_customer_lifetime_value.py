@@ -1,6 +1,6 @@
 """Customer lifetime value: BG/NBD for purchases, Gamma-Gamma for spend (retail_lift.clv), maximum likelihood."""
 
-from retail_lift.tables import from_settings
+from retail_lift.tables import from_settings, model_store
 from retail_lift.tables.customers import CustomerLifetimeValueConfig, ml_customer_lifetime_value
 
 
@@ -12,4 +12,8 @@ def model(dbt, session):
         discount_rate=dbt.config.get("discount_rate"),
         penalizer=dbt.config.get("penalizer"),
     )
-    return ml_customer_lifetime_value({"fct_customer_ltv_inputs": dbt.ref("fct_customer_ltv_inputs")}, config)
+    # built after the model that trains (and registers) the CLV parameters: this one applies its champion
+    dbt.ref("ml_customer_lifetime_value_params")
+    store = model_store(session)
+    return ml_customer_lifetime_value({"fct_customer_ltv_inputs": dbt.ref("fct_customer_ltv_inputs")}, config,
+                                      store=store)

@@ -22,7 +22,9 @@ final as (
         avg_order_value,
         sessions_all,
         discounted_order_share,
-        online_order_share
+        online_order_share,
+        model_version,
+        trained_at
 
     from fit
     where record_type = 'assignment'

@@ -1,5 +1,6 @@
-"""dbt builds with the model registry: the shared tiny build trained and registered the classifiers; a second
-build of the same data scores with those champions (no training), and gives the same tables."""
+"""dbt builds with the model registry: the shared tiny build trained and registered the classifiers, the CLV
+parameters, the segments and the cross-sell rules; a second build of the same data scores with those champions
+(no training), and gives the same tables."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.dbt
 #: the fit tables and the SQL tables selected from them
 TABLES = [*REGISTERED_MODELS, "ml_classifier_runs", "ml_purchase_propensity_scores", "ml_category_propensity_scores",
           "ml_returning_customer_scores", "ml_facebook_acquisition_scores", "ml_classifier_metrics",
-          "ml_classifier_feature_drift", "ml_classifier_feature_importance", "ml_purchase_propensity_fairness"]
+          "ml_classifier_feature_drift", "ml_classifier_feature_importance", "ml_purchase_propensity_fairness",
+          "ml_customer_lifetime_value", "ml_customer_segments", "ml_customer_segment_profiles",
+          "ml_customer_segment_k_scores", "ml_crosssell_recommendations"]
 
 
 def _copy(build: Path, to: Path) -> Path:
@@ -51,6 +54,22 @@ def _runs(db: Path) -> dict:
         con.close()
 
 
+def _family_actions(db: Path) -> dict:
+    """The registry action of the CLV parameters, the segments and the cross-sell rules (distinct, one each)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for table, where in (("ml_customer_lifetime_value_params", "true"),
+                             ("ml_customer_segments_fit", "record_type = 'run'"), ("ml_crosssell_rules", "true")):
+            actions = con.execute(f"select distinct registry_action from ml.{table} where {where}").fetchall()
+            if actions:  # no cross-sell rule mined on a tiny world: no row to say it
+                assert len(actions) == 1, (table, actions)
+                out[table] = actions[0][0]
+        return out
+    finally:
+        con.close()
+
+
 def _score_only(build: Path, work: Path, *extra: str) -> Path:
     selection = [f"{m}+" for m in REGISTERED_MODELS]
     run_dbt(["build", "--select", *selection, *extra], build / "raw", build / "truth", work)
@@ -74,6 +93,9 @@ def test_a_second_build_scores_with_the_registered_champions(tiny_warehouse, tmp
             assert action == "score" and reason.startswith(f"scored with champion version {version} ")
         else:  # nothing registered (skipped): it is tried again
             assert action == "train" and reason == "no registered champion" and version is None
+    # the other families scored with their champions too
+    for model, action in _family_actions(second_db).items():
+        assert action == "score", model
     # no new version was registered, and the tables are the first build's but for the run rows' registry columns
     copy = ModelRegistry.beside(second_db)
     for model, champ in champions.items():

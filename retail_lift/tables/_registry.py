@@ -1,0 +1,85 @@
+"""The registry settings and bookkeeping columns the table functions of the registered families share (CLV,
+segments, cross-sell): the config keys ``retrain``, ``max_model_age_days``, ``registry_on_mismatch`` and
+``registry_alias`` (the dbt vars of the same names), the store check and the ``model_version`` /
+``trained_at`` (/ ``registry_action``, ``registry_reason``) columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+
+from retail_lift.predict.champion import RegistrySettings
+from retail_lift.registry import ALIASES, DEFAULT_MAX_MODEL_AGE_DAYS, ModelRegistry, ModelVersion
+from retail_lift.settings import choice, number, set_fields
+
+__all__ = ["NO_STORE", "RegisteredModelConfig", "check_registry_store", "stamp", "stamp_fit_table"]
+
+#: the reason of a table computed without a model store
+NO_STORE = "no model store: trained in this build"
+_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+@dataclass(frozen=True)
+class RegisteredModelConfig:
+    """The registry settings of a dbt model that trains (a base of its typed config; its ``__post_init__``
+    calls :meth:`check_registry_settings`)."""
+
+    _model: ClassVar[str] = ""
+
+    #: train even when a usable champion is registered (var retrain)
+    retrain: bool = False
+    #: a champion older than this many days is retrained (var max_model_age_days)
+    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
+    #: a champion whose input spec differs or whose file is unusable: retrain, or fail the build
+    #: (var registry_on_mismatch)
+    registry_on_mismatch: str = "retrain"
+    #: the alias a training's new version gets: champion or challenger (var registry_alias)
+    registry_alias: str = "champion"
+
+    def check_registry_settings(self) -> None:
+        m = self._model
+        retrain = self.retrain
+        if not isinstance(retrain, bool):  # the var as text from the command line ('true', 'True', '1')
+            if not isinstance(retrain, str | int) or str(retrain).strip().lower() not in _BOOL_TEXT:
+                raise ValueError(f"{m}: retrain must be true or false, got {retrain!r}")
+            retrain = _BOOL_TEXT[str(retrain).strip().lower()]
+        set_fields(self, retrain=retrain,
+                   max_model_age_days=number(m, "max_model_age_days", self.max_model_age_days, low=0,
+                                             low_open=True, rendered=True))
+        choice(m, "registry_on_mismatch", self.registry_on_mismatch, ("retrain", "fail"))
+        choice(m, "registry_alias", self.registry_alias, ALIASES)
+
+    def registry_settings(self) -> RegistrySettings:
+        return RegistrySettings(retrain=self.retrain, max_model_age_days=self.max_model_age_days,
+                                on_mismatch=self.registry_on_mismatch, alias=self.registry_alias)
+
+
+def check_registry_store(store, model: str) -> None:
+    """``store`` must be a :class:`~retail_lift.registry.ModelRegistry` or None (no store: train in every call)."""
+    if store is not None and not isinstance(store, ModelRegistry):
+        raise TypeError(f"{model}: store must be a retail_lift.registry.ModelRegistry or None, "
+                        f"got {type(store).__name__}")
+
+
+def stamp(table: pd.DataFrame, version: ModelVersion | None, **extra: str) -> pd.DataFrame:
+    """``table`` with ``model_version`` and ``trained_at`` of ``version`` (NULL without one) and the text
+    columns ``extra`` (e.g. ``registry_action``, ``registry_reason``)."""
+    table = table.copy()
+    n = len(table)
+    table["model_version"] = pd.array([None if version is None else version.version] * n, dtype="Int64")
+    table["trained_at"] = pd.Series([pd.NaT if version is None else version.trained_at] * n,
+                                    dtype="datetime64[us]", index=table.index)
+    for key, value in extra.items():
+        table[key] = pd.Series([value] * n, dtype="string", index=table.index)
+    return table
+
+
+def stamp_fit_table(table: pd.DataFrame, version: ModelVersion | None, action: str, reason: str) -> pd.DataFrame:
+    """A fit table (``record_type`` rows) with ``model_version`` and ``trained_at`` on every row and
+    ``registry_action`` and ``registry_reason`` on its ``run`` row (NULL on the others), as the classifiers'."""
+    table = stamp(table, version, registry_action=action, registry_reason=reason)
+    other = table["record_type"].astype(str) != "run"
+    table.loc[other, ["registry_action", "registry_reason"]] = pd.NA
+    return table
