@@ -54,6 +54,7 @@ from retail_lift.bandit.gate import GateConfig
 from retail_lift.bandit.pipeline import (
     CANDIDATE_NAMES,
     LOGGING,
+    is_settled,
     ledger_arrays,
     masked_action_probabilities,
     policy_probabilities,
@@ -393,14 +394,13 @@ NO_STORE = "no model store: trained in this build"
 
 def _stamp(table: pd.DataFrame, version, decision: TrainingDecision | None) -> pd.DataFrame:
     """``table`` with :data:`REGISTRY_COLUMNS`: the version it comes from (None: none), the decision."""
-    n = len(table)
-    values = {"model_version": None if version is None else version.version,
-              "trained_at": None if version is None else version.trained_at,
-              "registry_action": None if decision is None else decision.action,
-              "registry_reason": None if decision is None else decision.reason}
-    out = table.copy()
-    for column, dtype in REGISTRY_COLUMNS.items():
-        out[column] = pd.Series([values[column]] * n, dtype=dtype, index=out.index)
+    values = {"model_version": pd.NA if version is None else version.version,
+              "trained_at": pd.NaT if version is None else version.trained_at,
+              "registry_action": pd.NA if decision is None else decision.action,
+              "registry_reason": pd.NA if decision is None else decision.reason}
+    out = table.copy(deep=False)
+    for column, dtype in REGISTRY_COLUMNS.items():  # a scalar broadcast: no Python object per row
+        out[column] = pd.Series(values[column], dtype=dtype, index=out.index)
     return out
 
 
@@ -409,10 +409,10 @@ def _with_version(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     published table has none)."""
     active = published.loc[published["is_active"].astype(bool)] if len(published) else published
     row = active.iloc[0] if len(active) else pd.Series(dtype=object)
-    out = table.copy()
-    for column in ("model_version", "trained_at"):
+    out = table.copy(deep=False)
+    for column, missing in (("model_version", pd.NA), ("trained_at", pd.NaT)):
         value = row.get(column)
-        out[column] = pd.Series([None if value is None or pd.isna(value) else value] * len(out),
+        out[column] = pd.Series(missing if value is None or pd.isna(value) else value,
                                 dtype=REGISTRY_COLUMNS[column], index=out.index)
     return out
 
@@ -465,7 +465,7 @@ def has_enough_decisions(ledger: pd.DataFrame, minimum: int = _HOLDOUT.min_settl
     (a warehouse built from orders only, or a decision log that has just started)."""
     if ledger is None or len(ledger) == 0:
         return False
-    return len(settled_rows(ledger)) >= int(minimum)
+    return int(is_settled(ledger).sum()) >= int(minimum)
 
 
 def published_arms(promotions: pd.DataFrame, ledger: pd.DataFrame, as_of) -> list[str]:
@@ -477,8 +477,8 @@ def published_arms(promotions: pd.DataFrame, ledger: pd.DataFrame, as_of) -> lis
     as_of = pd.Timestamp(as_of)
     launched = pd.to_datetime(promotions["launched_at"])
     arms = set(promotions.loc[launched.isna() | (launched <= as_of), "promotion_id"].astype(str))
-    arms |= set(ledger["promotion_id"].dropna().astype(str))
-    for text in ledger["action_probabilities"].dropna():
+    arms |= set(ledger["promotion_id"].dropna().astype(str).unique())
+    for text in ledger["action_probabilities"].dropna().unique():  # a few distinct texts: parsed once each
         arms |= set(json.loads(text))
     return sorted(arms)
 
