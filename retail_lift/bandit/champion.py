@@ -112,17 +112,24 @@ class BanditRegistry:
     model's); ``params``: the settings the table is computed with (recorded, and compared with the champion's)."""
 
     def __init__(self, store: ModelRegistry, name: str, settings: RegistrySettings = _DEFAULT_SETTINGS,
-                 params: Mapping | None = None):
+                 params: Mapping | None = None, columns: Sequence[str] = ()):
         self.store = store
         self.name = name
         self.settings = settings
         self.params = _plain(dict(params or {}))
+        #: the columns the table has today: a champion's table without one of them (recorded by another code
+        #: version) is unusable, like a corrupted file
+        self.columns = list(columns)
         self.champion: BanditChampion | None = None
         self.decision: TrainingDecision | None = None
 
     def _load(self, version: ModelVersion) -> BanditChampion:
-        return BanditChampion(version=version, payload=self.store.load_model(version),
-                              table=self.store.load_artifact(version, _TABLE))
+        table = self.store.load_artifact(version, _TABLE)
+        missing = [c for c in self.columns if c not in table.columns]
+        if missing:
+            raise ModelFileError(f"{self.name} version {version.version}: its table lacks the column(s) {missing} "
+                                 f"(recorded by another code version)")
+        return BanditChampion(version=version, payload=self.store.load_model(version), table=table)
 
     def _changes(self, version: ModelVersion, inputs: Mapping) -> str | None:
         """Why the champion was computed from something else than this build's (None: from the same)."""

@@ -247,7 +247,8 @@ def _registered(model: str, store, config: _BanditTrainingConfig, name: str, tra
     if store is None:
         table, _ = train()
         return _stamp(table, None, TrainingDecision("train", NO_STORE))
-    registry = BanditRegistry(store, model, config.registry_settings(), params=config.recorded_params())
+    registry = BanditRegistry(store, model, config.registry_settings(), params=config.recorded_params(),
+                              columns=list(SCHEMAS[name]))
     spec = feature_spec_of(ledger)
     inputs = {"ledger": ledger_fingerprint(ledger), **inputs}
     decision = registry.decide(spec, inputs)

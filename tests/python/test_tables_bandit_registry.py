@@ -229,3 +229,16 @@ def test_other_ledger_columns_retrain_or_stop_naming_them(marts, trained):
     with pytest.raises(ModelMismatchError, match="propensity: trained as numeric, now categorical"):
         ml_bandit_holdout_probabilities(rel, fail, store=store)
     assert [v.version for v in store.versions(HOLDOUT)] == [1]
+
+
+def test_a_champion_table_without_todays_columns_is_retrained(marts, trained):
+    ledger, promotions = marts
+    store, _ = trained
+    version = store.get_alias(HOLDOUT)
+    table = pd.read_parquet(version.path / "table.parquet").drop(columns=["is_available"])
+    table.to_parquet(version.path / "table.parquet", index=False)
+    again = _build(ledger, promotions, store)
+    assert set(again[HOLDOUT]["registry_reason"]) == {
+        "ml_bandit_holdout_probabilities champion version 1 model file unusable: ml_bandit_holdout_probabilities "
+        "version 1: its table lacks the column(s) ['is_available'] (recorded by another code version)"}
+    assert again[HOLDOUT]["model_version"].eq(2).all() and set(again[EVALUATION]["registry_action"]) == {"reuse"}
