@@ -68,6 +68,7 @@ __all__ = [
     "OfflineEvaluation",
     "evaluate_policies",
     "fit_encoder",
+    "is_settled",
     "ledger_arrays",
     "make_candidate",
     "mask_probabilities",
@@ -104,17 +105,22 @@ def _check_ledger_columns(ledger: pd.DataFrame, needed=_REQUIRED) -> None:
         raise ValueError(f"the decision ledger lacks column(s) {missing}; it has {list(ledger.columns)}")
 
 
-def settled_rows(ledger: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose reward is known: ``is_pending`` false (or absent) and ``is_converted`` not NULL.
-
-    Returned sorted by ``decided_at`` (then ``decision_id`` when present), index reset.
-    """
+def is_settled(ledger: pd.DataFrame) -> np.ndarray:
+    """Per row, whether its reward is known: ``is_pending`` false (or absent) and ``is_converted`` not NULL."""
     _check_ledger_columns(ledger, ("decided_at", "is_converted"))
     pending = ledger["is_converted"].isna().to_numpy()
     if "is_pending" in ledger.columns:
         flag = ledger["is_pending"]
         pending = pending | flag.fillna(False).astype(bool).to_numpy()
-    out = ledger.loc[~pending].copy()
+    return ~pending
+
+
+def settled_rows(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose reward is known (:func:`is_settled`).
+
+    Returned sorted by ``decided_at`` (then ``decision_id`` when present), index reset.
+    """
+    out = ledger.loc[is_settled(ledger)].copy()
     out["decided_at"] = pd.to_datetime(out["decided_at"])
     keys = ["decided_at", "decision_id"] if "decision_id" in out.columns else ["decided_at"]
     return out.sort_values(keys, kind="stable").reset_index(drop=True)

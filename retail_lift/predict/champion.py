@@ -20,18 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-from retail_lift.predict.drift import PSI_WARNING, feature_drift
+from retail_lift.predict.drift import feature_drift
 from retail_lift.registry import (
     CHAMPION,
-    DEFAULT_MAX_MODEL_AGE_DAYS,
     ModelFileError,
     ModelRegistry,
     ModelVersion,
+    RegistrySettings,
     TrainingDecision,
     frame_fingerprint,
     spec_differences,
@@ -42,20 +41,7 @@ __all__ = ["ClassifierRegistry", "Champion", "RegistrySettings"]
 
 #: at most this many refit rows are kept as the drift reference (a seeded sample above it)
 REFERENCE_ROWS = 500_000
-
-
-@dataclass(frozen=True)
-class RegistrySettings:
-    """The registry settings of a build (dbt vars ``retrain``, ``max_model_age_days``, ``registry_on_mismatch``)."""
-
-    retrain: bool = False
-    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
-    on_mismatch: str = "retrain"
-    psi_threshold: float = PSI_WARNING
-    #: the alias a training's new version gets (``champion``; ``challenger`` to register it for review)
-    alias: str = CHAMPION
-    #: the clock of the age rule (None: now, UTC); tests set it
-    now: datetime | None = None
+_DEFAULT_SETTINGS = RegistrySettings()
 
 
 @dataclass
@@ -75,7 +61,7 @@ class ClassifierRegistry:
     """The registry of one classifier fit table (module docstring). ``name``: the registered model's name
     (the dbt model's); ``params``: the settings recorded with a training."""
 
-    def __init__(self, store: ModelRegistry, name: str, settings: RegistrySettings = RegistrySettings(),
+    def __init__(self, store: ModelRegistry, name: str, settings: RegistrySettings = _DEFAULT_SETTINGS,
                  params: Mapping | None = None):
         self.store = store
         self.name = name

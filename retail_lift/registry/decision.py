@@ -29,10 +29,10 @@ from datetime import datetime
 
 import pandas as pd
 
-from retail_lift.registry.store import ModelVersion
+from retail_lift.registry.store import CHAMPION, ModelVersion
 
-__all__ = ["DEFAULT_MAX_MODEL_AGE_DAYS", "DRIFT_PSI_THRESHOLD", "ModelMismatchError", "TrainingDecision",
-           "feature_spec_of", "spec_differences", "training_decision"]
+__all__ = ["DEFAULT_MAX_MODEL_AGE_DAYS", "DRIFT_PSI_THRESHOLD", "ModelMismatchError", "RegistrySettings",
+           "TrainingDecision", "feature_spec_of", "spec_differences", "training_decision"]
 
 DEFAULT_MAX_MODEL_AGE_DAYS = 30
 #: the population stability index above which a feature has drifted (retail_lift.predict.drift.PSI_WARNING)
@@ -43,6 +43,21 @@ _ON_MISMATCH = ("retrain", "fail")
 class ModelMismatchError(RuntimeError):
     """The champion cannot score these features (spec mismatch, missing or corrupted file) and the setting
     says stop rather than retrain."""
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """The registry settings of a build (dbt vars ``retrain``, ``max_model_age_days``, ``registry_on_mismatch``,
+    ``registry_alias``), as every registered family takes them."""
+
+    retrain: bool = False
+    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
+    on_mismatch: str = "retrain"
+    psi_threshold: float = DRIFT_PSI_THRESHOLD
+    #: the alias a training's new version gets (``champion``; ``challenger`` to register it for review)
+    alias: str = CHAMPION
+    #: the clock of the age rule (None: now, UTC); tests set it
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,22 @@ of :mod:`retail_lift.settings`."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
+
+from retail_lift.registry import ALIASES, CHAMPION, DEFAULT_MAX_MODEL_AGE_DAYS, RegistrySettings
 
 # the generic config helpers live in retail_lift.settings (shared with retail_lift.evaluation); the table
 # modules import them from here
 from retail_lift.settings import choice, from_settings, number, set_fields
 
-__all__ = ["check_store", "choice", "from_settings", "model_store", "number", "read_columnar", "read_relation",
-           "set_fields"]
+__all__ = ["REGISTRY_KEYS", "RegistryKeys", "check_registry_settings", "check_store", "choice", "from_settings",
+           "model_store", "number", "read_columnar", "read_relation", "set_fields"]
+
+_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def read_relation(relation, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -58,6 +64,48 @@ def model_store(session):
         return None
     folder = folder.removeprefix("file:")
     return ModelRegistry(Path(folder).resolve().parent / "models")
+
+
+@dataclass(frozen=True)
+class RegistryKeys:
+    """The keys of every config whose model trains with the model registry (a base of the config; its
+    ``__post_init__`` calls :func:`check_registry_settings`). Their yml values are the dbt vars of the same names."""
+
+    #: train even when a usable champion is registered (var retrain)
+    retrain: bool = False
+    #: a champion older than this many days is retrained (var max_model_age_days; retail_lift.registry.decision)
+    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
+    #: a champion whose feature spec differs or whose model file is unusable: retrain, or fail the build
+    #: (var registry_on_mismatch)
+    registry_on_mismatch: str = "retrain"
+    #: the alias a training's new version gets: champion (scores from now on) or challenger (registered for
+    #: review, retail-lift train --challenger; var registry_alias)
+    registry_alias: str = CHAMPION
+
+    def registry_settings(self) -> RegistrySettings:
+        """The settings :func:`~retail_lift.registry.training_decision` and the registry take."""
+        return RegistrySettings(retrain=self.retrain, max_model_age_days=self.max_model_age_days,
+                                on_mismatch=self.registry_on_mismatch, alias=self.registry_alias)
+
+
+#: the keys of :class:`RegistryKeys`
+REGISTRY_KEYS = tuple(f.name for f in dataclasses.fields(RegistryKeys))
+
+
+def check_registry_settings(config: RegistryKeys, model: str) -> None:
+    """Check and convert the :class:`RegistryKeys` of ``config`` (in its ``__post_init__``): ``retrain`` (a bool,
+    or the var as text from the command line: 'true', 'True', '1'), ``max_model_age_days`` (> 0),
+    ``registry_on_mismatch`` (retrain or fail) and ``registry_alias`` (champion or challenger)."""
+    retrain = config.retrain
+    if not isinstance(retrain, bool):
+        if not isinstance(retrain, str | int) or str(retrain).strip().lower() not in _BOOL_TEXT:
+            raise ValueError(f"{model}: retrain must be true or false, got {retrain!r}")
+        retrain = _BOOL_TEXT[str(retrain).strip().lower()]
+    set_fields(config, retrain=retrain,
+               max_model_age_days=number(model, "max_model_age_days", config.max_model_age_days, low=0,
+                                         low_open=True, rendered=True))
+    choice(model, "registry_on_mismatch", config.registry_on_mismatch, ("retrain", "fail"))
+    choice(model, "registry_alias", config.registry_alias, ALIASES)
 
 
 def check_store(store, model: str) -> None:

@@ -22,10 +22,23 @@ family's (:mod:`retail_lift.bandit.pipeline`, :mod:`retail_lift.bandit.gate`,
 than ``min_settled_decisions`` settled decisions gives empty tables of the same shape (:data:`SCHEMAS`),
 except ``ml_bandit_published_policy``, which still publishes the logging policy (active) and the fallback
 when the ledger has any decision.
+
+Model store: the three models that train take ``store``, a :class:`~retail_lift.registry.ModelRegistry` (the
+dbt models open the one beside the warehouse file, :func:`retail_lift.tables.model_store`), and are
+registered under their own names. With a store a call trains the candidates (and reruns the off-policy
+evaluation and the gate) only when :class:`~retail_lift.bandit.champion.BanditRegistry` says so: the
+classifiers' triggers (:func:`~retail_lift.registry.training_decision`: config keys ``retrain``,
+``max_model_age_days``, ``registry_on_mismatch``, ``registry_alias``), other settings, or another decision
+ledger (:func:`~retail_lift.bandit.champion.ledger_fingerprint`: new decisions, settled rewards), arm list or
+evaluation; otherwise it republishes the table the champion recorded. Every row carries
+:data:`REGISTRY_COLUMNS` (``model_version``, ``trained_at``, ``registry_action`` train / reuse,
+``registry_reason``); ``ml_bandit_policy`` carries the active published row's ``model_version`` and
+``trained_at``. ``store=None`` trains in every call.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,12 +47,14 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.bandit.base import BasePolicy
+from retail_lift.bandit.champion import BanditRegistry, ledger_fingerprint, table_fingerprint
 from retail_lift.bandit.context import ContextEncoder, parse_action_probabilities
 from retail_lift.bandit.fallback import FALLBACK_ID, fit_fallback
 from retail_lift.bandit.gate import GateConfig
 from retail_lift.bandit.pipeline import (
     CANDIDATE_NAMES,
     LOGGING,
+    is_settled,
     ledger_arrays,
     masked_action_probabilities,
     policy_probabilities,
@@ -49,10 +64,13 @@ from retail_lift.bandit.pipeline import (
     train_candidates,
 )
 from retail_lift.bandit.publish import LOGGED_CLASS, version_from_row, version_label
-from retail_lift.tables._config import check_store, read_relation
+from retail_lift.registry import ModelRegistry, TrainingDecision, feature_spec_of
+from retail_lift.tables._config import REGISTRY_KEYS, RegistryKeys, check_registry_settings, check_store, read_relation
 
 __all__ = [
     "LEDGER_COLUMNS",
+    "NO_STORE",
+    "REGISTRY_COLUMNS",
     "SCHEMAS",
     "BanditHoldoutProbabilitiesConfig",
     "BanditPolicyConfig",
@@ -94,8 +112,10 @@ def _number(model: str, name: str, value, kind):
 
 
 @dataclass(frozen=True)
-class _BanditTrainingConfig:
-    """The settings every model that trains the candidates shares (the yml's ``bandit_training`` anchor)."""
+class _BanditTrainingConfig(RegistryKeys):
+    """The settings every model that trains the candidates shares (the yml's ``bandit_training`` anchor; the
+    registry's keys are :class:`~retail_lift.tables._config.RegistryKeys`: the feature spec they compare is
+    the ledger columns read)."""
 
     #: seed of the candidates' training, the Monte Carlo draws and the bootstraps
     random_state: int = 0
@@ -108,6 +128,7 @@ class _BanditTrainingConfig:
 
     def __post_init__(self):
         model = _MODEL_OF[type(self).__name__]
+        check_registry_settings(self, model)
         for f in _INTS.get(type(self).__name__, ()) + ("random_state", "n_mc_draws", "min_settled_decisions"):
             object.__setattr__(self, f, _number(model, f, getattr(self, f), int))
         for f in _FLOATS.get(type(self).__name__, ()):
@@ -125,6 +146,11 @@ class _BanditTrainingConfig:
     def params(self) -> dict | None:
         """``candidate_params`` as the family takes them (``None``: no parameters set)."""
         return dict(self.candidate_params) or None
+
+    def recorded_params(self) -> dict:
+        """The settings a registered version is computed with (every key but the registry's): a build with
+        other settings trains again."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in REGISTRY_KEYS}
 
 
 @dataclass(frozen=True)
@@ -206,20 +232,72 @@ def _ledger_and_promotions(relations: Mapping[str, object]) -> tuple[pd.DataFram
             read_relation(relations["stg_shop__promotions"], ("promotion_id", "launched_at")))
 
 
+def _check_store(store, model: str) -> None:
+    if store is not None and not isinstance(store, ModelRegistry):
+        raise TypeError(f"{model}: store must be a retail_lift.registry.ModelRegistry or None, "
+                        f"got {type(store).__name__}")
+
+
+def _registered(model: str, store, config: _BanditTrainingConfig, name: str, train, *, ledger: pd.DataFrame,
+                inputs: Mapping, describe) -> pd.DataFrame:
+    """The table ``name`` of ``model``: ``train()`` (which returns the table and the fitted policy states) in
+    every call without a ``store``; with one, only when the registry's decision says train (the training is
+    then registered), else the champion's table republished (:mod:`retail_lift.bandit.champion`). The table
+    carries the :data:`REGISTRY_COLUMNS`. ``describe(table)``: the metrics and model-card inputs recorded."""
+    if store is None:
+        table, _ = train()
+        return _stamp(table, None, TrainingDecision("train", NO_STORE))
+    registry = BanditRegistry(store, model, config.registry_settings(), params=config.recorded_params(),
+                              columns=list(SCHEMAS[name]))
+    spec = feature_spec_of(ledger)
+    inputs = {"ledger": ledger_fingerprint(ledger), **inputs}
+    decision = registry.decide(spec, inputs)
+    if not decision.trains:
+        champion = registry.champion
+        return _stamp(_conform(champion.table, name), champion.version, decision)
+    table, fitted = train()
+    metrics, card = describe(table)
+    version = registry.register(fitted, table, spec_now=spec, inputs=inputs, metrics=metrics, model_card=card)
+    return _stamp(table, version, decision)
+
+
 def ml_bandit_holdout_probabilities(relations: Mapping[str, object],
                                     config: BanditHoldoutProbabilitiesConfig = _HOLDOUT, *,
                                     store=None) -> pd.DataFrame:
     """:func:`holdout_probabilities` with the published arm list; empty below ``min_settled_decisions``.
 
     ``relations``: ``fct_decision_ledger`` (only :data:`LEDGER_COLUMNS` read) and ``stg_shop__promotions``.
+    ``store``: a :class:`~retail_lift.registry.ModelRegistry` (the candidates are trained and the table
+    computed only when the ledger, the arms or the settings changed; module docstring) or None (every call).
     """
-    check_store(store, "ml_bandit_holdout_probabilities")
+    _check_store(store, "ml_bandit_holdout_probabilities")
     ledger, promotions = _ledger_and_promotions(relations)
     if not has_enough_decisions(ledger, config.min_settled_decisions):
-        return empty_table("holdout_probabilities")
+        return _stamp(empty_table("holdout_probabilities"), None, None)
     arms = published_arms(promotions, ledger, ledger["data_ends_at"].max())
-    return holdout_probabilities(ledger, arms, holdout_fraction=config.holdout_fraction,
-                                 random_state=config.random_state, n_mc_draws=config.n_mc_draws, params=config.params)
+
+    def train():
+        return holdout_probabilities(ledger, arms, holdout_fraction=config.holdout_fraction,
+                                     random_state=config.random_state, n_mc_draws=config.n_mc_draws,
+                                     params=config.params, return_fitted=True)
+
+    def describe(table):
+        return ({"holdout_decisions": int(table["decision_id"].nunique()), "rows": int(len(table))},
+                {"intended_use": "the candidates' probabilities on the time holdout (what the OPE weighs)",
+                 "candidates": sorted(set(table["policy_id"]) - {LOGGING})})
+
+    return _registered("ml_bandit_holdout_probabilities", store, config, "holdout_probabilities", train,
+                       ledger=ledger, inputs={"arms": arms}, describe=describe)
+
+
+def _describe_evaluation(table: pd.DataFrame) -> tuple[dict, dict]:
+    metrics = {f"{r.policy_id}.{r.estimator}": float(r.value) for r in table.itertuples(index=False)}
+    gate = table.drop_duplicates("policy_id")
+    metrics.update({f"{r.policy_id}.gate_diff": float(r.gate_diff) for r in gate.itertuples(index=False)
+                    if pd.notna(r.gate_diff)})
+    return metrics, {"intended_use": "off-policy estimates of the candidates and the paired gate's verdicts",
+                     "verdicts": dict(zip(gate["policy_id"], gate["gate_verdict"], strict=True)),
+                     "holdout_decisions": int(table["n_decisions"].max()) if len(table) else 0}
 
 
 def ml_bandit_policy_evaluation(relations: Mapping[str, object],
@@ -229,15 +307,24 @@ def ml_bandit_policy_evaluation(relations: Mapping[str, object],
     empty below ``min_settled_decisions``.
 
     ``relations``: ``fct_decision_ledger`` (only :data:`LEDGER_COLUMNS` read) and ``stg_shop__promotions``.
+    ``store``: a :class:`~retail_lift.registry.ModelRegistry` (the evaluation reruns only when new decisions
+    arrived or the candidates changed; otherwise the champion's evaluation is republished; module docstring)
+    or None (every call).
     """
-    check_store(store, "ml_bandit_policy_evaluation")
+    _check_store(store, "ml_bandit_policy_evaluation")
     ledger, promotions = _ledger_and_promotions(relations)
     if not has_enough_decisions(ledger, config.min_settled_decisions):
-        return empty_table("policy_evaluation")
+        return _stamp(empty_table("policy_evaluation"), None, None)
     arms = published_arms(promotions, ledger, ledger["data_ends_at"].max())
-    return policy_evaluation(ledger, arms, holdout_fraction=config.holdout_fraction,
-                             random_state=config.random_state, n_mc_draws=config.n_mc_draws, params=config.params,
-                             n_bootstrap=config.n_bootstrap, reward_model=config.reward_model, gate=config.gate())
+
+    def train():
+        return policy_evaluation(ledger, arms, holdout_fraction=config.holdout_fraction,
+                                 random_state=config.random_state, n_mc_draws=config.n_mc_draws,
+                                 params=config.params, n_bootstrap=config.n_bootstrap,
+                                 reward_model=config.reward_model, gate=config.gate(), return_fitted=True)
+
+    return _registered("ml_bandit_policy_evaluation", store, config, "policy_evaluation", train, ledger=ledger,
+                       inputs={"arms": arms}, describe=_describe_evaluation)
 
 
 def ml_bandit_published_policy(relations: Mapping[str, object],
@@ -248,25 +335,45 @@ def ml_bandit_published_policy(relations: Mapping[str, object],
     A ledger with decisions but fewer than ``min_settled_decisions`` settled ones publishes the logging
     policy (active) and the fallback; a ledger without decisions gives an empty table. ``relations``:
     ``fct_decision_ledger`` (only :data:`LEDGER_COLUMNS` read), ``stg_shop__promotions`` and
-    ``ml_bandit_policy_evaluation``.
+    ``ml_bandit_policy_evaluation``. ``store``: a :class:`~retail_lift.registry.ModelRegistry` (the
+    candidates and the fallback are refit only when the ledger, the arms, the evaluation or the settings
+    changed; module docstring) or None (every call).
     """
-    check_store(store, "ml_bandit_published_policy")
+    _check_store(store, "ml_bandit_published_policy")
     ledger, promotions = _ledger_and_promotions(relations)
     evaluation = read_relation(relations["ml_bandit_policy_evaluation"])
     if ledger.empty:
-        return empty_table("published_policies")
+        return _stamp(empty_table("published_policies"), None, None)
     if not has_enough_decisions(ledger, config.min_settled_decisions):
         evaluation = evaluation.iloc[0:0]
     created_at = ledger["data_ends_at"].max()
     arms = published_arms(promotions, ledger, created_at)
-    return published_policies(ledger, evaluation, arms, created_at=created_at, random_state=config.random_state,
-                              n_mc_draws=config.n_mc_draws, params=config.params,
-                              fallback_min_decisions=config.fallback_min_decisions)
+
+    def train():
+        return published_policies(ledger, evaluation, arms, created_at=created_at, random_state=config.random_state,
+                                  n_mc_draws=config.n_mc_draws, params=config.params,
+                                  fallback_min_decisions=config.fallback_min_decisions, return_fitted=True)
+
+    def describe(table):
+        active = table.loc[table["is_active"].astype(bool), "policy_id"]
+        return ({"policies": int(len(table))},
+                {"intended_use": "the policy versions the decision API serves (the gate's choice active)",
+                 "active": str(active.iloc[0]) if len(active) else None,
+                 "policies": table["policy_id"].astype(str).tolist()})
+
+    # the evaluation's own columns (not its registry columns: a republished evaluation is the same input)
+    judged = table_fingerprint(evaluation[list(SCHEMAS["policy_evaluation"])], ["policy_id", "estimator"]) \
+        if len(evaluation) else {"rows": 0}
+    inputs = {"arms": arms, "evaluation": judged}
+    return _registered("ml_bandit_published_policy", store, config, "published_policies", train, ledger=ledger,
+                       inputs=inputs, describe=describe)
 
 
 def ml_bandit_policy(relations: Mapping[str, object], config: BanditPolicyConfig = BanditPolicyConfig(), *,
                      store=None) -> pd.DataFrame:
     """:func:`customer_probabilities` of the active version (no training); empty without a published version.
+    ``model_version`` and ``trained_at`` are the active row's (the registered version of
+    ``ml_bandit_published_policy`` it comes from).
 
     ``relations``: ``ml_bandit_published_policy`` and ``fct_decision_ledger`` (only :data:`LEDGER_COLUMNS`
     read, and only when a version is published).
@@ -274,8 +381,41 @@ def ml_bandit_policy(relations: Mapping[str, object], config: BanditPolicyConfig
     check_store(store, "ml_bandit_policy")
     published = read_relation(relations["ml_bandit_published_policy"])
     if published.empty:
-        return empty_table("customer_probabilities")
-    return customer_probabilities(published, read_relation(relations["fct_decision_ledger"], LEDGER_COLUMNS))
+        return _with_version(empty_table("customer_probabilities"), published)
+    table = customer_probabilities(published, read_relation(relations["fct_decision_ledger"], LEDGER_COLUMNS))
+    return _with_version(table, published)
+
+
+#: the registry columns of the tables that train (every row; :mod:`retail_lift.bandit.champion`)
+REGISTRY_COLUMNS: dict[str, str] = {"model_version": "Int64", "trained_at": "datetime64[us]",
+                                    "registry_action": "string", "registry_reason": "string"}
+#: ``registry_reason`` of a table computed without a model store
+NO_STORE = "no model store: trained in this build"
+
+
+def _stamp(table: pd.DataFrame, version, decision: TrainingDecision | None) -> pd.DataFrame:
+    """``table`` with :data:`REGISTRY_COLUMNS`: the version it comes from (None: none), the decision."""
+    values = {"model_version": pd.NA if version is None else version.version,
+              "trained_at": pd.NaT if version is None else version.trained_at,
+              "registry_action": pd.NA if decision is None else decision.action,
+              "registry_reason": pd.NA if decision is None else decision.reason}
+    out = table.copy(deep=False)
+    for column, dtype in REGISTRY_COLUMNS.items():  # a scalar broadcast: no Python object per row
+        out[column] = pd.Series(values[column], dtype=dtype, index=out.index)
+    return out
+
+
+def _with_version(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``model_version`` and ``trained_at`` of the active row of ``published`` (NULL when the
+    published table has none)."""
+    active = published.loc[published["is_active"].astype(bool)] if len(published) else published
+    row = active.iloc[0] if len(active) else pd.Series(dtype=object)
+    out = table.copy(deep=False)
+    for column, missing in (("model_version", pd.NA), ("trained_at", pd.NaT)):
+        value = row.get(column)
+        out[column] = pd.Series(missing if value is None or pd.isna(value) else value,
+                                dtype=REGISTRY_COLUMNS[column], index=out.index)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,7 +466,7 @@ def has_enough_decisions(ledger: pd.DataFrame, minimum: int = _HOLDOUT.min_settl
     (a warehouse built from orders only, or a decision log that has just started)."""
     if ledger is None or len(ledger) == 0:
         return False
-    return len(settled_rows(ledger)) >= int(minimum)
+    return int(is_settled(ledger).sum()) >= int(minimum)
 
 
 def published_arms(promotions: pd.DataFrame, ledger: pd.DataFrame, as_of) -> list[str]:
@@ -338,8 +478,8 @@ def published_arms(promotions: pd.DataFrame, ledger: pd.DataFrame, as_of) -> lis
     as_of = pd.Timestamp(as_of)
     launched = pd.to_datetime(promotions["launched_at"])
     arms = set(promotions.loc[launched.isna() | (launched <= as_of), "promotion_id"].astype(str))
-    arms |= set(ledger["promotion_id"].dropna().astype(str))
-    for text in ledger["action_probabilities"].dropna():
+    arms |= set(ledger["promotion_id"].dropna().astype(str).unique())
+    for text in ledger["action_probabilities"].dropna().unique():  # a few distinct texts: parsed once each
         arms |= set(json.loads(text))
     return sorted(arms)
 
@@ -358,7 +498,7 @@ def holdout_probabilities(ledger: pd.DataFrame, arm_names: Sequence[str], *,
                           holdout_fraction: float = _HOLDOUT.holdout_fraction,
                           random_state: int = _HOLDOUT.random_state, n_mc_draws: int = _HOLDOUT.n_mc_draws,
                           candidates: Sequence[str] = CANDIDATE_NAMES,
-                          params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+                          params: Mapping[str, Mapping] | None = None, return_fitted: bool = False):
     """Target probabilities of the logging policy and of every candidate on the time holdout.
 
     The candidates are trained on the earlier settled decisions (:func:`~retail_lift.bandit.pipeline.time_split`,
@@ -367,7 +507,8 @@ def holdout_probabilities(ledger: pd.DataFrame, arm_names: Sequence[str], *,
     > 0) and renormalised, as the off-policy evaluation uses them.
 
     Returns one row per holdout decision x policy x arm: ``decision_id``, ``policy_id``,
-    ``promotion_id``, ``probability``, ``is_available``.
+    ``promotion_id``, ``probability``, ``is_available``; with ``return_fitted``, the table and the
+    fitted candidates (the :class:`~retail_lift.bandit.pipeline.CandidateSet` a registered version stores).
     """
     train, holdout = time_split(ledger, holdout_fraction)
     cands = train_candidates(train, arm_names, random_state, candidates=candidates, n_mc_draws=n_mc_draws,
@@ -387,7 +528,8 @@ def holdout_probabilities(ledger: pd.DataFrame, arm_names: Sequence[str], *,
         "probability": P.ravel(),
         "is_available": avail,
     }) for name, P in targets.items()]
-    return _conform(pd.concat(frames, ignore_index=True), "holdout_probabilities")
+    table = _conform(pd.concat(frames, ignore_index=True), "holdout_probabilities")
+    return (table, cands) if return_fitted else table
 
 
 def policy_evaluation(ledger: pd.DataFrame, arm_names: Sequence[str], *,
@@ -396,7 +538,7 @@ def policy_evaluation(ledger: pd.DataFrame, arm_names: Sequence[str], *,
                       reward_model: str = _EVALUATION.reward_model, gate: GateConfig | Mapping | None = None,
                       n_mc_draws: int = _EVALUATION.n_mc_draws,
                       candidates: Sequence[str] = CANDIDATE_NAMES,
-                      params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+                      params: Mapping[str, Mapping] | None = None, return_fitted: bool = False):
     """Off-policy estimates of the logging policy and every candidate on the time holdout, with the
     paired gate's verdict (:func:`~retail_lift.bandit.pipeline.run_offline_evaluation`, :mod:`retail_lift.bandit.gate`).
 
@@ -412,7 +554,8 @@ def policy_evaluation(ledger: pd.DataFrame, arm_names: Sequence[str], *,
     ``unsupported_share``, ``gate_eligible``, ``passes_gate``, ``gate_verdict``, ``gate_reason``,
     the settings (``gate_alpha``, ``gate_min_ess``, ``gate_max_unsupported_share``,
     ``gate_interval``, ``gate_n_bootstrap``) and the split: ``n_train_decisions``,
-    ``holdout_starts_at``.
+    ``holdout_starts_at``. With ``return_fitted``, the table and the evaluated candidates (their
+    :class:`~retail_lift.bandit.pipeline.CandidateSet`).
     """
     cfg = gate if isinstance(gate, GateConfig) else GateConfig.from_mapping(gate)
     ev = run_offline_evaluation(ledger, arm_names, holdout_fraction=holdout_fraction, random_state=random_state,
@@ -439,7 +582,8 @@ def policy_evaluation(ledger: pd.DataFrame, arm_names: Sequence[str], *,
     out["n_decisions"] = out["n_decisions"].astype("int64")
     out["n_train_decisions"] = len(ev.train)
     out["holdout_starts_at"] = pd.Timestamp(ev.split_at)
-    return _conform(out, "policy_evaluation")
+    table = _conform(out, "policy_evaluation")
+    return (table, ev.candidates) if return_fitted else table
 
 
 def _gate_choice(evaluation: pd.DataFrame) -> str:
@@ -457,7 +601,8 @@ def _gate_choice(evaluation: pd.DataFrame) -> str:
 def published_policies(ledger: pd.DataFrame, evaluation: pd.DataFrame, arm_names: Sequence[str], *,
                        created_at=None, random_state: int = _PUBLISHED.random_state,
                        n_mc_draws: int = _PUBLISHED.n_mc_draws, params: Mapping[str, Mapping] | None = None,
-                       fallback_min_decisions: int = _PUBLISHED.fallback_min_decisions) -> pd.DataFrame:
+                       fallback_min_decisions: int = _PUBLISHED.fallback_min_decisions,
+                       return_fitted: bool = False):
     """Every policy version of this build, the gate's choice active (see the module docstring).
 
     The candidates named in ``evaluation`` (the output of :func:`policy_evaluation`) are refit on
@@ -476,7 +621,9 @@ def published_policies(ledger: pd.DataFrame, evaluation: pd.DataFrame, arm_names
 
     Returns one row per policy: ``policy_id``, ``version``, ``created_at``, ``policy_class``,
     ``is_active``, ``gate_verdict``, ``arms`` (JSON list), ``encoder_json``, ``policy_json``,
-    ``n_train_decisions``, ``trained_until``, ``logged_policy_ids``, ``is_fallback``.
+    ``n_train_decisions``, ``trained_until``, ``logged_policy_ids``, ``is_fallback``. With
+    ``return_fitted``, the table and the fitted policy states: ``{"candidates": CandidateSet or {},
+    "fallback": the fitted fallback}``.
     """
     if created_at is None:
         if "data_ends_at" not in ledger.columns or ledger["data_ends_at"].isna().all():
@@ -520,7 +667,8 @@ def published_policies(ledger: pd.DataFrame, evaluation: pd.DataFrame, arm_names
         "is_active": False, "gate_verdict": None, **_policy_json(fb.policy, fb.encoder),
         "n_train_decisions": fb.n_decisions, "trained_until": fb.last_decided_at, "logged_policy_ids": None,
     })
-    return _conform(pd.DataFrame(rows), "published_policies")
+    table = _conform(pd.DataFrame(rows), "published_policies")
+    return (table, {"candidates": cands, "fallback": fb}) if return_fitted else table
 
 
 def _policy_json(policy: BasePolicy, encoder: ContextEncoder) -> dict[str, str]:

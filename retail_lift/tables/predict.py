@@ -26,11 +26,10 @@ import pandas as pd
 
 from retail_lift.frames import as_frame
 from retail_lift.predict import MODEL_KINDS, derive_label
-from retail_lift.predict.champion import ClassifierRegistry, RegistrySettings
+from retail_lift.predict.champion import ClassifierRegistry
 from retail_lift.predict.fit_table import LABELLED_ROLES, classifier_fit_table, fairness_table
-from retail_lift.registry import ALIASES, DEFAULT_MAX_MODEL_AGE_DAYS, ModelRegistry
-from retail_lift.settings import choice, number
-from retail_lift.tables._config import check_store, read_relation
+from retail_lift.registry import ModelRegistry
+from retail_lift.tables._config import RegistryKeys, check_registry_settings, check_store, read_relation
 
 __all__ = [
     "CATEGORY_PARAMS",
@@ -86,9 +85,6 @@ USE_CASES: Mapping[str, UseCase] = {
 }
 
 
-_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -98,8 +94,9 @@ def _fail(model: str, key: str, what: str, value) -> None:
 
 
 @dataclass(frozen=True)
-class _ClassifierFitConfig:
-    """The settings every classifier fit shares (each model's subclass holds its defaults)."""
+class _ClassifierFitConfig(RegistryKeys):
+    """The settings every classifier fit shares (each model's subclass holds its defaults; the registry's keys
+    are :class:`~retail_lift.tables._config.RegistryKeys`)."""
 
     MODEL: ClassVar[str] = ""
 
@@ -115,30 +112,10 @@ class _ClassifierFitConfig:
     balance: bool | str = "auto"
     #: calibration folds
     cv: int = 3
-    #: train even when a usable champion is registered (var retrain)
-    retrain: bool = False
-    #: a champion older than this many days is retrained (var max_model_age_days; retail_lift.registry.decision)
-    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
-    #: a champion whose feature spec differs or whose model file is unusable: retrain, or fail the build
-    #: (var registry_on_mismatch)
-    registry_on_mismatch: str = "retrain"
-    #: the alias a training's new version gets: champion (scores from now on) or challenger (registered for
-    #: review, retail-lift train --challenger; var registry_alias)
-    registry_alias: str = "champion"
 
     def __post_init__(self):
         m = self.MODEL
-        retrain = self.retrain
-        if not isinstance(retrain, bool):  # the var as text from the command line ('true', 'True', '1')
-            if not isinstance(retrain, str | int) or str(retrain).strip().lower() not in _BOOL_TEXT:
-                _fail(m, "retrain", "true or false", retrain)
-            retrain = _BOOL_TEXT[str(retrain).strip().lower()]
-        object.__setattr__(self, "retrain", retrain)
-        object.__setattr__(self, "max_model_age_days",
-                           number(m, "max_model_age_days", self.max_model_age_days, low=0, low_open=True,
-                                  rendered=True))
-        choice(m, "registry_on_mismatch", self.registry_on_mismatch, ("retrain", "fail"))
-        choice(m, "registry_alias", self.registry_alias, ALIASES)
+        check_registry_settings(self, m)
         kinds = self.model_kinds
         if isinstance(kinds, str) or not isinstance(kinds, list | tuple) or not kinds \
                 or any(k not in MODEL_KINDS for k in kinds) or len(set(kinds)) != len(kinds):
@@ -200,8 +177,7 @@ def _registry(store, config: _ClassifierFitConfig) -> ClassifierRegistry | None:
     if not isinstance(store, ModelRegistry):
         raise TypeError(f"{config.MODEL}: store must be a retail_lift.registry.ModelRegistry or None, "
                         f"got {type(store).__name__}")
-    settings = RegistrySettings(retrain=config.retrain, max_model_age_days=config.max_model_age_days,
-                                on_mismatch=config.registry_on_mismatch, alias=config.registry_alias)
+    settings = config.registry_settings()
     params = {"model_kinds": list(config.model_kinds), "model_params": config.model_params,
               "min_class_rows": config.min_class_rows, "max_train_rows": config.max_train_rows,
               "balance": config.balance, "cv": config.cv}

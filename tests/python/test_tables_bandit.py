@@ -19,6 +19,8 @@ from retail_lift.evaluation.bandit_simulation import simulate_ledger
 from retail_lift.tables import defaults, from_settings
 from retail_lift.tables.bandit import (
     LEDGER_COLUMNS,
+    NO_STORE,
+    REGISTRY_COLUMNS,
     SCHEMAS,
     BanditHoldoutProbabilitiesConfig,
     BanditPolicyConfig,
@@ -94,6 +96,11 @@ def marts():
 FAST = dict(random_state=1, n_mc_draws=150)
 
 
+def _plain(table):
+    """A table without its registry columns (what the builder returns)."""
+    return table.drop(columns=[c for c in REGISTRY_COLUMNS if c in table.columns])
+
+
 def test_each_table_is_the_builder_with_the_config(marts):
     ledger, promotions = marts
     end = ledger["data_ends_at"].max()
@@ -103,23 +110,31 @@ def test_each_table_is_the_builder_with_the_config(marts):
     used = ledger[list(LEDGER_COLUMNS)]
 
     config = BanditHoldoutProbabilitiesConfig(**FAST)
-    pd.testing.assert_frame_equal(ml_bandit_holdout_probabilities(rel, config),
-                                  holdout_probabilities(used, arms, **FAST))
+    holdout = ml_bandit_holdout_probabilities(rel, config)
+    pd.testing.assert_frame_equal(_plain(holdout), holdout_probabilities(used, arms, **FAST))
 
     config = BanditPolicyEvaluationConfig(n_bootstrap=40, gate_n_bootstrap=1000, **FAST)
     evaluation = ml_bandit_policy_evaluation(rel, config)
-    pd.testing.assert_frame_equal(evaluation, policy_evaluation(used, arms, n_bootstrap=40, gate=config.gate(), **FAST))
+    pd.testing.assert_frame_equal(_plain(evaluation),
+                                  policy_evaluation(used, arms, n_bootstrap=40, gate=config.gate(), **FAST))
     assert set(evaluation["gate_n_bootstrap"]) == {1000}
-    assert list(evaluation.columns) == list(SCHEMAS["policy_evaluation"])
+    assert list(evaluation.columns) == [*SCHEMAS["policy_evaluation"], *REGISTRY_COLUMNS]
 
     published = ml_bandit_published_policy({**rel, "ml_bandit_policy_evaluation": evaluation},
                                            BanditPublishedPolicyConfig(fallback_min_decisions=50, **FAST))
-    pd.testing.assert_frame_equal(published, published_policies(used, evaluation, arms, created_at=end,
-                                                                 fallback_min_decisions=50, **FAST))
+    pd.testing.assert_frame_equal(_plain(published), published_policies(used, evaluation, arms, created_at=end,
+                                                                         fallback_min_decisions=50, **FAST))
     assert published["is_active"].sum() == 1 and published["is_fallback"].sum() == 1
+    # without a model store every call trains, and says so
+    for table in (holdout, evaluation, published):
+        assert table["model_version"].isna().all() and table["trained_at"].isna().all()
+        assert set(table["registry_action"]) == {"train"} and set(table["registry_reason"]) == {NO_STORE}
+        assert table[list(REGISTRY_COLUMNS)].dtypes.astype(str).tolist() == ["Int64", "datetime64[us]",
+                                                                             "string", "string"]
 
     policy = ml_bandit_policy({"ml_bandit_published_policy": published, "fct_decision_ledger": ledger})
-    pd.testing.assert_frame_equal(policy, customer_probabilities(published, used))
+    pd.testing.assert_frame_equal(_plain(policy), customer_probabilities(published, used))
+    assert policy["model_version"].isna().all() and policy["trained_at"].isna().all()
 
 
 def test_the_tables_read_duckdb_relations(marts):
@@ -141,7 +156,7 @@ def test_too_few_decisions_give_empty_tables_but_the_logging_policy_is_published
     rel = {"fct_decision_ledger": few, "stg_shop__promotions": promotions}
     assert ml_bandit_holdout_probabilities(rel, BanditHoldoutProbabilitiesConfig(**FAST)).empty
     evaluation = ml_bandit_policy_evaluation(rel, BanditPolicyEvaluationConfig(**FAST))
-    assert evaluation.empty and list(evaluation.columns) == list(SCHEMAS["policy_evaluation"])
+    assert evaluation.empty and list(evaluation.columns) == [*SCHEMAS["policy_evaluation"], *REGISTRY_COLUMNS]
     published = ml_bandit_published_policy({**rel, "ml_bandit_policy_evaluation": evaluation},
                                            BanditPublishedPolicyConfig(**FAST))
     assert published["policy_id"].tolist() == ["logging", "fallback"]
@@ -154,10 +169,15 @@ def test_too_few_decisions_give_empty_tables_but_the_logging_policy_is_published
 
 
 @pytest.mark.parametrize("model", [ml_bandit_holdout_probabilities, ml_bandit_policy_evaluation,
-                                   ml_bandit_published_policy, ml_bandit_policy])
-def test_a_model_store_is_not_there_yet(model):
-    with pytest.raises(NotImplementedError, match=f"{model.__name__}: a model store is not supported yet"):
+                                   ml_bandit_published_policy])
+def test_a_model_store_must_be_a_registry(model):
+    with pytest.raises(TypeError, match=f"{model.__name__}: store must be a retail_lift.registry.ModelRegistry"):
         model({}, store=object())
+
+
+def test_the_policy_table_trains_nothing_and_takes_no_store():
+    with pytest.raises(NotImplementedError, match="ml_bandit_policy: a model store is not supported yet"):
+        ml_bandit_policy({}, store=object())
 
 
 def test_the_policy_config_has_no_settings():

@@ -2,7 +2,7 @@
 OPE gate (retail_lift.tables.bandit.ml_bandit_policy_evaluation -> pipeline.run_offline_evaluation,
 retail_lift.bandit.gate)."""
 
-from retail_lift.tables import from_settings
+from retail_lift.tables import from_settings, model_store
 from retail_lift.tables.bandit import BanditPolicyEvaluationConfig, ml_bandit_policy_evaluation
 
 
@@ -24,9 +24,15 @@ def model(dbt, session):
         gate_max_unsupported_share=dbt.config.get("gate_max_unsupported_share"),
         gate_n_bootstrap=dbt.config.get("gate_n_bootstrap"),
         gate_interval=dbt.config.get("gate_interval"),
+        retrain=dbt.config.get("retrain"),
+        max_model_age_days=dbt.config.get("max_model_age_days"),
+        registry_on_mismatch=dbt.config.get("registry_on_mismatch"),
+        registry_alias=dbt.config.get("registry_alias"),
     )
     return ml_bandit_policy_evaluation(
         {"fct_decision_ledger": dbt.ref("fct_decision_ledger"),
          "stg_shop__promotions": dbt.ref("stg_shop__promotions")},
         config,
+        # the registry beside the warehouse file: train and evaluate only when new decisions (or settings) came
+        store=model_store(session),
     )

@@ -1,6 +1,7 @@
 """dbt builds with the model registry: the shared tiny build trained and registered the classifiers, the CLV
-parameters, the segments and the cross-sell rules; a second build of the same data scores with those champions
-(no training), and gives the same tables."""
+parameters, the segments, the cross-sell rules and the bandit models; a second build of the same data scores with
+those champions (no training), republishes the bandit tables (no candidate fitted, no off-policy evaluation rerun),
+and gives the same tables."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from retail_lift.tables import REGISTERED_MODELS
 
 pytestmark = pytest.mark.dbt
 
-#: the fit tables and the SQL tables selected from them
+#: the bandit models on the registry (their tables: registry_action train / reuse on every row)
+BANDIT_MODELS = [m for m in REGISTERED_MODELS if m.startswith("ml_bandit_")]
+#: the fit tables, the bandit tables and the tables selected from them
 TABLES = [*REGISTERED_MODELS, "ml_classifier_runs", "ml_purchase_propensity_scores", "ml_category_propensity_scores",
           "ml_returning_customer_scores", "ml_facebook_acquisition_scores", "ml_classifier_metrics",
           "ml_classifier_feature_drift", "ml_classifier_feature_importance", "ml_purchase_propensity_fairness",
           "ml_customer_lifetime_value", "ml_customer_segments", "ml_customer_segment_profiles",
-          "ml_customer_segment_k_scores", "ml_crosssell_recommendations"]
+          "ml_customer_segment_k_scores", "ml_crosssell_recommendations", "ml_bandit_policy"]
 
 
 def _copy(build: Path, to: Path) -> Path:
@@ -70,6 +73,15 @@ def _family_actions(db: Path) -> dict:
         con.close()
 
 
+def _bandit_actions(db: Path) -> dict:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {m: con.execute(f"select list(distinct registry_action), list(distinct registry_reason), "
+                               f"list(distinct model_version) from ml.{m}").fetchone() for m in BANDIT_MODELS}
+    finally:
+        con.close()
+
+
 def _score_only(build: Path, work: Path, *extra: str) -> Path:
     selection = [f"{m}+" for m in REGISTERED_MODELS]
     run_dbt(["build", "--select", *selection, *extra], build / "raw", build / "truth", work)
@@ -86,8 +98,13 @@ def test_a_second_build_scores_with_the_registered_champions(tiny_warehouse, tmp
         assert action == "train" and reason == "no registered champion"
         assert (version is not None) == (status == "trained")
     champions = {m: store.get_alias(m) for m in REGISTERED_MODELS}
+    for model, (actions, reasons, versions) in _bandit_actions(tiny_warehouse).items():
+        assert (actions, reasons, versions) == (["train"], ["no registered champion"], [1]), model
     second_db = _score_only(build, _copy(build, tmp_path / "second"))
     second = _runs(second_db)
+    for model, (actions, reasons, versions) in _bandit_actions(second_db).items():
+        assert actions == ["reuse"] and versions == [1], model
+        assert reasons[0].startswith("reused version 1 (trained ") and "no new decisions (ledger of " in reasons[0]
     for classifier, (_status, action, reason, version) in second.items():
         if classifier in trained:
             assert action == "score" and reason.startswith(f"scored with champion version {version} ")
