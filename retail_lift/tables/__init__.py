@@ -11,8 +11,9 @@ model and takes
   states the same defaults, and ``tests/python/test_tables.py`` checks both for every model of
   :data:`MODEL_CONFIGS`;
 * ``store``: the model registry (:class:`retail_lift.registry.ModelRegistry`, opened by the dbt model with
-  :func:`model_store` beside the warehouse file): the classifiers (:mod:`retail_lift.tables.predict`) train
-  once and score every build with it; the other families still refuse a store (``None``).
+  :func:`model_store` beside the warehouse file): the classifiers (:mod:`retail_lift.tables.predict`) and the
+  uplift run (:mod:`retail_lift.tables.uplift`) train once and score every build with it; the other families
+  still refuse a store (``None``).
 
 The functions wire relations and configs to the model families; they never read the truth (that is
 :mod:`retail_lift.evaluation`). Every dbt Python model of ``python_models/ml/`` has its table function here
@@ -84,7 +85,7 @@ MODEL_CONFIGS: Mapping[str, type] = {
 
 #: the dbt models that train with the model registry (train once, score every build; retail-lift train)
 REGISTERED_MODELS: tuple[str, ...] = ("ml_purchase_propensity_fit", "ml_category_propensity_fit",
-                                      "ml_returning_customer_fit", "ml_facebook_acquisition_fit")
+                                      "ml_returning_customer_fit", "ml_facebook_acquisition_fit", "ml_uplift_run")
 
 
 def defaults(model: str) -> dict:

@@ -1,4 +1,4 @@
-"""``python_models/ml/uplift/``: the uplift models, trained once per build (``ml_uplift_run``).
+"""``python_models/ml/uplift/``: the uplift models, trained once, scored every build (``ml_uplift_run``).
 
 ``ml_uplift_run`` returns every output table of :func:`retail_lift.uplift.pipeline.fit_score_uplift`
 stacked into one (:func:`long_table`; one row per output record, ``table_name`` says which table), and the
@@ -7,6 +7,14 @@ SQL models ``ml_customer_uplift``, ``ml_uplift_holdout_predictions``, ``ml_uplif
 trained once, not five times. The table goes to the warehouse as Arrow (:func:`arrow_table`: the same
 columns and types, built column by column without a wide pandas copy; the ``scores`` table has one row per
 customer x arm).
+
+Model store: ``ml_uplift_run`` takes ``store``, a :class:`~retail_lift.registry.ModelRegistry` (the dbt model
+opens the one beside the warehouse file, :func:`retail_lift.tables.model_store`). With a store it scores with
+the registered champion (the fitted learners of every experiment, one version) and trains only when
+:meth:`~retail_lift.uplift.champion.UpliftRegistry.decide` says so (config keys ``retrain``,
+``max_model_age_days``, ``registry_on_mismatch``, ``registry_alias``, from the dbt vars of the same names);
+every row carries ``model_version``, ``trained_at``, ``registry_action`` and ``registry_reason``.
+``store=None`` trains in every call.
 """
 
 from __future__ import annotations
@@ -20,12 +28,23 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.frames import nullable_typed
-from retail_lift.tables._config import check_store, read_relation
+from retail_lift.predict.champion import RegistrySettings
+from retail_lift.registry import ALIASES, DEFAULT_MAX_MODEL_AGE_DAYS
+from retail_lift.settings import choice, number
+from retail_lift.tables._config import read_relation
+from retail_lift.uplift.champion import UpliftRegistry, uplift_run
 from retail_lift.uplift.economics import promotions_by_id
 from retail_lift.uplift.pipeline import UpliftResult, fit_score_uplift
 
-__all__ = ["LONG_TYPES", "UpliftRunConfig", "arrow_table", "long_table", "ml_uplift_run", "typed_table",
-           "uplift_run_table"]
+__all__ = ["LONG_TYPES", "REGISTRY_COLUMNS", "REGISTRY_SETTINGS", "UpliftRunConfig", "arrow_table", "long_table",
+           "ml_uplift_run", "typed_table", "uplift_run_table"]
+
+#: the settings of :class:`UpliftRunConfig` that are the registry's (not ``fit_score_uplift``'s keywords)
+REGISTRY_SETTINGS = ("retrain", "max_model_age_days", "registry_on_mismatch", "registry_alias")
+#: the columns every row of ``ml_uplift_run`` carries: the version that made it, when it was trained, and
+#: whether this build trained or scored, and why
+REGISTRY_COLUMNS = ("model_version", "trained_at", "registry_action", "registry_reason")
+_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,15 @@ class UpliftRunConfig:
     n_threads: int = 2
     #: processes of the placebo shuffles (the result does not depend on it)
     placebo_jobs: int = 1
+    #: train even when a usable champion is registered (var retrain)
+    retrain: bool = False
+    #: a champion older than this many days is retrained (var max_model_age_days)
+    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
+    #: a champion whose feature spec differs or whose model file is unusable: retrain, or fail the build
+    #: (var registry_on_mismatch)
+    registry_on_mismatch: str = "retrain"
+    #: the alias a training's new version gets: champion or challenger (var registry_alias)
+    registry_alias: str = "champion"
 
     def __post_init__(self):
         # the conversions ml_uplift_run applied to its settings (a yml may give "5" or 5.0); the ranges are
@@ -75,10 +103,24 @@ class UpliftRunConfig:
         if isinstance(k, (str, bytes)) or not hasattr(k, "__iter__"):
             raise ValueError(f"ml_uplift_run: k_fractions must be a list of fractions, got {k!r}")
         object.__setattr__(self, "k_fractions", tuple(_convert("k_fractions", v, float) for v in k))
+        m, retrain = "ml_uplift_run", self.retrain
+        if not isinstance(retrain, bool):  # the var as text from the command line ('true', 'True', '1')
+            if not isinstance(retrain, str | int) or str(retrain).strip().lower() not in _BOOL_TEXT:
+                raise ValueError(f"{m}: retrain must be true or false, got {retrain!r}")
+            object.__setattr__(self, "retrain", _BOOL_TEXT[str(retrain).strip().lower()])
+        object.__setattr__(self, "max_model_age_days", number(m, "max_model_age_days", self.max_model_age_days,
+                                                              low=0, low_open=True, rendered=True))
+        choice(m, "registry_on_mismatch", self.registry_on_mismatch, ("retrain", "fail"))
+        choice(m, "registry_alias", self.registry_alias, ALIASES)
 
     def fit_kwargs(self) -> dict:
-        """The keywords of :func:`~retail_lift.uplift.pipeline.fit_score_uplift` (every field)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The keywords of :func:`~retail_lift.uplift.pipeline.fit_score_uplift` (every field but the
+        registry's, :data:`REGISTRY_SETTINGS`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in REGISTRY_SETTINGS}
+
+    def registry_settings(self) -> RegistrySettings:
+        return RegistrySettings(retrain=self.retrain, max_model_age_days=self.max_model_age_days,
+                                on_mismatch=self.registry_on_mismatch, alias=self.registry_alias)
 
 
 def _convert(name: str, value, kind):
@@ -96,7 +138,8 @@ def fit_score_uplift_defaults() -> dict:
     ``ml_uplift_run`` (the family's own defaults; ``tests/python/test_tables.py`` checks they are the config's,
     so a direct call of the family and the dbt model agree)."""
     params = inspect.signature(fit_score_uplift).parameters
-    return {f.name: params[f.name].default for f in dataclasses.fields(UpliftRunConfig)}
+    return {f.name: params[f.name].default for f in dataclasses.fields(UpliftRunConfig)
+            if f.name not in REGISTRY_SETTINGS}
 
 
 #: Column types of the long table of :func:`long_table` (pandas nullable dtypes; float64 for any other column).
@@ -218,19 +261,39 @@ def uplift_run_table(training, scoring, srm: pd.DataFrame | None = None,
     return arrow_table(result) if as_arrow else long_table(result)
 
 
+def _with_registry_columns(table, version: int | None, trained_at, action: str, reason: str):
+    """``table`` (Arrow) with :data:`REGISTRY_COLUMNS`, the same on every row."""
+    import pyarrow as pa
+
+    n = table.num_rows
+    when = None if trained_at is None else pd.Timestamp(trained_at).to_pydatetime()
+    columns = {"model_version": pa.array([version] * n, type=pa.int64()),
+               "trained_at": pa.array([when] * n, type=pa.timestamp("us")),
+               "registry_action": pa.array([action] * n, type=pa.string()),
+               "registry_reason": pa.array([reason] * n, type=pa.string())}
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return table
+
+
 def ml_uplift_run(relations: Mapping[str, object], config: UpliftRunConfig = UpliftRunConfig(), *, store=None):
-    """``ml_uplift_run``'s table as a ``pyarrow.Table`` (:func:`uplift_run_table` with ``config``).
+    """``ml_uplift_run``'s table as a ``pyarrow.Table``: :func:`arrow_table` of the run with ``config``, and the
+    :data:`REGISTRY_COLUMNS` on every row.
 
     ``relations``: ``fct_uplift_training_exposures`` and ``fct_uplift_scoring_customers`` (DuckDB relations
     are read column by column, only the columns used, the categorical features as codes),
-    ``fct_experiment_srm`` and ``stg_shop__promotions``.
+    ``fct_experiment_srm`` and ``stg_shop__promotions``. ``store``: the model registry (None: train in this
+    call; module docstring).
     """
-    check_store(store, "ml_uplift_run")
-    return uplift_run_table(
+    registry = None if store is None else UpliftRegistry(store, "ml_uplift_run", config.registry_settings(),
+                                                         params=config.fit_kwargs())
+    kwargs = config.fit_kwargs()
+    run = uplift_run(
         relations["fct_uplift_training_exposures"],
         relations["fct_uplift_scoring_customers"],
-        read_relation(relations["fct_experiment_srm"]),
-        read_relation(relations["stg_shop__promotions"]),
-        as_arrow=True,
-        **config.fit_kwargs(),
+        srm=read_relation(relations["fct_experiment_srm"]),
+        promotions=promotions_by_id(read_relation(relations["stg_shop__promotions"])),
+        registry=registry,
+        **kwargs,
     )
+    return _with_registry_columns(arrow_table(run.result), run.version, run.trained_at, run.action, run.reason)
