@@ -44,7 +44,7 @@ help:
 	@echo "             when Java / Chromium are there); tens of minutes, see docs/operations.md (Tests)"
 	@echo "make test-fast  unit tests only (pytest -m \"not dbt and not slow\") plus dbt parse and the layer check;"
 	@echo "             under 3 minutes. Markers: dbt = runs or reads a dbt build, slow = over ~10 s (docs/operations.md)"
-	@echo "make train   train and register new champions of the classifiers on the built warehouse, nothing else"
+	@echo "make train   train and register new champions of the classifiers and the uplift run on the built warehouse, nothing else"
 	@echo "             (CHALLENGER=1: register them as challengers); builds score with the champions (docs/operations.md)"
 	@echo "make lint    ruff, dbt parse, the dbt layer and copied-description checks (make test runs it first)"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
@@ -59,7 +59,7 @@ build: install data prepare dbt-build quality snapshot docs summary
 # already built; nothing else runs. Builds score with the champions (docs/operations.md, Model registry).
 CHALLENGER ?=
 train: install
-	$(STEP) "train: new versions of the classifiers in $(dir $(RETAIL_LIFT_WAREHOUSE))models (dbt run of the fit models, retrain: true)"
+	$(STEP) "train: new versions of the classifiers and the uplift run in $(dir $(RETAIL_LIFT_WAREHOUSE))models (dbt run of the fit models, retrain: true)"
 	$(BIN)/retail-lift check-lock $(RETAIL_LIFT_WAREHOUSE)
 	$(BIN)/retail-lift train --warehouse $(RETAIL_LIFT_WAREHOUSE) --project-dir $(CURDIR) $(if $(CHALLENGER),--challenger)
 

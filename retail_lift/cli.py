@@ -257,7 +257,7 @@ def fingerprint(warehouse, out, compare_to, float_digits):
 @click.option("--project-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="The dbt project.")
 def train(warehouse, models, challenger, project_dir):
-    """Train and register new versions of the models that train (the classifiers), without the rest of the build.
+    """Train and register new versions of the models that train (the classifiers, the uplift run), nothing else.
 
     Runs only the fit models (dbt run --select them --vars '{retrain: true}') on the marts of an existing
     warehouse; the new versions become champion, and the next build scores with them."""

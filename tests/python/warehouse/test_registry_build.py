@@ -18,7 +18,9 @@ pytestmark = pytest.mark.dbt
 #: the fit tables and the SQL tables selected from them
 TABLES = [*REGISTERED_MODELS, "ml_classifier_runs", "ml_purchase_propensity_scores", "ml_category_propensity_scores",
           "ml_returning_customer_scores", "ml_facebook_acquisition_scores", "ml_classifier_metrics",
-          "ml_classifier_feature_drift", "ml_classifier_feature_importance", "ml_purchase_propensity_fairness"]
+          "ml_classifier_feature_drift", "ml_classifier_feature_importance", "ml_purchase_propensity_fairness",
+          "ml_customer_uplift", "ml_uplift_holdout_predictions", "ml_uplift_metrics", "ml_uplift_segments",
+          "ml_uplift_incremental_roi"]
 
 
 def _copy(build: Path, to: Path) -> Path:
