@@ -119,6 +119,14 @@ segments and economics: :mod:`retail_lift.uplift.economics`; this module: the cr
 and the scoring. ``ml_uplift_run``'s table (the five tables stacked, typed for the warehouse) and its
 config are :mod:`retail_lift.tables.uplift`'s.
 
+Train once, score every build
+-----------------------------
+``fit_score_uplift(...).model`` (:class:`UpliftModel`) holds the fitted scoring learners of every experiment;
+:func:`score_uplift` scores customers with it without fitting (the same ``scores``, ``segments`` and
+``incremental_roi`` as the training's on the same rows; ``metrics`` and ``holdout_predictions`` are passed in
+as the training recorded them). :mod:`retail_lift.uplift.champion` registers it in a model registry and
+decides when a build trains.
+
 Evaluation on simulated data
 ----------------------------
 :func:`retail_lift.evaluation.uplift.evaluate_uplift_against_truth` and
@@ -627,6 +635,7 @@ def score_uplift(model: UpliftModel, scoring, *, metrics: pd.DataFrame, holdout_
     :func:`fit_score_uplift` computes them (the same learners on the same rows give the same numbers);
     ``metrics`` and ``holdout_predictions`` are the training's tables, returned as they are. The keywords are
     :func:`fit_score_uplift`'s of the same name (the settings that do not change the learners)."""
+    # the scoring settings; the training ones are placeholders that pass _check_options and are never read
     o = _Options(learner="auto", base_learner="auto", n_folds=None, inner_folds=2, holdout=0.5, random_state=0,
                  k_fractions=k_fractions, srm_threshold=0.001, promotions=promotions, margin_rate=margin_rate,
                  uplift_threshold=uplift_threshold, control_probability_threshold=control_probability_threshold,
