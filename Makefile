@@ -59,7 +59,7 @@ build: install data prepare dbt-build quality snapshot docs summary
 # already built; nothing else runs. Builds score with the champions (docs/operations.md, Model registry).
 CHALLENGER ?=
 train: install
-	$(STEP) "train: new versions of the registered models (classifiers, CLV, segments, cross-sell rules, bandit candidates and their evaluation) in $(dir $(RETAIL_LIFT_WAREHOUSE))models (dbt run of the models that train, retrain: true)"
+	$(STEP) "train: new versions of the registered models (classifiers, uplift run, CLV, segments, cross-sell rules, bandit candidates and their evaluation) in $(dir $(RETAIL_LIFT_WAREHOUSE))models (dbt run of the models that train, retrain: true)"
 	$(BIN)/retail-lift check-lock $(RETAIL_LIFT_WAREHOUSE)
 	$(BIN)/retail-lift train --warehouse $(RETAIL_LIFT_WAREHOUSE) --project-dir $(CURDIR) $(if $(CHALLENGER),--challenger)
 

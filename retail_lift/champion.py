@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retail_lift.predict.champion import RegistrySettings
 from retail_lift.predict.drift import population_stability_index
 from retail_lift.registry import (
     CHAMPION,
@@ -35,6 +34,7 @@ from retail_lift.registry import (
     ModelMismatchError,
     ModelRegistry,
     ModelVersion,
+    RegistrySettings,
     TrainingDecision,
     feature_spec_of,
     frame_fingerprint,

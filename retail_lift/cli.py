@@ -257,8 +257,8 @@ def fingerprint(warehouse, out, compare_to, float_digits):
 @click.option("--project-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="The dbt project.")
 def train(warehouse, models, challenger, project_dir):
-    """Train and register new versions of the models that train (classifiers, CLV, segments, cross-sell rules,
-    the bandit candidates and their off-policy evaluation), without the rest of the build.
+    """Train and register new versions of the models that train (classifiers, uplift run, CLV, segments,
+    cross-sell rules, the bandit candidates and their off-policy evaluation), without the rest of the build.
 
     Runs only those models (dbt run --select them --vars '{retrain: true}') on the marts of an existing
     warehouse; the new versions become champion, and the next build scores with them."""

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.champion import FrameRegistry, metrics_of
-from retail_lift.predict.champion import RegistrySettings
-from retail_lift.registry import ModelRegistry, ModelVersion, feature_spec_of, frame_fingerprint
+from retail_lift.registry import ModelRegistry, ModelVersion, RegistrySettings, feature_spec_of, frame_fingerprint
 
 __all__ = ["CROSSSELL_MODEL", "CrosssellRegistry", "item_mix_psi", "order_line_spec"]
 

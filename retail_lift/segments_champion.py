@@ -21,8 +21,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from retail_lift.champion import FrameRegistry, metrics_of
-from retail_lift.predict.champion import RegistrySettings
-from retail_lift.registry import ModelRegistry, ModelVersion
+from retail_lift.registry import ModelRegistry, ModelVersion, RegistrySettings
 from retail_lift.segments import SegmentModel
 
 __all__ = ["SEGMENTS_MODEL", "SegmentsRegistry"]

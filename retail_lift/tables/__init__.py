@@ -12,11 +12,11 @@ model and takes
   :data:`MODEL_CONFIGS`;
 * ``store``: the model registry (:class:`retail_lift.registry.ModelRegistry`, opened by the dbt model with
   :func:`model_store` beside the warehouse file): the classifiers (:mod:`retail_lift.tables.predict`), the
-  CLV parameters (:mod:`retail_lift.tables.customers`), the segments and the cross-sell rules train once and
-  score every build with it (:data:`REGISTERED_MODELS`); the bandit models that train
-  (:mod:`retail_lift.tables.bandit`) fit the candidates and rerun the off-policy evaluation only when new
-  decisions arrived (or the settings changed) and otherwise republish the registered tables; the other
-  families still refuse a store (``None``).
+  uplift run (:mod:`retail_lift.tables.uplift`), the CLV parameters (:mod:`retail_lift.tables.customers`),
+  the segments and the cross-sell rules train once and score every build with it (:data:`REGISTERED_MODELS`);
+  the bandit models that train (:mod:`retail_lift.tables.bandit`) fit the candidates and rerun the off-policy
+  evaluation only when new decisions arrived (or the settings changed) and otherwise republish the registered
+  tables; the models that do not train (campaign, experiments, scores) take no store (``None``).
 
 The functions wire relations and configs to the model families; they never read the truth (that is
 :mod:`retail_lift.evaluation`). Every dbt Python model of ``python_models/ml/`` has its table function here
@@ -88,7 +88,7 @@ MODEL_CONFIGS: Mapping[str, type] = {
 
 #: the dbt models that train with the model registry (train once, score every build; retail-lift train)
 REGISTERED_MODELS: tuple[str, ...] = ("ml_purchase_propensity_fit", "ml_category_propensity_fit",
-                                      "ml_returning_customer_fit", "ml_facebook_acquisition_fit",
+                                      "ml_returning_customer_fit", "ml_facebook_acquisition_fit", "ml_uplift_run",
                                       "ml_customer_lifetime_value_params", "ml_customer_segments_fit",
                                       "ml_crosssell_rules", "ml_bandit_holdout_probabilities",
                                       "ml_bandit_policy_evaluation", "ml_bandit_published_policy")

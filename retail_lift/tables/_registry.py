@@ -10,50 +10,25 @@ from typing import ClassVar
 
 import pandas as pd
 
-from retail_lift.predict.champion import RegistrySettings
-from retail_lift.registry import ALIASES, DEFAULT_MAX_MODEL_AGE_DAYS, ModelRegistry, ModelVersion
-from retail_lift.settings import choice, number, set_fields
+from retail_lift.registry import ModelRegistry, ModelVersion
+from retail_lift.tables._config import RegistryKeys, check_registry_settings
 
 __all__ = ["NO_STORE", "RegisteredModelConfig", "check_registry_store", "stamp", "stamp_fit_table"]
 
 #: the reason of a table computed without a model store
 NO_STORE = "no model store: trained in this build"
-_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclass(frozen=True)
-class RegisteredModelConfig:
+class RegisteredModelConfig(RegistryKeys):
     """The registry settings of a dbt model that trains (a base of its typed config; its ``__post_init__``
-    calls :meth:`check_registry_settings`)."""
+    calls :meth:`check_registry_settings`): the keys of :class:`~retail_lift.tables._config.RegistryKeys`,
+    checked under the model's name ``_model``."""
 
     _model: ClassVar[str] = ""
 
-    #: train even when a usable champion is registered (var retrain)
-    retrain: bool = False
-    #: a champion older than this many days is retrained (var max_model_age_days)
-    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
-    #: a champion whose input spec differs or whose file is unusable: retrain, or fail the build
-    #: (var registry_on_mismatch)
-    registry_on_mismatch: str = "retrain"
-    #: the alias a training's new version gets: champion or challenger (var registry_alias)
-    registry_alias: str = "champion"
-
     def check_registry_settings(self) -> None:
-        m = self._model
-        retrain = self.retrain
-        if not isinstance(retrain, bool):  # the var as text from the command line ('true', 'True', '1')
-            if not isinstance(retrain, str | int) or str(retrain).strip().lower() not in _BOOL_TEXT:
-                raise ValueError(f"{m}: retrain must be true or false, got {retrain!r}")
-            retrain = _BOOL_TEXT[str(retrain).strip().lower()]
-        set_fields(self, retrain=retrain,
-                   max_model_age_days=number(m, "max_model_age_days", self.max_model_age_days, low=0,
-                                             low_open=True, rendered=True))
-        choice(m, "registry_on_mismatch", self.registry_on_mismatch, ("retrain", "fail"))
-        choice(m, "registry_alias", self.registry_alias, ALIASES)
-
-    def registry_settings(self) -> RegistrySettings:
-        return RegistrySettings(retrain=self.retrain, max_model_age_days=self.max_model_age_days,
-                                on_mismatch=self.registry_on_mismatch, alias=self.registry_alias)
+        check_registry_settings(self, self._model)
 
 
 def check_registry_store(store, model: str) -> None:

@@ -1,4 +1,4 @@
-"""``python_models/ml/uplift/``: the uplift models, trained once per build (``ml_uplift_run``).
+"""``python_models/ml/uplift/``: the uplift models, trained once, scored every build (``ml_uplift_run``).
 
 ``ml_uplift_run`` returns every output table of :func:`retail_lift.uplift.pipeline.fit_score_uplift`
 stacked into one (:func:`long_table`; one row per output record, ``table_name`` says which table), and the
@@ -7,6 +7,14 @@ SQL models ``ml_customer_uplift``, ``ml_uplift_holdout_predictions``, ``ml_uplif
 trained once, not five times. The table goes to the warehouse as Arrow (:func:`arrow_table`: the same
 columns and types, built column by column without a wide pandas copy; the ``scores`` table has one row per
 customer x arm).
+
+Model store: ``ml_uplift_run`` takes ``store``, a :class:`~retail_lift.registry.ModelRegistry` (the dbt model
+opens the one beside the warehouse file, :func:`retail_lift.tables.model_store`). With a store it scores with
+the registered champion (the fitted learners of every experiment, one version) and trains only when
+:meth:`~retail_lift.uplift.champion.UpliftRegistry.decide` says so (config keys ``retrain``,
+``max_model_age_days``, ``registry_on_mismatch``, ``registry_alias``, from the dbt vars of the same names);
+every row carries ``model_version``, ``trained_at``, ``registry_action`` and ``registry_reason``.
+``store=None`` trains in every call.
 """
 
 from __future__ import annotations
@@ -20,16 +28,23 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.frames import nullable_typed
-from retail_lift.tables._config import check_store, read_relation
+from retail_lift.tables._config import REGISTRY_KEYS, RegistryKeys, check_registry_settings, read_relation
+from retail_lift.uplift.champion import UpliftRegistry, uplift_run
 from retail_lift.uplift.economics import promotions_by_id
 from retail_lift.uplift.pipeline import UpliftResult, fit_score_uplift
 
-__all__ = ["LONG_TYPES", "UpliftRunConfig", "arrow_table", "long_table", "ml_uplift_run", "typed_table",
-           "uplift_run_table"]
+__all__ = ["LONG_TYPES", "REGISTRY_COLUMNS", "REGISTRY_SETTINGS", "UpliftRunConfig", "arrow_table", "long_table",
+           "ml_uplift_run", "typed_table", "uplift_run_table"]
+
+#: the settings of :class:`UpliftRunConfig` that are the registry's (not ``fit_score_uplift``'s keywords)
+REGISTRY_SETTINGS = REGISTRY_KEYS
+#: the columns every row of ``ml_uplift_run`` carries: the version that made it, when it was trained, and
+#: whether this build trained or scored, and why
+REGISTRY_COLUMNS = ("model_version", "trained_at", "registry_action", "registry_reason")
 
 
 @dataclass(frozen=True)
-class UpliftRunConfig:
+class UpliftRunConfig(RegistryKeys):
     """The settings of ``ml_uplift_run`` and their defaults (its yml states the same); each is the keyword of
     :func:`~retail_lift.uplift.pipeline.fit_score_uplift` of the same name (see there)."""
 
@@ -75,10 +90,12 @@ class UpliftRunConfig:
         if isinstance(k, (str, bytes)) or not hasattr(k, "__iter__"):
             raise ValueError(f"ml_uplift_run: k_fractions must be a list of fractions, got {k!r}")
         object.__setattr__(self, "k_fractions", tuple(_convert("k_fractions", v, float) for v in k))
+        check_registry_settings(self, "ml_uplift_run")
 
     def fit_kwargs(self) -> dict:
-        """The keywords of :func:`~retail_lift.uplift.pipeline.fit_score_uplift` (every field)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The keywords of :func:`~retail_lift.uplift.pipeline.fit_score_uplift` (every field but the
+        registry's, :data:`REGISTRY_SETTINGS`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in REGISTRY_SETTINGS}
 
 
 def _convert(name: str, value, kind):
@@ -96,7 +113,8 @@ def fit_score_uplift_defaults() -> dict:
     ``ml_uplift_run`` (the family's own defaults; ``tests/python/test_tables.py`` checks they are the config's,
     so a direct call of the family and the dbt model agree)."""
     params = inspect.signature(fit_score_uplift).parameters
-    return {f.name: params[f.name].default for f in dataclasses.fields(UpliftRunConfig)}
+    return {f.name: params[f.name].default for f in dataclasses.fields(UpliftRunConfig)
+            if f.name not in REGISTRY_SETTINGS}
 
 
 #: Column types of the long table of :func:`long_table` (pandas nullable dtypes; float64 for any other column).
@@ -218,19 +236,39 @@ def uplift_run_table(training, scoring, srm: pd.DataFrame | None = None,
     return arrow_table(result) if as_arrow else long_table(result)
 
 
+def _with_registry_columns(table, version: int | None, trained_at, action: str, reason: str):
+    """``table`` (Arrow) with :data:`REGISTRY_COLUMNS`, the same on every row."""
+    import pyarrow as pa
+
+    n = table.num_rows
+    when = None if trained_at is None else pd.Timestamp(trained_at).to_pydatetime()
+    columns = {"model_version": pa.array([version] * n, type=pa.int64()),
+               "trained_at": pa.array([when] * n, type=pa.timestamp("us")),
+               "registry_action": pa.array([action] * n, type=pa.string()),
+               "registry_reason": pa.array([reason] * n, type=pa.string())}
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return table
+
+
 def ml_uplift_run(relations: Mapping[str, object], config: UpliftRunConfig = UpliftRunConfig(), *, store=None):
-    """``ml_uplift_run``'s table as a ``pyarrow.Table`` (:func:`uplift_run_table` with ``config``).
+    """``ml_uplift_run``'s table as a ``pyarrow.Table``: :func:`arrow_table` of the run with ``config``, and the
+    :data:`REGISTRY_COLUMNS` on every row.
 
     ``relations``: ``fct_uplift_training_exposures`` and ``fct_uplift_scoring_customers`` (DuckDB relations
     are read column by column, only the columns used, the categorical features as codes),
-    ``fct_experiment_srm`` and ``stg_shop__promotions``.
+    ``fct_experiment_srm`` and ``stg_shop__promotions``. ``store``: the model registry (None: train in this
+    call; module docstring).
     """
-    check_store(store, "ml_uplift_run")
-    return uplift_run_table(
+    registry = None if store is None else UpliftRegistry(store, "ml_uplift_run", config.registry_settings(),
+                                                         params=config.fit_kwargs())
+    kwargs = config.fit_kwargs()
+    run = uplift_run(
         relations["fct_uplift_training_exposures"],
         relations["fct_uplift_scoring_customers"],
-        read_relation(relations["fct_experiment_srm"]),
-        read_relation(relations["stg_shop__promotions"]),
-        as_arrow=True,
-        **config.fit_kwargs(),
+        srm=read_relation(relations["fct_experiment_srm"]),
+        promotions=promotions_by_id(read_relation(relations["stg_shop__promotions"])),
+        registry=registry,
+        **kwargs,
     )
+    return _with_registry_columns(arrow_table(run.result), run.version, run.trained_at, run.action, run.reason)

@@ -32,7 +32,9 @@ out-of-fold Qini is not the one that chose, :func:`~retail_lift.uplift.selection
 a placebo of ``n_placebo`` = 100 label shuffles in the same folds with the pass rule "Qini above the
 placebo's 95th percentile"; arms that are empty, have a single outcome value or too few treated
 conversions reported "not estimable"), with its model matrix in ``features.py``, its learner selection in
-``selection.py`` and its segments and targeting economics in ``economics.py``. ``ml_uplift_run``'s table
+``selection.py`` and its segments and targeting economics in ``economics.py``; ``champion.py`` registers
+its fitted learners and scores with the registered champion (train once, score every build).
+``ml_uplift_run``'s table
 and config are the table layer's (:mod:`retail_lift.tables.uplift`). The evaluations against a simulated
 world's truth and the limits of the oracle ratio live in :mod:`retail_lift.evaluation.uplift` and
 :mod:`retail_lift.evaluation.uplift_limits` (the family keeps only the algorithms; only the evaluation layer

@@ -123,7 +123,8 @@ def _feature_matrix(frame: pd.DataFrame, levels: Mapping[str, list[str]], extra:
     for col in CATEGORICAL_FEATURES:
         codes, names = _category_codes(frame[col])
         position = {lv: i for i, lv in enumerate(levels[col])}
-        to_level = np.array([position[nm] for nm in names] + [-1], dtype=np.int64)[codes]
+        # a level not in ``levels`` (seen after a model was trained on them) is all zeros, as a NULL
+        to_level = np.array([position.get(nm, -1) for nm in names] + [-1], dtype=np.int64)[codes]
         for i in range(len(levels[col])):
             out[:, j + i] = to_level == i
         j += len(levels[col])

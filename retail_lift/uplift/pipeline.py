@@ -119,6 +119,14 @@ segments and economics: :mod:`retail_lift.uplift.economics`; this module: the cr
 and the scoring. ``ml_uplift_run``'s table (the five tables stacked, typed for the warehouse) and its
 config are :mod:`retail_lift.tables.uplift`'s.
 
+Train once, score every build
+-----------------------------
+``fit_score_uplift(...).model`` (:class:`UpliftModel`) holds the fitted scoring learners of every experiment;
+:func:`score_uplift` scores customers with it without fitting (the same ``scores``, ``segments`` and
+``incremental_roi`` as the training's on the same rows; ``metrics`` and ``holdout_predictions`` are passed in
+as the training recorded them). :mod:`retail_lift.uplift.champion` registers it in a model registry and
+decides when a build trains.
+
 Evaluation on simulated data
 ----------------------------
 :func:`retail_lift.evaluation.uplift.evaluate_uplift_against_truth` and
@@ -169,8 +177,10 @@ __all__ = [
     "METRIC_COLUMNS",
     "SCORE_COLUMNS",
     "THREADED_FIT_MIN_ROWS",
+    "UpliftModel",
     "UpliftResult",
     "fit_score_uplift",
+    "score_uplift",
     "srm_experiments",
 ]
 
@@ -204,6 +214,8 @@ class UpliftResult:
     metrics: pd.DataFrame
     segments: pd.DataFrame
     incremental_roi: pd.DataFrame
+    #: the fitted learners that scored (:class:`UpliftModel`: what :func:`score_uplift` scores with)
+    model: UpliftModel | None = field(default=None, compare=False, repr=False)
 
     TABLES = ("scores", "holdout_predictions", "metrics", "segments", "incremental_roi")
 
@@ -514,7 +526,8 @@ def fit_score_uplift(  # noqa: PLR0913 - one keyword per yml config key of ml_up
     customers.
 
     Returns:
-        :class:`UpliftResult`.
+        :class:`UpliftResult`; its ``model`` (:class:`UpliftModel`) holds the fitted scoring learners, with
+        which :func:`score_uplift` scores customers again without fitting.
     """
     from threadpoolctl import threadpool_limits
 
@@ -544,9 +557,6 @@ def fit_score_uplift(  # noqa: PLR0913 - one keyword per yml config key of ml_up
     require_columns(scoring, "scoring", [*FEATURES, *extra])
     levels = _feature_levels(training, scoring)
     X_all = _feature_matrix(training, levels, extra, "training")
-    X_score = _feature_matrix(scoring, levels, extra, "scoring")
-    score_ids = scoring["customer_id"].astype(str).to_numpy(dtype=object)
-    scoring = None  # only the ids and the matrix are needed from here on
     flagged = srm_experiments(srm, srm_threshold)
 
     out = _Outputs()
@@ -554,25 +564,90 @@ def fit_score_uplift(  # noqa: PLR0913 - one keyword per yml config key of ml_up
         exp_of_row = training["experiment_id"].astype(str).to_numpy()
         for exp_id in sorted(variants):
             _fit_experiment(o, exp_id, np.flatnonzero(exp_of_row == exp_id), training, X_all, variants[exp_id],
-                            flagged, X_score, out)
-    del X_score
-    return _result(o, score_ids, out)
-
-
-def _result(o: _Options, score_ids: np.ndarray, out: _Outputs) -> UpliftResult:
-    """The five tables from what the experiments added up to."""
-    if out.score_parts:
-        scores = _scores_table(score_ids, out.score_parts, out.thresholds)
-    else:
-        scores = pd.DataFrame(columns=SCORE_COLUMNS)
+                            flagged, out)
+    del X_all
+    model = UpliftModel(levels=levels, extra_features=extra, learners=out.learners,
+                        owners={arm: owner for arm, (owner, _) in out.arm_owner.items()},
+                        control_rates=out.control_rates, values=out.values, variants=variants, flagged=flagged)
     holdout_predictions = (pd.concat(out.holdout_parts, ignore_index=True)[HOLDOUT_COLUMNS] if out.holdout_parts
                            else pd.DataFrame(columns=HOLDOUT_COLUMNS))
     metrics = pd.DataFrame(out.metric_rows, columns=METRIC_COLUMNS)
-    segments = _segment_table(scores, out.thresholds) if len(scores) else pd.DataFrame(columns=SEGMENT_COLUMNS)
-    roi = _roi_table(scores, out.values, o.promotions, o.margin_rate, o.k_fractions) if len(scores) \
+    return _scored_result(o, model, scoring, metrics, holdout_predictions)
+
+
+@dataclass(frozen=True)
+class UpliftModel:
+    """What scores customers without training (:func:`score_uplift`): the fitted scoring learner of every
+    modelled arm of every experiment and what the scoring tables need of the training.
+
+    ``levels``: the categorical features' levels of the model matrix (a level seen later is all zeros, as a
+    NULL); ``extra_features``; ``learners``: ``{experiment_id: {arm: (kind, family, fitted learner)}}``;
+    ``owners``: ``{arm: experiment_id}``, the experiment whose learner scores the arm (most treated exposures);
+    ``control_rates`` / ``values``: per experiment the control conversion rate (the default segment threshold)
+    and the mean revenue of a control conversion (the ROI's value per conversion); ``variants``: the
+    experiments and their variants (``{experiment_id: {variant: is_control}}``) and ``flagged``: the
+    experiments dropped for a sample-ratio mismatch (``{experiment_id: p_value}``) at training."""
+
+    levels: Mapping[str, list[str]]
+    extra_features: tuple[str, ...]
+    learners: Mapping[str, Mapping[str, tuple]]
+    owners: Mapping[str, str]
+    control_rates: Mapping[str, float]
+    values: Mapping[str, float]
+    variants: Mapping[str, Mapping[str, bool]]
+    flagged: Mapping[str, float]
+
+
+def _scored_result(o: _Options, model: UpliftModel, scoring: pd.DataFrame, metrics: pd.DataFrame,
+                   holdout_predictions: pd.DataFrame) -> UpliftResult:
+    """The five tables: ``scoring`` (sorted by ``customer_id``) scored by the owner of every arm, its segments
+    and economics, and the training's ``metrics`` and ``holdout_predictions``."""
+    from threadpoolctl import threadpool_limits
+
+    X_score = _feature_matrix(scoring, model.levels, model.extra_features, "scoring")
+    score_ids = scoring["customer_id"].astype(str).to_numpy(dtype=object)
+    parts, thresholds = {}, {}
+    with threadpool_limits(limits=o.n_threads):
+        for arm in sorted(model.owners):
+            exp_id = model.owners[arm]
+            kind, family, learner = model.learners[exp_id][arm]
+            u, p0 = _score_blocks(learner, X_score, arm, o.score_block_rows)
+            t_p = model.control_rates[exp_id] if o.control_probability_threshold is None \
+                else float(o.control_probability_threshold)
+            thresholds[arm] = (float(o.uplift_threshold), t_p)
+            parts[arm] = (exp_id, kind, family, u, p0)
+    del X_score
+    scores = _scores_table(score_ids, parts, thresholds) if parts else pd.DataFrame(columns=SCORE_COLUMNS)
+    segments = _segment_table(scores, thresholds) if len(scores) else pd.DataFrame(columns=SEGMENT_COLUMNS)
+    roi = _roi_table(scores, model.values, o.promotions, o.margin_rate, o.k_fractions) if len(scores) \
         else pd.DataFrame(columns=ROI_COLUMNS)
     return UpliftResult(scores=scores, holdout_predictions=holdout_predictions, metrics=metrics,
-                        segments=segments, incremental_roi=roi)
+                        segments=segments, incremental_roi=roi, model=model)
+
+
+def score_uplift(model: UpliftModel, scoring, *, metrics: pd.DataFrame, holdout_predictions: pd.DataFrame,
+                 promotions: Mapping | pd.DataFrame | None = None, margin_rate: float = 0.35,
+                 uplift_threshold: float = 0.01, control_probability_threshold: float | None = None,
+                 k_fractions: Sequence[float] = (0.1, 0.2, 0.3), n_threads: int = 2,
+                 score_block_rows: int | None = 200_000) -> UpliftResult:
+    """Score every customer of ``scoring`` with a trained :class:`UpliftModel` (``fit_score_uplift(...).model``),
+    without fitting anything: the ``scores``, ``segments`` and ``incremental_roi`` tables are computed as
+    :func:`fit_score_uplift` computes them (the same learners on the same rows give the same numbers);
+    ``metrics`` and ``holdout_predictions`` are the training's tables, returned as they are. The keywords are
+    :func:`fit_score_uplift`'s of the same name (the settings that do not change the learners)."""
+    # the scoring settings; the training ones are placeholders that pass _check_options and are never read
+    o = _Options(learner="auto", base_learner="auto", n_folds=None, inner_folds=2, holdout=0.5, random_state=0,
+                 k_fractions=k_fractions, srm_threshold=0.001, promotions=promotions, margin_rate=margin_rate,
+                 uplift_threshold=uplift_threshold, control_probability_threshold=control_probability_threshold,
+                 n_placebo=0, refit=True, min_group_size=2, min_treated_conversions=1, n_threads=n_threads,
+                 placebo_jobs=1, n_bootstrap=2, score_block_rows=score_block_rows)
+    _check_options(o)
+    scoring = input_frame(scoring, "scoring", ["customer_id"], [*FEATURES, *model.extra_features])
+    require_columns(scoring, "scoring", ["customer_id", *FEATURES, *model.extra_features])
+    if scoring["customer_id"].duplicated().any():
+        raise ValueError("scoring must have one row per customer_id")
+    scoring = scoring.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    return _scored_result(o, model, scoring, metrics, holdout_predictions)
 
 
 @dataclass
@@ -632,15 +707,16 @@ def _check_options(o: _Options) -> None:
 
 @dataclass
 class _Outputs:
-    """What the experiments add up to: metric rows, out-of-sample prediction parts, the scores of each arm
-    (from the experiment that owns it: most treated exposures), the arms' segment thresholds and the mean
-    revenue of a control conversion per experiment."""
+    """What the experiments add up to: metric rows, out-of-sample prediction parts, the scoring learners
+    ``{experiment_id: {arm: (kind, family, model)}}``, the owner of each arm (the experiment with the most
+    treated exposures, and their number), and per experiment the control conversion rate and the mean revenue
+    of a control conversion."""
 
     metric_rows: list = field(default_factory=list)
     holdout_parts: list = field(default_factory=list)
-    score_parts: dict = field(default_factory=dict)
+    learners: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
-    thresholds: dict = field(default_factory=dict)
+    control_rates: dict = field(default_factory=dict)
     arm_owner: dict = field(default_factory=dict)
 
 
@@ -832,32 +908,29 @@ def _holdout_parts(o: _Options, e: _Experiment, pred, p0, row_kind, row_family, 
         }))
 
 
-def _score_arms(o: _Options, e: _Experiment, final: dict, X_score: np.ndarray, out: _Outputs) -> None:
-    """The experiment's mean control-conversion revenue, and every customer's scores for each arm the
-    experiment owns (most treated exposures so far: it replaces any earlier experiment's scores of the arm)."""
+def _own_arms(o: _Options, e: _Experiment, final: dict, out: _Outputs) -> None:
+    """The experiment's fitted scoring learners, its control conversion rate and mean control-conversion revenue,
+    and the arms it owns (most treated exposures so far: it replaces any earlier experiment as the arm's owner).
+    The customers are scored after the last experiment, by the owners' learners (:func:`_score_tables`)."""
     labels, y = e.labels, e.y
-    control_rate = float(y[labels == e.control].mean())
+    out.control_rates[e.exp_id] = float(y[labels == e.control].mean())
     conv = (labels == e.control) & (y == 1)
     rev = pd.to_numeric(e.exp["revenue"], errors="coerce").to_numpy(float) if "revenue" in e.exp else None
     conv_revenue = rev[conv] if rev is not None else np.array([])
     conv_revenue = conv_revenue[np.isfinite(conv_revenue)]
     out.values[e.exp_id] = float(conv_revenue.mean()) if conv_revenue.size else 0.0
+    out.learners[e.exp_id] = {arm: (*final[arm][0], final[arm][2]) for arm in e.ok_arms}
     for arm in e.ok_arms:
         n_treated = int((labels == arm).sum())
         if arm in out.arm_owner and out.arm_owner[arm][1] >= n_treated:
             continue
         out.arm_owner[arm] = (e.exp_id, n_treated)
-        (kind, family), _, model = final[arm]
-        u, p0 = _score_blocks(model, X_score, arm, o.score_block_rows)
-        t_p = control_rate if o.control_probability_threshold is None else float(o.control_probability_threshold)
-        out.thresholds[arm] = (float(o.uplift_threshold), t_p)
-        out.score_parts[arm] = (e.exp_id, kind, family, u, p0)
 
 
 def _fit_experiment(o: _Options, exp_id: str, rows: np.ndarray, training: pd.DataFrame, X_all: np.ndarray,
-                    variants: dict[str, bool], flagged: dict, X_score: np.ndarray, out: _Outputs) -> None:
+                    variants: dict[str, bool], flagged: dict, out: _Outputs) -> None:
     """One experiment (``rows`` of ``training`` and ``X_all``): its status rows, out-of-sample metrics and
-    predictions, and the scores of the arms it owns."""
+    predictions, its scoring learners and the arms it owns."""
     exp = training.iloc[rows].reset_index(drop=True)
     controls = sorted(v for v, is_control in variants.items() if is_control)
     arms = sorted(v for v, is_control in variants.items() if not is_control)
@@ -884,7 +957,7 @@ def _fit_experiment(o: _Options, exp_id: str, rows: np.ndarray, training: pd.Dat
     placebo = _placebo(o, e, final)
     _arm_metric_rows(o, e, pred, fold_choices, final, placebo, out)
     _holdout_parts(o, e, pred, p0, row_kind, row_family, out)
-    _score_arms(o, e, final, X_score, out)
+    _own_arms(o, e, final, out)
 
 
 def _note_row(exp_id: str, arm: str, note: str, metric_name: str = "status") -> dict:

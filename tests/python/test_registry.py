@@ -159,7 +159,7 @@ def test_retail_lift_train_runs_only_the_fit_models_with_retrain(tmp_path, monke
                                "--challenger"])
     assert "{retrain: true, registry_alias: challenger}" in calls[1][0]
     assert "ml_returning_customer_fit: champion version 1, challenger 2" in out.output
-    bad = runner.invoke(main, ["train", "--warehouse", str(warehouse), "--model", "ml_uplift_run"])
+    bad = runner.invoke(main, ["train", "--warehouse", str(warehouse), "--model", "ml_purchase_propensity_fairness"])
     assert bad.exit_code == 2 and "do not train" in bad.output
     missing = runner.invoke(main, ["train", "--warehouse", str(tmp_path / "none.duckdb")])
     assert missing.exit_code == 1 and "run make build first" in missing.output

@@ -16,6 +16,8 @@ from synthetic_uplift import one_arm_world
 
 from retail_lift.tables import defaults, from_settings
 from retail_lift.tables.uplift import (
+    REGISTRY_COLUMNS,
+    REGISTRY_SETTINGS,
     UpliftRunConfig,
     arrow_table,
     fit_score_uplift_defaults,
@@ -30,7 +32,9 @@ from retail_lift.uplift.pipeline import fit_score_uplift
 def test_the_config_defaults_are_the_family_defaults():
     """One set of defaults: a direct call of fit_score_uplift (bench, the evaluation's limits) and the model agree."""
     config = UpliftRunConfig()
-    assert fit_score_uplift_defaults() == {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    assert fit_score_uplift_defaults() == {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                                           if f.name not in REGISTRY_SETTINGS}
+    assert set(config.fit_kwargs()) == set(fit_score_uplift_defaults())
     assert defaults("ml_uplift_run")["k_fractions"] == [0.1, 0.2, 0.3]
     assert config.learner == "auto" and config.base_learner == "auto" and config.n_folds == 5
 
@@ -71,11 +75,16 @@ FAST = UpliftRunConfig(learner="t", base_learner="logistic", n_folds=3, n_placeb
 
 
 def test_the_table_is_the_family_result_stacked(marts):
-    table = ml_uplift_run(marts, FAST)
+    with_registry = ml_uplift_run(marts, FAST)
+    table = with_registry.drop_columns(list(REGISTRY_COLUMNS))
     direct = fit_score_uplift(marts["fct_uplift_training_exposures"], marts["fct_uplift_scoring_customers"],
                               srm=marts["fct_experiment_srm"],
                               promotions=promotions_by_id(marts["stg_shop__promotions"]), **FAST.fit_kwargs())
     assert isinstance(table, pa.Table) and table.equals(arrow_table(direct))
+    # without a store: trained in this call, no version
+    assert set(with_registry.column("registry_action").to_pylist()) == {"train"}
+    assert set(with_registry.column("registry_reason").to_pylist()) == {"no model store: trained in this build"}
+    assert with_registry.column("model_version").null_count == with_registry.num_rows
     assert table.num_rows == len(long_table(direct)) and table.column_names == list(long_table(direct).columns)
     counts = pd.Series(table.column("table_name").to_pylist()).value_counts().to_dict()
     assert counts["scores"] == 900 and counts["segments"] == 4
@@ -92,6 +101,6 @@ def test_the_table_reads_duckdb_relations(marts):
     assert ml_uplift_run(relations, FAST).equals(ml_uplift_run(marts, FAST))
 
 
-def test_a_model_store_is_not_there_yet(marts):
-    with pytest.raises(NotImplementedError, match="ml_uplift_run: a model store is not supported yet"):
+def test_the_store_must_be_a_model_registry(marts):
+    with pytest.raises(TypeError, match="ml_uplift_run: store must be a retail_lift.registry.ModelRegistry"):
         ml_uplift_run(marts, FAST, store=object())

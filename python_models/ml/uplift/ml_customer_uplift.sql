@@ -21,7 +21,9 @@ final as (
         predicted_treated_probability,
         cast(uplift_rank as integer) as uplift_rank,
         cast(propensity_rank as integer) as propensity_rank,
-        segment
+        segment,
+        model_version,
+        trained_at
 
     from runs
     where table_name = 'scores'

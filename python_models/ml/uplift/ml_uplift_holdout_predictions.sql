@@ -25,7 +25,9 @@ final as (
         base_learner,
         fold,
         predicted_uplift,
-        predicted_control_probability
+        predicted_control_probability,
+        model_version,
+        trained_at
 
     from runs
     where table_name = 'holdout_predictions'

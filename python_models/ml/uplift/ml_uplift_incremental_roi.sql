@@ -25,7 +25,9 @@ final as (
         value_per_conversion,
         discount_rate,
         contact_cost,
-        margin_rate
+        margin_rate,
+        model_version,
+        trained_at
 
     from runs
     where table_name = 'incremental_roi'

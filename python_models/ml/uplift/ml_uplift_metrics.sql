@@ -22,7 +22,9 @@ final as (
         metric_name,
         metric_value,
         is_selected_learner,
-        note
+        note,
+        model_version,
+        trained_at
 
     from runs
     where table_name = 'metrics'

@@ -1,13 +1,16 @@
-"""Uplift models, trained once per build: every output table of retail_lift.uplift.pipeline, stacked.
+"""Uplift models, trained once and scored every build: every output table of retail_lift.uplift.pipeline, stacked.
 
 A dbt Python model returns one table, and the five uplift tables have different grains, so this model
 returns them stacked (one row per output record, `table_name` says which table) and the SQL models
 ml_customer_uplift, ml_uplift_holdout_predictions, ml_uplift_metrics, ml_uplift_segments and
 ml_uplift_incremental_roi select their rows back out: the learners are trained once, not five times.
-The table is built by retail_lift.tables.uplift.ml_uplift_run.
+The table is built by retail_lift.tables.uplift.ml_uplift_run. The fitted learners of every experiment are
+registered (one version of the registered model ml_uplift_run, in the registry beside the warehouse file); a
+build scores with the champion and trains only when the registry's rule says so (registry_action,
+registry_reason on every row).
 """
 
-from retail_lift.tables import from_settings
+from retail_lift.tables import from_settings, model_store
 from retail_lift.tables.uplift import UpliftRunConfig, ml_uplift_run
 
 
@@ -30,7 +33,13 @@ def model(dbt, session):
         min_treated_conversions=dbt.config.get("min_treated_conversions"),
         n_threads=dbt.config.get("n_threads"),
         placebo_jobs=dbt.config.get("placebo_jobs"),  # processes of the placebo shuffles
+        retrain=dbt.config.get("retrain"),
+        max_model_age_days=dbt.config.get("max_model_age_days"),
+        registry_on_mismatch=dbt.config.get("registry_on_mismatch"),
+        registry_alias=dbt.config.get("registry_alias"),
     )
+    # the model registry beside the warehouse file: score with the champion, train when its rule says
+    store = model_store(session)
     # the relations themselves: only the columns used are read, the categorical features as codes; the long
     # table (one row per customer x arm) goes to the warehouse as Arrow
     return ml_uplift_run(
@@ -39,4 +48,5 @@ def model(dbt, session):
          "fct_experiment_srm": dbt.ref("fct_experiment_srm"),
          "stg_shop__promotions": dbt.ref("stg_shop__promotions")},
         config,
+        store=store,
     )

@@ -22,7 +22,9 @@ final as (
         mean_predicted_uplift,
         mean_predicted_control_probability,
         uplift_threshold,
-        control_probability_threshold
+        control_probability_threshold,
+        model_version,
+        trained_at
 
     from runs
     where table_name = 'segments'

@@ -24,7 +24,9 @@ TABLES = [*REGISTERED_MODELS, "ml_classifier_runs", "ml_purchase_propensity_scor
           "ml_returning_customer_scores", "ml_facebook_acquisition_scores", "ml_classifier_metrics",
           "ml_classifier_feature_drift", "ml_classifier_feature_importance", "ml_purchase_propensity_fairness",
           "ml_customer_lifetime_value", "ml_customer_segments", "ml_customer_segment_profiles",
-          "ml_customer_segment_k_scores", "ml_crosssell_recommendations", "ml_bandit_policy"]
+          "ml_customer_segment_k_scores", "ml_crosssell_recommendations", "ml_bandit_policy",
+          "ml_customer_uplift", "ml_uplift_holdout_predictions", "ml_uplift_metrics", "ml_uplift_segments",
+          "ml_uplift_incremental_roi"]
 
 
 def _copy(build: Path, to: Path) -> Path:
