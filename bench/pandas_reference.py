@@ -144,6 +144,7 @@ def main():
     sessions.to_parquet(args.out / "sessions.parquet", index=False)
     rfm_table.to_parquet(args.out / "rfm.parquet", index=False)
     (args.out / "reference.json").write_text(json.dumps({
+        "engine": "pandas", "version": pd.__version__,
         "events_clean": int(len(ev)), "orders_clean": int(len(orders)), "sessions": int(len(sessions)),
         "funnel_overall": funnel_totals, "rfm_customers": int(len(rfm_table)), "timings": timings,
     }, indent=2))
