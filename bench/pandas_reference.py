@@ -124,6 +124,9 @@ def main():
     parser.add_argument("--raw", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    for name in ("events.parquet", "orders.parquet"):
+        if not (args.raw / name).exists():
+            parser.error(f"--raw {args.raw}: {name} not found (a folder landed by retail-lift prepare)")
     args.out.mkdir(parents=True, exist_ok=True)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     timings = {}
