@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench install-bench bench-smoke snapshot dashboard build-spark
+.PHONY: help build train test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench install-bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -44,6 +44,8 @@ help:
 	@echo "             when Java / Chromium are there); tens of minutes, see docs/operations.md (Tests)"
 	@echo "make test-fast  unit tests only (pytest -m \"not dbt and not slow\") plus dbt parse and the layer check;"
 	@echo "             under 3 minutes. Markers: dbt = runs or reads a dbt build, slow = over ~10 s (docs/operations.md)"
+	@echo "make train   train and register new champions of the classifiers on the built warehouse, nothing else"
+	@echo "             (CHALLENGER=1: register them as challengers); builds score with the champions (docs/operations.md)"
 	@echo "make lint    ruff, dbt parse, the dbt layer and copied-description checks (make test runs it first)"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
 	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see docs/"
@@ -51,6 +53,15 @@ help:
 
 ## ---------------------------------------------------------------- set-up command 1
 build: install data prepare dbt-build quality snapshot docs summary
+
+## ---------------------------------------------------------------- the model registry
+# Train (and register as champion) every model that trains with the registry, on the marts of the warehouse
+# already built; nothing else runs. Builds score with the champions (docs/operations.md, Model registry).
+CHALLENGER ?=
+train: install
+	$(STEP) "train: new versions of the classifiers in $(dir $(RETAIL_LIFT_WAREHOUSE))models (dbt run of the fit models, retrain: true)"
+	$(BIN)/retail-lift check-lock $(RETAIL_LIFT_WAREHOUSE)
+	$(BIN)/retail-lift train --warehouse $(RETAIL_LIFT_WAREHOUSE) --project-dir $(CURDIR) $(if $(CHALLENGER),--challenger)
 
 ## ---------------------------------------------------------------- set-up command 2
 # pytest on PYTEST_WORKERS processes (pytest-xdist; whole files per worker, the longest files first: see

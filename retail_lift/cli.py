@@ -5,6 +5,7 @@
     retail-lift load-retailrocket events.csv --out DIR
     retail-lift load-ga4 | load-snowplow | load-segment --input FILE|FOLDER|GLOB --out DIR
     retail-lift fingerprint --warehouse FILE [--out FILE.json] [--compare FILE.json]
+    retail-lift train [--warehouse FILE] [--model NAME ...] [--challenger]
     retail-lift docs-tables [--check]
     retail-lift contract-metadata [--check]
 
@@ -49,11 +50,14 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default data/<preset>); raw tables go to OUT/raw, ground truth to OUT/truth.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(preset, seed, out, quiet):
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=250_000, show_default=True,
+              help="Rows turned into text at a time when a table is written (memory); the files are "
+                   "byte-identical for every value.")
+def generate(preset, seed, out, quiet, chunk_rows):
     """Generate the simulated retail world with its ground truth."""
     from retail_lift.world import generate_world
     out = out or Path("data") / preset
-    summary = generate_world(preset, seed, out, progress=not quiet)
+    summary = generate_world(preset, seed, out, progress=not quiet, chunk_rows=chunk_rows)
     s = summary["stats"]
     click.echo(f"wrote {out}/raw and {out}/truth: {s['customers']:,} customers, {s['events']:,} events, "
                f"{s['orders']:,} orders, {s['decisions']:,} decisions, "
@@ -241,6 +245,50 @@ def fingerprint(warehouse, out, compare_to, float_digits):
         click.echo(f"{len(diffs)} difference(s) against {compare_to}")
         if diffs:
             sys.exit(1)
+
+
+@main.command()
+@click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), envvar="RETAIL_LIFT_WAREHOUSE",
+              default=Path("warehouse/retail_lift.duckdb"), show_default=True,
+              help="The DuckDB warehouse (built by make build); its registry is the folder models/ beside it.")
+@click.option("--model", "models", multiple=True, help="A model to train (repeat; default: every registered model).")
+@click.option("--challenger", is_flag=True,
+              help="Register the new versions as challenger (the champion keeps scoring until promoted).")
+@click.option("--project-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True, help="The dbt project.")
+def train(warehouse, models, challenger, project_dir):
+    """Train and register new versions of the models that train (the classifiers), without the rest of the build.
+
+    Runs only the fit models (dbt run --select them --vars '{retrain: true}') on the marts of an existing
+    warehouse; the new versions become champion, and the next build scores with them."""
+    import os
+    import subprocess
+
+    from retail_lift.registry import ModelRegistry
+    from retail_lift.tables import REGISTERED_MODELS
+
+    unknown = sorted(set(models) - set(REGISTERED_MODELS))
+    if unknown:
+        raise click.BadParameter(f"{unknown} do not train; registered models: {list(REGISTERED_MODELS)}",
+                                 param_hint="--model")
+    if not warehouse.is_file():
+        raise click.ClickException(f"no warehouse at {warehouse}: run make build first (train reads its marts)")
+    selected = list(models) or list(REGISTERED_MODELS)
+    dbt = Path(sys.executable).with_name("dbt")
+    project = project_dir.resolve()
+    variables = "{retrain: true, registry_alias: challenger}" if challenger else "{retrain: true}"
+    cmd = [str(dbt), "--no-use-colors", "run", "--select", *selected, "--vars", variables,
+           "--project-dir", str(project), "--profiles-dir", str(project)]
+    env = {**os.environ, "RETAIL_LIFT_WAREHOUSE": str(warehouse.resolve())}
+    click.echo(" ".join(cmd))
+    proc = subprocess.run(cmd, env=env)
+    if proc.returncode != 0:
+        raise click.ClickException(f"dbt run of {selected} failed (exit {proc.returncode})")
+    registry = ModelRegistry.beside(warehouse)
+    for name in selected:
+        aliases = registry.aliases(name)
+        click.echo(f"{name}: champion version {aliases['champion']}, challenger {aliases['challenger']} "
+                   f"({registry.root / name})")
 
 
 @main.command("docs-tables")

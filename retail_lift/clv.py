@@ -45,6 +45,7 @@ customer; results are always NumPy arrays.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Mapping
@@ -718,11 +719,9 @@ def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penal
                                      min_spend_buyers=min_spend_buyers)
 
 
-def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,  # noqa: C901, PLR0912, PLR0915 - the CLV table with its named statuses; to split with issue 22 item 1
-                         n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
-                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
-                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
-
+def _ltv_inputs(df: pd.DataFrame, penalizer, discount_rate, n_bootstrap, ci_level):
+    """The checked options and the inputs in customer order: ``(df, x, tx, age, m, penalizer, discount_rate,
+    n_bootstrap)``; a bad option, a missing column, a bad customer_id or a bad RFM row is a ValueError."""
     penalizer = _check_nonneg_scalar(penalizer, "penalizer")
     discount_rate = _check_nonneg_scalar(discount_rate, "discount_rate")
     n_bootstrap = int(n_bootstrap)
@@ -759,16 +758,43 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
             if hit and int(hit.group(1)) < n:
                 msg += f" (customer_id {ids.iloc[int(hit.group(1))]!r})"
             raise ValueError(f"LTV inputs: {msg}") from None
-    values: dict[tuple[str, str], float] = {}
-    boot: dict[tuple[str, str], list[float]] = {}
+    return df, x, tx, age, m, penalizer, discount_rate, n_bootstrap
 
-    # ---------------------------------------------------------------- purchase model (BG/NBD)
+
+@dataclasses.dataclass
+class _ModelFit:
+    """One model of the CLV table: its parameters (None: not estimable), status, optimiser start for the
+    bootstrap refits and (BG/NBD) whether the fit sits at the no-dropout boundary."""
+
+    params: tuple | None
+    status: str
+    theta: np.ndarray | None = None
+    boundary: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Customers:
+    """The CLV inputs per customer (customer order): frequency, recency, age T, mean spend; the repeat buyers
+    with a positive spend (the spend fit's rows), the customers with a usable spend and the spend used."""
+
+    x: np.ndarray
+    tx: np.ndarray
+    age: np.ndarray
+    m: np.ndarray
+    spend_ok: np.ndarray
+    usable: np.ndarray
+    m0: np.ndarray
+
+
+def _purchase_model(x, tx, age, n, penalizer, min_customers, min_repeat_buyers, values: dict) -> _ModelFit:
+    """The BG/NBD fit and its named status; its parameters, log-likelihood, customers and penalizer in ``values``."""
     bg_status = _purchase_status(x, age, n, min_customers, min_repeat_buyers)
-    bg = None
+    fit = _ModelFit(None, bg_status)
     if bg_status is None:
         (ux, utx, uage), uw = _compress(x, tx, age)
         bg, ll, converged, theta_bg = _fit_bgnbd_rows(ux, utx, uage, uw, penalizer, warn=False)
         boundary = not converged and _no_dropout_boundary(theta_bg)
+        fit = _ModelFit(bg, bg_status, theta_bg, boundary)
         if converged or boundary:
             bg_status = OK
             if boundary:
@@ -784,11 +810,16 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
         else:
             bg_status = ("maximum likelihood did not converge (a parameter diverged or the optimiser stopped): "
                          "purchase model not estimable")
-            bg = None
+            fit.params = None
+        fit.status = bg_status
     values[("bg_nbd", "customers")] = float(n)
     values[("bg_nbd", "penalizer")] = penalizer
+    return fit
 
-    # ---------------------------------------------------------------- spend model (Gamma-Gamma)
+
+def _spend_model(x, m, n, penalizer, min_spend_buyers, values: dict) -> tuple[_ModelFit, np.ndarray]:
+    """The Gamma-Gamma fit on the repeat buyers with a positive spend (returned as a mask) and its named status;
+    its parameters, mean spend, log-likelihood, customers and penalizer in ``values``."""
     rep = x > 0
     spend_ok = rep & np.isfinite(m) & (m > 0)
     n_zero, n_missing = int((rep & (m <= 0)).sum()), int((rep & ~np.isfinite(m)).sum())
@@ -797,86 +828,90 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
         excluded.append(f"{n_zero} with zero mean spend")
     if n_missing:
         excluded.append(f"{n_missing} with missing spend")
-    gg = None
+    fit = _ModelFit(None, "")
     if n == 0:
-        gg_status = "no customers: spend model not estimable"
+        fit.status = "no customers: spend model not estimable"
     elif not rep.any():
-        gg_status = "no repeat buyers: spend model not estimable"
+        fit.status = "no repeat buyers: spend model not estimable"
     elif not spend_ok.any():
-        gg_status = (f"no positive amounts among the {int(rep.sum())} repeat buyers ({', '.join(excluded)}): "
-                     "spend model not estimable")
+        fit.status = (f"no positive amounts among the {int(rep.sum())} repeat buyers ({', '.join(excluded)}): "
+                      "spend model not estimable")
     elif spend_ok.sum() < min_spend_buyers:
-        gg_status = (f"too few repeat buyers with a positive spend ({int(spend_ok.sum())}; needs at least "
-                     f"{min_spend_buyers}): spend model not estimable")
+        fit.status = (f"too few repeat buyers with a positive spend ({int(spend_ok.sum())}; needs at least "
+                      f"{min_spend_buyers}): spend model not estimable")
     else:
         (gx, gm), gw = _compress(x[spend_ok], m[spend_ok])
-        gg, ll, converged, theta_gg = _fit_gg_rows(gx, gm, gw, penalizer, warn=False)
+        gg, ll, converged, fit.theta = _fit_gg_rows(gx, gm, gw, penalizer, warn=False)
         if not converged:
-            gg_status = "maximum likelihood did not converge: spend model not estimable"
-            gg = None
+            fit.status = "maximum likelihood did not converge: spend model not estimable"
         elif gg[1] <= 1:
-            gg_status = (f"q = {gg[1]:.3g} <= 1: the population mean spend is infinite, spend model not "
-                         "usable")
-            gg = None
+            fit.status = (f"q = {gg[1]:.3g} <= 1: the population mean spend is infinite, spend model not "
+                          "usable")
         else:
-            gg_status = OK
+            fit.params, fit.status = gg, OK
             if excluded:
-                gg_status += (f" ({' and '.join(excluded)} of the repeat buyers: left out of the fit, their spend "
-                              "and CLV are NULL)")
+                fit.status += (f" ({' and '.join(excluded)} of the repeat buyers: left out of the fit, their spend "
+                               "and CLV are NULL)")
             values.update({("gamma_gamma", k): v for k, v in zip(_GG_KEYS, gg, strict=True)})
             values[("gamma_gamma", "mean_spend")] = gg[0] * gg[2] / (gg[1] - 1.0)
             values[("gamma_gamma", "log_likelihood")] = ll
     values[("gamma_gamma", "customers")] = float(spend_ok.sum())
     values[("gamma_gamma", "penalizer")] = penalizer
+    return fit, spend_ok
 
-    # ---------------------------------------------------------------- margin rate
-    margin_rate = None
+
+def _margin_rate(df: pd.DataFrame, n: int, values: dict) -> tuple[float | None, str]:
+    """The gross margin rate on amounts paid of the customers whose order lines all have a unit cost, and its
+    status (None when there are no unit costs); the rate in ``values``."""
     if "cost_of_goods" not in df.columns or "total_amount" not in df.columns:
-        margin_status = "no unit costs in the inputs (cost_of_goods): margin CLV not estimable"
-    else:
-        cogs = np.round(df["cost_of_goods"].to_numpy(dtype=float, na_value=np.nan), 6)
-        total = np.round(df["total_amount"].to_numpy(dtype=float, na_value=np.nan), 6)
-        costed = np.isfinite(cogs) & np.isfinite(total) & (total > 0)
-        if not costed.any():
-            margin_status = "no unit costs (no customer's order lines all have a unit cost): margin CLV not estimable"
-        else:
-            margin_rate = 1.0 - float(cogs[costed].sum() / total[costed].sum())
-            margin_status = (f"{OK} (gross margin rate {margin_rate:.4f} on amounts paid, from the "
-                             f"{int(costed.sum())} of {n} customers whose order lines all have a unit cost)")
-            values[("clv", "margin_rate")] = margin_rate
+        return None, "no unit costs in the inputs (cost_of_goods): margin CLV not estimable"
+    cogs = np.round(df["cost_of_goods"].to_numpy(dtype=float, na_value=np.nan), 6)
+    total = np.round(df["total_amount"].to_numpy(dtype=float, na_value=np.nan), 6)
+    costed = np.isfinite(cogs) & np.isfinite(total) & (total > 0)
+    if not costed.any():
+        return None, "no unit costs (no customer's order lines all have a unit cost): margin CLV not estimable"
+    margin_rate = 1.0 - float(cogs[costed].sum() / total[costed].sum())
+    values[("clv", "margin_rate")] = margin_rate
+    return margin_rate, (f"{OK} (gross margin rate {margin_rate:.4f} on amounts paid, from the "
+                         f"{int(costed.sum())} of {n} customers whose order lines all have a unit cost)")
 
-    # ---------------------------------------------------------------- scores
+
+def _customer_scores(df, c: _Customers, bg: _ModelFit, gg: _ModelFit, discount_rate, margin_rate,
+                     margin_status: str, values: dict) -> tuple[pd.DataFrame, str]:
+    """The per-customer table and the CLV status; the totals in ``values``. A purchase model whose estimate
+    cannot be evaluated becomes not estimable here (``bg`` is updated, its parameters leave ``values``)."""
+    x, tx, age, m, usable, m0 = c.x, c.tx, c.age, c.m, c.usable, c.m0
+    n = len(df)
     ep = np.full(n, np.nan)
     pa = np.full(n, np.nan)
     spend = np.full(n, np.nan)
     clv_rev = np.full(n, np.nan)
-    usable = ~rep | spend_ok      # one-time buyers get the population spend; repeat buyers need their own
-    m0 = np.where(rep, np.where(np.isfinite(m), m, 0.0), 0.0)
-    if bg is not None:
+    if bg.params is not None:
         try:
-            ep = _expected_purchases(*bg, np.full(n, 365.0), x, tx, age)
-            discounted = _discounted_purchases(bg, x, tx, age, discount_rate)
+            ep = _expected_purchases(*bg.params, np.full(n, 365.0), x, tx, age)
+            discounted = _discounted_purchases(bg.params, x, tx, age, discount_rate)
         except FloatingPointError as exc:
-            bg_status = f"the estimate cannot be evaluated ({exc}): purchase model not estimable"
-            bg = None
+            bg.status = f"the estimate cannot be evaluated ({exc}): purchase model not estimable"
+            bg.params = None
             ep = np.full(n, np.nan)
             for k in (*_BGNBD_KEYS, "log_likelihood"):
                 values.pop(("bg_nbd", k), None)
-    if bg is not None:
-        pa = _palive(*bg, x, tx, age)
+    if bg.params is not None:
+        pa = _palive(*bg.params, x, tx, age)
         values[("clv", "total_expected_purchases_365d")] = float(ep.sum())
-    if gg is not None:
-        spend = np.where(usable, gg[0] * (gg[2] + x * m0) / (gg[0] * x + gg[1] - 1.0), np.nan)
-    if bg is not None and gg is not None:
+    if gg.params is not None:
+        p, q, v = gg.params
+        spend = np.where(usable, p * (v + x * m0) / (p * x + q - 1.0), np.nan)
+    if bg.params is not None and gg.params is not None:
         clv_rev = np.where(usable, spend * discounted, np.nan)
         values[("clv", "total_clv_revenue_12m")] = float(np.nansum(clv_rev))
         clv_status = OK
     else:
         clv_status = "not estimable (needs both models)"
     clv_margin = clv_rev * margin_rate if margin_rate is not None else np.full(n, np.nan)
-    if margin_rate is not None and bg is not None and gg is not None:
+    if margin_rate is not None and bg.params is not None and gg.params is not None:
         values[("clv", "total_clv_margin_12m")] = float(np.nansum(clv_margin))
-    table_status = f"purchase model: {bg_status}; spend model: {gg_status}; margin: {margin_status}"
+    table_status = f"purchase model: {bg.status}; spend model: {gg.status}; margin: {margin_status}"
     scores = pd.DataFrame({
         "customer_id": df["customer_id"].astype("string") if n else pd.Series(dtype="string"),
         "frequency": x, "recency": tx, "T": age, "monetary_value": m,
@@ -884,65 +919,79 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
         "clv_revenue_12m": clv_rev, "clv_margin_12m": clv_margin, "clv_12m": clv_rev,
         "clv_status": pd.Series([table_status] * n, dtype="string"),
     })[LTV_COLUMNS]
+    return scores, clv_status
 
-    # ---------------------------------------------------------------- bootstrap
-    if n_bootstrap and (bg is not None or gg is not None):
-        rng = np.random.default_rng(random_state)
-        keys = np.column_stack([x, tx, age, np.where(spend_ok, m, -1.0)])
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        ux, utx, uage, um = (uniq[:, j] for j in range(4))
-        u_ok = um > 0
-        # totals by (frequency, recency, T) group: CLV is linear in the mean spend, so per group only the
-        # count of customers with a usable spend and the sum of their spends are needed
-        g_keys, g_inv, g_counts = np.unique(np.column_stack([x, tx, age]), axis=0, return_inverse=True,
-                                            return_counts=True)
-        g_inv = g_inv.ravel()
-        gx, gtx, gage = (g_keys[:, j] for j in range(3))
-        g_usable = np.bincount(g_inv, weights=usable.astype(float), minlength=len(g_keys))
-        g_spend = np.bincount(g_inv, weights=np.where(usable, m0, 0.0), minlength=len(g_keys))
-        for _ in range(n_bootstrap):
-            w = np.bincount(inverse[rng.integers(0, n, n)], minlength=len(uniq)).astype(float)
-            b_bg = b_gg = None
-            if bg is not None:
-                keep = w > 0
-                if (ux[keep] > 0).any():
-                    b_bg, _, conv, b_theta = _fit_bgnbd_rows(ux[keep], utx[keep], uage[keep], w[keep], penalizer,
-                                                             x0=theta_bg, warn=False)
-                    if conv or (boundary and _no_dropout_boundary(b_theta)):
-                        for k, v in zip(_BGNBD_KEYS, b_bg, strict=True):
-                            boot.setdefault(("bg_nbd", k), []).append(v)
-                    else:
-                        b_bg = None
-            if gg is not None:
-                keep = (w > 0) & u_ok
-                if keep.any():
-                    b_gg, _, conv, _ = _fit_gg_rows(ux[keep], um[keep], w[keep], penalizer, x0=theta_gg,
-                                                       warn=False)
-                    if conv and b_gg[1] > 1:
-                        for k, v in zip(_GG_KEYS, b_gg, strict=True):
-                            boot.setdefault(("gamma_gamma", k), []).append(v)
-                        boot.setdefault(("gamma_gamma", "mean_spend"), []).append(
-                            b_gg[0] * b_gg[2] / (b_gg[1] - 1.0))
-                    else:
-                        b_gg = None
-            if b_bg is not None:
-                try:
-                    e = _expected_purchases(*b_bg, np.full(len(gx), 365.0), gx, gtx, gage)
-                    d = _discounted_purchases(b_bg, gx, gtx, gage, discount_rate)
-                except FloatingPointError:
-                    continue      # a resample whose estimate cannot be evaluated adds no total
-                boot.setdefault(("clv", "total_expected_purchases_365d"), []).append(float(g_counts @ e))
-            if b_bg is not None and b_gg is not None:
-                bp, bq, bv = b_gg
-                total = float(np.sum(d * bp / (bp * gx + bq - 1.0) * (bv * g_usable + gx * g_spend)))
-                boot.setdefault(("clv", "total_clv_revenue_12m"), []).append(total)
-                if margin_rate is not None:
-                    boot.setdefault(("clv", "total_clv_margin_12m"), []).append(total * margin_rate)
 
-    # ---------------------------------------------------------------- parameters table
-    statuses = {"bg_nbd": bg_status, "gamma_gamma": gg_status,
-                "clv": f"{clv_status}; margin: {margin_status}"}
+def _bootstrap_draws(c: _Customers, bg: _ModelFit, gg: _ModelFit, penalizer, discount_rate, margin_rate,
+                     n_bootstrap: int, random_state) -> dict[tuple[str, str], list[float]]:
+    """``n_bootstrap`` resamples of customers with replacement, each refitted: the draws of every parameter and
+    total (the observed customers scored with each resample's parameters)."""
+    x, tx, age, m, spend_ok, usable, m0 = c.x, c.tx, c.age, c.m, c.spend_ok, c.usable, c.m0
+    boot: dict[tuple[str, str], list[float]] = {}
+    n = x.size
+    rng = np.random.default_rng(random_state)
+    keys = np.column_stack([x, tx, age, np.where(spend_ok, m, -1.0)])
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    rows = tuple(uniq[:, j] for j in range(4))
+    # totals by (frequency, recency, T) group: CLV is linear in the mean spend, so per group only the
+    # count of customers with a usable spend and the sum of their spends are needed
+    g_keys, g_inv, g_counts = np.unique(np.column_stack([x, tx, age]), axis=0, return_inverse=True,
+                                        return_counts=True)
+    g_inv = g_inv.ravel()
+    groups = (*(g_keys[:, j] for j in range(3)), g_counts,
+              np.bincount(g_inv, weights=usable.astype(float), minlength=len(g_keys)),
+              np.bincount(g_inv, weights=np.where(usable, m0, 0.0), minlength=len(g_keys)))
+    for _ in range(n_bootstrap):
+        w = np.bincount(inverse[rng.integers(0, n, n)], minlength=len(uniq)).astype(float)
+        _bootstrap_draw(w, rows, groups, bg, gg, penalizer, discount_rate, margin_rate, boot)
+    return boot
+
+
+def _bootstrap_draw(w, rows, groups, bg: _ModelFit, gg: _ModelFit, penalizer, discount_rate, margin_rate,
+                    boot: dict) -> None:
+    """One resample (``w``: weight of each distinct customer row): its refits' parameters and totals into ``boot``."""
+    ux, utx, uage, um = rows
+    gx, gtx, gage, g_counts, g_usable, g_spend = groups
+    b_bg = b_gg = None
+    if bg.params is not None:
+        keep = w > 0
+        if (ux[keep] > 0).any():
+            b_bg, _, conv, b_theta = _fit_bgnbd_rows(ux[keep], utx[keep], uage[keep], w[keep], penalizer,
+                                                     x0=bg.theta, warn=False)
+            if conv or (bg.boundary and _no_dropout_boundary(b_theta)):
+                for k, v in zip(_BGNBD_KEYS, b_bg, strict=True):
+                    boot.setdefault(("bg_nbd", k), []).append(v)
+            else:
+                b_bg = None
+    if gg.params is not None:
+        keep = (w > 0) & (um > 0)
+        if keep.any():
+            b_gg, _, conv, _ = _fit_gg_rows(ux[keep], um[keep], w[keep], penalizer, x0=gg.theta, warn=False)
+            if conv and b_gg[1] > 1:
+                for k, v in zip(_GG_KEYS, b_gg, strict=True):
+                    boot.setdefault(("gamma_gamma", k), []).append(v)
+                boot.setdefault(("gamma_gamma", "mean_spend"), []).append(b_gg[0] * b_gg[2] / (b_gg[1] - 1.0))
+            else:
+                b_gg = None
+    if b_bg is None:
+        return
+    try:
+        e = _expected_purchases(*b_bg, np.full(len(gx), 365.0), gx, gtx, gage)
+        d = _discounted_purchases(b_bg, gx, gtx, gage, discount_rate)
+    except FloatingPointError:
+        return      # a resample whose estimate cannot be evaluated adds no total
+    boot.setdefault(("clv", "total_expected_purchases_365d"), []).append(float(g_counts @ e))
+    if b_gg is not None:
+        bp, bq, bv = b_gg
+        total = float(np.sum(d * bp / (bp * gx + bq - 1.0) * (bv * g_usable + gx * g_spend)))
+        boot.setdefault(("clv", "total_clv_revenue_12m"), []).append(total)
+        if margin_rate is not None:
+            boot.setdefault(("clv", "total_clv_margin_12m"), []).append(total * margin_rate)
+
+
+def _parameter_table(values: dict, boot: dict, statuses: dict, ci_level: float) -> pd.DataFrame:
+    """One row per :data:`PARAM_ROWS` entry: value, bootstrap interval at ``ci_level`` and the model's status."""
     tail = (1.0 - ci_level) / 2.0
     rows = []
     for model, parameter in PARAM_ROWS:
@@ -955,6 +1004,28 @@ def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, pena
                      "bootstrap_samples": len(draws) if parameter not in ("customers", "penalizer",
                                                                           "margin_rate") else 0,
                      "status": statuses[model]})
-    params = pd.DataFrame(rows, columns=PARAM_COLUMNS).astype(
+    return pd.DataFrame(rows, columns=PARAM_COLUMNS).astype(
         {"model": "string", "parameter": "string", "bootstrap_samples": "int64", "status": "string"})
-    return scores, params
+
+
+def _lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penalizer: float = 0.0,
+                         n_bootstrap: int = 0, ci_level: float = 0.95, random_state: int = 0,
+                         min_customers: int = 10, min_repeat_buyers: int = 2, min_spend_buyers: int = 10
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df, x, tx, age, m, penalizer, discount_rate, n_bootstrap = _ltv_inputs(df, penalizer, discount_rate,
+                                                                           n_bootstrap, ci_level)
+    n = len(df)
+    values: dict[tuple[str, str], float] = {}
+    bg = _purchase_model(x, tx, age, n, penalizer, min_customers, min_repeat_buyers, values)
+    gg, spend_ok = _spend_model(x, m, n, penalizer, min_spend_buyers, values)
+    margin_rate, margin_status = _margin_rate(df, n, values)
+    rep = x > 0
+    usable = ~rep | spend_ok      # one-time buyers get the population spend; repeat buyers need their own
+    m0 = np.where(rep, np.where(np.isfinite(m), m, 0.0), 0.0)
+    c = _Customers(x, tx, age, m, spend_ok, usable, m0)
+    scores, clv_status = _customer_scores(df, c, bg, gg, discount_rate, margin_rate, margin_status, values)
+    boot = {}
+    if n_bootstrap and (bg.params is not None or gg.params is not None):
+        boot = _bootstrap_draws(c, bg, gg, penalizer, discount_rate, margin_rate, n_bootstrap, random_state)
+    statuses = {"bg_nbd": bg.status, "gamma_gamma": gg.status, "clv": f"{clv_status}; margin: {margin_status}"}
+    return scores, _parameter_table(values, boot, statuses, ci_level)

@@ -156,95 +156,98 @@ def _check_columns(table: Table, found: list[str], path: Path, delim: str | None
     return [c for c in found if c.strip().lower() not in table.column_names]
 
 
-def _write_table(con, table: Table, path: Path, out: Path, delimiter: str | None = None,  # noqa: C901, PLR0912, PLR0915 - one branch per input format and contract check; to split with issue 22 item 1
-                 decimal: str = ".") -> TableReport:
-    target = out / f"{table.name}.parquet"
-    if path.stat().st_size == 0:
-        raise RawDataError(f"{path}: the file is empty (no header, no rows); expected columns "
-                           f"{', '.join(table.column_names)}")
-    rejected = 0
-    notes: list[str] = []
-    is_csv = path.suffix != ".parquet"
-    if not is_csv:
-        try:
-            cols = _describe(con, f"read_parquet({_sql_str(path)})")
-        except duckdb.Error as e:
-            raise RawDataError(f"{path}: not a readable Parquet file ({e.__class__.__name__}: "
-                               f"{str(e).splitlines()[0]})") from None
-        extra = _check_columns(table, list(cols), path)
-        norm = {c.strip().lower(): c for c in cols}
-        exact = (not extra and list(cols) == table.column_names
-                 and all(cols[c.name].upper() == c.type for c in table.columns))
-        if exact:
-            if target.exists() or target.is_symlink():
-                target.unlink()
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copyfile(path, target)
-            n = con.execute(f"select count(*) from read_parquet({_sql_str(target)})").fetchall()[0][0]
-            return TableReport(table.name, "provided", str(path), n, 0, "contract types; linked as is")
-        relation = f"read_parquet({_sql_str(path)})"
-    else:
-        delim = _csv_delimiter(path, delimiter)
-        con.execute("drop table if exists rl_reject_errors; drop table if exists rl_reject_scans")
-        relation = _csv_relation(path, delim)
+def _link_exact_parquet(con, table: Table, path: Path, target: Path) -> TableReport:
+    """A Parquet file with exactly the contract's columns and types: linked (or copied) as it is."""
+    if target.exists() or target.is_symlink():
+        target.unlink()
+    try:
+        os.link(path, target)
+    except OSError:
+        shutil.copyfile(path, target)
+    n = con.execute(f"select count(*) from read_parquet({_sql_str(target)})").fetchall()[0][0]
+    return TableReport(table.name, "provided", str(path), n, 0, "contract types; linked as is")
+
+
+def _open_parquet(con, table: Table, path: Path) -> tuple[str, dict, list[str], bool]:
+    """(relation, columns and types, extra columns, whether the file has the contract's exact columns and
+    types) of a Parquet input."""
+    try:
+        cols = _describe(con, f"read_parquet({_sql_str(path)})")
+    except duckdb.Error as e:
+        raise RawDataError(f"{path}: not a readable Parquet file ({e.__class__.__name__}: "
+                           f"{str(e).splitlines()[0]})") from None
+    extra = _check_columns(table, list(cols), path)
+    exact = (not extra and list(cols) == table.column_names
+             and all(cols[c.name].upper() == c.type for c in table.columns))
+    return f"read_parquet({_sql_str(path)})", cols, extra, exact
+
+
+def _open_csv(con, table: Table, path: Path, delimiter: str | None, notes: list[str]) -> tuple[str, dict, list[str]]:
+    """(relation, columns and types, extra columns) of a CSV input; a lenient read of mixed line endings is
+    added to ``notes``."""
+    delim = _csv_delimiter(path, delimiter)
+    con.execute("drop table if exists rl_reject_errors; drop table if exists rl_reject_scans")
+    relation = _csv_relation(path, delim)
+    try:
+        cols = _describe(con, relation)
+    except duckdb.Error as e:
+        if not ("sniffing" in str(e) and _has_mixed_line_endings(path)):
+            raise RawDataError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+        # \r\n and \n in one file: DuckDB's dialect sniffer gives up; its lenient mode reads such a file
+        relation = _csv_relation(path, delim, strict=False)
         try:
             cols = _describe(con, relation)
-        except duckdb.Error as e:
-            if not ("sniffing" in str(e) and _has_mixed_line_endings(path)):
-                raise RawDataError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
-            # \r\n and \n in one file: DuckDB's dialect sniffer gives up; its lenient mode reads such a file
-            relation = _csv_relation(path, delim, strict=False)
-            try:
-                cols = _describe(con, relation)
-            except duckdb.Error as e2:
-                raise RawDataError(f"{path}: cannot be read as CSV ({str(e2).splitlines()[0]})") from None
-            notes.append("mixed line endings (\\r\\n and \\n) read in lenient mode")
-        extra = _check_columns(table, list(cols), path, delim)
-        norm = {c.strip().lower(): c for c in cols}
-    selects = []
+        except duckdb.Error as e2:
+            raise RawDataError(f"{path}: cannot be read as CSV ({str(e2).splitlines()[0]})") from None
+        notes.append("mixed line endings (\\r\\n and \\n) read in lenient mode")
+    extra = _check_columns(table, list(cols), path, delim)
+    return relation, cols, extra
+
+
+def _column_select(c, src: str, found_type: str, units: dict, source_col: str, decimal: str,
+                   notes: list[str]) -> str:
+    """The select expression of contract column ``c`` from input column ``src`` of type ``found_type``."""
+    if found_type == c.type:
+        return f"{src} as {c.name}"
+    if c.type == "TIMESTAMP" and found_type in _TS_TYPES:
+        notes.append(f"{c.name}: {found_type} converted to UTC TIMESTAMP")
+        return f"cast({src} as timestamp) as {c.name}"
+    if c.type == "TIMESTAMP":
+        unit, n_epoch, n_offset = units[source_col]
+        if unit and n_epoch:
+            notes.append(f"{c.name}: {n_epoch:,} epoch value(s) in {unit} converted to UTC text")
+        if n_offset:
+            notes.append(f"{c.name}: {n_offset:,} value(s) with a UTC offset converted to UTC")
+        return f"{_utc_text_sql(src, unit)} as {c.name}"
+    if c.type == "DOUBLE" and decimal == ",":
+        return f"{_decimal_comma_sql(src)} as {c.name}"
+    # anything else stays text so that staging can quarantine bad values
+    return f"cast({src} as varchar) as {c.name}"
+
+
+def _column_selects(con, table: Table, relation: str, cols: dict, decimal: str, is_csv: bool,
+                    notes: list[str]) -> list[str]:
+    """One select expression per contract column (NULL for a column the input lacks)."""
+    norm = {c.strip().lower(): c for c in cols}
     ts_cols = [c for c in table.columns if c.type == "TIMESTAMP" and c.name in norm
                and cols[norm[c.name]].upper() not in ("TIMESTAMP",) + _TS_TYPES]
     units = _epoch_units(con, relation, [norm[c.name] for c in ts_cols]) if ts_cols else {}
     if is_csv:
         con.execute("drop table if exists rl_reject_errors; drop table if exists rl_reject_scans")
+    selects = []
     for c in table.columns:
         if c.name not in norm:
             selects.append(f"cast(null as {c.type}) as {c.name}")
             continue
         src = '"' + norm[c.name].replace('"', '""') + '"'
-        found_type = cols[norm[c.name]].upper()
-        if found_type == c.type:
-            selects.append(f"{src} as {c.name}")
-        elif c.type == "TIMESTAMP" and found_type in _TS_TYPES:
-            selects.append(f"cast({src} as timestamp) as {c.name}")
-            notes.append(f"{c.name}: {found_type} converted to UTC TIMESTAMP")
-        elif c.type == "TIMESTAMP":
-            unit, n_epoch, n_offset = units[norm[c.name]]
-            selects.append(f"{_utc_text_sql(src, unit)} as {c.name}")
-            if unit and n_epoch:
-                notes.append(f"{c.name}: {n_epoch:,} epoch value(s) in {unit} converted to UTC text")
-            if n_offset:
-                notes.append(f"{c.name}: {n_offset:,} value(s) with a UTC offset converted to UTC")
-        elif c.type == "DOUBLE" and decimal == ",":
-            selects.append(f"{_decimal_comma_sql(src)} as {c.name}")
-        else:
-            # anything else stays text so that staging can quarantine bad values
-            selects.append(f"cast({src} as varchar) as {c.name}")
+        selects.append(_column_select(c, src, cols[norm[c.name]].upper(), units, norm[c.name], decimal, notes))
     if decimal == "," and any(c.type == "DOUBLE" and c.name in norm and cols[norm[c.name]].upper() != "DOUBLE"
                               for c in table.columns):
         notes.append("decimal ',' converted to '.' in the DOUBLE column(s)")
-    tmp = target.with_suffix(".parquet.tmp")
-    try:
-        con.execute(f"copy (select {', '.join(selects)} from {relation}) to {_sql_str(tmp)} "
-                    f"(format parquet, compression zstd)")
-    except duckdb.Error as e:
-        raise RawDataError(f"{path}: could not be converted ({str(e).splitlines()[0]})") from None
-    os.replace(tmp, target)
-    if is_csv:
-        rejected = _collect_rejects(con, table.name, path)
-    n = con.execute(f"select count(*) from read_parquet({_sql_str(target)})").fetchall()[0][0]
+    return selects
+
+
+def _converted_note(n: int, rejected: int, is_csv: bool, notes: list[str], extra: list[str]) -> str:
     note = "converted to Parquet; values are cast and checked in staging"
     if n == 0 and rejected == 0:
         note = "header only: 0 rows" if is_csv else "no rows: 0 rows"
@@ -254,7 +257,37 @@ def _write_table(con, table: Table, path: Path, out: Path, delimiter: str | None
         note += f"; ignored extra column(s): {', '.join(extra)}"
     if rejected:
         note += f"; {rejected} unparseable line(s) kept in _rejected_lines.parquet"
-    return TableReport(table.name, "converted", str(path), n, rejected, note)
+    return note
+
+
+def _write_table(con, table: Table, path: Path, out: Path, delimiter: str | None = None,
+                 decimal: str = ".") -> TableReport:
+    """One raw table written as contract-typed Parquet: an exact Parquet file linked, anything else read
+    (Parquet or CSV), its columns selected by the contract and written; unparseable CSV lines kept aside."""
+    target = out / f"{table.name}.parquet"
+    if path.stat().st_size == 0:
+        raise RawDataError(f"{path}: the file is empty (no header, no rows); expected columns "
+                           f"{', '.join(table.column_names)}")
+    notes: list[str] = []
+    is_csv = path.suffix != ".parquet"
+    if is_csv:
+        relation, cols, extra = _open_csv(con, table, path, delimiter, notes)
+    else:
+        relation, cols, extra, exact = _open_parquet(con, table, path)
+        if exact:
+            return _link_exact_parquet(con, table, path, target)
+    selects = _column_selects(con, table, relation, cols, decimal, is_csv, notes)
+    tmp = target.with_suffix(".parquet.tmp")
+    try:
+        con.execute(f"copy (select {', '.join(selects)} from {relation}) to {_sql_str(tmp)} "
+                    f"(format parquet, compression zstd)")
+    except duckdb.Error as e:
+        raise RawDataError(f"{path}: could not be converted ({str(e).splitlines()[0]})") from None
+    os.replace(tmp, target)
+    rejected = _collect_rejects(con, table.name, path) if is_csv else 0
+    n = con.execute(f"select count(*) from read_parquet({_sql_str(target)})").fetchall()[0][0]
+    return TableReport(table.name, "converted", str(path), n, rejected,
+                       _converted_note(n, rejected, is_csv, notes, extra))
 
 
 #: Parquet time types that convert to the contract's TIMESTAMP without loss of meaning (TIMESTAMPTZ -> UTC).

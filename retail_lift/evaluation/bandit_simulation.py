@@ -288,7 +288,7 @@ def _new_arm_prior(policy: BasePolicy, strength: float):
     return None
 
 
-def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 2000,  # noqa: C901, PLR0912, PLR0913, PLR0915 - the closed loop, one keyword per option; to split with issue 22 item 1
+def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 2000,  # noqa: PLR0913 - one keyword per option of the closed loop
                          policies: Sequence[str] = DEFAULT_POLICIES, control_share: float = 0.1, seed: int = 0, *,
                          world_seed: int = 42, new_arm: str | None = "free_shipping", new_arm_day: int | None = None,
                          feedback: str = "delay_corrected", prior_strength: float = 10.0, n_mc_draws: int = 300,
@@ -319,34 +319,11 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
         the priors alone.
     policy_params : constructor overrides per policy, on top of :data:`SIM_PARAMS`.
     """
-    if feedback not in FEEDBACK_MODES:
-        raise ValueError(f"feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
-    if isinstance(control_share, bool) or not 0.0 < float(control_share) < 1.0:
-        raise ValueError(f"control_share must lie in (0, 1), got {control_share!r}")
-    if int(days) < 2 or int(decisions_per_day) < 10:
-        raise ValueError("days must be >= 2 and decisions_per_day >= 10")
-    if isinstance(warm_start_days, bool) or int(warm_start_days) != warm_start_days or warm_start_days < 0:
-        raise ValueError(f"warm_start_days must be an integer >= 0, got {warm_start_days!r}")
-    warm_start_days = int(warm_start_days)
-    policies = list(policies)
-    known = set(CANDIDATE_NAMES) | set(BASELINES)
-    bad = [p for p in policies if p not in known]
-    if bad or not policies or len(set(policies)) != len(policies):
-        raise ValueError(f"policies must be distinct names from {sorted(known)}, got {policies}")
+    warm_start_days, policies = _check_loop_options(feedback, control_share, days, decisions_per_day,
+                                                    warm_start_days, policies)
     policy_params = dict(policy_params or {})
     arm_names = list(ARM_IDS)
-    k_all = len(arm_names)
-    if new_arm is not None:
-        if new_arm not in arm_names:
-            raise ValueError(f"new_arm {new_arm!r} is not an arm of the world {arm_names}")
-        new_arm_day = days // 2 if new_arm_day is None else int(new_arm_day)
-        if not 0 < new_arm_day < days:
-            raise ValueError(f"new_arm_day must lie in (0, {days}), got {new_arm_day}")
-        new_col = arm_names.index(new_arm)
-        initial_cols = [c for c in range(k_all) if c != new_col]
-    else:
-        new_arm_day, new_col = None, None
-        initial_cols = list(range(k_all))
+    new_arm_day, new_col, initial_cols = _arm_launch(arm_names, new_arm, new_arm_day, days)
 
     w = _as_world(world, world_seed)
     start = w.check_period(days, warm_start_days)
@@ -355,129 +332,254 @@ def simulate_closed_loop(world="tiny", days: int = 30, decisions_per_day: int = 
     traffic_rng, reward_rng, control_rng = (np.random.default_rng(s) for s in (traffic_rng, reward_rng, control_rng))
     history_rng = np.random.default_rng(ss.spawn(1)[0])  # spawned last: the other streams do not depend on it
 
-    # ---- traffic, contexts and truth for the whole run (they do not depend on the policies)
-    cust, t, day = w.draw_decisions(traffic_rng, start, days, decisions_per_day)
-    n = cust.size
-    contexts = w.contexts(cust, t)
-    p_true = w.true_p(cust, t)                       # (n, k_all), world arm order
-    u = reward_rng.random(n)                         # common random numbers of the rewards
-    delay = np.clip(np.exp(reward_rng.normal(np.log(DELAY_MEDIAN_DAYS), DELAY_SIGMA, n)), 1.0 / 24,
-                    ATTRIBUTION_DAYS - 1e-6)
-    is_control = reward_rng.random(n) < control_share
-    available = np.ones((n, k_all), dtype=bool)
-    if new_col is not None:
-        available[:, new_col] = day >= new_arm_day
-    p_avail = np.where(available, p_true, -np.inf)
-    oracle = p_avail.max(axis=1)
-    # hindsight-best single arm: highest mean true p over the policy traffic; on days when it is
-    # not available, the best available one in that ranking
-    arm_rank = np.argsort(-p_true[~is_control].mean(axis=0), kind="stable")
-    best_arm = arm_names[int(arm_rank[0])]
-    # ---- the warm-start ledger: the world's logging policy over the days before day 0
-    hist = _history(w, history_rng, start, warm_start_days, decisions_per_day, initial_cols, k_all)
-    n_hist = hist["n"]
-    if n_hist:
-        # encoder fitted on the logged contexts, as the pipeline fits it on the ledger
-        encoder = ContextEncoder().fit(hist["contexts"])
-    else:
-        # encoder fitted on the customers active when the simulation starts (no look-ahead)
-        pre = w.active_customers(start)
-        encoder = ContextEncoder().fit(w.contexts(pre, np.full(pre.size, start)))
-    # what the learners read, history first: decision i of the run is learning row n_hist + i
-    inputs = _Inputs(encoder, pd.concat([hist["contexts"], contexts], ignore_index=True) if n_hist else contexts)
-    learn_p = np.vstack([hist["p_true"], p_true])
-    learn_u = np.concatenate([hist["u"], u])
-    learn_delay = np.concatenate([hist["delay"], delay])
-    learn_day = np.concatenate([hist["day"], day])
-    learn_t = np.concatenate([hist["t"], t])
-
-    learners: list[_Learner] = []
-    for name, s in zip(policies, policy_seeds, strict=True):
-        policy = None
-        if name not in BASELINES:
-            params = {**SIM_PARAMS.get(name, {}), **dict(policy_params.get(name, {}))}
-            policy = make_candidate(name, [arm_names[c] for c in initial_cols], n_segments=encoder.n_segments_,
-                                    n_mc_draws=n_mc_draws, random_state=int(s.generate_state(1)[0] % (2**31)),
-                                    params=params)
-        lr = _Learner(name, policy, np.random.default_rng(s))
-        if policy is not None and n_hist:
-            lr.rows.append(np.arange(n_hist))
-            lr.arms.append(hist["arm"])
-        learners.append(lr)
-
-    # per policy: arm (world column) and expected reward of every decision of its traffic
-    chosen = {lr.name: np.full(n, -1) for lr in learners}
-    expected = {lr.name: np.full(n, np.nan) for lr in learners}
-    mean_prob = {lr.name: np.zeros((days, k_all)) for lr in learners}
-    labels_seen = {lr.name: np.zeros(days, dtype=np.int64) for lr in learners}
-    conversions_seen = {lr.name: np.zeros(days, dtype=np.int64) for lr in learners}
-    control_arm = np.full(n, -1)
-
-    day_start = np.searchsorted(day, np.arange(days + 1))
+    s = _Loop(arm_names=arm_names, initial_cols=initial_cols, new_col=new_col, new_arm_day=new_arm_day,
+              feedback=feedback, prior_strength=prior_strength, start=start, control_rng=control_rng)
+    _draw_traffic(s, w, traffic_rng, reward_rng, days, decisions_per_day, control_share)
+    hist = _warm_start(s, w, history_rng, warm_start_days, decisions_per_day)
+    learners = _make_learners(s, policies, policy_seeds, policy_params, n_mc_draws, hist)
+    s.record(learners, days)
     for d in range(days):
-        rows = np.arange(day_start[d], day_start[d + 1])
-        ctl = rows[is_control[rows]]
-        traffic = rows[~is_control[rows]]
-        avail_cols = np.flatnonzero(available[rows[0]]) if rows.size else np.array(initial_cols)
-        # control group: uniform over the available arms
-        if ctl.size:
-            control_arm[ctl] = avail_cols[control_rng.integers(0, avail_cols.size, ctl.size)]
-        for lr in learners:
-            base = lr.base
-            pol = base
-            if base is not None:
-                # 1. learn from the rewards observed by this morning
-                _learn(lr, base, d, inputs, learn_p, learn_u, learn_delay, learn_day, feedback)
-                # 2. launch the new arm
-                if new_col is not None and d == new_arm_day:
-                    base.add_arm(arm_names[new_col], prior=_new_arm_prior(base, prior_strength))
-                # 3. delay-corrected: today's policy also learns from the open windows
-                if feedback == "delay_corrected":
-                    pol = _with_open_windows(lr, base, start + d * DAY, d, inputs, learn_p, learn_u, learn_delay,
-                                             learn_day, learn_t)
-                lr.policy = pol
-            labels_seen[lr.name][d] = lr.learned
-            conversions_seen[lr.name][d] = lr.learned_conversions
-            if traffic.size == 0:
-                continue
-            # 4. decide for today's traffic
-            cols = np.array(initial_cols + ([new_col] if new_col is not None and d >= new_arm_day else []))
-            if lr.name == "random":
-                P = np.full((traffic.size, avail_cols.size), 1.0 / avail_cols.size)
-                cols = avail_cols
-            elif lr.name == "best_single_arm":
-                best = next(int(c) for c in arm_rank if available[traffic[0], c])
-                cols = np.array([best])
-                P = np.ones((traffic.size, 1))
-            else:
-                P = pol.action_probabilities(inputs(pol, n_hist + traffic))
-            idx = _sample(P, lr.rng)
-            arm = cols[idx]
-            chosen[lr.name][traffic] = arm
-            expected[lr.name][traffic] = (P * p_true[traffic][:, cols]).sum(axis=1)
-            mean_prob[lr.name][d, cols] = P.mean(axis=0)
-            lr.rows.append(n_hist + traffic)
-            lr.arms.append(arm)
+        _simulate_day(s, d, learners)
 
-    realised = {name: np.where(chosen[name] >= 0, u < p_true[np.arange(n), np.maximum(chosen[name], 0)], False)
-                for name in chosen}
-    control_expected = np.where(available, p_true, 0.0).sum(axis=1) / available.sum(axis=1)
-    control_realised = u < p_true[np.arange(n), np.maximum(control_arm, 0)]
-    best_col = arm_rank[np.argmax(available[:, arm_rank], axis=1)]  # first available arm in the ranking
-    best_expected = p_true[np.arange(n), best_col]
-
-    daily, mix = _daily_tables(days, day, is_control, chosen, expected, realised, oracle, control_arm,
-                               control_expected, control_realised, best_expected, mean_prob, available,
-                               labels_seen, conversions_seen, arm_names)
+    daily, mix = _outcome_tables(s, days)
     summary = _summary(daily, days)
+    n, n_hist = s.u.size, s.n_hist
     config = dict(world=repr(w), days=days, decisions_per_day=decisions_per_day, policies=policies,
                   control_share=control_share, seed=seed, new_arm=new_arm, new_arm_day=new_arm_day,
                   feedback=feedback, prior_strength=prior_strength, n_mc_draws=n_mc_draws,
                   warm_start_days=warm_start_days, n_warm_start_decisions=int(n_hist),
                   n_warm_start_conversions=int((hist["u"] < hist["p_true"][np.arange(n_hist), hist["arm"]]).sum()),
-                  attribution_days=ATTRIBUTION_DAYS, n_decisions=int(n), encoder=encoder.to_dict())
-    return SimulationResult(daily, mix, summary, best_arm, arm_names, new_arm, new_arm_day, config,
+                  attribution_days=ATTRIBUTION_DAYS, n_decisions=int(n), encoder=s.encoder.to_dict())
+    return SimulationResult(daily, mix, summary, s.best_arm, arm_names, new_arm, new_arm_day, config,
                             {lr.name: lr.policy for lr in learners if lr.policy is not None})
+
+
+def _check_loop_options(feedback, control_share, days, decisions_per_day, warm_start_days,
+                        policies) -> tuple[int, list[str]]:
+    """A ValueError naming the first bad option of :func:`simulate_closed_loop`; the warm-start days as an int
+    and the policies as a list."""
+    if feedback not in FEEDBACK_MODES:
+        raise ValueError(f"feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
+    if isinstance(control_share, bool) or not 0.0 < float(control_share) < 1.0:
+        raise ValueError(f"control_share must lie in (0, 1), got {control_share!r}")
+    if int(days) < 2 or int(decisions_per_day) < 10:
+        raise ValueError("days must be >= 2 and decisions_per_day >= 10")
+    if isinstance(warm_start_days, bool) or int(warm_start_days) != warm_start_days or warm_start_days < 0:
+        raise ValueError(f"warm_start_days must be an integer >= 0, got {warm_start_days!r}")
+    policies = list(policies)
+    known = set(CANDIDATE_NAMES) | set(BASELINES)
+    bad = [p for p in policies if p not in known]
+    if bad or not policies or len(set(policies)) != len(policies):
+        raise ValueError(f"policies must be distinct names from {sorted(known)}, got {policies}")
+    return int(warm_start_days), policies
+
+
+def _arm_launch(arm_names: list[str], new_arm: str | None, new_arm_day: int | None,
+                days: int) -> tuple[int | None, int | None, list[int]]:
+    """``(new_arm_day, its world column, the columns available from day 0)``; no new arm: every column."""
+    if new_arm is None:
+        return None, None, list(range(len(arm_names)))
+    if new_arm not in arm_names:
+        raise ValueError(f"new_arm {new_arm!r} is not an arm of the world {arm_names}")
+    new_arm_day = days // 2 if new_arm_day is None else int(new_arm_day)
+    if not 0 < new_arm_day < days:
+        raise ValueError(f"new_arm_day must lie in (0, {days}), got {new_arm_day}")
+    new_col = arm_names.index(new_arm)
+    return new_arm_day, new_col, [c for c in range(len(arm_names)) if c != new_col]
+
+
+@dataclass
+class _Loop:
+    """The state of one closed-loop run that its steps share.
+
+    The run's traffic (set by :func:`_draw_traffic`, it does not depend on the policies): decision time
+    ``t`` and ``day``, ``p_true`` (decisions × arms, world arm order), the common random numbers ``u`` of the
+    rewards, conversion ``delay``, ``is_control``, ``available`` arms, the ``oracle``'s expected reward and the
+    hindsight ``arm_rank``, and the decisions' ``contexts`` until the learners' ``inputs`` are built. What
+    the learners read, history first (decision i of the run is learning row ``n_hist + i``; set by
+    :func:`_warm_start`). What every policy did (set by :meth:`record`)."""
+
+    arm_names: list[str]
+    initial_cols: list[int]
+    new_col: int | None
+    new_arm_day: int | None
+    feedback: str
+    prior_strength: float
+    start: float
+    control_rng: np.random.Generator
+    t: np.ndarray | None = None
+    day: np.ndarray | None = None
+    p_true: np.ndarray | None = None
+    u: np.ndarray | None = None
+    delay: np.ndarray | None = None
+    is_control: np.ndarray | None = None
+    available: np.ndarray | None = None
+    oracle: np.ndarray | None = None
+    arm_rank: np.ndarray | None = None
+    best_arm: str | None = None
+    contexts: pd.DataFrame | None = None
+    n_hist: int = 0
+    encoder: ContextEncoder | None = None
+    inputs: _Inputs | None = None
+    learn: tuple = ()
+    chosen: dict = field(default_factory=dict)
+    expected: dict = field(default_factory=dict)
+    mean_prob: dict = field(default_factory=dict)
+    labels_seen: dict = field(default_factory=dict)
+    conversions_seen: dict = field(default_factory=dict)
+    control_arm: np.ndarray | None = None
+    day_start: np.ndarray | None = None
+
+    def record(self, learners: list[_Learner], days: int) -> None:
+        """Per policy: arm (world column) and expected reward of every decision of its traffic, the mean action
+        probabilities and the labels and conversions learned from, per day; the control group's arms."""
+        n, k_all = self.u.size, len(self.arm_names)
+        self.chosen = {lr.name: np.full(n, -1) for lr in learners}
+        self.expected = {lr.name: np.full(n, np.nan) for lr in learners}
+        self.mean_prob = {lr.name: np.zeros((days, k_all)) for lr in learners}
+        self.labels_seen = {lr.name: np.zeros(days, dtype=np.int64) for lr in learners}
+        self.conversions_seen = {lr.name: np.zeros(days, dtype=np.int64) for lr in learners}
+        self.control_arm = np.full(n, -1)
+        self.day_start = np.searchsorted(self.day, np.arange(days + 1))
+
+
+def _draw_traffic(s: _Loop, w: SimulationWorld, traffic_rng, reward_rng, days: int, decisions_per_day: int,
+                  control_share: float) -> None:
+    """Traffic, contexts and truth for the whole run (they do not depend on the policies)."""
+    k_all = len(s.arm_names)
+    cust, s.t, s.day = w.draw_decisions(traffic_rng, s.start, days, decisions_per_day)
+    n = cust.size
+    contexts = w.contexts(cust, s.t)
+    s.p_true = w.true_p(cust, s.t)                   # (n, k_all), world arm order
+    s.u = reward_rng.random(n)                       # common random numbers of the rewards
+    s.delay = np.clip(np.exp(reward_rng.normal(np.log(DELAY_MEDIAN_DAYS), DELAY_SIGMA, n)), 1.0 / 24,
+                      ATTRIBUTION_DAYS - 1e-6)
+    s.is_control = reward_rng.random(n) < control_share
+    s.available = np.ones((n, k_all), dtype=bool)
+    if s.new_col is not None:
+        s.available[:, s.new_col] = s.day >= s.new_arm_day
+    p_avail = np.where(s.available, s.p_true, -np.inf)
+    s.oracle = p_avail.max(axis=1)
+    # hindsight-best single arm: highest mean true p over the policy traffic; on days when it is
+    # not available, the best available one in that ranking
+    s.arm_rank = np.argsort(-s.p_true[~s.is_control].mean(axis=0), kind="stable")
+    s.best_arm = s.arm_names[int(s.arm_rank[0])]
+    s.contexts = contexts
+
+
+def _warm_start(s: _Loop, w: SimulationWorld, history_rng, warm_start_days: int, decisions_per_day: int) -> dict:
+    """The warm-start ledger (the world's logging policy over the days before day 0), the context encoder and
+    what the learners read, history first; returns the ledger."""
+    hist = _history(w, history_rng, s.start, warm_start_days, decisions_per_day, s.initial_cols, len(s.arm_names))
+    s.n_hist = n_hist = hist["n"]
+    contexts = s.contexts
+    if n_hist:
+        # encoder fitted on the logged contexts, as the pipeline fits it on the ledger
+        s.encoder = ContextEncoder().fit(hist["contexts"])
+    else:
+        # encoder fitted on the customers active when the simulation starts (no look-ahead)
+        pre = w.active_customers(s.start)
+        s.encoder = ContextEncoder().fit(w.contexts(pre, np.full(pre.size, s.start)))
+    # what the learners read, history first: decision i of the run is learning row n_hist + i
+    s.inputs = _Inputs(s.encoder, pd.concat([hist["contexts"], contexts], ignore_index=True) if n_hist else contexts)
+    s.learn = (np.vstack([hist["p_true"], s.p_true]), np.concatenate([hist["u"], s.u]),
+               np.concatenate([hist["delay"], s.delay]), np.concatenate([hist["day"], s.day]),
+               np.concatenate([hist["t"], s.t]))
+    s.contexts = None
+    return hist
+
+
+def _make_learners(s: _Loop, policies: list[str], policy_seeds, policy_params: dict, n_mc_draws: int,
+                   hist: dict) -> list[_Learner]:
+    """One learner per policy (baselines without a policy object), each with its own stream; the learning
+    policies start from the warm-start ledger."""
+    learners: list[_Learner] = []
+    for name, seq in zip(policies, policy_seeds, strict=True):
+        policy = None
+        if name not in BASELINES:
+            params = {**SIM_PARAMS.get(name, {}), **dict(policy_params.get(name, {}))}
+            policy = make_candidate(name, [s.arm_names[c] for c in s.initial_cols],
+                                    n_segments=s.encoder.n_segments_, n_mc_draws=n_mc_draws,
+                                    random_state=int(seq.generate_state(1)[0] % (2**31)), params=params)
+        lr = _Learner(name, policy, np.random.default_rng(seq))
+        if policy is not None and s.n_hist:
+            lr.rows.append(np.arange(s.n_hist))
+            lr.arms.append(hist["arm"])
+        learners.append(lr)
+    return learners
+
+
+def _simulate_day(s: _Loop, d: int, learners: list[_Learner]) -> None:
+    """Day ``d``: the control group's arms, then each policy learns what it can by this morning and decides."""
+    rows = np.arange(s.day_start[d], s.day_start[d + 1])
+    ctl = rows[s.is_control[rows]]
+    traffic = rows[~s.is_control[rows]]
+    avail_cols = np.flatnonzero(s.available[rows[0]]) if rows.size else np.array(s.initial_cols)
+    # control group: uniform over the available arms
+    if ctl.size:
+        s.control_arm[ctl] = avail_cols[s.control_rng.integers(0, avail_cols.size, ctl.size)]
+    for lr in learners:
+        _morning(s, d, lr)
+        s.labels_seen[lr.name][d] = lr.learned
+        s.conversions_seen[lr.name][d] = lr.learned_conversions
+        if traffic.size:
+            _decide(s, d, lr, traffic, avail_cols)
+
+
+def _morning(s: _Loop, d: int, lr: _Learner) -> None:
+    """What a learning policy knows on the morning of day ``d`` (``lr.policy``)."""
+    base = lr.base
+    pol = base
+    if base is None:
+        return
+    learn_p, learn_u, learn_delay, learn_day, learn_t = s.learn
+    # 1. learn from the rewards observed by this morning
+    _learn(lr, base, d, s.inputs, learn_p, learn_u, learn_delay, learn_day, s.feedback)
+    # 2. launch the new arm
+    if s.new_col is not None and d == s.new_arm_day:
+        base.add_arm(s.arm_names[s.new_col], prior=_new_arm_prior(base, s.prior_strength))
+    # 3. delay-corrected: today's policy also learns from the open windows
+    if s.feedback == "delay_corrected":
+        pol = _with_open_windows(lr, base, s.start + d * DAY, d, s.inputs, learn_p, learn_u, learn_delay,
+                                 learn_day, learn_t)
+    lr.policy = pol
+
+
+def _decide(s: _Loop, d: int, lr: _Learner, traffic: np.ndarray, avail_cols: np.ndarray) -> None:
+    """4. decide for today's traffic: the policy's action probabilities, one arm drawn per decision."""
+    pol = lr.policy
+    cols = np.array(s.initial_cols + ([s.new_col] if s.new_col is not None and d >= s.new_arm_day else []))
+    if lr.name == "random":
+        P = np.full((traffic.size, avail_cols.size), 1.0 / avail_cols.size)
+        cols = avail_cols
+    elif lr.name == "best_single_arm":
+        best = next(int(c) for c in s.arm_rank if s.available[traffic[0], c])
+        cols = np.array([best])
+        P = np.ones((traffic.size, 1))
+    else:
+        P = pol.action_probabilities(s.inputs(pol, s.n_hist + traffic))
+    idx = _sample(P, lr.rng)
+    arm = cols[idx]
+    s.chosen[lr.name][traffic] = arm
+    s.expected[lr.name][traffic] = (P * s.p_true[traffic][:, cols]).sum(axis=1)
+    s.mean_prob[lr.name][d, cols] = P.mean(axis=0)
+    lr.rows.append(s.n_hist + traffic)
+    lr.arms.append(arm)
+
+
+def _outcome_tables(s: _Loop, days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The realised rewards of every policy, the control group and the hindsight-best arm: the daily and
+    mix tables."""
+    n, p_true, u, available, arm_rank = s.u.size, s.p_true, s.u, s.available, s.arm_rank
+    realised = {name: np.where(chosen >= 0, u < p_true[np.arange(n), np.maximum(chosen, 0)], False)
+                for name, chosen in s.chosen.items()}
+    control_expected = np.where(available, p_true, 0.0).sum(axis=1) / available.sum(axis=1)
+    control_realised = u < p_true[np.arange(n), np.maximum(s.control_arm, 0)]
+    best_col = arm_rank[np.argmax(available[:, arm_rank], axis=1)]  # first available arm in the ranking
+    best_expected = p_true[np.arange(n), best_col]
+    return _daily_tables(days, s.day, s.is_control, s.chosen, s.expected, realised, s.oracle, s.control_arm,
+                         control_expected, control_realised, best_expected, s.mean_prob, available,
+                         s.labels_seen, s.conversions_seen, s.arm_names)
 
 
 def _history(w: SimulationWorld, rng: np.random.Generator, start: float, days: int, per_day: int,

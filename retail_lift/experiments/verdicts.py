@@ -381,49 +381,45 @@ def _guardrails(data: ExperimentLooks, spec: ExperimentSpec, variant: str, k: in
     return "pass", "; ".join(notes)
 
 
-def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,  # noqa: C901, PLR0912, PLR0915 - the sequential verdict rules; to split with issue 22 item 1
-                    srm_threshold: float = 0.001) -> tuple[VariantDecision, ...]:
-    """One :class:`VariantDecision` per treatment variant (rule in the module docstring)."""
-    exp_id, control = data.experiment_id, data.control_variant
-    observed = sorted({v for v, _ in data.stats})
-    base = {"experiment_id": exp_id, "primary_metric": spec.primary.metric_name,
-            "analysis_mode": spec.analysis_mode}
+def _invalid_all(base: dict, control: str, reason: str, variants) -> tuple[VariantDecision, ...]:
+    """Every variant but the control (or ``(none)``) ``invalid: <reason>``, final."""
+    vs = sorted(set(variants) - {control}) or ["(none)"]
+    return tuple(VariantDecision(variant=v, decision=f"invalid: {reason}", reason=reason, is_final=True, **base)
+                 for v in vs)
 
-    def all_invalid(reason: str, variants) -> tuple[VariantDecision, ...]:
-        vs = sorted(set(variants) - {control}) or ["(none)"]
-        return tuple(VariantDecision(variant=v, decision=f"invalid: {reason}", reason=reason, is_final=True, **base)
-                     for v in vs)
 
-    # 1. declarations
+def _ever_assigned(data: ExperimentLooks, v: str) -> bool:
+    """Any user of ``v``, closed or open window, by the data's last look."""
+    last = [a.users[-1] for (w, _), a in data.stats.items() if w == v and len(a.users)]
+    opened = np.asarray(data.open_window_users.get(v, [0]), dtype=float)
+    return max(last, default=0) + (opened[-1] if opened.size else 0) > 0
+
+
+def _declaration_problem(data: ExperimentLooks, spec: ExperimentSpec,
+                         observed: list[str]) -> tuple[dict[str, float] | None, str | None, set]:
+    """Rule 1's declarations: ``(planned split, None, _)``, or ``(None, reason, variants to mark invalid)``."""
+    control = data.control_variant
     try:
         split = parse_planned_split(data.planned_split)
     except ValueError as exc:
-        return all_invalid(f"bad planned split: {exc}", observed)
+        return None, f"bad planned split: {exc}", set(observed)
+    everyone = set(split) | set(observed)
     if control not in split:
-        return all_invalid(f"control {control!r} not in the planned split", set(split) | set(observed))
+        return None, f"control {control!r} not in the planned split", everyone
     for m in spec.metrics:
         if (control, m.metric_name) not in data.stats:
-            return all_invalid(f"unknown metric {m.metric_name!r}", set(split) | set(observed))
-    def ever_assigned(v: str) -> bool:  # any user, closed or open window, by the data's last look
-        last = [a.users[-1] for (w, _), a in data.stats.items() if w == v and len(a.users)]
-        opened = np.asarray(data.open_window_users.get(v, [0]), dtype=float)
-        return max(last, default=0) + (opened[-1] if opened.size else 0) > 0
-
-    missing = [v for v in split if v not in observed or not ever_assigned(v)]
+            return None, f"unknown metric {m.metric_name!r}", everyone
+    missing = [v for v in split if v not in observed or not _ever_assigned(data, v)]
     if missing:
-        return all_invalid(f"variant {missing[0]!r} missing from the assignments", set(split) | set(observed))
+        return None, f"variant {missing[0]!r} missing from the assignments", everyone
     extra = [v for v in observed if v not in split]
     if extra:
-        return all_invalid(f"variant {extra[0]!r} assigned but not in the planned split", set(split) | set(observed))
-    treatments = [v for v in split if v != control]
+        return None, f"variant {extra[0]!r} assigned but not in the planned split", everyone
+    return split, None, everyone
 
-    dates = list(data.look_dates)
-    as_of = _date(as_of) or (dates[-1] if dates else None)
-    cur = max((i for i, d in enumerate(dates) if d <= as_of), default=-1) if as_of else -1
-    p_metric = spec.primary
-    prop = p_metric.metric_type == "proportion"
-    c_arm = data.stats[(control, p_metric.metric_name)]
 
+def _windows_close_at(data: ExperimentLooks, spec: ExperimentSpec):
+    """The close of the last attribution window (rule 5), or None without a start or an end date."""
     horizon = None
     if data.started_at is not None:
         horizon = data.started_at + dt.timedelta(days=spec.max_duration_days)
@@ -431,22 +427,19 @@ def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None, 
             horizon = min(horizon, data.ended_at)
     elif data.ended_at is not None:
         horizon = data.ended_at
-    close_at = horizon + dt.timedelta(days=data.attribution_days) if horizon else None
-    final = close_at is not None and as_of is not None and as_of >= close_at
-    base.update(as_of=as_of, windows_close_at=close_at)
+    return horizon + dt.timedelta(days=data.attribution_days) if horizon else None
 
-    def waiting(k: int) -> int:
-        return int(sum(float(np.asarray(data.open_window_users.get(v, [0] * len(dates)))[k]) for v in split)) \
-            if k >= 0 else 0
 
-    if cur < 0:
-        why = f"no look on or before {as_of}" if as_of else "no data"
-        return tuple(VariantDecision(variant=v, decision=INCONCLUSIVE if final else KEEP_RUNNING,
-                                     reason=why, is_final=final, **base) for v in treatments)
+def _open_users(data: ExperimentLooks, v: str, n_dates: int) -> np.ndarray:
+    return np.asarray(data.open_window_users.get(v, [0] * n_dates))
 
-    # SRM on everyone assigned by as_of (closed and open windows)
-    assigned = np.array([data.stats[(v, p_metric.metric_name)].users[cur]
-                         + float(np.asarray(data.open_window_users.get(v, [0] * len(dates)))[cur]) for v in split])
+
+def _srm_verdicts(data: ExperimentLooks, spec: ExperimentSpec, split: dict[str, float], treatments: list[str],
+                  cur: int, n_dates: int, srm_threshold: float, base: dict) -> tuple[VariantDecision, ...] | None:
+    """``invalid: SRM`` for every treatment when everyone assigned by look ``cur`` (closed and open windows)
+    mismatches the planned split; None otherwise."""
+    assigned = np.array([data.stats[(v, spec.primary.metric_name)].users[cur]
+                         + float(_open_users(data, v, n_dates)[cur]) for v in split])
     if assigned.sum() > 0:
         srm = srm_test(assigned, np.array(list(split.values())), threshold=srm_threshold)
         if srm.is_srm:
@@ -454,109 +447,192 @@ def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None, 
                                          reason=f"sample-ratio mismatch (p = {srm.p_value:.2g} < {srm_threshold}): "
                                                 "assignment is broken; fix it and restart", **base)
                          for v in treatments)
+    return None
 
-    # baseline, tau and planned size
+
+def _planned_size(c_arm: ArmLooks, cur: int, spec: ExperimentSpec):
+    """Planned users per arm and the mSPRT's tau, from the declared baseline or the control's first usable look."""
     first = next((i for i in range(cur + 1) if c_arm.users[i] >= 2 and c_arm.sum_y[i] != 0), None)
     b_obs = sd_obs = None
     if first is not None:
         b_obs, sd_obs = _baseline(c_arm, first)
     baseline = spec.baseline if spec.baseline is not None else b_obs
-    planned = spec.planned_users_per_arm(baseline, sd_obs)
-    tau = spec.tau(baseline)
+    return spec.planned_users_per_arm(baseline, sd_obs), spec.tau(baseline)
+
+
+@dataclasses.dataclass
+class _Verdicts:
+    """What the per-variant verdict steps of :func:`decide_variants` share (one experiment at ``cur``)."""
+
+    data: ExperimentLooks
+    spec: ExperimentSpec
+    split: dict[str, float]
+    treatments: list[str]
+    dates: list
+    cur: int
+    close_at: dt.date | None
+    final: bool
+    c_arm: ArmLooks
+    prop: bool
+    planned: int | None
+    base: dict
+    per: dict = dataclasses.field(default_factory=dict)
+    seq_p: np.ndarray | None = None
+    seq_adj: np.ndarray | None = None
+    fixed_adj: dict = dataclasses.field(default_factory=dict)
+
+    def waiting(self, k: int) -> int:
+        return int(sum(float(_open_users(self.data, v, len(self.dates))[k]) for v in self.split)) if k >= 0 else 0
+
+
+def _sequential_tests(r: _Verdicts, tau) -> None:
+    """Rule 2: the primary metric's mSPRT per treatment, Holm-adjusted across them at each look; and the look
+    where both arms reach the planned size."""
+    p_metric = r.spec.primary
+    m = len(r.treatments)
+    r.seq_p = np.ones((m, r.cur + 1))
+    for j, v in enumerate(r.treatments):
+        t_arm = r.data.stats[(v, p_metric.metric_name)]
+        eff, var, _ = _estimates(r.c_arm, t_arm, r.prop, r.cur)
+        sgn = 1.0 if p_metric.higher_is_better else -1.0
+        seq = msprt_from_estimates(sgn * eff, var, tau=tau, alpha=r.spec.alpha) if tau else None
+        if seq is not None:
+            r.seq_p[j] = np.atleast_1d(seq.p_value)
+        reach = np.flatnonzero(np.minimum(r.c_arm.users[: r.cur + 1], t_arm.users[: r.cur + 1]) >= r.planned) \
+            if r.planned else np.array([], int)
+        r.per[v] = {"t": t_arm, "seq": seq, "eff": eff, "reach": int(reach[0]) if reach.size else None}
+    r.seq_adj = np.vstack([holm(r.seq_p[:, k]) for k in range(r.cur + 1)]).T if m else r.seq_p
+
+
+def _fixed_tests(r: _Verdicts) -> None:
+    """Rule 3, fixed mode: the fixed-horizon p-values at the planned size, Holm-adjusted across variants."""
+    if not r.spec.sequential and r.planned:
+        ps = []
+        for v in r.treatments:
+            k = r.per[v]["reach"]
+            p = _fixed_p(r.c_arm, r.per[v]["t"], r.prop, k)[1] if k is not None else 1.0
+            ps.append(1.0 if math.isnan(p) else p)
+        r.fixed_adj = dict(zip(r.treatments, holm(np.array(ps)), strict=True))
+
+
+def _early_stop(r: _Verdicts, v: str, s: int, p_txt_adj: float, ev: dict) -> tuple[str, str]:
+    """Rule 2's early stop at look ``s``: harm, or a win checked against the guardrails (rule 4)."""
+    p_metric, seq = r.spec.primary, r.per[v]["seq"]
+    lo, hi = float(np.atleast_1d(seq.abs_ci_low)[s]), float(np.atleast_1d(seq.abs_ci_high)[s])
+    oriented = float(np.atleast_1d(seq.abs_effect)[s])  # effects oriented so that > 0 is good
+    ev["decided_at"] = r.dates[s]
+    p_txt = f"always-valid p = {p_txt_adj:.2g} (Holm) on {r.dates[s]}"
+    if hi < 0 or (lo <= 0 and oriented < 0):  # the confidence sequence lies on the harmful side
+        return DO_NOT_SHIP, f"harm: {p_metric.metric_name} {p_txt}"
+    g, gtxt = _guardrails(r.data, r.spec, v, r.cur, True, r.spec.mde_relative)
+    return {
+        "pass": (SHIP, f"win: {p_metric.metric_name} {p_txt}" + (f"; {gtxt}" if gtxt else "")),
+        "fail": (DO_NOT_SHIP, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
+        "open": (INCONCLUSIVE if r.final else KEEP_RUNNING, f"{p_metric.metric_name} won ({p_txt}); {gtxt}"),
+    }[g]
+
+
+def _fixed_horizon(r: _Verdicts, v: str, k_star: int, ev: dict) -> tuple[str, str]:
+    """Rule 3, fixed mode: the fixed-horizon test read once at the planned size (look ``k_star``)."""
+    p_metric = r.spec.primary
+    eff, p, _, var = _fixed_p(r.c_arm, r.per[v]["t"], r.prop, k_star)
+    pa = float(r.fixed_adj[v])
+    ev.update(decided_at=r.dates[k_star], p_value=p, p_value_adjusted=pa, effect=eff,
+              ci_low=eff - stats.norm.ppf(1 - r.spec.alpha / 2) * math.sqrt(var),
+              ci_high=eff + stats.norm.ppf(1 - r.spec.alpha / 2) * math.sqrt(var))
+    p_txt = f"fixed-horizon p = {pa:.2g} (Holm) at the planned size on {r.dates[k_star]}"
+    if pa < r.spec.alpha and _good(eff, p_metric.higher_is_better):
+        g, gtxt = _guardrails(r.data, r.spec, v, k_star, False, r.spec.mde_relative)
+        return {
+            "pass": (SHIP, f"win: {p_metric.metric_name} {p_txt}" + (f"; {gtxt}" if gtxt else "")),
+            "fail": (DO_NOT_SHIP, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
+            "open": (INCONCLUSIVE, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
+        }[g]
+    if pa < r.spec.alpha:
+        return DO_NOT_SHIP, f"harm: {p_metric.metric_name} {p_txt}"
+    return INCONCLUSIVE, f"no significant effect on {p_metric.metric_name}: {p_txt}"
+
+
+def _variant_decision(r: _Verdicts, j: int, v: str) -> VariantDecision:
+    """The decision of treatment ``v`` (row ``j`` of the tests): rules 2 to 6, whichever applies first."""
+    p_metric, info = r.spec.primary, r.per[v]
+    t_arm, seq, k_star, cur, planned = info["t"], info["seq"], info["reach"], r.cur, r.planned
+    hits = np.flatnonzero(r.seq_adj[j] < r.spec.alpha)
+    s = int(hits[0]) if hits.size else None
+    users_c, users_t = int(r.c_arm.users[cur]), int(t_arm.users[cur])
+    ev = dict(r.base, variant=v, control_users=users_c, variant_users=users_t, open_window_users=r.waiting(cur))
+    size_txt = (f"{min(users_c, users_t):,} of {planned:,} planned users per arm" if planned
+                else f"{min(users_c, users_t):,} users per arm (no planned size: no baseline yet)")
+    if seq is not None:
+        ev.update(p_value=float(r.seq_p[j, -1]), p_value_adjusted=float(r.seq_adj[j, -1]),
+                  effect=float(info["eff"][-1]),
+                  ci_low=float(np.atleast_1d(seq.abs_ci_low)[-1]),
+                  ci_high=float(np.atleast_1d(seq.abs_ci_high)[-1]))
+    if s is not None and (k_star is None or s <= k_star):
+        decision, reason = _early_stop(r, v, s, r.seq_adj[j, s], ev)
+    elif k_star is not None and not r.spec.sequential:
+        decision, reason = _fixed_horizon(r, v, k_star, ev)
+    elif k_star is not None:
+        ev["decided_at"] = r.dates[k_star]
+        decision, reason = INCONCLUSIVE, (f"no always-valid effect on {p_metric.metric_name} by the sequential "
+                                          f"test's planned size ({planned:,} users per arm) on {r.dates[k_star]}")
+    elif r.final:
+        decision, reason = INCONCLUSIVE, (f"ended and every window closed ({r.close_at}) without a decision on "
+                                          f"{p_metric.metric_name}; {size_txt}")
+    else:
+        decision = KEEP_RUNNING
+        n_wait = r.waiting(cur)
+        win = (f"windows open until {r.close_at}" if r.close_at else "no end date declared")
+        reason = (f"{win}, data to {r.dates[cur]}; {n_wait:,} users waiting in open windows; {size_txt}"
+                  + (f"; always-valid p = {r.seq_adj[j, -1]:.2g}" if seq is not None else ""))
+    if decision == INCONCLUSIVE:  # final: what was not shown by now will not be
+        reason = reason.replace("not yet shown non-inferior", "not shown non-inferior")
+    ev.update(decision=decision, reason=reason, is_final=decision != KEEP_RUNNING)
+    return VariantDecision(**ev)
+
+
+def decide_variants(data: ExperimentLooks, spec: ExperimentSpec, *, as_of=None,
+                    srm_threshold: float = 0.001) -> tuple[VariantDecision, ...]:
+    """One :class:`VariantDecision` per treatment variant (rule in the module docstring)."""
+    control = data.control_variant
+    observed = sorted({v for v, _ in data.stats})
+    base = {"experiment_id": data.experiment_id, "primary_metric": spec.primary.metric_name,
+            "analysis_mode": spec.analysis_mode}
+
+    # 1. declarations
+    split, problem, variants = _declaration_problem(data, spec, observed)
+    if problem is not None:
+        return _invalid_all(base, control, problem, variants)
+    treatments = [v for v in split if v != control]
+
+    dates = list(data.look_dates)
+    as_of = _date(as_of) or (dates[-1] if dates else None)
+    cur = max((i for i, d in enumerate(dates) if d <= as_of), default=-1) if as_of else -1
+    close_at = _windows_close_at(data, spec)
+    final = close_at is not None and as_of is not None and as_of >= close_at
+    base.update(as_of=as_of, windows_close_at=close_at)
+
+    if cur < 0:
+        why = f"no look on or before {as_of}" if as_of else "no data"
+        return tuple(VariantDecision(variant=v, decision=INCONCLUSIVE if final else KEEP_RUNNING,
+                                     reason=why, is_final=final, **base) for v in treatments)
+
+    # SRM on everyone assigned by as_of (closed and open windows)
+    srm = _srm_verdicts(data, spec, split, treatments, cur, len(dates), srm_threshold, base)
+    if srm is not None:
+        return srm
+
+    # baseline, tau and planned size
+    c_arm = data.stats[(control, spec.primary.metric_name)]
+    planned, tau = _planned_size(c_arm, cur, spec)
     base["planned_users_per_arm"] = planned
 
-    m = len(treatments)
-    seq_p = np.ones((m, cur + 1))
-    per = {}
-    for j, v in enumerate(treatments):
-        t_arm = data.stats[(v, p_metric.metric_name)]
-        eff, var, _ = _estimates(c_arm, t_arm, prop, cur)
-        sgn = 1.0 if p_metric.higher_is_better else -1.0
-        seq = msprt_from_estimates(sgn * eff, var, tau=tau, alpha=spec.alpha) if tau else None
-        if seq is not None:
-            seq_p[j] = np.atleast_1d(seq.p_value)
-        reach = np.flatnonzero(np.minimum(c_arm.users[: cur + 1], t_arm.users[: cur + 1]) >= planned) \
-            if planned else np.array([], int)
-        per[v] = {"t": t_arm, "seq": seq, "eff": eff, "reach": int(reach[0]) if reach.size else None}
-    seq_adj = np.vstack([holm(seq_p[:, k]) for k in range(cur + 1)]).T if m else seq_p
-
-    fixed_adj = {}
-    if not spec.sequential and planned:
-        ps = []
-        for v in treatments:
-            k = per[v]["reach"]
-            p = _fixed_p(c_arm, per[v]["t"], prop, k)[1] if k is not None else 1.0
-            ps.append(1.0 if math.isnan(p) else p)
-        fixed_adj = dict(zip(treatments, holm(np.array(ps)), strict=True))
-
-    out = []
-    for j, v in enumerate(treatments):
-        info, t_arm = per[v], per[v]["t"]
-        hits = np.flatnonzero(seq_adj[j] < spec.alpha)
-        s = int(hits[0]) if hits.size else None
-        k_star = info["reach"]
-        users_c, users_t = int(c_arm.users[cur]), int(t_arm.users[cur])
-        ev = dict(base, variant=v, control_users=users_c, variant_users=users_t,
-                  open_window_users=waiting(cur))
-        size_txt = (f"{min(users_c, users_t):,} of {planned:,} planned users per arm" if planned
-                    else f"{min(users_c, users_t):,} users per arm (no planned size: no baseline yet)")
-        seq = info["seq"]
-        if seq is not None:
-            ev.update(p_value=float(seq_p[j, -1]), p_value_adjusted=float(seq_adj[j, -1]),
-                      effect=float(info["eff"][-1]),
-                      ci_low=float(np.atleast_1d(seq.abs_ci_low)[-1]),
-                      ci_high=float(np.atleast_1d(seq.abs_ci_high)[-1]))
-        decision = reason = None
-        if s is not None and (k_star is None or s <= k_star):
-            lo, hi = float(np.atleast_1d(seq.abs_ci_low)[s]), float(np.atleast_1d(seq.abs_ci_high)[s])
-            oriented = float(np.atleast_1d(seq.abs_effect)[s])  # effects oriented so that > 0 is good
-            ev["decided_at"] = dates[s]
-            p_txt = f"always-valid p = {seq_adj[j, s]:.2g} (Holm) on {dates[s]}"
-            if hi < 0 or (lo <= 0 and oriented < 0):  # the confidence sequence lies on the harmful side
-                decision, reason = DO_NOT_SHIP, f"harm: {p_metric.metric_name} {p_txt}"
-            else:
-                g, gtxt = _guardrails(data, spec, v, cur, True, spec.mde_relative)
-                decision, reason = {
-                    "pass": (SHIP, f"win: {p_metric.metric_name} {p_txt}" + (f"; {gtxt}" if gtxt else "")),
-                    "fail": (DO_NOT_SHIP, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
-                    "open": (INCONCLUSIVE if final else KEEP_RUNNING, f"{p_metric.metric_name} won ({p_txt}); {gtxt}"),
-                }[g]
-        elif k_star is not None and not spec.sequential:
-            eff, p, _, var = _fixed_p(c_arm, t_arm, prop, k_star)
-            pa = float(fixed_adj[v])
-            ev.update(decided_at=dates[k_star], p_value=p, p_value_adjusted=pa, effect=eff,
-                      ci_low=eff - stats.norm.ppf(1 - spec.alpha / 2) * math.sqrt(var),
-                      ci_high=eff + stats.norm.ppf(1 - spec.alpha / 2) * math.sqrt(var))
-            p_txt = f"fixed-horizon p = {pa:.2g} (Holm) at the planned size on {dates[k_star]}"
-            if pa < spec.alpha and _good(eff, p_metric.higher_is_better):
-                g, gtxt = _guardrails(data, spec, v, k_star, False, spec.mde_relative)
-                decision, reason = {
-                    "pass": (SHIP, f"win: {p_metric.metric_name} {p_txt}" + (f"; {gtxt}" if gtxt else "")),
-                    "fail": (DO_NOT_SHIP, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
-                    "open": (INCONCLUSIVE, f"{p_metric.metric_name} won ({p_txt}) but {gtxt}"),
-                }[g]
-            elif pa < spec.alpha:
-                decision, reason = DO_NOT_SHIP, f"harm: {p_metric.metric_name} {p_txt}"
-            else:
-                decision, reason = INCONCLUSIVE, f"no significant effect on {p_metric.metric_name}: {p_txt}"
-        elif k_star is not None:
-            ev["decided_at"] = dates[k_star]
-            decision, reason = INCONCLUSIVE, (f"no always-valid effect on {p_metric.metric_name} by the sequential "
-                                              f"test's planned size ({planned:,} users per arm) on {dates[k_star]}")
-        elif final:
-            decision, reason = INCONCLUSIVE, (f"ended and every window closed ({close_at}) without a decision on "
-                                              f"{p_metric.metric_name}; {size_txt}")
-        else:
-            decision = KEEP_RUNNING
-            n_wait = waiting(cur)
-            win = (f"windows open until {close_at}" if close_at else "no end date declared")
-            reason = (f"{win}, data to {dates[cur]}; {n_wait:,} users waiting in open windows; {size_txt}"
-                      + (f"; always-valid p = {seq_adj[j, -1]:.2g}" if seq is not None else ""))
-        if decision == INCONCLUSIVE:  # final: what was not shown by now will not be
-            reason = reason.replace("not yet shown non-inferior", "not shown non-inferior")
-        ev.update(decision=decision, reason=reason, is_final=decision != KEEP_RUNNING)
-        out.append(VariantDecision(**ev))
-    return tuple(out)
+    r = _Verdicts(data=data, spec=spec, split=split, treatments=treatments, dates=dates, cur=cur, close_at=close_at,
+                  final=final, c_arm=c_arm, prop=spec.primary.metric_type == "proportion", planned=planned,
+                  base=base)
+    _sequential_tests(r, tau)
+    _fixed_tests(r)
+    return tuple(_variant_decision(r, j, v) for j, v in enumerate(treatments))
 
 
 def decide_experiments(looks: pd.DataFrame, experiments: pd.DataFrame,

@@ -37,8 +37,18 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.frames import ORDER_KEYS, as_01, as_frame, log_line, typed_frame
+from retail_lift.predict.champion import Champion, ClassifierRegistry
+from retail_lift.predict.classifiers import DEFAULT_CLIP
+from retail_lift.predict.drift import feature_drift
 from retail_lift.predict.fairness import fairness_report
-from retail_lift.predict.train import OUT_OF_TIME_ROLES, NoPositiveLabelsError, TrainResult, train_compare_score
+from retail_lift.predict.train import (
+    OUT_OF_TIME_ROLES,
+    NoPositiveLabelsError,
+    TrainResult,
+    _predict_in_blocks,
+    train_compare_score,
+)
+from retail_lift.registry import feature_spec_of
 
 __all__ = ["CLASSIFIER_FIT_COLUMNS", "FAIRNESS_COLUMNS", "LABELLED_ROLES", "classifier_fit_table", "fairness_table"]
 
@@ -74,6 +84,10 @@ _CLASSIFIER_REST = {
     "test_feature_date": "ts",
     "refit_feature_date": "ts",
     "score_feature_date": "ts",
+    "model_version": "int",
+    "trained_at": "ts",
+    "registry_action": "str",
+    "registry_reason": "str",
 }
 #: Columns of a classifier fit table (``id_cols`` go after ``is_chosen_model``).
 CLASSIFIER_FIT_COLUMNS = [*_CLASSIFIER_BASE, "<id_cols>", *_CLASSIFIER_REST]
@@ -83,12 +97,17 @@ def _classifier_schema(id_cols: Sequence[str]) -> dict[str, str]:
     return {**_CLASSIFIER_BASE, **{c: "str" for c in id_cols}, **_CLASSIFIER_REST}
 
 
+#: the registry reason of a fit table computed without a model store (``registry=None``)
+NO_STORE = "no model store: trained in this build"
+
+
 def _run_row(classifier: str, *, status: str, message: str, train_rows: int, train_positives: int,
              score_rows: int, seconds: float, model: str | None = None, splits: pd.DataFrame | None = None,
-             validation: str | None = None) -> dict:
+             validation: str | None = None, reason: str = NO_STORE) -> dict:
     row = {"classifier": classifier, "record_type": "run", "model": model, "is_chosen_model": model is not None,
            "status": status, "message": message, "train_rows": train_rows, "train_positives": train_positives,
-           "score_rows": score_rows, "validation": validation}  # no timing: rebuilds must give identical tables
+           "score_rows": score_rows, "validation": validation,  # no timing: rebuilds must give identical tables
+           "registry_action": "train", "registry_reason": reason}
     if splits is not None and len(splits):
         for split, date in splits.set_index("split")["feature_date"].items():
             row[f"{split}_feature_date"] = date
@@ -152,7 +171,8 @@ def _stack(result: TrainResult, classifier: str, id_cols: Sequence[str], run: di
 
 def classifier_fit_table(features, label: str, *, classifier: str, models: Sequence[str], min_class_rows: int,
                          max_train_rows: int | None, id_cols: Sequence[str] = ("customer_id",),
-                         role_col: str = "snapshot_role", float_rounds: int = 1, **train_kwargs) -> pd.DataFrame:
+                         role_col: str = "snapshot_role", float_rounds: int = 1,
+                         registry: ClassifierRegistry | None = None, **train_kwargs) -> pd.DataFrame:
     """Train, compare and score once with :func:`~retail_lift.predict.train_compare_score`; stack the result.
 
     Rows of ``features`` with ``role_col = 'train'`` and a non-missing ``label`` train, ``'score'`` rows
@@ -165,6 +185,12 @@ def classifier_fit_table(features, label: str, *, classifier: str, models: Seque
     rounded to 9 decimals, as often as a pandas path through :func:`~retail_lift.frames.as_frame` would have
     (2 for a table that the caller filtered or extended first). Returns the fit table (module docstring),
     columns :data:`CLASSIFIER_FIT_COLUMNS` with ``id_cols`` in place.
+
+    ``registry`` (:class:`~retail_lift.predict.champion.ClassifierRegistry`, None: train in every call): the
+    score rows and the feature spec are handed to :meth:`~ClassifierRegistry.decide` first; when it says
+    score, the champion scores the score rows and the training rows it recorded are repeated (no fit); when it
+    says train, the training is registered as a new version. Every row carries ``model_version`` and
+    ``trained_at`` of the version it comes from, the run row ``registry_action`` and ``registry_reason``.
     """
     t0 = time.perf_counter()
     id_cols = tuple(id_cols)
@@ -175,15 +201,24 @@ def classifier_fit_table(features, label: str, *, classifier: str, models: Seque
         return _classifier_fit_arrow(features, label, classifier=classifier, id_cols=id_cols, models=models,
                                      min_class_rows=min_class_rows, role_col=role_col,
                                      max_train_rows=max_train_rows, t0=t0, float_rounds=float_rounds,
-                                     **train_kwargs)
+                                     registry=registry, **train_kwargs)
     frame = as_frame(features)
     for c in (label, role_col, *id_cols):
         if c not in frame.columns:
             raise ValueError(f"features has no column {c!r}; columns are {list(frame.columns)}")
     roles = frame[role_col].astype(object)
+    spec_now = None
+    if registry is not None:
+        spec_now = feature_spec_of(frame)
+        score_frame = frame[(roles == "score").to_numpy()].reset_index(drop=True)
+        if not registry.decide(score_frame, spec_now).trains:
+            return _score_with_champion(score_frame, registry, classifier=classifier, id_cols=id_cols,
+                                        clip=train_kwargs.get("clip", DEFAULT_CLIP))
+        del score_frame
     y = as_01(frame[label])
     n_score = int((roles == "score").sum())
-    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
+    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0,
+                                  reason=_reason(registry))
     if skipped is not None:
         return typed_frame(pd.DataFrame([skipped]), schema)
     if fallback is not None:  # the out-of-time snapshots cannot judge a model: train and score rows only
@@ -197,7 +232,7 @@ def classifier_fit_table(features, label: str, *, classifier: str, models: Seque
     del frame
     return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
                             role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, fallback=fallback,
-                            **train_kwargs)
+                            registry=registry, spec_now=spec_now, **train_kwargs)
 
 
 #: The labelled snapshot roles, in time order (see :data:`retail_lift.predict.OUT_OF_TIME_ROLES`).
@@ -217,7 +252,13 @@ def _snapshot_problem(role: str, n: int, pos: int, min_class_rows: int) -> tuple
     return None
 
 
-def _skip_row(classifier: str, roles, y, n_score: int, min_class_rows: int, t0: float):
+def _reason(registry: ClassifierRegistry | None) -> str:
+    if registry is None or registry.decision is None:
+        return NO_STORE
+    return registry.decision.reason
+
+
+def _skip_row(classifier: str, roles, y, n_score: int, min_class_rows: int, t0: float, reason: str = NO_STORE):
     """``(run row, None)`` of a classifier that cannot be trained (and its log line), or ``(None, fallback)``.
 
     The ``train`` snapshot (the one the chosen model is refitted on) decides whether there is a model: without
@@ -240,7 +281,7 @@ def _skip_row(classifier: str, roles, y, n_score: int, min_class_rows: int, t0: 
                    else f"{classifier} not trained: {reason}")
         log_line(message)
         return _run_row(classifier, status=status, message=message, train_rows=n_train, train_positives=n_pos,
-                        score_rows=n_score, seconds=time.perf_counter() - t0), None
+                        score_rows=n_score, seconds=time.perf_counter() - t0, reason=reason), None
     if any((roles == r).any() for r in OUT_OF_TIME_ROLES):
         for role in OUT_OF_TIME_ROLES:
             problem = _snapshot_problem(role, *counts[role], min_class_rows)
@@ -249,10 +290,12 @@ def _skip_row(classifier: str, roles, y, n_score: int, min_class_rows: int, t0: 
     return None, None
 
 
-def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id_cols: tuple,
+def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id_cols: tuple,  # noqa: PLR0913 - the fit table's keywords
                      models: Sequence[str], role_col: str, sampled_from: int | None, n_score: int, t0: float,
-                     fallback: str | None = None, **train_kwargs) -> pd.DataFrame:
-    """Train on the frame in ``box`` (taken out of it: the only reference, freed once trained) and stack."""
+                     fallback: str | None = None, registry: ClassifierRegistry | None = None,
+                     spec_now: list | None = None, **train_kwargs) -> pd.DataFrame:
+    """Train on the frame in ``box`` (taken out of it: the only reference, freed once trained) and stack;
+    with a ``registry``, register the training as a new version."""
     frame = box.pop()
     labelled = (frame[role_col].astype(object) == "train").to_numpy() & y.notna().to_numpy()
     n_train, n_pos = int(labelled.sum()), int(y[labelled].sum())
@@ -265,8 +308,11 @@ def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id
         message = f"{classifier} not trained: {exc}"
         log_line(message)
         run = _run_row(classifier, status=status, message=message, train_rows=n_train, train_positives=n_pos,
-                       score_rows=n_score, seconds=time.perf_counter() - t0)
+                       score_rows=n_score, seconds=time.perf_counter() - t0, reason=_reason(registry))
         return typed_frame(pd.DataFrame([run]), _classifier_schema(id_cols))
+    refit_rows = None
+    if registry is not None:  # the refit rows' model features and label: the drift reference and fingerprint
+        refit_rows = frame.loc[labelled, [*result.feature_spec.source_columns, label]].reset_index(drop=True)
     del frame
     seconds = time.perf_counter() - t0
     how = ("chosen on the out-of-time validation snapshot" if result.validation == "out_of_time"
@@ -279,8 +325,62 @@ def _train_and_stack(box: list, y: pd.Series, label: str, *, classifier: str, id
     log_line(f"{message} in {seconds:.1f} s")
     run = _run_row(classifier, status="trained", message=message, train_rows=n_train, train_positives=n_pos,
                    score_rows=n_score, seconds=seconds, model=result.chosen_model, splits=result.splits,
-                   validation=result.validation)
-    return _stack(result, classifier, id_cols, run)
+                   validation=result.validation, reason=_reason(registry))
+    table = _stack(result, classifier, id_cols, run)
+    if registry is None:
+        return table
+    version = registry.register(result, refit_rows=refit_rows, spec_now=spec_now, classifier=classifier,
+                                training_rows=table[table["record_type"] != "score"].reset_index(drop=True))
+    table["model_version"] = pd.array([version.version] * len(table), dtype="Int64")
+    table["trained_at"] = version.trained_at
+    return table
+
+
+def _score_with_champion(score_frame: pd.DataFrame, registry: ClassifierRegistry, *, classifier: str,
+                         id_cols: tuple, clip: float) -> pd.DataFrame:
+    """The fit table of a score-only call: the champion's recorded training rows (``run``, ``holdout``,
+    ``metric``, ``importance``), the ``score`` rows of ``score_frame`` scored by the champion and the
+    ``drift`` rows of ``score_frame`` against the champion's training rows. No fit."""
+    champ: Champion = registry.champion
+    decision = registry.decision
+    stored = champ.training_rows
+    run = stored[stored["record_type"] == "run"].copy()
+    run["score_rows"] = len(score_frame)
+    run["registry_action"] = "score"
+    run["registry_reason"] = decision.reason
+    if "feature_date" in score_frame.columns:
+        dates = score_frame["feature_date"].dropna()
+        run["score_feature_date"] = pd.Timestamp(dates.iloc[0]) if len(dates) else pd.NaT
+    parts = [run]
+    scores = score_frame[list(id_cols)].copy()
+    scores["probability"] = _predict_in_blocks(champ.model, champ.spec, score_frame, np.arange(len(score_frame)),
+                                               champ.kind, clip=clip) if len(score_frame) else np.array([])
+    scores["model"] = champ.kind
+    scores["record_type"] = "score"
+    scores["threshold"] = champ.threshold
+    scores["is_above_threshold"] = scores["probability"] >= champ.threshold
+    scores["is_chosen_model"] = True
+    parts.append(scores)
+    parts.append(stored[stored["record_type"].isin(["holdout", "metric"])])
+    if len(score_frame) and len(champ.reference):
+        drift = registry.drift_table if registry.drift_table is not None else \
+            feature_drift(champ.spec, champ.reference, score_frame)
+        drift = drift.rename(columns={"psi": "value"})
+        drift = drift.drop(columns=["kind"])
+        drift["record_type"] = "drift"
+        drift["model"] = champ.kind
+        drift["is_chosen_model"] = True
+        drift["metric"] = "psi"
+        drift["split"] = "refit_vs_score"
+        parts.append(drift)
+    parts.append(stored[stored["record_type"] == "importance"])
+    schema = _classifier_schema(id_cols)
+    typed = [typed_frame(p.assign(classifier=classifier), schema) for p in parts if len(p)]
+    table = pd.concat(typed, ignore_index=True)
+    table["model_version"] = pd.array([champ.version.version] * len(table), dtype="Int64")
+    table["trained_at"] = champ.version.trained_at
+    log_line(f"{classifier}: {decision.reason}; {len(score_frame)} scored")
+    return table
 
 
 def _cap_mask(y: np.ndarray, labelled: np.ndarray, max_rows: int, seed: int = 0) -> np.ndarray:
@@ -330,9 +430,41 @@ def _is_arrow(data) -> bool:
     return not isinstance(data, pd.DataFrame) and hasattr(data, "schema") and hasattr(data, "column")
 
 
-def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tuple, models, min_class_rows: int,
+def _arrow_kind(pa_type) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_boolean(pa_type):
+        return "boolean"
+    if pa.types.is_integer(pa_type) or pa.types.is_floating(pa_type) or pa.types.is_decimal(pa_type):
+        return "numeric"
+    if pa.types.is_timestamp(pa_type) or pa.types.is_date(pa_type):
+        return "datetime"
+    return "categorical"
+
+
+def _arrow_spec(schema) -> list[dict]:
+    """:func:`~retail_lift.registry.feature_spec_of` of an Arrow schema (the same kinds)."""
+    return [{"column": f.name, "kind": _arrow_kind(f.type), "dtype": str(f.type)} for f in schema]
+
+
+def _arrow_rows_to_pandas(table, names, positions, float_rounds: int) -> pd.DataFrame:
+    """The rows of ``table`` at ``positions`` as pandas, converted as :func:`_classifier_fit_arrow` does."""
+    import pyarrow as pa
+
+    idx = pa.array(positions)
+    out = {}
+    for name in names:
+        s = pa.table({name: table.column(name).take(idx)}).to_pandas(date_as_object=False)[name]
+        if pd.api.types.is_float_dtype(s):
+            for _ in range(float_rounds):
+                s = s.round(9)
+        out[name] = s
+    return pd.DataFrame(out, columns=names)
+
+
+def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tuple, models, min_class_rows: int,  # noqa: PLR0912, PLR0913 - the fit table's keywords
                           role_col: str, max_train_rows: int | None, t0: float, float_rounds: int = 1,
-                          **train_kwargs) -> pd.DataFrame:
+                          registry: ClassifierRegistry | None = None, **train_kwargs) -> pd.DataFrame:
     """:func:`classifier_fit_table` on an Arrow table or a DuckDB relation (read here with ``to_arrow_table``).
 
     The same rows as the pandas path (:func:`as_frame`'s order: the key columns ascending, missing last, stable;
@@ -358,6 +490,14 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     else:
         order = np.arange(n_rows)
     roles = pd.Series(table.column(role_col).take(order).to_numpy(zero_copy_only=False), dtype=object)
+    spec_now = None
+    if registry is not None:
+        spec_now = _arrow_spec(table.schema)
+        score_frame = _arrow_rows_to_pandas(table, names, order[(roles == "score").to_numpy()], float_rounds)
+        if not registry.decide(score_frame, spec_now).trains:
+            return _score_with_champion(score_frame, registry, classifier=classifier, id_cols=id_cols,
+                                        clip=train_kwargs.get("clip", DEFAULT_CLIP))
+        del score_frame
     lab = table.column(label).take(order)
     if pa.types.is_boolean(lab.type) or pa.types.is_integer(lab.type) or pa.types.is_floating(lab.type) \
             or pa.types.is_decimal(lab.type):  # as _as_01, without a Python object per row
@@ -367,7 +507,8 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
         y = as_01(pa.table({label: lab}).to_pandas()[label])
     del lab
     n_score = int((roles == "score").sum())
-    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0)
+    skipped, fallback = _skip_row(classifier, roles.to_numpy(), y.to_numpy(), n_score, min_class_rows, t0,
+                                  reason=_reason(registry))
     if skipped is not None:
         return typed_frame(pd.DataFrame([skipped]), schema)
     if fallback is not None:  # as the pandas path: train and score rows only
@@ -397,7 +538,7 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     del out
     return _train_and_stack(box, y, label, classifier=classifier, id_cols=id_cols, models=models,
                             role_col=role_col, sampled_from=sampled_from, n_score=n_score, t0=t0, fallback=fallback,
-                            **train_kwargs)
+                            registry=registry, spec_now=spec_now, **train_kwargs)
 
 
 

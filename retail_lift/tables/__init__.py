@@ -10,8 +10,9 @@ model and takes
   :func:`from_settings` (a key left unset, ``None``, takes the dataclass default); its yml ``config:`` block
   states the same defaults, and ``tests/python/test_tables.py`` checks both for every model of
   :data:`MODEL_CONFIGS`;
-* ``store``: reserved for the model store of the next issue (train once, score every build); ``None``
-  today.
+* ``store``: the model registry (:class:`retail_lift.registry.ModelRegistry`, opened by the dbt model with
+  :func:`model_store` beside the warehouse file): the classifiers (:mod:`retail_lift.tables.predict`) train
+  once and score every build with it; the other families still refuse a store (``None``).
 
 The functions wire relations and configs to the model families; they never read the truth (that is
 :mod:`retail_lift.evaluation`). Every dbt Python model of ``python_models/ml/`` has its table function here
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from retail_lift.settings import from_settings, plain_defaults
-from retail_lift.tables._config import read_relation
+from retail_lift.tables._config import model_store, read_relation
 from retail_lift.tables.bandit import (
     BanditHoldoutProbabilitiesConfig,
     BanditPolicyConfig,
@@ -81,9 +82,14 @@ MODEL_CONFIGS: Mapping[str, type] = {
 }
 
 
+#: the dbt models that train with the model registry (train once, score every build; retail-lift train)
+REGISTERED_MODELS: tuple[str, ...] = ("ml_purchase_propensity_fit", "ml_category_propensity_fit",
+                                      "ml_returning_customer_fit", "ml_facebook_acquisition_fit")
+
+
 def defaults(model: str) -> dict:
     """The defaults of ``model``'s config as plain values (what its yml ``config:`` block states)."""
     return plain_defaults(MODEL_CONFIGS[model])
 
 
-__all__ = ["MODEL_CONFIGS", "defaults", "from_settings", "read_relation"]
+__all__ = ["MODEL_CONFIGS", "REGISTERED_MODELS", "defaults", "from_settings", "model_store", "read_relation"]

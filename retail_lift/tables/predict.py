@@ -7,6 +7,12 @@ and the columns it leaves out, the settings of each use case, and which rows and
 read. The training itself (train, compare, score once, degrade on small data, cap the train rows, stack
 into the fit table) and the fairness table computed from a fit table are algorithms of the ``predict``
 family (:mod:`retail_lift.predict.fit_table`): they know nothing of the warehouse or dbt.
+
+Model store: the four fit functions take ``store``, a :class:`~retail_lift.registry.ModelRegistry` (the dbt
+models open the one beside the warehouse file, :func:`retail_lift.tables.model_store`). With a store, a call
+scores with the registered champion and trains only when :func:`~retail_lift.registry.training_decision`
+says so (config keys ``retrain``, ``max_model_age_days``, ``registry_on_mismatch``, from the dbt vars of the
+same names); the training is then registered as the new champion. ``store=None`` trains in every call.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import pandas as pd
 
 from retail_lift.frames import as_frame
 from retail_lift.predict import MODEL_KINDS, derive_label
+from retail_lift.predict.champion import ClassifierRegistry, RegistrySettings
 from retail_lift.predict.fit_table import LABELLED_ROLES, classifier_fit_table, fairness_table
+from retail_lift.registry import ALIASES, DEFAULT_MAX_MODEL_AGE_DAYS, ModelRegistry
+from retail_lift.settings import choice, number
 from retail_lift.tables._config import check_store, read_relation
 
 __all__ = [
@@ -77,6 +86,9 @@ USE_CASES: Mapping[str, UseCase] = {
 }
 
 
+_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -103,9 +115,30 @@ class _ClassifierFitConfig:
     balance: bool | str = "auto"
     #: calibration folds
     cv: int = 3
+    #: train even when a usable champion is registered (var retrain)
+    retrain: bool = False
+    #: a champion older than this many days is retrained (var max_model_age_days; retail_lift.registry.decision)
+    max_model_age_days: float = DEFAULT_MAX_MODEL_AGE_DAYS
+    #: a champion whose feature spec differs or whose model file is unusable: retrain, or fail the build
+    #: (var registry_on_mismatch)
+    registry_on_mismatch: str = "retrain"
+    #: the alias a training's new version gets: champion (scores from now on) or challenger (registered for
+    #: review, retail-lift train --challenger; var registry_alias)
+    registry_alias: str = "champion"
 
     def __post_init__(self):
         m = self.MODEL
+        retrain = self.retrain
+        if not isinstance(retrain, bool):  # the var as text from the command line ('true', 'True', '1')
+            if not isinstance(retrain, str | int) or str(retrain).strip().lower() not in _BOOL_TEXT:
+                _fail(m, "retrain", "true or false", retrain)
+            retrain = _BOOL_TEXT[str(retrain).strip().lower()]
+        object.__setattr__(self, "retrain", retrain)
+        object.__setattr__(self, "max_model_age_days",
+                           number(m, "max_model_age_days", self.max_model_age_days, low=0, low_open=True,
+                                  rendered=True))
+        choice(m, "registry_on_mismatch", self.registry_on_mismatch, ("retrain", "fail"))
+        choice(m, "registry_alias", self.registry_alias, ALIASES)
         kinds = self.model_kinds
         if isinstance(kinds, str) or not isinstance(kinds, list | tuple) or not kinds \
                 or any(k not in MODEL_KINDS for k in kinds) or len(set(kinds)) != len(kinds):
@@ -160,14 +193,30 @@ class FacebookAcquisitionFitConfig(_ClassifierFitConfig):
     balance: bool | str = True
 
 
-def _fit(use_case: UseCase, features, config: _ClassifierFitConfig, float_rounds: int = 1) -> pd.DataFrame:
-    """:func:`~retail_lift.predict.fit_table.classifier_fit_table` of ``use_case`` with ``config``."""
+def _registry(store, config: _ClassifierFitConfig) -> ClassifierRegistry | None:
+    """The classifier's registry in ``store`` (None: no store, train in every call)."""
+    if store is None:
+        return None
+    if not isinstance(store, ModelRegistry):
+        raise TypeError(f"{config.MODEL}: store must be a retail_lift.registry.ModelRegistry or None, "
+                        f"got {type(store).__name__}")
+    settings = RegistrySettings(retrain=config.retrain, max_model_age_days=config.max_model_age_days,
+                                on_mismatch=config.registry_on_mismatch, alias=config.registry_alias)
+    params = {"model_kinds": list(config.model_kinds), "model_params": config.model_params,
+              "min_class_rows": config.min_class_rows, "max_train_rows": config.max_train_rows,
+              "balance": config.balance, "cv": config.cv}
+    return ClassifierRegistry(store, config.MODEL, settings, params=params)
+
+
+def _fit(use_case: UseCase, features, config: _ClassifierFitConfig, float_rounds: int = 1, store=None) -> pd.DataFrame:
+    """:func:`~retail_lift.predict.fit_table.classifier_fit_table` of ``use_case`` with ``config`` (and the
+    classifier's registry in ``store``)."""
     params = {k: v for k, v in config.model_params.items() if k in config.model_kinds} or None
     return classifier_fit_table(
         features, use_case.label, classifier=use_case.classifier, id_cols=use_case.id_cols,
         models=config.model_kinds, min_class_rows=config.min_class_rows, max_train_rows=config.max_train_rows,
         float_rounds=float_rounds, exclude=use_case.exclude, id_features=use_case.id_features,
-        model_params=params, balance=config.balance, cv=config.cv)
+        model_params=params, balance=config.balance, cv=config.cv, registry=_registry(store, config))
 
 
 def _arrow_input(data):
@@ -191,8 +240,7 @@ def ml_purchase_propensity_fit(relations: Mapping[str, object],
 
     ``relations``: ``fct_customer_features`` (a DuckDB relation is read as Arrow; only the rows that train
     or are scored become pandas)."""
-    check_store(store, PurchasePropensityFitConfig.MODEL)
-    return _fit(USE_CASES["purchase_propensity"], relations["fct_customer_features"], config)
+    return _fit(USE_CASES["purchase_propensity"], relations["fct_customer_features"], config, store=store)
 
 
 def ml_category_propensity_fit(relations: Mapping[str, object],
@@ -200,8 +248,8 @@ def ml_category_propensity_fit(relations: Mapping[str, object],
                                store=None) -> pd.DataFrame:
     """Purchase in a top-level category in the next 30 days per customer x category; the category is also a
     feature. ``relations``: ``fct_customer_category_features``."""
-    check_store(store, CategoryPropensityFitConfig.MODEL)
-    return _fit(USE_CASES["category_propensity"], relations["fct_customer_category_features"], config)
+    return _fit(USE_CASES["category_propensity"], relations["fct_customer_category_features"], config,
+                store=store)
 
 
 def ml_returning_customer_fit(relations: Mapping[str, object],
@@ -210,7 +258,6 @@ def ml_returning_customer_fit(relations: Mapping[str, object],
     """Second order within 30 days for first-time buyers: trained on the labelled snapshots' first-time buyers
     (``returned`` not missing), scored on the score snapshot's customers with exactly one order.
     ``relations``: ``fct_customer_features``."""
-    check_store(store, ReturningCustomerFitConfig.MODEL)
     use_case = USE_CASES["returning_customer"]
     features = relations["fct_customer_features"]
     table = _arrow_input(features)
@@ -223,11 +270,11 @@ def ml_returning_customer_fit(relations: Mapping[str, object],
         keep = pc.or_(pc.and_(labelled_role, pc.is_valid(table.column("returned"))),
                       pc.and_(pc.equal(role, "score"), pc.equal(table.column("orders_all"), 1)))
         table = table.filter(pc.fill_null(keep, False))
-        return _fit(use_case, table, config, float_rounds=2)
+        return _fit(use_case, table, config, float_rounds=2, store=store)
     frame = as_frame(features)
     roles = frame["snapshot_role"].astype(object)
     keep = (roles.isin(LABELLED_ROLES) & frame["returned"].notna()) | ((roles == "score") & (frame["orders_all"] == 1))
-    return _fit(use_case, frame[keep.to_numpy()].reset_index(drop=True), config)
+    return _fit(use_case, frame[keep.to_numpy()].reset_index(drop=True), config, store=store)
 
 
 def ml_facebook_acquisition_fit(relations: Mapping[str, object],
@@ -235,7 +282,6 @@ def ml_facebook_acquisition_fit(relations: Mapping[str, object],
                                 store=None) -> pd.DataFrame:
     """Did the customer come from facebook? A look-alike classifier on everything but the acquisition channel
     itself (excluded: it *is* the label). ``relations``: ``fct_customer_features``."""
-    check_store(store, FacebookAcquisitionFitConfig.MODEL)
     use_case = USE_CASES["facebook_acquisition"]
     features = relations["fct_customer_features"]
     table = _arrow_input(features)
@@ -247,9 +293,9 @@ def ml_facebook_acquisition_fit(relations: Mapping[str, object],
         is_channel = pc.if_else(pc.is_null(src), pa.scalar(None, pa.float64()),
                                 pc.cast(pc.equal(src, ACQUISITION_CHANNEL), pa.float64()))
         table = table.append_column(use_case.label, is_channel)
-        return _fit(use_case, table, config, float_rounds=2)
+        return _fit(use_case, table, config, float_rounds=2, store=store)
     frame = derive_label(as_frame(features), "acquisition_channel", ACQUISITION_CHANNEL, name=use_case.label)
-    return _fit(use_case, frame, config)
+    return _fit(use_case, frame, config, store=store)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ the truth (``make lint``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -434,7 +434,7 @@ def _holdout_metrics(y, u, t, k_fractions) -> dict:
     return out
 
 
-def fit_score_uplift(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one keyword per yml config key of ml_uplift_run; to split with issue 22 item 1
+def fit_score_uplift(  # noqa: PLR0913 - one keyword per yml config key of ml_uplift_run
     training: pd.DataFrame,
     scoring: pd.DataFrame,
     *,
@@ -518,35 +518,19 @@ def fit_score_uplift(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one keyword per
     """
     from threadpoolctl import threadpool_limits
 
+    o = _Options(learner=learner, base_learner=base_learner, n_folds=n_folds, inner_folds=inner_folds,
+                 holdout=holdout, random_state=random_state, k_fractions=k_fractions, srm_threshold=srm_threshold,
+                 promotions=promotions, margin_rate=margin_rate, uplift_threshold=uplift_threshold,
+                 control_probability_threshold=control_probability_threshold, n_placebo=n_placebo, refit=refit,
+                 min_group_size=min_group_size, min_treated_conversions=min_treated_conversions,
+                 n_threads=n_threads, placebo_jobs=placebo_jobs, n_bootstrap=n_bootstrap,
+                 score_block_rows=score_block_rows)
     extra = _check_extra_features(extra_features)
     training = input_frame(training, "training", _TRAINING_COLUMNS, [*FEATURES, *extra, "revenue"])
     scoring = input_frame(scoring, "scoring", ["customer_id"], [*FEATURES, *extra])
     require_columns(training, "training", _TRAINING_COLUMNS)
     require_columns(scoring, "scoring", ["customer_id"])
-    if score_block_rows is not None and (isinstance(score_block_rows, bool) or int(score_block_rows) < 1):
-        raise ValueError(f"score_block_rows must be None or a positive int, got {score_block_rows!r}")
-    if learner != "auto" and learner not in LEARNERS:
-        raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {learner!r}")
-    if base_learner != "auto" and base_learner not in BASE_LEARNERS:
-        raise ValueError(f"base_learner must be 'auto' or one of {list(BASE_LEARNERS)}, got {base_learner!r}")
-    for name, value, low in (("inner_folds", inner_folds, 2), ("n_placebo", n_placebo, 0),
-                             ("placebo_jobs", placebo_jobs, 1), ("n_bootstrap", n_bootstrap, 2),
-                             ("min_group_size", min_group_size, 2),
-                             ("min_treated_conversions", min_treated_conversions, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer))
-                                or n_folds < 2):
-        raise ValueError(f"n_folds must be None or an int >= 2, got {n_folds!r}")
-    if not (isinstance(holdout, float) and 0 < holdout < 1):
-        raise ValueError(f"holdout must be a float in (0, 1), got {holdout!r}")
-    k_fractions = tuple(float(k) for k in k_fractions)
-    if not k_fractions or any(not 0 < k < 1 for k in k_fractions):
-        raise ValueError(f"k_fractions must be fractions in (0, 1), got {k_fractions!r}")
-    if not 0 <= margin_rate <= 1:
-        raise ValueError(f"margin_rate must be in [0, 1], got {margin_rate!r}")
-    if uplift_threshold < 0:
-        raise ValueError(f"uplift_threshold must be >= 0, got {uplift_threshold!r}")
+    _check_options(o)
     if scoring["customer_id"].duplicated().any():
         raise ValueError("scoring must have one row per customer_id")
 
@@ -565,195 +549,342 @@ def fit_score_uplift(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one keyword per
     scoring = None  # only the ids and the matrix are needed from here on
     flagged = srm_experiments(srm, srm_threshold)
 
-    metric_rows, holdout_parts, score_parts = [], [], {}
-    values, thresholds, arm_owner = {}, {}, {}
+    out = _Outputs()
     with threadpool_limits(limits=n_threads):
         exp_of_row = training["experiment_id"].astype(str).to_numpy()
         for exp_id in sorted(variants):
-            rows = np.flatnonzero(exp_of_row == exp_id)
-            exp = training.iloc[rows].reset_index(drop=True)
-            controls = sorted(v for v, is_control in variants[exp_id].items() if is_control)
-            arms = sorted(v for v, is_control in variants[exp_id].items() if not is_control)
-            if exp_id in flagged:
-                for arm in arms:
-                    metric_rows.append(_note_row(exp_id, arm, f"experiment dropped: sample-ratio mismatch "
-                                                                 f"(p = {flagged[exp_id]:.2g} < {srm_threshold})"))
-                continue
-            if len(controls) != 1:
-                for arm in arms:
-                    metric_rows.append(_note_row(exp_id, arm, "experiment dropped: no single control variant"))
-                continue
-            control = controls[0]
-            labels = exp["variant"].astype(str).to_numpy()
-            y = exp["is_converted"].astype(float).to_numpy().astype(int)
-            X = X_all[rows]
-            # arms that cannot be estimated (empty, one outcome value, too few treated conversions or rows)
-            ok_arms, skipped = _estimable_arms(labels, y, control, arms, min_group_size, min_treated_conversions)
-            if not ok_arms:
-                for arm in arms:
-                    metric_rows.append(_note_row(exp_id, arm, f"not estimable: {skipped[arm]}"))
-                continue
-            # evaluation plan: (training rows, evaluated rows, fold label) per fit
-            if n_folds:
-                fold_of = _cross_fit_folds(len(exp), labels, y, n_folds, random_state)
-                plan = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f), f) for f in range(n_folds)]
-            else:
-                idx_train, idx_test = _split(len(exp), labels, y, holdout, random_state)
-                plan = [(idx_train, idx_test, None)]
-            # ... and those whose cross-fitting training parts cannot be fitted
-            for train_idx, _, _ in plan:
-                part_ok, part_skipped = _fittable_arms(labels[train_idx], y[train_idx], control, ok_arms, 2)
-                ok_arms = [a for a in ok_arms if a in part_ok]
-                for arm, why in part_skipped.items():
-                    skipped.setdefault(arm, f"a cross-fitting training part has {why}")
-            for arm in arms:
-                if arm in skipped:
-                    metric_rows.append(_note_row(exp_id, arm, f"not estimable: {skipped[arm]}"))
-            if not ok_arms:
-                continue
-            keep = np.isin(labels, [control, *ok_arms])
-            plan = [(tr[keep[tr]], te[keep[te]], f) for tr, te, f in plan]
-            eval_idx = np.concatenate([te for _, te, _ in plan])
-            eval_fold = np.concatenate([np.full(te.size, -1 if f is None else f) for _, te, f in plan])
-
-            # nested, per arm: in every fold the (kind, family) of each arm is chosen by an inner
-            # cross-validation of the fold's training rows of that arm and the control only, fitted on them
-            # and predicts the fold's exposures; the out-of-fold Qini of these predictions is reported, so it
-            # is not the score that made any choice
-            def _arm_rows(idx, arm_, labels=labels, control=control):
-                return idx[(labels[idx] == control) | (labels[idx] == arm_)]
-
-            # OpenMP / BLAS threads only pay on large fits: on a few thousand rows a second thread mostly
-            # waits (and spins on a busy machine: 10x slower measured on the tiny world), so smaller
-            # experiments fit single-threaded; scoring every customer uses n_threads
-            fit_threads = n_threads if len(exp) >= THREADED_FIT_MIN_ROWS else 1
-            pred = np.full((eval_idx.size, len(ok_arms)), np.nan)
-            p0 = np.full((eval_idx.size, len(ok_arms)), np.nan)
-            row_kind = np.empty((eval_idx.size, len(ok_arms)), dtype=object)
-            row_family = np.empty((eval_idx.size, len(ok_arms)), dtype=object)
-            fold_choices, pos = [], 0
-            for train_idx, test_idx, _ in plan:
-                choice = {}
-                for j, arm in enumerate(ok_arms):
-                    sel = _with_threads(fit_threads, select_uplift_learner, X, labels, y, control, learner=learner,
-                                        base_learner=base_learner, inner_folds=inner_folds, random_state=random_state,
-                                        rows=_arm_rows(train_idx, arm), n_bootstrap=n_bootstrap)
-                    choice[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
-                    pred[pos:pos + test_idx.size, j] = sel.model.predict_uplift(X[test_idx], arm=arm)
-                    p0[pos:pos + test_idx.size, j] = _control_probability(sel.model, X[test_idx], arm)
-                    row_kind[pos:pos + test_idx.size, j] = sel.kind
-                    row_family[pos:pos + test_idx.size, j] = sel.base_learner
-                fold_choices.append(choice)
-                pos += test_idx.size
-
-            # the learner that scores each arm: the (kind, family) most of the folds chose (ties: the simpler,
-            # as the selection rule), refitted on all of the experiment's exposures of the arm and the control
-            # (in the single-split mode without refit: the training part's fit). No new selection on all rows:
-            # the scoring model is the one whose out-of-fold Qini is reported, not a choice that no fold made.
-            final = {}
-            for arm in ok_arms:
-                best = _majority_choice([c[arm][0] for c in fold_choices])
-                inner = _mean_inner_scores([c[arm][1] for c in fold_choices])
-                if n_folds or refit:
-                    model = _with_threads(fit_threads, _fit_learner, best, X, labels, y, control,
-                                          _arm_rows(np.flatnonzero(keep), arm), random_state)
-                else:
-                    model = fold_choices[0][arm][2]
-                final[arm] = (best, inner, model)
-
-            # placebo, per arm: the labels of the arm's and the control's exposures shuffled n_placebo times,
-            # the arm's kept (kind, family) refitted in the same cross-fitting folds (no inner selection per
-            # shuffle); run in placebo_jobs processes (the permutations are drawn up front: same result)
-            placebo = {}
-            if n_placebo > 0:
-                for arm in ok_arms:
-                    a_plan = [(_arm_rows(tr, arm), _arm_rows(te, arm), f) for tr, te, f in plan]
-                    placebo.update(_placebo_cross_fit(*final[arm][0], control, [arm], X, labels, y, a_plan,
-                                                      random_state, n_placebo, n_jobs=placebo_jobs))
-            e_lab, e_y = labels[eval_idx], y[eval_idx]
-            for j, arm in enumerate(ok_arms):
-                best, inner_scores, _ = final[arm]
-                kind, family = best
-                agreement = float(np.mean([c[arm][0] == best for c in fold_choices]))
-                cmp = (e_lab == control) | (e_lab == arm)
-                t = (e_lab[cmp] == arm).astype(int)
-                m = _holdout_metrics(e_y[cmp].astype(float), pred[cmp, j], t, k_fractions)
-                m.update(_placebo_metrics(m["qini_auc"], placebo.get(arm), n_placebo))
-                m["selection_agreement"] = agreement
-                m["n_treated"], m["n_control"] = float(t.sum()), float((1 - t).sum())
-                for name, value in m.items():
-                    metric_rows.append({
-                        "experiment_id": exp_id, "promotion_id": arm, "learner": kind, "base_learner": family,
-                        "metric_name": name, "metric_value": value, "is_selected_learner": True, "note": None,
-                    })
-                for (c_kind, c_family), score in inner_scores.items():
-                    metric_rows.append({
-                        "experiment_id": exp_id, "promotion_id": arm, "learner": c_kind, "base_learner": c_family,
-                        "metric_name": "inner_qini", "metric_value": score,
-                        "is_selected_learner": (c_kind, c_family) == best, "note": None,
-                    })
-                if n_placebo > 0 and m["placebo_pass"] == 0.0:
-                    metric_rows.append(_note_row(
-                        exp_id, arm, f"placebo not passed: out-of-fold Qini {m['qini_auc']:.4f} is not above the "
-                                     f"95th percentile {m['placebo_qini_p95']:.4f} of {int(m['n_placebo'])} shuffles",
-                        metric_name="placebo_status"))
-                elif n_placebo > 0 and not np.isfinite(m["placebo_pass"]):
-                    metric_rows.append(_note_row(exp_id, arm, "placebo not run: no shuffle could be fitted",
-                                                 metric_name="placebo_status"))
-
-            # out-of-sample predictions (out-of-fold, or on the holdout), each from its fold's chosen learner
-            for j, arm in enumerate(ok_arms):
-                cmp = (e_lab == control) | (e_lab == arm)
-                sub = exp.iloc[eval_idx[cmp]]
-                holdout_parts.append(pd.DataFrame({
-                    "exposure_id": sub["exposure_id"].astype(str).to_numpy(),
-                    "promotion_id": arm,
-                    "customer_id": sub["customer_id"].astype(str).to_numpy(),
-                    "experiment_id": exp_id,
-                    "variant": e_lab[cmp],
-                    "is_treated": e_lab[cmp] == arm,
-                    "is_converted": e_y[cmp].astype(bool),
-                    "revenue": pd.to_numeric(sub["revenue"], errors="coerce").to_numpy(float)
-                    if "revenue" in sub else np.nan,
-                    "learner": row_kind[cmp, j],
-                    "base_learner": row_family[cmp, j],
-                    "fold": pd.array(np.where(eval_fold[cmp] >= 0, eval_fold[cmp], 0), dtype="Int64")
-                    if n_folds else pd.array([None] * int(cmp.sum()), dtype="Int64"),
-                    "predicted_uplift": pred[cmp, j],
-                    "predicted_control_probability": p0[cmp, j],
-                }))
-
-            control_rate = float(y[labels == control].mean())
-            conv = (labels == control) & (y == 1)
-            rev = pd.to_numeric(exp["revenue"], errors="coerce").to_numpy(float) if "revenue" in exp else None
-            conv_revenue = rev[conv] if rev is not None else np.array([])
-            conv_revenue = conv_revenue[np.isfinite(conv_revenue)]
-            values[exp_id] = float(conv_revenue.mean()) if conv_revenue.size else 0.0
-            for arm in ok_arms:
-                n_treated = int((labels == arm).sum())
-                if arm in arm_owner and arm_owner[arm][1] >= n_treated:
-                    continue
-                arm_owner[arm] = (exp_id, n_treated)
-                (kind, family), _, model = final[arm]
-                u, p0 = _score_blocks(model, X_score, arm, score_block_rows)
-                t_p = control_rate if control_probability_threshold is None else float(control_probability_threshold)
-                thresholds[arm] = (float(uplift_threshold), t_p)
-                # the arm's scores from the experiment that owns it (most treated exposures) replace any earlier
-                score_parts[arm] = (exp_id, kind, family, u, p0)
+            _fit_experiment(o, exp_id, np.flatnonzero(exp_of_row == exp_id), training, X_all, variants[exp_id],
+                            flagged, X_score, out)
     del X_score
+    return _result(o, score_ids, out)
 
-    if score_parts:
-        scores = _scores_table(score_ids, score_parts, thresholds)
+
+def _result(o: _Options, score_ids: np.ndarray, out: _Outputs) -> UpliftResult:
+    """The five tables from what the experiments added up to."""
+    if out.score_parts:
+        scores = _scores_table(score_ids, out.score_parts, out.thresholds)
     else:
         scores = pd.DataFrame(columns=SCORE_COLUMNS)
-    holdout_predictions = (pd.concat(holdout_parts, ignore_index=True)[HOLDOUT_COLUMNS] if holdout_parts
+    holdout_predictions = (pd.concat(out.holdout_parts, ignore_index=True)[HOLDOUT_COLUMNS] if out.holdout_parts
                            else pd.DataFrame(columns=HOLDOUT_COLUMNS))
-    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
-    segments = _segment_table(scores, thresholds) if len(scores) else pd.DataFrame(columns=SEGMENT_COLUMNS)
-    roi = _roi_table(scores, values, promotions, margin_rate, k_fractions) if len(scores) \
+    metrics = pd.DataFrame(out.metric_rows, columns=METRIC_COLUMNS)
+    segments = _segment_table(scores, out.thresholds) if len(scores) else pd.DataFrame(columns=SEGMENT_COLUMNS)
+    roi = _roi_table(scores, out.values, o.promotions, o.margin_rate, o.k_fractions) if len(scores) \
         else pd.DataFrame(columns=ROI_COLUMNS)
     return UpliftResult(scores=scores, holdout_predictions=holdout_predictions, metrics=metrics,
                         segments=segments, incremental_roi=roi)
+
+
+@dataclass
+class _Options:
+    """The options of :func:`fit_score_uplift` (its keywords), checked by :func:`_check_options`."""
+
+    learner: str
+    base_learner: str
+    n_folds: int | None
+    inner_folds: int
+    holdout: float
+    random_state: int | None
+    k_fractions: Sequence[float]
+    srm_threshold: float
+    promotions: Mapping | pd.DataFrame | None
+    margin_rate: float
+    uplift_threshold: float
+    control_probability_threshold: float | None
+    n_placebo: int
+    refit: bool
+    min_group_size: int
+    min_treated_conversions: int
+    n_threads: int
+    placebo_jobs: int
+    n_bootstrap: int
+    score_block_rows: int | None
+
+
+def _check_options(o: _Options) -> None:
+    """A ValueError naming the first bad option; ``k_fractions`` becomes a tuple of floats."""
+    if o.score_block_rows is not None and (isinstance(o.score_block_rows, bool) or int(o.score_block_rows) < 1):
+        raise ValueError(f"score_block_rows must be None or a positive int, got {o.score_block_rows!r}")
+    if o.learner != "auto" and o.learner not in LEARNERS:
+        raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {o.learner!r}")
+    if o.base_learner != "auto" and o.base_learner not in BASE_LEARNERS:
+        raise ValueError(f"base_learner must be 'auto' or one of {list(BASE_LEARNERS)}, got {o.base_learner!r}")
+    for name, value, low in (("inner_folds", o.inner_folds, 2), ("n_placebo", o.n_placebo, 0),
+                             ("placebo_jobs", o.placebo_jobs, 1), ("n_bootstrap", o.n_bootstrap, 2),
+                             ("min_group_size", o.min_group_size, 2),
+                             ("min_treated_conversions", o.min_treated_conversions, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    n_folds = o.n_folds
+    if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer))
+                                or n_folds < 2):
+        raise ValueError(f"n_folds must be None or an int >= 2, got {n_folds!r}")
+    if not (isinstance(o.holdout, float) and 0 < o.holdout < 1):
+        raise ValueError(f"holdout must be a float in (0, 1), got {o.holdout!r}")
+    o.k_fractions = tuple(float(k) for k in o.k_fractions)
+    if not o.k_fractions or any(not 0 < k < 1 for k in o.k_fractions):
+        raise ValueError(f"k_fractions must be fractions in (0, 1), got {o.k_fractions!r}")
+    if not 0 <= o.margin_rate <= 1:
+        raise ValueError(f"margin_rate must be in [0, 1], got {o.margin_rate!r}")
+    if o.uplift_threshold < 0:
+        raise ValueError(f"uplift_threshold must be >= 0, got {o.uplift_threshold!r}")
+
+
+@dataclass
+class _Outputs:
+    """What the experiments add up to: metric rows, out-of-sample prediction parts, the scores of each arm
+    (from the experiment that owns it: most treated exposures), the arms' segment thresholds and the mean
+    revenue of a control conversion per experiment."""
+
+    metric_rows: list = field(default_factory=list)
+    holdout_parts: list = field(default_factory=list)
+    score_parts: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)
+    arm_owner: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Experiment:
+    """One experiment's exposures (stable order), their model matrix, arm labels and outcomes; the arms
+    kept, the evaluation plan (training rows, evaluated rows, fold label per fit) and the evaluated rows."""
+
+    exp_id: str
+    exp: pd.DataFrame
+    X: np.ndarray
+    labels: np.ndarray
+    y: np.ndarray
+    control: str
+    ok_arms: list
+    plan: list
+    keep: np.ndarray
+    eval_idx: np.ndarray
+    eval_fold: np.ndarray
+    fit_threads: int
+
+    def arm_rows(self, idx: np.ndarray, arm) -> np.ndarray:
+        """The rows of ``idx`` in ``arm`` or the control."""
+        return idx[(self.labels[idx] == self.control) | (self.labels[idx] == arm)]
+
+
+def _dropped_experiment(exp_id: str, controls: list, arms: list, flagged: dict, srm_threshold: float,
+                        out: _Outputs) -> bool:
+    """A sample-ratio mismatch or not exactly one control drops the experiment (a status row per arm)."""
+    if exp_id in flagged:
+        for arm in arms:
+            out.metric_rows.append(_note_row(exp_id, arm, f"experiment dropped: sample-ratio mismatch "
+                                                          f"(p = {flagged[exp_id]:.2g} < {srm_threshold})"))
+        return True
+    if len(controls) != 1:
+        for arm in arms:
+            out.metric_rows.append(_note_row(exp_id, arm, "experiment dropped: no single control variant"))
+        return True
+    return False
+
+
+def _evaluation_plan(o: _Options, exp_id: str, n: int, labels: np.ndarray, y: np.ndarray, control: str,
+                     arms: list, out: _Outputs) -> tuple[list, list]:
+    """The estimable arms (a status row for every other one) and the evaluation plan: cross-fitting folds,
+    or the single split with ``holdout``. No arm: ``([], [])``."""
+    # arms that cannot be estimated (empty, one outcome value, too few treated conversions or rows)
+    ok_arms, skipped = _estimable_arms(labels, y, control, arms, o.min_group_size, o.min_treated_conversions)
+    if not ok_arms:
+        for arm in arms:
+            out.metric_rows.append(_note_row(exp_id, arm, f"not estimable: {skipped[arm]}"))
+        return [], []
+    # evaluation plan: (training rows, evaluated rows, fold label) per fit
+    if o.n_folds:
+        fold_of = _cross_fit_folds(n, labels, y, o.n_folds, o.random_state)
+        plan = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f), f) for f in range(o.n_folds)]
+    else:
+        idx_train, idx_test = _split(n, labels, y, o.holdout, o.random_state)
+        plan = [(idx_train, idx_test, None)]
+    # ... and those whose cross-fitting training parts cannot be fitted
+    for train_idx, _, _ in plan:
+        part_ok, part_skipped = _fittable_arms(labels[train_idx], y[train_idx], control, ok_arms, 2)
+        ok_arms = [a for a in ok_arms if a in part_ok]
+        for arm, why in part_skipped.items():
+            skipped.setdefault(arm, f"a cross-fitting training part has {why}")
+    for arm in arms:
+        if arm in skipped:
+            out.metric_rows.append(_note_row(exp_id, arm, f"not estimable: {skipped[arm]}"))
+    return ok_arms, plan
+
+
+def _out_of_fold(o: _Options, e: _Experiment):
+    """Nested, per arm: in every fold the (kind, family) of each arm is chosen by an inner cross-validation of
+    the fold's training rows of that arm and the control only, fitted on them and predicts the fold's exposures;
+    the out-of-fold Qini of these predictions is reported, so it is not the score that made any choice.
+
+    Returns the predicted uplift, control probability, kind and family of every evaluated row × kept arm,
+    and each fold's ``{arm: ((kind, family), inner scores, model)}``."""
+    shape = (e.eval_idx.size, len(e.ok_arms))
+    pred, p0 = np.full(shape, np.nan), np.full(shape, np.nan)
+    row_kind, row_family = np.empty(shape, dtype=object), np.empty(shape, dtype=object)
+    fold_choices, pos = [], 0
+    for train_idx, test_idx, _ in e.plan:
+        choice = {}
+        for j, arm in enumerate(e.ok_arms):
+            sel = _with_threads(e.fit_threads, select_uplift_learner, e.X, e.labels, e.y, e.control,
+                                learner=o.learner, base_learner=o.base_learner, inner_folds=o.inner_folds,
+                                random_state=o.random_state, rows=e.arm_rows(train_idx, arm),
+                                n_bootstrap=o.n_bootstrap)
+            choice[arm] = ((sel.kind, sel.base_learner), sel.inner_scores, sel.model)
+            pred[pos:pos + test_idx.size, j] = sel.model.predict_uplift(e.X[test_idx], arm=arm)
+            p0[pos:pos + test_idx.size, j] = _control_probability(sel.model, e.X[test_idx], arm)
+            row_kind[pos:pos + test_idx.size, j] = sel.kind
+            row_family[pos:pos + test_idx.size, j] = sel.base_learner
+        fold_choices.append(choice)
+        pos += test_idx.size
+    return pred, p0, row_kind, row_family, fold_choices
+
+
+def _final_learners(o: _Options, e: _Experiment, fold_choices: list) -> dict:
+    """The learner that scores each arm: the (kind, family) most of the folds chose (ties: the simpler, as the
+    selection rule), refitted on all of the experiment's exposures of the arm and the control (in the
+    single-split mode without refit: the training part's fit). No new selection on all rows: the scoring model
+    is the one whose out-of-fold Qini is reported, not a choice that no fold made."""
+    final = {}
+    for arm in e.ok_arms:
+        best = _majority_choice([c[arm][0] for c in fold_choices])
+        inner = _mean_inner_scores([c[arm][1] for c in fold_choices])
+        if o.n_folds or o.refit:
+            model = _with_threads(e.fit_threads, _fit_learner, best, e.X, e.labels, e.y, e.control,
+                                  e.arm_rows(np.flatnonzero(e.keep), arm), o.random_state)
+        else:
+            model = fold_choices[0][arm][2]
+        final[arm] = (best, inner, model)
+    return final
+
+
+def _placebo(o: _Options, e: _Experiment, final: dict) -> dict:
+    """Placebo, per arm: the labels of the arm's and the control's exposures shuffled ``n_placebo`` times, the
+    arm's kept (kind, family) refitted in the same cross-fitting folds (no inner selection per shuffle); run in
+    ``placebo_jobs`` processes (the permutations are drawn up front: same result)."""
+    placebo = {}
+    if o.n_placebo > 0:
+        for arm in e.ok_arms:
+            a_plan = [(e.arm_rows(tr, arm), e.arm_rows(te, arm), f) for tr, te, f in e.plan]
+            placebo.update(_placebo_cross_fit(*final[arm][0], e.control, [arm], e.X, e.labels, e.y, a_plan,
+                                              o.random_state, o.n_placebo, n_jobs=o.placebo_jobs))
+    return placebo
+
+
+def _arm_metric_rows(o: _Options, e: _Experiment, pred: np.ndarray, fold_choices: list, final: dict,
+                     placebo: dict, out: _Outputs) -> None:
+    """Per kept arm: the out-of-sample metrics of the kept learner, the inner scores of every candidate and a
+    placebo status row when the placebo test did not pass or could not run."""
+    exp_id, control = e.exp_id, e.control
+    e_lab, e_y = e.labels[e.eval_idx], e.y[e.eval_idx]
+    for j, arm in enumerate(e.ok_arms):
+        best, inner_scores, _ = final[arm]
+        kind, family = best
+        agreement = float(np.mean([c[arm][0] == best for c in fold_choices]))
+        cmp = (e_lab == control) | (e_lab == arm)
+        t = (e_lab[cmp] == arm).astype(int)
+        m = _holdout_metrics(e_y[cmp].astype(float), pred[cmp, j], t, o.k_fractions)
+        m.update(_placebo_metrics(m["qini_auc"], placebo.get(arm), o.n_placebo))
+        m["selection_agreement"] = agreement
+        m["n_treated"], m["n_control"] = float(t.sum()), float((1 - t).sum())
+        for name, value in m.items():
+            out.metric_rows.append({
+                "experiment_id": exp_id, "promotion_id": arm, "learner": kind, "base_learner": family,
+                "metric_name": name, "metric_value": value, "is_selected_learner": True, "note": None,
+            })
+        for (c_kind, c_family), score in inner_scores.items():
+            out.metric_rows.append({
+                "experiment_id": exp_id, "promotion_id": arm, "learner": c_kind, "base_learner": c_family,
+                "metric_name": "inner_qini", "metric_value": score,
+                "is_selected_learner": (c_kind, c_family) == best, "note": None,
+            })
+        if o.n_placebo > 0 and m["placebo_pass"] == 0.0:
+            out.metric_rows.append(_note_row(
+                exp_id, arm, f"placebo not passed: out-of-fold Qini {m['qini_auc']:.4f} is not above the "
+                             f"95th percentile {m['placebo_qini_p95']:.4f} of {int(m['n_placebo'])} shuffles",
+                metric_name="placebo_status"))
+        elif o.n_placebo > 0 and not np.isfinite(m["placebo_pass"]):
+            out.metric_rows.append(_note_row(exp_id, arm, "placebo not run: no shuffle could be fitted",
+                                             metric_name="placebo_status"))
+
+
+def _holdout_parts(o: _Options, e: _Experiment, pred, p0, row_kind, row_family, out: _Outputs) -> None:
+    """Out-of-sample predictions (out-of-fold, or on the holdout), each from its fold's chosen learner."""
+    e_lab, e_y = e.labels[e.eval_idx], e.y[e.eval_idx]
+    for j, arm in enumerate(e.ok_arms):
+        cmp = (e_lab == e.control) | (e_lab == arm)
+        sub = e.exp.iloc[e.eval_idx[cmp]]
+        out.holdout_parts.append(pd.DataFrame({
+            "exposure_id": sub["exposure_id"].astype(str).to_numpy(),
+            "promotion_id": arm,
+            "customer_id": sub["customer_id"].astype(str).to_numpy(),
+            "experiment_id": e.exp_id,
+            "variant": e_lab[cmp],
+            "is_treated": e_lab[cmp] == arm,
+            "is_converted": e_y[cmp].astype(bool),
+            "revenue": pd.to_numeric(sub["revenue"], errors="coerce").to_numpy(float)
+            if "revenue" in sub else np.nan,
+            "learner": row_kind[cmp, j],
+            "base_learner": row_family[cmp, j],
+            "fold": pd.array(np.where(e.eval_fold[cmp] >= 0, e.eval_fold[cmp], 0), dtype="Int64")
+            if o.n_folds else pd.array([None] * int(cmp.sum()), dtype="Int64"),
+            "predicted_uplift": pred[cmp, j],
+            "predicted_control_probability": p0[cmp, j],
+        }))
+
+
+def _score_arms(o: _Options, e: _Experiment, final: dict, X_score: np.ndarray, out: _Outputs) -> None:
+    """The experiment's mean control-conversion revenue, and every customer's scores for each arm the
+    experiment owns (most treated exposures so far: it replaces any earlier experiment's scores of the arm)."""
+    labels, y = e.labels, e.y
+    control_rate = float(y[labels == e.control].mean())
+    conv = (labels == e.control) & (y == 1)
+    rev = pd.to_numeric(e.exp["revenue"], errors="coerce").to_numpy(float) if "revenue" in e.exp else None
+    conv_revenue = rev[conv] if rev is not None else np.array([])
+    conv_revenue = conv_revenue[np.isfinite(conv_revenue)]
+    out.values[e.exp_id] = float(conv_revenue.mean()) if conv_revenue.size else 0.0
+    for arm in e.ok_arms:
+        n_treated = int((labels == arm).sum())
+        if arm in out.arm_owner and out.arm_owner[arm][1] >= n_treated:
+            continue
+        out.arm_owner[arm] = (e.exp_id, n_treated)
+        (kind, family), _, model = final[arm]
+        u, p0 = _score_blocks(model, X_score, arm, o.score_block_rows)
+        t_p = control_rate if o.control_probability_threshold is None else float(o.control_probability_threshold)
+        out.thresholds[arm] = (float(o.uplift_threshold), t_p)
+        out.score_parts[arm] = (e.exp_id, kind, family, u, p0)
+
+
+def _fit_experiment(o: _Options, exp_id: str, rows: np.ndarray, training: pd.DataFrame, X_all: np.ndarray,
+                    variants: dict[str, bool], flagged: dict, X_score: np.ndarray, out: _Outputs) -> None:
+    """One experiment (``rows`` of ``training`` and ``X_all``): its status rows, out-of-sample metrics and
+    predictions, and the scores of the arms it owns."""
+    exp = training.iloc[rows].reset_index(drop=True)
+    controls = sorted(v for v, is_control in variants.items() if is_control)
+    arms = sorted(v for v, is_control in variants.items() if not is_control)
+    if _dropped_experiment(exp_id, controls, arms, flagged, o.srm_threshold, out):
+        return
+    control = controls[0]
+    labels = exp["variant"].astype(str).to_numpy()
+    y = exp["is_converted"].astype(float).to_numpy().astype(int)
+    X = X_all[rows]
+    ok_arms, plan = _evaluation_plan(o, exp_id, len(exp), labels, y, control, arms, out)
+    if not ok_arms:
+        return
+    keep = np.isin(labels, [control, *ok_arms])
+    plan = [(tr[keep[tr]], te[keep[te]], f) for tr, te, f in plan]
+    # OpenMP / BLAS threads only pay on large fits: on a few thousand rows a second thread mostly
+    # waits (and spins on a busy machine: 10x slower measured on the tiny world), so smaller
+    # experiments fit single-threaded; scoring every customer uses n_threads
+    e = _Experiment(exp_id=exp_id, exp=exp, X=X, labels=labels, y=y, control=control, ok_arms=ok_arms, plan=plan,
+                    keep=keep, eval_idx=np.concatenate([te for _, te, _ in plan]),
+                    eval_fold=np.concatenate([np.full(te.size, -1 if f is None else f) for _, te, f in plan]),
+                    fit_threads=o.n_threads if len(exp) >= THREADED_FIT_MIN_ROWS else 1)
+    pred, p0, row_kind, row_family, fold_choices = _out_of_fold(o, e)
+    final = _final_learners(o, e, fold_choices)
+    placebo = _placebo(o, e, final)
+    _arm_metric_rows(o, e, pred, fold_choices, final, placebo, out)
+    _holdout_parts(o, e, pred, p0, row_kind, row_family, out)
+    _score_arms(o, e, final, X_score, out)
 
 
 def _note_row(exp_id: str, arm: str, note: str, metric_name: str = "status") -> dict:

@@ -25,6 +25,15 @@ The world is a set of latent per-customer parameters and a few stochastic proces
 
 Everything is vectorised with NumPy and drawn from one ``numpy.random.Generator`` seeded by the
 caller, so a seed gives byte-identical Parquet files.
+
+**Bounded memory.** The random stream runs over all customers at once (each step draws its variates
+for every customer, then the next step's), so the steps keep only numbers in memory: the large text
+columns (identifiers repeated per event, order line, exposure and arm) are kept as :class:`_Take`
+(an index into the distinct values) and turned into text ``chunk_rows`` rows at a time when written;
+each table is written as soon as its step has made it (:func:`generate_world` passes a writer), and
+the web sessions are released once the events are made. Parquet row groups stay 1,000,000 rows
+whatever the chunk size, so the files are byte-identical for every ``chunk_rows``
+(docs/simulated-world.md, "Memory").
 """
 
 from __future__ import annotations
@@ -131,13 +140,25 @@ def _sigmoid(x):
 class _World:
     """Holds the state while the world is generated; one method per step."""
 
-    def __init__(self, preset: Preset, seed: int):
+    def __init__(self, preset: Preset, seed: int, sink: Callable[[str, str, dict], int] | None = None):
         self.p = preset
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.end_s = preset.days * DAY
+        #: the tables a step made (kept in memory when there is no sink; else written and dropped)
         self.tables: dict[str, dict[str, np.ndarray]] = {}
         self.truth: dict[str, dict[str, np.ndarray]] = {}
+        #: ``sink(group, name, columns)`` writes a finished table (group ``raw`` or ``truth``) and
+        #: returns its row count; ``generate_world`` passes one so that no table outlives its step
+        self.sink = sink
+        self.row_counts: dict[str, int] = {}
+
+    def _emit(self, group: str, name: str, columns: dict) -> None:
+        if self.sink is None:
+            (self.tables if group == "raw" else self.truth)[name] = columns
+            self.row_counts[name] = len(next(iter(columns.values())))
+        else:
+            self.row_counts[name] = self.sink(group, name, columns)
 
     # ------------------------------------------------------------------ catalogue
     def catalogue(self):
@@ -149,12 +170,12 @@ class _World:
         top_ids = np.array([f"cat_{t}" for t in TOP_CATEGORIES])
         leaf_ids = np.array([f"cat_{TOP_CATEGORIES[t]}_{i + 1}" for t, i in
                              zip(leaf_parent, np.concatenate([np.arange(k) for k in subs_per_top]), strict=True)])
-        self.tables["categories"] = {
+        self._emit("raw", "categories", {
             "category_id": np.concatenate([top_ids, leaf_ids]),
             "parent_category_id": np.concatenate([np.full(n_top, None, dtype=object), top_ids[leaf_parent]]),
             "category_name": np.concatenate([np.array([t.title() for t in TOP_CATEGORIES]),
                                              np.char.replace(np.char.replace(leaf_ids, "cat_", ""), "_", " ")]),
-        }
+        })
         # products: leaf category by popularity, log-normal prices by top category
         leaf_pop = rng.dirichlet(np.full(n_leaf, 2.0))
         prod_leaf = np.sort(rng.choice(n_leaf, size=p.n_products, p=leaf_pop))
@@ -197,7 +218,7 @@ class _World:
         self.leaf_mean_price = np.bincount(prod_leaf, weights=weight * price, minlength=n_leaf) / np.bincount(
             prod_leaf, weights=weight, minlength=n_leaf)
         self.product_ids = _ids("P", np.arange(p.n_products), 6)
-        self.tables["products"] = {
+        self._emit("raw", "products", {
             "product_id": self.product_ids,
             "category_id": leaf_ids[prod_leaf],
             "product_name": np.char.add(np.char.add(np.array(TOP_CATEGORIES)[leaf_parent[prod_leaf]], " item "),
@@ -205,22 +226,22 @@ class _World:
             "price": price,
             "unit_cost": np.round(price * (1 - margin), 2),
             "launched_at": _ts(launched),
-        }
+        })
         n_st = p.n_stores
         self.store_region = np.concatenate([np.arange(len(REGIONS)), rng.choice(len(REGIONS), n_st - len(REGIONS),
                                                                                  p=REGION_P)])[:n_st] \
             if n_st >= len(REGIONS) else rng.choice(len(REGIONS), n_st, p=REGION_P)
         self.store_ids = _ids("S", np.arange(n_st), 3)
-        self.tables["stores"] = {
+        self._emit("raw", "stores", {
             "store_id": self.store_ids,
             "store_name": np.char.add(np.char.add(np.char.capitalize(REGIONS[self.store_region]), " store "),
                                       np.arange(n_st).astype(str)),
             "region": REGIONS[self.store_region],
             "opened_at": _ts(rng.uniform(-10 * 365, -365, n_st) * DAY),
-        }
+        })
         launch = np.array([np.nan if p_[5] is None else float(self.end_s - p_[5] * DAY) for p_ in PROMOTIONS])
         self.arm_launch = np.where(np.isnan(launch), -np.inf, launch)
-        self.tables["promotions"] = {
+        self._emit("raw", "promotions", {
             "promotion_id": np.array(ARM_IDS),
             "promotion_name": np.array([p_[1] for p_ in PROMOTIONS]),
             "channel": np.array([p_[2] for p_ in PROMOTIONS]),
@@ -228,7 +249,7 @@ class _World:
             "contact_cost": np.array([p_[4] for p_ in PROMOTIONS]),
             "launched_at": np.where(np.isnan(launch), _ts(np.full(len(PROMOTIONS), -400 * DAY)),
                                     _ts(np.nan_to_num(launch))),
-        }
+        })
 
     # ------------------------------------------------------------------ people
     def people(self):
@@ -298,7 +319,7 @@ class _World:
             mask = region == r
             home_store[mask] = rng.choice(pool, mask.sum())
         self.home_store = home_store
-        self.tables["customers"] = {
+        self._emit("raw", "customers", {
             "customer_id": self.customer_ids,
             "visitor_id": self.visitor_ids[c],
             "signed_up_at": _ts(signup[c]),
@@ -312,7 +333,7 @@ class _World:
             "email": np.char.add(np.char.add(np.char.lower(first), "."), np.char.add(
                 np.char.add(np.char.lower(last), np.arange(nc).astype(str)), "@example.com")),
             "full_name": np.char.add(np.char.add(first, " "), last),
-        }
+        })
 
     # ------------------------------------------------------------------ web sessions and online orders
     def sessions(self):
@@ -475,8 +496,8 @@ class _World:
             exp_rows["attribution_days"].append(ATTRIBUTION_DAYS)
             for col in OVERRIDE_COLUMNS:  # the world declares its experiments in seeds/experiment_registry.csv
                 exp_rows[col].append(None)
-        self.tables["experiment_assignments"] = {k: np.concatenate(x) for k, x in rows.items()}
-        self.tables["experiments"] = {k: np.array(x) for k, x in exp_rows.items()}
+        self._emit("raw", "experiment_assignments", {k: np.concatenate(x) for k, x in rows.items()})
+        self._emit("raw", "experiments", {k: np.array(x) for k, x in exp_rows.items()})
         self.exposures = exposures
 
     def decisions(self):
@@ -524,7 +545,7 @@ class _World:
         prob_json = [json.dumps({a: round(float(p_), 6) for a, p_, ok in zip(ARM_IDS, row, av, strict=True) if ok},
                                 separators=(",", ":")) for row, av in zip(probs, avail, strict=True)]
         ctx_json = _context_json(ctx)
-        self.tables["decisions"] = {
+        self._emit("raw", "decisions", {
             "decision_id": decision_ids,
             "customer_id": self.customer_ids[cust],
             "decided_at": _ts(t),
@@ -533,7 +554,7 @@ class _World:
             "propensity": np.round(propensity, 6),
             "action_probabilities": np.array(prob_json),
             "context": ctx_json,
-        }
+        })
 
     def _context(self, cust, t):
         """What a policy can observe at decision time: traits plus recent behaviour."""
@@ -570,30 +591,34 @@ class _World:
         keep = pt < self.end_s
         self.promo = dict(visitor=custs[win][keep], t=pt[keep], arm=arms[win][keep])
         n_arm = len(ARM_IDS)
-        self.truth["truth_exposures"] = {
-            "exposure_kind": np.repeat(kinds, n_arm),
-            "exposure_id": np.repeat(ids, n_arm),
-            "customer_id": np.repeat(self.customer_ids[custs], n_arm),
-            "promotion_id": np.tile(np.array(ARM_IDS), custs.size),
+        # one row per exposure x arm: the text columns stay indices until written
+        row_of = np.repeat(np.arange(custs.size), n_arm)
+        arm_of = np.tile(np.arange(n_arm), custs.size)
+        self._emit("truth", "truth_exposures", {
+            "exposure_kind": _Take(kinds, row_of),
+            "exposure_id": _Take(ids, row_of),
+            "customer_id": _Take(self.customer_ids, custs[row_of]),
+            "promotion_id": _Take(np.array(ARM_IDS), arm_of),
             "p_convert": p.ravel(),
             "true_uplift": uplift.ravel(),
             "expected_revenue": revenue.ravel(),
-        }
+        })
         # per customer x arm at TRUTH_REFERENCE_DAYS before the end of data
         allc = np.arange(self.nc)
         t_ref = np.full(self.nc, float(self.end_s - TRUTH_REFERENCE_DAYS * DAY))
         pc, uc, rc = self._true_response(allc, t_ref)
         oracle = pc.argmax(axis=1)
-        self.truth["truth_customer_arms"] = {
-            "customer_id": np.repeat(self.customer_ids, n_arm),
-            "promotion_id": np.tile(np.array(ARM_IDS), self.nc),
+        del row_of, arm_of
+        self._emit("truth", "truth_customer_arms", {
+            "customer_id": _Take(self.customer_ids, np.repeat(allc, n_arm)),
+            "promotion_id": _Take(np.array(ARM_IDS), np.tile(np.arange(n_arm), self.nc)),
             "p_convert": pc.ravel(),
             "true_uplift": uc.ravel(),
             "expected_revenue": rc.ravel(),
             "is_oracle_arm": (np.arange(n_arm)[None, :] == oracle[:, None]).ravel(),
-        }
+        })
         c = slice(0, self.nc)
-        self.truth["truth_customers"] = {
+        self._emit("truth", "truth_customers", {
             "customer_id": self.customer_ids,
             "active_from": _ts(v["active_from"][c]),
             "active_until": _ts(np.minimum(v["active_until"][c], 20 * 365 * DAY)),
@@ -602,7 +627,7 @@ class _World:
             "price_sensitivity": v["price_sens"][c],
             "uplift_type": UPLIFT_TYPES[v["utype"][c]],
             "mean_order_value": self._mean_order_value(allc),
-        }
+        })
 
     # ------------------------------------------------------------------ orders, lines, events
     def orders_and_events(self):
@@ -643,25 +668,25 @@ class _World:
         l_disc = np.round(qty * price * disc_rate, 2)
         gross = np.bincount(l_order, weights=qty * price, minlength=n)
         disc = np.bincount(l_order, weights=l_disc, minlength=n)
-        channel = np.where(o_kind == 1, "store", "online")
-        self.tables["orders"] = {
+        self._emit("raw", "orders", {
             "order_id": order_ids,
-            "customer_id": self.customer_ids[o_vis],
+            "customer_id": _Take(self.customer_ids, o_vis),
             "ordered_at": _ts(o_t),
             "amount": np.round(gross - disc, 2),
             "discount_amount": np.round(disc, 2),
-            "channel": channel,
-            "store_id": np.where(o_kind == 1, self.store_ids[self.home_store[o_vis]], None).astype(object),
-            "promotion_id": np.where(o_arm >= 0, np.array(ARM_IDS)[np.maximum(o_arm, 0)], None).astype(object),
-        }
-        self.tables["order_lines"] = {
-            "order_id": order_ids[l_order],
+            "channel": _Take(np.array(["online", "store"]), (o_kind == 1).astype(np.int8)),
+            "store_id": _Take(self.store_ids, np.where(o_kind == 1, self.home_store[o_vis], -1), nullable=True),
+            "promotion_id": _Take(np.array(ARM_IDS), o_arm, nullable=True),
+        })
+        del gross, disc, s, organic_disc, disc_rate
+        self._emit("raw", "order_lines", {
+            "order_id": _Take(order_ids, l_order),
             "line_number": line_no.astype(np.int32),
-            "product_id": self.product_ids[l_prod],
+            "product_id": _Take(self.product_ids, l_prod),
             "quantity": qty.astype(np.int32),
             "unit_price": price,
             "discount_amount": l_disc,
-        }
+        })
         # events: views, carts, transactions of kept online orders; promo orders get a short visit
         online = o_kind != 1
         on_idx = np.flatnonzero(online)
@@ -691,28 +716,37 @@ class _World:
         ev_type = np.concatenate([np.zeros(w["view_t"].size + pv_t.size, np.int8),
                                   np.ones(w["cart_t"].size + pv_t.size, np.int8), np.full(tx_t.size, 2, np.int8)])
         ev_tx = np.concatenate([np.full(ev_t.size - tx_t.size, -1), l_order[tl]])
+        # the web sessions are in the event arrays now: release them (and what else only the orders needed)
+        delayed_share = float(w["buy_delayed"].mean()) if w["buy_delayed"].size else 0.0
+        del w, self.web, l_prod, line_no, price, l_disc, pair, first_of_pair, tl, l_order
         keep = (ev_t >= 0) & (ev_t < self.end_s)
         ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx = (
             a[keep] for a in (ev_t, ev_vis, ev_prod, ev_dev, ev_type, ev_tx))
+        del keep
         order = np.lexsort((ev_type, ev_vis, np.floor(ev_t)))
-        ev_type_names = np.array(["view", "addtocart", "transaction"])
-        self.tables["events"] = {
-            "event_at": _ts(ev_t[order]),
-            "visitor_id": self.visitor_ids[ev_vis[order]],
-            "event_type": ev_type_names[ev_type[order]],
-            "product_id": self.product_ids[ev_prod[order]],
-            "transaction_id": np.where(ev_tx[order] >= 0, order_ids[np.maximum(ev_tx[order], 0)], None).astype(object),
-            "device": DEVICES[ev_dev[order]],
-        }
+        n_type = np.bincount(ev_type, minlength=3)
+        n_events = int(ev_t.size)
+        ev_at = _ts(ev_t[order])
+        del ev_t
+        ev_vis, ev_type, ev_prod, ev_tx, ev_dev = (a[order] for a in (ev_vis, ev_type, ev_prod, ev_tx, ev_dev))
+        del order
+        self._emit("raw", "events", {
+            "event_at": ev_at,
+            "visitor_id": _Take(self.visitor_ids, ev_vis),
+            "event_type": _Take(np.array(["view", "addtocart", "transaction"]), ev_type),
+            "product_id": _Take(self.product_ids, ev_prod),
+            "transaction_id": _Take(order_ids, ev_tx, nullable=True),
+            "device": _Take(DEVICES, ev_dev),
+        })
         self.stats = {
-            "customers": int(self.nc), "visitors": int(self.nv), "events": int(ev_t.size),
-            "views": int((ev_type == 0).sum()), "carts": int((ev_type == 1).sum()),
-            "transactions": int((ev_type == 2).sum()), "orders": int(n),
+            "customers": int(self.nc), "visitors": int(self.nv), "events": n_events,
+            "views": int(n_type[0]), "carts": int(n_type[1]),
+            "transactions": int(n_type[2]), "orders": int(n),
             "online_orders": int(online.sum()), "store_orders": int((~online).sum()),
             "promotion_orders": int((o_kind == 2).sum()), "suppressed_orders": int(hit.sum()),
-            "delayed_purchase_share": float(w["buy_delayed"].mean()) if w["buy_delayed"].size else 0.0,
-            "decisions": int(self.tables["decisions"]["decision_id"].size),
-            "experiment_assignments": int(self.tables["experiment_assignments"]["customer_id"].size),
+            "delayed_purchase_share": delayed_share,
+            "decisions": self.row_counts["decisions"],
+            "experiment_assignments": self.row_counts["experiment_assignments"],
         }
 
 
@@ -797,35 +831,153 @@ def _context_json(ctx: dict) -> np.ndarray:
     return np.array(out)
 
 
-def _write(table_def, columns: dict[str, np.ndarray], path: Path) -> int:
-    arrays = []
-    for col in table_def.columns:
-        data = columns[col.name]
-        typ = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
-               "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64()}[col.type]
-        if typ == pa.string():
-            data = np.asarray(data, dtype=object)
-            arrays.append(pa.array([None if x is None else str(x) for x in data], type=typ)
-                          if data.dtype == object and any(x is None for x in data[:100_000])
-                          else pa.array(data.astype(str), type=typ))
+ROW_GROUP_ROWS = 1_000_000  # Parquet row group (unchanged: the files stay byte-identical)
+#: rows turned into text (and Arrow) at a time when a table is written
+DEFAULT_CHUNK_ROWS = 250_000
+_ARROW_TYPES = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
+                "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64()}
+
+
+class _Take:
+    """A column kept as ``values[index]`` until it is written (``index < 0`` is null, when ``nullable``).
+
+    Slicing (``col[a:b]``) materialises those rows only; ``np.asarray(col)`` all of them."""
+
+    __slots__ = ("values", "index", "nullable")
+
+    def __init__(self, values: np.ndarray, index: np.ndarray, nullable: bool = False):
+        self.values, self.index, self.nullable = np.asarray(values), np.asarray(index), nullable
+
+    def __len__(self) -> int:
+        return self.index.size
+
+    @property
+    def size(self) -> int:
+        return self.index.size
+
+    def __getitem__(self, key) -> np.ndarray:
+        idx = self.index[key]
+        if not self.values.size:  # every row null (or none at all)
+            return np.full(idx.shape, None, dtype=object)
+        out = self.values[np.maximum(idx, 0)]
+        if self.nullable:
+            out = out.astype(object)
+            out[idx < 0] = None
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+#: pyarrow turns a NumPy text array into Arrow chunks of at most this many bytes of UTF-8; a Parquet page
+#: can end where a chunk ends, so the chunked writer keeps the chunks of the whole column (byte-identical files)
+ARROW_TEXT_CHUNK_BYTES = 1 << 24
+
+
+def _utf8_lengths(col) -> np.ndarray:
+    """UTF-8 bytes of every value of a (non-null) text column."""
+    if isinstance(col, _Take):
+        return _utf8_lengths(col.values)[col.index] if col.values.size else np.zeros(col.size, np.int64)
+    arr = np.asarray(col)
+    if arr.dtype == object:
+        arr = arr.astype(str)
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    if arr.dtype.itemsize == 0 or int(arr.view(np.uint32).max()) < 128:  # ASCII: one byte per character
+        return np.char.str_len(arr).astype(np.int64)
+    return np.fromiter((len(x.encode()) for x in arr.tolist()), np.int64, arr.size)
+
+
+def _text_chunk_starts(col) -> np.ndarray:
+    """Where ``pa.array`` of the whole column would start a new chunk (row numbers, the first is 0)."""
+    cum = np.concatenate([[0], np.cumsum(_utf8_lengths(col))])
+    n, starts = cum.size - 1, [0]
+    while True:
+        end = int(np.searchsorted(cum, cum[starts[-1]] + ARROW_TEXT_CHUNK_BYTES, side="right")) - 1
+        if end >= n:
+            return np.array(starts)
+        starts.append(max(end, starts[-1] + 1))
+
+
+def _arrow(data, typ) -> pa.Array:
+    """One contiguous Arrow array (pyarrow cuts a NumPy text array of more than 16 MiB into chunks)."""
+    if typ == pa.string():
+        data = np.asarray(data)
+        if data.dtype == object:
+            out = pa.array([None if x is None else str(x) for x in data], type=typ)
         else:
-            arrays.append(pa.array(data, type=typ))
-    table = pa.Table.from_arrays(arrays, names=table_def.column_names)
-    pq.write_table(table, path, compression="zstd", row_group_size=1_000_000)
-    return table.num_rows
+            out = pa.array(data.astype(str), type=typ)
+    else:
+        out = pa.array(np.asarray(data), type=typ)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _nullable(col) -> bool:
+    """A text column written through a list of Python strings (nulls possible), not a NumPy text array."""
+    if isinstance(col, _Take):
+        return col.nullable or not col.values.size
+    return np.asarray(col).dtype == object and any(x is None for x in col)
+
+
+def _write(table_def, columns: dict, path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> int:
+    """Write one table, ``chunk_rows`` rows at a time, in row groups of ROW_GROUP_ROWS rows.
+
+    A text column's ``None`` is null. The bytes do not depend on ``chunk_rows``: each row group is
+    one contiguous Arrow table, as ``pq.write_table`` would cut it."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    types = [_ARROW_TYPES[col.type] for col in table_def.columns]
+    data = [columns[col.name] for col in table_def.columns]
+    lengths = {col.name: len(d) for col, d in zip(table_def.columns, data, strict=True)}
+    n = next(iter(lengths.values()))
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"{path.name}: columns of different lengths {lengths}")
+    schema = pa.schema(list(zip(table_def.column_names, types, strict=True)))
+    # text columns without nulls go through NumPy text arrays: keep pyarrow's chunks of the whole column
+    cuts = [_text_chunk_starts(d) if t == pa.string() and not _nullable(d) else np.array([0])
+            for d, t in zip(data, types, strict=True)]
+    if n == 0:
+        pq.write_table(pa.Table.from_arrays([_arrow(d[0:0], t) for d, t in zip(data, types, strict=True)],
+                                            schema=schema), path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        return 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for g0 in range(0, n, ROW_GROUP_ROWS):
+            g1 = min(n, g0 + ROW_GROUP_ROWS)
+            arrays = []
+            for d, t, cut in zip(data, types, cuts, strict=True):
+                bounds = [g0, *cut[(cut > g0) & (cut < g1)].tolist(), g1]
+                segments = []
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+                    parts = [_arrow(d[s:min(b, s + chunk_rows)], t) for s in range(a, b, chunk_rows)]
+                    segments.append(parts[0] if len(parts) == 1 else pa.concat_arrays(parts))
+                arrays.append(segments[0] if len(segments) == 1 else pa.chunked_array(segments, type=t))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS)
+            del arrays
+    return n
 
 
 def generate_world(preset: str | Preset = "default", seed: int = 42, out: str | Path = "data/default",
-                   progress: bool | Callable = True) -> dict:
+                   progress: bool | Callable = True, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> dict:
     """Generate the simulated world into ``out/raw`` (the contract's tables) and ``out/truth``.
 
-    Returns a summary dict (also written to ``out/world.json``). Deterministic for a seed.
+    Returns a summary dict (also written to ``out/world.json``). Deterministic for a seed: the files are
+    byte-identical for every ``chunk_rows`` (how many rows are turned into text at a time when a table
+    is written; smaller saves memory, see the module's docstring). Each table is written as soon as
+    the step that makes it ends.
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
+    if int(chunk_rows) < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     out = Path(out)
     (out / "raw").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
-    w = _World(p, seed)
+    contract_tables = {"raw": TABLES, "truth": TRUTH_TABLES}
+
+    def sink(group: str, name: str, columns: dict) -> int:
+        return _write(contract_tables[group][name], columns, out / group / f"{name}.parquet", int(chunk_rows))
+
+    w = _World(p, seed, sink=sink)
     steps = [("catalogue", w.catalogue), ("customers and visitors", w.people), ("web sessions", w.sessions),
              ("store orders", w.store_orders), ("experiments", w.experiments), ("decision log", w.decisions),
              ("promotion effects and truth", w.apply_exposures), ("orders and events", w.orders_and_events)]
@@ -839,11 +991,10 @@ def generate_world(preset: str | Preset = "default", seed: int = 42, out: str | 
         fn()
         if bar:
             bar.update(1)
-    counts = {}
-    for name, cols in w.tables.items():
-        counts[name] = _write(TABLES[name], cols, out / "raw" / f"{name}.parquet")
-    for name, cols in w.truth.items():
-        counts[name] = _write(TRUTH_TABLES[name], cols, out / "truth" / f"{name}.parquet")
+    counts = dict(w.row_counts)
+    missing = sorted((set(TABLES) | set(TRUTH_TABLES)) - set(counts))
+    if missing:
+        raise RuntimeError(f"the generator wrote no table {', '.join(missing)}")
     if bar:
         bar.update(1)
         bar.close()

@@ -446,6 +446,7 @@ def test_the_classifier_defaults_are_the_builds_settings():
     assert {c.max_train_rows for c in (purchase, category, returning, facebook)} == {1_000_000}
 
 
-def test_a_model_store_is_not_there_yet(features):
-    with pytest.raises(NotImplementedError, match="ml_purchase_propensity_fit: a model store is not supported yet"):
+def test_the_classifiers_take_a_model_registry_as_store(features):
+    # (the registry itself: tests/python/test_tables_predict_registry.py)
+    with pytest.raises(TypeError, match="ml_purchase_propensity_fit: store must be a retail_lift.registry"):
         ml_purchase_propensity_fit({"fct_customer_features": features}, store=object())

@@ -1,6 +1,6 @@
 """Purchase propensity per customer x top-level category (next 30 days), for category promotions."""
 
-from retail_lift.tables import from_settings
+from retail_lift.tables import from_settings, model_store
 from retail_lift.tables.predict import CategoryPropensityFitConfig, ml_category_propensity_fit
 
 
@@ -15,7 +15,14 @@ def model(dbt, session):
         max_train_rows=dbt.config.get("max_train_rows"),
         balance=dbt.config.get("balance"),
         cv=dbt.config.get("cv"),
+        retrain=dbt.config.get("retrain"),
+        max_model_age_days=dbt.config.get("max_model_age_days"),
+        registry_on_mismatch=dbt.config.get("registry_on_mismatch"),
+        registry_alias=dbt.config.get("registry_alias"),
     )
+    # the model registry beside the warehouse file: score with the champion, train when training_decision says
+    store = model_store(session)
     # the relation itself: the package reads it as Arrow and converts only the rows it trains on or scores
     features = dbt.ref("fct_customer_category_features")
-    return ml_category_propensity_fit({"fct_customer_category_features": features}, config)
+    return ml_category_propensity_fit({"fct_customer_category_features": features},
+                                      config, store=store)

@@ -17,7 +17,9 @@ scores as (
         probability,
         is_above_threshold,
         threshold,
-        model
+        model,
+        model_version,
+        trained_at
 
     from fit
     where record_type = 'score'
@@ -36,7 +38,9 @@ final as (
         ) as category_rank,
         is_above_threshold as is_likely_category_buyer,
         threshold,
-        model
+        model,
+        model_version,
+        trained_at
 
     from scores
 

@@ -1,7 +1,8 @@
 -- One row per classifier: whether it was trained, skipped (too few rows of a class) or not trained for
 -- lack of a class in a labelled snapshot (no_positive_labels / no_negative_labels) and why, the labelled
 -- train rows and positives, the rows scored, the chosen model and the cutoff of every split.
--- record_type = 'run' of the fit tables.
+-- record_type = 'run' of the fit tables; the registered version, when it was trained, and whether this
+-- build trained or only scored with the registry's champion, and why (doc model_registry).
 with
 
 purchase_propensity as (
@@ -30,7 +31,8 @@ facebook_acquisition as (
 
 {% set run_columns -%}
     classifier, status, message, model, train_rows, train_positives, score_rows, validation, train_feature_date,
-    validation_feature_date, test_feature_date, refit_feature_date, score_feature_date, record_type
+    validation_feature_date, test_feature_date, refit_feature_date, score_feature_date, record_type,
+    model_version, trained_at, registry_action, registry_reason
 {%- endset %}
 
 unioned as (
@@ -60,7 +62,11 @@ final as (
         train_rows,
         train_positives,
         score_rows,
-        message
+        message,
+        model_version,
+        trained_at,
+        registry_action,
+        registry_reason
 
     from unioned
     where record_type = 'run'

@@ -16,7 +16,9 @@ final as (
         probability as facebook_probability,
         is_above_threshold as is_facebook_lookalike,
         threshold,
-        model
+        model,
+        model_version,
+        trained_at
 
     from fit
     where record_type = 'score'

@@ -16,7 +16,9 @@ scores as (
         probability,
         is_above_threshold,
         threshold,
-        model
+        model,
+        model_version,
+        trained_at
 
     from fit
     where record_type = 'score'
@@ -31,7 +33,9 @@ final as (
         ntile(10) over (order by probability desc, customer_id) as propensity_decile,
         is_above_threshold as is_likely_buyer,
         threshold,
-        model
+        model,
+        model_version,
+        trained_at
 
     from scores
 

@@ -16,7 +16,9 @@ final as (
         probability as return_probability,
         is_above_threshold as is_likely_to_return,
         threshold,
-        model
+        model,
+        model_version,
+        trained_at
 
     from fit
     where record_type = 'score'

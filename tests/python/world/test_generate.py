@@ -218,3 +218,120 @@ def test_experiment_with_logging_bug_loses_treatment_logs(con):
     other = _q(con, "select count(distinct exposure_id) from truth_exposures "
                     "where exposure_id like 'exp_email_offer:%'")[0][0]
     assert other == _q(con, "select count(*) from experiment_assignments where experiment_id='exp_email_offer'")[0][0]
+
+
+def _write_one_piece(table_def, columns, path, row_group_rows):
+    """The generator's writer before chunking, verbatim: the whole table in memory, one ``pq.write_table``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    arrays = []
+    for col in table_def.columns:
+        data = columns[col.name]
+        typ = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
+               "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(), "BIGINT": pa.int64()}[col.type]
+        if typ == pa.string():
+            data = np.asarray(data, dtype=object)
+            arrays.append(pa.array([None if x is None else str(x) for x in data], type=typ)
+                          if data.dtype == object and any(x is None for x in data[:100_000])
+                          else pa.array(data.astype(str), type=typ))
+        else:
+            arrays.append(pa.array(data, type=typ))
+    table = pa.Table.from_arrays(arrays, names=table_def.column_names)
+    pq.write_table(table, path, compression="zstd", row_group_size=row_group_rows)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 333, 4096])
+def test_generation_in_chunks_equals_generation_in_one_piece(tmp_path, monkeypatch, chunk_rows):
+    """Chunked writing (tables written as their step ends, text made ``chunk_rows`` rows at a time) gives the
+    bytes of the whole world generated in memory and written in one piece; row groups of 4,096 rows make the
+    tiny tables span several row groups, with chunk boundaries inside and across them."""
+    from retail_lift.world import generate as g
+    monkeypatch.setattr(g, "ROW_GROUP_ROWS", 4096)
+    preset = get_preset("tiny")
+    whole = g._World(preset, 7)  # no sink: every table stays in memory
+    for step in ("catalogue", "people", "sessions", "store_orders", "experiments", "decisions", "apply_exposures",
+                 "orders_and_events"):
+        getattr(whole, step)()
+    (tmp_path / "one" / "raw").mkdir(parents=True)
+    (tmp_path / "one" / "truth").mkdir()
+    for group, tables, defs in (("raw", whole.tables, TABLES), ("truth", whole.truth, TRUTH_TABLES)):
+        for name, cols in tables.items():
+            _write_one_piece(defs[name], cols, tmp_path / "one" / group / f"{name}.parquet", 4096)
+    summary = generate_world(preset, seed=7, out=tmp_path / "chunked", progress=False, chunk_rows=chunk_rows)
+    one, chunked = _hashes(tmp_path / "one"), _hashes(tmp_path / "chunked")
+    assert len(one) == len(TABLES) + len(TRUTH_TABLES)
+    assert chunked == one
+    events = summary["row_counts"]["events"]
+    assert events > 2 * 4096 and events > 3 * chunk_rows  # several row groups and several chunks
+    assert summary["row_counts"] == whole.row_counts
+    assert summary["stats"] == whole.stats
+
+
+def test_chunk_rows_does_not_change_the_files_and_must_be_positive(tmp_path):
+    a = generate_world("tiny", seed=3, out=tmp_path / "a", progress=False, chunk_rows=10_000_000)
+    b = generate_world("tiny", seed=3, out=tmp_path / "b", progress=False, chunk_rows=2_000)
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+    assert a == b
+    assert (tmp_path / "a" / "world.json").read_bytes() == (tmp_path / "b" / "world.json").read_bytes()
+    with pytest.raises(ValueError, match="chunk_rows must be at least 1"):
+        generate_world("tiny", seed=3, out=tmp_path / "c", progress=False, chunk_rows=0)
+    from retail_lift.cli import generate
+    from retail_lift.world.generate import DEFAULT_CHUNK_ROWS
+    option = next(p for p in generate.params if p.name == "chunk_rows")
+    assert option.default == DEFAULT_CHUNK_ROWS  # the command line's default is the generator's
+
+
+def test_take_column_materialises_slices_with_nulls():
+    from retail_lift.world.generate import _Take
+    col = _Take(np.array(["a", "bb", "ccc"]), np.array([2, -1, 0, 1, -1]), nullable=True)
+    assert len(col) == 5
+    assert col[1:4].tolist() == [None, "a", "bb"]
+    assert np.asarray(col).tolist() == ["ccc", None, "a", "bb", None]
+    assert _Take(np.array([], dtype=str), np.array([-1, -1]), nullable=True)[:].tolist() == [None, None]
+    assert _Take(np.array(["x", "y"]), np.array([1, 1, 0]))[:].tolist() == ["y", "y", "x"]
+
+
+def test_chunked_writer_keeps_the_bytes_of_text_columns_over_16_mib(tmp_path, monkeypatch):
+    """pyarrow cuts a NumPy text column of more than 16 MiB into chunks and a Parquet page may end where a
+    chunk ends (the large world's decision contexts): the chunked writer reproduces those chunks."""
+    from types import SimpleNamespace
+
+    from retail_lift.world import generate as g
+    monkeypatch.setattr(g, "ROW_GROUP_ROWS", 15_000)
+    rng = np.random.default_rng(0)
+    n = 40_000
+    text = np.array(["{" + "x" * int(k) + f":{i}" + "é" * int(i % 3) + "}" for i, k in
+                     enumerate(rng.integers(300, 700, n))])
+    assert sum(len(x.encode()) for x in text) > 1.2 * g.ARROW_TEXT_CHUNK_BYTES
+    cols = [SimpleNamespace(name="context", type="VARCHAR"), SimpleNamespace(name="visitor", type="VARCHAR"),
+            SimpleNamespace(name="kind", type="VARCHAR"), SimpleNamespace(name="value", type="DOUBLE")]
+    table_def = SimpleNamespace(columns=cols, column_names=[c.name for c in cols])
+    visitors = np.array([f"V{i:07d}" for i in range(5000)])
+    idx = rng.integers(0, 5000, n)
+    kind = np.where(rng.random(n) < 0.5, -1, rng.integers(0, 2, n))
+    columns = {"context": text, "visitor": g._Take(visitors, idx),
+               "kind": g._Take(np.array(["a", "b"]), kind, nullable=True), "value": rng.random(n)}
+    plain = {**columns, "visitor": visitors[idx], "kind": np.where(kind < 0, None, np.array(["a", "b"])[
+        np.maximum(kind, 0)]).astype(object)}
+    _write_one_piece(table_def, plain, tmp_path / "one.parquet", 15_000)
+    for chunk_rows in (997, 15_000, 100_000):
+        assert g._write(table_def, columns, tmp_path / f"c{chunk_rows}.parquet", chunk_rows) == n
+        assert (tmp_path / f"c{chunk_rows}.parquet").read_bytes() == (tmp_path / "one.parquet").read_bytes()
+    starts = g._text_chunk_starts(text)
+    assert starts.size >= 2 and starts[0] == 0
+    assert starts.tolist() == np.cumsum([0] + [len(c) for c in __import__("pyarrow").array(text).chunks])[:-1].tolist()
+
+
+def test_generate_command_line_chunk_rows(tmp_path):
+    from click.testing import CliRunner
+
+    from retail_lift.cli import main
+    runner = CliRunner()
+    ok = runner.invoke(main, ["generate", "--preset", "tiny", "--seed", "3", "--out", str(tmp_path / "a"), "--quiet",
+                              "--chunk-rows", "500"])
+    assert ok.exit_code == 0, ok.output
+    assert "1,000 customers" in ok.output
+    generate_world("tiny", seed=3, out=tmp_path / "b", progress=False)
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+    bad = runner.invoke(main, ["generate", "--preset", "tiny", "--out", str(tmp_path / "c"), "--chunk-rows", "0"])
+    assert bad.exit_code == 2 and "--chunk-rows" in bad.output
