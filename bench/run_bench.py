@@ -13,18 +13,23 @@ Steps (each timed; peak memory from /usr/bin/time -v when present, else getrusag
     the ten slowest nodes from run_results.json;
  3. incremental rebuild after appending the last day of events (dbt build of the whole project, and
     the incremental models alone), as a fraction of the full build;
- 4. the pandas reference (bench/pandas_reference.py, in its own process) checked for equality with
+ 4. like for like: the same minimal work (staging's cleaning, 30-minute sessions, the overall product
+    funnel, RFM) in DuckDB SQL (bench/duckdb_reference.py, one script, no dbt), pandas
+    (bench/pandas_reference.py) and polars (bench/polars_reference.py, optional `bench` group), each in its
+    own process, ``--repeats`` interleaved rounds; outputs checked equal to each other and to
     marts.fct_sessions, marts.fct_product_funnel (overall) and marts.dim_customer_rfm;
- 5. the floor: DuckDB scanning and sorting the event log once;
+ 5. the fair floor: the DuckDB script writing the tables the SQL layer writes for that work
+    (``--tables``) against a full refresh of the SQL layer's models for it (target: at most 2x);
  6. decision scoring latency (p50/p99 of PublishedPolicy.decide) and batch throughput, and the decision
     API (POST /decide) under local load: `retail-lift api` in its own process on 127.0.0.1, 10,000
     requests at concurrency 16 from a load client on the same machine (retail_lift.api.loadtest),
     every 200 answer checked against the decision log (exactly one line each);
  7. model training time vs quality (ml_* execution times with their metrics);
  8. the profile behind the numbers: node time by kind and the top nodes of the incremental rebuild,
-    the like-for-like subgraph's node times, DuckDB's operator profile of the slowest SQL models;
+    the fair floor's stages next to the SQL models of each stage, DuckDB's operator profile of the slowest SQL models;
  9. the targets, met or missed.
-Writes OUT/bench_<preset>.json and OUT/bench_<preset>.md.
+Writes OUT/bench_<preset>.json and OUT/bench_<preset>.md (``--only-like-for-like``: steps 4 and 5 alone,
+OUT/like_for_like_<preset>.{json,md}).
 """
 
 from __future__ import annotations
@@ -796,7 +801,8 @@ def like_for_like_md(result: dict) -> list[str]:
          f"own process (peak RSS its own), {lfl['repeats']} rounds with the engines interleaved. Each writes "
          "the sessions and RFM as Parquet and the funnel totals as JSON.", "",
          "| engine | version | wall, median (s) | wall, min (s) | peak RSS (max) | vs pandas: speed-up | vs pandas: "
-         "memory | equal to the marts | stages inside the process (s) |", "|---|---|---:|---:|---:|---:|---:|---|---|"]
+         "memory | equal to the marts | stages inside the process, last round (s) |",
+         "|---|---|---:|---:|---:|---:|---:|---|---|"]
     for e, v in lfl["engines"].items():
         stages = ", ".join(f"{k.removesuffix('_s')} {t:.2f}" for k, t in v["internal_timings"].items())
         eq = {True: "yes", False: "**NO**"}.get(v.get("equal_to_marts"), "not compared")
@@ -842,8 +848,8 @@ def fair_floor_md(result: dict) -> list[str]:
     if sq.get("tables"):
         L += ["Rows the SQL layer wrote for the same work: " + ", ".join(f"{k} {v:,}" for k, v in sq["tables"].items())
               + ".", ""]
-    L += ["Where the time goes, by stage of the work (the floor's own stage timings; the SQL layer's models of "
-          "that stage, median execution time from run_results.json):", "",
+    L += ["Where the time goes, by stage of the work (the floor's own stage timings, last round; the SQL layer's "
+          "models of that stage, median execution time from run_results.json):", "",
           "| stage | floor (s) | SQL layer (s) | SQL models |", "|---|---:|---:|---|"]
     times = {n["unique_id"].split(".")[-1]: n["execution_time_s"] for n in sq["nodes"]}
     for st in ff["by_stage"]:
@@ -864,6 +870,8 @@ def markdown(result: dict) -> str:  # noqa: C901, PLR0912 - a bench report, one 
          f"Run {result['started_at']} on {result['machine']['cpus']} CPUs ({result['machine']['platform']}); "
          f"load average before {result['machine']['loadavg_before']}, after {result['machine'].get('loadavg_after')}."
          " Other processes may have shared the CPU.", ""]
+    if result.get("note"):
+        L += [f"Note: {result['note']}", ""]
     rc = (result.get("world") or {}).get("row_counts") or {}
     if rc:
         L += [f"World: {rc.get('customers', '?'):,} customers, {rc.get('events', '?'):,} events, "
@@ -985,6 +993,8 @@ def main(argv=None):  # noqa: C901 - a bench driver, one step per option
     p.add_argument("--skip-decisions", action="store_true")
     p.add_argument("--skip-api", action="store_true", help="no local load test of the decision API")
     p.add_argument("--stop-after", choices=["generate", "build"], help="stop after this stage (large runs)")
+    p.add_argument("--note", default=None,
+                   help="what the machine was doing besides the benchmark (shown in the results and the docs table)")
     p.add_argument("--python-threads", type=int, default=None,
                    help="dbt --threads of the python_models step (default: 1 for --preset large, where two heavy "
                         "Python models side by side add their memory peaks; else the profile's threads)")
@@ -994,7 +1004,7 @@ def main(argv=None):  # noqa: C901 - a bench driver, one step per option
     args.out.mkdir(parents=True, exist_ok=True)
     python_threads(args)  # fail early on a bad --python-threads
     result = {"preset": args.preset, "quick": args.quick, "started_at": datetime.now(UTC).isoformat(),
-              "python_threads": python_threads(args),
+              "python_threads": python_threads(args), "note": args.note,
               "work": str(work), "targets_definition": TARGETS, "steps": [],
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_before": loadavg(),
                           "time_v": TIME_V is not None}}
