@@ -798,7 +798,9 @@ def like_for_like_md(result: dict) -> list[str]:
          "The same minimal work (staging's cleaning of events and orders, 30-minute sessions, the overall view → "
          "cart → purchase funnel of the product journeys, RFM) in three scripts: `bench/duckdb_reference.py` "
          "(one DuckDB SQL script, no dbt), `bench/pandas_reference.py`, `bench/polars_reference.py`; each in its "
-         f"own process (peak RSS its own), {lfl['repeats']} rounds with the engines interleaved. Each writes "
+         "own process (peak RSS its own), "
+         + (f"{lfl['repeats']} rounds with the engines interleaved" if lfl["repeats"] > 1 else "one run each")
+         + ". Each writes "
          "the sessions and RFM as Parquet and the funnel totals as JSON.", "",
          "| engine | version | wall, median (s) | wall, min (s) | peak RSS (max) | vs pandas: speed-up | vs pandas: "
          "memory | equal to the marts | stages inside the process, last round (s) |",
@@ -834,7 +836,9 @@ def fair_floor_md(result: dict) -> list[str]:
          "plus writing to a DuckDB file, at the grain the SQL layer writes them, the tables of this work (" +
          ", ".join(f"{k} {v:,}" for k, v in fl["tables"].items()) + f" rows; {fmt_bytes(fl.get('tables_file_bytes'))}"
          " on disk). SQL layer: `dbt run --full-refresh -s " + sq["selector"] + f"` ({sq['models']} models) in its "
-         f"own process. Interleaved, {len(fl['runs'])} rounds; medians.", "",
+         "own process. "
+         + (f"Interleaved, {len(fl['runs'])} rounds; medians." if len(fl["runs"]) > 1 else "One run each."),
+         "",
          "| | floor | SQL layer | ratio |", "|---|---:|---:|---:|",
          f"| time of the work (s): floor's compute / dbt run's elapsed_time | {fl['compute_s_median']:.2f} | "
          f"{sq['run_elapsed_s_median']} | **{r['run_elapsed_vs_compute']}×** |",

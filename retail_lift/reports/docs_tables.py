@@ -110,7 +110,8 @@ def _like_for_like(result: Mapping) -> str:
         f"Measured {str(result.get('started_at', ''))[:10]} on the `{result.get('preset')}` preset, "
         f"{result.get('machine', {}).get('cpus', '?')} cores" + (f", load average {load[0]:.1f} before the run" if load
                                                                else "") +
-        f"; each engine in its own process, median of {lfl['repeats']} interleaved runs."
+        "; each engine in its own process, "
+        + (f"median of {lfl['repeats']} interleaved runs." if lfl["repeats"] > 1 else "one run each.")
         + (f" {result['note']}" if result.get("note") else ""),
         "",
         "| engine | wall (s) | peak memory | speed-up vs pandas | memory vs pandas | equal to the marts |",

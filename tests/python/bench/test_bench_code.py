@@ -164,7 +164,7 @@ def test_fair_floor_report_and_docs_table(bench):
     assert "| duckdb 1 | 2.00 | 256 MiB | 2.00× | 1.00 | yes |" in table
     assert "| time of the work | 1.00 s | 5.00 s | 5.00× | ≤ 2× (missed) |" in table
     result["note"] = "Shared machine."  # run_bench.py --note: the machine's conditions, in the docs table too
-    assert "median of 1 interleaved runs. Shared machine." in RENDERERS["like_for_like"](result)
+    assert "in its own process, one run each. Shared machine." in RENDERERS["like_for_like"](result)
 
     class Args:
         preset, quick = "tiny", True
