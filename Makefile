@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build train test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench bench-smoke snapshot dashboard build-spark
+.PHONY: help build train test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench install-bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -181,13 +181,18 @@ api: install
 	$(BIN)/retail-lift api --warehouse $(RETAIL_LIFT_WAREHOUSE) --log-dir logs/decisions --port $(PORT) \
 		$(if $(strip $(SHADOW)),--shadow $(SHADOW)) $(if $(strip $(FLOOR)),--floor $(FLOOR))
 
-bench: install
+# the optional bench group (polars) for the like-for-like comparison (DuckDB SQL, pandas, polars)
+install-bench: install
+	@[ $(VENV)/.installed-bench -nt requirements.lock ] || { $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]' \
+		&& touch $(VENV)/.installed-bench; }
+
+bench: install-bench
 	$(STEP) "benchmark: the $(PRESET) world end to end -> bench/results/bench_$(PRESET).{json,md}"
 	$(BIN)/python bench/run_bench.py --preset $(PRESET)
 	$(STEP) "docs: the result tables of docs/ from bench/results"
 	$(BIN)/retail-lift docs-tables
 
-bench-smoke: install
+bench-smoke: install-bench
 	$(BIN)/python bench/run_bench.py --preset tiny --quick --out bench/results/tmp
 
 # The same warehouse on local Apache Spark through dbt-spark (optional `spark` dependency group; Java 17).

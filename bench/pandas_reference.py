@@ -124,6 +124,9 @@ def main():
     parser.add_argument("--raw", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    for name in ("events.parquet", "orders.parquet"):
+        if not (args.raw / name).exists():
+            parser.error(f"--raw {args.raw}: {name} not found (a folder landed by retail-lift prepare)")
     args.out.mkdir(parents=True, exist_ok=True)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     timings = {}
@@ -144,6 +147,7 @@ def main():
     sessions.to_parquet(args.out / "sessions.parquet", index=False)
     rfm_table.to_parquet(args.out / "rfm.parquet", index=False)
     (args.out / "reference.json").write_text(json.dumps({
+        "engine": "pandas", "version": pd.__version__,
         "events_clean": int(len(ev)), "orders_clean": int(len(orders)), "sessions": int(len(sessions)),
         "funnel_overall": funnel_totals, "rfm_customers": int(len(rfm_table)), "timings": timings,
     }, indent=2))

@@ -12,7 +12,10 @@ ones in ``bench/results`` and are never typed by hand. Renderers, by kind:
 
 * ``bench_targets``: the targets of ``make bench`` (``bench/results/bench_<preset>.json``), each with its
   measured value, its limit and whether it was met;
-* ``api_load``: the decision API load test (``bench/results/api_load_<preset>.json``).
+* ``api_load``: the decision API load test (``bench/results/api_load_<preset>.json``);
+* ``like_for_like``: the same minimal work in DuckDB SQL, pandas and polars, and the SQL layer against the fair
+  floor (the ``like_for_like`` and ``fair_floor`` sections of ``bench/results/bench_<preset>.json`` or
+  ``like_for_like_<preset>.json``).
 """
 
 from __future__ import annotations
@@ -94,7 +97,53 @@ def _api_load(result: Mapping) -> str:
     return "\n".join(lines)
 
 
-RENDERERS: dict[str, Callable[[Mapping], str]] = {"bench_targets": _bench_targets, "api_load": _api_load}
+def _gib(n) -> str:
+    if n is None:
+        return "n/a"
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def _like_for_like(result: Mapping) -> str:
+    lfl, ff = result["like_for_like"], result.get("fair_floor")
+    load = result.get("machine", {}).get("loadavg_before")
+    lines = [
+        f"Measured {str(result.get('started_at', ''))[:10]} on the `{result.get('preset')}` preset, "
+        f"{result.get('machine', {}).get('cpus', '?')} cores" + (f", load average {load[0]:.1f} before the run" if load
+                                                               else "") +
+        "; each engine in its own process, "
+        + (f"median of {lfl['repeats']} interleaved runs." if lfl["repeats"] > 1 else "one run each.")
+        + (f" {result['note']}" if result.get("note") else ""),
+        "",
+        "| engine | wall (s) | peak memory | speed-up vs pandas | memory vs pandas | equal to the marts |",
+        "|---|---|---|---|---|---|",
+    ]
+    for engine, v in lfl["engines"].items():
+        eq = {True: "yes", False: "**no**"}.get(v.get("equal_to_marts"), "not compared")
+        speed = f"{v['speedup_vs_pandas']:.2f}×" if "speedup_vs_pandas" in v else "—"
+        mem = f"{v['memory_ratio_vs_pandas']:.2f}" if "memory_ratio_vs_pandas" in v else "—"
+        lines.append(f"| {engine} {v.get('version') or ''} | {v['wall_s_median']:.2f} "
+                     f"| {_gib(v['peak_rss_bytes_max'])} | {speed} | {mem} | {eq} |")
+    lines += ["", "Outputs equal to each other: " + ("yes" if all(p["equal"] for p in lfl["pairwise"].values())
+                                                     else "**no**") + "."]
+    if ff:
+        fl, sq, r = ff["floor"], ff["sql_layer"], ff["ratio"]
+        met = r["run_elapsed_vs_compute"] is not None and r["run_elapsed_vs_compute"] <= ff["target_ratio"]
+        lines += [
+            "",
+            "| fair floor | floor | SQL layer | ratio | target |",
+            "|---|---|---|---|---|",
+            f"| time of the work | {fl['compute_s_median']:.2f} s | {sq['run_elapsed_s_median']:.2f} s "
+            f"| {r['run_elapsed_vs_compute']:.2f}× | ≤ {ff['target_ratio']:g}× ({'met' if met else 'missed'}) |",
+            f"| process wall | {fl['wall_s_median']:.2f} s | {sq['wall_s_median']:.2f} s "
+            f"| {r['wall_vs_wall']:.2f}× | — |",
+            f"| peak memory | {_gib(fl['peak_rss_bytes_max'])} | {_gib(sq['peak_rss_bytes_max'])} "
+            f"| {r['peak_rss_ratio']:.2f} | — |",
+        ]
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, Callable[[Mapping], str]] = {"bench_targets": _bench_targets, "api_load": _api_load,
+                                                   "like_for_like": _like_for_like}
 
 
 def render_block(kind: str, source: Path) -> str:

@@ -1,5 +1,6 @@
-"""A smoke test of the benchmark code (bench/run_bench.py) on the tiny warehouse: the pandas reference
-agrees with the marts, decision scoring and the API load test run, and the report renders its sections.
+"""A smoke test of the benchmark code (bench/run_bench.py) on the tiny warehouse: the like-for-like
+references (DuckDB SQL, pandas, polars when installed) agree with the marts and with each other,
+decision scoring and the API load test run, and the report renders its sections.
 The benchmark itself (timings, targets) runs with `make bench`, never in the test suite."""
 
 from __future__ import annotations
@@ -25,15 +26,22 @@ def bench():
     return module
 
 
-def test_pandas_reference_equals_the_marts_and_the_report_renders(bench, tiny_warehouse, tmp_path):
+def test_like_for_like_references_equal_the_marts_and_the_report_renders(bench, tiny_warehouse, tmp_path):
     raw = tiny_warehouse.parent / "raw"
     result = {"preset": "tiny", "quick": True, "started_at": "t", "steps": [], "_full_nodes": [],
               "machine": {"cpus": 2, "platform": "test", "loadavg_before": None}}
-    bench.pandas_reference(raw, tmp_path, tiny_warehouse, result)
-    pr = result["pandas_reference"]
-    assert pr["all_equal"], json.dumps(pr["checks"])
-    assert pr["checks"]["sessions_count"]["sql"] > 0
-    assert pr["checks"]["funnel_overall"]["sql"]["journeys_viewed"] > 0
+    bench.like_for_like(raw, tmp_path, tiny_warehouse, result, repeats=1)
+    lfl = result["like_for_like"]
+    assert lfl["all_equal"] and lfl["compared_with_marts"], json.dumps(lfl, default=str)[:3000]
+    expected = {"pandas", "duckdb"} | ({"polars"} if bench.reference_available("polars") is None else set())
+    assert set(lfl["engines"]) == expected and len(lfl["pairwise"]) == len(expected) * (len(expected) - 1) // 2
+    for engine, v in lfl["engines"].items():
+        assert v["equal_to_marts"], engine
+        assert v["checks_vs_marts"]["sessions_count"]["sql"] > 0
+        assert v["checks_vs_marts"]["funnel_overall"]["sql"]["journeys_viewed"] > 0
+        assert len(v["runs"]) == 1 and v["wall_s_median"] > 0
+    assert lfl["engines"]["duckdb"]["speedup_vs_pandas"] == round(
+        lfl["engines"]["pandas"]["wall_s_median"] / lfl["engines"]["duckdb"]["wall_s_median"], 3)
 
     bench.decisions(tiny_warehouse, raw, result, n_single=50, n_batch=2_000)
     ds = result["decision_scoring"]
@@ -57,8 +65,10 @@ def test_pandas_reference_equals_the_marts_and_the_report_renders(bench, tiny_wa
     assert by_name["API p99 <= 50 ms"]["value"] == api["p99_ms"]
     assert by_name["API lost decisions == 0"]["status"] == "met"
     md = bench.markdown(result)
-    for heading in ("## SQL layer vs pandas reference", "## Decision scoring", "## Decision API under local load",
-                    "## Targets"):
+    assert by_name["like for like: DuckDB SQL script >= 2x faster than pandas"]["value"] == \
+        lfl["engines"]["duckdb"]["speedup_vs_pandas"]
+    for heading in ("## Like for like: the same work in DuckDB SQL, pandas and polars", "## Decision scoring",
+                    "## Decision API under local load", "## Targets"):
         assert heading in md
 
 
@@ -101,3 +111,65 @@ def test_python_step_threads(bench):
     assert "Python models step: `--threads 1`." in bench.markdown(result)
     result["full_build"]["python_threads"] = None
     assert "Python models step: the profile's threads." in bench.markdown(result)
+
+
+def test_compare_outputs_finds_a_difference(bench):
+    """The equality check is not vacuous: one session's event count, one funnel total or one customer's
+    monetary value off is reported."""
+    import pandas as pd
+
+    sessions = pd.DataFrame({"visitor_id": ["a", "b"], "events": [3, 1],
+                             "session_started_at": pd.to_datetime(["2026-01-01", "2026-01-02"])})
+    rfm = pd.DataFrame({"customer_id": ["c"], "frequency": [2], "monetary": [10.0], "recency_days": [4]})
+    funnel = {"journeys_viewed": 5}
+    same = bench.compare_outputs((sessions, rfm, funnel), (sessions.copy(), rfm.copy(), dict(funnel)), ("x", "y"))
+    assert all(c["equal"] for c in same.values())
+    other = sessions.assign(events=[3, 2])
+    checks = bench.compare_outputs((sessions, rfm, funnel), (other, rfm, funnel), ("x", "y"))
+    assert not checks["sessions_events_per_session"]["equal"] and checks["sessions_events_per_session"][
+        "mismatched_events"] == 1
+    checks = bench.compare_outputs((sessions, rfm, funnel), (sessions, rfm.assign(monetary=10.01),
+                                                             {"journeys_viewed": 6}), ("x", "y"))
+    assert not checks["rfm"]["monetary_equal"] and not checks["funnel_overall"]["equal"]
+    assert checks["sessions_count"]["equal"]
+
+
+def test_fair_floor_report_and_docs_table(bench):
+    """The fair floor's section of the report and its generated docs table, from a result dict."""
+    from retail_lift.reports.docs_tables import RENDERERS
+
+    engines = {e: {"runs": [{"wall_s": w, "peak_rss_bytes": 2**28, "loadavg": None}], "wall_s_median": w,
+                   "wall_s_min": w, "peak_rss_bytes_max": 2**28, "internal_timings": {"total_compute_s": w / 2},
+                   "version": "1", "equal_to_marts": True}
+               for e, w in (("pandas", 4.0), ("duckdb", 2.0))}
+    engines["duckdb"].update({"speedup_vs_pandas": 2.0, "memory_ratio_vs_pandas": 1.0})
+    ff = {"floor": {"runs": [], "tables": {"events": 10}, "tables_file_bytes": 2**20, "wall_s_median": 1.5,
+                    "compute_s_median": 1.0, "peak_rss_bytes_max": 2**28,
+                    "internal_timings": {"load_and_clean_s": 0.5, "checkpoint_s": 0.1}},
+          "sql_layer": {"selector": "+x", "models": 2, "runs": [], "wall_s_median": 9.0, "run_elapsed_s_median": 5.0,
+                        "node_time_sum_s_median": 6.0, "peak_rss_bytes_max": 2**29,
+                        "nodes": [{"unique_id": "model.p.base_shop__events", "execution_time_s": 4.0}]},
+          "ratio": {"run_elapsed_vs_compute": 5.0, "wall_vs_wall": 6.0, "node_time_sum_vs_compute": 6.0,
+                    "peak_rss_ratio": 2.0},
+          "by_stage": [{"stage": "load_and_clean", "floor_s": 0.5, "sql_models": ["base_shop__events"],
+                        "sql_node_time_s": 4.0}], "target_ratio": 2.0}
+    result = {"preset": "tiny", "started_at": "2026-12-07T00:00:00", "machine": {"cpus": 2, "loadavg_before": [1.0]},
+              "like_for_like": {"repeats": 1, "engines": engines, "skipped": {}, "compared_with_marts": True,
+                                "all_equal": True, "pairwise": {"pandas = duckdb": {"equal": True}}},
+              "fair_floor": ff}
+    md = "\n".join(bench.fair_floor_md(result))
+    assert "**5.0×**" in md and "**missed** (5.0×)" in md
+    assert "| load_and_clean | 0.50 | 4.00 | base_shop__events 4.00 |" in md
+    table = RENDERERS["like_for_like"](result)
+    assert "| duckdb 1 | 2.00 | 256 MiB | 2.00× | 1.00 | yes |" in table
+    assert "| time of the work | 1.00 s | 5.00 s | 5.00× | ≤ 2× (missed) |" in table
+    result["note"] = "Shared machine."  # run_bench.py --note: the machine's conditions, in the docs table too
+    assert "in its own process, one run each. Shared machine." in RENDERERS["like_for_like"](result)
+
+    class Args:
+        preset, quick = "tiny", True
+
+    by_name = {t["target"]: t for t in bench.evaluate_targets(Args, result)}
+    assert by_name["SQL layer <= 2x the fair floor (run time)"]["status"] == "missed"
+    assert by_name["SQL layer <= 2x the fair floor (process wall)"]["value"] == 6.0
+    assert by_name["like for like: DuckDB SQL script >= 2x faster than pandas"]["status"] == "met"
