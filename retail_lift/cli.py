@@ -330,13 +330,14 @@ def _register_commands():
     from retail_lift.api.cli import api_command, ingest_command
     from retail_lift.bandit.cli import decide_command
     from retail_lift.dashboard.cli import dashboard_command, publish_snapshot_command
-    from retail_lift.evaluation.cli import simulate_command
+    from retail_lift.evaluation.cli import check_truth_command, simulate_command
     from retail_lift.quality.cli import quality_command
     from retail_lift.reports.cli import docs_assets_command
     from retail_lift.spark.cli import score_command
     main.add_command(quality_command)
     main.add_command(docs_assets_command)
     main.add_command(simulate_command)
+    main.add_command(check_truth_command)
     main.add_command(decide_command)
     main.add_command(api_command)
     main.add_command(ingest_command)

@@ -158,3 +158,21 @@ def bandit_group():
 
 bandit_group.add_command(simulate_command)
 bandit_group.add_command(decide_command)
+
+
+@click.command("check-truth")
+@click.option("--truth", "truth_dir", type=click.Path(path_type=Path), envvar="RETAIL_LIFT_TRUTH",
+              default=Path("warehouse/truth"), show_default=True,
+              help="Folder of the landed truth tables (RETAIL_LIFT_TRUTH).")
+@click.option("--warehouse", type=click.Path(path_type=Path), envvar="RETAIL_LIFT_WAREHOUSE",
+              default=Path("warehouse/retail_lift.duckdb"), show_default=True,
+              help="The built warehouse (RETAIL_LIFT_WAREHOUSE).")
+def check_truth_command(truth_dir, warehouse):
+    """Stop unless `make evaluate` can run: a built warehouse and a non-empty simulated truth."""
+    from retail_lift.evaluation.truth import check_can_evaluate
+
+    try:
+        counts = check_can_evaluate(truth_dir, warehouse)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"{truth_dir}: " + ", ".join(f"{name} {n:,} rows" for name, n in counts.items()))

@@ -81,3 +81,48 @@ def empty_evaluation(model_name: str) -> pd.DataFrame:
     """The model's declared columns with their types and no row."""
     schema = EVALUATION_SCHEMAS[model_name]
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in schema.items()})
+
+
+def truth_row_counts(truth_dir) -> dict[str, int | None]:
+    """Rows of each truth table of the contract in ``truth_dir`` (``None`` when its Parquet file is missing).
+
+    Reads only the Parquet footers, so it is instant at any size."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from retail_lift.contract import TRUTH_TABLES
+
+    counts: dict[str, int | None] = {}
+    for name in TRUTH_TABLES:
+        path = Path(truth_dir) / f"{name}.parquet"
+        counts[name] = pq.ParquetFile(path).metadata.num_rows if path.exists() else None
+    return counts
+
+
+def check_can_evaluate(truth_dir, warehouse) -> dict[str, int]:
+    """Stop with a clear message unless ``make evaluate`` can run: a built warehouse and the simulated truth.
+
+    ``make evaluate`` builds only the evaluation selector (the nodes downstream of the simulation source) on a
+    warehouse already built by ``make build`` or ``dbt build --selector daily``. No truth means every truth
+    table is missing or empty, as ``retail-lift prepare`` writes them for bring-your-own-data: the evaluation
+    would only rebuild empty tables, so it is refused with the reason. Returns the row counts when it can run.
+    """
+    from pathlib import Path
+
+    warehouse = Path(warehouse)
+    if not warehouse.exists():
+        raise ValueError(f"no warehouse at {warehouse}: make evaluate builds the truth evaluation on a warehouse "
+                         "that is already built; run `make build` (or `dbt build --selector daily`) first")
+    counts = truth_row_counts(truth_dir)
+    missing = [name for name, n in counts.items() if n is None]
+    if missing and len(missing) < len(counts):
+        raise ValueError(f"truth folder {truth_dir} lacks {', '.join(f'{m}.parquet' for m in missing)} "
+                         f"(has {', '.join(f'{k}.parquet' for k in counts if k not in missing)}): "
+                         "rerun `retail-lift prepare --truth ...` for the simulated world")
+    if all(not n for n in counts.values()):
+        state = "has none of the truth tables" if missing else "holds only empty truth tables (0 rows each)"
+        raise ValueError(f"no simulated truth: {truth_dir} {state}. A bring-your-own-data build (make build "
+                         "DATA=folder) has no truth, so there is nothing to evaluate; its daily build is complete "
+                         "without it. make evaluate applies to the simulated world (make build without DATA)")
+    return {name: int(n) for name, n in counts.items()}
