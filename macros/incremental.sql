@@ -36,3 +36,11 @@
         from {{ relation }}
     )
 {%- endmacro %}
+
+{#- The day of the rows of a day-partitioned model that have no plausible timestamp (missing, unparseable or
+    implausible: quarantined rows), as a SQL date: the day before var('min_plausible_at') (1970-01-01 when that
+    var is null), earlier than every plausible day, so that those rows have a partition of their own. -#}
+{% macro undated_event_day() -%}
+    {%- set first = modules.datetime.date.fromisoformat((min_plausible_at() | trim)[:10]) -%}
+    cast('{{ (first - modules.datetime.timedelta(days=1)).isoformat() }}' as date)
+{%- endmacro %}

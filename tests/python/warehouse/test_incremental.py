@@ -15,7 +15,7 @@ from retail_lift.adapters import prepare_raw
 
 pytestmark = pytest.mark.dbt
 
-INCREMENTAL_MODELS = ["intermediate.int_events_sessionized", "marts.fct_sessions"]
+INCREMENTAL_MODELS = ["staging.base_shop__events", "intermediate.int_events_sessionized", "marts.fct_sessions"]
 
 
 def _differences(db_a, db_b, table):
@@ -58,7 +58,7 @@ def test_incremental_after_append_equals_full_refresh(tiny_world, tiny_warehouse
     run_dbt(["build", "--indirect-selection", "cautious", "-s", "+fct_sessions"], inc / "raw", inc / "truth", inc)
     # reference: the full build of the whole log (the shared build, made in a fresh file)
     full = tiny_warehouse.parent
-    for model in ("int_events_sessionized", "fct_sessions"):
+    for model in ("base_shop__events", "int_events_sessionized", "fct_sessions"):
         # incremental by day (macro incremental_by_day): delete+insert of the days the run selects
         assert "delete from" in _run_sql(inc, model), f"{model} was not built incrementally"
         assert "delete from" not in _run_sql(full, model), f"{model} of the reference build was not a full build"
