@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build train evaluate test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench install-bench bench-smoke snapshot dashboard build-spark
+.PHONY: help build daily train evaluate test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench install-bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -44,6 +44,10 @@ help:
 	@echo "             when Java / Chromium are there); tens of minutes, see docs/operations.md (Tests)"
 	@echo "make test-fast  unit tests only (pytest -m \"not dbt and not slow\") plus dbt parse and the layer check;"
 	@echo "             under 3 minutes. Markers: dbt = runs or reads a dbt build, slow = over ~10 s (docs/operations.md)"
+	@echo "make daily   after new raw data arrives (DATA=folder or the world): land it, rebuild incrementally (the changed"
+	@echo "             days of staging, sessions and daily aggregates; the rest rebuilt, the models scored with their registered"
+	@echo "             champions; the evaluation against the truth left out), test the rewritten days, Great Expectations"
+	@echo "             over the changed tables only (DAILY_CHECK_TABLES); needs a warehouse from make build (docs/operations.md)"
 	@echo "make train   train and register new champions of the registered models on the built warehouse, nothing else"
 	@echo "             (CHALLENGER=1: register them as challengers); builds score with the champions (docs/operations.md)"
 	@echo "make evaluate  build and test only the truth evaluation (dbt selector evaluation: the models that compare"
@@ -56,6 +60,32 @@ help:
 
 ## ---------------------------------------------------------------- set-up command 1
 build: install data prepare dbt-build quality snapshot docs summary
+
+## ---------------------------------------------------------------- the daily path (docs/operations.md, Daily path)
+# After new raw data arrives in the same input (the whole log, new days included): land it, then dbt build of
+# everything but the evaluation against the truth (dbt selector daily: everything but source:simulation+). The incremental models rewrite the changed
+# days only; the Python models score with the registered champions (retrain: false; the registry still trains a
+# model with no usable champion). The generic tests of the incremental models check only the days from
+# DAILY_TESTS_FROM on (var daily_tests_from; default: the day of the latest clean event already loaded minus
+# var incremental_lookback_days, the first day the incremental models rewrite); Great Expectations checks only
+# DAILY_CHECK_TABLES (the raw tables new days arrive in and the incremental mart with a suite).
+DAILY_TESTS_FROM ?=
+DAILY_CHECK_TABLES ?= raw.events raw.orders raw.order_lines raw.customers raw.experiment_assignments raw.decisions \
+	marts.fct_sessions
+daily: install prepare
+	$(STEP) "daily: dbt build of the changed days (incremental models), the rest scored, tests of the rewritten days -> $(RETAIL_LIFT_WAREHOUSE)"
+	@test -f $(RETAIL_LIFT_WAREHOUSE) || { echo "make daily updates a built warehouse: run make build first ($(RETAIL_LIFT_WAREHOUSE) not found)"; exit 1; }
+	$(BIN)/retail-lift check-lock $(RETAIL_LIFT_WAREHOUSE)
+	from='$(DAILY_TESTS_FROM)'; \
+	if [ -z "$$from" ]; then from=$$($(BIN)/python -c "import sys, duckdb, yaml; \
+		n = yaml.safe_load(open('dbt_project.yml'))['vars']['incremental_lookback_days']; \
+		con = duckdb.connect(sys.argv[1], read_only=True); \
+		print(con.execute(f'select cast(max(event_at) - interval {int(n)} day as date) from staging.base_shop__events \
+		where dq_reason is null').fetchone()[0] or '')" $(RETAIL_LIFT_WAREHOUSE)); fi; \
+	echo "tests of the incremental models: days from $${from:-the first} on"; \
+	$(DBT) build $(DBT_ARGS) --selector daily --vars "{retrain: false, daily_tests_from: '$$from'}"
+	$(STEP) "quality: Great Expectations over the changed tables only ($(DAILY_CHECK_TABLES)) -> reports/quality"
+	$(BIN)/retail-lift check --raw-as-warnings --out reports/quality $(addprefix --table ,$(DAILY_CHECK_TABLES))
 
 ## ---------------------------------------------------------------- the model registry
 # Train (and register as champion) every model that trains with the registry, on the marts of the warehouse

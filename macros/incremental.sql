@@ -36,3 +36,26 @@
         from {{ relation }}
     )
 {%- endmacro %}
+
+{#- The day of the rows of a day-partitioned model that have no plausible timestamp (missing, unparseable or
+    implausible: quarantined rows), as a SQL date: the day before var('min_plausible_at') (1970-01-01 when that
+    var is null), earlier than every plausible day, so that those rows have a partition of their own. -#}
+{% macro undated_event_day() -%}
+    {%- set first = modules.datetime.date.fromisoformat((min_plausible_at() | trim)[:10]) -%}
+    cast('{{ (first - modules.datetime.timedelta(days=1)).isoformat() }}' as date)
+{%- endmacro %}
+
+{#- A select of the days (column day_column) whose totals differ between two relations or CTEs with one row per
+    day: a day in only one of them, or one of the measures (columns of both) not equal. For the earlier days an
+    incremental model rewrites because their inputs changed (e.g. late orders), compared over the whole history. -#}
+{% macro days_that_differ(current, loaded, day_column, measures) -%}
+    select coalesce({{ current }}.{{ day_column }}, {{ loaded }}.{{ day_column }}) as {{ day_column }}
+    from {{ current }}
+    full outer join {{ loaded }}
+        on {{ current }}.{{ day_column }} = {{ loaded }}.{{ day_column }}
+    where {{ current }}.{{ day_column }} is null
+        or {{ loaded }}.{{ day_column }} is null
+    {%- for measure in measures %}
+        or {{ current }}.{{ measure }} <> {{ loaded }}.{{ measure }}
+    {%- endfor %}
+{%- endmacro %}
