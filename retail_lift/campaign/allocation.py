@@ -193,18 +193,16 @@ def _result(pb: _Problem, x: np.ndarray, bound: float, method: str) -> Allocatio
     return Allocation(choice, value, cost, bound, max(gap, 0.0), method)
 
 
-def allocate(value, cost, *, budget: float, capacity: Sequence[float] | None = None,  # noqa: PLR0913 - the problem's constraints, one keyword each
-             channels: Sequence[str] | None = None, channel_limits: Mapping[str, float] | None = None,
-             eligible=None, exact_max_pairs: int = EXACT_MAX_PAIRS, time_limit: float = 60.0) -> Allocation:
-    """The plan that maximises expected incremental margin (module docstring); ``gap`` says how far it can be
-    from the best plan. Pairs with no positive value, not eligible, or costing more than the whole budget are
-    never chosen."""
-    pb = _problem(value, cost, budget=budget, capacity=capacity, channels=channels,
-                  channel_limits=channel_limits, eligible=eligible)
+def _solve(value, cost, method: str, *, exact_max_pairs: int = 0, time_limit: float = 60.0,
+           **constraints) -> Allocation:
+    pb = _problem(value, cost, **constraints)
     if len(pb.rows) == 0:
-        return _result(pb, np.zeros(0), 0.0, "milp")
+        return _result(pb, np.zeros(0), 0.0, method)
     a, b = _constraints(pb)
     bound, x_lp = _lp_bound(pb, a, b)
+    if method == "greedy":
+        x = _fill_greedy(pb, np.zeros(len(pb.rows)), _ratio_order(pb, np.arange(len(pb.rows))))
+        return _result(pb, x, bound, "greedy")
     if len(pb.rows) <= exact_max_pairs:
         res = milp(-pb.value[pb.rows, pb.cols], constraints=LinearConstraint(a, -np.inf, b),
                    integrality=np.ones(len(pb.rows)), bounds=Bounds(0, 1),
@@ -217,16 +215,20 @@ def allocate(value, cost, *, budget: float, capacity: Sequence[float] | None = N
     return _result(pb, x, bound, "lp-rounded")
 
 
+def allocate(value, cost, *, budget: float, capacity: Sequence[float] | None = None,  # noqa: PLR0913 - the problem's constraints, one keyword each
+             channels: Sequence[str] | None = None, channel_limits: Mapping[str, float] | None = None,
+             eligible=None, exact_max_pairs: int = EXACT_MAX_PAIRS, time_limit: float = 60.0) -> Allocation:
+    """The plan that maximises expected incremental margin (module docstring); ``gap`` says how far it can be
+    from the best plan. Pairs with no positive value, not eligible, or costing more than the whole budget are
+    never chosen."""
+    return _solve(value, cost, "milp", exact_max_pairs=exact_max_pairs, time_limit=time_limit, budget=budget,
+                  capacity=capacity, channels=channels, channel_limits=channel_limits, eligible=eligible)
+
+
 def greedy_allocation(value, cost, *, budget: float, capacity: Sequence[float] | None = None,  # noqa: PLR0913 - the same keywords as allocate
                       channels: Sequence[str] | None = None, channel_limits: Mapping[str, float] | None = None,
                       eligible=None) -> Allocation:
     """The ratio rule: pairs by expected value per unit of cost, best first, each taken while the customer has
     none yet and every limit holds. The reference :func:`allocate` is compared with."""
-    pb = _problem(value, cost, budget=budget, capacity=capacity, channels=channels,
+    return _solve(value, cost, "greedy", budget=budget, capacity=capacity, channels=channels,
                   channel_limits=channel_limits, eligible=eligible)
-    if len(pb.rows) == 0:
-        return _result(pb, np.zeros(0), 0.0, "greedy")
-    a, b = _constraints(pb)
-    bound, _x = _lp_bound(pb, a, b)
-    x = _fill_greedy(pb, np.zeros(len(pb.rows)), _ratio_order(pb, np.arange(len(pb.rows))))
-    return _result(pb, x, bound, "greedy")
