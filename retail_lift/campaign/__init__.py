@@ -9,7 +9,10 @@ One module per concern, all pure functions on pandas DataFrames (dbt Python mode
   levels around a promotion's rate);
 - ``send_time.py``  :func:`best_send_time` (most active weekday and hour, shrunk to the global peak);
 - ``fatigue.py``    :func:`fatigue_flags` (recent exposures, falling response) and :func:`fatigue_curve`;
-- ``roi.py``        :func:`compare_broadcast_targeted` (expected and realised economics per strategy).
+- ``roi.py``        :func:`compare_broadcast_targeted` (expected and realised economics per strategy);
+- ``allocation.py`` :func:`~retail_lift.campaign.allocation.allocate` (at most one promotion per customer under a
+  budget, capacities and channel limits: exact MILP or rounded LP with its optimality gap) and the greedy ratio
+  rule it is compared with.
 
 Customer segments are in :mod:`retail_lift.segments`, cross-sell rules and recommendations in
 :mod:`retail_lift.crosssell`; the warehouse tables (``ml_campaign_*``) are built by
