@@ -97,7 +97,10 @@ def test_make_evaluate_builds_the_evaluation_selector(tiny_world, tiny_warehouse
     assert "--selector evaluation" in proc.stdout
 
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
-    assert results and all(r["status"] in ("success", "pass", "no-op") for r in results)
+    # warn: the quality targets against the oracle are warn-severity tests, and the tiny world misses two of them
+    # (the full tiny build warns on both too, among its 7 warnings)
+    assert results and all(r["status"] in ("success", "pass", "warn", "no-op") for r in results), \
+        [(r["unique_id"], r["status"]) for r in results if r["status"] not in ("success", "pass", "warn", "no-op")]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     assert {r["unique_id"] for r in results} == _downstream_of_truth(manifest)
 
