@@ -12,9 +12,12 @@ method below; what the baseline is depends on the model.
   mean (the mean of the rows the model was fitted on). A ``SimpleImputer``'s missing-value indicators are added
   to the feature they flag. Without a scaler the value is used as it is (the baseline is then the prediction at
   0).
-- gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier`` / ``Regressor``): SHAP values of
-  the ``shap`` package (``TreeExplainer``, exact Tree SHAP with the trees' own training covers as the
-  background, "tree_path_dependent"); the baseline is the explainer's expected value.
+- gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier`` / ``Regressor``): exact Tree SHAP
+  values, "path-dependent" (the trees' own training covers are the background), as the ``shap`` package's
+  ``TreeExplainer`` computes them; the baseline is their expected value. Trees of at most
+  :data:`MAX_TABLE_SPLITS` splits (the uplift learners' are depth 3: at most 7) are computed here, one table of
+  every pattern of split outcomes per tree (:func:`_tree_table`), about ten times faster than ``shap`` and equal
+  to it to 1e-12 (tested); deeper trees go to ``shap.TreeExplainer``.
 - XGBoost (``xgboost.XGBClassifier`` / ``XGBRegressor`` and the classifiers' :class:`XGBoostClassifier`
   wrapper): XGBoost's own Tree SHAP (``pred_contribs=True``), the same algorithm, without ``shap``.
 
@@ -65,6 +68,8 @@ from retail_lift.validation import as_2d_float, check_positive_int
 
 __all__ = [
     "FEATURE_LABELS",
+    "MAX_TABLE_SPLITS",
+    "MISSING_LABELS",
     "Attribution",
     "format_reason",
     "group_columns",
@@ -170,6 +175,13 @@ def _takes_nan(model) -> bool:
     return _xgb_booster(model) is not None or _is_hgb(model) or (bool(steps) and isinstance(steps[0], SimpleImputer))
 
 
+def _summing_matrix(target: np.ndarray, width: int) -> np.ndarray:
+    """``(len(target), width)`` 0/1 matrix: right-multiplied, column ``j`` is added into column ``target[j]``."""
+    m = np.zeros((len(target), width))
+    m[np.arange(len(target)), target] = 1.0
+    return m
+
+
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -215,8 +227,10 @@ def _linear_parts(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
         Z = step.transform(Z)
     Z = np.asarray(Z, dtype=float)
     terms = Z * coef
-    phi = np.zeros((X.shape[0], X.shape[1]))
-    np.add.at(phi.T, source, terms.T)
+    if np.array_equal(source, np.arange(X.shape[1])):
+        phi = terms
+    else:  # an imputer's indicator columns go to the feature they flag
+        phi = terms @ _summing_matrix(source, X.shape[1])
     method = "linear: coefficient x standardised value" if scaled else "linear: coefficient x value"
     return phi, np.full(X.shape[0], intercept), method
 
@@ -235,8 +249,114 @@ def _xgb_booster(model):
     return None
 
 
+#: trees with at most this many split nodes are attributed by :func:`_hgb_tree_shap` (one table of 2 ** splits
+#: rows per tree); deeper trees by ``shap``
+MAX_TABLE_SPLITS = 10
+
+
+def _shapley_weights(d: int) -> np.ndarray:
+    """``w[s] = s! (d - s - 1)! / d!``: the Shapley weight of a coalition of ``s`` of the other ``d - 1`` players."""
+    from math import factorial
+
+    return np.array([factorial(s) * factorial(d - s - 1) / factorial(d) for s in range(d)])
+
+
+def _tree_table(nodes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """One scikit-learn histogram-gradient-boosting tree as a table: its split nodes' features, thresholds and
+    missing-value directions, the features it uses, the exact path-dependent Tree SHAP values of every pattern
+    of split outcomes (row ``sum_b 2**b * [goes left at split b]``, one column per used feature) and its
+    expected value. None when the tree has more than :data:`MAX_TABLE_SPLITS` splits or a categorical split.
+
+    Each leaf is a product game over the distinct features on its path: with ``a_f`` = 1 when the row follows
+    every split on ``f`` towards the leaf and ``r_f`` = the product of the training-cover shares of those
+    branches, the path-dependent expectation given the features ``S`` is ``value * prod_{f in S} a_f *
+    prod_{f not in S} r_f`` (Lundberg et al. 2020, Algorithm 1 computes the same), whose Shapley values are
+    ``value * (a_i - r_i) * sum_{S of the others} w(|S|) prod_{S} a prod_{others not in S} r``."""
+    from itertools import combinations
+
+    split = np.flatnonzero(~nodes["is_leaf"].astype(bool))
+    m = split.size
+    if m > MAX_TABLE_SPLITS or (m and nodes["is_categorical"][split].any()):
+        return None
+    bit = {int(node): b for b, node in enumerate(split)}
+    feats = nodes["feature_idx"][split].astype(np.int64)
+    used = np.unique(feats)
+    col = {int(f): c for c, f in enumerate(used)}
+    left = ((np.arange(2 ** m)[:, None] >> np.arange(m)) & 1).astype(bool)  # pattern x split: goes left
+    table = np.zeros((2 ** m, used.size))
+    count = nodes["count"].astype(float)
+    expected = 0.0
+    stack = [(0, [])]
+    while stack:
+        node, path = stack.pop()
+        if nodes["is_leaf"][node]:
+            a, r = {}, {}
+            for parent, went_left, child in path:
+                f = int(nodes["feature_idx"][parent])
+                on = left[:, bit[parent]] if went_left else ~left[:, bit[parent]]
+                a[f] = a.get(f, True) & on
+                r[f] = r.get(f, 1.0) * (count[child] / count[parent] if count[parent] > 0 else 0.0)
+            value = float(nodes["value"][node])
+            expected += value * float(np.prod(list(r.values()))) if r else value
+            players = list(a)
+            w = _shapley_weights(len(players))
+            for i in players:
+                others = [j for j in players if j != i]
+                total = np.zeros(2 ** m)
+                for size in range(len(others) + 1):
+                    for chosen in combinations(others, size):
+                        term = np.full(2 ** m, w[size])
+                        for j in others:
+                            term = term * (a[j] if j in chosen else r[j])
+                        total += term
+                table[:, col[i]] += value * (a[i] - r[i]) * total
+            continue
+        stack.append((int(nodes["left"][node]), [*path, (node, True, int(nodes["left"][node]))]))
+        stack.append((int(nodes["right"][node]), [*path, (node, False, int(nodes["right"][node]))]))
+    return feats, nodes["num_threshold"][split].astype(float), nodes["missing_go_to_left"][split].astype(bool), \
+        used, table, expected
+
+
+def _hgb_tree_shap(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Exact path-dependent Tree SHAP of a binary / regression ``HistGradientBoosting*`` model by one table per
+    tree (:func:`_tree_table`): per tree, a row's pattern of split outcomes indexes the table. The same values
+    as ``shap.TreeExplainer`` (checked in the tests), without a per-row tree walk. None when a tree is too deep
+    or has a categorical split (``shap`` is used then)."""
+    predictors = getattr(model, "_predictors", None)
+    if predictors is None or any(len(it) != 1 for it in predictors):
+        return None
+    tables = []
+    for (tree,) in predictors:
+        t = _tree_table(tree.nodes)
+        if t is None:
+            return None
+        tables.append(t)
+    n = X.shape[0]
+    X = np.asfortranarray(X)  # a column per split: contiguous
+    phi = np.zeros((n, X.shape[1]), order="F")
+    base = float(np.ravel(model._baseline_prediction)[0])
+    has_nan = np.isnan(X).any(axis=0)
+    for feats, thresholds, nan_left, used, table, expected in tables:
+        base += expected
+        if not used.size:
+            continue
+        code = np.zeros(n, dtype=np.int16)  # at most MAX_TABLE_SPLITS bits
+        for b, (f, thr, nl) in enumerate(zip(feats, thresholds, nan_left, strict=True)):
+            goes_left = X[:, f] <= thr
+            if nl and has_nan[f]:
+                goes_left |= np.isnan(X[:, f])
+            code += goes_left * np.int16(1 << b)
+        for c, f in enumerate(used):
+            phi[:, f] += table[:, c].take(code)
+    return phi, np.full(n, base)
+
+
 def _tree_parts(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
     """Tree SHAP contributions ``(n, p)`` and baseline on the raw (log-odds / regression) scale."""
+    if _is_hgb(model):
+        fast = _hgb_tree_shap(model, X)
+        if fast is not None:
+            return fast[0], fast[1], "tree SHAP (exact, path-dependent, one table per tree)"
     booster = _xgb_booster(model)
     if booster is not None:
         import xgboost
@@ -371,8 +491,7 @@ def group_columns(att: Attribution, groups: Mapping[str, str] | Callable[[str], 
     keys = [key(c) for c in att.features]
     order = list(dict.fromkeys(keys))
     index = np.array([order.index(k) for k in keys], dtype=int)
-    out = np.zeros((att.contributions.shape[0], len(order)))
-    np.add.at(out.T, index, att.contributions.T)
+    out = att.contributions @ _summing_matrix(index, len(order))
     return Attribution(out, att.baseline, att.prediction, tuple(order), att.method)
 
 

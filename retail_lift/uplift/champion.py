@@ -68,7 +68,7 @@ from retail_lift.uplift.pipeline import (
 )
 
 __all__ = ["REFERENCE_ROWS", "SCORING_SETTINGS", "TRAINING_SETTINGS", "UpliftChampion", "UpliftContributions",
-           "UpliftRegistry", "UpliftRun", "uplift_contributions", "uplift_run"]
+           "UpliftRegistry", "UpliftRun", "load_uplift_champion", "uplift_contributions", "uplift_run"]
 
 #: at most this many training exposures are kept as the drift reference (a seeded sample above it)
 REFERENCE_ROWS = 500_000
@@ -304,6 +304,15 @@ def uplift_run(training, scoring, *, srm: pd.DataFrame | None = None, promotions
     version = registry.register(result, training=_training_rows(training), scoring=scoring, spec_now=spec_now)
     return UpliftRun(result, action="train", reason=decision.reason, version=version.version,
                      trained_at=version.trained_at)
+
+
+def load_uplift_champion(store: ModelRegistry, name: str = "ml_uplift_run", alias: str = CHAMPION
+                         ) -> UpliftChampion | None:
+    """The registered version of ``name`` under ``alias`` (the champion that scores the builds), loaded; None when
+    nothing is registered under it. Raises :class:`~retail_lift.registry.ModelFileError` when its file does not
+    hold an uplift model."""
+    version = store.get_alias(name, alias)
+    return None if version is None else UpliftRegistry(store, name)._load(version)
 
 
 @dataclass(frozen=True)

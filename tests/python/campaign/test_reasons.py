@@ -3,6 +3,8 @@ the right way on a model with a known effect, and read as text. Speed: bench/rea
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,9 @@ from synthetic_uplift import one_arm_world
 
 from retail_lift.campaign.reasons import (
     FEATURE_LABELS,
+    MAX_TABLE_SPLITS,
     Attribution,
+    _tree_parts,
     format_reason,
     group_columns,
     learner_contributions,
@@ -24,9 +28,16 @@ from retail_lift.campaign.reasons import (
     top_reasons,
 )
 from retail_lift.predict.classifiers import XGBoostClassifier
+from retail_lift.registry import ModelRegistry
 from retail_lift.uplift import SLearner, TLearner, XLearner
 from retail_lift.uplift.base import default_classifier, default_regressor, linear_regressor
-from retail_lift.uplift.champion import UpliftContributions, uplift_contributions
+from retail_lift.uplift.champion import (
+    UpliftContributions,
+    UpliftRegistry,
+    load_uplift_champion,
+    uplift_contributions,
+    uplift_run,
+)
 from retail_lift.uplift.features import FEATURES
 from retail_lift.uplift.pipeline import fit_score_uplift, score_uplift
 
@@ -91,14 +102,36 @@ def test_an_imputer_s_missing_indicators_are_added_to_their_feature(known_effect
     _adds_up(att, model.predict_proba(X)[:, 1])
 
 
-def test_boosted_trees_add_up_with_shap_and_xgboost_with_its_own_tree_shap(known_effect):
+def test_boosted_trees_get_the_exact_tree_shap_values_of_the_shap_package(known_effect):
+    with warnings.catch_warnings():  # shap's plotting colours, on import
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
+
     X, _, y = known_effect
+    X = X.copy()
+    X[::9, 1] = np.nan  # missing values take the split's learned direction
     clf = default_classifier(0).fit(X, y)
-    att = model_contributions(clf, X[:500])
-    _adds_up(att, clf.predict_proba(X[:500])[:, 1])
-    assert "shap" in att.method
-    reg = default_regressor(0).fit(X, y + X[:, 2])
-    _adds_up(model_contributions(reg, X[:500]), reg.predict(X[:500]))
+    att = model_contributions(clf, X[:800])
+    _adds_up(att, clf.predict_proba(X[:800])[:, 1])
+    assert att.method.startswith("tree SHAP (exact, path-dependent, one table per tree)")
+    explainer = shap.TreeExplainer(clf)
+    raw, _, _ = _tree_parts(clf, X[:800])
+    np.testing.assert_allclose(raw, explainer.shap_values(X[:800]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model_contributions(clf, X[:800]).baseline,
+                               _sigmoid(np.ravel(explainer.expected_value)[-1]), atol=1e-12)
+    reg = default_regressor(0).fit(X, y + np.nan_to_num(X[:, 2]))
+    att = model_contributions(reg, X[:800])
+    _adds_up(att, reg.predict(X[:800]))
+    np.testing.assert_allclose(att.contributions, shap.TreeExplainer(reg).shap_values(X[:800]), rtol=0, atol=1e-12)
+
+
+def test_deeper_trees_go_to_shap_and_xgboost_to_its_own_tree_shap(known_effect):
+    X, _, y = known_effect
+    deep = HistGradientBoostingClassifier(max_iter=10, max_leaf_nodes=31, max_depth=None, random_state=0).fit(X, y)
+    assert max(int((~t[0].nodes["is_leaf"].astype(bool)).sum()) for t in deep._predictors) > MAX_TABLE_SPLITS
+    att = model_contributions(deep, X[:300])
+    assert att.method.startswith("tree SHAP (shap TreeExplainer)")
+    _adds_up(att, deep.predict_proba(X[:300])[:, 1])
     xgb = XGBoostClassifier(n_estimators=40, n_jobs=1).fit(X, y)
     att = model_contributions(xgb, X[:500])
     np.testing.assert_allclose(att.prediction, xgb.predict_proba(X[:500])[:, 1], atol=1e-6)  # float32 booster
@@ -256,6 +289,21 @@ def test_uplift_contributions_name_the_feature_that_decides_who_the_arm_works_on
     reasons = c.reasons(k=2)
     assert reasons.index.name == "customer_id" and len(reasons) == len(scoring)
     assert reasons[follows].str.startswith("follows the shop's page: yes (+").mean() > 0.9
+
+
+def test_the_registered_champion_explains_the_scores_it_writes(tmp_path):
+    training, _, _ = one_arm_world(hidden=False, n=2000, seed=3)
+    scoring = training.drop(columns=["exposure_id", "experiment_id", "variant", "is_control", "is_converted"])
+    store = ModelRegistry(tmp_path / "models")
+    assert load_uplift_champion(store) is None
+    kwargs = dict(n_folds=None, n_placebo=0, base_learner="boosting", learner="t")
+    run = uplift_run(training, scoring, registry=UpliftRegistry(store, "ml_uplift_run", params=kwargs), **kwargs)
+    assert run.action == "train" and run.version == 1
+    champ = load_uplift_champion(store)  # from the model file, as a score-only build loads it
+    c = uplift_contributions(champ, scoring, "arm")
+    assert c.attribution.method.startswith("tree SHAP (exact")
+    scores = run.result.scores.set_index("customer_id").loc[c.customer_id, "predicted_uplift"].to_numpy()
+    _adds_up(c.attribution, scores)
 
 
 def test_uplift_contributions_name_a_promotion_it_does_not_score(one_arm_model):
