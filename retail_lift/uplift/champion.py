@@ -25,6 +25,10 @@ for a sample-ratio mismatch or no longer) or a setting that changes the learners
 (:data:`TRAINING_SETTINGS`) differs from the champion's; the reason says which. Settings that only change
 the scoring tables (``margin_rate``, ``uplift_threshold``, the promotions, the threads) are applied when
 scoring.
+
+Reasons: :func:`load_uplift_champion` loads the registered champion and :func:`uplift_contributions` gives the
+per-customer feature contributions to a promotion's predicted uplift by the learner that scores it (the
+algorithms are :mod:`retail_lift.campaign.reasons`'), without changing any score.
 """
 
 from __future__ import annotations
