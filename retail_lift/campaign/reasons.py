@@ -535,7 +535,7 @@ def _texts(strings: list[str], inverse: np.ndarray) -> np.ndarray:
 
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame | None = None, k: int = 3,
                 labels: Mapping[str, str] | None = None, unit: str = "pp", scale: float = 100.0, digits: int = 1,
-                min_abs: float = 0.0, sep: str = "; ") -> pd.Series:
+                min_abs: float = 0.0, sep: str = "; ", amounts: bool = True) -> pd.Series:
     """The ``k`` strongest contributions of every row as text (module docstring), strongest first.
 
     ``contributions``: one row per customer, one column per feature (:meth:`Attribution.frame`, after
@@ -546,6 +546,7 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame | None = None,
 
     Each distinct value and each distinct rounded amount of a feature is formatted once (the text is assembled
     with array operations), so the cost is a few passes over the rows, not a format call per reason.
+    ``amounts=False`` leaves the amounts out ("last order 12 days ago; 3 orders in the last 90 days").
     """
     check_positive_int(k, "k")
     if values is not None and len(values) != len(contributions):
@@ -570,13 +571,13 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame | None = None,
         for f in np.unique(j[keep]):
             at = np.flatnonzero(keep & (j == f))
             col = cols[f]
-            amounts, a_inv = np.unique(rounded[at, f], return_inverse=True)
-            amount = _texts([_amount(a / float(scale), unit, scale, digits) for a in amounts], a_inv)
+            distinct, a_inv = np.unique(rounded[at, f], return_inverse=True)
+            amount = _texts([_amount(a / float(scale), unit, scale, digits) for a in distinct], a_inv)
             if col in vals:
                 codes, uniq = pd.factorize(pd.Series(vals[col][at], dtype=object), use_na_sentinel=False)
                 label = _texts([_label(col, u, labels) for u in uniq], codes)
             else:
                 label = np.full(at.size, col, dtype=object)
-            piece[at] = label + " " + amount
+            piece[at] = label + " " + amount if amounts else label
         out = np.where(piece == "", out, np.where(out == "", piece, out + sep + piece))
     return pd.Series(out, index=contributions.index, dtype=object)

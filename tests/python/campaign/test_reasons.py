@@ -224,6 +224,8 @@ def test_top_reasons_reads_the_strongest_contributions_with_labels_and_units():
     assert top_reasons(contributions, values, k=9).iloc[0] == (
         "region north (-2.0 pp); last order 12 days ago (+1.2 pp); 3 orders in the last 90 days (+0.8 pp)")
     assert top_reasons(contributions, values, k=1, digits=2).iloc[0] == "region north (-2.00 pp)"
+    assert top_reasons(contributions, values, k=2, amounts=False).tolist() == [
+        "region north; last order 12 days ago", "never ordered"]
 
 
 def test_unknown_features_fall_back_to_the_column_name():
@@ -314,5 +316,13 @@ def test_uplift_contributions_name_a_promotion_it_does_not_score(one_arm_model):
         uplift_contributions(result.model, scoring.drop(columns=["region"]), "arm")
     with pytest.raises(TypeError, match="champion must be an UpliftChampion or an UpliftModel"):
         uplift_contributions(object(), scoring, "arm")
+    import duckdb
+
+    con = duckdb.connect()
+    relation = con.from_df(scoring.assign(days_since_last_order=np.where(scoring.index % 5 == 0, np.nan,
+                                                                         scoring["days_since_last_order"])))
+    from_db = uplift_contributions(result.model, relation, "arm")  # read column by column, categoricals as codes
+    assert from_db.values["region"].dtype.name == "category"
+    assert from_db.reasons(k=len(FEATURES)).str.contains("never ordered").any()
     empty = uplift_contributions(result.model, scoring.iloc[:0], "arm")
     assert empty.attribution.contributions.shape == (0, len(FEATURES)) and empty.reasons().empty
