@@ -137,6 +137,7 @@ class Attribution:
         if self.features != other.features:
             raise ValueError("attributions over different features cannot be combined")
         a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+
         def col(w):
             return w[:, None] if w.ndim else w
 
@@ -183,7 +184,9 @@ def _summing_matrix(target: np.ndarray, width: int) -> np.ndarray:
 
 
 def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    from scipy.special import expit
+
+    return expit(z)
 
 
 def _to_probability(phi: np.ndarray, eta: np.ndarray, eta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
