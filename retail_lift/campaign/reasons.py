@@ -558,15 +558,19 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame | None = None,
     C = np.nan_to_num(contributions.to_numpy(dtype=float))
     cols = list(contributions.columns)
     n = C.shape[0]
-    out = np.full(n, "", dtype=object)
     if C.size == 0:
-        return pd.Series(out, index=contributions.index, dtype=object)
+        return pd.Series(np.full(n, "", dtype=object), index=contributions.index, dtype=object)
     kk = min(int(k), C.shape[1])
     rounded = np.round(C * float(scale), int(digits))
-    shown = (np.abs(rounded) > 0) & (np.abs(C) > float(min_abs))
-    top = np.argsort(-np.abs(C), axis=1, kind="stable")[:, :kk]
+    strength = np.abs(C)
+    shown = (np.abs(rounded) > 0) & (strength > float(min_abs))
+    # the k largest per row (a partial sort), then in order: strongest first, ties by column order
+    part = np.argpartition(-strength, kk - 1, axis=1)[:, :kk] if kk < C.shape[1] else \
+        np.broadcast_to(np.arange(C.shape[1]), C.shape)
+    top = np.take_along_axis(part, np.lexsort((part, -np.take_along_axis(strength, part, axis=1)), axis=1), axis=1)
     rows = np.arange(n)
     vals = {c: values[c].to_numpy() for c in cols if values is not None and c in values.columns}
+    pieces = []
     for pos in range(kk):
         j = top[:, pos]
         keep = shown[rows, j]
@@ -574,13 +578,19 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame | None = None,
         for f in np.unique(j[keep]):
             at = np.flatnonzero(keep & (j == f))
             col = cols[f]
-            distinct, a_inv = np.unique(rounded[at, f], return_inverse=True)
-            amount = _texts([_amount(a / float(scale), unit, scale, digits) for a in distinct], a_inv)
+            distinct, a_code = np.unique(rounded[at, f], return_inverse=True)
+            amount = [_amount(a / float(scale), unit, scale, digits) for a in distinct]
             if col in vals:
-                codes, uniq = pd.factorize(pd.Series(vals[col][at], dtype=object), use_na_sentinel=False)
-                label = _texts([_label(col, u, labels) for u in uniq], codes)
+                l_code, uniq = pd.factorize(vals[col][at], use_na_sentinel=False)
+                label = [_label(col, u, labels) for u in uniq]
             else:
-                label = np.full(at.size, col, dtype=object)
-            piece[at] = label + " " + amount if amounts else label
-        out = np.where(piece == "", out, np.where(out == "", piece, out + sep + piece))
+                l_code, label = np.zeros(at.size, dtype=np.int64), [col]
+            if not amounts:
+                piece[at] = _texts(label, l_code)
+                continue
+            pairs, p_code = np.unique(l_code.astype(np.int64) * len(distinct) + a_code, return_inverse=True)
+            piece[at] = _texts([f"{label[q // len(distinct)]} {amount[q % len(distinct)]}" for q in pairs], p_code)
+        pieces.append(piece)
+    out = pieces[0] if kk == 1 else \
+        np.array([sep.join([t for t in row if t]) for row in zip(*pieces, strict=True)], dtype=object)
     return pd.Series(out, index=contributions.index, dtype=object)
