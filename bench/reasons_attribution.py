@@ -17,11 +17,12 @@ choose: T or X, logistic or boosting (one split, no placebo: only the fitted lea
 - ``--xgboost``: XGBoost's own Tree SHAP of the classifiers' default ``XGBoostClassifier`` (300 trees, depth 4)
   on the same customers.
 
-Everything runs on one thread (``threadpool_limits(1)``, ``n_threads=1``, ``n_jobs=1``); the load average is
-recorded before and after every timing (the machine is shared: a timing taken with a load above the cores is an
-upper bound). Writes ``bench/results/reasons_attribution.json`` / ``.md``.
+Everything runs on one thread (``threadpool_limits(1)``, ``n_threads=1``, ``n_jobs=1``); every timing has its
+wall and process CPU time, and the load average before and after it (the machine is shared: a wall time taken
+with a load above the cores is an upper bound). Writes ``bench/results/reasons_attribution.json`` / ``.md``.
 
-Run: ``python bench/reasons_attribution.py [--customers 50000] [--exposures 40000] [--xgboost]``.
+Run: ``python bench/reasons_attribution.py [--customers 50000] [--exposures 40000] [--xgboost]
+[--skip-shap-package] [--out bench/results/reasons_attribution]``.
 """
 
 from __future__ import annotations
@@ -87,9 +88,12 @@ def loadavg() -> float:
 
 
 def timed(fn):
-    load0, t0 = loadavg(), time.perf_counter()
+    """``fn()``, with its wall time, its process CPU time (less inflated than the wall time when other jobs share
+    the cores) and the load average before and after."""
+    load0, t0, c0 = loadavg(), time.perf_counter(), time.process_time()
     out = fn()
-    return out, round(time.perf_counter() - t0, 3), [load0, loadavg()]
+    return out, {"wall_s": round(time.perf_counter() - t0, 3), "cpu_s": round(time.process_time() - c0, 3),
+                 "loadavg": [load0, loadavg()]}
 
 
 def _import_shap():
@@ -108,9 +112,21 @@ def _shap_package(model, score: pd.DataFrame):
     return [shap.TreeExplainer(m).shap_values(X) for m in (learner.models_["arm"], learner.control_model_)]
 
 
-def run(n_customers: int, n_exposures: int, with_xgboost: bool) -> dict:
+def _xgboost(n: int) -> dict:
+    from retail_lift.predict.classifiers import XGBoostClassifier
+
+    X = np.random.default_rng(2).normal(size=(n, 60))
+    y = (np.random.default_rng(3).random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
+    model = XGBoostClassifier(n_jobs=1).fit(X, y)
+    att, t = timed(lambda: model_contributions(model, X))
+    return {"model": "XGBoostClassifier() (300 trees, depth 4), 60 columns", "rows": n, "contributions": t,
+            "method": att.method,
+            "max_abs_additivity_error": float(np.abs(att.contributions.sum(1) + att.baseline - att.prediction).max())}
+
+
+def run(n_customers: int, n_exposures: int, with_xgboost: bool, shap_package: bool = True) -> dict:
     train, score = training(n_exposures, 0), customers(n_customers, 1, "c")
-    _, import_s, import_load = timed(_import_shap)
+    _, import_t = timed(_import_shap)
     rows = []
     with threadpool_limits(limits=1):
         for learner in ("t", "x"):
@@ -118,44 +134,37 @@ def run(n_customers: int, n_exposures: int, with_xgboost: bool) -> dict:
                 result = fit_score_uplift(train, score.iloc[:10], learner=learner, base_learner=family, n_folds=None,
                                           n_placebo=0, n_threads=1)
                 model = result.model
-                scored, score_s, score_load = timed(lambda m=model, r=result: score_uplift(
+                scored, score_t = timed(lambda m=model, r=result: score_uplift(
                     m, score, metrics=r.metrics, holdout_predictions=r.holdout_predictions, n_threads=1))
-                c, contrib_s, contrib_load = timed(lambda m=model: uplift_contributions(m, score, "arm"))
-                text, reasons_s, reasons_load = timed(lambda c=c: c.reasons(k=3))
+                c, contrib_t = timed(lambda m=model: uplift_contributions(m, score, "arm"))
+                text, reasons_t = timed(lambda c=c: c.reasons(k=3))
                 u = scored.scores.set_index("customer_id").loc[c.customer_id, "predicted_uplift"].to_numpy()
                 att = c.attribution
                 strength = c.frame().abs().mean().sort_values(ascending=False)
-                shap_s = shap_load = None
-                if learner == "t" and family == "boosting":
-                    _, shap_s, shap_load = timed(lambda m=model: _shap_package(m, score))
+                shap_t = None
+                if shap_package and learner == "t" and family == "boosting":
+                    _, shap_t = timed(lambda m=model: _shap_package(m, score))
                 rows.append({
                     "learner": learner, "base_learner": family, "method": att.method, "customers": n_customers,
-                    "score_s": score_s, "score_loadavg": score_load,
-                    "contributions_s": contrib_s, "contributions_loadavg": contrib_load,
-                    "reasons_s": reasons_s, "reasons_loadavg": reasons_load,
-                    "shap_package_s": shap_s, "shap_package_loadavg": shap_load,
+                    "score": score_t, "contributions": contrib_t, "reasons": reasons_t, "shap_package": shap_t,
                     "max_abs_additivity_error": float(np.abs(att.contributions.sum(1) + att.baseline - u).max()),
                     "top_features": list(strength.index[:3]),
                     "example_reasons": text.iloc[0],
                 })
                 print(json.dumps(rows[-1]), flush=True)
-        xgb = None
-        if with_xgboost:
-            from retail_lift.predict.classifiers import XGBoostClassifier
-
-            X = np.random.default_rng(2).normal(size=(n_customers, 60))
-            y = (np.random.default_rng(3).random(n_customers) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
-            model = XGBoostClassifier(n_jobs=1).fit(X, y)
-            att, s, load = timed(lambda: model_contributions(model, X))
-            xgb = {"model": "XGBoostClassifier() (300 trees, depth 4), 60 columns", "rows": n_customers,
-                   "contributions_s": s, "loadavg": load, "method": att.method,
-                   "max_abs_additivity_error": float(np.abs(att.contributions.sum(1) + att.baseline
-                                                            - att.prediction).max())}
-            print(json.dumps(xgb), flush=True)
-    return {"customers": n_customers, "exposures": n_exposures, "rows": rows, "xgboost": xgb,
-            "shap_import_s": import_s, "shap_import_loadavg": import_load,
+        xgb = _xgboost(n_customers) if with_xgboost else None
+    return {"customers": n_customers, "exposures": n_exposures, "rows": rows, "xgboost": xgb, "shap_import": import_t,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def _t(t: dict) -> str:
+    return f"{t['wall_s']:.2f} / {t['cpu_s']:.2f}"
+
+
+def _load(*ts: dict) -> str:
+    values = [v for t in ts for v in t["loadavg"]]
+    return f"{min(values):.2f}–{max(values):.2f}"
 
 
 def markdown(res: dict) -> str:
@@ -163,32 +172,31 @@ def markdown(res: dict) -> str:
         "# Reasons: the cost of the feature contributions of the uplift learners",
         "",
         f"`bench/reasons_attribution.py`, {res['measured_at']}: {res['customers']:,} scoring customers, a learner "
-        f"fitted on {res['exposures']:,} synthetic exposures, one thread; load average (1 min) before / after each "
-        "timing (this machine has 2 cores shared with other jobs: a timing taken above 2 is an upper bound).",
+        f"fitted on {res['exposures']:,} synthetic exposures, one thread. Times are wall / process CPU seconds, "
+        "with the load average (1 min) around them: this machine has 2 cores shared with other jobs, so a wall "
+        "time taken above a load of 2 is an upper bound (the CPU time is less inflated).",
         "",
         "| learner | outcome family | method | score (s) | contributions (s) | reasons k=3 (s) | load avg | "
         "max additivity error | strongest features |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
-        load = "–".join(f"{v:.2f}" for v in [*r["score_loadavg"][:1], *r["reasons_loadavg"][1:]])
-        lines.append(f"| {r['learner']} | {r['base_learner']} | {r['method']} | {r['score_s']:.2f} | "
-                     f"{r['contributions_s']:.2f} | {r['reasons_s']:.2f} | {load} | "
+        lines.append(f"| {r['learner']} | {r['base_learner']} | {r['method']} | {_t(r['score'])} | "
+                     f"{_t(r['contributions'])} | {_t(r['reasons'])} | "
+                     f"{_load(r['score'], r['contributions'], r['reasons'])} | "
                      f"{r['max_abs_additivity_error']:.1e} | {', '.join(r['top_features'])} |")
     for r in res["rows"]:
-        if r.get("shap_package_s") is not None:
+        if r.get("shap_package") is not None:
             lines += ["", f"The `shap` package's `TreeExplainer` on the same two boosted outcome models of the "
                       f"{r['learner'].upper()}-learner and customers (what the table method replaces): "
-                      f"{r['shap_package_s']:.2f} s (load average {r['shap_package_loadavg'][0]:.2f}–"
-                      f"{r['shap_package_loadavg'][1]:.2f}), against {r['contributions_s']:.2f} s for the "
-                      "contributions above (model matrix and text grouping included)."]
-    lines += ["", f"Importing `shap` (once per process, before the first boosted model): {res['shap_import_s']:.2f} s "
-              f"(load average {res['shap_import_loadavg'][0]:.2f})."]
+                      f"{_t(r['shap_package'])} s (load average {_load(r['shap_package'])}), against "
+                      f"{_t(r['contributions'])} s for the contributions above (model matrix and grouping included)."]
+    lines += ["", f"Importing `shap` (once per process, before the first boosted model): {_t(res['shap_import'])} s "
+              f"(load average {_load(res['shap_import'])})."]
     x = res.get("xgboost")
     if x:
-        lines += ["", f"XGBoost's Tree SHAP ({x['model']}): {x['rows']:,} rows in {x['contributions_s']:.2f} s "
-                  f"(load average {x['loadavg'][0]:.2f}–{x['loadavg'][1]:.2f}), additivity error "
-                  f"{x['max_abs_additivity_error']:.1e}."]
+        lines += ["", f"XGBoost's Tree SHAP ({x['model']}): {x['rows']:,} rows in {_t(x['contributions'])} s "
+                  f"(load average {_load(x['contributions'])}), additivity error {x['max_abs_additivity_error']:.1e}."]
     lines += ["", "Example (first customer, per learner):", ""]
     lines += [f"- {r['learner']}/{r['base_learner']}: {r['example_reasons']}" for r in res["rows"]]
     return "\n".join(lines) + "\n"
@@ -199,9 +207,10 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=50_000)
     ap.add_argument("--exposures", type=int, default=40_000)
     ap.add_argument("--xgboost", action="store_true")
+    ap.add_argument("--skip-shap-package", action="store_true", help="leave out the shap package's comparison")
     ap.add_argument("--out", type=Path, default=RESULTS / "reasons_attribution")
     args = ap.parse_args()
-    res = run(args.customers, args.exposures, args.xgboost)
+    res = run(args.customers, args.exposures, args.xgboost, shap_package=not args.skip_shap_package)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(res))
