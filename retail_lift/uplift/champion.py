@@ -310,13 +310,14 @@ def uplift_run(training, scoring, *, srm: pd.DataFrame | None = None, promotions
                      trained_at=version.trained_at)
 
 
-def load_uplift_champion(store: ModelRegistry, name: str = "ml_uplift_run", alias: str = CHAMPION
-                         ) -> UpliftChampion | None:
-    """The registered version of ``name`` under ``alias`` (the champion that scores the builds), loaded; None when
-    nothing is registered under it. Raises :class:`~retail_lift.registry.ModelFileError` when its file does not
-    hold an uplift model."""
-    version = store.get_alias(name, alias)
-    return None if version is None else UpliftRegistry(store, name)._load(version)
+def load_uplift_champion(store: ModelRegistry, name: str = "ml_uplift_run", alias: str = CHAMPION,
+                         version: int | None = None) -> UpliftChampion | None:
+    """The registered version of ``name`` under ``alias`` (the champion that scores the builds), or the given
+    ``version`` (the ``model_version`` of the scores to explain), loaded; None when nothing is registered under
+    the alias. Raises ``KeyError`` for a version that is not registered and
+    :class:`~retail_lift.registry.ModelFileError` when the file does not hold an uplift model."""
+    found = store.get(name, int(version)) if version is not None else store.get_alias(name, alias)
+    return None if found is None else UpliftRegistry(store, name)._load(found)
 
 
 @dataclass(frozen=True)

@@ -302,6 +302,7 @@ def test_the_registered_champion_explains_the_scores_it_writes(tmp_path):
     run = uplift_run(training, scoring, registry=UpliftRegistry(store, "ml_uplift_run", params=kwargs), **kwargs)
     assert run.action == "train" and run.version == 1
     champ = load_uplift_champion(store)  # from the model file, as a score-only build loads it
+    assert champ.version.version == 1 and load_uplift_champion(store, version=1).version.version == 1
     c = uplift_contributions(champ, scoring, "arm")
     assert c.attribution.method.startswith("tree SHAP (exact")
     scores = run.result.scores.set_index("customer_id").loc[c.customer_id, "predicted_uplift"].to_numpy()
