@@ -28,7 +28,7 @@ scoring.
 
 Reasons: :func:`load_uplift_champion` loads the registered champion and :func:`uplift_contributions` gives the
 per-customer feature contributions to a promotion's predicted uplift by the learner that scores it (the
-algorithms are :mod:`retail_lift.campaign.reasons`'), without changing any score.
+algorithms are in :mod:`retail_lift.campaign.reasons`), without changing any score.
 """
 
 from __future__ import annotations
