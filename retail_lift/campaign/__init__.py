@@ -12,7 +12,12 @@ One module per concern, all pure functions on pandas DataFrames (dbt Python mode
 - ``roi.py``        :func:`compare_broadcast_targeted` (expected and realised economics per strategy);
 - ``allocation.py`` :func:`~retail_lift.campaign.allocation.allocate` (at most one promotion per customer under a
   budget, capacities and channel limits: exact MILP or rounded LP with its optimality gap) and the greedy ratio
-  rule it is compared with.
+  rule it is compared with;
+- ``reasons.py``    per-customer feature contributions of the uplift learners and the classifiers
+  (:func:`~retail_lift.campaign.reasons.learner_contributions`,
+  :func:`~retail_lift.campaign.reasons.model_contributions`) and the strongest of them as text
+  (:func:`~retail_lift.campaign.reasons.top_reasons`); on the registered uplift champion:
+  :func:`retail_lift.uplift.champion.uplift_contributions`.
 
 Customer segments are in :mod:`retail_lift.segments`, cross-sell rules and recommendations in
 :mod:`retail_lift.crosssell`; the warehouse tables (``ml_campaign_*``) are built by

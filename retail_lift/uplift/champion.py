@@ -25,6 +25,10 @@ for a sample-ratio mismatch or no longer) or a setting that changes the learners
 (:data:`TRAINING_SETTINGS`) differs from the champion's; the reason says which. Settings that only change
 the scoring tables (``margin_rate``, ``uplift_threshold``, the promotions, the threads) are applied when
 scoring.
+
+Reasons: :func:`load_uplift_champion` loads the registered champion and :func:`uplift_contributions` gives the
+per-customer feature contributions to a promotion's predicted uplift by the learner that scores it (the
+algorithms are in :mod:`retail_lift.campaign.reasons`), without changing any score.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from retail_lift.campaign.reasons import Attribution, group_columns, learner_contributions, top_reasons
 from retail_lift.predict.drift import population_stability_index
 from retail_lift.registry import (
     CHAMPION,
@@ -48,7 +53,14 @@ from retail_lift.registry import (
     spec_differences,
     training_decision,
 )
-from retail_lift.uplift.features import FEATURES, input_frame
+from retail_lift.uplift.features import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    _feature_matrix,
+    _feature_names,
+    input_frame,
+    require_columns,
+)
 from retail_lift.uplift.pipeline import (
     _TRAINING_COLUMNS,
     UpliftModel,
@@ -59,8 +71,8 @@ from retail_lift.uplift.pipeline import (
     srm_experiments,
 )
 
-__all__ = ["REFERENCE_ROWS", "SCORING_SETTINGS", "TRAINING_SETTINGS", "UpliftChampion", "UpliftRegistry", "UpliftRun",
-           "uplift_run"]
+__all__ = ["REFERENCE_ROWS", "SCORING_SETTINGS", "TRAINING_SETTINGS", "UpliftChampion", "UpliftContributions",
+           "UpliftRegistry", "UpliftRun", "load_uplift_champion", "uplift_contributions", "uplift_run"]
 
 #: at most this many training exposures are kept as the drift reference (a seeded sample above it)
 REFERENCE_ROWS = 500_000
@@ -296,3 +308,80 @@ def uplift_run(training, scoring, *, srm: pd.DataFrame | None = None, promotions
     version = registry.register(result, training=_training_rows(training), scoring=scoring, spec_now=spec_now)
     return UpliftRun(result, action="train", reason=decision.reason, version=version.version,
                      trained_at=version.trained_at)
+
+
+def load_uplift_champion(store: ModelRegistry, name: str = "ml_uplift_run", alias: str = CHAMPION,
+                         version: int | None = None) -> UpliftChampion | None:
+    """The registered version of ``name`` under ``alias`` (the champion that scores the builds), or the given
+    ``version`` (the ``model_version`` of the scores to explain), loaded; None when nothing is registered under
+    the alias. Raises ``KeyError`` for a version that is not registered and
+    :class:`~retail_lift.registry.ModelFileError` when the file does not hold an uplift model."""
+    found = store.get(name, int(version)) if version is not None else store.get_alias(name, alias)
+    return None if found is None else UpliftRegistry(store, name)._load(found)
+
+
+@dataclass(frozen=True)
+class UpliftContributions:
+    """What :func:`uplift_contributions` returns: the customers (``customer_id``, in the order given), the
+    promotion and the experiment whose learner scores it, the ``attribution``
+    (:class:`~retail_lift.campaign.reasons.Attribution`, one column per feature of the scoring table:
+    :data:`~retail_lift.uplift.features.FEATURES` then the extra features, a categorical's one-hot columns
+    added into it) and the customers' feature ``values`` as the scoring table holds them (for the text)."""
+
+    customer_id: np.ndarray
+    promotion_id: str
+    experiment_id: str
+    attribution: Attribution
+    values: pd.DataFrame
+
+    def frame(self) -> pd.DataFrame:
+        """The contributions, one row per customer (index ``customer_id``), one column per feature."""
+        return self.attribution.frame(index=pd.Index(self.customer_id, name="customer_id"))
+
+    def reasons(self, k: int = 3, **kwargs) -> pd.Series:
+        """:func:`~retail_lift.campaign.reasons.top_reasons` of every customer (index ``customer_id``);
+        ``kwargs`` are its keywords (``labels``, ``unit``, ``digits``...)."""
+        return top_reasons(self.frame(), self.values, k=k, **kwargs)
+
+
+def uplift_contributions(champion: UpliftChampion | UpliftModel, features, promotion_id: str, *,
+                         block_rows: int = 100_000) -> UpliftContributions:
+    """Per-customer feature contributions to the predicted uplift of ``promotion_id`` by the learner that
+    scores it in ``champion`` (the registered :class:`UpliftChampion` or its :class:`UpliftModel`), without
+    changing any score: the same model matrix and learner as
+    :func:`~retail_lift.uplift.pipeline.score_uplift` (methods:
+    :func:`~retail_lift.campaign.reasons.learner_contributions`).
+
+    ``features``: the customers with ``customer_id`` and the model's feature columns (the scoring table
+    ``fct_uplift_scoring_customers``; pandas, Arrow or a DuckDB relation). The contributions are in probability
+    units and add up, per customer, to ``attribution.prediction - attribution.baseline``, where the prediction
+    is the score's ``predicted_uplift`` before its clip to [-1, 1]. Computed ``block_rows`` customers at a
+    time (the one-hot columns are added into their feature per block)."""
+    model = champion.model if isinstance(champion, UpliftChampion) else champion
+    if not isinstance(model, UpliftModel):
+        raise TypeError(f"champion must be an UpliftChampion or an UpliftModel, got {type(champion).__name__}")
+    if promotion_id not in model.owners:
+        raise ValueError(f"promotion {promotion_id!r} is not scored by this uplift model; it scores "
+                         f"{', '.join(sorted(model.owners)) or 'no promotion'}")
+    frame = input_frame(features, "features", ["customer_id"], [*FEATURES, *model.extra_features])
+    require_columns(frame, "features", ["customer_id", *FEATURES, *model.extra_features])
+    exp_id = model.owners[promotion_id]
+    _, _, learner = model.learners[exp_id][promotion_id]
+    names = _feature_names(model.levels, model.extra_features)
+    onehot = {f"{col}={lv}": col for col in CATEGORICAL_FEATURES for lv in model.levels[col]}
+    order = [*FEATURES, *model.extra_features]
+    parts = [Attribution(np.zeros((0, len(order))), np.zeros(0), np.zeros(0), tuple(order), "none: no customer")]
+    step = max(1, int(block_rows))
+    for a in range(0, len(frame), step):
+        X = _feature_matrix(frame.iloc[a:a + step], model.levels, model.extra_features, "features")
+        att = group_columns(learner_contributions(learner, X, arm=promotion_id, features=names), onehot)
+        # a categorical without levels has no column: it contributes 0
+        cols = [att.contributions[:, att.features.index(c)] if c in att.features else np.zeros(len(X))
+                for c in order]
+        parts.append(Attribution(np.column_stack(cols) if cols else np.zeros((len(X), 0)), att.baseline,
+                                 att.prediction, tuple(order), att.method))
+        del X, att
+    att = Attribution(np.concatenate([p.contributions for p in parts]), np.concatenate([p.baseline for p in parts]),
+                      np.concatenate([p.prediction for p in parts]), tuple(order), parts[-1].method)
+    return UpliftContributions(frame["customer_id"].to_numpy(), promotion_id, exp_id, att,
+                               frame[order].reset_index(drop=True))
