@@ -94,6 +94,8 @@ def _ratio_delta(mean_a, var_mean_a, mean_b, var_mean_b):
     For independent means with sampling variances ``V_a`` and ``V_b``,
     ``Var(m_b / m_a) ~= V_b / m_a**2 + m_b**2 V_a / m_a**4``. Undefined (NaN) when ``m_a == 0``.
     """
+    # as arrays: a Python float mean of 0 would raise ZeroDivisionError instead of giving NaN
+    mean_a, mean_b = np.asarray(mean_a, dtype=float), np.asarray(mean_b, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(mean_a != 0, mean_b / mean_a - 1.0, np.nan)
         var = var_mean_b / mean_a**2 + mean_b**2 * var_mean_a / mean_a**4
