@@ -198,6 +198,9 @@ def welch_from_moments(n_a, mean_a, var_a, n_b, mean_b, var_b, alpha: float, sca
 
     Shared by :func:`welch_test` and :func:`retail_lift.experiments.cuped`.
     """
+    # as arrays: Python floats with no variance (se == 0) would raise ZeroDivisionError instead of the rule below
+    n_a, mean_a, var_a, n_b, mean_b, var_b = (np.asarray(v, dtype=float) for v in (n_a, mean_a, var_a, n_b, mean_b,
+                                                                                    var_b))
     diff = mean_b - mean_a
     va, vb = var_a / n_a, var_b / n_b
     se = np.sqrt(va + vb)

@@ -452,10 +452,17 @@ def _check_plan_store(store, model: str) -> None:
                         f"got {type(store).__name__}")
 
 
+def _where(relation, condition: str):
+    """A DuckDB relation filtered in the database (only the rows the model needs reach pandas); other relations
+    as given (the caller filters them in pandas)."""
+    return relation.filter(condition) if hasattr(relation, "filter") and hasattr(relation, "project") else relation
+
+
 def _plan_inputs(relations: Mapping[str, object], config: PromotionPlanConfig):
     u = as_frame(read_relation(relations["ml_customer_uplift"], _UPLIFT_COLUMNS))
     p = as_frame(read_relation(relations["dim_campaign_promotions"]))
-    f = as_frame(read_relation(relations["fct_customer_features"], PLAN_FEATURE_COLUMNS))
+    f = as_frame(read_relation(_where(relations["fct_customer_features"], "snapshot_role = 'score'"),
+                               PLAN_FEATURE_COLUMNS))
     f = f[f["snapshot_role"] == "score"]
     fatigued: list = []
     if relations.get("ml_campaign_fatigue") is not None:
@@ -620,22 +627,32 @@ def ml_plan_vs_holdout(relations: Mapping[str, object], config: PlanVsHoldoutCon
     after ``planned_at``) or ``too few customers`` (fewer than two in an arm)."""
     check_store(store, "ml_plan_vs_holdout")
     assign = as_frame(read_relation(relations["ml_promotion_plan_assignments"]))
-    orders = as_frame(read_relation(relations["stg_shop__orders"], ("customer_id", "amount", "discount_amount",
-                                                                      "ordered_at")))
     if assign.empty:
         return typed_frame(None, PLAN_VS_HOLDOUT_COLUMNS)
-    through = pd.to_datetime(orders["ordered_at"]).max() if len(orders) else pd.NaT
+    rel = relations["stg_shop__orders"]
+    in_duckdb = hasattr(rel, "aggregate") and hasattr(rel, "project")
+    if in_duckdb:  # the last order, then only the orders after the first plan reach pandas
+        last = rel.aggregate("max(ordered_at)").fetchall()[0][0]
+        first = pd.to_datetime(assign["assigned_at"]).min()
+        rel = _where(rel, f"ordered_at > cast('{first.isoformat(sep=' ')}' as timestamp)")
+    orders = as_frame(read_relation(rel, ("customer_id", "amount", "discount_amount", "ordered_at")))
+    if not in_duckdb:
+        last = pd.to_datetime(orders["ordered_at"]).max() if len(orders) else None
+    through = pd.Timestamp(last) if last is not None and pd.notna(last) else pd.NaT
     y = _realised_margin(assign, orders, config.window_days)
     stats = y.groupby(["experiment_id", "variant", "is_control"]).agg(
         users=("y", "size"), sum_y=("y", "sum"), sumsq_y=("y", lambda v: float((v ** 2).sum())),
         orders=("orders", "sum")).reset_index()
+    measurable = y.loc[pd.to_datetime(y["assigned_at"]) < through, "experiment_id"].unique() \
+        if pd.notna(through) else []
+    stats = stats[stats["experiment_id"].isin(measurable)]  # no order after the plan yet: nothing to test
     stats["metric_name"] = "margin_per_customer"
     stats["metric_type"] = "mean"
     stats[["sum_x", "sumsq_x", "sum_xy"]] = 0.0
-    shares = y.groupby("experiment_id")["holdout_share"].first()
+    shares = y.groupby("experiment_id")["holdout_share"].first().astype(float)
     srm = stats[["experiment_id", "variant", "is_control", "users"]].rename(columns={"users": "observed_users"})
-    srm["planned_share"] = np.where(srm["is_control"], srm["experiment_id"].map(shares),
-                                    1 - srm["experiment_id"].map(shares))
+    share = srm["experiment_id"].map(shares).astype(float).to_numpy()
+    srm["planned_share"] = np.where(srm["is_control"].astype(bool).to_numpy(), share, 1 - share)
     res = analyze_experiments(stats, srm, alpha=config.alpha, power=0.8, mde_relative=0.05)
     res = res.set_index("experiment_id")
     rows = []

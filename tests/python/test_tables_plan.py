@@ -200,3 +200,23 @@ def test_plan_vs_holdout_says_no_outcomes_yet_then_measures_an_injected_effect()
     others = res.drop(index=promo)
     assert (others["status"] == "measured").all()
     assert (others["holdout_margin_per_customer"] == 0).all()
+
+
+def test_plan_vs_holdout_reads_duckdb_relations_as_it_reads_frames():
+    """In dbt the orders are a DuckDB relation: only the orders after the first plan are read, and the result is
+    the same as from pandas frames."""
+    import duckdb
+
+    rel = _relations(n=600, seed=2)
+    log = ml_promotion_plan_assignments({"ml_promotion_plan": ml_promotion_plan(rel)})
+    promo = log["promotion_id"].value_counts().index[0]
+    before = pd.DataFrame({"customer_id": ["C0001"], "amount": [10.0], "discount_amount": [0.0],
+                           "ordered_at": [CUTOFF - pd.Timedelta(days=1)]})
+    orders = pd.concat([before, _orders_with_effect(log, promo, 0.4, 0.1, 50.0)], ignore_index=True)
+    want = ml_plan_vs_holdout({"ml_promotion_plan_assignments": log, "stg_shop__orders": orders})
+    con = duckdb.connect()
+    con.register("orders_frame", orders)
+    got = ml_plan_vs_holdout({"ml_promotion_plan_assignments": log,
+                              "stg_shop__orders": con.sql("select * from orders_frame")})
+    pd.testing.assert_frame_equal(got, want)
+    assert (got["outcomes_through"] == CUTOFF + pd.Timedelta(days=30)).all()
