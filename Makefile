@@ -36,7 +36,7 @@ DBT := $(BIN)/dbt --no-use-colors
 DBT_ARGS := --project-dir $(CURDIR) --profiles-dir $(CURDIR)
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: help build daily train evaluate test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets simulate api bench install-bench bench-smoke snapshot dashboard build-spark
+.PHONY: help build daily train evaluate test test-fast install install-spark-if-java data prepare dbt-build quality docs summary lint clean trust-harness gate-harness export-targets export-plan simulate api bench install-bench bench-smoke snapshot dashboard build-spark
 
 help:
 	@echo "make build   install, generate the default world (or use DATA=folder), build the warehouse, tests and docs"
@@ -55,7 +55,7 @@ help:
 	@echo "             (bring-your-own-data). make build runs it too; dbt build --selector daily leaves it out"
 	@echo "make lint    ruff, dbt parse, the dbt layer and copied-description checks (make test runs it first)"
 	@echo "make bench   benchmark PRESET=default|large -> bench/results (make bench-smoke: tiny, quick)"
-	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | build-spark   see docs/"
+	@echo "make dashboard | snapshot | api | simulate | trust-harness | gate-harness | export-targets | export-plan | build-spark   see docs/"
 	@echo "make clean   remove the warehouse, generated data and dbt artefacts"
 
 ## ---------------------------------------------------------------- set-up command 1
@@ -212,6 +212,10 @@ gate-harness: install
 export-targets: install
 	$(STEP) "export the campaign target list to reports/campaign/target_list.csv"
 	$(BIN)/retail-lift export-targets --out reports/campaign/target_list.csv
+
+export-plan: install
+	$(STEP) "export the promotion plan to reports/plan/<channel>.csv (reasons and the holdout flag)"
+	$(BIN)/retail-lift export-plan --out reports/plan
 
 simulate: install
 	$(STEP) "closed-loop bandit simulation against the simulated world -> reports/bandit"

@@ -151,6 +151,29 @@ def export_targets(out_path, warehouse):
     click.echo(f"wrote {out_path}" + (f" ({result} rows)" if isinstance(result, int) else ""))
 
 
+def export_promotion_plan(warehouse, out_dir, *, table: str = "ml.ml_promotion_plan") -> list[Path]:
+    """Write the promotion plan as one CSV per channel (``<out_dir>/<channel>.csv``: the customers with a
+    promotion, held-out ones flagged, with the reasons; :func:`~retail_lift.campaign.plan.export_plan`), from the
+    built warehouse (read-only, short connection). ``retail-lift export-plan`` calls this (``make export-plan``)."""
+    from retail_lift.campaign.plan import export_plan
+    from retail_lift.warehouse import read_only
+
+    with read_only(warehouse) as con:
+        df = con.execute(f"select * from {table}").df()
+    return export_plan(df, out_dir)
+
+
+@main.command("export-plan")
+@click.option("--out", "out_dir", default=Path("reports/plan"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder of the CSV files, one per channel.")
+@click.option("--warehouse", type=click.Path(path_type=Path), envvar="RETAIL_LIFT_WAREHOUSE",
+              default=Path("warehouse/retail_lift.duckdb"), show_default=True)
+def export_plan_command(out_dir, warehouse):
+    """Export the promotion plan (ml_promotion_plan) as one CSV per channel, with reasons and the holdout flag."""
+    for path in export_promotion_plan(warehouse, out_dir):
+        click.echo(f"wrote {path}")
+
+
 @main.command("trust-harness")
 @click.option("--n", "n_experiments", type=int, default=None,
               help="Simulated experiments per scenario [default: 1000; --quick: 200].")

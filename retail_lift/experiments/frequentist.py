@@ -94,6 +94,8 @@ def _ratio_delta(mean_a, var_mean_a, mean_b, var_mean_b):
     For independent means with sampling variances ``V_a`` and ``V_b``,
     ``Var(m_b / m_a) ~= V_b / m_a**2 + m_b**2 V_a / m_a**4``. Undefined (NaN) when ``m_a == 0``.
     """
+    # as arrays: a Python float mean of 0 would raise ZeroDivisionError instead of giving NaN
+    mean_a, mean_b = np.asarray(mean_a, dtype=float), np.asarray(mean_b, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(mean_a != 0, mean_b / mean_a - 1.0, np.nan)
         var = var_mean_b / mean_a**2 + mean_b**2 * var_mean_a / mean_a**4
@@ -196,6 +198,9 @@ def welch_from_moments(n_a, mean_a, var_a, n_b, mean_b, var_b, alpha: float, sca
 
     Shared by :func:`welch_test` and :func:`retail_lift.experiments.cuped`.
     """
+    # as arrays: Python floats with no variance (se == 0) would raise ZeroDivisionError instead of the rule below
+    n_a, mean_a, var_a, n_b, mean_b, var_b = (np.asarray(v, dtype=float) for v in (n_a, mean_a, var_a, n_b, mean_b,
+                                                                                    var_b))
     diff = mean_b - mean_a
     va, vb = var_a / n_a, var_b / n_b
     se = np.sqrt(va + vb)

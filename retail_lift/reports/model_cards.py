@@ -411,6 +411,50 @@ CARDS: tuple[Card, ...] = (
                           "from ml.ml_campaign_fatigue_curve order by prior_exposures",
                           ("ml.ml_campaign_fatigue_curve",)),),
          oracle_note="Descriptive; no oracle comparison."),
+    Card("ml_promotion_plan",
+         predicts="Which promotion each scored customer gets, or none, maximising the expected incremental margin "
+                  "(uplift × order value × margin − discount and contact cost) under the budget, per-promotion "
+                  "capacities and per-channel contact limits (exact MILP, or the rounded LP with its optimality "
+                  "gap), with a stratified holdout and a readable reason per row. Plans are versioned: an "
+                  "unchanged plan_id reuses the stored plan and its holdout.",
+         inputs="`ml_customer_uplift` (the promotions with a valid experiment), `dim_campaign_promotions`, "
+                "`fct_customer_features`, `ml_campaign_fatigue`",
+         window="snapshot",
+         metrics=(Section("The plan per promotion",
+                          "select plan_id, coalesce(promotion_id, '(none)') as promotion_id, count(*) as customers, "
+                          "count(*) filter (where is_holdout) as held_out, sum(expected_incremental_margin) as "
+                          "expected_incremental_margin, sum(expected_cost) as expected_cost "
+                          "from ml.ml_promotion_plan group by all order by promotion_id", ("ml.ml_promotion_plan",)),),
+         oracle_note="The comparison with the oracle plan on the true uplift is issue 24 item 4 (not built yet)."),
+    Card("ml_promotion_plan_promotions",
+         predicts="Every promotion of the promotions table: in the plan or left out, and why (no valid "
+                  "experiment: a sample-ratio mismatch, none run, or a control arm).",
+         inputs="`dim_campaign_promotions`, `ml_customer_uplift`, `ml_uplift_metrics`, `fct_experiment_srm`, "
+                "`ml_promotion_plan`", window="snapshot",
+         metrics=(Section("Promotions",
+                          "select promotion_id, channel, is_included, reason, planned_customers, holdout_customers "
+                          "from ml.ml_promotion_plan_promotions order by promotion_id",
+                          ("ml.ml_promotion_plan_promotions",)),),
+         oracle_note="Descriptive; no oracle comparison."),
+    Card("ml_promotion_plan_assignments",
+         predicts="The assignment log of every stored plan, as an experiment's: treated or held out per plan, "
+                  "promotion and customer.",
+         inputs="the plan store (`plans/` beside the warehouse) or `ml_promotion_plan`", window="snapshot",
+         metrics=(Section("Assignments per plan",
+                          "select plan_id, min(assigned_at) as planned_at, count(*) as customers, "
+                          "count(*) filter (where is_control) as held_out from ml.ml_promotion_plan_assignments "
+                          "group by all order by planned_at", ("ml.ml_promotion_plan_assignments",)),),
+         oracle_note="Descriptive; no oracle comparison."),
+    Card("ml_plan_vs_holdout",
+         predicts="The realised incremental margin per customer of each plan and promotion: the treated against "
+                  "the held-out customers over the orders after planned_at, with the experiment engine's interval.",
+         inputs="`ml_promotion_plan_assignments`, `stg_shop__orders`", window="all_data",
+         metrics=(Section("Plan against holdout",
+                          "select plan_id, promotion_id, status, treated_customers, holdout_customers, "
+                          "incremental_margin_per_customer, ci_low, ci_high from ml.ml_plan_vs_holdout "
+                          "order by planned_at, promotion_id", ("ml.ml_plan_vs_holdout",)),),
+         oracle_note="The holdout interval's coverage of the true incremental margin is issue 24 item 4 "
+                     "(not built yet)."),
     # ------------------------------------------------------------------ cross-sell
     Card("ml_crosssell_rules",
          predicts="Association rules A → B between items bought in the same order, with support, confidence and "

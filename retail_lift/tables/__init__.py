@@ -41,6 +41,10 @@ from retail_lift.tables.campaign import (
     CampaignFatigueConfig,
     CampaignFatigueCurveConfig,
     CampaignTargetListConfig,
+    PlanVsHoldoutConfig,
+    PromotionPlanAssignmentsConfig,
+    PromotionPlanConfig,
+    PromotionPlanPromotionsConfig,
 )
 from retail_lift.tables.crosssell import (
     CrosssellEvaluationConfig,
@@ -81,6 +85,10 @@ MODEL_CONFIGS: Mapping[str, type] = {
     "ml_campaign_broadcast_vs_targeted": CampaignBroadcastVsTargetedConfig,
     "ml_campaign_fatigue": CampaignFatigueConfig,
     "ml_campaign_fatigue_curve": CampaignFatigueCurveConfig,
+    "ml_promotion_plan": PromotionPlanConfig,
+    "ml_promotion_plan_promotions": PromotionPlanPromotionsConfig,
+    "ml_promotion_plan_assignments": PromotionPlanAssignmentsConfig,
+    "ml_plan_vs_holdout": PlanVsHoldoutConfig,
     "ml_customer_lifetime_value": CustomerLifetimeValueConfig,
     "ml_customer_lifetime_value_params": CustomerLifetimeValueParamsConfig,
 }

@@ -11,6 +11,7 @@ numbers and unset values (``""``, ``"None"``, ``"none"``, ``"null"``) from strin
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,13 +28,29 @@ from retail_lift.campaign import (
     fatigue_flags,
     personalised_discount,
 )
+from retail_lift.campaign.plan import (
+    PlanError,
+    PlanStore,
+    assign_holdout,
+    build_plan,
+    candidate_table,
+    now_text,
+    plan_content_key,
+    plan_id_for,
+    plan_seed,
+    promotion_status,
+)
+from retail_lift.experiments.analysis import analyze_experiments
 from retail_lift.frames import as_frame, log_line, typed_frame
 from retail_lift.tables._config import check_store, number, read_relation, set_fields
 
 __all__ = ["BROADCAST_COLUMNS", "FATIGUE_COLUMNS", "FATIGUE_CURVE_COLUMNS", "TARGET_LIST_TABLE_COLUMNS",
            "CampaignBroadcastVsTargetedConfig", "CampaignFatigueConfig", "CampaignFatigueCurveConfig",
            "CampaignTargetListConfig", "ml_campaign_broadcast_vs_targeted", "ml_campaign_fatigue",
-           "ml_campaign_fatigue_curve", "ml_campaign_target_list"]
+           "ml_campaign_fatigue_curve", "ml_campaign_target_list", "PLAN_TABLE_COLUMNS", "PlanVsHoldoutConfig",
+           "PromotionPlanAssignmentsConfig", "PromotionPlanConfig", "PromotionPlanPromotionsConfig",
+           "ml_plan_vs_holdout", "ml_promotion_plan", "ml_promotion_plan_assignments",
+           "ml_promotion_plan_promotions", "plan_store"]
 
 FATIGUE_COLUMNS = {
     "customer_id": "str", "n_exposures": "int", "conversions": "int", "recent_exposures": "int",
@@ -280,3 +297,385 @@ def ml_campaign_broadcast_vs_targeted(relations: Mapping[str, object],
                                      broadcast_discount=float(t["promotion_discount_rate"].iloc[0]))
     cmp["promotion_id"] = promotion_id
     return typed_frame(cmp, BROADCAST_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The promotion plan (issue 24): ml_promotion_plan, ml_promotion_plan_promotions, ml_promotion_plan_assignments,
+# ml_plan_vs_holdout (retail_lift.campaign.plan)
+
+PLAN_TABLE_COLUMNS = {
+    "plan_id": "str", "planned_at": "ts", "customer_id": "str", "promotion_id": "str", "channel": "str",
+    "experiment_id": "str", "predicted_uplift": "float", "expected_incremental_margin": "float",
+    "expected_cost": "float", "discount_rate": "float", "contact_cost": "float", "margin_rate": "float",
+    "is_fatigued": "bool", "is_holdout": "bool", "holdout_stratum": "str", "reasons": "str",
+}
+PLAN_PROMOTIONS_COLUMNS = {
+    "plan_id": "str", "promotion_id": "str", "channel": "str", "is_included": "bool", "experiment_id": "str",
+    "reason": "str", "planned_customers": "int", "holdout_customers": "int",
+    "expected_incremental_margin": "float", "expected_cost": "float",
+}
+PLAN_ASSIGNMENT_COLUMNS = {
+    "experiment_id": "str", "plan_id": "str", "promotion_id": "str", "customer_id": "str", "variant": "str",
+    "is_control": "bool", "assigned_at": "ts", "holdout_stratum": "str", "holdout_share": "float",
+    "discount_rate": "float", "contact_cost": "float", "margin_rate": "float",
+}
+PLAN_VS_HOLDOUT_COLUMNS = {
+    "plan_id": "str", "planned_at": "ts", "promotion_id": "str", "experiment_id": "str", "status": "str",
+    "treated_customers": "int", "holdout_customers": "int", "outcome_orders": "int",
+    "treated_margin_per_customer": "float", "holdout_margin_per_customer": "float",
+    "incremental_margin_per_customer": "float", "ci_low": "float", "ci_high": "float", "p_value": "float",
+    "realised_incremental_margin": "float", "realised_ci_low": "float", "realised_ci_high": "float",
+    "interval_level": "float", "window_days": "float", "window_end": "ts", "outcomes_through": "ts",
+    "srm_p_value": "float",
+}
+#: the columns of fct_customer_features the plan reads
+PLAN_FEATURE_COLUMNS = ("customer_id", "snapshot_role", "avg_order_value", "days_since_last_order",
+                        "feature_cutoff_at")
+_UPLIFT_COLUMNS = ("customer_id", "promotion_id", "experiment_id", "predicted_uplift",
+                   "predicted_control_probability", "predicted_treated_probability", "segment")
+_UNSET = ("", "none", "None", "null")
+
+
+def _limits(model: str, name: str, value) -> dict | None:
+    """A ``{key: non-negative number}`` setting (a var rendered natively, or as YAML text from --vars)."""
+    if isinstance(value, str):
+        if value.strip() in _UNSET:
+            return None
+        import yaml
+
+        value = yaml.safe_load(value)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{model}: {name} must be a mapping of names to non-negative numbers, got {value!r}")
+    return {str(k): number(model, f"{name}[{k!r}]", v, low=0) for k, v in value.items()}
+
+
+def _flag(model: str, name: str, value) -> bool:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    if not isinstance(value, bool):
+        raise ValueError(f"{model}: {name} must be true or false, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class PromotionPlanConfig:
+    """The settings of ``ml_promotion_plan`` and their defaults (its yml states the same, through the dbt vars
+    ``plan_*`` and ``replan`` of dbt_project.yml)."""
+
+    #: at most this total expected cost, discount plus contact (null: no budget; var plan_budget)
+    budget: float | None = None
+    #: at most this many customers per promotion, {promotion_id: n} (null: no cap; var plan_capacity)
+    capacity: dict | None = None
+    #: at most this many contacts per channel, {channel: n} (null: no limit; var plan_channel_limits)
+    channel_limits: dict | None = None
+    #: the share of the planned customers held out, stratified (var plan_holdout_share)
+    holdout_share: float = 0.1
+    #: the gross margin rate (null: the catalogue's, dim_campaign_promotions)
+    margin_rate: float | None = None
+    #: make a new plan even when a stored plan has the same inputs and settings (var replan)
+    replan: bool = False
+
+    def __post_init__(self):
+        m = "ml_promotion_plan"
+        set_fields(self, budget=number(m, "budget", self.budget, low=0, optional=True, rendered=True),
+                   capacity=_limits(m, "capacity", self.capacity),
+                   channel_limits=_limits(m, "channel_limits", self.channel_limits),
+                   holdout_share=number(m, "holdout_share", self.holdout_share, low=0, high=1, high_open=True,
+                                        rendered=True),
+                   margin_rate=number(m, "margin_rate", self.margin_rate, low=0, high=1, optional=True,
+                                      rendered=True),
+                   replan=_flag(m, "replan", self.replan))
+
+    def key_settings(self) -> dict:
+        """The settings that make a plan (``replan`` does not)."""
+        return {"budget": self.budget, "capacity": self.capacity, "channel_limits": self.channel_limits,
+                "holdout_share": self.holdout_share, "margin_rate": self.margin_rate}
+
+
+@dataclass(frozen=True)
+class PromotionPlanPromotionsConfig:
+    """``ml_promotion_plan_promotions`` has no settings."""
+
+
+@dataclass(frozen=True)
+class PromotionPlanAssignmentsConfig:
+    """The settings of ``ml_promotion_plan_assignments`` (every stored plan is listed with the holdout share it
+    was made with; this one is the current plan's when there is no plan store)."""
+
+    #: the planned holdout share of the current plan without a store (var plan_holdout_share)
+    holdout_share: float = 0.1
+
+    def __post_init__(self):
+        set_fields(self, holdout_share=number("ml_promotion_plan_assignments", "holdout_share", self.holdout_share,
+                                              low=0, high=1, high_open=True, rendered=True))
+
+
+@dataclass(frozen=True)
+class PlanVsHoldoutConfig:
+    """The settings of ``ml_plan_vs_holdout`` and their defaults (its yml states the same, through the vars
+    ``plan_outcome_window_days`` and ``plan_interval_alpha``)."""
+
+    #: outcomes are the orders in this many days after planned_at (var plan_outcome_window_days)
+    window_days: float = 14.0
+    #: the interval is the (1 - alpha) one of the experiment engine (var plan_interval_alpha)
+    alpha: float = 0.1
+
+    def __post_init__(self):
+        m = "ml_plan_vs_holdout"
+        set_fields(self, window_days=number(m, "window_days", self.window_days, low=0, low_open=True, rendered=True),
+                   alpha=number(m, "alpha", self.alpha, low=0, high=1, low_open=True, high_open=True,
+                                rendered=True))
+
+
+def plan_store(session) -> PlanStore | None:
+    """The plan store of the warehouse a dbt Python model runs in: ``plans/`` beside the DuckDB file
+    (``RETAIL_LIFT_PLAN_STORE``, when set, names the folder instead); None for an in-memory database or
+    another engine (every build then makes its plan anew)."""
+    import os
+
+    override = os.environ.get("RETAIL_LIFT_PLAN_STORE")
+    if override:
+        return PlanStore(override)
+    if not hasattr(session, "execute"):
+        return None
+    rows = session.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    if not rows or not rows[0][0] or rows[0][0] == ":memory:":
+        return None
+    return PlanStore.beside(rows[0][0])
+
+
+def _check_plan_store(store, model: str) -> None:
+    if store is not None and not isinstance(store, PlanStore):
+        raise TypeError(f"{model}: store must be a retail_lift.campaign.plan.PlanStore or None, "
+                        f"got {type(store).__name__}")
+
+
+def _where(relation, condition: str):
+    """A DuckDB relation filtered in the database (only the rows the model needs reach pandas); other relations
+    as given (the caller filters them in pandas)."""
+    return relation.filter(condition) if hasattr(relation, "filter") and hasattr(relation, "project") else relation
+
+
+def _plan_inputs(relations: Mapping[str, object], config: PromotionPlanConfig):
+    u = as_frame(read_relation(relations["ml_customer_uplift"], _UPLIFT_COLUMNS))
+    p = as_frame(read_relation(relations["dim_campaign_promotions"]))
+    f = as_frame(read_relation(_where(relations["fct_customer_features"], "snapshot_role = 'score'"),
+                               PLAN_FEATURE_COLUMNS))
+    f = f[f["snapshot_role"] == "score"]
+    fatigued: list = []
+    if relations.get("ml_campaign_fatigue") is not None:
+        fat = as_frame(read_relation(relations["ml_campaign_fatigue"]))
+        fatigued = sorted(fat.loc[fat["is_fatigued"].fillna(False).astype(bool), "customer_id"].astype(str))
+    if config.margin_rate is not None:
+        margin = float(config.margin_rate)
+    else:
+        rates = pd.to_numeric(p.get("gross_margin_rate"), errors="coerce") if len(p) else pd.Series(dtype=float)
+        if rates.isna().all():
+            raise PlanError("dim_campaign_promotions.gross_margin_rate is missing (no order line of a product with a "
+                            "known unit cost): set margin_rate of ml_promotion_plan")
+        margin = float(rates.dropna().iloc[0])
+    return u, p, f, fatigued, margin
+
+
+def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConfig = PromotionPlanConfig(), *,
+                      store: PlanStore | None = None) -> pd.DataFrame:
+    """The promotion plan (:mod:`retail_lift.campaign.plan`): one row per customer of ``ml_customer_uplift``.
+
+    ``relations``: ``ml_customer_uplift`` (the promotions with a valid experiment), ``dim_campaign_promotions``
+    (channel, discount rate, contact cost, the catalogue's margin rate), ``fct_customer_features`` (the score
+    snapshot: order value, days since the last order, the cutoff = ``planned_at``) and, when given,
+    ``ml_campaign_fatigue``. ``store``: the :class:`~retail_lift.campaign.plan.PlanStore` (None: no plan is
+    kept; the plan is made in every call). A stored plan with the same inputs and settings is returned as it
+    was stored, unless ``config.replan``."""
+    model = "ml_promotion_plan"
+    _check_plan_store(store, model)
+    u, p, f, fatigued, margin = _plan_inputs(relations, config)
+    if u.empty:
+        log_line(f"{model}: no promotion has per-customer uplift (no valid experiment): empty plan")
+        return typed_frame(None, PLAN_TABLE_COLUMNS)
+    left_out = sorted(set(p["promotion_id"].astype(str)) - set(u["promotion_id"].astype(str)))
+    if left_out:
+        log_line(f"{model}: left out, no valid experiment: {', '.join(left_out)} (ml_promotion_plan_promotions)")
+    customers = pd.DataFrame({"customer_id": sorted(u["customer_id"].astype(str).unique())})
+    f = f.assign(customer_id=f["customer_id"].astype(str))
+    customers = customers.merge(f.drop_duplicates("customer_id"), on="customer_id", how="left")
+    cand = candidate_table(u.assign(customer_id=u["customer_id"].astype(str)), p, customers, margin_rate=margin)
+    key = plan_content_key({"candidates": cand[["customer_id", "promotion_id", "channel", "expected_incremental_margin",
+                                                "expected_cost"]],
+                            "fatigued": pd.DataFrame({"customer_id": fatigued}, dtype=object)},
+                           config.key_settings())
+    stored = store.find(key) if store is not None else []
+    if stored and not config.replan:
+        meta = stored[-1]
+        log_line(f"{model}: inputs and settings unchanged: plan {meta['plan_id']} of {meta['planned_at']} reused "
+                 f"with its holdout (replan: true makes a new one)")
+        return typed_frame(store.load(meta["plan_id"]), PLAN_TABLE_COLUMNS)
+    plan_id = plan_id_for(key, len(stored))
+    cutoff = pd.to_datetime(customers["feature_cutoff_at"]).max() if "feature_cutoff_at" in customers else pd.NaT
+    planned_at = cutoff if pd.notna(cutoff) else pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    started = time.perf_counter()
+    plan, alloc = build_plan(cand, customers, budget=config.budget, capacity=config.capacity,
+                             channel_limits=config.channel_limits, fatigued=fatigued)
+    seconds = time.perf_counter() - started
+    plan = assign_holdout(plan, config.holdout_share, plan_seed(plan_id))
+    plan.insert(0, "plan_id", plan_id)
+    plan.insert(1, "planned_at", planned_at)
+    table = typed_frame(plan, PLAN_TABLE_COLUMNS)
+    n = int(table["promotion_id"].notna().sum())
+    meta = {"plan_id": plan_id, "content_key": key, "revision": len(stored), "planned_at": str(planned_at),
+            "created_at": now_text(), "settings": config.key_settings(), "method": alloc.method,
+            "expected_incremental_margin": alloc.value, "expected_cost": alloc.cost,
+            "upper_bound": alloc.upper_bound, "gap": alloc.gap, "solve_seconds": seconds, "customers": len(table),
+            "planned_customers": n, "holdout_customers": int(table["is_holdout"].sum())}
+    log_line(f"{model}: plan {plan_id} ({alloc.method}, gap {alloc.gap:.2e}, {seconds:.1f} s): {n} of {len(table)} "
+             f"customers get a promotion, {meta['holdout_customers']} held out; expected incremental margin "
+             f"{alloc.value:.2f}, expected cost {alloc.cost:.2f} (budget {config.budget})")
+    if store is not None:
+        store.save(table, meta)
+    return table
+
+
+def ml_promotion_plan_promotions(relations: Mapping[str, object],
+                                 config: PromotionPlanPromotionsConfig = PromotionPlanPromotionsConfig(), *,
+                                 store=None) -> pd.DataFrame:
+    """One row per promotion of ``dim_campaign_promotions`` (the promotions of stg_shop__promotions): in the
+    plan or left out, and why (``ml_uplift_metrics``' status note, e.g. a sample-ratio mismatch; no
+    experiment; a control arm of ``fct_experiment_srm``), with the plan's customers, holdout and expected
+    totals per promotion (``ml_promotion_plan``)."""
+    check_store(store, "ml_promotion_plan_promotions")
+    p = as_frame(read_relation(relations["dim_campaign_promotions"]))
+    u = as_frame(read_relation(relations["ml_customer_uplift"], ("promotion_id", "experiment_id")))
+    scored = dict(u.drop_duplicates("promotion_id")[["promotion_id", "experiment_id"]].astype(str).itertuples(
+        index=False, name=None))
+    met = as_frame(read_relation(relations["ml_uplift_metrics"]))
+    met = met[(met["metric_name"] == "status") & met["note"].notna()].sort_values(["promotion_id", "experiment_id"])
+    notes = {str(r.promotion_id): f"experiment {r.experiment_id}: {r.note}" for r in met.itertuples(index=False)}
+    srm = as_frame(read_relation(relations["fct_experiment_srm"]))
+    controls = set(srm.loc[srm["is_control"].fillna(False).astype(bool), "variant"].astype(str))
+    status = promotion_status(p, scored, notes, sorted(controls - set(scored)))
+    plan = as_frame(read_relation(relations["ml_promotion_plan"]))
+    planned = plan[plan["promotion_id"].notna()]
+    totals = planned.groupby("promotion_id").agg(
+        planned_customers=("customer_id", "size"), holdout_customers=("is_holdout", "sum"),
+        expected_incremental_margin=("expected_incremental_margin", "sum"), expected_cost=("expected_cost", "sum"))
+    out = status.merge(totals.reset_index(), on="promotion_id", how="left")
+    out[["planned_customers", "holdout_customers"]] = out[["planned_customers", "holdout_customers"]].fillna(0)
+    out["plan_id"] = plan["plan_id"].iloc[0] if len(plan) else None
+    return typed_frame(out, PLAN_PROMOTIONS_COLUMNS)
+
+
+def _assignments(plan: pd.DataFrame, holdout_share: float) -> pd.DataFrame:
+    a = plan[plan["promotion_id"].notna()].copy()
+    a["experiment_id"] = "plan:" + a["plan_id"].astype(str) + ":" + a["promotion_id"].astype(str)
+    a["variant"] = np.where(a["is_holdout"].astype(bool), "holdout", "treated")
+    a["is_control"] = a["is_holdout"].astype(bool)
+    a["assigned_at"] = a["planned_at"]
+    a["holdout_share"] = holdout_share
+    return a
+
+
+def ml_promotion_plan_assignments(relations: Mapping[str, object],
+                                  config: PromotionPlanAssignmentsConfig = PromotionPlanAssignmentsConfig(), *,
+                                  store: PlanStore | None = None) -> pd.DataFrame:
+    """The assignment log of every plan, as an experiment's: one row per planned customer of every stored plan
+    (``store``; without one, the current ``ml_promotion_plan``), with the experiment id
+    ``plan:<plan_id>:<promotion_id>``, the variant (``treated`` / ``holdout``, the control) and ``assigned_at``
+    = ``planned_at``."""
+    _check_plan_store(store, "ml_promotion_plan_assignments")
+    frames = []
+    if store is not None and store.plans():
+        for meta in store.plans():
+            frames.append(_assignments(store.load(meta["plan_id"]), float(meta["settings"]["holdout_share"])))
+    else:
+        frames.append(_assignments(as_frame(read_relation(relations["ml_promotion_plan"])), config.holdout_share))
+    out = pd.concat(frames, ignore_index=True) if frames else None
+    return typed_frame(out, PLAN_ASSIGNMENT_COLUMNS)
+
+
+def _realised_margin(assign: pd.DataFrame, orders: pd.DataFrame, window_days: float) -> pd.DataFrame:
+    """Per assigned customer: the margin of their orders in (assigned_at, assigned_at + window], net of the
+    discounts (``(amount + discount) * margin_rate - discount``), minus the contact cost when treated."""
+    o = orders[["customer_id", "amount", "discount_amount", "ordered_at"]].copy()
+    o["customer_id"] = o["customer_id"].astype(str)
+    o["ordered_at"] = pd.to_datetime(o["ordered_at"])
+    a = assign[["experiment_id", "customer_id", "assigned_at", "margin_rate"]].copy()
+    a["customer_id"] = a["customer_id"].astype(str)
+    a["assigned_at"] = pd.to_datetime(a["assigned_at"])
+    j = a.merge(o, on="customer_id", how="inner")
+    end = j["assigned_at"] + pd.to_timedelta(window_days, unit="D")
+    j = j[(j["ordered_at"] > j["assigned_at"]) & (j["ordered_at"] <= end)]
+    amount = pd.to_numeric(j["amount"], errors="coerce").fillna(0.0)
+    discount = pd.to_numeric(j["discount_amount"], errors="coerce").fillna(0.0)
+    j = j.assign(margin=(amount + discount) * j["margin_rate"].astype(float) - discount, orders=1)
+    per = j.groupby(["experiment_id", "customer_id"])[["margin", "orders"]].sum().reset_index()
+    out = assign.assign(customer_id=assign["customer_id"].astype(str)).merge(
+        per, on=["experiment_id", "customer_id"], how="left")
+    out[["margin", "orders"]] = out[["margin", "orders"]].fillna(0.0)
+    out["y"] = out["margin"] - np.where(out["is_control"].astype(bool), 0.0, out["contact_cost"].astype(float))
+    return out
+
+
+def ml_plan_vs_holdout(relations: Mapping[str, object], config: PlanVsHoldoutConfig = PlanVsHoldoutConfig(), *,
+                       store=None) -> pd.DataFrame:
+    """Per plan x promotion: the realised margin per customer of the treated against the held-out customers
+    over the orders in ``window_days`` after ``planned_at`` (``stg_shop__orders``), compared by the experiment
+    engine (:func:`retail_lift.experiments.analysis.analyze_experiments`: Welch's difference of means and its
+    ``1 - alpha`` interval; the sample-ratio check against the plan's holdout share). ``status``: ``measured``,
+    ``window open`` (the data ends before the window does; the outcomes so far), ``no outcomes yet`` (no order
+    after ``planned_at``) or ``too few customers`` (fewer than two in an arm)."""
+    check_store(store, "ml_plan_vs_holdout")
+    assign = as_frame(read_relation(relations["ml_promotion_plan_assignments"]))
+    if assign.empty:
+        return typed_frame(None, PLAN_VS_HOLDOUT_COLUMNS)
+    rel = relations["stg_shop__orders"]
+    in_duckdb = hasattr(rel, "aggregate") and hasattr(rel, "project")
+    if in_duckdb:  # the last order, then only the orders after the first plan reach pandas
+        last = rel.aggregate("max(ordered_at)").fetchall()[0][0]
+        first = pd.to_datetime(assign["assigned_at"]).min()
+        rel = _where(rel, f"ordered_at > cast('{first.isoformat(sep=' ')}' as timestamp)")
+    orders = as_frame(read_relation(rel, ("customer_id", "amount", "discount_amount", "ordered_at")))
+    if not in_duckdb:
+        last = pd.to_datetime(orders["ordered_at"]).max() if len(orders) else None
+    through = pd.Timestamp(last) if last is not None and pd.notna(last) else pd.NaT
+    y = _realised_margin(assign, orders, config.window_days)
+    stats = y.groupby(["experiment_id", "variant", "is_control"]).agg(
+        users=("y", "size"), sum_y=("y", "sum"), sumsq_y=("y", lambda v: float((v ** 2).sum())),
+        orders=("orders", "sum")).reset_index()
+    measurable = y.loc[pd.to_datetime(y["assigned_at"]) < through, "experiment_id"].unique() \
+        if pd.notna(through) else []
+    stats = stats[stats["experiment_id"].isin(measurable)]  # no order after the plan yet: nothing to test
+    stats["metric_name"] = "margin_per_customer"
+    stats["metric_type"] = "mean"
+    stats[["sum_x", "sumsq_x", "sum_xy"]] = 0.0
+    shares = y.groupby("experiment_id")["holdout_share"].first().astype(float)
+    srm = stats[["experiment_id", "variant", "is_control", "users"]].rename(columns={"users": "observed_users"})
+    share = srm["experiment_id"].map(shares).astype(float).to_numpy()
+    srm["planned_share"] = np.where(srm["is_control"].astype(bool).to_numpy(), share, 1 - share)
+    res = analyze_experiments(stats, srm, alpha=config.alpha, power=0.8, mde_relative=0.05)
+    res = res.set_index("experiment_id")
+    rows = []
+    for exp_id, g in y.groupby("experiment_id", sort=True):
+        first = g.iloc[0]
+        planned_at = pd.Timestamp(first["assigned_at"])
+        window_end = planned_at + pd.Timedelta(days=config.window_days)
+        treated, held = int((~g["is_control"].astype(bool)).sum()), int(g["is_control"].astype(bool).sum())
+        row = {"plan_id": first["plan_id"], "planned_at": planned_at, "promotion_id": first["promotion_id"],
+               "experiment_id": exp_id, "treated_customers": treated, "holdout_customers": held,
+               "outcome_orders": int(g["orders"].sum()), "interval_level": 1 - config.alpha,
+               "window_days": config.window_days, "window_end": window_end, "outcomes_through": through}
+        if pd.isna(through) or through <= planned_at:
+            row["status"] = "no outcomes yet"
+        elif treated < 2 or held < 2 or exp_id not in res.index:
+            row["status"] = "too few customers"
+        else:
+            r = res.loc[exp_id]
+            row.update(status="measured" if through >= window_end else "window open",
+                       treated_margin_per_customer=r["variant_mean"], holdout_margin_per_customer=r["control_mean"],
+                       incremental_margin_per_customer=r["effect"], ci_low=r["effect_ci_low"],
+                       ci_high=r["effect_ci_high"], p_value=r["p_value"], srm_p_value=r["srm_p_value"],
+                       realised_incremental_margin=r["effect"] * treated, realised_ci_low=r["effect_ci_low"] * treated,
+                       realised_ci_high=r["effect_ci_high"] * treated)
+        rows.append(row)
+    return typed_frame(pd.DataFrame(rows), PLAN_VS_HOLDOUT_COLUMNS)

@@ -76,3 +76,31 @@ def test_significant_win_at_planned_size_ships_and_holm_adjusts():
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="variant_stats is missing column"):
         analyze_experiments(pd.DataFrame({"experiment_id": ["e"]}), _srm("e", 1, 1), **DESIGN)
+
+
+def test_a_mean_metric_whose_control_mean_is_zero_has_no_relative_lift_but_an_effect():
+    """A control arm whose every value is 0 (e.g. no held-out customer of a promotion plan ordered): the
+    difference and its interval are still computed; the relative lift is NULL (it used to raise
+    ZeroDivisionError on the scalar path)."""
+    stats = pd.DataFrame({
+        "experiment_id": "e", "variant": ["control", "treated"], "is_control": [True, False],
+        "metric_name": "margin", "metric_type": "mean", "users": [10, 20], "sum_y": [0.0, 40.0],
+        "sumsq_y": [0.0, 200.0], "sum_x": 0.0, "sumsq_x": 0.0, "sum_xy": 0.0})
+    srm = pd.DataFrame({"experiment_id": "e", "variant": ["control", "treated"], "observed_users": [10, 20],
+                        "planned_share": [1 / 3, 2 / 3]})
+    r = analyze_experiments(stats, srm, alpha=0.1, power=0.8, mde_relative=0.05).iloc[0]
+    assert r["effect"] == pytest.approx(2.0) and r["effect_ci_low"] < 2.0 < r["effect_ci_high"]
+    assert pd.isna(r["relative_lift"])
+
+
+def test_a_mean_metric_without_variance_in_either_arm_is_known_exactly():
+    """Every control user at 0 and every treated user at -0.05 (a plan's contact cost, no order yet): the
+    difference is known exactly (se 0, the documented rule of welch_from_moments) instead of raising."""
+    stats = pd.DataFrame({
+        "experiment_id": "e", "variant": ["control", "treated"], "is_control": [True, False],
+        "metric_name": "margin", "metric_type": "mean", "users": [10, 90], "sum_y": [0.0, -4.5],
+        "sumsq_y": [0.0, 0.225], "sum_x": 0.0, "sumsq_x": 0.0, "sum_xy": 0.0})
+    srm = pd.DataFrame({"experiment_id": "e", "variant": ["control", "treated"], "observed_users": [10, 90],
+                        "planned_share": [0.1, 0.9]})
+    r = analyze_experiments(stats, srm, alpha=0.1, power=0.8, mde_relative=0.05).iloc[0]
+    assert r["effect"] == pytest.approx(-0.05) and r["p_value"] == 0.0
