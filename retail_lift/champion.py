@@ -107,9 +107,10 @@ class FrameRegistry:
         return reference.reset_index(drop=True)
 
     def measure_drift(self, reference: pd.DataFrame, inputs: pd.DataFrame) -> dict[str, float]:
-        """PSI per column of the current :meth:`drift_frame` against the recorded ``reference``."""
+        """PSI per column of the current :meth:`drift_frame` against the recorded ``reference``, over the columns
+        both have (a champion recorded by an older version of the drift columns is measured on those it shares)."""
         now = self.drift_frame(inputs)
-        return {c: population_stability_index(reference[c], now[c]) for c in reference.columns}
+        return {c: population_stability_index(reference[c], now[c]) for c in reference.columns if c in now.columns}
 
     # ---- score or train --------------------------------------------------------------------------
 

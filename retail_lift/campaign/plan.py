@@ -53,7 +53,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,9 +237,14 @@ def _check_limits(promos: list, channels: Mapping[str, str], budget, capacity, c
 
 def build_plan(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget: float | None = None,  # noqa: PLR0913 - one keyword per constraint
                capacity: Mapping[str, float] | None = None, channel_limits: Mapping[str, float] | None = None,
-               fatigued: Sequence[str] = (), exact_max_pairs: int | None = None) -> tuple[pd.DataFrame, Allocation]:
+               fatigued: Sequence[str] = (), exact_max_pairs: int | None = None,
+               explain: Callable[[pd.DataFrame], Mapping[str, str]] | None = None) -> tuple[pd.DataFrame, Allocation]:
     """The plan (one row per customer of ``customers``: ``customer_id``, ``days_since_last_order``) from the
     :func:`candidate_table` and the limits; returns it (without plan id, holdout and time) and the allocation.
+
+    ``explain``: given the planned pairs (``customer_id``, ``promotion_id``), the text of each customer's
+    strongest feature contributions to the chosen promotion's uplift (``customer_id`` -> text), put in the
+    reason after the economics (:func:`plan_reason_text`); None: reasons without contributions.
 
     ``capacity`` / ``channel_limits`` may name promotions / channels the plan does not use (a promotion left
     out): those limits do not bind and are dropped. ``budget`` below the cheapest contact is a
@@ -258,12 +263,13 @@ def build_plan(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget: flo
     kwargs = {} if exact_max_pairs is None else {"exact_max_pairs": exact_max_pairs}
     alloc = allocate(m.value, m.cost, budget=eff_budget, capacity=[cap.get(q, np.inf) for q in m.promotions],
                      channels=[channels[q] for q in m.promotions], channel_limits=lim, eligible=m.eligible, **kwargs)
-    plan = _plan_rows(cand, customers, m, alloc, is_fatigued)
+    plan = _plan_rows(cand, customers, m, alloc, is_fatigued, explain)
     return plan, alloc
 
 
-def _plan_rows(cand: pd.DataFrame, customers: pd.DataFrame, m: _Matrices, alloc: Allocation,
-               is_fatigued: np.ndarray) -> pd.DataFrame:
+def _plan_rows(cand: pd.DataFrame, customers: pd.DataFrame, m: _Matrices, alloc: Allocation,  # noqa: PLR0913 - the plan's parts
+               is_fatigued: np.ndarray, explain: Callable[[pd.DataFrame], Mapping[str, str]] | None = None,
+               ) -> pd.DataFrame:
     n = len(m.customers)
     chosen = alloc.choice >= 0
     # the best promotion of every customer (for the reason of a customer without one)
@@ -281,9 +287,16 @@ def _plan_rows(cand: pd.DataFrame, customers: pd.DataFrame, m: _Matrices, alloc:
     why = np.where(chosen, None, np.where(is_fatigued, "fatigued (recent contacts without response)",
                                           np.where(~(value_best > 0), "no promotion is expected to pay",
                                                    "the budget and limits went to customers worth more")))
-    reasons = [plan_reason_text(q, u, v, c, d, segment=s, why_none=w) for q, u, v, c, d, s, w in zip(
-        rows["promotion_id"], rows["predicted_uplift"], rows["expected_incremental_margin"], rows["expected_cost"],
-        rows["days_since_last_order"], rows.get("segment", pd.Series([None] * n)), why, strict=True)]
+    texts: Mapping[str, str] = {}
+    if explain is not None and chosen.any():
+        texts = explain(pd.DataFrame({"customer_id": rows["customer_id"].to_numpy()[chosen],
+                                      "promotion_id": rows["promotion_id"].to_numpy()[chosen]}))
+    contributions = [texts.get(cid) if ok else None for cid, ok in zip(rows["customer_id"], chosen, strict=True)]
+    reasons = [plan_reason_text(q, u, v, c, d, segment=s, why_none=w, contributions=t)
+               for q, u, v, c, d, s, w, t in zip(
+                   rows["promotion_id"], rows["predicted_uplift"], rows["expected_incremental_margin"],
+                   rows["expected_cost"], rows["days_since_last_order"], rows.get("segment", pd.Series([None] * n)),
+                   why, contributions, strict=True)]
     out = pd.DataFrame({"customer_id": m.customers})
     for c in ("promotion_id", "channel", "experiment_id", "predicted_uplift", "expected_incremental_margin",
               "expected_cost", "discount_rate", "contact_cost", "margin_rate"):

@@ -332,7 +332,9 @@ PLAN_VS_HOLDOUT_COLUMNS = {
 PLAN_FEATURE_COLUMNS = ("customer_id", "snapshot_role", "avg_order_value", "days_since_last_order",
                         "feature_cutoff_at")
 _UPLIFT_COLUMNS = ("customer_id", "promotion_id", "experiment_id", "predicted_uplift",
-                   "predicted_control_probability", "predicted_treated_probability", "segment")
+                   "predicted_control_probability", "predicted_treated_probability", "segment", "model_version")
+#: the feature contributions shown in a plan row's reason (the recency is always shown after them)
+PLAN_REASON_FEATURES = 2
 _UNSET = ("", "none", "None", "null")
 
 
@@ -479,8 +481,43 @@ def _plan_inputs(relations: Mapping[str, object], config: PromotionPlanConfig):
     return u, p, f, fatigued, margin
 
 
+def _plan_explainer(relations: Mapping[str, object], u: pd.DataFrame, model_store):
+    """The ``explain`` of :func:`~retail_lift.campaign.plan.build_plan`: the strongest feature contributions to
+    the chosen promotion's uplift, by the registered uplift version that wrote ``ml_customer_uplift``
+    (:func:`retail_lift.uplift.champion.uplift_contributions` on ``fct_uplift_scoring_customers``). None, with a
+    log line saying why, when there is no model store, no scoring table or no single registered version."""
+    from retail_lift.campaign.reasons import top_reasons
+    from retail_lift.uplift.champion import load_uplift_champion, uplift_contributions
+
+    model = "ml_promotion_plan"
+    if model_store is None or relations.get("fct_uplift_scoring_customers") is None:
+        log_line(f"{model}: reasons without feature contributions (no model store or no fct_uplift_scoring_customers)")
+        return None
+    versions = pd.to_numeric(u.get("model_version"), errors="coerce").dropna().unique() if "model_version" in u else []
+    if len(versions) != 1:
+        log_line(f"{model}: reasons without feature contributions: ml_customer_uplift has {len(versions)} model "
+                 "versions (one expected)")
+        return None
+    champion = load_uplift_champion(model_store, version=int(versions[0]))
+    features = as_frame(read_relation(relations["fct_uplift_scoring_customers"]))
+    features = features.assign(customer_id=features["customer_id"].astype(str))
+
+    def explain(chosen: pd.DataFrame) -> dict[str, str]:
+        texts: dict[str, str] = {}
+        for promotion, pairs in chosen.groupby("promotion_id", sort=True):
+            rows = features[features["customer_id"].isin(set(pairs["customer_id"]))]
+            c = uplift_contributions(champion, rows, str(promotion))
+            frame = c.frame().drop(columns=["days_since_last_order"], errors="ignore")
+            text = top_reasons(frame, c.values.reset_index(drop=True).set_index(frame.index),
+                               k=PLAN_REASON_FEATURES)
+            texts.update({str(k): v for k, v in text.items() if v})
+        return texts
+
+    return explain
+
+
 def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConfig = PromotionPlanConfig(), *,
-                      store: PlanStore | None = None) -> pd.DataFrame:
+                      store: PlanStore | None = None, model_store=None) -> pd.DataFrame:
     """The promotion plan (:mod:`retail_lift.campaign.plan`): one row per customer of ``ml_customer_uplift``.
 
     ``relations``: ``ml_customer_uplift`` (the promotions with a valid experiment), ``dim_campaign_promotions``
@@ -488,7 +525,9 @@ def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConf
     snapshot: order value, days since the last order, the cutoff = ``planned_at``) and, when given,
     ``ml_campaign_fatigue``. ``store``: the :class:`~retail_lift.campaign.plan.PlanStore` (None: no plan is
     kept; the plan is made in every call). A stored plan with the same inputs and settings is returned as it
-    was stored, unless ``config.replan``."""
+    was stored, unless ``config.replan``. ``model_store``: the model registry the uplift scores came from; with
+    ``fct_uplift_scoring_customers`` in ``relations``, each planned row's reason names the customer's strongest
+    feature contributions to the chosen promotion's uplift (:func:`_plan_explainer`)."""
     model = "ml_promotion_plan"
     _check_plan_store(store, model)
     u, p, f, fatigued, margin = _plan_inputs(relations, config)
@@ -517,7 +556,8 @@ def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConf
     planned_at = cutoff if pd.notna(cutoff) else pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     started = time.perf_counter()
     plan, alloc = build_plan(cand, customers, budget=config.budget, capacity=config.capacity,
-                             channel_limits=config.channel_limits, fatigued=fatigued)
+                             channel_limits=config.channel_limits, fatigued=fatigued,
+                             explain=_plan_explainer(relations, u, model_store))
     seconds = time.perf_counter() - started
     plan = assign_holdout(plan, config.holdout_share, plan_seed(plan_id))
     plan.insert(0, "plan_id", plan_id)

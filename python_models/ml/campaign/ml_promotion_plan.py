@@ -1,7 +1,7 @@
 """The promotion plan: which promotion each scored customer gets under the budget and limits, why, and who is
 held out (retail_lift.tables.campaign.ml_promotion_plan; plans are kept in plans/ beside the warehouse)."""
 
-from retail_lift.tables import from_settings
+from retail_lift.tables import from_settings, model_store
 from retail_lift.tables.campaign import PromotionPlanConfig, ml_promotion_plan, plan_store
 
 
@@ -20,6 +20,7 @@ def model(dbt, session):
         {"ml_customer_uplift": dbt.ref("ml_customer_uplift"),
          "dim_campaign_promotions": dbt.ref("dim_campaign_promotions"),
          "fct_customer_features": dbt.ref("fct_customer_features"),
-         "ml_campaign_fatigue": dbt.ref("ml_campaign_fatigue")},
-        config, store=plan_store(session),
+         "ml_campaign_fatigue": dbt.ref("ml_campaign_fatigue"),
+         "fct_uplift_scoring_customers": dbt.ref("fct_uplift_scoring_customers")},
+        config, store=plan_store(session), model_store=model_store(session),
     )

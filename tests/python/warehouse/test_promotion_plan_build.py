@@ -40,6 +40,12 @@ def test_the_build_plans_every_scored_customer_and_says_why_promotions_are_left_
     assert sorted(plan["customer_id"]) == sorted(scored["customer_id"].unique())
     assert plan["plan_id"].nunique() == 1
     assert set(plan["promotion_id"].dropna()) <= set(scored["promotion_id"])
+    # a planned row names the customer's strongest feature contributions to the chosen promotion's uplift
+    # (registered uplift version, retail_lift.campaign.reasons), then the recency
+    planned = plan[plan["promotion_id"].notna()]
+    with_contributions = planned["reasons"].str.contains(r"\([+-][0-9.]+ pp\)", regex=True)
+    assert len(planned) and with_contributions.mean() > 0.5, planned["reasons"].head().tolist()
+    assert planned["reasons"].str.contains("last order|no order yet", regex=True).all()
     promos = _df(tiny_warehouse, "select * from ml.ml_promotion_plan_promotions").set_index("promotion_id")
     staged = _df(tiny_warehouse, "select promotion_id from staging.stg_shop__promotions")
     assert sorted(promos.index) == sorted(staged["promotion_id"])
