@@ -248,15 +248,9 @@ def _lp_decomposed(pb: _Problem) -> tuple[float, np.ndarray]:  # noqa: PLR0914 -
     second = np.partition(r, p - 2, axis=1)[:, p - 2] if p > 1 else np.full(n, -np.inf)
     margin = np.where(top > 0, top - np.maximum(second, 0), -top)  # lead of the best option over the next
     bound = _dual_bound(pb, y, top)
-    size = min(_CORE_CUSTOMERS, len(active))
-    while True:  # the first core: the customers of smallest margin, as many as the fixed ones leave limits for
-        core = np.zeros(n, dtype=bool)
-        core[np.argpartition(margin, size - 1)[:size]] = True
-        spent, per_promo, per_channel = _usage(pb, np.flatnonzero(~core), choice)
-        left = (pb.budget - spent, pb.capacity - per_promo, pb.channel_limit - per_channel)
-        if left[0] >= -_TOL and (left[1] >= 0).all() and (left[2] >= 0).all() or size >= len(active):
-            break
-        size = min(2 * size, len(active))
+    core = np.zeros(n, dtype=bool)  # the first core: the customers of smallest margin
+    core[np.argpartition(margin, min(_CORE_CUSTOMERS, len(active)) - 1)[:_CORE_CUSTOMERS]] = True
+    _release(pb, core, choice, margin)
     tol = 1e-9 * max(1.0, float(np.abs(pb.pair_value).max()))
     for _round in range(_CORE_ROUNDS):
         spent, per_promo, per_channel = _usage(pb, np.flatnonzero(~core), choice)
@@ -287,6 +281,27 @@ def _lp_decomposed(pb: _Problem) -> tuple[float, np.ndarray]:  # noqa: PLR0914 -
     x = np.zeros(len(pb.rows))
     x[np.searchsorted(pb.rows * p + pb.cols, on * p + choice[on])] = 1.0
     return bound, x
+
+
+def _release(pb: _Problem, core: np.ndarray, choice: np.ndarray, margin: np.ndarray) -> None:
+    """Move fixed customers into ``core`` until what the fixed ones use fits every limit: for each limit they
+    exceed, its users of smallest margin, as many as it takes."""
+    while True:
+        fixed = np.flatnonzero(~core & (choice >= 0))
+        fixed = fixed[np.argsort(margin[fixed], kind="stable")]
+        j = choice[fixed]
+        use = [(pb.cost[fixed, j], pb.budget)]
+        use += [((j == q).astype(float), pb.capacity[q]) for q in np.flatnonzero(np.isfinite(pb.capacity))]
+        use += [((pb.channel_of[j] == q).astype(float), pb.channel_limit[q])
+                for q in np.flatnonzero(np.isfinite(pb.channel_limit))]
+        for amount, limit in use:
+            users = np.flatnonzero(amount > 0)
+            total = np.cumsum(amount[users])
+            if len(total) and total[-1] > limit + _TOL:
+                core[fixed[users[:np.searchsorted(total, total[-1] - limit - _TOL) + 1]]] = True
+                break
+        else:
+            return
 
 
 def _groups(pb: _Problem, customers: np.ndarray):
