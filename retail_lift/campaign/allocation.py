@@ -56,8 +56,10 @@ EXACT_MAX_PAIRS = 10_000
 DIRECT_LP_MAX_PAIRS = 20_000
 #: customers in the sample whose LP gives the decomposition its first prices
 _SAMPLE_CUSTOMERS = 20_000
-#: customers in the decomposition's first core (the smallest margins between best and second option)
+#: customers in the decomposition's first core (the smallest margins between best and second option) at most
+#: and at least
 _CORE_CUSTOMERS = 20_000
+_CORE_MIN = 2_000
 #: at most this many core LPs; the bound stays valid if the last one is not optimal for the whole LP
 _CORE_ROUNDS = 8
 #: the decomposition stops once its LP solution is this close to the bound (relative)
@@ -248,8 +250,11 @@ def _lp_decomposed(pb: _Problem) -> tuple[float, np.ndarray]:  # noqa: PLR0914 -
     second = np.partition(r, p - 2, axis=1)[:, p - 2] if p > 1 else np.full(n, -np.inf)
     margin = np.where(top > 0, top - np.maximum(second, 0), -top)  # lead of the best option over the next
     bound = _dual_bound(pb, y, top)
-    core = np.zeros(n, dtype=bool)  # the first core: the customers of smallest margin
-    core[np.argpartition(margin, min(_CORE_CUSTOMERS, len(active)) - 1)[:_CORE_CUSTOMERS]] = True
+    # the first core: the customers of smallest margin, twice as many as the prices plan (a small plan's LP
+    # over many near-tied customers is slow), at least _CORE_MIN and at most _CORE_CUSTOMERS
+    size = int(np.clip(2 * (choice >= 0).sum(), min(_CORE_MIN, len(active)), min(_CORE_CUSTOMERS, len(active))))
+    core = np.zeros(n, dtype=bool)
+    core[np.argpartition(margin, size - 1)[:size]] = True
     _release(pb, core, choice, margin)
     tol = 1e-9 * max(1.0, float(np.abs(pb.pair_value).max()))
     for _round in range(_CORE_ROUNDS):
@@ -273,8 +278,10 @@ def _lp_decomposed(pb: _Problem) -> tuple[float, np.ndarray]:  # noqa: PLR0914 -
         if not (loss > tol).any() or bound - lp_value <= _CORE_GAP * abs(bound):
             break  # optimal, or near enough: rounding loses more
         worse = np.flatnonzero(loss > tol)
-        if len(worse) > _CORE_CUSTOMERS:  # (ties: many customers lag by little) the ones that lag most
-            worse = worse[np.argpartition(-loss[worse], _CORE_CUSTOMERS - 1)[:_CORE_CUSTOMERS]]
+        if len(worse) > size:  # (ties: many lag by little) the groups of identical customers that lag most
+            group, first, _weight = _groups(pb, fixed[worse])
+            lag = loss[worse][np.searchsorted(fixed[worse], first)]
+            worse = worse[np.isin(group, np.argsort(-lag, kind="stable")[:size])]
         core[fixed[worse]] = True
     choice[members] = _spread(pb, members, group, pairs, np.floor(x_core + 1e-7))
     on = np.flatnonzero(choice >= 0)
