@@ -11,8 +11,8 @@ One module per concern, all pure functions on pandas DataFrames (dbt Python mode
 - ``fatigue.py``    :func:`fatigue_flags` (recent exposures, falling response) and :func:`fatigue_curve`;
 - ``roi.py``        :func:`compare_broadcast_targeted` (expected and realised economics per strategy);
 - ``allocation.py`` :func:`~retail_lift.campaign.allocation.allocate` (at most one promotion per customer under a
-  budget, capacities and channel limits: exact MILP or rounded LP with its optimality gap) and the greedy ratio
-  rule it is compared with;
+  budget, capacities and channel limits: exact MILP or rounded LP, the LP solved by decomposition on its coupling
+  constraints at scale, with its optimality gap) and the greedy ratio rule it is compared with;
 - ``reasons.py``    per-customer feature contributions of the uplift learners and the classifiers
   (:func:`~retail_lift.campaign.reasons.learner_contributions`,
   :func:`~retail_lift.campaign.reasons.model_contributions`) and the strongest of them as text
