@@ -21,7 +21,8 @@
 {%- endmacro %}
 
 {#- The condition that restricts a test of an incremental model to the days from var('daily_tests_from') on,
-    or '' (no restriction) when the var is null or the tested model is not incremental by day. -#}
+    or '' (no restriction) when the var is null or the tested model is not incremental by day or by key
+    (incremental_by_key: its timestamp column, the rows with their latest event on those days). -#}
 {% macro daily_tests_scope() -%}
     {%- set first = var('daily_tests_from', none) -%}
     {%- if not execute or first is none or (first | string | trim) in ('', 'None', 'none', 'null') -%}
@@ -32,7 +33,10 @@
         {%- do return('') -%}
     {%- endif -%}
     {%- set partition_by = node.config.get('partition_by') -%}
-    {%- set column = node.config.get('unique_key')
+    {%- set unique_key = node.config.get('unique_key') -%}
+    {#- incremental_by_key: the rows the run replaced are those whose timestamp column is on the rewritten days -#}
+    {%- set column = (node.config.get('meta') or {}).get('incremental_timestamp_column')
+                     or (unique_key if unique_key is string else none)
                      or (partition_by if partition_by is string else (partition_by or [none])[0]) -%}
     {%- if column is none or column is not string -%}
         {%- do return('') -%}

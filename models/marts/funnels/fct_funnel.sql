@@ -6,7 +6,9 @@
 -- event_roles) or lower-cased name equals it, so a step that is an unknown name has 0 sessions.
 --
 -- The earliest match of each step after the previous step's match is taken (greedy), which finds the
--- ordered match whenever one exists. Every session is in the funnel's denominator (`sessions`), also
+-- ordered match whenever one exists: int_session_funnel_progress (incremental by day) holds each session's
+-- steps reached, and this table counts them over fct_sessions, whole (the all-time rows need every day; a
+-- join and one grouping of the sessions). Every session is in the funnel's denominator (`sessions`), also
 -- the ones that never reach step 1, and falls in exactly one value of each breakdown.
 {%- set steps = funnel_steps() -%}
 {%- set breakdowns = ['device', 'acquisition_channel', 'visitor_type'] %}
@@ -20,54 +22,12 @@ sessions as (
 
 ),
 
--- only the events that match a step
-step_events as (
+-- how many steps each session reached (incremental: recomputed only for the sessions of the changed days)
+progress as (
 
-    select
-        session_id,
-        event_number_in_session,
-        event_role,
-        event_type
-
-    from {{ ref('int_events_sessionized') }}
-    where
-        {%- for step in steps | unique %}
-        {{ 'or ' if not loop.first }}{{ matches_funnel_step(step) }}
-        {%- endfor %}
+    select * from {{ ref('int_session_funnel_progress') }}
 
 ),
-
-{% for step in steps %}
--- step {{ loop.index }} ({{ step }}): the session's earliest matching event
-{%- if loop.first %} (of any time)
-reached_step_1 as (
-
-    select
-        session_id,
-        min(event_number_in_session) as event_number_in_session
-
-    from step_events
-    where {{ matches_funnel_step(step) }}
-    group by session_id
-
-),
-{%- else %} after its match of step {{ loop.index - 1 }}
-reached_step_{{ loop.index }} as (
-
-    select
-        previous_step.session_id,
-        min(step_events.event_number_in_session) as event_number_in_session
-
-    from reached_step_{{ loop.index - 1 }} as previous_step
-    inner join step_events
-        on previous_step.session_id = step_events.session_id
-        and step_events.event_number_in_session > previous_step.event_number_in_session
-    where {{ matches_funnel_step(step, 'step_events.event_role', 'step_events.event_type') }}
-    group by previous_step.session_id
-
-),
-{%- endif %}
-{% endfor %}
 
 session_progress as (
 
@@ -80,19 +40,11 @@ session_progress as (
             else coalesce(sessions.acquisition_channel, 'unknown')
         end as acquisition_channel,
         case when sessions.is_first_session then 'new' else 'returning' end as visitor_type,
-        case
-            {%- for step in steps | reverse %}
-            {%- set number = steps | length - loop.index0 %}
-            when reached_step_{{ number }}.session_id is not null then {{ number }}
-            {%- endfor %}
-            else 0
-        end as steps_reached
+        coalesce(progress.steps_reached, 0) as steps_reached
 
     from sessions
-    {%- for step in steps %}
-    left join reached_step_{{ loop.index }}
-        on sessions.session_id = reached_step_{{ loop.index }}.session_id
-    {%- endfor %}
+    left join progress
+        on sessions.session_id = progress.session_id
 
 ),
 

@@ -1,3 +1,10 @@
+{{
+    config(
+        on_schema_change='fail',
+        **incremental_by_key(['visitor_id', 'product_id'], 'last_event_at')
+    )
+}}
+
 -- One row per visitor × product with at least one product event (roles product_view, add_to_cart, or
 -- purchase with a product_id): the view → add-to-cart → purchase journey
 -- stitched within var('stitch_view_to_cart_hours') and var('stitch_cart_to_purchase_days'); see the
@@ -9,9 +16,21 @@
 -- purchases (a few percent of the events) hash-joined to the views and carts of the same visitor and
 -- product. The events CTE is read by four CTEs: DuckDB materialises it (one scan of
 -- int_events_sessionized); Spark may re-scan the table, pruned to the columns and event roles needed.
+--
+-- Incremental by pair on DuckDB (macro incremental_by_key; a full table on Spark): a run recomputes, each over
+-- its whole history, the pairs
+--   - with an event on the rewritten days: from the day of the latest last_event_at already loaded minus
+--     var('incremental_lookback_days') on (no later than the first day int_events_sessionized rewrites, since
+--     these events are some of its events), new and late events,
+--   - loaded with a last_event_at on those days (their events there may have changed or gone),
+--   - loaded with a customer, acquisition channel or (top) category that changed since (late registrations),
+-- and replaces them: the rows of the pairs it returns and every loaded row with a last_event_at on those days
+-- are deleted, then its rows inserted. A pair's earlier events do not change (int_events_sessionized rewrites
+-- only whole days from its first day on), so the table equals a full refresh as long as late events arrive
+-- within the lookback.
 with
 
-events as (
+product_events as (
 
     -- the product roles of the journeys (product_view, add_to_cart) and purchases, with a product_id:
     -- page events and purchases logged without a product are not in any journey
@@ -38,6 +57,54 @@ categories as (
     select * from {{ ref('stg_shop__categories') }}
 
 ),
+
+{% if is_incremental() %}
+changed_pairs as (
+
+    select visitor_id, product_id
+    from product_events
+    where event_date >= {{ incremental_first_day(this, 'last_event_at') }}
+
+    union
+
+    select visitor_id, product_id
+    from {{ this }}
+    where cast(last_event_at as date) >= {{ incremental_first_day(this, 'last_event_at') }}
+
+    union
+
+    select loaded.visitor_id, loaded.product_id
+    from {{ this }} as loaded
+    left join customers
+        on loaded.visitor_id = customers.visitor_id
+    left join products
+        on loaded.product_id = products.product_id
+    left join categories
+        on products.category_id = categories.category_id
+    where (loaded.customer_id is distinct from (customers.customer_id))
+        or (loaded.acquisition_channel is distinct from (customers.acquisition_channel))
+        or (loaded.category_id is distinct from (products.category_id))
+        or (loaded.top_category_id is distinct from (coalesce(categories.parent_category_id, products.category_id)))
+
+),
+
+-- the whole history of the changed pairs
+events as (
+
+    select product_events.*
+    from product_events
+    inner join changed_pairs
+        on product_events.visitor_id = changed_pairs.visitor_id
+        and product_events.product_id = changed_pairs.product_id
+
+),
+{% else %}
+events as (
+
+    select * from product_events
+
+),
+{% endif %}
 
 pair_totals as (
 

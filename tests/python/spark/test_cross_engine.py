@@ -167,7 +167,11 @@ def test_every_scored_table_is_identical_on_duckdb_and_spark(spark_build, reques
     assert not differences, f"{len(differences)} of {compared} tables differ:\n" + "\n".join(differences)
 
 
-INCREMENTAL_MODELS = ["intermediate.int_events_sessionized", "marts.fct_sessions"]
+INCREMENTAL_MODELS = ["intermediate.int_events_sessionized", "marts.fct_sessions",
+                      "intermediate.int_session_funnel_progress"]
+# rebuilt whole on every Spark run from the incremental models (fct_product_journeys: incremental by key on DuckDB
+# only, macro incremental_by_key), compared too
+REBUILT_TABLES = ["marts.fct_funnel", "marts.fct_product_journeys"]
 
 # Reads tables of one Spark warehouse (RETAIL_LIFT_SPARK_DIR) into Parquet files: in its own process, as the
 # local Derby metastore admits one JVM at a time and a process holds one Spark session.
@@ -199,7 +203,8 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
     from retail_lift.spark.score import open_session, spark_to_arrow
 
     full, full_raw, full_truth, full_env = spark_build
-    select = ["--indirect-selection", "cautious", "-s", "+fct_sessions", "--target", "spark"]
+    select = ["--indirect-selection", "cautious", "-s", "+fct_sessions", "+fct_funnel", "+fct_product_journeys",
+              "--target", "spark"]
     inc = tmp_path / "inc"
     inc.mkdir()
     inc_env = {"RETAIL_LIFT_SPARK_DIR": str(inc / "spark")}
@@ -216,12 +221,15 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
                 log=lambda *_: None)
     run_dbt(["build", *select], inc / "raw", inc / "truth", inc, extra_env=inc_env)
     print(f"incremental spark build on the whole log: {time.perf_counter() - start:.0f} s")
-    for model in ("int_events_sessionized", "fct_sessions"):
+    for model in ("int_events_sessionized", "fct_sessions", "int_session_funnel_progress"):
         ran = next((inc / "target" / "run").rglob(f"{model}.sql")).read_text().lower()
         assert "insert overwrite table" in ran, f"{model} was not built incrementally (insert_overwrite)"
         # the reference really is a full build: the same model ran as a create in the spark_build warehouse
         first = next((full / "target" / "run").rglob(f"{model}.sql")).read_text().lower()
         assert "insert overwrite table" not in first, f"{model} of the reference build was not a full build"
+    # incremental by key on DuckDB only (macro incremental_by_key): a full table on Spark, rebuilt by every run
+    ran = next((inc / "target" / "run").rglob("fct_product_journeys.sql")).read_text().lower()
+    assert "create or replace table" in ran and "insert overwrite" not in ran, ran[:500]
     # the same whole log went into both warehouses
     with duckdb.connect() as con:
         for name in ("events", "customers"):
@@ -229,7 +237,7 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
             diff = con.execute(f"select count(*) from ((select * from {x} except all select * from {y}) union all "
                                f"(select * from {y} except all select * from {x}))").fetchall()[0][0]
             assert diff == 0, f"raw {name}: {diff} rows differ between the incremental and the reference warehouse"
-    a = _spark_tables(inc, inc / "raw", inc / "truth", inc_env, INCREMENTAL_MODELS)
+    a = _spark_tables(inc, inc / "raw", inc / "truth", inc_env, INCREMENTAL_MODELS + REBUILT_TABLES)
     # the reference tables through this process's Spark session (the one of the spark_build warehouse, which the
     # comparison tests above also use: the local Derby metastore admits one JVM at a time)
     for key, value in {"RETAIL_LIFT_RAW": str(full_raw), "RETAIL_LIFT_TRUTH": str(full_truth), **full_env}.items():
@@ -237,10 +245,10 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
     session = open_session(PROJECT_DIR, PROJECT_DIR, "spark", full / "target_read", full / "logs_read")
     b = tmp_path / "reference"
     b.mkdir()
-    for table in INCREMENTAL_MODELS:
+    for table in INCREMENTAL_MODELS + REBUILT_TABLES:
         pq.write_table(spark_to_arrow(session.spark.table(table)), b / f"{table}.parquet")
     with duckdb.connect() as con:
-        for table in INCREMENTAL_MODELS:
+        for table in INCREMENTAL_MODELS + REBUILT_TABLES:
             x, y = f"read_parquet('{a / table}.parquet')", f"read_parquet('{b / table}.parquet')"
             n = con.execute(f"select count(*) from {x}").fetchall()[0][0]
             diff = con.execute(f"select count(*) from ((select * from {x} except all select * from {y}) union all "

@@ -1,5 +1,6 @@
 """The daily path's test scope: var daily_tests_from narrows the generic tests of the incremental models to their
-days from it on (macros/daily_tests.sql, the project's get_where_subquery), and nothing else."""
+days from it on (macros/daily_tests.sql, the project's get_where_subquery), and nothing else; for a model incremental
+by key, to the rows whose latest event is from that day on."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ TESTS = {
     "unique_int_events_sessionized_event_id": "event_date >= cast('2026-04-01' as date)",
     # one of a daily aggregate, incremental on activity_date
     "not_null_int_product_activity_daily_product_id": "activity_date >= cast('2026-04-01' as date)",
+    # one of the product journeys, incremental by key (visitor, product): the rows whose latest event is from then on
+    "not_null_fct_product_journeys_visitor_id": "last_event_at >= cast('2026-04-01' as date)",
 }
 VIEW_TEST = "product_events_have_a_product_id"  # a test with its own where, of a view: unchanged by the var
 
