@@ -332,7 +332,7 @@ PLAN_VS_HOLDOUT_COLUMNS = {
 PLAN_FEATURE_COLUMNS = ("customer_id", "snapshot_role", "avg_order_value", "days_since_last_order",
                         "feature_cutoff_at")
 _UPLIFT_COLUMNS = ("customer_id", "promotion_id", "experiment_id", "predicted_uplift",
-                   "predicted_control_probability", "predicted_treated_probability", "segment", "model_version")
+                   "predicted_control_probability", "predicted_treated_probability", "segment")
 #: the feature contributions shown in a plan row's reason (the recency is always shown after them)
 PLAN_REASON_FEATURES = 2
 _UNSET = ("", "none", "None", "null")
@@ -481,7 +481,7 @@ def _plan_inputs(relations: Mapping[str, object], config: PromotionPlanConfig):
     return u, p, f, fatigued, margin
 
 
-def _plan_explainer(relations: Mapping[str, object], u: pd.DataFrame, model_store):
+def _plan_explainer(relations: Mapping[str, object], model_store):
     """The ``explain`` of :func:`~retail_lift.campaign.plan.build_plan`: the strongest feature contributions to
     the chosen promotion's uplift, by the registered uplift version that wrote ``ml_customer_uplift``
     (:func:`retail_lift.uplift.champion.uplift_contributions` on ``fct_uplift_scoring_customers``). None, with a
@@ -493,7 +493,8 @@ def _plan_explainer(relations: Mapping[str, object], u: pd.DataFrame, model_stor
     if model_store is None or relations.get("fct_uplift_scoring_customers") is None:
         log_line(f"{model}: reasons without feature contributions (no model store or no fct_uplift_scoring_customers)")
         return None
-    versions = pd.to_numeric(u.get("model_version"), errors="coerce").dropna().unique() if "model_version" in u else []
+    scored = as_frame(read_relation(relations["ml_customer_uplift"], ("model_version",)))
+    versions = pd.to_numeric(scored["model_version"], errors="coerce").dropna().unique()
     if len(versions) != 1:
         log_line(f"{model}: reasons without feature contributions: ml_customer_uplift has {len(versions)} model "
                  "versions (one expected)")
@@ -557,7 +558,7 @@ def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConf
     started = time.perf_counter()
     plan, alloc = build_plan(cand, customers, budget=config.budget, capacity=config.capacity,
                              channel_limits=config.channel_limits, fatigued=fatigued,
-                             explain=_plan_explainer(relations, u, model_store))
+                             explain=_plan_explainer(relations, model_store))
     seconds = time.perf_counter() - started
     plan = assign_holdout(plan, config.holdout_share, plan_seed(plan_id))
     plan.insert(0, "plan_id", plan_id)
