@@ -1120,6 +1120,20 @@ def only_like_for_like(dbt: Dbt, raw_full: Path, raw: Path, work: Path, result: 
 def builds(args, dbt: Dbt, raw_full: Path, raw: Path, truth: Path, result: dict, save) -> int | None:
     """The training build, the second build, the daily path and the score-only build (steps 2 and 3);
     an exit code when the run stops here, None to go on."""
+    if args.reuse_build:  # the training build of an earlier run (its results loaded by main)
+        if not dbt.warehouse.exists() or "full_build" not in result:
+            raise SystemExit(f"--reuse-build needs the warehouse {dbt.warehouse} and the results of its training build")
+        result.setdefault("_full_nodes", [])
+        if not args.skip_second:
+            second_build(dbt, result)
+            save()
+        if not args.skip_incremental:
+            incremental_build(args, dbt, Path(result["world"]["data"]), raw, truth, result)
+            save()
+        if not args.skip_score_only:
+            full_build(args, dbt, raw, result, key="score_only_build", score_only=True)
+            save()
+        return None
     if dbt.warehouse.exists():
         dbt.warehouse.unlink()
     clear_registry(dbt.warehouse)
@@ -1159,6 +1173,9 @@ def main(argv=None):  # noqa: C901 - a bench driver, one step per option
     p.add_argument("--skip-incremental", "--skip-daily", dest="skip_incremental", action="store_true",
                    help="no daily build after the appended day")
     p.add_argument("--skip-second", action="store_true", help="no second dbt build without new data")
+    p.add_argument("--reuse-build", action="store_true",
+                   help="continue an earlier run after its training build: its warehouse, registry and results "
+                        "(OUT/bench_<preset>.json) are kept, the second, daily and score-only builds run")
     p.add_argument("--skip-score-only", action="store_true", help="no score-only full build (--full-refresh)")
     p.add_argument("--skip-like-for-like", "--skip-pandas", dest="skip_like_for_like", action="store_true",
                    help="no like-for-like references (DuckDB, pandas, polars) and no fair floor")
@@ -1202,6 +1219,15 @@ def main(argv=None):  # noqa: C901 - a bench driver, one step per option
         json_path.write_text(json.dumps(public, indent=2, default=str))
         md_path.write_text(markdown(result))
 
+    if args.reuse_build and json_path.exists():
+        earlier = json.loads(json_path.read_text())
+        for key in ("full_build", "slowest_nodes", "duckdb_profiles", "started_at", "note"):
+            if key in earlier:
+                result[key] = earlier[key]
+        result["steps"] = earlier.get("steps", [])
+        result["continued_at"] = datetime.now(UTC).isoformat()
+        if args.note:
+            result["note"] = f"{earlier.get('note') or ''} Continued with --reuse-build: {args.note}".strip()
     raw_full, raw, truth = prepare_world(args, work, result)
     save()
     if args.stop_after == "generate":
