@@ -1117,23 +1117,8 @@ def only_like_for_like(dbt: Dbt, raw_full: Path, raw: Path, work: Path, result: 
     return 0 if result["like_for_like"]["all_equal"] else 1
 
 
-def builds(args, dbt: Dbt, raw_full: Path, raw: Path, truth: Path, result: dict, save) -> int | None:
-    """The training build, the second build, the daily path and the score-only build (steps 2 and 3);
-    an exit code when the run stops here, None to go on."""
-    if args.reuse_build:  # the training build of an earlier run (its results loaded by main)
-        if not dbt.warehouse.exists() or "full_build" not in result:
-            raise SystemExit(f"--reuse-build needs the warehouse {dbt.warehouse} and the results of its training build")
-        result.setdefault("_full_nodes", [])
-        if not args.skip_second:
-            second_build(dbt, result)
-            save()
-        if not args.skip_incremental:
-            incremental_build(args, dbt, Path(result["world"]["data"]), raw, truth, result)
-            save()
-        if not args.skip_score_only:
-            full_build(args, dbt, raw, result, key="score_only_build", score_only=True)
-            save()
-        return None
+def training_build(args, dbt: Dbt, raw: Path, result: dict, save) -> int | None:
+    """The training build on an empty registry; an exit code when the run stops after it, None to go on."""
     if dbt.warehouse.exists():
         dbt.warehouse.unlink()
     clear_registry(dbt.warehouse)
@@ -1146,6 +1131,20 @@ def builds(args, dbt: Dbt, raw_full: Path, raw: Path, truth: Path, result: dict,
         return 2
     if args.stop_after == "build":
         return 0
+    return None
+
+
+def builds(args, dbt: Dbt, raw_full: Path, raw: Path, truth: Path, result: dict, save) -> int | None:
+    """The training build, the second build, the daily path and the score-only build (steps 2 and 3);
+    an exit code when the run stops here, None to go on."""
+    if args.reuse_build:  # the training build of an earlier run (its results loaded by main)
+        if not dbt.warehouse.exists() or "full_build" not in result:
+            raise SystemExit(f"--reuse-build needs the warehouse {dbt.warehouse} and the results of its training build")
+        result.setdefault("_full_nodes", [])
+    else:
+        rc = training_build(args, dbt, raw, result, save)
+        if rc is not None:
+            return rc
     if not args.skip_second:
         second_build(dbt, result)
         save()
