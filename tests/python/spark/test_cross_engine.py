@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -229,7 +230,7 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
         assert "insert overwrite table" not in first, f"{model} of the reference build was not a full build"
     # incremental by key on DuckDB only (macro incremental_by_key): a full table on Spark, rebuilt by every run
     ran = next((inc / "target" / "run").rglob("fct_product_journeys.sql")).read_text().lower()
-    assert "create or replace table" in ran and "insert overwrite" not in ran, ran[:500]
+    assert re.search(r"create (or replace )?table", ran) and "insert overwrite" not in ran, ran[:500]
     # the same whole log went into both warehouses
     with duckdb.connect() as con:
         for name in ("events", "customers"):
