@@ -487,6 +487,7 @@ def _plan_explainer(relations: Mapping[str, object], model_store):
     (:func:`retail_lift.uplift.champion.uplift_contributions` on ``fct_uplift_scoring_customers``). None, with a
     log line saying why, when there is no model store, no scoring table or no single registered version."""
     from retail_lift.campaign.reasons import top_reasons
+    from retail_lift.registry import ModelFileError
     from retail_lift.uplift.champion import load_uplift_champion, uplift_contributions
 
     model = "ml_promotion_plan"
@@ -499,7 +500,12 @@ def _plan_explainer(relations: Mapping[str, object], model_store):
         log_line(f"{model}: reasons without feature contributions: ml_customer_uplift has {len(versions)} model "
                  "versions (one expected)")
         return None
-    champion = load_uplift_champion(model_store, version=int(versions[0]))
+    try:
+        champion = load_uplift_champion(model_store, version=int(versions[0]))
+    except (KeyError, ModelFileError) as e:  # the registry lost the version that wrote the scores
+        log_line(f"{model}: reasons without feature contributions: uplift version {int(versions[0])} cannot be "
+                 f"loaded ({e})")
+        return None
     features = as_frame(read_relation(relations["fct_uplift_scoring_customers"]))
     features = features.assign(customer_id=features["customer_id"].astype(str))
 

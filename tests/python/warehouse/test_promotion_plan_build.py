@@ -24,7 +24,7 @@ pytestmark = pytest.mark.dbt
 def _copy(build: Path, to: Path) -> Path:
     to.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(build / "warehouse.duckdb", to / "warehouse.duckdb")
-    for folder in ("raw", "truth", "plans"):
+    for folder in ("raw", "truth", "plans", "models"):
         shutil.copytree(build / folder, to / folder)
     return to
 
