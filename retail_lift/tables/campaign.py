@@ -29,7 +29,6 @@ from retail_lift.campaign import (
     personalised_discount,
 )
 from retail_lift.campaign.plan import (
-    PlanError,
     PlanStore,
     assign_holdout,
     build_plan,
@@ -474,10 +473,8 @@ def _plan_inputs(relations: Mapping[str, object], config: PromotionPlanConfig):
         margin = float(config.margin_rate)
     else:
         rates = pd.to_numeric(p.get("gross_margin_rate"), errors="coerce") if len(p) else pd.Series(dtype=float)
-        if rates.isna().all():
-            raise PlanError("dim_campaign_promotions.gross_margin_rate is missing (no order line of a product with a "
-                            "known unit cost): set margin_rate of ml_promotion_plan")
-        margin = float(rates.dropna().iloc[0])
+        # None: no order line of a product with a known unit cost, so no margin to plan for
+        margin = float(rates.dropna().iloc[0]) if rates.notna().any() else None
     return u, p, f, fatigued, margin
 
 
@@ -540,6 +537,11 @@ def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConf
     u, p, f, fatigued, margin = _plan_inputs(relations, config)
     if u.empty:
         log_line(f"{model}: no promotion has per-customer uplift (no valid experiment): empty plan")
+        return typed_frame(None, PLAN_TABLE_COLUMNS)
+    if margin is None:
+        log_line(f"{model}: empty plan: dim_campaign_promotions.gross_margin_rate is missing (no order line of a "
+                 "product with a known unit cost), so no promotion's margin can be priced; set margin_rate of "
+                 "ml_promotion_plan (test promotion_plan_not_made warns)")
         return typed_frame(None, PLAN_TABLE_COLUMNS)
     left_out = sorted(set(p["promotion_id"].astype(str)) - set(u["promotion_id"].astype(str)))
     if left_out:

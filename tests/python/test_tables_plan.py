@@ -220,3 +220,26 @@ def test_plan_vs_holdout_reads_duckdb_relations_as_it_reads_frames():
                               "stg_shop__orders": con.sql("select * from orders_frame")})
     pd.testing.assert_frame_equal(got, want)
     assert (got["outcomes_through"] == CUTOFF + pd.Timedelta(days=30)).all()
+
+
+def test_a_catalogue_without_unit_costs_gives_an_empty_plan_that_says_why_unless_margin_rate_is_set(caplog, capsys):
+    rel = _relations()
+    rel["dim_campaign_promotions"] = rel["dim_campaign_promotions"].assign(gross_margin_rate=np.nan)
+    with caplog.at_level("INFO"):
+        plan = ml_promotion_plan(rel)
+    assert plan.empty and list(plan.columns) == list(PLAN_TABLE_COLUMNS)
+    said = caplog.text + capsys.readouterr().out  # the log line goes to dbt's logger when dbt is importable
+    assert "dim_campaign_promotions.gross_margin_rate is missing" in said
+    assert "set margin_rate of ml_promotion_plan" in said
+    planned = ml_promotion_plan(rel, PromotionPlanConfig(margin_rate=0.4))
+    assert planned["promotion_id"].notna().any()
+    # the catalogue's margin gives the same choices as the margin set by hand (another plan_id: the settings differ)
+    rel["dim_campaign_promotions"] = rel["dim_campaign_promotions"].assign(gross_margin_rate=0.4)
+    pd.testing.assert_series_equal(ml_promotion_plan(rel)["promotion_id"], planned["promotion_id"])
+
+
+def test_no_uplift_and_no_unit_costs_is_an_empty_plan_not_an_error():
+    rel = _relations()
+    rel["ml_customer_uplift"] = rel["ml_customer_uplift"].iloc[0:0]
+    rel["dim_campaign_promotions"] = rel["dim_campaign_promotions"].assign(gross_margin_rate=np.nan)
+    assert ml_promotion_plan(rel).empty
