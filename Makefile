@@ -114,7 +114,7 @@ evaluate: install
 PYTEST_WORKERS ?= 2
 test: install install-spark-if-java lint
 	$(STEP) "pytest on $(PYTEST_WORKERS) workers (package tests and dbt builds of the tiny world in their own DuckDB files)"
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=40
 
 ## ---------------------------------------------------------------- the quick tier (docs/operations.md, Tests)
 # Unit tests without dbt and without the slow ones, then dbt parse and the project's lineage/layer check.

@@ -101,7 +101,12 @@ Design choices
   distribution of what the procedure finds in noise. **Pass rule: the real out-of-fold Qini is above
   the 95th percentile of the placebo Qinis** (``placebo_pass``; a one-sided permutation test at 5 %
   for the fixed learner). The real Qini also went through the selection, the placebo's did not, so the
-  test is slightly lenient towards the model.
+  test is slightly lenient towards the model. **The shuffles stop once the verdict is settled**: when
+  :func:`placebo_fail_count` of them (6 of 100) reach the real Qini, it cannot be above the 95th
+  percentile of all ``n_placebo``, so the arm fails whatever the rest would give; the verdict is the
+  full run's, and ``n_placebo`` and the ``placebo_qini_*`` metrics are those of the shuffles made (the
+  status note says it stopped). An arm that passes always gets all ``n_placebo`` shuffles (a sequential
+  Monte Carlo test in the manner of Besag and Clifford, 1991, stopping on failure only).
 * **Threads.** Scoring runs under ``threadpoolctl.threadpool_limits(n_threads)`` (default 2), and so do the
   fits of an experiment with at least :data:`THREADED_FIT_MIN_ROWS` (100,000) exposures; smaller experiments
   and the placebo runs fit single-threaded. On the tiny world two threads made ``ml_uplift_run`` 10x slower
@@ -318,6 +323,10 @@ def _estimable_arms(labels: np.ndarray, y: np.ndarray, control: str, arms: list,
     return keep, skipped
 
 
+#: the placebo test's pass rule: the real out-of-fold Qini above this quantile of the placebo Qinis
+PLACEBO_QUANTILE = 0.95
+
+
 def _placebo_run(kind: str, family: str, control: str, arms: list, X: np.ndarray, labels: np.ndarray,
                  y: np.ndarray, plan: list, random_state, rows: np.ndarray, permuted: np.ndarray):
     """One placebo run: the labels of ``rows`` replaced by ``permuted``, the learner refitted in every fold of
@@ -348,8 +357,19 @@ def _placebo_run(kind: str, family: str, control: str, arms: list, X: np.ndarray
     return out
 
 
+def placebo_fail_count(n_placebo: int, q: float = PLACEBO_QUANTILE) -> int:
+    """How many placebo Qinis at or above the real one settle a failed placebo test whatever the other shuffles
+    give: with N finite placebo Qinis sorted ascending, the ``q`` quantile (linear interpolation, numpy's
+    default) is at least the value at index ``floor(q (N - 1))``, so once ``N - floor(q (N - 1))`` of them
+    reach the real Qini it is not above the quantile. The largest such count over every N up to
+    ``n_placebo`` (shuffles that cannot be fitted lower N), so the verdict holds for any final N: 6 for 100."""
+    # (a hair below the product: a float rounding can only make the count larger, i.e. stop later)
+    return max((m - int(np.floor(q * (m - 1) - 1e-9)) for m in range(1, int(n_placebo) + 1)), default=1)
+
+
 def _placebo_cross_fit(kind: str, family: str, control: str, arms: list, X: np.ndarray, labels: np.ndarray,
-                       y: np.ndarray, plan: list, random_state, n_placebo: int, n_jobs: int = 1) -> dict:
+                       y: np.ndarray, plan: list, random_state, n_placebo: int, n_jobs: int = 1,
+                       stop_above: Mapping[str, float] | None = None) -> dict:
     """Out-of-fold Qini per arm of ``n_placebo`` placebo runs: ``{arm: array of Qinis}``.
 
     Each run permutes the arm labels among the rows of ``plan`` (so the placebo treatment has no effect
@@ -357,25 +377,41 @@ def _placebo_cross_fit(kind: str, family: str, control: str, arms: list, X: np.n
     same cross-fitting folds as the real fit) and scores the pooled out-of-fold predictions against the
     permuted labels, exactly as the real out-of-fold Qini. Runs whose fit fails (a training part left
     without an outcome of an arm) are skipped. The permutations are drawn up front from ``random_state``,
-    so the result does not depend on ``n_jobs`` (runs in parallel processes when > 1).
+    so the result does not depend on ``n_jobs`` (runs in parallel processes when > 1, in batches of
+    ``n_jobs``).
+
+    ``stop_above``: ``{arm: real out-of-fold Qini}``. The runs stop, in permutation order, at the first run
+    after which every arm has :func:`placebo_fail_count` placebo Qinis at or above its real one (its test
+    has failed, whatever the remaining runs give); the later runs are not made and not returned. A real Qini
+    that is not finite never stops the runs.
     """
     seed = 0 if random_state is None else int(random_state)
     rng = np.random.default_rng([seed, 1000])
     rows = np.unique(np.concatenate([np.concatenate([tr, te]) for tr, te, _ in plan]))
     perms = [rng.permutation(labels[rows]) for _ in range(n_placebo)]
     args = (kind, family, control, arms, X, labels, y, plan, random_state, rows)
-    if n_jobs > 1 and n_placebo > 1:
-        from joblib import Parallel, delayed
-
-        runs = Parallel(n_jobs=n_jobs)(delayed(_placebo_run)(*args, p) for p in perms)
-    else:
-        runs = [_placebo_run(*args, p) for p in perms]
+    real = {arm: float((stop_above or {}).get(arm, np.nan)) for arm in arms}
+    settle = placebo_fail_count(n_placebo)
+    reached = dict.fromkeys(arms, 0)
     out: dict = {arm: [] for arm in arms}
-    for run in runs:
-        if run is None:
-            continue
-        for arm in arms:
-            out[arm].append(run[arm])
+    batch = n_jobs if n_jobs > 1 and n_placebo > 1 else 1
+    stopped = stop_above is None or not all(np.isfinite(v) for v in real.values())
+    for start in range(0, n_placebo, batch):
+        chunk = perms[start:start + batch]
+        if batch > 1:
+            from joblib import Parallel, delayed
+
+            runs = Parallel(n_jobs=n_jobs)(delayed(_placebo_run)(*args, p) for p in chunk)
+        else:
+            runs = [_placebo_run(*args, p) for p in chunk]
+        for run in runs:
+            if run is None:
+                continue
+            for arm in arms:
+                out[arm].append(run[arm])
+                reached[arm] += int(np.isfinite(run[arm]) and run[arm] >= real[arm])
+            if not stopped and all(reached[arm] >= settle for arm in arms):
+                return {arm: np.asarray([q for q in v if np.isfinite(q)]) for arm, v in out.items()}
     return {arm: np.asarray([q for q in v if np.isfinite(q)]) for arm, v in out.items()}
 
 
@@ -386,7 +422,7 @@ def _placebo_metrics(qini: float, runs, n_placebo: int) -> dict:
     if n_placebo <= 0 or runs.size == 0:
         return {"placebo_qini_mean": np.nan, "placebo_qini_sd": np.nan, "placebo_qini_p95": np.nan,
                 "n_placebo": float(runs.size), "placebo_pass": np.nan}
-    p95 = float(np.quantile(runs, 0.95))
+    p95 = float(np.quantile(runs, PLACEBO_QUANTILE))
     return {"placebo_qini_mean": float(runs.mean()),
             "placebo_qini_sd": float(runs.std(ddof=1)) if runs.size > 1 else np.nan,
             "placebo_qini_p95": p95, "n_placebo": float(runs.size),
@@ -833,16 +869,26 @@ def _final_learners(o: _Options, e: _Experiment, fold_choices: list) -> dict:
     return final
 
 
-def _placebo(o: _Options, e: _Experiment, final: dict) -> dict:
+def _real_qini(o: _Options, e: _Experiment, pred: np.ndarray, j: int, arm: str) -> float:
+    """The arm's real out-of-fold Qini (as :func:`_arm_metric_rows` reports it)."""
+    e_lab, e_y = e.labels[e.eval_idx], e.y[e.eval_idx]
+    cmp = (e_lab == e.control) | (e_lab == arm)
+    return _holdout_metrics(e_y[cmp].astype(float), pred[cmp, j], (e_lab[cmp] == arm).astype(int),
+                            o.k_fractions)["qini_auc"]
+
+
+def _placebo(o: _Options, e: _Experiment, final: dict, pred: np.ndarray) -> dict:
     """Placebo, per arm: the labels of the arm's and the control's exposures shuffled ``n_placebo`` times, the
     arm's kept (kind, family) refitted in the same cross-fitting folds (no inner selection per shuffle); run in
-    ``placebo_jobs`` processes (the permutations are drawn up front: same result)."""
+    ``placebo_jobs`` processes (the permutations are drawn up front: same result). The shuffles stop once the
+    arm's test has failed whatever the rest give (:func:`placebo_fail_count` of them reach the real Qini)."""
     placebo = {}
     if o.n_placebo > 0:
-        for arm in e.ok_arms:
+        for j, arm in enumerate(e.ok_arms):
             a_plan = [(e.arm_rows(tr, arm), e.arm_rows(te, arm), f) for tr, te, f in e.plan]
             placebo.update(_placebo_cross_fit(*final[arm][0], e.control, [arm], e.X, e.labels, e.y, a_plan,
-                                              o.random_state, o.n_placebo, n_jobs=o.placebo_jobs))
+                                              o.random_state, o.n_placebo, n_jobs=o.placebo_jobs,
+                                              stop_above={arm: _real_qini(o, e, pred, j, arm)}))
     return placebo
 
 
@@ -876,7 +922,10 @@ def _arm_metric_rows(o: _Options, e: _Experiment, pred: np.ndarray, fold_choices
         if o.n_placebo > 0 and m["placebo_pass"] == 0.0:
             out.metric_rows.append(_note_row(
                 exp_id, arm, f"placebo not passed: out-of-fold Qini {m['qini_auc']:.4f} is not above the "
-                             f"95th percentile {m['placebo_qini_p95']:.4f} of {int(m['n_placebo'])} shuffles",
+                             f"95th percentile {m['placebo_qini_p95']:.4f} of {int(m['n_placebo'])} shuffles"
+                             + (f" (stopped early: {placebo_fail_count(o.n_placebo)} placebo Qinis reached the "
+                                f"real one, so {o.n_placebo} could not pass either)"
+                                if m["n_placebo"] < o.n_placebo else ""),
                 metric_name="placebo_status"))
         elif o.n_placebo > 0 and not np.isfinite(m["placebo_pass"]):
             out.metric_rows.append(_note_row(exp_id, arm, "placebo not run: no shuffle could be fitted",
@@ -954,7 +1003,7 @@ def _fit_experiment(o: _Options, exp_id: str, rows: np.ndarray, training: pd.Dat
                     fit_threads=o.n_threads if len(exp) >= THREADED_FIT_MIN_ROWS else 1)
     pred, p0, row_kind, row_family, fold_choices = _out_of_fold(o, e)
     final = _final_learners(o, e, fold_choices)
-    placebo = _placebo(o, e, final)
+    placebo = _placebo(o, e, final, pred)
     _arm_metric_rows(o, e, pred, fold_choices, final, placebo, out)
     _holdout_parts(o, e, pred, p0, row_kind, row_family, out)
     _own_arms(o, e, final, out)

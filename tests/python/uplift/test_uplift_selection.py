@@ -209,7 +209,9 @@ def test_placebo_fails_without_an_effect(small_world):
     assert sel["placebo_pass"] == float(sel["qini_auc"] > sel["placebo_qini_p95"])
     if sel["placebo_pass"] == 0:
         note = m.loc[m["metric_name"] == "placebo_status", "note"].iloc[0]
-        assert note.startswith("placebo not passed") and "100 shuffles" in note
+        assert note.startswith("placebo not passed")
+        # a noise arm fails early: it stops once 6 shuffles reach its Qini, and the note says so
+        assert sel["n_placebo"] == 100 or f"{int(sel['n_placebo'])} shuffles (stopped early: 6 placebo" in note
     # a noise Qini is an ordinary draw from the placebo distribution: not far above its 95th percentile
     assert sel["qini_auc"] < sel["placebo_qini_p95"] + 3 * sel["placebo_qini_sd"]
 
@@ -345,3 +347,43 @@ def test_small_experiments_fit_single_threaded(small_world, monkeypatch):
     pipeline.fit_score_uplift(exp, scoring, n_folds=3, n_placebo=0, learner="t", base_learner="logistic",
                               n_threads=2)
     assert seen and all(n == 1 for pools in seen for n in pools.values())
+
+
+def test_the_placebo_fail_count_settles_the_verdict_for_every_number_of_runs():
+    from retail_lift.uplift.pipeline import placebo_fail_count
+
+    assert placebo_fail_count(100) == 6
+    rng = np.random.default_rng(3)
+    for n in (1, 5, 20, 99, 100):
+        k = placebo_fail_count(n)
+        for m in range(1, n + 1):  # shuffles that cannot be fitted leave fewer runs
+            for _ in range(20):
+                runs = rng.normal(size=m)
+                real = float(np.sort(runs)[-min(k, m)]) if m >= k else np.inf
+                if m >= k:  # k runs at or above the real Qini: it is not above the 95th percentile
+                    assert not real > np.quantile(runs, 0.95)
+
+
+def test_the_placebo_stops_once_it_has_failed_and_keeps_the_full_runs_verdict_and_order():
+    from retail_lift.uplift.pipeline import _cross_fit_folds, _placebo_cross_fit, placebo_fail_count
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3))
+    labels = np.where(rng.random(600) < 0.5, "arm", "control")
+    y = (rng.random(600) < 0.3).astype(int)  # no effect
+    folds = _cross_fit_folds(600, labels, y, 3, 0)
+    plan = [(np.flatnonzero(folds != f), np.flatnonzero(folds == f), f) for f in range(3)]
+    full = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 40)["arm"]
+    real = float(np.median(full))  # about half the shuffles reach it: the test fails early
+    early = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 40,
+                               stop_above={"arm": real})["arm"]
+    k = placebo_fail_count(40)
+    assert len(early) < len(full) and (early >= real).sum() == k and early[-1] >= real
+    np.testing.assert_array_equal(early, full[:len(early)])  # the same shuffles, in the same order
+    assert not real > np.quantile(full, 0.95) and not real > np.quantile(early, 0.95)
+    two = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 40, n_jobs=2,
+                             stop_above={"arm": real})["arm"]
+    np.testing.assert_array_equal(two, early)  # batches of two processes stop at the same run
+    never = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 40,
+                               stop_above={"arm": float(full.max()) + 1})["arm"]
+    np.testing.assert_array_equal(never, full)  # a passing arm gets every shuffle
