@@ -17,7 +17,7 @@ import pandas as pd
 
 from retail_lift.frames import nullable_typed
 from retail_lift.settings import choice, flag, number, set_fields
-from retail_lift.uplift.economics import economics_rows, promotion_terms, top_k_mask
+from retail_lift.uplift.economics import economics_rows, id_ranks, promotion_terms, top_k_mask, top_k_order
 from retail_lift.uplift.features import require_columns
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score, safe_score
 from retail_lift.uplift.selection import BASE_LEARNERS, LEARNERS
@@ -287,10 +287,12 @@ def evaluate_targeting_against_truth(
         econ_rows = economics_rows(p1, p0, ids, ranks, v=v, d=d, c=c, m=margin_rate,
                                    k_fractions=tuple(float(k) for k in k_fractions))
         true_uplift = m["true_uplift"].to_numpy(float)
+        id_rank = id_ranks(ids)  # one sort of the ids, one of the scores per strategy
+        orders = {k: top_k_order(v, ids, id_rank) for k, v in ranks.items() if k != "everyone"}
         for r in econ_rows:
             score = ranks[r["strategy"]]
             mask = (np.ones(len(ids), dtype=bool) if r["strategy"] == "everyone"
-                    else top_k_mask(score, ids, r["k_fraction"]))
+                    else top_k_mask(score, ids, r["k_fraction"], orders[r["strategy"]]))
             rows.append({
                 "promotion_id": arm,
                 "experiment_id": g["experiment_id"].iloc[0] if "experiment_id" in g else None,

@@ -55,9 +55,11 @@ __all__ = [
     "STRATEGIES",
     "assign_segments",
     "economics_rows",
+    "id_ranks",
     "promotion_terms",
     "promotions_by_id",
     "top_k_mask",
+    "top_k_order",
 ]
 
 SEGMENTS = ("persuadable", "sure_thing", "lost_cause", "do_not_disturb")
@@ -142,11 +144,33 @@ def _segment_table(scores: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 
-def top_k_mask(score: np.ndarray, ids: np.ndarray, k: float) -> np.ndarray:
-    """The first ``ceil(k * n)`` rows by decreasing score (ties by id), as a boolean mask."""
+def id_ranks(ids: np.ndarray) -> np.ndarray:
+    """Each id's position in the sorted ids (equal ids in row order), as integers: sorting by it is sorting by
+    the ids. Sorted by Arrow (UTF-8 byte order, which is code point order, as Python compares text): on a
+    million text ids 1.6 s, against 6 s for numpy's sort of the Python strings (2026-12-07)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.asarray(ids)
+    idx = pc.sort_indices(pa.array(values if values.dtype.kind in "OU" else values.astype(str))).to_numpy()
+    rank = np.empty(values.size, dtype=np.int64)
+    rank[idx] = np.arange(values.size)
+    return rank
+
+
+def top_k_order(score: np.ndarray, ids: np.ndarray, ranks: np.ndarray | None = None) -> np.ndarray:
+    """The row order by decreasing score, ties by increasing id (a NaN score last); ``ranks``: the
+    :func:`id_ranks` of ``ids`` when already computed (sorting numbers, not text)."""
+    ranks = id_ranks(ids) if ranks is None else ranks
+    return np.lexsort((ranks, -np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)))
+
+
+def top_k_mask(score: np.ndarray, ids: np.ndarray, k: float, order: np.ndarray | None = None) -> np.ndarray:
+    """The first ``ceil(k * n)`` rows by decreasing score (ties by id), as a boolean mask. ``order``: the
+    :func:`top_k_order` of ``score`` and ``ids`` when already computed (it does not depend on ``k``)."""
     n = score.size
     size = n if k >= 1 else int(math.ceil(k * n))
-    order = np.lexsort((ids, -np.nan_to_num(score, nan=-np.inf)))
+    order = top_k_order(score, ids) if order is None else order
     mask = np.zeros(n, dtype=bool)
     mask[order[:size]] = True
     return mask
@@ -156,11 +180,14 @@ def economics_rows(p1, p0, ids, rank_scores: dict, *, v, d, c, m, k_fractions) -
     """Summed economics of every strategy x k for one arm (shared by the model and the evaluation)."""
     econ = expected_economics(np.clip(p1, 0, 1), v, d, contact_cost=c, margin_rate=m,
                               baseline_probability=np.clip(p0, 0, 1))
-    rows = []
+    rows, ranks = [], None
     for strategy, score in rank_scores.items():
         ks = [1.0] if strategy == "everyone" else list(k_fractions)
+        # one sort of the ids per arm, one of the scores per strategy, for every k
+        ranks = id_ranks(ids) if ranks is None else ranks
+        order = None if strategy == "everyone" else top_k_order(score, ids, ranks)
         for k in ks:
-            mask = np.ones(len(ids), dtype=bool) if strategy == "everyone" else top_k_mask(score, ids, k)
+            mask = np.ones(len(ids), dtype=bool) if strategy == "everyone" else top_k_mask(score, ids, k, order)
             sel = econ[mask]
             n_sel = int(mask.sum())
             rows.append({

@@ -552,3 +552,19 @@ def test_one_learner_per_experiment_and_every_customer_scored_for_every_arm(worl
     hp = res.holdout_predictions
     ctrl = hp[(hp["experiment_id"] == "exp_a") & ~hp["is_treated"]]
     assert set(ctrl.groupby("exposure_id")["promotion_id"].nunique()) == {2}
+
+
+def test_the_top_k_order_sorts_ids_as_text_sorting_did():
+    """Ties by id through integer ranks from Arrow's sort give numpy's order of the text (also for repeated
+    ids, non-ASCII ids and NaN scores), and the top-k mask is the first ceil(k n) of that order."""
+    from retail_lift.uplift.economics import id_ranks, top_k_mask, top_k_order
+
+    rng = np.random.default_rng(11)
+    ids = np.array([f"C{i % 53}" for i in rng.permutation(2000)] + ["é", "z", "Z", "ä", "C1"], dtype=object)
+    score = np.round(rng.normal(size=ids.size), 1)
+    score[::97] = np.nan
+    expected = np.lexsort((ids, -np.nan_to_num(score, nan=-np.inf)))
+    np.testing.assert_array_equal(top_k_order(score, ids), expected)
+    np.testing.assert_array_equal(top_k_order(score, ids, id_ranks(ids)), expected)
+    mask = top_k_mask(score, ids, 0.1)
+    assert mask.sum() == int(np.ceil(0.1 * ids.size)) and mask[expected[:mask.sum()]].all()
