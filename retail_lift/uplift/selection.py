@@ -20,7 +20,8 @@ from retail_lift.uplift.slearner import SLearner
 from retail_lift.uplift.tlearner import TLearner
 from retail_lift.uplift.xlearner import XLearner
 
-__all__ = ["BASE_LEARNERS", "LEARNERS", "SelectedLearner", "default_effect_learner", "select_uplift_learner"]
+__all__ = ["BASE_LEARNERS", "LEARNERS", "SelectedLearner", "default_effect_learner", "select_uplift_learner",
+           "selection_rows"]
 
 LEARNERS = ("t", "x", "s")
 
@@ -89,9 +90,24 @@ class SelectedLearner:
     inner_scores: dict
 
 
+def selection_rows(labels, y, rows, max_rows: int | None, random_state: int | None = 0) -> np.ndarray:
+    """``rows`` when there are at most ``max_rows`` of them (or ``max_rows`` is None), else a seeded sample of
+    ``max_rows`` of them stratified by arm label and outcome (each arm keeps its share and its conversion
+    rate), in row order: the rows the inner cross-validation chooses the learner on."""
+    rows = np.asarray(rows)
+    if max_rows is None or rows.size <= int(max_rows):
+        return rows
+    from sklearn.model_selection import train_test_split
+
+    strata = np.char.add(np.asarray(labels)[rows].astype(str), np.asarray(y)[rows].astype(str))
+    kept, _ = train_test_split(rows, train_size=int(max_rows), stratify=strata,
+                               random_state=0 if random_state is None else int(random_state))
+    return np.sort(kept)
+
+
 def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_learner: str = "auto",
                           inner_folds: int = 3, random_state: int | None = 0, rows=None,
-                          n_bootstrap: int = 100) -> SelectedLearner:
+                          n_bootstrap: int = 100, max_rows: int | None = None) -> SelectedLearner:
     """The warehouse's learner on the given rows: choose (kind, family) by inner cross-validated Qini on
     ``rows`` only, then fit it on those rows.
 
@@ -110,6 +126,9 @@ def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_
         rows: row indices to use (default all).
         n_bootstrap: paired bootstrap resamples of the inner out-of-fold predictions for the standard error
             of the selection rule (:func:`retail_lift.uplift.base.inner_cv_select`).
+        max_rows: the choice is made on at most this many of ``rows`` (:func:`selection_rows`: a seeded
+            sample stratified by arm and outcome); the chosen learner is then fitted on all of ``rows``.
+            None: on all of them.
     """
     X = np.asarray(X, dtype=float)
     labels = np.asarray(labels).astype(str)
@@ -122,7 +141,8 @@ def select_uplift_learner(X, labels, y, control, *, learner: str = "auto", base_
         raise ValueError(f"base_learner must be 'auto' or one of {list(BASE_LEARNERS)}, got {base_learner!r}")
     lab = labels[rows]
     arms = sorted(set(lab.tolist()) - {control})
-    (kind, family), scores = _select(_candidates(learner, base_learner), X, labels, y, rows, control, arms,
+    chosen_on = selection_rows(labels, y, rows, max_rows, random_state)
+    (kind, family), scores = _select(_candidates(learner, base_learner), X, labels, y, chosen_on, control, arms,
                                      inner_folds, random_state, n_bootstrap)
     model = _fit_learner((kind, family), X, labels, y, control, rows, random_state)
     return SelectedLearner(kind, family, model, scores)

@@ -387,3 +387,28 @@ def test_the_placebo_stops_once_it_has_failed_and_keeps_the_full_runs_verdict_an
     never = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 40,
                                stop_above={"arm": float(full.max()) + 1})["arm"]
     np.testing.assert_array_equal(never, full)  # a passing arm gets every shuffle
+
+
+def test_the_selection_rows_are_a_stratified_seeded_sample_and_the_chosen_learner_fits_on_all_rows():
+    from retail_lift.uplift.selection import select_uplift_learner, selection_rows
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    X = rng.normal(size=(n, 3))
+    labels = np.where(rng.random(n) < 0.4, "arm", "control")
+    y = (rng.random(n) < np.where(labels == "arm", 0.3, 0.2)).astype(int)
+    rows = np.arange(0, n, 2)
+    np.testing.assert_array_equal(selection_rows(labels, y, rows, None), rows)
+    np.testing.assert_array_equal(selection_rows(labels, y, rows, 5000), rows)
+    kept = selection_rows(labels, y, rows, 600, random_state=1)
+    assert kept.size == 600 and np.isin(kept, rows).all() and (np.diff(kept) > 0).all()
+    np.testing.assert_array_equal(kept, selection_rows(labels, y, rows, 600, random_state=1))  # seeded
+    for lab in ("arm", "control"):  # each arm's share and conversion rate kept to a row
+        share = (labels[rows] == lab).mean()
+        assert abs((labels[kept] == lab).sum() - 600 * share) <= 2
+    capped = select_uplift_learner(X, labels, y, "control", learner="t", base_learner="logistic", rows=rows,
+                                   max_rows=600)
+    full = select_uplift_learner(X, labels, y, "control", learner="t", base_learner="logistic", rows=rows)
+    # one candidate: no selection, so the cap changes nothing and the learner is fitted on all rows either way
+    np.testing.assert_allclose(capped.model.predict_uplift(X[:50], arm="arm"),
+                               full.model.predict_uplift(X[:50], arm="arm"))
