@@ -121,5 +121,13 @@ def test_dashboard_renders_in_chromium(chromium_binary, dashboard_url, tiny_snap
         assert bandit.values["bandit_charts"] >= 2, bandit.text[:1000]
         assert "Arm mix of the logged decisions, by week" in bandit.text
         assert bandit.console_errors == [], bandit.console_errors
-    for shot in (page.screenshot_path, bandit.screenshot_path):
+
+        plan = browser.open_page(dashboard_url, tmp_path / "dashboard_plan.png", wait_for_text="Experiment results",
+                                 timeout=120, wait_for_js=RENDERED,
+                                 evaluate={"plan_charts": _open_tab("Promotion plan")})
+        print(f"promotion plan tab screenshot {plan.screenshot_path}")
+        assert plan.values["plan_charts"] >= 2, plan.text[:1000]  # the frontier and the mix
+        assert "Promotion plan: margin by budget" in plan.text and "Why: a sample customer" in plan.text
+        assert plan.console_errors == [], plan.console_errors
+    for shot in (page.screenshot_path, bandit.screenshot_path, plan.screenshot_path):
         assert shot.stat().st_size > 10_000
