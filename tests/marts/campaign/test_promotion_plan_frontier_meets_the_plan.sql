@@ -3,7 +3,7 @@
 -- expected incremental margin as ml_promotion_plan, and exactly one such point. The frontier solves the plan's
 -- candidates and limits with the plan's solver, so a fresh build always agrees (tests/python/warehouse checks it
 -- exactly); warn, not error: a plan reused from the plan store keeps what the solver of its day chose. One row
--- per promotion that differs.
+-- per promotion that differs (every promotion of the plan when no point or several are marked as its own).
 with
 
 frontier as (
