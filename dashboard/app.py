@@ -18,7 +18,10 @@ from retail_lift.dashboard.data import (
     SnapshotNotFoundError,
     arm_mix_shares,
     experiment_overview,
+    frontier_points,
     open_snapshot,
+    plan_mix,
+    plan_point,
     target_list_csv,
 )
 
@@ -80,7 +83,7 @@ with st.sidebar:
             st.caption(f"**{name}**: {reason}")
 
 tabs = st.tabs(["Experiments", "Funnel", "Cohorts", "RFM segments", "Uplift", "Bandit", "Fairness",
-                "Campaign targets"])
+                "Campaign targets", "Promotion plan"])
 
 # ---------------------------------------------------------------------------------------------- experiments
 
@@ -490,3 +493,96 @@ with tabs[7]:
             frame(summary, key="campaign_summary")
         st.caption("The first 100 selected customers")
         frame(targets.head(100), key="campaign_preview")
+
+# ---------------------------------------------------------------------------------------------- promotion plan
+
+with tabs[8]:
+    st.header("Promotion plan: margin by budget")
+    frontier = table(snap, "plan_frontier")
+    if frontier is not None and frontier.empty:
+        st.info("The plan's frontier is empty: no promotion has per-customer uplift from a valid experiment, or no "
+                "margin rate is known (ml_promotion_plan_promotions and the build log say which).")
+    elif frontier is not None:
+        points = frontier_points(frontier)
+        budgets = dict(zip(points["point"], points["budget"], strict=True))
+        planned_point = plan_point(points)
+        chosen = st.select_slider(
+            "Budget (total expected cost: discount plus contact)", options=points["point"].tolist(),
+            value=planned_point, key="plan_budget",
+            format_func=lambda k: f"{budgets[k]:,.2f}" + (" (the plan's)" if k == planned_point else ""))
+        at = points[points["point"] == chosen].iloc[0]
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Budget", f"{at['budget']:,.2f}")
+        c2.metric("Expected incremental margin", f"{at['total_expected_incremental_margin']:,.2f}")
+        c3.metric("Customers with a promotion", f"{int(at['total_customers']):,}")
+        c4.metric("Expected cost", f"{at['total_expected_cost']:,.2f}")
+        # (a) the frontier, the chosen budget marked
+        shown = points.assign(chosen=points["point"] == chosen, plan=points["is_plan_budget"].astype(bool))
+        tips = [alt.Tooltip("budget:Q", format=",.2f"),
+                alt.Tooltip("total_expected_incremental_margin:Q", format=",.2f", title="expected incremental margin"),
+                alt.Tooltip("total_customers:Q", title="customers"),
+                alt.Tooltip("total_expected_cost:Q", format=",.2f", title="expected cost"),
+                alt.Tooltip("gap:Q", format=".1e"), "method", "plan"]
+        base = alt.Chart(shown).encode(
+            x=alt.X("budget:Q", title="budget (expected cost, discount plus contact)"),
+            y=alt.Y("total_expected_incremental_margin:Q", title="expected incremental margin"))
+        chart(alt.layer(
+            base.mark_line(point=True).encode(tooltip=tips),
+            base.transform_filter("datum.chosen").mark_point(size=250, filled=True, color="#d62728").encode(
+                tooltip=tips),
+            base.transform_filter("datum.chosen").mark_rule(strokeDash=[4, 4], color="#d62728"),
+        ).properties(height=300))
+        plan_id = frontier["plan_id"].dropna().iloc[0] if frontier["plan_id"].notna().any() else "?"
+        st.caption(f"The efficient frontier of plan {plan_id}: the plan's solver on the plan's candidates, "
+                   f"capacities, channel limits and fatigue flags at {len(points)} budgets "
+                   f"(ml_promotion_plan_frontier); the plan's budget is {budgets[planned_point]:,.2f}. Largest "
+                   f"optimality gap: {points['gap'].max():.1e}. Expected margins are the models' estimates.")
+        # (b) the mix of promotions at the chosen budget
+        mix = plan_mix(frontier, chosen)
+        st.subheader(f"The mix of promotions at a budget of {at['budget']:,.2f}")
+        if mix.empty:
+            st.info("No customer gets a promotion at this budget.")
+        else:
+            long = mix.melt(id_vars=["promotion_id"], value_vars=["planned_customers", "expected_incremental_margin"],
+                            var_name="measure", value_name="value")
+            long["measure"] = long["measure"].map({"planned_customers": "customers",
+                                                   "expected_incremental_margin": "expected incremental margin"})
+            chart(alt.Chart(long).mark_bar().encode(
+                x=alt.X("value:Q", title=None),
+                y=alt.Y("promotion_id:N", title=None, sort=mix["promotion_id"].tolist()),
+                color=alt.Color("promotion_id:N", legend=None),
+                column=alt.Column("measure:N", title=None),
+                tooltip=["promotion_id", "measure", alt.Tooltip("value:Q", format=",.2f")],
+            ).properties(height=30 * len(mix) + 30).resolve_scale(x="independent"))
+            frame(mix, key="plan_mix")
+        promotions = table(snap, "plan_promotions", quiet=True)
+        if promotions is not None and not promotions.empty:
+            left = promotions[~promotions["is_included"].astype(bool)]
+            if not left.empty:
+                st.caption("Not in the plan: " + "; ".join(f"{r.promotion_id}: {r.reason}"
+                                                           for r in left.itertuples()))
+        # (c) the reasons of a sample customer of the chosen mix
+        st.subheader("Why: a sample customer")
+        sample = table(snap, "plan_sample_customers")
+        if sample is not None and not mix.empty:
+            sample = sample[sample["promotion_id"].isin(mix["promotion_id"])]
+            if sample.empty:
+                st.info("The stored plan gives none of this mix's promotions to a customer.")
+            else:
+                c1, c2 = st.columns(2)
+                options = [q for q in mix["promotion_id"] if q in set(sample["promotion_id"])]  # most customers first
+                promotion = c1.selectbox("Promotion", options, key="plan_promotion")
+                customers = sample[sample["promotion_id"] == promotion]
+                customer = c2.selectbox("Customer (largest expected margin first)", customers["customer_id"].tolist(),
+                                        key="plan_customer")
+                r = customers[customers["customer_id"] == customer].iloc[0]
+                held = "held out (not contacted, to measure the plan)" if r["is_holdout"] else "contacted"
+                st.markdown(f"**{customer}**: {promotion} by {r['channel']}, {held}; expected incremental margin "
+                            f"{r['expected_incremental_margin']:,.2f}, expected cost {r['expected_cost']:,.2f}.")
+                st.code(r["reasons"], language=None, wrap_lines=True)
+                at_plan = "this budget is the plan's" if chosen == planned_point else \
+                    f"at {at['budget']:,.2f} the solver may give this customer another promotion or none"
+                st.caption(f"The reasons are those of the stored plan {r['plan_id']} (ml_promotion_plan, planned at "
+                           f"{pd.Timestamp(r['planned_at']):%Y-%m-%d %H:%M}) at the plan's budget "
+                           f"{budgets[planned_point]:,.2f}; {at_plan}. The customer is one of the plan's "
+                           f"{int(len(customers))} largest expected margins for {promotion} kept in the snapshot.")

@@ -23,6 +23,13 @@ at most ``capacity[promotion]`` customers per promotion and ``channel_limits[cha
 channel. Fatigued customers are not eligible for any promotion. Every scored customer gets a row; those
 without a promotion have ``promotion_id`` NULL and a reason.
 
+Frontier (:func:`plan_frontier`)
+--------------------------------
+The same solver on the same candidates, limits and fatigue flags at a grid of budgets, from the cheapest pair the
+plan could choose to the cost of the plan without a budget, plus the plan's own budget: the expected incremental
+margin each budget buys, and the mix of promotions it buys it with. The point at the plan's budget is solved with
+the arguments of :func:`build_plan`, so its totals are the plan's.
+
 Holdout (:func:`assign_holdout`)
 --------------------------------
 Among the customers with a promotion, a share ``holdout_share`` is held out (not contacted), stratified on
@@ -63,15 +70,21 @@ import pandas as pd
 from retail_lift.campaign.allocation import Allocation, allocate
 from retail_lift.campaign.targeting import expected_economics
 
-__all__ = ["PLAN_COLUMNS", "PROMOTION_STATUS_COLUMNS", "PlanError", "PlanStore", "assign_holdout", "build_plan",
-           "candidate_table", "check_promotion_costs", "export_plan", "plan_content_key", "plan_id_for",
-           "plan_reason_text", "promotion_status"]
+__all__ = ["FRONTIER_COLUMNS", "PLAN_COLUMNS", "PROMOTION_STATUS_COLUMNS", "PlanError", "PlanStore", "assign_holdout",
+           "build_plan", "candidate_table", "check_promotion_costs", "export_plan", "frontier_budgets",
+           "plan_content_key", "plan_frontier", "plan_id_for", "plan_reason_text", "promotion_status"]
 
 #: the columns of a plan, in order
 PLAN_COLUMNS = [
     "plan_id", "planned_at", "customer_id", "promotion_id", "channel", "experiment_id", "predicted_uplift",
     "expected_incremental_margin", "expected_cost", "discount_rate", "contact_cost", "margin_rate",
     "is_fatigued", "is_holdout", "holdout_stratum", "reasons",
+]
+#: the columns of :func:`plan_frontier`, in order
+FRONTIER_COLUMNS = [
+    "point", "budget", "is_plan_budget", "promotion_id", "channel", "planned_customers",
+    "expected_incremental_margin", "expected_cost", "total_customers", "total_expected_incremental_margin",
+    "total_expected_cost", "upper_bound", "gap", "method",
 ]
 #: the columns of :func:`promotion_status`
 PROMOTION_STATUS_COLUMNS = ["promotion_id", "channel", "is_included", "experiment_id", "reason"]
@@ -235,6 +248,44 @@ def _check_limits(promos: list, channels: Mapping[str, str], budget, capacity, c
             {k: v for k, v in lim.items() if k in {channels[q] for q in promos}})
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What :func:`build_plan` and :func:`plan_frontier` solve: the candidates of the plan's customers, their
+    matrices, the fatigue flags and the limits, checked."""
+
+    candidates: pd.DataFrame
+    matrices: _Matrices
+    is_fatigued: np.ndarray
+    channels: dict
+    capacity: dict
+    channel_limits: dict
+
+
+def _prepare(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget, capacity, channel_limits,  # noqa: PLR0913 - one keyword per constraint
+             fatigued: Sequence[str]) -> _Prepared:
+    ids = np.array(sorted(customers["customer_id"].astype(str).unique()), dtype=object)
+    is_fatigued = pd.Index(ids).isin(pd.Index([str(f) for f in fatigued]))
+    cand = candidates.assign(customer_id=candidates["customer_id"].astype(str))
+    cand = cand[cand["customer_id"].isin(ids)]
+    m = _matrices(cand, ids, is_fatigued)
+    first = cand.drop_duplicates("promotion_id").set_index("promotion_id")
+    channels = {q: str(first.loc[q, "channel"]) for q in m.promotions}
+    contact = {q: float(first.loc[q, "contact_cost"]) for q in m.promotions}
+    min_contact = min(((c, q) for q, c in contact.items()), default=(0.0, ""))
+    cap, lim = _check_limits(m.promotions, channels, budget, capacity, channel_limits, min_contact)
+    return _Prepared(cand, m, is_fatigued, channels, cap, lim)
+
+
+def _allocate(pp: _Prepared, budget: float | None, exact_max_pairs: int | None) -> Allocation:
+    """:func:`~retail_lift.campaign.allocation.allocate` on the prepared plan at ``budget`` (None: no budget)."""
+    m = pp.matrices
+    eff_budget = float(budget) if budget is not None else float(np.where(m.value > 0, m.cost, 0).sum()) + 1.0
+    kwargs = {} if exact_max_pairs is None else {"exact_max_pairs": exact_max_pairs}
+    return allocate(m.value, m.cost, budget=eff_budget, capacity=[pp.capacity.get(q, np.inf) for q in m.promotions],
+                    channels=[pp.channels[q] for q in m.promotions], channel_limits=pp.channel_limits,
+                    eligible=m.eligible, **kwargs)
+
+
 def build_plan(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget: float | None = None,  # noqa: PLR0913 - one keyword per constraint
                capacity: Mapping[str, float] | None = None, channel_limits: Mapping[str, float] | None = None,
                fatigued: Sequence[str] = (), exact_max_pairs: int | None = None,
@@ -249,21 +300,10 @@ def build_plan(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget: flo
     ``capacity`` / ``channel_limits`` may name promotions / channels the plan does not use (a promotion left
     out): those limits do not bind and are dropped. ``budget`` below the cheapest contact is a
     :class:`PlanError`."""
-    ids = np.array(sorted(customers["customer_id"].astype(str).unique()), dtype=object)
-    is_fatigued = pd.Index(ids).isin(pd.Index([str(f) for f in fatigued]))
-    cand = candidates.assign(customer_id=candidates["customer_id"].astype(str))
-    cand = cand[cand["customer_id"].isin(ids)]
-    m = _matrices(cand, ids, is_fatigued)
-    first = cand.drop_duplicates("promotion_id").set_index("promotion_id")
-    channels = {q: str(first.loc[q, "channel"]) for q in m.promotions}
-    contact = {q: float(first.loc[q, "contact_cost"]) for q in m.promotions}
-    min_contact = min(((c, q) for q, c in contact.items()), default=(0.0, ""))
-    cap, lim = _check_limits(m.promotions, channels, budget, capacity, channel_limits, min_contact)
-    eff_budget = float(budget) if budget is not None else float(np.where(m.value > 0, m.cost, 0).sum()) + 1.0
-    kwargs = {} if exact_max_pairs is None else {"exact_max_pairs": exact_max_pairs}
-    alloc = allocate(m.value, m.cost, budget=eff_budget, capacity=[cap.get(q, np.inf) for q in m.promotions],
-                     channels=[channels[q] for q in m.promotions], channel_limits=lim, eligible=m.eligible, **kwargs)
-    plan = _plan_rows(cand, customers, m, alloc, is_fatigued, explain)
+    pp = _prepare(candidates, customers, budget=budget, capacity=capacity, channel_limits=channel_limits,
+                  fatigued=fatigued)
+    alloc = _allocate(pp, budget, exact_max_pairs)
+    plan = _plan_rows(pp.candidates, customers, pp.matrices, alloc, pp.is_fatigued, explain)
     return plan, alloc
 
 
@@ -304,6 +344,68 @@ def _plan_rows(cand: pd.DataFrame, customers: pd.DataFrame, m: _Matrices, alloc:
     out["is_fatigued"] = is_fatigued
     out["reasons"] = reasons
     return out
+
+
+def frontier_budgets(low: float, top: float, points: int) -> np.ndarray:
+    """The frontier's grid: ``points`` budgets evenly spaced from ``low`` (the cheapest contact the plan can make)
+    to ``top`` (the cost of the plan without a budget); one budget when ``top <= low``."""
+    if points < 2:
+        raise PlanError(f"the frontier needs at least 2 budgets, got {points!r}")
+    if not top > low:
+        return np.array([float(top)])
+    return np.linspace(float(low), float(top), int(points))
+
+
+def plan_frontier(candidates: pd.DataFrame, customers: pd.DataFrame, *, points: int = 20,  # noqa: PLR0913 - the plan's keywords and the grid
+                  budget: float | None = None, capacity: Mapping[str, float] | None = None,
+                  channel_limits: Mapping[str, float] | None = None, fatigued: Sequence[str] = (),
+                  exact_max_pairs: int | None = None) -> pd.DataFrame:
+    """The efficient frontier of the plan: the expected incremental margin the same solver reaches on the same
+    :func:`candidate_table`, limits and fatigue flags as :func:`build_plan` at a grid of budgets.
+
+    The grid (:func:`frontier_budgets`): ``points`` budgets from the cheapest candidate pair the plan could choose
+    (eligible, positive margin) to the cost of the plan without a budget (solved with ``budget=None``, as
+    :func:`build_plan` does), plus the plan's own ``budget`` when it is set and not on the grid. The point of the
+    plan's budget (``is_plan_budget``) is solved with exactly the arguments of :func:`build_plan`, so its totals are
+    the plan's; without a budget it is the last point, whose ``budget`` is then the plan's cost.
+
+    One row per point x promotion of the candidates (0 customers where the point gives it none): ``point`` (0 for
+    the smallest budget), ``budget``, ``is_plan_budget``, the promotion's ``planned_customers``,
+    ``expected_incremental_margin`` and ``expected_cost``, and the point's totals (``total_*``), the solver's
+    ``upper_bound``, ``gap`` and ``method`` (repeated on each promotion's row)."""
+    pp = _prepare(candidates, customers, budget=budget, capacity=capacity, channel_limits=channel_limits,
+                  fatigued=fatigued)
+    m = pp.matrices
+    plan_alloc = _allocate(pp, budget, exact_max_pairs)
+    free = plan_alloc if budget is None else _allocate(pp, None, exact_max_pairs)
+    open_pairs = m.eligible & (m.value > 0)
+    low = float(m.cost[open_pairs].min()) if open_pairs.any() else free.cost
+    grid = frontier_budgets(low, free.cost, points)
+    solved: list[tuple[float, Allocation, bool]] = []
+    for b in grid[:-1]:
+        if budget is not None and float(b) == float(budget):
+            continue
+        solved.append((float(b), _allocate(pp, float(b), exact_max_pairs), False))
+    if budget is None:
+        solved.append((free.cost, plan_alloc, True))
+    else:
+        if float(grid[-1]) != float(budget):
+            solved.append((float(grid[-1]), free, False))
+        solved.append((float(budget), plan_alloc, True))
+    solved.sort(key=lambda s: (s[0], s[2]))
+    rows = []
+    channels = [pp.channels[q] for q in m.promotions]
+    for point, (b, alloc, is_plan) in enumerate(solved):
+        on = alloc.choice >= 0
+        idx, j = np.flatnonzero(on), alloc.choice[on]
+        per_count = np.bincount(j, minlength=len(m.promotions))
+        per_value = np.bincount(j, weights=m.value[idx, j], minlength=len(m.promotions))
+        per_cost = np.bincount(j, weights=m.cost[idx, j], minlength=len(m.promotions))
+        for q, promotion in enumerate(m.promotions):
+            rows.append((point, b, is_plan, promotion, channels[q], int(per_count[q]), float(per_value[q]),
+                         float(per_cost[q]), int(on.sum()), alloc.value, alloc.cost, alloc.upper_bound, alloc.gap,
+                         alloc.method))
+    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
 
 
 def assign_holdout(plan: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:

@@ -132,3 +132,30 @@ def arm_mix_shares(daily: pd.DataFrame, freq: str = "W-SUN") -> pd.DataFrame:
     agg = d.groupby(["period_start", "promotion_id"], as_index=False)["decisions"].sum()
     agg["share"] = agg["decisions"] / agg.groupby("period_start")["decisions"].transform("sum")
     return agg.sort_values(["period_start", "promotion_id"], ignore_index=True)
+
+
+def frontier_points(frontier: pd.DataFrame) -> pd.DataFrame:
+    """One row per budget of the plan's frontier (the snapshot's ``plan_frontier``, one row per budget ×
+    promotion): ``point``, ``budget``, ``is_plan_budget`` and the budget's totals, by budget."""
+    cols = ["point", "budget", "is_plan_budget", "total_customers", "total_expected_incremental_margin",
+            "total_expected_cost", "upper_bound", "gap", "method"]
+    if frontier.empty:
+        return pd.DataFrame(columns=cols)
+    return frontier.drop_duplicates("point")[cols].sort_values(["budget", "point"], ignore_index=True)
+
+
+def plan_point(points: pd.DataFrame) -> int:
+    """The point of the plan's budget (the last point if none is marked)."""
+    marked = points[points["is_plan_budget"].astype(bool)]
+    return int(marked["point"].iloc[0] if len(marked) else points["point"].iloc[-1])
+
+
+def plan_mix(frontier: pd.DataFrame, point: int) -> pd.DataFrame:
+    """The promotions the frontier's ``point`` gives to at least one customer: customers, expected incremental
+    margin and cost per promotion, and each one's share of the point's customers and margin; most customers first."""
+    mix = frontier[(frontier["point"] == point) & (frontier["planned_customers"] > 0)]
+    mix = mix[["promotion_id", "channel", "planned_customers", "expected_incremental_margin", "expected_cost"]].copy()
+    customers, margin = mix["planned_customers"].sum(), mix["expected_incremental_margin"].sum()
+    mix["share_of_customers"] = mix["planned_customers"] / customers if customers else 0.0
+    mix["share_of_margin"] = mix["expected_incremental_margin"] / margin if margin else 0.0
+    return mix.sort_values(["planned_customers", "promotion_id"], ascending=[False, True], ignore_index=True)

@@ -43,6 +43,8 @@ CURRENT = "current"
 SNAPSHOT_FORMAT_VERSION = 1
 # Points per Qini curve in the snapshot (the curves are interpolated on this grid of shares targeted).
 QINI_GRID_POINTS = 101
+# Planned customers per promotion whose reasons the snapshot keeps (the plan itself has a row per customer).
+PLAN_SAMPLE_CUSTOMERS = 20
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,25 @@ SNAPSHOT_TABLES: tuple[SnapshotTable, ...] = (
         sql="select status, count(*) as customers, sum(expected_cost) as expected_cost, "
             "sum(expected_profit) as expected_profit, min(rank) as best_rank "
             "from ml.ml_campaign_target_list group by status order by best_rank"),
+    # ---------------------------------------------------------------- the promotion plan
+    SnapshotTable(
+        "plan_frontier", ("ml.ml_promotion_plan_frontier",),
+        "One row per budget × promotion of the plan's efficient frontier: customers, expected incremental margin "
+        "and cost per promotion, the budget's totals; is_plan_budget marks the plan's budget.",
+        sql="select * from ml.ml_promotion_plan_frontier order by point, promotion_id"),
+    SnapshotTable(
+        "plan_promotions", ("ml.ml_promotion_plan_promotions",),
+        "One row per promotion: in the plan or left out, and why.",
+        sql="select * from ml.ml_promotion_plan_promotions order by promotion_id"),
+    SnapshotTable(
+        "plan_sample_customers", ("ml.ml_promotion_plan",),
+        f"Up to {PLAN_SAMPLE_CUSTOMERS} planned customers per promotion of the stored plan (the largest expected "
+        "incremental margin first) with their reasons: the dashboard's sample customers.",
+        sql="select plan_id, planned_at, customer_id, promotion_id, channel, predicted_uplift, "
+            "expected_incremental_margin, expected_cost, is_holdout, reasons from ("
+            "select *, row_number() over (partition by promotion_id order by expected_incremental_margin desc, "
+            "customer_id) as sample_rank from ml.ml_promotion_plan where promotion_id is not null) as planned "
+            f"where sample_rank <= {PLAN_SAMPLE_CUSTOMERS} order by promotion_id, sample_rank"),
 )
 
 

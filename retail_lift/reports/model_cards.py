@@ -186,6 +186,14 @@ _CAMPAIGN_ORACLE = (Section(
     f"select strategy, basis, promotion_id, contacts, conversions, revenue, cost, profit, roi "
     f"from {_CAMPAIGN_TRUTH} order by basis, strategy", (_CAMPAIGN_TRUTH,)),)
 
+#: the plan's efficient frontier, one row per budget (the plan's card and the frontier's own)
+_PLAN_FRONTIER = Section(
+    "The efficient frontier (expected incremental margin by budget; ml_promotion_plan_frontier)",
+    "select point, budget, is_plan_budget, max(total_customers) as customers, "
+    "max(total_expected_incremental_margin) as expected_incremental_margin, max(total_expected_cost) as "
+    "expected_cost, max(gap) as gap, max(method) as method from ml.ml_promotion_plan_frontier group by all "
+    "order by point", ("ml.ml_promotion_plan_frontier",),
+    note="The plan's solver on the plan's candidates and limits at each budget; is_plan_budget marks the plan.")
 _FIT_METRICS = {t: _classifier_sections(t, c) for t, c in (
     (_PP, "purchase_propensity"), (_RC, "returning_customer"), (_FB, "facebook_acquisition"),
     (_CP, "category_propensity"))}
@@ -424,8 +432,24 @@ CARDS: tuple[Card, ...] = (
                           "select plan_id, coalesce(promotion_id, '(none)') as promotion_id, count(*) as customers, "
                           "count(*) filter (where is_holdout) as held_out, sum(expected_incremental_margin) as "
                           "expected_incremental_margin, sum(expected_cost) as expected_cost "
-                          "from ml.ml_promotion_plan group by all order by promotion_id", ("ml.ml_promotion_plan",)),),
+                          "from ml.ml_promotion_plan group by all order by promotion_id", ("ml.ml_promotion_plan",)),
+                  _PLAN_FRONTIER),
          oracle_note="The comparison with the oracle plan on the true uplift is issue 24 item 4 (not built yet)."),
+    Card("ml_promotion_plan_frontier",
+         predicts="The efficient frontier of the promotion plan: the expected incremental margin the plan's solver "
+                  "reaches on the plan's candidates, capacities, channel limits and fatigue flags at a grid of "
+                  "budgets (var plan_frontier_points, from the cheapest contact to the cost of the plan without a "
+                  "budget, plus the plan's budget), and the mix of promotions at each; the point at the plan's "
+                  "budget is the plan.",
+         inputs="`ml_customer_uplift`, `dim_campaign_promotions`, `fct_customer_features`, `ml_campaign_fatigue` "
+                "(the plan's inputs), `ml_promotion_plan` (its plan id)",
+         window="snapshot",
+         metrics=(_PLAN_FRONTIER,
+                  Section("The mix of promotions at the plan's budget",
+                          "select promotion_id, channel, planned_customers, expected_incremental_margin, "
+                          "expected_cost from ml.ml_promotion_plan_frontier where is_plan_budget "
+                          "order by promotion_id", ("ml.ml_promotion_plan_frontier",))),
+         oracle_note="Expected (model) margins; the truth at several budgets is issue 24 item 4."),
     Card("ml_promotion_plan_promotions",
          predicts="Every promotion of the promotions table: in the plan or left out, and why (no valid "
                   "experiment: a sample-ratio mismatch, none run, or a control arm).",

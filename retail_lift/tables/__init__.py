@@ -44,6 +44,7 @@ from retail_lift.tables.campaign import (
     PlanVsHoldoutConfig,
     PromotionPlanAssignmentsConfig,
     PromotionPlanConfig,
+    PromotionPlanFrontierConfig,
     PromotionPlanPromotionsConfig,
 )
 from retail_lift.tables.crosssell import (
@@ -87,6 +88,7 @@ MODEL_CONFIGS: Mapping[str, type] = {
     "ml_campaign_fatigue_curve": CampaignFatigueCurveConfig,
     "ml_promotion_plan": PromotionPlanConfig,
     "ml_promotion_plan_promotions": PromotionPlanPromotionsConfig,
+    "ml_promotion_plan_frontier": PromotionPlanFrontierConfig,
     "ml_promotion_plan_assignments": PromotionPlanAssignmentsConfig,
     "ml_plan_vs_holdout": PlanVsHoldoutConfig,
     "ml_customer_lifetime_value": CustomerLifetimeValueConfig,

@@ -35,6 +35,7 @@ from retail_lift.campaign.plan import (
     candidate_table,
     now_text,
     plan_content_key,
+    plan_frontier,
     plan_id_for,
     plan_seed,
     promotion_status,
@@ -47,9 +48,9 @@ __all__ = ["BROADCAST_COLUMNS", "FATIGUE_COLUMNS", "FATIGUE_CURVE_COLUMNS", "TAR
            "CampaignBroadcastVsTargetedConfig", "CampaignFatigueConfig", "CampaignFatigueCurveConfig",
            "CampaignTargetListConfig", "ml_campaign_broadcast_vs_targeted", "ml_campaign_fatigue",
            "ml_campaign_fatigue_curve", "ml_campaign_target_list", "PLAN_TABLE_COLUMNS", "PlanVsHoldoutConfig",
-           "PromotionPlanAssignmentsConfig", "PromotionPlanConfig", "PromotionPlanPromotionsConfig",
-           "ml_plan_vs_holdout", "ml_promotion_plan", "ml_promotion_plan_assignments",
-           "ml_promotion_plan_promotions", "plan_store"]
+           "PromotionPlanAssignmentsConfig", "PromotionPlanConfig", "PromotionPlanFrontierConfig",
+           "PromotionPlanPromotionsConfig", "ml_plan_vs_holdout", "ml_promotion_plan", "ml_promotion_plan_assignments",
+           "ml_promotion_plan_frontier", "ml_promotion_plan_promotions", "plan_store"]
 
 FATIGUE_COLUMNS = {
     "customer_id": "str", "n_exposures": "int", "conversions": "int", "recent_exposures": "int",
@@ -313,6 +314,12 @@ PLAN_PROMOTIONS_COLUMNS = {
     "reason": "str", "planned_customers": "int", "holdout_customers": "int",
     "expected_incremental_margin": "float", "expected_cost": "float",
 }
+PLAN_FRONTIER_COLUMNS = {
+    "plan_id": "str", "point": "int", "budget": "float", "is_plan_budget": "bool", "promotion_id": "str",
+    "channel": "str", "planned_customers": "int", "expected_incremental_margin": "float", "expected_cost": "float",
+    "total_customers": "int", "total_expected_incremental_margin": "float", "total_expected_cost": "float",
+    "upper_bound": "float", "gap": "float", "method": "str",
+}
 PLAN_ASSIGNMENT_COLUMNS = {
     "experiment_id": "str", "plan_id": "str", "promotion_id": "str", "customer_id": "str", "variant": "str",
     "is_control": "bool", "assigned_at": "ts", "holdout_stratum": "str", "holdout_share": "float",
@@ -360,6 +367,16 @@ def _flag(model: str, name: str, value) -> bool:
     return value
 
 
+def _problem_settings(model: str, config) -> dict:
+    """The plan's problem settings of ``config`` (budget, capacity, channel limits, margin rate), parsed: the plan
+    and its frontier read the same vars and check them the same way."""
+    return {"budget": number(model, "budget", config.budget, low=0, optional=True, rendered=True),
+            "capacity": _limits(model, "capacity", config.capacity),
+            "channel_limits": _limits(model, "channel_limits", config.channel_limits),
+            "margin_rate": number(model, "margin_rate", config.margin_rate, low=0, high=1, optional=True,
+                                  rendered=True)}
+
+
 @dataclass(frozen=True)
 class PromotionPlanConfig:
     """The settings of ``ml_promotion_plan`` and their defaults (its yml states the same, through the dbt vars
@@ -380,19 +397,38 @@ class PromotionPlanConfig:
 
     def __post_init__(self):
         m = "ml_promotion_plan"
-        set_fields(self, budget=number(m, "budget", self.budget, low=0, optional=True, rendered=True),
-                   capacity=_limits(m, "capacity", self.capacity),
-                   channel_limits=_limits(m, "channel_limits", self.channel_limits),
+        set_fields(self, **_problem_settings(m, self),
                    holdout_share=number(m, "holdout_share", self.holdout_share, low=0, high=1, high_open=True,
                                         rendered=True),
-                   margin_rate=number(m, "margin_rate", self.margin_rate, low=0, high=1, optional=True,
-                                      rendered=True),
                    replan=_flag(m, "replan", self.replan))
 
     def key_settings(self) -> dict:
         """The settings that make a plan (``replan`` does not)."""
         return {"budget": self.budget, "capacity": self.capacity, "channel_limits": self.channel_limits,
                 "holdout_share": self.holdout_share, "margin_rate": self.margin_rate}
+
+
+@dataclass(frozen=True)
+class PromotionPlanFrontierConfig:
+    """The settings of ``ml_promotion_plan_frontier`` and their defaults (its yml states the same, through the
+    plan's vars ``plan_*``, so that the frontier solves the plan's problem, and ``plan_frontier_points``)."""
+
+    #: the plan's budget (var plan_budget): its point is marked on the frontier
+    budget: float | None = None
+    #: the plan's capacities (var plan_capacity)
+    capacity: dict | None = None
+    #: the plan's channel limits (var plan_channel_limits)
+    channel_limits: dict | None = None
+    #: the plan's gross margin rate (null: the catalogue's; set it as ml_promotion_plan's)
+    margin_rate: float | None = None
+    #: budgets on the grid from the cheapest contact to the cost of the plan without a budget (var
+    #: plan_frontier_points); the plan's own budget is added when it is set and not on the grid
+    points: int = 10
+
+    def __post_init__(self):
+        m = "ml_promotion_plan_frontier"
+        set_fields(self, **_problem_settings(m, self),
+                   points=number(m, "points", self.points, integer=True, low=2, rendered=True))
 
 
 @dataclass(frozen=True)
@@ -520,6 +556,29 @@ def _plan_explainer(relations: Mapping[str, object], model_store):
     return explain
 
 
+def _plan_candidates(relations: Mapping[str, object], config, model: str):
+    """The plan's :func:`~retail_lift.campaign.plan.candidate_table`, its customers (the score snapshot's
+    features) and the fatigued customers; None, with a log line saying why, when there is nothing to plan
+    (no uplift, or no margin rate). ``ml_promotion_plan`` and ``ml_promotion_plan_frontier`` both use it."""
+    u, p, f, fatigued, margin = _plan_inputs(relations, config)
+    if u.empty:
+        log_line(f"{model}: no promotion has per-customer uplift (no valid experiment): empty plan")
+        return None
+    if margin is None:
+        log_line(f"{model}: empty plan: dim_campaign_promotions.gross_margin_rate is missing (no order line of a "
+                 "product with a known unit cost), so no promotion's margin can be priced; set margin_rate of "
+                 "ml_promotion_plan (test promotion_plan_not_made warns)")
+        return None
+    left_out = sorted(set(p["promotion_id"].astype(str)) - set(u["promotion_id"].astype(str)))
+    if left_out:
+        log_line(f"{model}: left out, no valid experiment: {', '.join(left_out)} (ml_promotion_plan_promotions)")
+    customers = pd.DataFrame({"customer_id": sorted(u["customer_id"].astype(str).unique())})
+    f = f.assign(customer_id=f["customer_id"].astype(str))
+    customers = customers.merge(f.drop_duplicates("customer_id"), on="customer_id", how="left")
+    cand = candidate_table(u.assign(customer_id=u["customer_id"].astype(str)), p, customers, margin_rate=margin)
+    return cand, customers, fatigued
+
+
 def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConfig = PromotionPlanConfig(), *,
                       store: PlanStore | None = None, model_store=None) -> pd.DataFrame:
     """The promotion plan (:mod:`retail_lift.campaign.plan`): one row per customer of ``ml_customer_uplift``.
@@ -534,22 +593,10 @@ def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConf
     feature contributions to the chosen promotion's uplift (:func:`_plan_explainer`)."""
     model = "ml_promotion_plan"
     _check_plan_store(store, model)
-    u, p, f, fatigued, margin = _plan_inputs(relations, config)
-    if u.empty:
-        log_line(f"{model}: no promotion has per-customer uplift (no valid experiment): empty plan")
+    made = _plan_candidates(relations, config, model)
+    if made is None:
         return typed_frame(None, PLAN_TABLE_COLUMNS)
-    if margin is None:
-        log_line(f"{model}: empty plan: dim_campaign_promotions.gross_margin_rate is missing (no order line of a "
-                 "product with a known unit cost), so no promotion's margin can be priced; set margin_rate of "
-                 "ml_promotion_plan (test promotion_plan_not_made warns)")
-        return typed_frame(None, PLAN_TABLE_COLUMNS)
-    left_out = sorted(set(p["promotion_id"].astype(str)) - set(u["promotion_id"].astype(str)))
-    if left_out:
-        log_line(f"{model}: left out, no valid experiment: {', '.join(left_out)} (ml_promotion_plan_promotions)")
-    customers = pd.DataFrame({"customer_id": sorted(u["customer_id"].astype(str).unique())})
-    f = f.assign(customer_id=f["customer_id"].astype(str))
-    customers = customers.merge(f.drop_duplicates("customer_id"), on="customer_id", how="left")
-    cand = candidate_table(u.assign(customer_id=u["customer_id"].astype(str)), p, customers, margin_rate=margin)
+    cand, customers, fatigued = made
     key = plan_content_key({"candidates": cand[["customer_id", "promotion_id", "channel", "expected_incremental_margin",
                                                 "expected_cost"]],
                             "fatigued": pd.DataFrame({"customer_id": fatigued}, dtype=object)},
@@ -584,6 +631,47 @@ def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConf
     if store is not None:
         store.save(table, meta)
     return table
+
+
+def ml_promotion_plan_frontier(relations: Mapping[str, object],
+                               config: PromotionPlanFrontierConfig = PromotionPlanFrontierConfig(), *,
+                               store=None) -> pd.DataFrame:
+    """The efficient frontier of the plan (:func:`retail_lift.campaign.plan.plan_frontier`): the expected
+    incremental margin the plan's solver reaches on the plan's candidates, limits and fatigue flags at
+    ``config.points`` budgets from the cheapest contact to the cost of the plan without a budget, plus the plan's
+    budget. One row per budget x promotion with the budget's totals.
+
+    ``relations``: those of :func:`ml_promotion_plan` (``ml_customer_uplift``, ``dim_campaign_promotions``,
+    ``fct_customer_features``, ``ml_campaign_fatigue``) and ``ml_promotion_plan`` (its ``plan_id``; the point at
+    the plan's budget is compared with its totals, and the log says when they differ: a plan reused from the
+    store that an earlier solver made)."""
+    model = "ml_promotion_plan_frontier"
+    check_store(store, model)
+    made = _plan_candidates(relations, config, model)
+    if made is None:
+        return typed_frame(None, PLAN_FRONTIER_COLUMNS)
+    cand, customers, fatigued = made
+    started = time.perf_counter()
+    frontier = plan_frontier(cand, customers, points=config.points, budget=config.budget, capacity=config.capacity,
+                             channel_limits=config.channel_limits, fatigued=fatigued)
+    seconds = time.perf_counter() - started
+    plan = as_frame(read_relation(relations["ml_promotion_plan"], ("plan_id", "promotion_id",
+                                                                  "expected_incremental_margin")))
+    frontier.insert(0, "plan_id", plan["plan_id"].iloc[0] if len(plan) else None)
+    at_plan = frontier[frontier["is_plan_budget"]]
+    planned = plan[plan["promotion_id"].notna()]
+    counts = planned["promotion_id"].astype(str).value_counts()
+    same = (at_plan.set_index("promotion_id")["planned_customers"].to_dict()
+            == {q: int(counts.get(q, 0)) for q in at_plan["promotion_id"]}
+            and math.isclose(float(at_plan["total_expected_incremental_margin"].iloc[0]),
+                             float(planned["expected_incremental_margin"].sum()), rel_tol=1e-9, abs_tol=1e-6))
+    points = frontier.drop_duplicates("point")
+    log_line(f"{model}: {len(points)} budgets from {points['budget'].min():.2f} to {points['budget'].max():.2f} "
+             f"({', '.join(sorted(set(points['method'])))}, largest gap {points['gap'].max():.2e}) in {seconds:.1f} s; "
+             f"at the plan's budget {float(at_plan['budget'].iloc[0]):.2f}: expected incremental margin "
+             f"{float(at_plan['total_expected_incremental_margin'].iloc[0]):.2f}"
+             + ("" if same else " — differs from ml_promotion_plan (a stored plan made by another solver version?)"))
+    return typed_frame(frontier, PLAN_FRONTIER_COLUMNS)
 
 
 def ml_promotion_plan_promotions(relations: Mapping[str, object],

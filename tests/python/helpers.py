@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from retail_lift.adapters import prepare_raw
 
@@ -89,3 +91,16 @@ def warehouse_held_by_another_process(db: Path, tmp_path: Path) -> Iterator[subp
     finally:
         holder.kill()
         holder.wait()
+
+
+def run_singular_test(sql_path: Path, tables: dict) -> pd.DataFrame:
+    """The rows a dbt singular test returns on frames: its SQL rendered (the config line dropped, each
+    ``{{ ref('x') }}`` replaced by the frame ``tables['x']``) and run in DuckDB. The test asserts it warns."""
+    sql = Path(sql_path).read_text()
+    assert "config(severity='warn')" in sql
+    sql = re.sub(r"\{\{\s*config\([^}]*\)\s*\}\}", "", sql)
+    sql = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"\1_table", sql)
+    with duckdb.connect() as con:
+        for name, frame in tables.items():
+            con.register(f"{name}_table", frame)
+        return con.sql(sql).df()

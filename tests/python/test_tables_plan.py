@@ -2,7 +2,8 @@
 per scored customer, versioned through a plan store: an unchanged plan is reused with its holdout, replan makes a
 new one and keeps the old), ml_promotion_plan_promotions (why a promotion is left out), the assignment log, and
 ml_plan_vs_holdout (no outcomes yet; then a known effect injected after planned_at, measured by the experiment
-engine and checked against an independent Welch computation); each bad input's named message."""
+engine and checked against an independent Welch computation); ml_promotion_plan_frontier (its point at the plan's
+budget is the plan); each bad input's named message."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ from scipy import stats
 
 from retail_lift.campaign.plan import PlanError, PlanStore
 from retail_lift.tables.campaign import (
+    PLAN_FRONTIER_COLUMNS,
     PLAN_TABLE_COLUMNS,
     PlanVsHoldoutConfig,
     PromotionPlanAssignmentsConfig,
     PromotionPlanConfig,
+    PromotionPlanFrontierConfig,
     ml_plan_vs_holdout,
     ml_promotion_plan,
     ml_promotion_plan_assignments,
+    ml_promotion_plan_frontier,
     ml_promotion_plan_promotions,
 )
 
@@ -243,3 +247,47 @@ def test_no_uplift_and_no_unit_costs_is_an_empty_plan_not_an_error():
     rel["ml_customer_uplift"] = rel["ml_customer_uplift"].iloc[0:0]
     rel["dim_campaign_promotions"] = rel["dim_campaign_promotions"].assign(gross_margin_rate=np.nan)
     assert ml_promotion_plan(rel).empty
+
+
+@pytest.mark.parametrize("settings", [{}, {"budget": 60.0, "capacity": {"bogo": 40}, "channel_limits": {"email": 70}}])
+def test_the_frontier_solves_the_plans_problem_and_its_plan_point_is_the_plan(settings, caplog):
+    rel = _relations()
+    plan = ml_promotion_plan(rel, PromotionPlanConfig(**settings))
+    rel["ml_promotion_plan"] = plan
+    with caplog.at_level("INFO"):
+        frontier = ml_promotion_plan_frontier(rel, PromotionPlanFrontierConfig(points=4, **settings))
+    assert list(frontier.columns) == list(PLAN_FRONTIER_COLUMNS)
+    assert set(frontier["plan_id"]) == {plan["plan_id"].iloc[0]}
+    assert set(frontier["promotion_id"]) == {"bogo", "email_10pct", "banner"}  # the promotions left out never appear
+    points = frontier.drop_duplicates("point")
+    assert len(points) == (4 if not settings else 5) and points["is_plan_budget"].sum() == 1
+    at = frontier[frontier["is_plan_budget"]].set_index("promotion_id")
+    planned = plan[plan["promotion_id"].notna()]
+    counts = planned["promotion_id"].value_counts()
+    assert at["planned_customers"].to_dict() == {q: int(counts.get(q, 0)) for q in at.index}
+    margins = planned.groupby("promotion_id")["expected_incremental_margin"].sum().reindex(at.index, fill_value=0)
+    assert at["expected_incremental_margin"].to_dict() == pytest.approx(margins.to_dict())
+    assert at["total_expected_cost"].iloc[0] == pytest.approx(planned["expected_cost"].sum())
+    if settings:
+        assert at["budget"].iloc[0] == 60.0
+        assert (frontier.loc[frontier["promotion_id"] == "bogo", "planned_customers"] <= 40).all()
+    assert "differs from ml_promotion_plan" not in caplog.text
+
+
+def test_the_frontier_says_when_the_stored_plan_differs_and_is_empty_without_uplift(caplog, capsys):
+    rel = _relations()
+    plan = ml_promotion_plan(rel)
+    rel["ml_promotion_plan"] = plan.assign(promotion_id=plan["promotion_id"].where(plan.index % 2 == 0))
+    with caplog.at_level("INFO"):
+        ml_promotion_plan_frontier(rel, PromotionPlanFrontierConfig(points=2))
+    assert "differs from ml_promotion_plan" in caplog.text + capsys.readouterr().out
+    rel["ml_customer_uplift"] = rel["ml_customer_uplift"].iloc[0:0]
+    empty = ml_promotion_plan_frontier(rel)
+    assert empty.empty and list(empty.columns) == list(PLAN_FRONTIER_COLUMNS)
+
+
+def test_the_frontier_config_parses_vars_given_as_text():
+    c = PromotionPlanFrontierConfig(budget="500", capacity="{bogo: 10}", channel_limits="None", points="7")
+    assert (c.budget, c.capacity, c.channel_limits, c.points) == (500.0, {"bogo": 10.0}, None, 7)
+    with pytest.raises(ValueError, match=r"ml_promotion_plan_frontier: points"):
+        PromotionPlanFrontierConfig(points=1)

@@ -33,8 +33,9 @@ METRICS = ("Array.from(document.querySelectorAll('[data-testid=\"stMetric\"]')).
            "e.querySelector('[data-testid=\"stMetricValue\"]').innerText.trim()])")
 
 
-def _open_tab(label: str) -> str:
-    """JavaScript: click the tab, then resolve to the number of drawn charts on it (after at most 10 s)."""
+def _open_tab(label: str, charts: int = 1) -> str:
+    """JavaScript: click the tab, then resolve to the number of drawn charts on it once there are ``charts`` (or
+    after at most 10 s)."""
     return ("new Promise(resolve => {"
             f"  const tab = Array.from(document.querySelectorAll('[data-testid=\"stTab\"]'))"
             f"      .find(t => t.innerText.trim() === {label!r});"
@@ -42,7 +43,7 @@ def _open_tab(label: str) -> str:
             "  tab.click();"
             "  let tries = 0;"
             f"  const poll = () => {{ const n = {VISIBLE_CHARTS};"
-            "    if (n > 0 || tries++ > 100) resolve(n); else setTimeout(poll, 100); };"
+            f"    if (n >= {charts} || tries++ > 100) resolve(n); else setTimeout(poll, 100); }};"
             "  setTimeout(poll, 100);"
             "})")
 
@@ -121,5 +122,13 @@ def test_dashboard_renders_in_chromium(chromium_binary, dashboard_url, tiny_snap
         assert bandit.values["bandit_charts"] >= 2, bandit.text[:1000]
         assert "Arm mix of the logged decisions, by week" in bandit.text
         assert bandit.console_errors == [], bandit.console_errors
-    for shot in (page.screenshot_path, bandit.screenshot_path):
+
+        plan = browser.open_page(dashboard_url, tmp_path / "dashboard_plan.png", wait_for_text="Experiment results",
+                                 timeout=120, wait_for_js=RENDERED,
+                                 evaluate={"plan_charts": _open_tab("Promotion plan", charts=2)})
+        print(f"promotion plan tab screenshot {plan.screenshot_path}")
+        assert plan.values["plan_charts"] >= 2, plan.text[:1000]  # the frontier and the mix
+        assert "Promotion plan: margin by budget" in plan.text and "Why: a sample customer" in plan.text
+        assert plan.console_errors == [], plan.console_errors
+    for shot in (page.screenshot_path, bandit.screenshot_path, plan.screenshot_path):
         assert shot.stat().st_size > 10_000

@@ -1,6 +1,7 @@
 """The promotion plan's algorithm module (retail_lift.campaign.plan): the candidates' economics, the plan under
-every limit, the stratified holdout (deterministic for a seed), the reasons text, the content key and plan ids,
-the plan store (plans are never rewritten), the per-channel export, and each bad input's named message."""
+every limit, its efficient frontier (the point at the plan's budget is the plan), the stratified holdout
+(deterministic for a seed), the reasons text, the content key and plan ids, the plan store (plans are never
+rewritten), the per-channel export, and each bad input's named message."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from retail_lift.campaign.plan import (
     candidate_table,
     check_promotion_costs,
     export_plan,
+    frontier_budgets,
     plan_content_key,
+    plan_frontier,
     plan_id_for,
     plan_reason_text,
     promotion_status,
@@ -227,3 +230,67 @@ def test_the_export_writes_one_csv_per_channel_with_reasons_and_the_holdout_flag
         assert sorted(got["customer_id"]) == sorted(want["customer_id"])
         assert got["is_holdout"].sum() == want["is_holdout"].sum()
         assert got["reasons"].notna().all() and {"is_holdout", "reasons"} <= set(got.columns)
+
+
+LIMITS = {"capacity": {"bogo": 5}, "channel_limits": {"email": 12}, "fatigued": ["C0001", "C0002"]}
+
+
+def _per_promotion(plan: pd.DataFrame) -> dict:
+    planned = plan[plan["promotion_id"].notna()]
+    return {q: (len(g), g["expected_incremental_margin"].sum()) for q, g in planned.groupby("promotion_id")}
+
+
+@pytest.mark.parametrize("budget", [None, 40.0, 25.0])
+def test_the_frontier_point_at_the_plans_budget_is_the_plan(budget):
+    uplift, customers = _world(60)
+    cand = candidate_table(uplift, PROMOTIONS, customers, margin_rate=0.4)
+    plan, alloc = build_plan(cand, customers, budget=budget, **LIMITS)
+    frontier = plan_frontier(cand, customers, points=5, budget=budget, **LIMITS)
+    at = frontier[frontier["is_plan_budget"]]
+    assert at["point"].nunique() == 1 and len(at) == 3  # one row per candidate promotion
+    assert at["total_expected_incremental_margin"].iloc[0] == alloc.value
+    assert at["total_expected_cost"].iloc[0] == alloc.cost
+    assert at["total_customers"].iloc[0] == plan["promotion_id"].notna().sum()
+    expected = _per_promotion(plan)
+    for r in at.itertuples():
+        n, margin = expected.get(r.promotion_id, (0, 0.0))
+        assert r.planned_customers == n
+        assert r.expected_incremental_margin == pytest.approx(margin, rel=1e-12, abs=1e-12)
+    assert at["budget"].iloc[0] == (alloc.cost if budget is None else budget)
+
+
+def test_the_frontier_spans_the_cheapest_contact_to_the_plan_without_a_budget_within_every_limit():
+    uplift, customers = _world(60)
+    cand = candidate_table(uplift, PROMOTIONS, customers, margin_rate=0.4)
+    _free_plan, free = build_plan(cand, customers, **LIMITS)
+    frontier = plan_frontier(cand, customers, points=6, budget=25.0, **LIMITS)
+    points = frontier.drop_duplicates("point").set_index("point")
+    assert list(points.index) == list(range(7))  # 6 on the grid and the plan's budget
+    assert points["budget"].is_monotonic_increasing
+    fatigued = cand["customer_id"].isin(LIMITS["fatigued"])
+    cheapest = cand.loc[~fatigued & (cand["expected_incremental_margin"] > 0), "expected_cost"].min()
+    assert points["budget"].iloc[0] == pytest.approx(cheapest)
+    assert points["total_customers"].iloc[0] == 1  # the cheapest contact alone
+    assert points["budget"].iloc[-1] == pytest.approx(free.cost)
+    assert points["total_expected_incremental_margin"].iloc[-1] == free.value
+    assert set(points["method"]) == {"milp"}
+    # exact solutions: more budget never earns less; every point within its budget and every limit
+    assert (points["total_expected_incremental_margin"].diff().dropna() >= -1e-9).all()
+    assert (points["total_expected_cost"] <= points["budget"] + 1e-9).all()
+    sums = frontier.groupby("point")[["planned_customers", "expected_incremental_margin", "expected_cost"]].sum()
+    assert (sums["planned_customers"] == points["total_customers"]).all()
+    assert np.allclose(sums["expected_incremental_margin"], points["total_expected_incremental_margin"])
+    assert (frontier.loc[frontier["promotion_id"] == "bogo", "planned_customers"] <= 5).all()
+    email = frontier[frontier["channel"] == "email"].groupby("point")["planned_customers"].sum()
+    assert (email <= 12).all()
+
+
+def test_the_frontier_grid_and_its_bad_input():
+    assert frontier_budgets(1.0, 3.0, 3).tolist() == [1.0, 2.0, 3.0]
+    assert frontier_budgets(2.0, 2.0, 5).tolist() == [2.0]  # one contact possible: one budget
+    with pytest.raises(PlanError, match="at least 2 budgets"):
+        frontier_budgets(1.0, 3.0, 1)
+    uplift, customers = _world(20)
+    cand = candidate_table(uplift, PROMOTIONS, customers, margin_rate=0.4)
+    with pytest.raises(PlanError, match="below the cheapest contact"):  # the plan's own check
+        plan_frontier(cand, customers, budget=0.01)

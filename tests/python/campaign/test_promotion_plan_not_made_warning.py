@@ -5,25 +5,17 @@ The singular test's SQL is rendered (its config line dropped, its refs replaced 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import duckdb
 import pandas as pd
+from helpers import run_singular_test
 
 ROOT = Path(__file__).resolve().parents[3]
 TEST_SQL = ROOT / "tests/marts/uplift/promotion_plan_not_made.sql"
 
 
 def _run(uplift: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
-    sql = TEST_SQL.read_text()
-    assert "config(severity='warn')" in sql
-    sql = re.sub(r"\{\{\s*config\([^}]*\)\s*\}\}", "", sql)
-    sql = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"\1_table", sql)
-    with duckdb.connect() as con:
-        con.register("ml_customer_uplift_table", uplift)
-        con.register("ml_promotion_plan_table", plan)
-        return con.sql(sql).df()
+    return run_singular_test(TEST_SQL, {"ml_customer_uplift": uplift, "ml_promotion_plan": plan})
 
 
 UPLIFT = pd.DataFrame({"customer_id": ["a", "b", "a"], "promotion_id": ["bogo", "bogo", "email_10pct"],

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.dbt
 
 APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
 
-TABS = ["Experiments", "Funnel", "Cohorts", "RFM segments", "Uplift", "Bandit", "Fairness", "Campaign targets"]
+TABS = ["Experiments", "Funnel", "Cohorts", "RFM segments", "Uplift", "Bandit", "Fairness", "Campaign targets",
+        "Promotion plan"]
 
 
 def _run(monkeypatch, snapshot_root) -> AppTest:
@@ -231,6 +232,51 @@ def test_campaign_download_carries_the_target_list(app, tiny_snapshot):
     assert got["file_name"].startswith("campaign_target_list") and got["file_name"].endswith(".csv")
     header, *rows = got["data"].decode().splitlines()
     assert header.split(",")[:2] == ["customer_id", "rank"] and len(rows) == len(targets)
+
+
+def test_promotion_plan_tab_opens_at_the_plans_budget(app, tiny_snapshot):
+    snap = open_snapshot(tiny_snapshot)
+    frontier, sample = snap.table("plan_frontier"), snap.table("plan_sample_customers")
+    points = frontier.drop_duplicates("point").sort_values("point")
+    plan = points[points["is_plan_budget"]].iloc[0]
+    slider = app.select_slider(key="plan_budget")
+    assert slider.value == plan["point"] and len(slider.options) == len(points)
+    assert slider.options[int(plan["point"])].endswith("(the plan's)")
+    tab = _tab(app, "Promotion plan")
+    metrics = _metrics(tab)
+    assert metrics["Budget"] == f"{plan['budget']:,.2f}"
+    assert metrics["Expected incremental margin"] == f"{plan['total_expected_incremental_margin']:,.2f}"
+    assert metrics["Customers with a promotion"] == f"{int(plan['total_customers']):,}"
+    shown = next(frames[0] for spec, frames in _charts(tab) if "total_expected_incremental_margin" in _fields(spec))
+    assert len(shown) == len(points) and shown["chosen"].sum() == 1
+    assert shown.loc[shown["chosen"], "point"].iloc[0] == plan["point"]
+    mix = tab.dataframe[0].value  # the mix at the plan's budget: the frontier's rows with customers
+    at = frontier[(frontier["point"] == plan["point"]) & (frontier["planned_customers"] > 0)]
+    assert dict(zip(mix["promotion_id"], mix["planned_customers"], strict=True)) == \
+        dict(zip(at["promotion_id"], at["planned_customers"], strict=True))
+    # the sample customer: one of the mix's first promotion, with the stored plan's reasons
+    promotion = app.selectbox(key="plan_promotion").value
+    customer = app.selectbox(key="plan_customer").value
+    assert promotion == mix["promotion_id"].iloc[0]
+    row = sample[(sample["promotion_id"] == promotion) & (sample["customer_id"] == customer)].iloc[0]
+    assert tab.code[0].value == row["reasons"]
+    assert "this budget is the plan's" in tab.caption[-1].value
+
+
+def test_moving_the_budget_slider_redraws_the_mix_and_says_whose_reasons_they_are(app, tiny_snapshot):
+    frontier = open_snapshot(tiny_snapshot).table("plan_frontier")
+    points = frontier.drop_duplicates("point").sort_values("point")
+    low = points[~points["is_plan_budget"] & (points["total_customers"] > 1)].iloc[0]
+    app.select_slider(key="plan_budget").set_value(int(low["point"])).run()
+    assert not app.exception
+    tab = _tab(app, "Promotion plan")
+    assert _metrics(tab)["Expected incremental margin"] == f"{low['total_expected_incremental_margin']:,.2f}"
+    at = frontier[(frontier["point"] == low["point"]) & (frontier["planned_customers"] > 0)]
+    mix = tab.dataframe[0].value
+    assert sorted(mix["promotion_id"]) == sorted(at["promotion_id"])
+    assert app.selectbox(key="plan_promotion").value in set(at["promotion_id"])
+    assert f"at {low['budget']:,.2f} the solver may give this customer another promotion or none" in \
+        tab.caption[-1].value
 
 
 def test_missing_tables_show_a_message(tiny_warehouse, tmp_path, monkeypatch):

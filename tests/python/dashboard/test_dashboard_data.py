@@ -11,7 +11,10 @@ from retail_lift.dashboard.data import (
     SnapshotNotFoundError,
     arm_mix_shares,
     experiment_overview,
+    frontier_points,
     open_snapshot,
+    plan_mix,
+    plan_point,
     resolve_snapshot_dir,
     target_list_csv,
 )
@@ -103,3 +106,34 @@ def test_dashboard_command_without_a_snapshot_says_what_to_do(tmp_path):
     result = CliRunner().invoke(main, ["dashboard", "--snapshot", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "no dashboard snapshot" in result.output and "Traceback" not in result.output
+
+
+def _frontier(plan_budget_point: int | None) -> pd.DataFrame:
+    rows = []
+    for point, budget, mix in ((0, 1.0, {"a": (1, 2.0)}), (1, 5.0, {"a": (3, 5.0), "b": (1, 1.0)}),
+                               (2, 9.0, {"a": (2, 4.0), "b": (4, 6.0)})):
+        for q in ("a", "b"):
+            n, margin = mix.get(q, (0, 0.0))
+            rows.append({"plan_id": "p", "point": point, "budget": budget, "is_plan_budget": point == plan_budget_point,
+                         "promotion_id": q, "channel": "email", "planned_customers": n,
+                         "expected_incremental_margin": margin, "expected_cost": n * 0.5,
+                         "total_customers": sum(v[0] for v in mix.values()),
+                         "total_expected_incremental_margin": sum(v[1] for v in mix.values()),
+                         "total_expected_cost": sum(v[0] for v in mix.values()) * 0.5, "upper_bound": 99.0,
+                         "gap": 0.0, "method": "milp"})
+    return pd.DataFrame(rows)
+
+
+def test_frontier_points_the_plan_point_and_the_mix():
+    frontier = _frontier(1)
+    points = frontier_points(frontier)
+    assert points["point"].tolist() == [0, 1, 2] and points["total_customers"].tolist() == [1, 4, 6]
+    assert plan_point(points) == 1
+    assert plan_point(frontier_points(_frontier(None))) == 2  # none marked: the last
+    mix = plan_mix(frontier, 0)  # a promotion with no customer at that budget is not in the mix
+    assert mix["promotion_id"].tolist() == ["a"] and mix["share_of_customers"].tolist() == [1.0]
+    mix = plan_mix(frontier, 2)  # most customers first, shares of the point's customers and margin
+    assert mix["promotion_id"].tolist() == ["b", "a"]
+    assert mix["share_of_customers"].tolist() == pytest.approx([4 / 6, 2 / 6])
+    assert mix["share_of_margin"].tolist() == pytest.approx([0.6, 0.4])
+    assert frontier_points(frontier.iloc[0:0]).empty

@@ -20,6 +20,7 @@ from retail_lift.dashboard.data import open_snapshot, resolve_snapshot_dir, targ
 from retail_lift.dashboard.snapshot import (
     CURRENT,
     MANIFEST,
+    PLAN_SAMPLE_CUSTOMERS,
     QINI_GRID_POINTS,
     SNAPSHOT_TABLES,
     SnapshotError,
@@ -46,6 +47,8 @@ COPIES = {
     "bandit_holdout_arm_mix": "marts.rpt_bandit_holdout_arm_mix",
     "bandit_published_policy": "ml.ml_bandit_published_policy",
     "fairness": "ml.ml_purchase_propensity_fairness",
+    "plan_frontier": "ml.ml_promotion_plan_frontier",
+    "plan_promotions": "ml.ml_promotion_plan_promotions",
 }
 
 
@@ -73,6 +76,12 @@ def test_manifest_lists_every_table_with_the_warehouse_row_counts(tiny_warehouse
             con, "select count(*) from ml.ml_campaign_target_list where status = 'selected'")
         assert snap.table("campaign_target_summary")["customers"].sum() == _count(
             con, "select count(*) from ml.ml_campaign_target_list")
+        planned = con.execute("select promotion_id, count(*) from ml.ml_promotion_plan where promotion_id is not null "
+                              "group by all").fetchall()
+        sample = snap.table("plan_sample_customers")  # the plan's largest expected margins, per promotion
+        assert sample["promotion_id"].value_counts().to_dict() == {q: min(n, PLAN_SAMPLE_CUSTOMERS) for q, n in planned}
+        best = _count(con, "select max(expected_incremental_margin) from ml.ml_promotion_plan")
+        assert sample["expected_incremental_margin"].max() == best and sample["reasons"].notna().all()
         arms = _count(con, "select count(distinct promotion_id) from ml.ml_uplift_holdout_predictions")
         assert m["tables"]["uplift_qini"]["rows"] == QINI_GRID_POINTS * arms
         warehouse_results = con.execute("select * from ml.ml_experiment_results "

@@ -62,6 +62,24 @@ def test_the_build_plans_every_scored_customer_and_says_why_promotions_are_left_
     assert stored.exists()
 
 
+def test_the_frontier_at_the_plans_budget_is_the_built_plan(tiny_warehouse):
+    """ml_promotion_plan_frontier solves the plan's problem: at the plan's budget, exactly the plan's totals."""
+    frontier = _df(tiny_warehouse, "select * from ml.ml_promotion_plan_frontier order by point, promotion_id")
+    plan = _df(tiny_warehouse, "select * from ml.ml_promotion_plan")
+    planned = plan[plan["promotion_id"].notna()]
+    points = frontier.drop_duplicates("point")
+    assert len(points) >= 2 and points["is_plan_budget"].sum() == 1 and set(frontier["plan_id"]) == set(plan["plan_id"])
+    at = frontier[frontier["is_plan_budget"]].set_index("promotion_id")
+    assert at["planned_customers"].to_dict() == planned["promotion_id"].value_counts().reindex(
+        at.index, fill_value=0).to_dict()
+    margins = planned.groupby("promotion_id")["expected_incremental_margin"].sum().reindex(at.index, fill_value=0)
+    assert at["expected_incremental_margin"].to_numpy() == pytest.approx(margins.to_numpy(), rel=1e-12)
+    assert at["total_expected_cost"].iloc[0] == pytest.approx(planned["expected_cost"].sum(), rel=1e-12)
+    # the default plan has no budget: its point is the last, the cost of the plan; more budget never earns less
+    assert points["is_plan_budget"].iloc[-1] and at["budget"].iloc[0] == pytest.approx(planned["expected_cost"].sum())
+    assert (points["total_expected_incremental_margin"].diff().dropna() >= -1e-6).all()
+
+
 def test_a_second_build_reuses_the_plan_and_replan_makes_a_new_one(tiny_warehouse, tmp_path):
     work = _copy(tiny_warehouse.parent, tmp_path / "b")
     db = work / "warehouse.duckdb"
