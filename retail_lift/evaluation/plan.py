@@ -296,12 +296,14 @@ def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings,
     def plan(table: pd.DataFrame, budget: float | None) -> pd.DataFrame:
         return _chosen(build_plan(table, people, budget=budget, fatigued=fatigued)[0])
 
-    unbudgeted = _value(plan(model, None), model)["cost"]
+    unbudgeted_plan = plan(model, None)
+    unbudgeted = _value(unbudgeted_plan, model)["cost"]
     budgets = [(float(s), float(s) * unbudgeted) for s in budget_shares] + [(None, None)]
     rows = []
     for share, budget in budgets:
         try:
-            chosen = {"plan": plan(model, budget), "ceiling_plan": plan(ceiling_table, budget),
+            chosen = {"plan": unbudgeted_plan if budget is None else plan(model, budget),
+                      "ceiling_plan": plan(ceiling_table, budget),
                       "oracle_plan": plan(truth, budget)}
         except PlanError as e:  # a budget below the cheapest contact
             log(f"{MODEL}: budget share {share} ({budget:.2f}) left out: {e}")

@@ -161,3 +161,20 @@ def test_bad_settings_name_the_model_and_the_key(bad):
     key = next(iter(bad))
     with pytest.raises(ValueError, match=f"ml_eval_promotion_plan_vs_truth: {key}"):
         EvalPromotionPlanVsTruthConfig(**bad)
+
+
+def test_the_tiny_build_has_a_row_per_budget_and_policy(tiny_warehouse):
+    """The dbt model on the tiny world (the numbers are in docs/campaign_plan.md): every budget of the config
+    and the unbudgeted plan, five policies each, the coverage on the plan rows only."""
+    from retail_lift.warehouse import read_only
+
+    with read_only(tiny_warehouse) as con:
+        out = con.execute("select * from evaluation.ml_eval_promotion_plan_vs_truth").df()
+    shares = EvalPromotionPlanVsTruthConfig().budget_shares
+    assert sorted(out["budget_share"].dropna().unique()) == pytest.approx(sorted(shares))
+    assert len(out) == (len(shares) + 1) * len(POLICIES)
+    assert (out.loc[out["policy"] == "oracle_plan", "ratio_to_oracle"] == 1.0).all()
+    plan = out[out["policy"] == "plan"]
+    assert (plan["holdout_intervals"] >= 200).all() and plan["holdout_coverage"].between(0, 1).all()
+    assert plan["meets_ceiling_target"].notna().all() and plan["beats_baselines"].notna().all()
+    assert out.loc[out["policy"] != "plan", "holdout_coverage"].isna().all()
