@@ -69,10 +69,12 @@ import pandas as pd
 
 from retail_lift.campaign.allocation import Allocation, allocate
 from retail_lift.campaign.targeting import expected_economics
+from retail_lift.experiments.analysis import analyze_experiments
 
 __all__ = ["FRONTIER_COLUMNS", "PLAN_COLUMNS", "PROMOTION_STATUS_COLUMNS", "PlanError", "PlanStore", "assign_holdout",
            "build_plan", "candidate_table", "check_promotion_costs", "export_plan", "frontier_budgets",
-           "plan_content_key", "plan_frontier", "plan_id_for", "plan_reason_text", "promotion_status"]
+           "holdout_estimates", "plan_content_key", "plan_frontier", "plan_id_for", "plan_reason_text",
+           "promotion_status"]
 
 #: the columns of a plan, in order
 PLAN_COLUMNS = [
@@ -430,6 +432,31 @@ def assign_holdout(plan: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
             held = rng.permutation(len(idx))[:k]
             plan.loc[idx[held], "is_holdout"] = True
     return plan
+
+
+def holdout_estimates(outcomes: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """The holdout comparison of a plan, through the experiment engine
+    (:func:`retail_lift.experiments.analysis.analyze_experiments`): per ``experiment_id`` (one per plan x
+    promotion), Welch's difference of the mean outcome ``y`` of the treated and the held-out customers and its
+    ``1 - alpha`` interval, and the sample-ratio check against the planned ``holdout_share``.
+
+    ``outcomes``: one row per assigned customer with ``experiment_id``, ``variant``, ``is_control`` (held out),
+    ``y`` (the outcome, e.g. the margin net of the contact cost) and ``holdout_share``. Returns the engine's
+    rows (:data:`retail_lift.experiments.analysis.RESULT_COLUMNS`) indexed by ``experiment_id``: ``variant_mean``,
+    ``control_mean``, ``effect``, ``effect_ci_low``, ``effect_ci_high``, ``p_value``, ``srm_p_value``, ...
+    ``ml_plan_vs_holdout`` reports them on the realised orders; the evaluation against the simulated truth
+    re-draws holdouts and outcomes and checks the interval's coverage with the same function."""
+    stats = outcomes.groupby(["experiment_id", "variant", "is_control"]).agg(
+        users=("y", "size"), sum_y=("y", "sum"), sumsq_y=("y", lambda v: float((v ** 2).sum()))).reset_index()
+    stats["metric_name"] = "margin_per_customer"
+    stats["metric_type"] = "mean"
+    stats[["sum_x", "sumsq_x", "sum_xy"]] = 0.0
+    shares = outcomes.groupby("experiment_id")["holdout_share"].first().astype(float)
+    srm = stats[["experiment_id", "variant", "is_control", "users"]].rename(columns={"users": "observed_users"})
+    share = srm["experiment_id"].map(shares).astype(float).to_numpy()
+    srm["planned_share"] = np.where(srm["is_control"].astype(bool).to_numpy(), share, 1 - share)
+    res = analyze_experiments(stats, srm, alpha=alpha, power=0.8, mde_relative=0.05)
+    return res.set_index("experiment_id")
 
 
 def _frame_digest(h, df: pd.DataFrame) -> None:

@@ -15,6 +15,9 @@ keep only algorithms; what measures them against the truth lives here, one modul
   ``retail_lift.pipelines``);
 - :mod:`~retail_lift.evaluation.clv`: CLV against a holdout and the truth (``ml_eval_clv_vs_truth``; was
   ``retail_lift.clv_evaluation``);
+- :mod:`~retail_lift.evaluation.plan`: the promotion plan at several budgets against the plans of the
+  feature-ceiling and the true uplift and two single-promotion baselines, and the coverage of its holdout
+  interval over re-drawn holdouts (``ml_eval_promotion_plan_vs_truth``);
 - :mod:`~retail_lift.evaluation.bandit_simulation`: the closed-loop simulation of the promotion policies
   and the simulated ledger of the off-policy tests (was ``retail_lift.bandit.simulate``), and
   :mod:`~retail_lift.evaluation.cli` its command ``retail-lift simulate``. Not imported here: they
@@ -35,6 +38,11 @@ helpers both use are :mod:`retail_lift.settings`).
 from collections.abc import Mapping
 
 from retail_lift.evaluation.clv import EvalClvVsTruthConfig, clv_evaluation
+from retail_lift.evaluation.plan import (
+    EvalPromotionPlanVsTruthConfig,
+    evaluate_plan_against_truth,
+    promotion_plan_vs_truth,
+)
 from retail_lift.evaluation.predict import (
     CampaignOracleComparisonConfig,
     PredictOracleComparisonConfig,
@@ -48,7 +56,7 @@ from retail_lift.evaluation.uplift import (
     evaluate_targeting_against_truth,
     evaluate_uplift_against_truth,
 )
-from retail_lift.evaluation.uplift_limits import LIMIT_COLUMNS, uplift_limits
+from retail_lift.evaluation.uplift_limits import LIMIT_COLUMNS, ceiling_uplift, uplift_limits
 from retail_lift.settings import from_settings, plain_defaults
 
 #: the typed config of every dbt Python model of python_models/evaluation/, by model name
@@ -58,6 +66,7 @@ MODEL_CONFIGS: Mapping[str, type] = {
     "ml_campaign_oracle_comparison": CampaignOracleComparisonConfig,
     "ml_eval_uplift_vs_truth": EvalUpliftVsTruthConfig,
     "ml_eval_targeting_vs_truth": EvalTargetingVsTruthConfig,
+    "ml_eval_promotion_plan_vs_truth": EvalPromotionPlanVsTruthConfig,
 }
 
 
@@ -73,17 +82,21 @@ __all__ = [
     "NO_TRUTH_NOTE",
     "CampaignOracleComparisonConfig",
     "EvalClvVsTruthConfig",
+    "EvalPromotionPlanVsTruthConfig",
     "EvalTargetingVsTruthConfig",
     "EvalUpliftVsTruthConfig",
     "PredictOracleComparisonConfig",
     "campaign_oracle_comparison",
+    "ceiling_uplift",
     "clv_evaluation",
     "defaults",
     "empty_evaluation",
+    "evaluate_plan_against_truth",
     "evaluate_targeting_against_truth",
     "evaluate_uplift_against_truth",
     "from_settings",
     "predict_oracle_comparison",
+    "promotion_plan_vs_truth",
     "truth_is_absent",
     "uplift_limits",
 ]

@@ -37,6 +37,15 @@ EVALUATION_SCHEMAS: dict[str, dict[str, str]] = {
         "margin_rate": "float64", "margin_vs_propensity": "float64",
         "expected_incremental_conversions": "float64", "expected_incremental_margin": "float64",
     },
+    "ml_eval_promotion_plan_vs_truth": {
+        "budget_share": "float64", "budget": "float64", "policy": "string", "promotion_id": "string",
+        "customers_targeted": "Int64", "targeted_share": "float64", "expected_cost": "float64",
+        "expected_incremental_margin": "float64", "true_cost": "float64", "true_incremental_conversions": "float64",
+        "true_incremental_margin": "float64", "ratio_to_ceiling": "float64", "ratio_to_oracle": "float64",
+        "meets_ceiling_target": "boolean", "beats_baselines": "boolean", "holdout_intervals": "Int64",
+        "holdout_coverage": "float64", "holdout_coverage_se": "float64", "holdout_mean_error": "float64",
+        "coverage_within_tolerance": "boolean",
+    },
     "ml_campaign_oracle_comparison": {
         "strategy": "string", "basis": "string", "promotion_id": "string", "contacts": "Int64",
         "conversions": "float64", "revenue": "float64", "discount_cost": "float64", "cost": "float64",

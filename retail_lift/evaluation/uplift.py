@@ -23,7 +23,7 @@ from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
 from retail_lift.uplift.selection import BASE_LEARNERS, LEARNERS
 
 __all__ = ["EVALUATION_COLUMNS", "TARGETING_COLUMNS", "EvalTargetingVsTruthConfig", "EvalUpliftVsTruthConfig",
-           "evaluate_targeting_against_truth", "evaluate_uplift_against_truth", "gain_ratio"]
+           "evaluate_targeting_against_truth", "evaluate_uplift_against_truth", "gain_ratio", "true_order_value"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,18 @@ def gain_ratio(score: np.ndarray, true_uplift: np.ndarray) -> float:
     if not best > 0:
         return float("nan")
     return float(area(np.argsort(-score, kind="mergesort")) / best)
+
+
+def true_order_value(p1: np.ndarray, p0: np.ndarray, revenue1: np.ndarray, revenue0: np.ndarray,
+                     discount_rate) -> np.ndarray:
+    """Each customer's true order value at full price from the simulated truth of one arm and the control
+    (``truth_customer_arms``: ``p_convert`` and ``expected_revenue``): the control's revenue per conversion,
+    else (a control probability of 0) the arm's divided by ``1 - discount_rate`` (a number, or one per row);
+    0 when neither converts."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(p0 > 0, revenue0 / np.where(p0 > 0, p0, 1.0),
+                        np.where(p1 > 0, revenue1 / np.where(p1 > 0, p1, 1.0)
+                                 / np.maximum(1.0 - np.asarray(discount_rate, dtype=float), 1e-12), 0.0))
 
 
 def evaluate_uplift_against_truth(
@@ -277,9 +289,7 @@ def evaluate_targeting_against_truth(
         p0 = m["p0"].fillna(0.0).to_numpy(float)
         r0 = m["revenue0"].fillna(0.0).to_numpy(float)
         r1 = m["expected_revenue"].to_numpy(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v = np.where(p0 > 0, r0 / np.where(p0 > 0, p0, 1.0),
-                         np.where(p1 > 0, r1 / np.where(p1 > 0, p1, 1.0) / max(1.0 - d, 1e-12), 0.0))
+        v = true_order_value(p1, p0, r1, r0, d)
         ids = m["customer_id"].astype(str).to_numpy()
         ranks = {"uplift": m["predicted_uplift"].to_numpy(float),
                  "propensity": m["predicted_treated_probability"].to_numpy(float),

@@ -41,7 +41,7 @@ from retail_lift.uplift.features import FEATURES, build_features, input_frame, r
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
 from retail_lift.uplift.pipeline import fit_score_uplift
 
-__all__ = ["CEILING_KINDS", "LIMIT_COLUMNS", "feature_ceiling", "type_revealed", "uplift_limits"]
+__all__ = ["CEILING_KINDS", "LIMIT_COLUMNS", "ceiling_uplift", "feature_ceiling", "type_revealed", "uplift_limits"]
 
 #: The regressions of the true uplift that :func:`feature_ceiling` fits.
 CEILING_KINDS = ("boosting", "linear")
@@ -223,3 +223,74 @@ def uplift_limits(training: pd.DataFrame, truth_customers: pd.DataFrame, true_ef
     keys = ["experiment_id", "promotion_id"]
     out = out.merge(revealed.drop(columns=["learner"]).astype({k: str for k in keys}), on=keys, how="outer")
     return out[LIMIT_COLUMNS].sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+def ceiling_uplift(scoring: pd.DataFrame, arm_effects: pd.DataFrame, promotion_ids: Sequence[str], *,
+                   kinds: Sequence[str] = CEILING_KINDS, n_folds: int = 5, random_state: int = 0,
+                   max_rows: int | None = 40_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature ceiling of each scored customer's uplift: the **true** uplift of each promotion
+    regressed on the features the uplift model scores with, predicted out of fold for every customer.
+
+    Where :func:`feature_ceiling` ranks the experiment's exposures, this predicts, for the customers a plan
+    is made for (``fct_uplift_scoring_customers``), E[true uplift | features]: the uplift estimate no model on
+    these features can improve on, whatever the amount of data (the promotion plan's ceiling,
+    :mod:`retail_lift.evaluation.plan`).
+
+    Args:
+        scoring: one row per customer, ``customer_id`` and the feature columns (:data:`FEATURES`).
+        arm_effects: ``customer_id``, ``promotion_id``, ``true_uplift`` (``truth_customer_arms``).
+        promotion_ids: the promotions to predict (each needs the true uplift of every scoring customer).
+        kinds: the regressions fitted (:data:`CEILING_KINDS`); per promotion the one whose out-of-fold
+            prediction scores the higher :func:`gain_ratio` is kept.
+        n_folds: every customer is predicted by the regressions fitted on the other folds.
+        random_state: seed of the folds, the boosting and the subsample.
+        max_rows: each fold's regression is fitted on at most this many customers of the other folds (a
+            seeded sample). ``None`` uses all.
+
+    Returns:
+        ``(predictions, summary)``: ``customer_id``, ``promotion_id``, ``ceiling_uplift``, one row per
+        customer x promotion; and per promotion ``promotion_id``, ``feature_ceiling_kind``,
+        ``feature_ceiling_r2`` (out of fold) and ``feature_ceiling_gain_ratio``.
+    """
+    require_columns(scoring, "scoring", ["customer_id", *FEATURES])
+    require_columns(arm_effects, "arm_effects", ["customer_id", "promotion_id", "true_uplift"])
+    for kind in kinds:
+        _regressor(kind, 0)  # an unknown kind fails before any fit
+    scoring = scoring.drop_duplicates("customer_id").assign(customer_id=lambda f: f["customer_id"].astype(str))
+    scoring = scoring.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    X = build_features(scoring, scoring.head(1))[0].to_numpy()
+    ids = scoring["customer_id"].to_numpy()
+    effects = arm_effects.assign(customer_id=arm_effects["customer_id"].astype(str),
+                                 promotion_id=arm_effects["promotion_id"].astype(str))
+    effects = effects.drop_duplicates(["customer_id", "promotion_id"]).set_index(["customer_id", "promotion_id"])
+    rng = np.random.default_rng(random_state)
+    fold = rng.permutation(np.arange(len(ids)) % max(n_folds, 2))
+    predictions, summary = [], []
+    for pid in sorted(str(p) for p in promotion_ids):
+        tau = effects["true_uplift"].reindex(pd.MultiIndex.from_arrays([ids, np.full(len(ids), pid)])).to_numpy(float)
+        if np.isnan(tau).any():
+            raise ValueError(f"arm_effects has no true_uplift of promotion {pid!r} for {int(np.isnan(tau).sum())} "
+                             f"scoring customers")
+        best = None
+        for kind in kinds:
+            pred = np.zeros(len(ids))
+            for k in range(max(n_folds, 2)):
+                train = np.flatnonzero(fold != k)
+                if max_rows is not None and train.size > max_rows:
+                    train = np.sort(rng.choice(train, max_rows, replace=False))
+                test = fold == k
+                if train.size < 2 or not test.any():
+                    continue
+                pred[test] = _regressor(kind, random_state).fit(X[train], tau[train]).predict(X[test])
+            gain = gain_ratio(pred, tau)
+            if best is None or (np.isfinite(gain) and not gain <= best[1]):
+                best = (kind, gain, pred)
+        kind, gain, pred = best
+        r2 = float(1 - np.mean((tau - pred) ** 2) / tau.var()) if tau.var() > 0 else np.nan
+        predictions.append(pd.DataFrame({"customer_id": ids, "promotion_id": pid, "ceiling_uplift": pred}))
+        summary.append({"promotion_id": pid, "feature_ceiling_kind": kind, "feature_ceiling_r2": r2,
+                        "feature_ceiling_gain_ratio": gain})
+    columns = ["customer_id", "promotion_id", "ceiling_uplift"]
+    out = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
+    return out, pd.DataFrame(summary, columns=["promotion_id", "feature_ceiling_kind", "feature_ceiling_r2",
+                                               "feature_ceiling_gain_ratio"])

@@ -20,6 +20,8 @@ bandit_arm_mix    marts.fct_decision_ledger,                     weekly share of
                   marts.rpt_bandit_holdout_arm_mix               each candidate policy's expected arm mix on holdout
 ab_lift           ml.ml_experiment_results                       relative lift with its 95 % interval per
                                                                  experiment × variant × metric, coloured by verdict
+plan_frontier     evaluation.ml_eval_promotion_plan_vs_truth     true incremental margin of the plan, the ceiling
+                                                                 and oracle plans and two baselines by budget
 ================  =============================================  ===================================================
 
 A chart whose tables are missing or empty (e.g. a warehouse built from orders only has no decisions) is skipped:
@@ -438,6 +440,41 @@ def ab_lift(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> ChartRe
     return _result("ab_lift", tables, _save(fig, Path(out_dir), "ab_lift"))
 
 
+#: the policies of ml_eval_promotion_plan_vs_truth, in the legend's order, with a fixed colour and line style
+_PLAN_POLICIES = {"oracle_plan": ("#8c8c8c", ":"), "ceiling_plan": ("#55a868", "--"), "plan": ("#4c72b0", "-"),
+                  "best_single_promotion": ("#dd8452", "-."), "propensity": ("#c44e52", "-.")}
+
+
+def plan_frontier(warehouse: str | Path, out_dir: str | Path = DEFAULT_OUT) -> ChartResult:
+    """The efficient frontier of the promotion plan on the simulated world: the TRUE incremental margin of each
+    policy of ``ml_eval_promotion_plan_vs_truth`` against the budget (a share of the unbudgeted plan's expected
+    cost, log scale; the row without a budget at 1)."""
+    tables = ("evaluation.ml_eval_promotion_plan_vs_truth",)
+    data = _read(warehouse, tables, {
+        "eval": "select coalesce(budget_share, 1.0) as budget_share, budget_share is null as is_unbudgeted, policy, "
+                "true_incremental_margin, customers_targeted from evaluation.ml_eval_promotion_plan_vs_truth "
+                "order by policy, budget_share nulls last",
+    })
+    ev = data["eval"]
+    if ev.empty:
+        raise ChartSkipped("ml_eval_promotion_plan_vs_truth has no rows (no simulated truth, or nothing to plan)")
+    fig = _new_figure(9, 5.2, "Promotion plan against the truth: true incremental margin by budget")
+    ax = fig.subplots()
+    for policy, (colour, style) in _PLAN_POLICIES.items():
+        g = ev[ev["policy"] == policy]
+        if g.empty:
+            continue
+        ax.plot(g["budget_share"], g["true_incremental_margin"], color=colour, linestyle=style, marker="o",
+                markersize=4, label=policy.replace("_", " "))
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.1%}" if v < 0.01 else f"{v:.0%}")
+    ax.axhline(0, color="#cccccc", linewidth=0.8)
+    ax.set_xlabel("budget, as a share of the expected cost of the plan without a budget (100 %: no budget)")
+    ax.set_ylabel("true incremental margin")
+    ax.legend(fontsize=8, loc="upper left")
+    return _result("plan_frontier", tables, _save(fig, Path(out_dir), "plan_frontier"))
+
+
 # ---------------------------------------------------------------------------------------------- registry
 CHARTS: dict[str, tuple[str, Callable[..., ChartResult]]] = {
     "funnel": ("Funnel", funnel),
@@ -447,6 +484,7 @@ CHARTS: dict[str, tuple[str, Callable[..., ChartResult]]] = {
     "qini_curves": ("Qini curves of the uplift models", qini_curves),
     "bandit_arm_mix": ("Bandit arm mix over time", bandit_arm_mix),
     "ab_lift": ("A/B test lift intervals", ab_lift),
+    "plan_frontier": ("Promotion plan against the truth by budget", plan_frontier),
 }
 
 #: the tables each chart reads (the docs exposure in models/_exposures.yml lists them)
@@ -458,6 +496,7 @@ CHART_TABLES: dict[str, tuple[str, ...]] = {
     "qini_curves": ("ml.ml_uplift_holdout_predictions", "ml.ml_uplift_metrics"),
     "bandit_arm_mix": ("marts.fct_decision_ledger", "marts.rpt_bandit_holdout_arm_mix"),
     "ab_lift": ("ml.ml_experiment_results",),
+    "plan_frontier": ("evaluation.ml_eval_promotion_plan_vs_truth",),
 }
 
 

@@ -151,6 +151,7 @@ _PP, _RC, _FB, _CP = ("ml.ml_purchase_propensity_fit", "ml.ml_returning_customer
 _UPLIFT_METRICS = "ml.ml_uplift_metrics"
 _UPLIFT_EVAL = "evaluation.ml_eval_uplift_vs_truth"
 _TARGETING_EVAL = "evaluation.ml_eval_targeting_vs_truth"
+_PLAN_EVAL = "evaluation.ml_eval_promotion_plan_vs_truth"
 _BANDIT_EVAL = "ml.ml_bandit_policy_evaluation"
 _BANDIT_TRUTH = "evaluation.rpt_eval_bandit_policy_value_vs_truth"
 _CAMPAIGN_TRUTH = "evaluation.ml_campaign_oracle_comparison"
@@ -434,7 +435,9 @@ CARDS: tuple[Card, ...] = (
                           "expected_incremental_margin, sum(expected_cost) as expected_cost "
                           "from ml.ml_promotion_plan group by all order by promotion_id", ("ml.ml_promotion_plan",)),
                   _PLAN_FRONTIER),
-         oracle_note="The comparison with the oracle plan on the true uplift is issue 24 item 4 (not built yet)."),
+         oracle_note="Against the truth (simulated world): `ml_eval_promotion_plan_vs_truth` values this plan's "
+                     "method at several budgets with the true uplift, next to the ceiling and oracle plans and two "
+                     "single-promotion baselines, and checks the holdout interval's coverage."),
     Card("ml_promotion_plan_frontier",
          predicts="The efficient frontier of the promotion plan: the expected incremental margin the plan's solver "
                   "reaches on the plan's candidates, capacities, channel limits and fatigue flags at a grid of "
@@ -449,7 +452,25 @@ CARDS: tuple[Card, ...] = (
                           "select promotion_id, channel, planned_customers, expected_incremental_margin, "
                           "expected_cost from ml.ml_promotion_plan_frontier where is_plan_budget "
                           "order by promotion_id", ("ml.ml_promotion_plan_frontier",))),
-         oracle_note="Expected (model) margins; the truth at several budgets is issue 24 item 4."),
+         oracle_note="Expected (model) margins; the true margin at several budgets is "
+                     "`ml_eval_promotion_plan_vs_truth`."),
+    Card("ml_eval_promotion_plan_vs_truth",
+         predicts="The TRUE incremental margin of the promotion plan at several budgets (shares of the unbudgeted "
+                  "plan's expected cost, and no budget), next to the same solver on the feature-ceiling uplift "
+                  "and on the true uplift, and to the best single promotion by uplift and by propensity at the "
+                  "same cost; and how often the holdout's 90 % interval covers the true margin over re-drawn "
+                  "holdouts and outcomes.",
+         inputs="`ml_customer_uplift`, `dim_campaign_promotions`, `fct_customer_features`, `ml_campaign_fatigue`, "
+                "`ml_purchase_propensity_scores`, `fct_uplift_scoring_customers` and the true response per "
+                "customer and arm",
+         window="snapshot",
+         metrics=(Section("True margin per budget and policy",
+                          f"select budget_share, policy, promotion_id, customers_targeted, expected_cost, true_cost, "
+                          f"true_incremental_margin, ratio_to_ceiling, ratio_to_oracle, meets_ceiling_target, "
+                          f"beats_baselines, holdout_coverage, holdout_coverage_se from {_PLAN_EVAL} "
+                          f"order by budget_share nulls last, policy", (_PLAN_EVAL,)),),
+         oracle_note="This model is itself the oracle comparison (simulated world only).",
+         charts=("plan_frontier",)),
     Card("ml_promotion_plan_promotions",
          predicts="Every promotion of the promotions table: in the plan or left out, and why (no valid "
                   "experiment: a sample-ratio mismatch, none run, or a control arm).",
@@ -477,8 +498,8 @@ CARDS: tuple[Card, ...] = (
                           "select plan_id, promotion_id, status, treated_customers, holdout_customers, "
                           "incremental_margin_per_customer, ci_low, ci_high from ml.ml_plan_vs_holdout "
                           "order by planned_at, promotion_id", ("ml.ml_plan_vs_holdout",)),),
-         oracle_note="The holdout interval's coverage of the true incremental margin is issue 24 item 4 "
-                     "(not built yet)."),
+         oracle_note="The holdout interval's coverage of the true incremental margin over re-drawn holdouts is "
+                     "measured by `ml_eval_promotion_plan_vs_truth` (simulated world)."),
     # ------------------------------------------------------------------ cross-sell
     Card("ml_crosssell_rules",
          predicts="Association rules A → B between items bought in the same order, with support, confidence and "

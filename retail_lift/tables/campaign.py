@@ -33,6 +33,7 @@ from retail_lift.campaign.plan import (
     assign_holdout,
     build_plan,
     candidate_table,
+    holdout_estimates,
     now_text,
     plan_content_key,
     plan_frontier,
@@ -40,7 +41,6 @@ from retail_lift.campaign.plan import (
     plan_seed,
     promotion_status,
 )
-from retail_lift.experiments.analysis import analyze_experiments
 from retail_lift.frames import as_frame, log_line, typed_frame
 from retail_lift.tables._config import check_store, number, read_relation, set_fields
 
@@ -777,21 +777,10 @@ def ml_plan_vs_holdout(relations: Mapping[str, object], config: PlanVsHoldoutCon
         last = pd.to_datetime(orders["ordered_at"]).max() if len(orders) else None
     through = pd.Timestamp(last) if last is not None and pd.notna(last) else pd.NaT
     y = _realised_margin(assign, orders, config.window_days)
-    stats = y.groupby(["experiment_id", "variant", "is_control"]).agg(
-        users=("y", "size"), sum_y=("y", "sum"), sumsq_y=("y", lambda v: float((v ** 2).sum())),
-        orders=("orders", "sum")).reset_index()
     measurable = y.loc[pd.to_datetime(y["assigned_at"]) < through, "experiment_id"].unique() \
         if pd.notna(through) else []
-    stats = stats[stats["experiment_id"].isin(measurable)]  # no order after the plan yet: nothing to test
-    stats["metric_name"] = "margin_per_customer"
-    stats["metric_type"] = "mean"
-    stats[["sum_x", "sumsq_x", "sum_xy"]] = 0.0
-    shares = y.groupby("experiment_id")["holdout_share"].first().astype(float)
-    srm = stats[["experiment_id", "variant", "is_control", "users"]].rename(columns={"users": "observed_users"})
-    share = srm["experiment_id"].map(shares).astype(float).to_numpy()
-    srm["planned_share"] = np.where(srm["is_control"].astype(bool).to_numpy(), share, 1 - share)
-    res = analyze_experiments(stats, srm, alpha=config.alpha, power=0.8, mde_relative=0.05)
-    res = res.set_index("experiment_id")
+    # no order after the plan yet: nothing to test
+    res = holdout_estimates(y[y["experiment_id"].isin(measurable)], config.alpha)
     rows = []
     for exp_id, g in y.groupby("experiment_id", sort=True):
         first = g.iloc[0]

@@ -1,4 +1,4 @@
-"""retail_lift.evaluation: the typed configs of the five dbt models of python_models/evaluation/.
+"""retail_lift.evaluation: the typed configs of the six dbt models of python_models/evaluation/.
 
 tests/python/test_tables.py checks, for these models too, that the dbt model reads exactly the config's keys
 and that its yml states exactly the config's defaults. Here: the config is the only place of the defaults (the
@@ -17,12 +17,14 @@ from retail_lift.evaluation import (
     MODEL_CONFIGS,
     CampaignOracleComparisonConfig,
     EvalClvVsTruthConfig,
+    EvalPromotionPlanVsTruthConfig,
     EvalTargetingVsTruthConfig,
     EvalUpliftVsTruthConfig,
     PredictOracleComparisonConfig,
     campaign_oracle_comparison,
     clv_evaluation,
     defaults,
+    evaluate_plan_against_truth,
     evaluate_uplift_against_truth,
     from_settings,
     predict_oracle_comparison,
@@ -37,13 +39,14 @@ KWARGS = [
     (CampaignOracleComparisonConfig, "kwargs", campaign_oracle_comparison),
     (EvalUpliftVsTruthConfig, "evaluation_kwargs", evaluate_uplift_against_truth),
     (EvalUpliftVsTruthConfig, "limits_kwargs", uplift_limits),
+    (EvalPromotionPlanVsTruthConfig, "evaluation_kwargs", evaluate_plan_against_truth),
 ]
 
 
-def test_the_five_evaluation_models_have_a_config():
+def test_the_six_evaluation_models_have_a_config():
     assert sorted(MODEL_CONFIGS) == ["ml_campaign_oracle_comparison", "ml_eval_clv_vs_truth",
-                                     "ml_eval_targeting_vs_truth", "ml_eval_uplift_vs_truth",
-                                     "ml_predict_oracle_comparison"]
+                                     "ml_eval_promotion_plan_vs_truth", "ml_eval_targeting_vs_truth",
+                                     "ml_eval_uplift_vs_truth", "ml_predict_oracle_comparison"]
     for config_class in MODEL_CONFIGS.values():
         assert dataclasses.is_dataclass(config_class) and config_class.__dataclass_params__.frozen
 
