@@ -349,12 +349,19 @@ def _plan_rows(cand: pd.DataFrame, customers: pd.DataFrame, m: _Matrices, alloc:
 
 
 def frontier_budgets(low: float, top: float, points: int) -> np.ndarray:
-    """The frontier's grid: ``points`` budgets evenly spaced from ``low`` (the cheapest contact the plan can make)
-    to ``top`` (the cost of the plan without a budget); one budget when ``top <= low``."""
+    """The frontier's grid: ``points`` budgets from ``low`` (the cheapest contact the plan can make) to ``top``
+    (the cost of the plan without a budget), spaced evenly on a log scale (each budget the same multiple of the
+    one before), because the frontier is concave and rises most at small budgets: on the default world evenly
+    spaced budgets put all but the first point on its flat part. Evenly spaced when ``low`` is not positive;
+    one budget when ``top <= low``."""
     if points < 2:
         raise PlanError(f"the frontier needs at least 2 budgets, got {points!r}")
     if not top > low:
         return np.array([float(top)])
+    if low > 0:
+        grid = np.geomspace(float(low), float(top), int(points))
+        grid[0], grid[-1] = float(low), float(top)  # the ends exactly
+        return grid
     return np.linspace(float(low), float(top), int(points))
 
 

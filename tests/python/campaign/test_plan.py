@@ -286,7 +286,9 @@ def test_the_frontier_spans_the_cheapest_contact_to_the_plan_without_a_budget_wi
 
 
 def test_the_frontier_grid_and_its_bad_input():
-    assert frontier_budgets(1.0, 3.0, 3).tolist() == [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(frontier_budgets(1.0, 100.0, 3), [1.0, 10.0, 100.0])  # each a multiple of the last
+    assert frontier_budgets(1.0, 100.0, 3)[[0, -1]].tolist() == [1.0, 100.0]
+    assert frontier_budgets(0.0, 3.0, 4).tolist() == [0.0, 1.0, 2.0, 3.0]  # a free contact: evenly spaced
     assert frontier_budgets(2.0, 2.0, 5).tolist() == [2.0]  # one contact possible: one budget
     with pytest.raises(PlanError, match="at least 2 budgets"):
         frontier_budgets(1.0, 3.0, 1)
