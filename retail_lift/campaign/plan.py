@@ -534,6 +534,26 @@ class PlanStore:
         tmp.replace(self.root / f"{plan_id}.json")
 
 
+    def frontier_path(self, plan_id: str, settings: Mapping) -> Path:
+        """Where the frontier of ``plan_id`` with the frontier's ``settings`` is kept (``frontiers/`` in the
+        store): a plan id stands for the plan's inputs, so the same id and settings give the same frontier."""
+        key = hashlib.sha256(json.dumps(dict(settings), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return self.root / "frontiers" / f"{plan_id}-{key}.parquet"
+
+    def load_frontier(self, plan_id: str, settings: Mapping) -> pd.DataFrame | None:
+        """The kept frontier of ``plan_id`` with ``settings``, or None."""
+        path = self.frontier_path(plan_id, settings)
+        return pd.read_parquet(path) if path.exists() else None
+
+    def save_frontier(self, frontier: pd.DataFrame, plan_id: str, settings: Mapping) -> Path:
+        path = self.frontier_path(plan_id, settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        frontier.to_parquet(tmp, index=False)
+        tmp.replace(path)
+        return path
+
+
 def now_text() -> str:
     """The wall-clock time as ISO text with microseconds (the order of the stored plans)."""
     ns = time.time_ns()

@@ -430,6 +430,11 @@ class PromotionPlanFrontierConfig:
         set_fields(self, **_problem_settings(m, self),
                    points=number(m, "points", self.points, integer=True, low=2, rendered=True))
 
+    def key_settings(self) -> dict:
+        """The settings that make a frontier of a given plan (the key of the one kept in the plan store)."""
+        return {"budget": self.budget, "capacity": self.capacity, "channel_limits": self.channel_limits,
+                "margin_rate": self.margin_rate, "points": self.points}
+
 
 @dataclass(frozen=True)
 class PromotionPlanPromotionsConfig:
@@ -644,9 +649,21 @@ def ml_promotion_plan_frontier(relations: Mapping[str, object],
     ``relations``: those of :func:`ml_promotion_plan` (``ml_customer_uplift``, ``dim_campaign_promotions``,
     ``fct_customer_features``, ``ml_campaign_fatigue``) and ``ml_promotion_plan`` (its ``plan_id``; the point at
     the plan's budget is compared with its totals, and the log says when they differ: a plan reused from the
-    store that an earlier solver made)."""
+    store that an earlier solver made). ``store``: the plan store (:func:`plan_store`; None: computed in every
+    call): the frontier of a plan id with the same settings is kept there and reused, as the plan is, so a
+    build without new data does not solve it again."""
     model = "ml_promotion_plan_frontier"
-    check_store(store, model)
+    _check_plan_store(store, model)
+    plan = as_frame(read_relation(relations["ml_promotion_plan"], ("plan_id", "promotion_id",
+                                                                  "expected_incremental_margin")))
+    plan_id = str(plan["plan_id"].iloc[0]) if len(plan) else None
+    settings = config.key_settings()
+    if store is not None and plan_id is not None:
+        kept = store.load_frontier(plan_id, settings)
+        if kept is not None:  # the same plan (inputs) and frontier settings: the same frontier
+            log_line(f"{model}: plan {plan_id} and the frontier settings unchanged: its frontier reused "
+                     f"({store.frontier_path(plan_id, settings).name})")
+            return typed_frame(kept, PLAN_FRONTIER_COLUMNS)
     made = _plan_candidates(relations, config, model)
     if made is None:
         return typed_frame(None, PLAN_FRONTIER_COLUMNS)
@@ -655,9 +672,7 @@ def ml_promotion_plan_frontier(relations: Mapping[str, object],
     frontier = plan_frontier(cand, customers, points=config.points, budget=config.budget, capacity=config.capacity,
                              channel_limits=config.channel_limits, fatigued=fatigued)
     seconds = time.perf_counter() - started
-    plan = as_frame(read_relation(relations["ml_promotion_plan"], ("plan_id", "promotion_id",
-                                                                  "expected_incremental_margin")))
-    frontier.insert(0, "plan_id", plan["plan_id"].iloc[0] if len(plan) else None)
+    frontier.insert(0, "plan_id", plan_id)
     at_plan = frontier[frontier["is_plan_budget"]]
     planned = plan[plan["promotion_id"].notna()]
     counts = planned["promotion_id"].astype(str).value_counts()
@@ -671,7 +686,10 @@ def ml_promotion_plan_frontier(relations: Mapping[str, object],
              f"at the plan's budget {float(at_plan['budget'].iloc[0]):.2f}: expected incremental margin "
              f"{float(at_plan['total_expected_incremental_margin'].iloc[0]):.2f}"
              + ("" if same else " — differs from ml_promotion_plan (a stored plan made by another solver version?)"))
-    return typed_frame(frontier, PLAN_FRONTIER_COLUMNS)
+    table = typed_frame(frontier, PLAN_FRONTIER_COLUMNS)
+    if store is not None and plan_id is not None:
+        store.save_frontier(table, plan_id, settings)
+    return table
 
 
 def ml_promotion_plan_promotions(relations: Mapping[str, object],

@@ -291,3 +291,26 @@ def test_the_frontier_config_parses_vars_given_as_text():
     assert (c.budget, c.capacity, c.channel_limits, c.points) == (500.0, {"bogo": 10.0}, None, 7)
     with pytest.raises(ValueError, match=r"ml_promotion_plan_frontier: points"):
         PromotionPlanFrontierConfig(points=1)
+
+
+def test_a_plans_frontier_is_kept_in_the_plan_store_and_reused_for_the_same_plan_and_settings(tmp_path, monkeypatch):
+    import retail_lift.tables.campaign as tables_campaign
+
+    store = PlanStore(tmp_path / "plans")
+    rel = _relations()
+    rel["ml_promotion_plan"] = ml_promotion_plan(rel, store=store)
+    first = ml_promotion_plan_frontier(rel, PromotionPlanFrontierConfig(points=3), store=store)
+    assert len(list((tmp_path / "plans" / "frontiers").glob("*.parquet"))) == 1
+    assert [m["plan_id"] for m in store.plans()] == [rel["ml_promotion_plan"]["plan_id"].iloc[0]]  # plans only
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("the kept frontier should have been reused")
+
+    monkeypatch.setattr(tables_campaign, "plan_frontier", no_solve)
+    again = ml_promotion_plan_frontier(rel, PromotionPlanFrontierConfig(points=3), store=store)
+    pd.testing.assert_frame_equal(again, first)
+    with pytest.raises(AssertionError, match="should have been reused"):  # other settings: solved again
+        ml_promotion_plan_frontier(rel, PromotionPlanFrontierConfig(points=4), store=store)
+    monkeypatch.undo()
+    without = ml_promotion_plan_frontier(rel, PromotionPlanFrontierConfig(points=3))  # no store: the same frontier
+    pd.testing.assert_frame_equal(without, first)

@@ -2,7 +2,7 @@
 and limits at a grid of budgets, per promotion (retail_lift.tables.campaign.ml_promotion_plan_frontier)."""
 
 from retail_lift.tables import from_settings
-from retail_lift.tables.campaign import PromotionPlanFrontierConfig, ml_promotion_plan_frontier
+from retail_lift.tables.campaign import PromotionPlanFrontierConfig, ml_promotion_plan_frontier, plan_store
 
 
 def model(dbt, session):
@@ -21,5 +21,5 @@ def model(dbt, session):
          "fct_customer_features": dbt.ref("fct_customer_features"),
          "ml_campaign_fatigue": dbt.ref("ml_campaign_fatigue"),
          "ml_promotion_plan": dbt.ref("ml_promotion_plan")},
-        config,
+        config, store=plan_store(session),  # a plan's frontier is kept beside it and reused with it
     )
