@@ -12,7 +12,7 @@ replacement from the two groups; the interval is computed by the plan's own func
 (:func:`retail_lift.campaign.plan.holdout_estimates`, the experiment engine's Welch interval) and checked
 against the population difference.
 
-    .venv/bin/python bench/plan_holdout_coverage_real.py [--draws 400] [--out bench/results/plan_holdout_coverage_real.md]
+    .venv/bin/python bench/plan_holdout_coverage_real.py [--draws 400] [--out bench/results/...real.md]
 """
 
 from __future__ import annotations
