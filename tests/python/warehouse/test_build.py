@@ -1,4 +1,8 @@
-"""dbt builds of the tiny world, of an orders-only folder and of a RetailRocket log."""
+"""dbt builds of the tiny world, of an orders-only folder and of a RetailRocket log.
+
+The orders-only folder and the RetailRocket log build only the models their assertions read (and their parents and
+tests): a whole-warehouse build of each kind of folder is test_byod.py's (the CDNOW orders-only folder and the
+events-only folder, each a full `dbt build` and the quality step)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import PROJECT_DIR, build_folder, run_dbt
+from helpers import PROJECT_DIR, run_dbt
 
-from retail_lift.adapters import convert_retailrocket
+from retail_lift.adapters import convert_retailrocket, prepare_raw
 
 pytestmark = pytest.mark.dbt
 
@@ -93,11 +97,21 @@ o6,c2,2026-04-03 12:00:00,15.0
 """
 
 
-def test_orders_only_folder_builds_the_whole_warehouse(tmp_path):
+def _build_selected(data_dir: Path, workdir: Path, select: str) -> Path:
+    """prepare + `dbt build -s select` (cautious: only the selected models' tests) of a folder without truth."""
+    workdir.mkdir(parents=True)
+    raw, truth = workdir / "raw", workdir / "truth"
+    prepare_raw(data_dir, raw, truth_out=truth, log=lambda *_: None)
+    run_dbt(["build", "--indirect-selection", "cautious", "-s", select], raw, truth, workdir)
+    return workdir / "warehouse.duckdb"
+
+
+def test_orders_only_folder_builds_ltv_inputs_and_empty_sessions(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     (src / "orders.csv").write_text(ORDERS_ONLY)
-    db = build_folder(src, tmp_path / "build")
+    # the whole warehouse on an orders-only folder: test_byod.py::test_orders_from_the_1990s_build_with_nothing_...
+    db = _build_selected(src, tmp_path / "build", "+fct_customer_ltv_inputs +fct_sessions")
     assert _q(db, "select count(*) from marts.fct_sessions")[0][0] == 0
     assert _q(db, "select customer_id, frequency, recency, T from marts.fct_customer_ltv_inputs order by 1") == [
         ("c1", 2, 31, 33), ("c2", 1, 32, 32), ("c3", 0, 0, 25)]
@@ -120,7 +134,8 @@ def test_retailrocket_log_builds(tmp_path):
     (rr / "events.csv").write_text("\n".join(lines) + "\n")
     land = tmp_path / "land"
     convert_retailrocket(rr / "events.csv", land, log=lambda *_: None)
-    db = build_folder(land, tmp_path / "build")
+    # the whole warehouse on an events-only folder: test_byod.py::test_events_only_build_end_to_end_...
+    db = _build_selected(land, tmp_path / "build", "+fct_sessions +stg_shop__orders +stg_shop__quarantined_rows")
     assert _q(db, "select count(*) from marts.fct_sessions")[0][0] == 40
     assert _q(db, "select count(*) from staging.stg_shop__orders")[0][0] == 10  # derived from transactions
     assert _q(db, "select source_table, dq_reason, split_part(raw_values, '; ', 1) "
