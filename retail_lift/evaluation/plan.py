@@ -390,8 +390,8 @@ def promotion_plan_vs_truth(relations: Mapping[str, object],
     columns used are read): ``ml_customer_uplift``, ``dim_campaign_promotions`` (costs, channel, the catalogue's
     margin rate, the plan's), ``fct_customer_features`` (the score snapshot), ``ml_campaign_fatigue``,
     ``ml_purchase_propensity_scores``, ``fct_uplift_scoring_customers`` (the features of the feature ceiling) and
-    ``stg_simulation__truth_customer_arms``. Empty (with a log line) when nothing can be planned: no per-customer
-    uplift or no margin rate."""
+    ``truth_customer_arms`` (the simulated world's true response per customer and arm). Empty (with a log line)
+    when nothing can be planned: no per-customer uplift or no margin rate."""
     from retail_lift.evaluation.uplift_limits import ceiling_uplift
     from retail_lift.uplift.features import FEATURES, input_frame
 
@@ -410,7 +410,7 @@ def promotion_plan_vs_truth(relations: Mapping[str, object],
     fatigued = fat.loc[fat["is_fatigued"].fillna(False).astype(bool), "customer_id"].astype(str).tolist()
     propensity = input_frame(relations["ml_purchase_propensity_scores"], "ml_purchase_propensity_scores",
                              ["customer_id", "purchase_probability"])
-    arms = input_frame(relations["stg_simulation__truth_customer_arms"], "stg_simulation__truth_customer_arms",
+    arms = input_frame(relations["truth_customer_arms"], "truth_customer_arms",
                        ["customer_id", "promotion_id", "p_convert", "true_uplift", "expected_revenue"])
     promotions = sorted(u["promotion_id"].astype(str).unique())
     arms = arms[arms["promotion_id"].astype(str).isin([*promotions, "control"])]

@@ -34,6 +34,6 @@ def model(dbt, session):
          "ml_campaign_fatigue": dbt.ref("ml_campaign_fatigue"),
          "ml_purchase_propensity_scores": dbt.ref("ml_purchase_propensity_scores"),
          "fct_uplift_scoring_customers": dbt.ref("fct_uplift_scoring_customers"),
-         "stg_simulation__truth_customer_arms": dbt.ref("stg_simulation__truth_customer_arms")},
+         "truth_customer_arms": dbt.ref("stg_simulation__truth_customer_arms")},
         config,
     )

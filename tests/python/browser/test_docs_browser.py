@@ -74,7 +74,7 @@ def browser():
 
 def test_overview_renders_with_every_chart(docs_site, browser):
     site, drawn, shots, _ = docs_site
-    assert len(drawn) == 7, drawn
+    assert len(drawn) == 8, drawn
     page = browser.open_page(site.as_uri() + "#!/overview", shots / "overview.png",
                              wait_for_text="How to read this site", timeout=60, wait_for_js=_charts_loaded(len(drawn)),
                              evaluate={"charts": CHART_IMAGES}, height=1200,
