@@ -40,6 +40,18 @@ def synthetic_plan(n: int, seed: int = 0) -> pd.DataFrame:
                          "margin_rate": MARGIN, "expected_incremental_margin": value})
 
 
+def load_text(before) -> str:
+    """The load average (1/5/15 min) before and now, as the coverage benches write it."""
+    return " / ".join(f"{x:.1f}" for x in before) + " before, " + " / ".join(
+        f"{x:.1f}" for x in os.getloadavg()) + " after"
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """``table`` as a markdown table (header, separator, one line per row)."""
+    return ("| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
+            + "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in table.itertuples(index=False)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=400)
@@ -61,13 +73,11 @@ def main() -> None:
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    load = " / ".join(f"{x:.1f}" for x in load_before) + " before, " + " / ".join(
-        f"{x:.1f}" for x in os.getloadavg()) + " after"
+    load = load_text(load_before)
     args.out.write_text(f"# Coverage of the plan's 90 % holdout interval by holdout size (holdout share "
                         f"{args.share}, {args.draws} re-drawn holdouts and outcomes each)\n\n"
                         f"Load average (1/5/15 min): {load}; the seconds are inflated by it.\n\n"
-                        + "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
-                        + "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in table.itertuples(index=False)))
+                        + markdown_table(table))
     print(f"wrote {args.out}")
 
 

