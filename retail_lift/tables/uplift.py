@@ -78,6 +78,8 @@ class UpliftRunConfig(RegistryKeys):
     placebo_jobs: int = 1
     #: the nested selection of each fold and arm on at most this many training rows (null: all of them)
     selection_max_rows: int | None = 50_000
+    #: the placebo test of an arm on a stratified sample of at most this many rows (null: all of them)
+    placebo_max_rows: int | None = 50_000
 
     def __post_init__(self):
         # the conversions ml_uplift_run applied to its settings (a yml may give "5" or 5.0); the ranges are
@@ -88,9 +90,9 @@ class UpliftRunConfig(RegistryKeys):
         for name, kind in kinds.items():
             object.__setattr__(self, name, _convert(name, getattr(self, name), kind))
         object.__setattr__(self, "n_folds", _convert("n_folds", self.n_folds, int) if self.n_folds else None)
-        if self.selection_max_rows is not None:
-            object.__setattr__(self, "selection_max_rows",
-                               _convert("selection_max_rows", self.selection_max_rows, int))
+        for name in ("selection_max_rows", "placebo_max_rows"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _convert(name, getattr(self, name), int))
         k = self.k_fractions
         if isinstance(k, (str, bytes)) or not hasattr(k, "__iter__"):
             raise ValueError(f"ml_uplift_run: k_fractions must be a list of fractions, got {k!r}")

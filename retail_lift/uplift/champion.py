@@ -80,7 +80,7 @@ REFERENCE_ROWS = 500_000
 #: training tables (metrics, out-of-fold predictions): a champion trained with other values is retrained
 TRAINING_SETTINGS = ("learner", "base_learner", "n_folds", "inner_folds", "holdout", "random_state", "k_fractions",
                      "n_placebo", "min_group_size", "min_treated_conversions", "srm_threshold", "refit",
-                     "n_bootstrap", "extra_features", "selection_max_rows")
+                     "n_bootstrap", "extra_features", "selection_max_rows", "placebo_max_rows")
 #: the settings :func:`~retail_lift.uplift.pipeline.score_uplift` applies when scoring with a champion
 SCORING_SETTINGS = ("margin_rate", "uplift_threshold", "control_probability_threshold", "k_fractions", "n_threads",
                     "score_block_rows")

@@ -106,7 +106,13 @@ Design choices
   percentile of all ``n_placebo``, so the arm fails whatever the rest would give; the verdict is the
   full run's, and ``n_placebo`` and the ``placebo_qini_*`` metrics are those of the shuffles made (the
   status note says it stopped). An arm that passes always gets all ``n_placebo`` shuffles (a sequential
-  Monte Carlo test in the manner of Besag and Clifford, 1991, stopping on failure only).
+  Monte Carlo test in the manner of Besag and Clifford, 1991, stopping on failure only). **At scale the
+  test runs on a sample**: an arm with more than ``placebo_max_rows`` (default 50,000) exposures in its
+  folds (its own and the control's) is tested on a stratified seeded sample of that many
+  (:func:`placebo_test_rows`): the kept learner is refitted in the sample's folds on the real labels
+  (``placebo_sample_qini``, the Qini the shuffles are compared with; ``placebo_sample_rows``), and the
+  shuffles permute the sample's labels. The same permutation test of the same learner on fewer rows: less
+  power, the same 5 % under the null. Below the cap (the default and tiny worlds) nothing changes.
 * **Threads.** Scoring runs under ``threadpoolctl.threadpool_limits(n_threads)`` (default 2), and so do the
   fits of an experiment with at least :data:`THREADED_FIT_MIN_ROWS` (100,000) exposures; smaller experiments
   and the placebo runs fit single-threaded. On the tiny world two threads made ``ml_uplift_run`` 10x slower
@@ -415,6 +421,35 @@ def _placebo_cross_fit(kind: str, family: str, control: str, arms: list, X: np.n
     return {arm: np.asarray([q for q in v if np.isfinite(q)]) for arm, v in out.items()}
 
 
+def placebo_test_rows(learner: tuple[str, str], control: str, arm: str, X: np.ndarray, labels: np.ndarray,
+                      y: np.ndarray, plan: list, random_state, n_placebo: int, real_qini: float, *,
+                      max_rows: int | None = None, n_jobs: int = 1) -> tuple[np.ndarray, float, int | None]:
+    """The placebo test of one arm: ``(placebo Qinis, the Qini they are compared with, rows sampled)``.
+
+    ``learner``: the arm's kept ``(kind, family)``; ``plan``: its cross-fitting folds (the arm's and the
+    control's rows of each). With at most ``max_rows`` rows in the folds (or ``max_rows`` None) the shuffles
+    run on all of them and are compared with ``real_qini`` (the arm's out-of-fold Qini); rows sampled is
+    None. With more, a seeded sample of ``max_rows`` of the rows stratified by arm and outcome
+    (:func:`retail_lift.uplift.selection.selection_rows`) keeps its folds, the learner is refitted in them
+    on the real labels for the Qini to compare with, and the shuffles permute the labels of the sample
+    only: the same permutation test of the same learner on fewer rows (less power, the same null). The
+    shuffles stop as in :func:`_placebo_cross_fit`."""
+    from retail_lift.uplift.selection import selection_rows
+
+    kind, family = learner
+    rows = np.unique(np.concatenate([np.concatenate([tr, te]) for tr, te, _ in plan]))
+    sampled = None
+    if max_rows is not None and rows.size > int(max_rows):
+        keep = selection_rows(labels, y, rows, int(max_rows), random_state)
+        plan = [(tr[np.isin(tr, keep)], te[np.isin(te, keep)], f) for tr, te, f in plan]
+        sampled = int(keep.size)
+        real = _placebo_run(kind, family, control, [arm], X, labels, y, plan, random_state, keep, labels[keep])
+        real_qini = np.nan if real is None else float(real[arm])
+    runs = _placebo_cross_fit(kind, family, control, [arm], X, labels, y, plan, random_state, n_placebo,
+                              n_jobs=n_jobs, stop_above={arm: real_qini})
+    return runs[arm], float(real_qini), sampled
+
+
 def _placebo_metrics(qini: float, runs, n_placebo: int) -> dict:
     """``placebo_qini_mean`` / ``_sd`` / ``_p95``, ``n_placebo`` (runs done) and ``placebo_pass`` (1 when the
     real out-of-fold Qini is above the 95th percentile of the placebo Qinis, else 0; NaN without runs)."""
@@ -509,6 +544,7 @@ def fit_score_uplift(  # noqa: PLR0913 - one keyword per yml config key of ml_up
     score_block_rows: int | None = 200_000,
     extra_features: Sequence[str] = (),
     selection_max_rows: int | None = 50_000,
+    placebo_max_rows: int | None = 50_000,
 ) -> UpliftResult:
     """Fit uplift learners per experiment, keep the better one out of sample, score every customer.
 
@@ -564,6 +600,10 @@ def fit_score_uplift(  # noqa: PLR0913 - one keyword per yml config key of ml_up
             only large data are sampled; at the large preset it halves the selection's CPU with the same
             learners chosen and out-of-fold Qinis within 0.0015, and on Starbucks (100,947 rows a fold) it
             gives the same choices and Qini (``bench/results/uplift_selection_cap.md``).
+        placebo_max_rows: an arm's placebo test is made on at most this many of its folds' rows (the module
+            docstring, Placebo; :func:`placebo_test_rows`). None: on all of them. Default 50,000: the placebo
+            was 80-90 % of the training at the large preset (``bench/results/uplift_training_profile_large.md``);
+            the verdicts with and without the cap are in ``bench/results/uplift_placebo_cap.md``.
 
     ``training`` and ``scoring`` may also be Arrow tables or DuckDB relations: then only the columns used
     are read (the categorical features as codes), which is what ``ml_uplift_run`` passes at a million
@@ -581,7 +621,8 @@ def fit_score_uplift(  # noqa: PLR0913 - one keyword per yml config key of ml_up
                  control_probability_threshold=control_probability_threshold, n_placebo=n_placebo, refit=refit,
                  min_group_size=min_group_size, min_treated_conversions=min_treated_conversions,
                  n_threads=n_threads, placebo_jobs=placebo_jobs, n_bootstrap=n_bootstrap,
-                 score_block_rows=score_block_rows, selection_max_rows=selection_max_rows)
+                 score_block_rows=score_block_rows, selection_max_rows=selection_max_rows,
+                 placebo_max_rows=placebo_max_rows)
     extra = _check_extra_features(extra_features)
     training = input_frame(training, "training", _TRAINING_COLUMNS, [*FEATURES, *extra, "revenue"])
     scoring = input_frame(scoring, "scoring", ["customer_id"], [*FEATURES, *extra])
@@ -719,15 +760,16 @@ class _Options:
     n_bootstrap: int
     score_block_rows: int | None
     selection_max_rows: int | None = None
+    placebo_max_rows: int | None = None
 
 
 def _check_options(o: _Options) -> None:
     """A ValueError naming the first bad option; ``k_fractions`` becomes a tuple of floats."""
     if o.score_block_rows is not None and (isinstance(o.score_block_rows, bool) or int(o.score_block_rows) < 1):
         raise ValueError(f"score_block_rows must be None or a positive int, got {o.score_block_rows!r}")
-    m = o.selection_max_rows
-    if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 100):
-        raise ValueError(f"selection_max_rows must be None or an int >= 100, got {m!r}")
+    for name, m in (("selection_max_rows", o.selection_max_rows), ("placebo_max_rows", o.placebo_max_rows)):
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 100):
+            raise ValueError(f"{name} must be None or an int >= 100, got {m!r}")
     if o.learner != "auto" and o.learner not in LEARNERS:
         raise ValueError(f"learner must be 'auto' or one of {list(LEARNERS)}, got {o.learner!r}")
     if o.base_learner != "auto" and o.base_learner not in BASE_LEARNERS:
@@ -898,9 +940,9 @@ def _placebo(o: _Options, e: _Experiment, final: dict, pred: np.ndarray) -> dict
     if o.n_placebo > 0:
         for j, arm in enumerate(e.ok_arms):
             a_plan = [(e.arm_rows(tr, arm), e.arm_rows(te, arm), f) for tr, te, f in e.plan]
-            placebo.update(_placebo_cross_fit(*final[arm][0], e.control, [arm], e.X, e.labels, e.y, a_plan,
-                                              o.random_state, o.n_placebo, n_jobs=o.placebo_jobs,
-                                              stop_above={arm: _real_qini(o, e, pred, j, arm)}))
+            placebo[arm] = placebo_test_rows(final[arm][0], e.control, arm, e.X, e.labels, e.y, a_plan,
+                                             o.random_state, o.n_placebo, _real_qini(o, e, pred, j, arm),
+                                             max_rows=o.placebo_max_rows, n_jobs=o.placebo_jobs)
     return placebo
 
 
@@ -917,7 +959,10 @@ def _arm_metric_rows(o: _Options, e: _Experiment, pred: np.ndarray, fold_choices
         cmp = (e_lab == control) | (e_lab == arm)
         t = (e_lab[cmp] == arm).astype(int)
         m = _holdout_metrics(e_y[cmp].astype(float), pred[cmp, j], t, o.k_fractions)
-        m.update(_placebo_metrics(m["qini_auc"], placebo.get(arm), o.n_placebo))
+        runs, reference, sampled = placebo.get(arm, (None, m["qini_auc"], None))
+        m.update(_placebo_metrics(reference, runs, o.n_placebo))
+        if sampled is not None:     # the test ran on a sample (placebo_max_rows): what it compared
+            m["placebo_sample_rows"], m["placebo_sample_qini"] = float(sampled), reference
         m["selection_agreement"] = agreement
         m["n_treated"], m["n_control"] = float(t.sum()), float((1 - t).sum())
         for name, value in m.items():
@@ -933,8 +978,10 @@ def _arm_metric_rows(o: _Options, e: _Experiment, pred: np.ndarray, fold_choices
             })
         if o.n_placebo > 0 and m["placebo_pass"] == 0.0:
             out.metric_rows.append(_note_row(
-                exp_id, arm, f"placebo not passed: out-of-fold Qini {m['qini_auc']:.4f} is not above the "
+                exp_id, arm, f"placebo not passed: out-of-fold Qini {reference:.4f} is not above the "
                              f"95th percentile {m['placebo_qini_p95']:.4f} of {int(m['n_placebo'])} shuffles"
+                             + (f" (on a stratified sample of {sampled} rows, placebo_max_rows)"
+                                if sampled is not None else "")
                              + (f" (stopped early: {placebo_fail_count(o.n_placebo)} placebo Qinis reached the "
                                 f"real one, so {o.n_placebo} could not pass either)"
                                 if m["n_placebo"] < o.n_placebo else ""),

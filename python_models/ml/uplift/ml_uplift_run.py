@@ -34,6 +34,7 @@ def model(dbt, session):
         n_threads=dbt.config.get("n_threads"),
         placebo_jobs=dbt.config.get("placebo_jobs"),  # processes of the placebo shuffles
         selection_max_rows=dbt.config.get("selection_max_rows"),  # rows the nested selection is made on
+        placebo_max_rows=dbt.config.get("placebo_max_rows"),  # rows an arm's placebo test is made on
         retrain=dbt.config.get("retrain"),
         max_model_age_days=dbt.config.get("max_model_age_days"),
         registry_on_mismatch=dbt.config.get("registry_on_mismatch"),

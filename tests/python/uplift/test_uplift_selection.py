@@ -412,3 +412,50 @@ def test_the_selection_rows_are_a_stratified_seeded_sample_and_the_chosen_learne
     # one candidate: no selection, so the cap changes nothing and the learner is fitted on all rows either way
     np.testing.assert_allclose(capped.model.predict_uplift(X[:50], arm="arm"),
                                full.model.predict_uplift(X[:50], arm="arm"))
+
+
+def test_the_placebo_on_a_sample_is_the_same_test_of_the_same_learner_on_the_sampled_rows():
+    """placebo_max_rows: below the cap the test is the uncapped one; above it the real Qini it is compared with
+    and the shuffles are both made on the same stratified sample, in the sample's own folds."""
+    from retail_lift.uplift.pipeline import _cross_fit_folds, _placebo_cross_fit, _placebo_run, placebo_test_rows
+    from retail_lift.uplift.selection import selection_rows
+
+    X, t, y = _corner_world(n=1500, seed=8)
+    labels = np.where(t == 1, "arm", "control")
+    fold = _cross_fit_folds(len(y), labels, y, 3, 0)
+    plan = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f), f) for f in range(3)]
+    args = (("t", "logistic"), "control", "arm", X, labels, y, plan, 0, 8)
+    uncapped = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, plan, 0, 8,
+                                  stop_above={"arm": 0.5})["arm"]
+    for cap in (None, 1500, 5000):  # at or above the rows: nothing is sampled, the same shuffles
+        runs, reference, sampled = placebo_test_rows(*args, 0.5, max_rows=cap)
+        assert sampled is None and reference == 0.5
+        np.testing.assert_array_equal(runs, uncapped)
+
+    runs, reference, sampled = placebo_test_rows(*args, 0.5, max_rows=600)
+    keep = selection_rows(labels, y, np.arange(len(y)), 600, 0)
+    assert sampled == 600 == keep.size
+    sub_plan = [(tr[np.isin(tr, keep)], te[np.isin(te, keep)], f) for tr, te, f in plan]
+    assert sum(te.size for _, te, _ in sub_plan) == 600  # every sampled row is scored out of fold once
+    real = _placebo_run("t", "logistic", "control", ["arm"], X, labels, y, sub_plan, 0, keep, labels[keep])
+    assert reference == pytest.approx(real["arm"]) and reference != 0.5  # the learner refitted on the sample
+    expected = _placebo_cross_fit("t", "logistic", "control", ["arm"], X, labels, y, sub_plan, 0, 8,
+                                  stop_above={"arm": reference})["arm"]
+    np.testing.assert_array_equal(runs, expected)
+    assert not np.array_equal(runs, uncapped[:runs.size])
+
+
+def test_the_placebo_cap_is_reported_only_where_it_sampled(small_world):
+    from retail_lift.uplift.pipeline import fit_score_uplift
+
+    training, scoring, _ = small_world
+    exp = training[training["experiment_id"] == "exp_a"]
+    kw = dict(n_folds=3, n_placebo=3, learner="t", base_learner="logistic", n_threads=1, random_state=0)
+    m = fit_score_uplift(exp, scoring, placebo_max_rows=None, **kw).metrics
+    assert not m["metric_name"].isin(["placebo_sample_rows", "placebo_sample_qini"]).any()
+    capped = fit_score_uplift(exp, scoring, placebo_max_rows=200, **kw).metrics
+    rows = capped[capped["metric_name"] == "placebo_sample_rows"]
+    assert len(rows) and (rows["metric_value"] == 200).all()
+    assert capped["metric_name"].eq("placebo_sample_qini").sum() == len(rows)
+    with pytest.raises(ValueError, match="placebo_max_rows must be None or an int >= 100"):
+        fit_score_uplift(exp, scoring, placebo_max_rows=50, **kw)
