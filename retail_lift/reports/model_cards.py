@@ -317,7 +317,9 @@ CARDS: tuple[Card, ...] = (
                           note="Placebo: the labels of the arm's and the control's exposures shuffled `n_placebo` "
                                "times, the arm's scoring learner refitted in "
                                "the same folds; `placebo_pass` = 1 when `qini_auc` is above the placebo's 95th "
-                               "percentile. `selection_agreement`: share of the folds that chose the same learner."),
+                               "percentile (an arm with more than `placebo_max_rows` rows: on a stratified sample, "
+                               "compared with `placebo_sample_qini` in `ml_uplift_metrics`). "
+                               "`selection_agreement`: share of the folds that chose the same learner."),
                   Section("Learner selection, per arm (inner cross-validated Qini of every candidate on all "
                           "exposures of the arm and the control)",
                           "select experiment_id, promotion_id, learner, base_learner, max(metric_value) as inner_qini, "

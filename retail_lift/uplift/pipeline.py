@@ -21,10 +21,11 @@ every customer's state before the score cutoff, same feature definitions) and re
     (``is_selected_learner``): ``qini_auc``, ``uplift_auc``, ``uplift_at_10`` ... (one per
     ``k_fractions``) and ``observed_uplift`` on the nested out-of-fold predictions,
     ``placebo_qini_mean`` / ``placebo_qini_sd`` / ``placebo_qini_p95``, ``n_placebo``, ``placebo_pass``
-    (1 / 0), ``selection_agreement`` (share of the outer folds whose own selection chose the same
-    learner and family as the scoring learner, which is the folds' majority choice), ``n_treated`` /
-    ``n_control``; every candidate's ``inner_qini`` (its inner cross-validated Qini in the folds'
-    training parts, averaged over the folds). ``status`` rows (``learner`` NULL)
+    (1 / 0; above ``placebo_max_rows`` rows also ``placebo_sample_rows`` and ``placebo_sample_qini``, the
+    Qini the sample's shuffles are compared with), ``selection_agreement`` (share of the outer folds whose
+    own selection chose the same learner and family as the scoring learner, which is the folds' majority
+    choice), ``n_treated`` / ``n_control``; every candidate's ``inner_qini`` (its inner cross-validated
+    Qini in the folds' training parts, averaged over the folds). ``status`` rows (``learner`` NULL)
     say why an arm was not estimated (``note``: "not estimable: ..." or "experiment dropped: ...");
     ``placebo_status`` rows say when an arm's Qini is not above the placebo's 95th percentile.
 ``segments``
