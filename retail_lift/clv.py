@@ -203,32 +203,67 @@ def _compress(*columns: np.ndarray):
 # BG/NBD
 # --------------------------------------------------------------------------------------------------
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a column and each row's index into them."""
+    uniq, index = np.unique(values, return_inverse=True)
+    return uniq, index.ravel()
+
+
+class _BgnbdRows:
+    """BG/NBD rows prepared for many likelihood evaluations (one optimisation).
+
+    Every term that depends on a row only through its ``x`` (``gammaln``, ``digamma``, ``log(b + x - 1)``), its
+    ``t_x`` or its ``T`` (``log(alpha + .)``) is computed once per distinct value and gathered: a summary has a few
+    dozen distinct frequencies and at most a few hundred distinct days however many rows it has. Each row's
+    value is the same expression on the same numbers as the row-by-row form, so the result is the same to the
+    last bit, only cheaper.
+    """
+
+    def __init__(self, x, tx, T):
+        self.n = len(x)
+        self.ux, self.ix = _distinct(x)
+        self.utx, self.itx = _distinct(tx)
+        self.uT, self.iT = _distinct(T)
+        self.rep = (x > 0)
+        self.urep = self.ux > 0
+        self.umax1 = np.maximum(self.ux, 1.0)
+
+    def loglik(self, params, grad: bool = False):
+        """:func:`_bgnbd_loglik` of the rows."""
+        r, alpha, a, b = params
+        ux, ix = self.ux, self.ix
+        urx = r + ux
+        ubx1 = b + self.umax1 - 1.0          # b + x - 1, only used where x > 0
+        ua12 = ((gammaln(urx) - gammaln(r) + r * np.log(alpha))
+                + (gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)))
+        log_alpha_t = np.log(alpha + self.uT)[self.iT]
+        log_alpha_tx = np.log(alpha + self.utx)[self.itx]
+        rx = urx[ix]
+        a3 = -rx * log_alpha_t
+        a4 = (np.log(a) - np.log(ubx1))[ix] - rx * log_alpha_tx
+        rep = self.rep
+        tail = np.where(rep, np.logaddexp(a3, a4), a3)
+        ll = ua12[ix] + tail
+        if not grad:
+            return ll
+        w4 = np.where(rep, np.exp(a4 - tail), 0.0)   # share of the "dropped out at t_x" branch
+        w3 = 1.0 - w4
+        dg_abx = digamma(a + b + ux)
+        g = np.empty((self.n, 4))
+        g[:, 0] = (digamma(urx) - digamma(r) + np.log(alpha))[ix] - w3 * log_alpha_t - w4 * log_alpha_tx
+        g[:, 1] = r / alpha - w3 * rx / (alpha + self.uT)[self.iT] - w4 * rx / (alpha + self.utx)[self.itx]
+        g[:, 2] = (digamma(a + b) - dg_abx)[ix] + w4 / a
+        g[:, 3] = (digamma(a + b) + digamma(b + ux) - digamma(b) - dg_abx)[ix] - w4 / ubx1[ix]
+        return ll, g
+
+
 def _bgnbd_loglik(params, x, tx, T, grad: bool = False):
     """Per-customer BG/NBD log-likelihood (FHL 2005, eq. 6 in the form of their section 7).
 
     ``LL = A1 + A2 + log(exp(A3) + [x > 0] exp(A4))``, the last term by log-sum-exp. With ``grad`` also
     return the per-customer derivatives with respect to ``(r, alpha, a, b)`` (shape ``(n, 4)``).
     """
-    r, alpha, a, b = params
-    rx = r + x
-    bx1 = b + np.maximum(x, 1.0) - 1.0          # b + x - 1, only used where x > 0
-    rep = x > 0
-    a1 = gammaln(rx) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -rx * np.log(alpha + T)
-    a4 = np.log(a) - np.log(bx1) - rx * np.log(alpha + tx)
-    tail = np.where(rep, np.logaddexp(a3, a4), a3)
-    ll = a1 + a2 + tail
-    if not grad:
-        return ll
-    w4 = np.where(rep, np.exp(a4 - tail), 0.0)   # share of the "dropped out at t_x" branch
-    w3 = 1.0 - w4
-    g = np.empty((len(x), 4))
-    g[:, 0] = digamma(rx) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + tx)
-    g[:, 1] = r / alpha - w3 * rx / (alpha + T) - w4 * rx / (alpha + tx)
-    g[:, 2] = digamma(a + b) - digamma(a + b + x) + w4 / a
-    g[:, 3] = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / bx1
-    return ll, g
+    return _BgnbdRows(x, tx, T).loglik(params, grad)
 
 
 def _neg_mean_loglik(theta, loglik, data, weights, penalizer):
@@ -243,18 +278,39 @@ def _neg_mean_loglik(theta, loglik, data, weights, penalizer):
     return value, gradient
 
 
+def _neg_mean_loglik_value(theta, loglik, data, weights, penalizer) -> float:
+    """The value of :func:`_neg_mean_loglik` alone (no gradient: what Nelder-Mead asks for), the same number."""
+    params = np.exp(theta)
+    value = -(weights @ loglik(params, *data)) / weights.sum() + penalizer * np.sum(params**2)
+    return value if np.isfinite(value) else np.inf
+
+
+#: the row preparations of the model likelihoods (see :class:`_BgnbdRows`)
+_PREPARED_ROWS = {}
+
+#: Nelder-Mead's iteration cap when L-BFGS-B stalls. Every polish that converged in the tiny world's bootstrap,
+#: the unit tests, the default world and CDNOW took under 200 iterations; one that does not converge by the cap
+#: would have run to the old cap of 20,000 without converging (bench/results/clv_fit_speed.md).
+_NELDER_MEAD_MAXITER = 2000
+
+
 def _maximise(loglik, data, weights, penalizer, x0, names, warn: bool = True):
     """L-BFGS-B with analytic gradients in log-parameter space; Nelder-Mead polish if that stalls."""
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
-    args = (loglik, data, weights, penalizer)
+    prepare = _PREPARED_ROWS.get(loglik)
+    if prepare is not None:       # the same likelihood, its per-value terms computed once per distinct value
+        rows = prepare(*data)
+        args = (lambda params, grad=False: rows.loglik(params, grad), (), weights, penalizer)
+    else:
+        args = (loglik, data, weights, penalizer)
     res = minimize(_neg_mean_loglik, x0, args=args, jac=True, method="L-BFGS-B", bounds=bounds,
                    options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
     if not res.success:
-        res2 = minimize(lambda th: _neg_mean_loglik(th, *args)[0], res.x, method="Nelder-Mead",
-                        options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14})
+        res2 = minimize(_neg_mean_loglik_value, res.x, args=args, method="Nelder-Mead",
+                        options={"maxiter": _NELDER_MEAD_MAXITER, "xatol": 1e-10, "fatol": 1e-14})
         # Nelder-Mead knows no bounds: keep its answer inside the same box
         res2.x = np.clip(res2.x, -_LOG_BOUND, _LOG_BOUND)
-        res2.fun = _neg_mean_loglik(res2.x, *args)[0]
+        res2.fun = _neg_mean_loglik_value(res2.x, *args)
         if res2.fun <= res.fun:
             res = res2
     # On rescaled data (longest T = 1, mean amount = 1) identified parameters are far inside exp(+-13)
@@ -419,24 +475,49 @@ def probability_alive(params, frequency, recency, T) -> np.ndarray:
 # Gamma-Gamma
 # --------------------------------------------------------------------------------------------------
 
+class _GgRows:
+    """Gamma-Gamma rows prepared for many likelihood evaluations (one optimisation): the terms that depend on a
+    row only through its ``x`` once per distinct ``x``, ``log m`` and ``x m`` once (as :class:`_BgnbdRows`: the
+    same numbers as the row-by-row form, to the last bit)."""
+
+    def __init__(self, x, m):
+        self.n = len(x)
+        self.ux, self.ix = _distinct(x)
+        self.x = x
+        self.log_m = np.log(m)
+        self.xm = x * m
+        self.log_ux = np.log(self.ux)
+
+    def loglik(self, params, grad: bool = False):
+        """:func:`_gg_loglik` of the rows."""
+        p, q, v = params
+        ux, ix = self.ux, self.ix
+        upx = p * ux
+        upxq = upx + q
+        gl_pxq, gl_px = gammaln(upxq), gammaln(upx)
+        xm_v = self.xm + v
+        log_xm_v = np.log(xm_v)
+        ll = ((gl_pxq - gl_px - gammaln(q) + q * np.log(v))[ix] + (upx - 1.0)[ix] * self.log_m
+              + (upx * self.log_ux)[ix] - upxq[ix] * log_xm_v)
+        if not grad:
+            return ll
+        psi = digamma(upxq)
+        g = np.empty((self.n, 3))
+        g[:, 0] = self.x * ((psi - digamma(upx))[ix] + self.log_m + self.log_ux[ix] - log_xm_v)
+        g[:, 1] = (psi - digamma(q) + np.log(v))[ix] - log_xm_v
+        g[:, 2] = q / v - upxq[ix] / xm_v
+        return ll, g
+
+
 def _gg_loglik(params, x, m, grad: bool = False):
     """Log-density of the mean spend ``m`` over ``x`` transactions under Gamma-Gamma (FHL 2005b, eq. 3).
 
     f(m | p, q, v, x) = Γ(px+q) / (Γ(px) Γ(q)) · v^q m^(px-1) x^(px) / (v + x m)^(px+q)
     """
-    p, q, v = params
-    px = p * x
-    log_xm_v = np.log(x * m + v)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-          + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * log_xm_v)
-    if not grad:
-        return ll
-    psi = digamma(px + q)
-    g = np.empty((len(x), 3))
-    g[:, 0] = x * (psi - digamma(px) + np.log(m) + np.log(x) - log_xm_v)
-    g[:, 1] = psi - digamma(q) + np.log(v) - log_xm_v
-    g[:, 2] = q / v - (px + q) / (x * m + v)
-    return ll, g
+    return _GgRows(x, m).loglik(params, grad)
+
+
+_PREPARED_ROWS.update({_bgnbd_loglik: _BgnbdRows, _gg_loglik: _GgRows})
 
 
 def fit_gamma_gamma(frequency, monetary_value, penalizer: float = 0.0) -> dict:
