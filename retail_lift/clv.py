@@ -203,32 +203,67 @@ def _compress(*columns: np.ndarray):
 # BG/NBD
 # --------------------------------------------------------------------------------------------------
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a column and each row's index into them."""
+    uniq, index = np.unique(values, return_inverse=True)
+    return uniq, index.ravel()
+
+
+class _BgnbdRows:
+    """BG/NBD rows prepared for many likelihood evaluations (one optimisation).
+
+    Every term that depends on a row only through its ``x`` (``gammaln``, ``digamma``, ``log(b + x - 1)``), its
+    ``t_x`` or its ``T`` (``log(alpha + .)``) is computed once per distinct value and gathered: a summary has a few
+    dozen distinct frequencies and at most a few hundred distinct days however many rows it has. Each row's
+    value is the same expression on the same numbers as the row-by-row form, so the result is the same to the
+    last bit, only cheaper.
+    """
+
+    def __init__(self, x, tx, T):
+        self.n = len(x)
+        self.ux, self.ix = _distinct(x)
+        self.utx, self.itx = _distinct(tx)
+        self.uT, self.iT = _distinct(T)
+        self.rep = (x > 0)
+        self.urep = self.ux > 0
+        self.umax1 = np.maximum(self.ux, 1.0)
+
+    def loglik(self, params, grad: bool = False):
+        """:func:`_bgnbd_loglik` of the rows."""
+        r, alpha, a, b = params
+        ux, ix = self.ux, self.ix
+        urx = r + ux
+        ubx1 = b + self.umax1 - 1.0          # b + x - 1, only used where x > 0
+        ua12 = ((gammaln(urx) - gammaln(r) + r * np.log(alpha))
+                + (gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)))
+        log_alpha_t = np.log(alpha + self.uT)[self.iT]
+        log_alpha_tx = np.log(alpha + self.utx)[self.itx]
+        rx = urx[ix]
+        a3 = -rx * log_alpha_t
+        a4 = (np.log(a) - np.log(ubx1))[ix] - rx * log_alpha_tx
+        rep = self.rep
+        tail = np.where(rep, np.logaddexp(a3, a4), a3)
+        ll = ua12[ix] + tail
+        if not grad:
+            return ll
+        w4 = np.where(rep, np.exp(a4 - tail), 0.0)   # share of the "dropped out at t_x" branch
+        w3 = 1.0 - w4
+        dg_abx = digamma(a + b + ux)
+        g = np.empty((self.n, 4))
+        g[:, 0] = (digamma(urx) - digamma(r) + np.log(alpha))[ix] - w3 * log_alpha_t - w4 * log_alpha_tx
+        g[:, 1] = r / alpha - w3 * rx / (alpha + self.uT)[self.iT] - w4 * rx / (alpha + self.utx)[self.itx]
+        g[:, 2] = (digamma(a + b) - dg_abx)[ix] + w4 / a
+        g[:, 3] = (digamma(a + b) + digamma(b + ux) - digamma(b) - dg_abx)[ix] - w4 / ubx1[ix]
+        return ll, g
+
+
 def _bgnbd_loglik(params, x, tx, T, grad: bool = False):
     """Per-customer BG/NBD log-likelihood (FHL 2005, eq. 6 in the form of their section 7).
 
     ``LL = A1 + A2 + log(exp(A3) + [x > 0] exp(A4))``, the last term by log-sum-exp. With ``grad`` also
     return the per-customer derivatives with respect to ``(r, alpha, a, b)`` (shape ``(n, 4)``).
     """
-    r, alpha, a, b = params
-    rx = r + x
-    bx1 = b + np.maximum(x, 1.0) - 1.0          # b + x - 1, only used where x > 0
-    rep = x > 0
-    a1 = gammaln(rx) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -rx * np.log(alpha + T)
-    a4 = np.log(a) - np.log(bx1) - rx * np.log(alpha + tx)
-    tail = np.where(rep, np.logaddexp(a3, a4), a3)
-    ll = a1 + a2 + tail
-    if not grad:
-        return ll
-    w4 = np.where(rep, np.exp(a4 - tail), 0.0)   # share of the "dropped out at t_x" branch
-    w3 = 1.0 - w4
-    g = np.empty((len(x), 4))
-    g[:, 0] = digamma(rx) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + tx)
-    g[:, 1] = r / alpha - w3 * rx / (alpha + T) - w4 * rx / (alpha + tx)
-    g[:, 2] = digamma(a + b) - digamma(a + b + x) + w4 / a
-    g[:, 3] = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / bx1
-    return ll, g
+    return _BgnbdRows(x, tx, T).loglik(params, grad)
 
 
 def _neg_mean_loglik(theta, loglik, data, weights, penalizer):
@@ -243,18 +278,45 @@ def _neg_mean_loglik(theta, loglik, data, weights, penalizer):
     return value, gradient
 
 
-def _maximise(loglik, data, weights, penalizer, x0, names, warn: bool = True):
-    """L-BFGS-B with analytic gradients in log-parameter space; Nelder-Mead polish if that stalls."""
+def _neg_mean_loglik_value(theta, loglik, data, weights, penalizer) -> float:
+    """The value of :func:`_neg_mean_loglik` alone (no gradient: what Nelder-Mead asks for), the same number."""
+    params = np.exp(theta)
+    value = -(weights @ loglik(params, *data)) / weights.sum() + penalizer * np.sum(params**2)
+    return value if np.isfinite(value) else np.inf
+
+
+#: the row preparations of the model likelihoods (see :class:`_BgnbdRows`)
+_PREPARED_ROWS = {}
+
+#: Nelder-Mead's iteration cap when L-BFGS-B stalls (a fit, and a bootstrap refit whose unconverged point still
+#: counts: the no-dropout boundary)
+_NELDER_MEAD_MAXITER = 20_000
+#: the cap of a bootstrap refit whose unconverged point is dropped whatever it is. Of the 72 polishes that
+#: converged in 8 bootstraps of 100 (tiny worlds of 4 seeds, CDNOW, the default world), one took 751 iterations
+#: (and ended outside the box, dropped), the others at most 253; those that did not converge by 2,000 had not by
+#: 20,000 either, and cost 97 % of the tiny world's CLV fit (bench/results/clv_fit_speed.md)
+_BOOTSTRAP_NELDER_MEAD_MAXITER = 2_000
+
+
+def _maximise(loglik, data, weights, penalizer, x0, names, warn: bool = True,
+              nelder_mead_maxiter: int = _NELDER_MEAD_MAXITER):
+    """L-BFGS-B with analytic gradients in log-parameter space; Nelder-Mead polish if that stalls (at most
+    ``nelder_mead_maxiter`` iterations; one that stops there has not converged)."""
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
-    args = (loglik, data, weights, penalizer)
+    prepare = _PREPARED_ROWS.get(loglik)
+    if prepare is not None:       # the same likelihood, its per-value terms computed once per distinct value
+        rows = prepare(*data)
+        args = (lambda params, grad=False: rows.loglik(params, grad), (), weights, penalizer)
+    else:
+        args = (loglik, data, weights, penalizer)
     res = minimize(_neg_mean_loglik, x0, args=args, jac=True, method="L-BFGS-B", bounds=bounds,
                    options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
     if not res.success:
-        res2 = minimize(lambda th: _neg_mean_loglik(th, *args)[0], res.x, method="Nelder-Mead",
-                        options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14})
+        res2 = minimize(_neg_mean_loglik_value, res.x, args=args, method="Nelder-Mead",
+                        options={"maxiter": nelder_mead_maxiter, "xatol": 1e-10, "fatol": 1e-14})
         # Nelder-Mead knows no bounds: keep its answer inside the same box
         res2.x = np.clip(res2.x, -_LOG_BOUND, _LOG_BOUND)
-        res2.fun = _neg_mean_loglik(res2.x, *args)[0]
+        res2.fun = _neg_mean_loglik_value(res2.x, *args)
         if res2.fun <= res.fun:
             res = res2
     # On rescaled data (longest T = 1, mean amount = 1) identified parameters are far inside exp(+-13)
@@ -283,7 +345,7 @@ def _time_scale(age: np.ndarray) -> float:
     return 1.0 / longest
 
 
-def _fit_bgnbd_rows(x, tx, age, weights, penalizer, x0=None, warn=True):
+def _fit_bgnbd_rows(x, tx, age, weights, penalizer, x0=None, warn=True, nelder_mead_maxiter=_NELDER_MEAD_MAXITER):
     """BG/NBD maximum likelihood on (already validated, possibly collapsed) rows with weights.
 
     Times are rescaled so that the longest ``T`` is 1 before optimising and ``alpha`` is scaled back
@@ -297,7 +359,7 @@ def _fit_bgnbd_rows(x, tx, age, weights, penalizer, x0=None, warn=True):
         # Start at r = a = b = 1 and alpha on the scale of the observation window.
         x0 = np.array([0.0, np.log(max(float(weights @ data[2] / weights.sum()), 1e-3)), 0.0, 0.0])
     (r, alpha_scaled, a, b), converged = _maximise(_bgnbd_loglik, data, weights, penalizer, x0, _BGNBD_KEYS,
-                                                   warn=warn)
+                                                   warn=warn, nelder_mead_maxiter=nelder_mead_maxiter)
     params = (float(r), float(alpha_scaled / scale), float(a), float(b))
     ll = float(weights @ _bgnbd_loglik(params, x, tx, age))
     return params, ll, converged, np.log([r, alpha_scaled, a, b])
@@ -331,8 +393,10 @@ def fit_bgnbd(frequency, recency, T, penalizer: float = 0.0) -> dict:
     -----
     The likelihood is the closed form of FHL (2005), evaluated with ``gammaln`` and log-sum-exp so
     that customers with many purchases or long histories do not overflow. Optimisation is over the
-    log-parameters (so all four stay positive) with analytic gradients; identical customer rows are
-    collapsed into weights first, which makes fits on millions of customers cheap.
+    log-parameters (so all four stay positive) with analytic gradients (L-BFGS-B; a Nelder-Mead polish of at
+    most 20,000 iterations from where it stopped when it reports no convergence); identical customer rows are
+    collapsed into weights first, and the terms that depend on a row only through its frequency (or only through
+    one of its days) are computed once per distinct value, which makes fits on millions of customers cheap.
     """
     x, tx, age, _ = _check_rfm(frequency, recency, T)
     penalizer = _check_nonneg_scalar(penalizer, "penalizer")
@@ -351,40 +415,76 @@ def _palive(r, alpha, a, b, x, tx, T) -> np.ndarray:
     return np.where(x > 0, expit(-log_odds_dead), 1.0)
 
 
-def _expected_purchases(r, alpha, a, b, t, x, tx, T) -> np.ndarray:
-    """FHL (2005) eq. 10, with the Gauss hypergeometric term Euler-transformed for stability.
+def _distinct_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The distinct rows of some columns (as columns) and each row's index into them."""
+    uniq, index = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
+    return tuple(uniq[:, j] for j in range(len(columns))), index.ravel()
 
-    E[Y(t) | x, t_x, T] = (a+b+x-1)/(a-1) * [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]
-                          * P(alive),                                   z = t / (α+T+t).
-    Euler's identity 2F1(A,B;C;z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns the bracketed product into
-    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose first two arguments no longer grow with x, so it
-    neither overflows for heavy buyers nor loses precision; the bracket is then ``-expm1(log(...))``.
-    ``a = 1`` is a removable singularity (0/0); within 1e-6 of it the value is the mean of the values at
-    a = 1 ± 1e-5 (the function is smooth in a, so the error is O(1e-10) relative).
+
+class _Scoring:
+    """Customers scored with a BG/NBD estimate at one or more horizons (:meth:`expected_purchases`).
+
+    The hypergeometric factor of FHL eq. 10 depends on a customer only through ``(x, T)`` and the horizon, so it is
+    computed once per distinct pair (``pairs``: those pairs and each customer's index, from :func:`_distinct_rows`)
+    and gathered, and P(alive) once per estimate: every customer's value is the same expression on the same
+    numbers as customer by customer, to the last bit, only cheaper (a summary has a few thousand distinct
+    ``(x, T)`` for tens of thousands of distinct ``(x, t_x, T)``).
     """
-    if abs(a - 1.0) < 1e-6:
-        out = 0.5 * (_expected_purchases_core(r, alpha, 1.0 - 1e-5, b, t, x, tx, T)
-                     + _expected_purchases_core(r, alpha, 1.0 + 1e-5, b, t, x, tx, T))
-    else:
-        out = _expected_purchases_core(r, alpha, a, b, t, x, tx, T)
-    out = np.where(t == 0, 0.0, out)
-    if not np.all(np.isfinite(out)):
-        i = _first_bad(~np.isfinite(out))
-        raise FloatingPointError(
-            f"expected purchases could not be evaluated at position {i} "
-            f"(params r={r}, alpha={alpha}, a={a}, b={b})"
-        )
-    return out
+
+    def __init__(self, x, tx, T, pairs=None):
+        self.x, self.tx, self.T = x, tx, T
+        (self.px, self.pT), self.index = _distinct_rows(x, T) if pairs is None else pairs
+        self._alive: dict[tuple, np.ndarray] = {}
+
+    def palive(self, r, alpha, a, b) -> np.ndarray:
+        """:func:`_palive` of the customers (kept for the other horizons of the same estimate)."""
+        key = (r, alpha, a, b)
+        if key not in self._alive:
+            self._alive[key] = _palive(r, alpha, a, b, self.x, self.tx, self.T)
+        return self._alive[key]
+
+    def expected_purchases(self, r, alpha, a, b, t) -> np.ndarray:
+        """FHL (2005) eq. 10, with the Gauss hypergeometric term Euler-transformed for stability.
+
+        E[Y(t) | x, t_x, T] = (a+b+x-1)/(a-1) * [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]
+                              * P(alive),                                   z = t / (α+T+t).
+        Euler's identity 2F1(A,B;C;z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns the bracketed product into
+        (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose first two arguments no longer grow with x, so it
+        neither overflows for heavy buyers nor loses precision; the bracket is then ``-expm1(log(...))``.
+        ``a = 1`` is a removable singularity (0/0); within 1e-6 of it the value is the mean of the values at
+        a = 1 ± 1e-5 (the function is smooth in a, so the error is O(1e-10) relative). ``t`` is one horizon, or
+        one per pair of ``self.px, self.pT``.
+        """
+        if abs(a - 1.0) < 1e-6:
+            out = 0.5 * (self._core(r, alpha, 1.0 - 1e-5, b, t) + self._core(r, alpha, 1.0 + 1e-5, b, t))
+        else:
+            out = self._core(r, alpha, a, b, t)
+        out = np.where(t == 0, 0.0, out)
+        if not np.all(np.isfinite(out)):
+            i = _first_bad(~np.isfinite(out))
+            raise FloatingPointError(
+                f"expected purchases could not be evaluated at position {i} "
+                f"(params r={r}, alpha={alpha}, a={a}, b={b})"
+            )
+        return out
+
+    def _core(self, r, alpha, a, b, t) -> np.ndarray:
+        x, T = self.px, self.pT
+        log1mz = np.log(alpha + T) - np.log(alpha + T + t)
+        z = -np.expm1(log1mz)
+        hyp = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bracket = np.where(hyp > 0, -np.expm1((a - 1.0) * log1mz + np.log(np.where(hyp > 0, hyp, 1.0))),
+                               1.0 - np.exp((a - 1.0) * log1mz) * hyp)
+        return ((a + b + x - 1.0) / (a - 1.0) * bracket)[self.index] * self.palive(r, alpha, a, b)
 
 
-def _expected_purchases_core(r, alpha, a, b, t, x, tx, T) -> np.ndarray:
-    log1mz = np.log(alpha + T) - np.log(alpha + T + t)
-    z = -np.expm1(log1mz)
-    hyp = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bracket = np.where(hyp > 0, -np.expm1((a - 1.0) * log1mz + np.log(np.where(hyp > 0, hyp, 1.0))),
-                           1.0 - np.exp((a - 1.0) * log1mz) * hyp)
-    return (a + b + x - 1.0) / (a - 1.0) * bracket * _palive(r, alpha, a, b, x, tx, T)
+def _expected_purchases(r, alpha, a, b, t, x, tx, T) -> np.ndarray:
+    """Expected repeat purchases in the next ``t`` (one value per customer), :meth:`_Scoring.expected_purchases`."""
+    t = np.asarray(t, dtype=float)
+    if t.size and np.all(t == t[0]):
+        return _Scoring(x, tx, T).expected_purchases(r, alpha, a, b, float(t[0]))
+    return _Scoring(x, tx, T, pairs=((x, T), np.arange(len(x)))).expected_purchases(r, alpha, a, b, t)
 
 
 def expected_purchases(params, t, frequency, recency, T) -> np.ndarray:
@@ -419,24 +519,49 @@ def probability_alive(params, frequency, recency, T) -> np.ndarray:
 # Gamma-Gamma
 # --------------------------------------------------------------------------------------------------
 
+class _GgRows:
+    """Gamma-Gamma rows prepared for many likelihood evaluations (one optimisation): the terms that depend on a
+    row only through its ``x`` once per distinct ``x``, ``log m`` and ``x m`` once (as :class:`_BgnbdRows`: the
+    same numbers as the row-by-row form, to the last bit)."""
+
+    def __init__(self, x, m):
+        self.n = len(x)
+        self.ux, self.ix = _distinct(x)
+        self.x = x
+        self.log_m = np.log(m)
+        self.xm = x * m
+        self.log_ux = np.log(self.ux)
+
+    def loglik(self, params, grad: bool = False):
+        """:func:`_gg_loglik` of the rows."""
+        p, q, v = params
+        ux, ix = self.ux, self.ix
+        upx = p * ux
+        upxq = upx + q
+        gl_pxq, gl_px = gammaln(upxq), gammaln(upx)
+        xm_v = self.xm + v
+        log_xm_v = np.log(xm_v)
+        ll = ((gl_pxq - gl_px - gammaln(q) + q * np.log(v))[ix] + (upx - 1.0)[ix] * self.log_m
+              + (upx * self.log_ux)[ix] - upxq[ix] * log_xm_v)
+        if not grad:
+            return ll
+        psi = digamma(upxq)
+        g = np.empty((self.n, 3))
+        g[:, 0] = self.x * ((psi - digamma(upx))[ix] + self.log_m + self.log_ux[ix] - log_xm_v)
+        g[:, 1] = (psi - digamma(q) + np.log(v))[ix] - log_xm_v
+        g[:, 2] = q / v - upxq[ix] / xm_v
+        return ll, g
+
+
 def _gg_loglik(params, x, m, grad: bool = False):
     """Log-density of the mean spend ``m`` over ``x`` transactions under Gamma-Gamma (FHL 2005b, eq. 3).
 
     f(m | p, q, v, x) = Γ(px+q) / (Γ(px) Γ(q)) · v^q m^(px-1) x^(px) / (v + x m)^(px+q)
     """
-    p, q, v = params
-    px = p * x
-    log_xm_v = np.log(x * m + v)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-          + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * log_xm_v)
-    if not grad:
-        return ll
-    psi = digamma(px + q)
-    g = np.empty((len(x), 3))
-    g[:, 0] = x * (psi - digamma(px) + np.log(m) + np.log(x) - log_xm_v)
-    g[:, 1] = psi - digamma(q) + np.log(v) - log_xm_v
-    g[:, 2] = q / v - (px + q) / (x * m + v)
-    return ll, g
+    return _GgRows(x, m).loglik(params, grad)
+
+
+_PREPARED_ROWS.update({_bgnbd_loglik: _BgnbdRows, _gg_loglik: _GgRows})
 
 
 def fit_gamma_gamma(frequency, monetary_value, penalizer: float = 0.0) -> dict:
@@ -476,7 +601,7 @@ def fit_gamma_gamma(frequency, monetary_value, penalizer: float = 0.0) -> dict:
             "converged": converged, "penalizer": penalizer}
 
 
-def _fit_gg_rows(x, m, weights, penalizer, x0=None, warn=True):
+def _fit_gg_rows(x, m, weights, penalizer, x0=None, warn=True, nelder_mead_maxiter=_NELDER_MEAD_MAXITER):
     """Gamma-Gamma maximum likelihood on validated repeat-buyer rows (x > 0, m > 0) with weights.
 
     Amounts are divided by their weighted mean before optimising and ``v`` is scaled back after, so the
@@ -488,7 +613,7 @@ def _fit_gg_rows(x, m, weights, penalizer, x0=None, warn=True):
     if x0 is None:
         x0 = np.array([0.0, 0.0, 0.0])
     (p, q, v_scaled), converged = _maximise(_gg_loglik, (x, m * scale), weights, penalizer, x0, _GG_KEYS,
-                                            warn=warn)
+                                            warn=warn, nelder_mead_maxiter=nelder_mead_maxiter)
     params = (float(p), float(q), float(v_scaled / scale))
     ll = float(weights @ _gg_loglik(params, x, m))
     return params, ll, converged, np.log([p, q, v_scaled])
@@ -552,8 +677,9 @@ def customer_lifetime_value(bgnbd_params, gg_params, frequency, recency, T, mone
     spend = expected_average_spend(gg_params, x, m)
     clv = np.zeros(len(x))
     previous = np.zeros(len(x))
+    scoring = _Scoring(x, tx, age)
     for i in range(1, horizon + 1):
-        cumulative = _expected_purchases(r, alpha, a, b, np.full(len(x), i * period), x, tx, age)
+        cumulative = scoring.expected_purchases(r, alpha, a, b, i * period)
         clv += spend * (cumulative - previous) / (1.0 + discount_rate) ** i
         previous = cumulative
     return clv
@@ -647,12 +773,13 @@ PARAM_ROWS = [("bg_nbd", k) for k in ("r", "alpha", "a", "b", "log_likelihood", 
 OK = "ok"
 
 
-def _discounted_purchases(bg, x, tx, age, discount_rate):
-    """Expected purchases in each of the next 12 months of 30 days, discounted to today, summed."""
-    total = np.zeros(len(x))
-    previous = np.zeros(len(x))
+def _discounted_purchases(bg, scoring: _Scoring, discount_rate):
+    """Expected purchases of the customers of ``scoring`` in each of the next 12 months of 30 days, discounted to
+    today, summed."""
+    total = np.zeros(len(scoring.x))
+    previous = np.zeros(len(scoring.x))
     for i in range(1, 13):
-        cumulative = _expected_purchases(*bg, np.full(len(x), i * 30.0), x, tx, age)
+        cumulative = scoring.expected_purchases(*bg, i * 30.0)
         total += (cumulative - previous) / (1.0 + discount_rate) ** i
         previous = cumulative
     return total
@@ -702,8 +829,10 @@ def lifetime_value_table(df: pd.DataFrame, *, discount_rate: float = 0.01, penal
       ``"purchase model: ...; spend model: ...; margin: ..."``, each part ``ok`` or the reason).
     * ``params``: the rows of :data:`PARAM_ROWS` with :data:`PARAM_COLUMNS`: fitted value, percentile
       bootstrap interval at ``ci_level`` (``n_bootstrap`` resamples of customers with replacement, each
-      refitted; for the totals, the observed customers scored with each resample's parameters, i.e.
-      parameter uncertainty) and the model's status.
+      refitted from the estimate; for the totals, the observed customers scored with each resample's
+      parameters, i.e. parameter uncertainty; a refit that does not converge is left out, and
+      ``bootstrap_samples`` counts those kept: its Nelder-Mead polish, when L-BFGS-B stalls, stops at 2,000
+      iterations, 20,000 at the no-dropout boundary) and the model's status.
 
     Maximum likelihood by default (``penalizer=0``); a penalty is opt-in and scale-invariant (see
     :func:`fit_bgnbd`). Degenerate data never crash and never fall back to a default: no customers, no
@@ -962,8 +1091,9 @@ def _customer_scores(df, c: _Customers, bg: _ModelFit, gg: _ModelFit, discount_r
     clv_rev = np.full(n, np.nan)
     if bg.params is not None:
         try:
-            ep = _expected_purchases(*bg.params, np.full(n, 365.0), x, tx, age)
-            discounted = _discounted_purchases(bg.params, x, tx, age, discount_rate)
+            scoring = _Scoring(x, tx, age)
+            ep = scoring.expected_purchases(*bg.params, 365.0)
+            discounted = _discounted_purchases(bg.params, scoring, discount_rate)
         except FloatingPointError as exc:
             bg.status = f"the estimate cannot be evaluated ({exc}): purchase model not estimable"
             bg.params = None
@@ -971,7 +1101,7 @@ def _customer_scores(df, c: _Customers, bg: _ModelFit, gg: _ModelFit, discount_r
             for k in (*_BGNBD_KEYS, "log_likelihood"):
                 values.pop(("bg_nbd", k), None)
     if bg.params is not None:
-        pa = _palive(*bg.params, x, tx, age)
+        pa = scoring.palive(*bg.params)
         values[("clv", "total_expected_purchases_365d")] = float(ep.sum())
     if gg.params is not None:
         p, q, v = gg.params
@@ -1015,7 +1145,8 @@ def _bootstrap_draws(c: _Customers, bg: _ModelFit, gg: _ModelFit, penalizer, dis
     g_inv = g_inv.ravel()
     groups = (*(g_keys[:, j] for j in range(3)), g_counts,
               np.bincount(g_inv, weights=usable.astype(float), minlength=len(g_keys)),
-              np.bincount(g_inv, weights=np.where(usable, m0, 0.0), minlength=len(g_keys)))
+              np.bincount(g_inv, weights=np.where(usable, m0, 0.0), minlength=len(g_keys)),
+              _distinct_rows(g_keys[:, 0], g_keys[:, 2]))
     for _ in range(n_bootstrap):
         w = np.bincount(inverse[rng.integers(0, n, n)], minlength=len(uniq)).astype(float)
         _bootstrap_draw(w, rows, groups, bg, gg, penalizer, discount_rate, margin_rate, boot)
@@ -1026,13 +1157,15 @@ def _bootstrap_draw(w, rows, groups, bg: _ModelFit, gg: _ModelFit, penalizer, di
                     boot: dict) -> None:
     """One resample (``w``: weight of each distinct customer row): its refits' parameters and totals into ``boot``."""
     ux, utx, uage, um = rows
-    gx, gtx, gage, g_counts, g_usable, g_spend = groups
+    gx, gtx, gage, g_counts, g_usable, g_spend, g_pairs = groups
     b_bg = b_gg = None
     if bg.params is not None:
         keep = w > 0
         if (ux[keep] > 0).any():
+            # at the no-dropout boundary an unconverged refit at the boundary counts: its polish runs as the fit's
+            cap = _NELDER_MEAD_MAXITER if bg.boundary else _BOOTSTRAP_NELDER_MEAD_MAXITER
             b_bg, _, conv, b_theta = _fit_bgnbd_rows(ux[keep], utx[keep], uage[keep], w[keep], penalizer,
-                                                     x0=bg.theta, warn=False)
+                                                     x0=bg.theta, warn=False, nelder_mead_maxiter=cap)
             if conv or (bg.boundary and _no_dropout_boundary(b_theta)):
                 for k, v in zip(_BGNBD_KEYS, b_bg, strict=True):
                     boot.setdefault(("bg_nbd", k), []).append(v)
@@ -1041,7 +1174,8 @@ def _bootstrap_draw(w, rows, groups, bg: _ModelFit, gg: _ModelFit, penalizer, di
     if gg.params is not None:
         keep = (w > 0) & (um > 0)
         if keep.any():
-            b_gg, _, conv, _ = _fit_gg_rows(ux[keep], um[keep], w[keep], penalizer, x0=gg.theta, warn=False)
+            b_gg, _, conv, _ = _fit_gg_rows(ux[keep], um[keep], w[keep], penalizer, x0=gg.theta, warn=False,
+                                            nelder_mead_maxiter=_BOOTSTRAP_NELDER_MEAD_MAXITER)
             if conv and b_gg[1] > 1:
                 for k, v in zip(_GG_KEYS, b_gg, strict=True):
                     boot.setdefault(("gamma_gamma", k), []).append(v)
@@ -1051,8 +1185,9 @@ def _bootstrap_draw(w, rows, groups, bg: _ModelFit, gg: _ModelFit, penalizer, di
     if b_bg is None:
         return
     try:
-        e = _expected_purchases(*b_bg, np.full(len(gx), 365.0), gx, gtx, gage)
-        d = _discounted_purchases(b_bg, gx, gtx, gage, discount_rate)
+        scoring = _Scoring(gx, gtx, gage, pairs=g_pairs)
+        e = scoring.expected_purchases(*b_bg, 365.0)
+        d = _discounted_purchases(b_bg, scoring, discount_rate)
     except FloatingPointError:
         return      # a resample whose estimate cannot be evaluated adds no total
     boot.setdefault(("clv", "total_expected_purchases_365d"), []).append(float(g_counts @ e))
