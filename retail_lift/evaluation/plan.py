@@ -155,11 +155,30 @@ def _ranked_prefix(cand: pd.DataFrame, score: np.ndarray, spend: float) -> pd.Da
     return c.loc[keep, ["customer_id", "promotion_id"]]
 
 
-def _value(pairs: pd.DataFrame, table: pd.DataFrame) -> dict:
-    """Totals of ``table`` (a candidate table) over the chosen ``pairs``."""
-    v = pairs.merge(table, on=["customer_id", "promotion_id"], how="left")
-    return {"customers": len(pairs), "margin": float(v["expected_incremental_margin"].sum()),
-            "cost": float(v["expected_cost"].sum()), "conversions": float(v["predicted_uplift"].sum())}
+class _Table:
+    """A candidate table and its pairs' positions, found once for the many totals taken over it."""
+
+    _COLUMNS = {"margin": "expected_incremental_margin", "cost": "expected_cost", "conversions": "predicted_uplift"}
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+        self.index = pd.MultiIndex.from_frame(table[["customer_id", "promotion_id"]])
+        self.columns = {k: table[c].to_numpy() for k, c in self._COLUMNS.items()}
+        # positions stand for the merge where they find one row per pair and the sums add the same float64s
+        self.by_position = self.index.is_unique and all(col.dtype == np.float64 for col in self.columns.values())
+
+
+def _value(pairs: pd.DataFrame, table: _Table) -> dict:
+    """Totals of ``table`` (a candidate table) over the chosen ``pairs``: the sums of the columns of
+    ``pairs.merge(table, how="left")`` (pairs in their order, a pair without a row adding nothing), taken from the
+    table's rows at the pairs' positions."""
+    if not table.by_position:  # e.g. a pair with several rows counts each (the merge's rows)
+        v = pairs.merge(table.table, on=["customer_id", "promotion_id"], how="left")
+        sums = {k: float(v[c].sum()) for k, c in _Table._COLUMNS.items()}
+    else:
+        at = table.index.get_indexer(pd.MultiIndex.from_frame(pairs[["customer_id", "promotion_id"]]))
+        sums = {k: float(pd.Series(np.where(at >= 0, col[at], np.nan)).sum()) for k, col in table.columns.items()}
+    return {"customers": len(pairs), **sums}
 
 
 def holdout_coverage(planned: pd.DataFrame, truth: pd.DataFrame, *, holdout_share: float, alpha: float,  # noqa: PLR0913 - the inputs and the settings, one keyword each
@@ -332,7 +351,8 @@ def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings,
         return solvers[id(table)](budget)
 
     unbudgeted_plan = plan(model, None)
-    unbudgeted = _value(unbudgeted_plan, model)["cost"]
+    tables = {"model": _Table(model), "ceiling": _Table(ceiling_table), "truth": _Table(truth)}
+    unbudgeted = _value(unbudgeted_plan, tables["model"])["cost"]
     budgets = [(float(s), float(s) * unbudgeted) for s in budget_shares] + [(None, None)]
     rows = []
     for share, budget in budgets:
@@ -343,7 +363,7 @@ def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings,
         except PlanError as e:  # a budget below the cheapest contact
             log(f"{MODEL}: budget share {share} ({budget:.2f}) left out: {e}")
             continue
-        spend = _value(chosen["plan"], model)["cost"]
+        spend = _value(chosen["plan"], tables["model"])["cost"]
         single = {"best_single_promotion": lambda g: g["predicted_uplift"].to_numpy(float)}
         if scores is not None:
             single["propensity"] = lambda g: g["customer_id"].map(scores).to_numpy(float)
@@ -356,16 +376,16 @@ def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings,
                 pairs = _ranked_prefix(g, score(g), spend)
                 if pairs.empty:  # its first customer alone costs more than the plan spends
                     continue
-                true = _value(pairs, truth)["margin"]
+                true = _value(pairs, tables["truth"])["margin"]
                 if best is None or true > best[0]:
                     best = (true, pid, pairs)
             if best is not None:
                 chosen[policy], picked[policy] = best[2], best[1]
         plan_row = len(rows)
-        own = {"plan": model, "ceiling_plan": ceiling_table, "oracle_plan": truth,
-               "best_single_promotion": model, "propensity": model}
+        own = {"plan": "model", "ceiling_plan": "ceiling", "oracle_plan": "truth", "best_single_promotion": "model",
+               "propensity": "model"}
         for policy in [p for p in POLICIES if p in chosen]:
-            mine, true = _value(chosen[policy], own[policy]), _value(chosen[policy], truth)
+            mine, true = _value(chosen[policy], tables[own[policy]]), _value(chosen[policy], tables["truth"])
             rows.append({"budget_share": share, "budget": budget, "policy": policy,
                          "promotion_id": picked.get(policy), "customers_targeted": mine["customers"],
                          "targeted_share": mine["customers"] / max(len(people), 1), "expected_cost": mine["cost"],
