@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generation_memory import _extract, _loadavg  # noqa: E402
+from generation_memory import _extract, _loadavg, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CDNOW = ROOT / "tests" / "python" / "data" / "cdnow_customers_summary.csv"
@@ -85,15 +85,21 @@ def _inputs_file(name: str, path: Path, work: Path) -> Path:
     return out
 
 
-def _run(src: str, inputs: Path, random_state: int, out: Path) -> dict:
+def run_child(code: str, argv: list[str], out: Path, what: str) -> tuple[dict, float, float]:
+    """Run ``code`` in its own Python process with ``argv``; the dict it pickled to ``out`` and the load average
+    before and after. A failed child stops the bench with ``what`` and its error."""
     load0 = _loadavg()
-    proc = subprocess.run([sys.executable, "-c", _CHILD, src, str(inputs), str(random_state), str(out)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=ROOT)
     load1 = _loadavg()
     if proc.returncode != 0:
-        raise SystemExit(f"the CLV fit of {inputs} ({src or 'working copy'}) failed:\n{proc.stderr[-4000:]}")
+        raise SystemExit(f"{what} failed:\n{proc.stderr[-4000:]}")
     with open(out, "rb") as f:
-        result = pickle.load(f)
+        return pickle.load(f), load0, load1
+
+
+def _run(src: str, inputs: Path, random_state: int, out: Path) -> dict:
+    result, load0, load1 = run_child(_CHILD, [src, str(inputs), str(random_state), str(out)], out,
+                                     f"the CLV fit of {inputs} ({src or 'working copy'})")
     runs = result["runs"]
     lbfgsb = [r for r in runs if r["method"] == "L-BFGS-B"]
     nm = [r for r in runs if r["method"] == "Nelder-Mead"]
@@ -136,15 +142,22 @@ def compare(base: dict, branch: dict) -> dict:
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def comparison_parser(description: str, name: str) -> argparse.ArgumentParser:
+    """The arguments of a bench of a base revision against the working copy: ``--base-rev``, ``--work`` (default
+    ``/tmp/retail_lift_bench/NAME``), ``--out`` (default ``bench/results/NAME``) and ``--note``."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--base-rev", required=True, help="git revision of the code to compare with")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/retail_lift_bench") / name)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / name)
+    ap.add_argument("--note", default="", help="what else the machine was doing")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = comparison_parser(__doc__.split("\n")[0], "clv_fit_speed")
     ap.add_argument("--inputs", action="append", default=[], metavar="NAME=PATH",
                     help="a warehouse (.duckdb) or a Parquet file of marts.fct_customer_ltv_inputs")
     ap.add_argument("--random-states", default="0", help="bootstrap seeds, comma-separated (default 0)")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/retail_lift_bench/clv_fit_speed"))
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "clv_fit_speed")
-    ap.add_argument("--note", default="", help="what else the machine was doing")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     base_src = str(_extract(args.base_rev, args.work))
@@ -162,9 +175,7 @@ def main(argv=None) -> int:
                          "base": base["summary"], "branch": branch["summary"], "equality": compare(base, branch)})
             print(json.dumps(rows[-1], default=str)[:2000], flush=True)
     result = {"base_rev": args.base_rev, "branch_rev": _head(), "note": args.note, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(_markdown(result))
+    write_results(result, args.out, _markdown(result))
     print(f"wrote {args.out.with_suffix('.md')}")
     return 0
 

@@ -204,11 +204,16 @@ def main(argv=None) -> int:
             result["profiles"][f"{preset}/{label}"] = json.loads(rows_file.read_text())
             print(f"profiled {preset}/{label}", flush=True)
             shutil.rmtree(out, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(_markdown(result))
+    write_results(result, args.out, _markdown(result))
     print(f"wrote {args.out.with_suffix('.json')} and .md")
     return 0
+
+
+def write_results(result: dict, out: Path, markdown: str) -> None:
+    """A bench's results: ``OUT.json`` (``result``) and ``OUT.md`` (``markdown``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown)
 
 
 def _markdown(r: dict) -> str:

@@ -72,9 +72,9 @@ from retail_lift.campaign.targeting import expected_economics
 from retail_lift.experiments.analysis import analyze_experiments
 
 __all__ = ["FRONTIER_COLUMNS", "PLAN_COLUMNS", "PROMOTION_STATUS_COLUMNS", "PlanError", "PlanStore", "assign_holdout",
-           "build_plan", "candidate_table", "check_promotion_costs", "export_plan", "frontier_budgets",
-           "holdout_estimates", "plan_content_key", "plan_frontier", "plan_id_for", "plan_reason_text",
-           "promotion_status"]
+           "build_plan", "candidate_table", "check_promotion_costs", "export_plan", "frontier_budgets", "held_out",
+           "holdout_estimates", "holdout_strata", "plan_content_key", "plan_frontier", "plan_id_for",
+           "plan_reason_text", "plan_solver", "promotion_status"]
 
 #: the columns of a plan, in order
 PLAN_COLUMNS = [
@@ -234,12 +234,16 @@ def _matrices(candidates: pd.DataFrame, customers: np.ndarray, fatigued: np.ndar
     return _Matrices(customers, promos, value, cost, scored, scored & ~fatigued[:, None])
 
 
-def _check_limits(promos: list, channels: Mapping[str, str], budget, capacity, channel_limits,
-                  min_contact: tuple[float, str]) -> tuple[dict, dict]:
+def _check_budget(budget, min_contact: tuple[float, str]) -> None:
     if budget is not None and float(budget) < min_contact[0]:
         raise PlanError(f"the budget {float(budget):g} is below the cheapest contact: {min_contact[0]:g} "
                         f"(promotion {min_contact[1]!r}, stg_shop__promotions.contact_cost); no customer can be "
                         f"contacted")
+
+
+def _check_limits(promos: list, channels: Mapping[str, str], budget, capacity, channel_limits,
+                  min_contact: tuple[float, str]) -> tuple[dict, dict]:
+    _check_budget(budget, min_contact)
     cap = {str(k): float(v) for k, v in (capacity or {}).items()}
     lim = {str(k): float(v) for k, v in (channel_limits or {}).items()}
     for what, mapping in (("capacity", cap), ("channel_limits", lim)):
@@ -261,6 +265,8 @@ class _Prepared:
     channels: dict
     capacity: dict
     channel_limits: dict
+    #: the cheapest contact cost and its promotion (a budget below it is a PlanError)
+    min_contact: tuple[float, str]
 
 
 def _prepare(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget, capacity, channel_limits,  # noqa: PLR0913 - one keyword per constraint
@@ -275,7 +281,7 @@ def _prepare(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget, capac
     contact = {q: float(first.loc[q, "contact_cost"]) for q in m.promotions}
     min_contact = min(((c, q) for q, c in contact.items()), default=(0.0, ""))
     cap, lim = _check_limits(m.promotions, channels, budget, capacity, channel_limits, min_contact)
-    return _Prepared(cand, m, is_fatigued, channels, cap, lim)
+    return _Prepared(cand, m, is_fatigued, channels, cap, lim, min_contact)
 
 
 def _allocate(pp: _Prepared, budget: float | None, exact_max_pairs: int | None) -> Allocation:
@@ -307,6 +313,29 @@ def build_plan(candidates: pd.DataFrame, customers: pd.DataFrame, *, budget: flo
     alloc = _allocate(pp, budget, exact_max_pairs)
     plan = _plan_rows(pp.candidates, customers, pp.matrices, alloc, pp.is_fatigued, explain)
     return plan, alloc
+
+
+def plan_solver(candidates: pd.DataFrame, customers: pd.DataFrame, *,  # noqa: PLR0913 - the keywords of build_plan
+                capacity: Mapping[str, float] | None = None, channel_limits: Mapping[str, float] | None = None,
+                fatigued: Sequence[str] = (), exact_max_pairs: int | None = None,
+                ) -> Callable[[float | None], pd.DataFrame]:
+    """The pairs :func:`build_plan` chooses, at any budget, without the plan's rows: the candidates are prepared
+    once (customers, matrices, limits checked) and each call ``solve(budget)`` runs the same solver on them and
+    returns the chosen ``customer_id``, ``promotion_id`` in the plan's customer order: the rows of
+    ``build_plan(candidates, customers, budget=budget, ...)[0]`` that have a promotion. A budget below the cheapest
+    contact is the same :class:`PlanError`. For plans at many budgets of one candidate table (the evaluation
+    against the truth, :mod:`retail_lift.evaluation.plan`)."""
+    pp = _prepare(candidates, customers, budget=None, capacity=capacity, channel_limits=channel_limits,
+                  fatigued=fatigued)
+    promotions = np.array(pp.matrices.promotions, dtype=object)
+
+    def solve(budget: float | None) -> pd.DataFrame:
+        _check_budget(budget, pp.min_contact)
+        alloc = _allocate(pp, budget, exact_max_pairs)
+        on = alloc.choice >= 0
+        return pd.DataFrame({"customer_id": pp.matrices.customers[on], "promotion_id": promotions[alloc.choice[on]]})
+
+    return solve
 
 
 def _plan_rows(cand: pd.DataFrame, customers: pd.DataFrame, m: _Matrices, alloc: Allocation,  # noqa: PLR0913 - the plan's parts
@@ -417,6 +446,34 @@ def plan_frontier(candidates: pd.DataFrame, customers: pd.DataFrame, *, points: 
     return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
 
 
+def holdout_strata(plan: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """The holdout strata of ``plan`` (module docstring) in the order :func:`assign_holdout` draws them: per
+    promotion (sorted) its value bands low, mid, high, each as ``(label, index labels of its rows)``, the rows by
+    customer id; empty bands are left out (they draw nothing)."""
+    strata = []
+    planned = plan[plan["promotion_id"].notna()]
+    for pid, g in planned.sort_values("customer_id", kind="mergesort").groupby("promotion_id", sort=True):
+        value = g["expected_incremental_margin"].astype(float).rank(method="first")
+        bands = np.minimum((value.to_numpy() - 1) * len(VALUE_BANDS) // len(g), len(VALUE_BANDS) - 1).astype(int)
+        for b in range(len(VALUE_BANDS)):
+            idx = g.index[bands == b]
+            if len(idx):
+                strata.append((f"{pid}|{VALUE_BANDS[b]}", idx))
+    return strata
+
+
+def held_out(strata: Sequence[tuple[str, np.ndarray]], share: float, seed: int) -> list[np.ndarray]:
+    """Per stratum of :func:`holdout_strata`, the index labels :func:`assign_holdout` holds out with ``seed``:
+    in each stratum ``floor(share * n + u)`` of a permutation, ``u`` and the permutation from one generator
+    seeded by ``seed``, stratum after stratum."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _label, idx in strata:
+        k = int(math.floor(share * len(idx) + rng.random()))
+        out.append(idx[rng.permutation(len(idx))[:k]])
+    return out
+
+
 def assign_holdout(plan: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
     """``plan`` with ``is_holdout`` and ``holdout_stratum`` (module docstring); rows without a promotion are
     never held out and have no stratum."""
@@ -425,19 +482,10 @@ def assign_holdout(plan: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
     plan = plan.copy()
     plan["is_holdout"] = False
     plan["holdout_stratum"] = pd.Series([None] * len(plan), dtype=object, index=plan.index)
-    rng = np.random.default_rng(seed)
-    planned = plan[plan["promotion_id"].notna()]
-    for pid, g in planned.sort_values("customer_id", kind="mergesort").groupby("promotion_id", sort=True):
-        value = g["expected_incremental_margin"].astype(float).rank(method="first")
-        bands = np.minimum((value.to_numpy() - 1) * len(VALUE_BANDS) // len(g), len(VALUE_BANDS) - 1).astype(int)
-        for b in range(len(VALUE_BANDS)):
-            idx = g.index[bands == b]
-            if len(idx) == 0:
-                continue
-            plan.loc[idx, "holdout_stratum"] = f"{pid}|{VALUE_BANDS[b]}"
-            k = int(math.floor(share * len(idx) + rng.random()))
-            held = rng.permutation(len(idx))[:k]
-            plan.loc[idx[held], "is_holdout"] = True
+    strata = holdout_strata(plan)
+    for (label, idx), held in zip(strata, held_out(strata, share, seed), strict=True):
+        plan.loc[idx, "holdout_stratum"] = label
+        plan.loc[held, "is_holdout"] = True
     return plan
 
 

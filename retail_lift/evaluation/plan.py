@@ -47,8 +47,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retail_lift.campaign.plan import PlanError, assign_holdout, build_plan, candidate_table, holdout_estimates
+from retail_lift.campaign.plan import PlanError, candidate_table, held_out, holdout_strata, plan_solver
 from retail_lift.evaluation.truth import EVALUATION_SCHEMAS
+from retail_lift.experiments.frequentist import welch_from_moments
+from retail_lift.experiments.ratio import arm_moments
 from retail_lift.frames import log_line, nullable_typed
 from retail_lift.settings import number, set_fields
 from retail_lift.uplift.features import require_columns
@@ -144,10 +146,6 @@ def true_candidates(uplift: pd.DataFrame, promotions: pd.DataFrame, arm_effects:
     return candidate_table(truth, promotions, customers, margin_rate=margin_rate)
 
 
-def _chosen(plan: pd.DataFrame) -> pd.DataFrame:
-    return plan.loc[plan["promotion_id"].notna(), ["customer_id", "promotion_id"]].reset_index(drop=True)
-
-
 def _ranked_prefix(cand: pd.DataFrame, score: np.ndarray, spend: float) -> pd.DataFrame:
     """The customers of ``cand`` (one promotion) by ``score`` (largest first; customer id breaks ties) while the
     cumulative expected cost stays within ``spend``."""
@@ -157,11 +155,30 @@ def _ranked_prefix(cand: pd.DataFrame, score: np.ndarray, spend: float) -> pd.Da
     return c.loc[keep, ["customer_id", "promotion_id"]]
 
 
-def _value(pairs: pd.DataFrame, table: pd.DataFrame) -> dict:
-    """Totals of ``table`` (a candidate table) over the chosen ``pairs``."""
-    v = pairs.merge(table, on=["customer_id", "promotion_id"], how="left")
-    return {"customers": len(pairs), "margin": float(v["expected_incremental_margin"].sum()),
-            "cost": float(v["expected_cost"].sum()), "conversions": float(v["predicted_uplift"].sum())}
+class _Table:
+    """A candidate table and its pairs' positions, found once for the many totals taken over it."""
+
+    _COLUMNS = {"margin": "expected_incremental_margin", "cost": "expected_cost", "conversions": "predicted_uplift"}
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+        self.index = pd.MultiIndex.from_frame(table[["customer_id", "promotion_id"]])
+        self.columns = {k: table[c].to_numpy() for k, c in self._COLUMNS.items()}
+        # positions stand for the merge where they find one row per pair and the sums add the same float64s
+        self.by_position = self.index.is_unique and all(col.dtype == np.float64 for col in self.columns.values())
+
+
+def _value(pairs: pd.DataFrame, table: _Table) -> dict:
+    """Totals of ``table`` (a candidate table) over the chosen ``pairs``: the sums of the columns of
+    ``pairs.merge(table, how="left")`` (pairs in their order, a pair without a row adding nothing), taken from the
+    table's rows at the pairs' positions."""
+    if not table.by_position:  # e.g. a pair with several rows counts each (the merge's rows)
+        v = pairs.merge(table.table, on=["customer_id", "promotion_id"], how="left")
+        sums = {k: float(v[c].sum()) for k, c in _Table._COLUMNS.items()}
+    else:
+        at = table.index.get_indexer(pd.MultiIndex.from_frame(pairs[["customer_id", "promotion_id"]]))
+        sums = {k: float(pd.Series(np.where(at >= 0, col[at], np.nan)).sum()) for k, col in table.columns.items()}
+    return {"customers": len(pairs), **sums}
 
 
 def holdout_coverage(planned: pd.DataFrame, truth: pd.DataFrame, *, holdout_share: float, alpha: float,  # noqa: PLR0913 - the inputs and the settings, one keyword each
@@ -194,26 +211,30 @@ def holdout_coverage(planned: pd.DataFrame, truth: pd.DataFrame, *, holdout_shar
     v, d, c, m = (t[k].to_numpy(float) for k in ("avg_order_value", "discount_rate", "contact_cost", "margin_rate"))
     true_value = t["expected_incremental_margin"].to_numpy(float)
     code, promos = pd.factorize(base["promotion_id"], sort=True)
-    k = len(promos)
+    k, n = len(promos), len(base)
+    # the strata are the same in every draw: found once, each draw only shuffles them (assign_holdout's draws)
+    strata = holdout_strata(base)
     found = []
     for first in range(0, draws, batch):
-        frames, per = [], []
-        for s in range(first, min(first + batch, draws)):
+        ss = np.arange(first, min(first + batch, draws))
+        held = np.zeros((len(ss), n), dtype=bool)
+        for i, s in enumerate(ss):
             seed = int(np.random.SeedSequence([random_state, s]).generate_state(1, dtype=np.uint64)[0] % (2 ** 63))
-            held = assign_holdout(base, holdout_share, seed)["is_holdout"].to_numpy(bool)
-            u = np.random.default_rng([random_state, s, 1]).random(len(base))
-            frames.append(pd.DataFrame({"experiment_id": s * k + code, "is_control": held,
-                                        "y": np.where(held, (u < p0) * v * m, (u < p1) * v * (m - d) - c)}))
-            per.append(pd.DataFrame({"experiment_id": s * k + np.arange(k), "draw": s, "promotion_id": promos,
-                                     "treated": np.bincount(code, weights=~held, minlength=k),
-                                     "held": np.bincount(code, weights=held, minlength=k),
-                                     "truth": np.bincount(code, weights=np.where(held, 0.0, true_value), minlength=k)}))
-        outcomes = pd.concat(frames, ignore_index=True)
-        outcomes["variant"] = pd.Series(np.where(outcomes["is_control"], "holdout", "treated"), dtype=object)
-        res = holdout_estimates(outcomes.assign(holdout_share=holdout_share), alpha)
-        est = pd.concat(per, ignore_index=True).set_index("experiment_id").join(
-            res[["effect", "effect_ci_low", "effect_ci_high"]].astype(float), how="left")
-        found.append(est)
+            for drawn in held_out(strata, holdout_share, seed):
+                held[i, np.asarray(drawn, dtype=np.int64)] = True  # base's index is its positions
+        u = np.stack([np.random.default_rng([random_state, s, 1]).random(n) for s in ss]) if n else \
+            np.zeros((len(ss), 0))
+        y = np.where(held, (u < p0) * v * m, (u < p1) * v * (m - d) - c)
+        experiment = ((ss - first)[:, None] * k + code[None, :])
+        est = pd.DataFrame({"draw": np.repeat(ss, k), "promotion_id": np.tile(np.asarray(promos, dtype=object),
+                                                                                len(ss)),
+                            "treated": np.bincount(experiment.ravel(), weights=~held.ravel(), minlength=len(ss) * k),
+                            "held": np.bincount(experiment.ravel(), weights=held.ravel(), minlength=len(ss) * k),
+                            "truth": np.bincount(experiment.ravel(), weights=np.where(held, 0.0, true_value).ravel(),
+                                                 minlength=len(ss) * k)},
+                           index=pd.Index(ss.repeat(k) * k + np.tile(np.arange(k), len(ss)), name="experiment_id"))
+        interval = _holdout_intervals(experiment.ravel(), held.ravel(), y.ravel(), len(ss) * k, alpha)
+        found.append(est.assign(**interval))
     est = pd.concat(found) if found else pd.DataFrame(columns=["promotion_id", "treated", "held", "truth", "effect",
                                                                "effect_ci_low", "effect_ci_high"])
     est = est[np.isfinite(est["effect_ci_low"].astype(float)) & np.isfinite(est["effect_ci_high"].astype(float))]
@@ -229,6 +250,36 @@ def holdout_coverage(planned: pd.DataFrame, truth: pd.DataFrame, *, holdout_shar
     by.insert(0, "planned", base.groupby("promotion_id").size().reindex(by.index))
     return {"intervals": n, "coverage": cov, "coverage_se": float(np.sqrt(cov * (1 - cov) / n)) if n else float("nan"),
             "mean_error": float(est["error"].mean()) if n else float("nan"), "by_promotion": by.reset_index()}
+
+
+def _holdout_intervals(experiment: np.ndarray, held: np.ndarray, y: np.ndarray, experiments: int,
+                       alpha: float) -> dict:
+    """``effect``, ``effect_ci_low``, ``effect_ci_high`` of :func:`~retail_lift.campaign.plan.holdout_estimates`
+    for experiments ``0 .. experiments - 1`` (``experiment``: each row's; ``held``: held out; ``y``: outcome), the
+    engine's arithmetic for a mean metric on whole arrays: the same sums (``sum_y`` by pandas' grouped sum,
+    ``sumsq_y`` by numpy's sum of each group's squares, rows in their order), the same moments
+    (:func:`~retail_lift.experiments.ratio.arm_moments`) and Welch interval
+    (:func:`~retail_lift.experiments.frequentist.welch_from_moments`), so the same numbers; NaN where
+    an arm has fewer than two customers (the engine gives no interval)."""
+    group = experiment * 2 + (~held).astype(np.int64)  # 2e: the held-out arm (control), 2e + 1: the treated
+    size = 2 * experiments
+    users = np.bincount(group, minlength=size).astype(float)
+    sum_y = pd.Series(y).groupby(group).sum().reindex(np.arange(size), fill_value=0.0).to_numpy(float)
+    order = np.argsort(group, kind="stable")
+    square = y[order] ** 2
+    ends = np.cumsum(users.astype(np.int64))
+    sumsq_y = np.array([float(square[a:b].sum()) for a, b in zip(ends - users.astype(np.int64), ends, strict=True)])
+    zero = np.zeros(size)
+    arm = arm_moments(users, sum_y, sumsq_y, sum_x=zero, sumsq_x=zero, sum_xy=zero)
+    nc, nt = users[0::2], users[1::2]
+    ok = (nc >= 2) & (nt >= 2)
+    out = {c: np.full(experiments, np.nan) for c in ("effect", "effect_ci_low", "effect_ci_high")}
+    if ok.any():
+        test = welch_from_moments(nc[ok], arm.est[0::2][ok], arm.var[0::2][ok], nt[ok], arm.est[1::2][ok],
+                                  arm.var[1::2][ok], alpha, False)
+        out["effect"][ok], out["effect_ci_low"][ok], out["effect_ci_high"][ok] = (
+            test.abs_effect, test.abs_ci_low, test.abs_ci_high)
+    return out
 
 
 def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings, one keyword each
@@ -293,11 +344,15 @@ def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings,
         scores = propensity.assign(customer_id=propensity["customer_id"].astype(str)).drop_duplicates(
             "customer_id").set_index("customer_id")["purchase_probability"].astype(float)
 
+    # build_plan's chosen pairs; each table is prepared once for its six solves
+    solvers = {id(table): plan_solver(table, people, fatigued=fatigued) for table in (model, ceiling_table, truth)}
+
     def plan(table: pd.DataFrame, budget: float | None) -> pd.DataFrame:
-        return _chosen(build_plan(table, people, budget=budget, fatigued=fatigued)[0])
+        return solvers[id(table)](budget)
 
     unbudgeted_plan = plan(model, None)
-    unbudgeted = _value(unbudgeted_plan, model)["cost"]
+    tables = {"model": _Table(model), "ceiling": _Table(ceiling_table), "truth": _Table(truth)}
+    unbudgeted = _value(unbudgeted_plan, tables["model"])["cost"]
     budgets = [(float(s), float(s) * unbudgeted) for s in budget_shares] + [(None, None)]
     rows = []
     for share, budget in budgets:
@@ -308,7 +363,7 @@ def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings,
         except PlanError as e:  # a budget below the cheapest contact
             log(f"{MODEL}: budget share {share} ({budget:.2f}) left out: {e}")
             continue
-        spend = _value(chosen["plan"], model)["cost"]
+        spend = _value(chosen["plan"], tables["model"])["cost"]
         single = {"best_single_promotion": lambda g: g["predicted_uplift"].to_numpy(float)}
         if scores is not None:
             single["propensity"] = lambda g: g["customer_id"].map(scores).to_numpy(float)
@@ -321,16 +376,16 @@ def evaluate_plan_against_truth(  # noqa: PLR0913 - the inputs and the settings,
                 pairs = _ranked_prefix(g, score(g), spend)
                 if pairs.empty:  # its first customer alone costs more than the plan spends
                     continue
-                true = _value(pairs, truth)["margin"]
+                true = _value(pairs, tables["truth"])["margin"]
                 if best is None or true > best[0]:
                     best = (true, pid, pairs)
             if best is not None:
                 chosen[policy], picked[policy] = best[2], best[1]
         plan_row = len(rows)
-        own = {"plan": model, "ceiling_plan": ceiling_table, "oracle_plan": truth,
-               "best_single_promotion": model, "propensity": model}
+        own = {"plan": "model", "ceiling_plan": "ceiling", "oracle_plan": "truth", "best_single_promotion": "model",
+               "propensity": "model"}
         for policy in [p for p in POLICIES if p in chosen]:
-            mine, true = _value(chosen[policy], own[policy]), _value(chosen[policy], truth)
+            mine, true = _value(chosen[policy], tables[own[policy]]), _value(chosen[policy], tables["truth"])
             rows.append({"budget_share": share, "budget": budget, "policy": policy,
                          "promotion_id": picked.get(policy), "customers_targeted": mine["customers"],
                          "targeted_share": mine["customers"] / max(len(people), 1), "expected_cost": mine["cost"],

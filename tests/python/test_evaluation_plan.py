@@ -74,6 +74,55 @@ def test_holdout_estimates_recover_a_known_difference():
     assert r["effect"] == pytest.approx(y[~held].mean() - y[held].mean())
 
 
+def test_the_coverage_computes_the_engines_interval_on_whole_arrays():
+    """holdout_coverage's intervals (_holdout_intervals: sums, moments and Welch's interval on arrays) are the
+    numbers of holdout_estimates (the experiment engine, ml_plan_vs_holdout's), to the bit: many experiments of
+    different sizes, outcomes mostly 0, arms of 0, 1 and 2 customers, an arm with no variance."""
+    from retail_lift.evaluation.plan import _holdout_intervals
+
+    rng = np.random.default_rng(8)
+    sizes = [0, 1, 2, 3, 5, 17, 140, 1000, 2600]
+    experiment, held, y = [], [], []
+    for e, n in enumerate(sizes * 3):
+        h = rng.random(n) < 0.15
+        if e == 5:
+            h[:] = False
+            h[:2] = True  # two held out
+        order = rng.random(n) < 0.08
+        outcome = np.where(order, rng.lognormal(3.5, 0.7, n), 0.0) - np.where(h, 0.0, 0.05)
+        if e == 6:
+            outcome[h] = 0.0  # the held-out arm without variance
+        experiment.append(np.full(n, e))
+        held.append(h)
+        y.append(outcome)
+    experiment, held, y = np.concatenate(experiment), np.concatenate(held), np.concatenate(y)
+    shuffle = rng.permutation(len(y))  # rows of the experiments interleaved, as the draws of a batch are not
+    experiment, held, y = experiment[shuffle], held[shuffle], y[shuffle]
+    got = _holdout_intervals(experiment, held, y, len(sizes) * 3, 0.1)
+    res = holdout_estimates(pd.DataFrame({"experiment_id": experiment, "is_control": held, "y": y,
+                                          "variant": np.where(held, "holdout", "treated"), "holdout_share": 0.15}),
+                            0.1)
+    expected = res[["effect", "effect_ci_low", "effect_ci_high"]].astype(float).reindex(range(len(sizes) * 3))
+    assert np.isfinite(got["effect"]).sum() == 12  # the experiments of 17 customers and more
+    for c in ("effect", "effect_ci_low", "effect_ci_high"):
+        assert np.array_equal(got[c], expected[c].to_numpy(), equal_nan=True), c
+
+
+def test_the_totals_by_position_are_those_of_the_merge():
+    from retail_lift.evaluation.plan import _Table, _value
+
+    uplift, customers, _arms = _world(200, seed=9)
+    table = true_candidates(uplift, PROMOTIONS, _arms, margin_rate=MARGIN)
+    pairs = table.sample(120, random_state=1)[["customer_id", "promotion_id"]]
+    pairs = pd.concat([pairs, pd.DataFrame({"customer_id": ["nobody"], "promotion_id": ["mail"]})])
+    merged = pairs.merge(table, on=["customer_id", "promotion_id"], how="left")
+    got = _value(pairs, _Table(table))
+    assert got == {"customers": 121, "margin": float(merged["expected_incremental_margin"].sum()),
+                   "cost": float(merged["expected_cost"].sum()), "conversions": float(merged["predicted_uplift"].sum())}
+    twice = _Table(pd.concat([table, table.head(3)], ignore_index=True))  # a pair with two rows: the merge's sums
+    assert not twice.by_position and _value(pairs, twice)["customers"] == 121
+
+
 def test_the_holdout_interval_is_calibrated_on_a_known_effect():
     """Re-drawn holdouts of a plan of 1,500 customers per promotion, outcomes drawn from known probabilities:
     the 90 % interval covers the true incremental margin of the treated in 90 % of the draws, within three

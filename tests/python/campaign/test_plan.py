@@ -20,10 +20,13 @@ from retail_lift.campaign.plan import (
     check_promotion_costs,
     export_plan,
     frontier_budgets,
+    held_out,
+    holdout_strata,
     plan_content_key,
     plan_frontier,
     plan_id_for,
     plan_reason_text,
+    plan_solver,
     promotion_status,
 )
 
@@ -129,6 +132,45 @@ def test_the_holdout_is_stratified_seeded_and_leaves_unplanned_customers_alone()
         if len(low) and len(high):
             assert low.max() <= high.min()
     assert assign_holdout(plan, 0.0, seed=1)["is_holdout"].sum() == 0
+
+
+def test_the_holdout_strata_and_draws_are_those_of_assign_holdout():
+    """holdout_strata / held_out (the evaluation's re-drawn holdouts) give the strata and held-out rows of
+    assign_holdout for every seed."""
+    uplift, customers = _world(400, seed=3)
+    plan, _ = build_plan(candidate_table(uplift, PROMOTIONS, customers, margin_rate=0.4), customers)
+    strata = holdout_strata(plan)
+    bands = ("low", "mid", "high")
+    present = assign_holdout(plan, 0.1, seed=0)["holdout_stratum"].dropna().unique()
+    # promotion by promotion, the value bands in order
+    assert [label for label, _idx in strata] == sorted(
+        present, key=lambda s: (s.split("|")[0], bands.index(s.split("|")[1])))
+    for seed in (0, 11, 2**62 + 5):
+        a = assign_holdout(plan, 0.1, seed=seed)
+        for label, idx in strata:
+            assert (a.loc[idx, "holdout_stratum"] == label).all()
+        drawn = np.concatenate([np.asarray(h) for h in held_out(strata, 0.1, seed)])
+        assert sorted(drawn) == sorted(a.index[a["is_holdout"]])
+
+
+def test_the_plan_solver_chooses_the_plans_pairs_at_every_budget():
+    """plan_solver prepares the candidates once and returns, at any budget, the pairs build_plan chooses (in the
+    plan's customer order); a budget below the cheapest contact is the same PlanError."""
+    uplift, customers = _world(120, seed=6)
+    cand = candidate_table(uplift, PROMOTIONS, customers, margin_rate=0.4)
+    fatigued = ["C0003", "C0010"]
+    solve = plan_solver(cand, customers, fatigued=fatigued)
+    sizes = []
+    for budget in (None, 0.5, 5.0, 20.0):
+        plan, _alloc = build_plan(cand, customers, budget=budget, fatigued=fatigued)
+        expected = plan.loc[plan["promotion_id"].notna(), ["customer_id", "promotion_id"]].reset_index(drop=True)
+        got = solve(budget)
+        assert list(got.columns) == ["customer_id", "promotion_id"]
+        assert got.astype(object).values.tolist() == expected.astype(object).values.tolist()
+        sizes.append(len(got))
+    assert sizes[0] > sizes[3] > sizes[2] > sizes[1] == 0  # 0.5 buys nobody
+    with pytest.raises(PlanError, match=r"the budget 0\.01 is below the cheapest contact"):
+        solve(0.01)
 
 
 def test_the_reason_text_is_built_in_one_function():
