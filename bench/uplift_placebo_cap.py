@@ -35,7 +35,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from uplift_selection_cap import public_arms, world_arms  # noqa: E402
+from uplift_selection_cap import all_arms  # noqa: E402
 
 from retail_lift.uplift.pipeline import (  # noqa: E402
     PLACEBO_QUANTILE,
@@ -86,20 +86,16 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
         workdir = Path(args.workdir or tmp)
-        sources = [public_arms(n, workdir) for n in args.only.split(",") if n]
-        if args.tables:
-            sources.append(world_arms(Path(args.tables)))
-        for source in sources:
-            for name, arm, X, labels, y, control in source:
-                learner = world_learners.get(arm, "t_logistic") if name.startswith("world") else "t_logistic"
-                for cap in caps:
-                    if cap is not None and labels.size <= cap:
-                        continue  # nothing sampled: the uncapped row is the test
-                    n = args.uncapped_shuffles or args.n_placebo if cap is None else args.n_placebo
-                    r = placebo(X, labels, y, control, arm, learner, cap, n)
-                    rows.append({"data": f"{name} ({args.label})" if name.startswith("world") and args.label
-                                 else name, "arm": arm, "learner": learner, "cap": cap or "none", **r})
-                    print(rows[-1], flush=True)
+        for name, arm, X, labels, y, control in all_arms(args.only, workdir, args.tables):
+            learner = world_learners.get(arm, "t_logistic") if name.startswith("world") else "t_logistic"
+            for cap in caps:
+                if cap is not None and labels.size <= cap:
+                    continue  # nothing sampled: the uncapped row is the test
+                n = args.uncapped_shuffles or args.n_placebo if cap is None else args.n_placebo
+                r = placebo(X, labels, y, control, arm, learner, cap, n)
+                rows.append({"data": f"{name} ({args.label})" if name.startswith("world") and args.label
+                             else name, "arm": arm, "learner": learner, "cap": cap or "none", **r})
+                print(rows[-1], flush=True)
     after = os.getloadavg()
     lines = ["# The uplift placebo test on a sample of the rows (`placebo_max_rows`)", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `bench/uplift_placebo_cap.py`, "

@@ -73,6 +73,14 @@ def public_arms(name: str, workdir: Path):
         yield name, arm, X[keep], labels[keep], y[keep], control
 
 
+def all_arms(only: str, workdir: Path, tables: str | None):
+    """Every arm of the public data sets named in ``only`` (comma-separated) and, with ``tables``, of a built world."""
+    for n in (n for n in only.split(",") if n):
+        yield from public_arms(n, workdir)
+    if tables:
+        yield from world_arms(Path(tables))
+
+
 def cross_fit(X, labels, y, control, arm, cap, n_folds: int = 5, seed: int = 0) -> dict:
     """5-fold cross-fitting with the nested selection (capped or not): choices, seconds, out-of-fold Qini."""
     fold = _cross_fit_folds(labels.size, labels, y, n_folds, seed)
@@ -105,16 +113,12 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
         workdir = Path(args.workdir or tmp)
-        sources = [public_arms(n, workdir) for n in args.only.split(",") if n]
-        if args.tables:
-            sources.append(world_arms(Path(args.tables)))
-        for source in sources:
-            for name, arm, X, labels, y, control in source:
-                for cap in caps:
-                    r = cross_fit(X, labels, y, control, arm, cap)
-                    rows.append({"data": name if not name.startswith("world") or not args.label
-                                 else f"{name} ({args.label})", "arm": arm, "cap": cap or "none", **r})
-                    print(rows[-1], flush=True)
+        for name, arm, X, labels, y, control in all_arms(args.only, workdir, args.tables):
+            for cap in caps:
+                r = cross_fit(X, labels, y, control, arm, cap)
+                rows.append({"data": name if not name.startswith("world") or not args.label
+                             else f"{name} ({args.label})", "arm": arm, "cap": cap or "none", **r})
+                print(rows[-1], flush=True)
     after = os.getloadavg()
     lines = ["# The nested uplift selection on a sample of the rows (`selection_max_rows`)", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `bench/uplift_selection_cap.py`, "
