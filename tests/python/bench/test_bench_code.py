@@ -96,9 +96,14 @@ def test_python_step_threads(bench):
         python_threads = None
         preset = "large"
 
-    assert bench.python_step_args(Args) == ["run", "--select", "path:python_models+", "--threads", "1"]
+    assert bench.python_step_args(Args) == ["run", "--select", "path:python_models+", "--exclude",
+                                            "source:simulation+", "--threads", "1"]
+    # the truth evaluation is a step of its own: what is downstream of a Python model and of the truth
+    assert bench.python_step_args(Args, evaluation=True) == ["run", "--select",
+                                                             "path:python_models+,source:simulation+", "--threads", "1"]
     Args.preset = "default"
-    assert bench.python_step_args(Args) == ["run", "--select", "path:python_models+"]
+    assert bench.python_step_args(Args) == ["run", "--select", "path:python_models+", "--exclude",
+                                            "source:simulation+"]
     Args.python_threads = 3
     assert bench.python_step_args(Args)[-2:] == ["--threads", "3"] and bench.python_threads(Args) == 3
     Args.python_threads = 0
@@ -173,3 +178,41 @@ def test_fair_floor_report_and_docs_table(bench):
     assert by_name["SQL layer <= 2x the fair floor (run time)"]["status"] == "missed"
     assert by_name["SQL layer <= 2x the fair floor (process wall)"]["value"] == 6.0
     assert by_name["like for like: DuckDB SQL script >= 2x faster than pandas"]["status"] == "met"
+
+
+def test_node_memory_and_the_evaluation_split(bench, monkeypatch):
+    """Each node gets the sampled RSS at its start and its peak while it ran; a build's totals are given with and
+    without the truth evaluation's steps; the saved JSON leaves the samples out."""
+    samples = [(0.0, 100), (1.0, 150), (2.0, 400), (3.0, 120), (4.0, 130)]
+    assert bench.node_memory(samples, 1.5, 3.5) == {"rss_start_bytes": 150, "rss_peak_bytes": 400}
+    assert bench.node_memory(samples, 3.2, 3.4) == {"rss_start_bytes": 120, "rss_peak_bytes": 120}
+    assert bench.node_memory([], 0.0, 1.0) == {"rss_start_bytes": None, "rss_peak_bytes": None}
+
+    class Args:
+        python_threads = None
+        preset = "default"
+
+    class FakeDbt:
+        warehouse = Path("/nonexistent/warehouse.duckdb")
+
+    def step(name, wall, peak, rc=0):
+        return {"step": name, "wall_s": wall, "peak_rss_bytes": peak, "returncode": rc, "nodes": [],
+                "_rss_samples": [(0.0, 1)]}
+
+    steps = [step("seeds", 1.0, 10), step("sql_layer", 2.0, 20), step("python_models", 3.0, 30),
+             step("evaluation", 4.0, 90), step("dbt_tests", 5.0, 15, rc=1), step("evaluation_tests", 6.0, 95)]
+    monkeypatch.setattr(bench, "registry_versions", lambda warehouse: {})
+    out = bench.build_summary(Args, steps, "", {}, FakeDbt)
+    assert out["wall_s"] == 21.0 and out["dbt_wall_s"] == 21.0 and out["peak_rss_bytes"] == 95
+    assert out["without_evaluation"] == {"wall_s": 11.0, "peak_rss_bytes": 30, "evaluation_wall_s": 10.0}
+    assert out["failed_steps"] == []  # failing tests are failed tests, not a failed step
+    assert "_rss_samples" in steps[0] and all("_rss_samples" not in s for s in bench._public(out)["steps"])
+    rows = bench.python_node_memory([
+        {"unique_id": "model.p.a", "step": "python_models", "execution_time_s": 2.0, "rss_start_bytes": 1,
+         "rss_peak_bytes": 5},
+        {"unique_id": "model.p.e", "step": "evaluation", "execution_time_s": 1.0, "rss_start_bytes": 5,
+         "rss_peak_bytes": 9},
+        {"unique_id": "model.p.s", "step": "sql_layer", "execution_time_s": 1.0, "rss_start_bytes": 1,
+         "rss_peak_bytes": 99}])
+    assert [r["unique_id"] for r in rows] == ["model.p.e", "model.p.a"]
+    assert "| model.p.e | evaluation | 1.0 |" in "\n".join(bench.python_memory_md(rows))
