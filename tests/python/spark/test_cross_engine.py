@@ -7,6 +7,12 @@ same columns, same row count, same order-independent checksum over normalised va
 pyspark and dbt-spark come with the optional `spark` dependency group (`pip install -e '.[spark]'`), which
 `make test` installs when Java is on the machine (Makefile target install-spark-if-java).
 
+The Python layer: `retail-lift score --target spark` runs every Python model on Spark with the champions the
+shared DuckDB build trained (a copy of its model registry, `RETAIL_LIFT_MODEL_REGISTRY`), then the SQL built on
+them and its tests; every such table equals the DuckDB build's, model versions included, and no model trained
+again on Spark. Training itself runs in the DuckDB builds of the suite (the models read their inputs through the
+same relation interface on both engines).
+
 Also on Spark: an incremental build after appending days of events (with late events) equals a full refresh
 (the incremental models rewrite whole days: insert_overwrite of date partitions, macro incremental_by_day); the
 full refresh it is compared with is the Spark build above (one Spark build of the whole log, not two).
@@ -30,6 +36,7 @@ import pytest
 from helpers import PROJECT_DIR, run_dbt, write_first_load
 
 from retail_lift.adapters import prepare_raw
+from retail_lift.registry import ModelRegistry
 
 pytestmark = pytest.mark.dbt
 
@@ -74,13 +81,20 @@ def spark_build(request, tmp_path_factory):
           f"{time.perf_counter() - start:.0f} s")
     # the Python layer: retail-lift score runs the same model files against Spark, then builds and tests the SQL
     # models on top of them. In its own process, before this process opens a Spark session (the local Derby
-    # metastore admits one JVM at a time).
+    # metastore admits one JVM at a time). It scores with the champions the shared DuckDB build of the same world
+    # trained (a copy of that build's registry, named by RETAIL_LIFT_MODEL_REGISTRY: one registry for both
+    # engines, docs/operations.md): train once, score on either engine. The models' training runs in the DuckDB
+    # builds of the suite; the tables it feeds are compared below.
+    tiny_warehouse = request.getfixturevalue("tiny_warehouse")
+    registry = work / "models_trained_on_duckdb"
+    shutil.copytree(ModelRegistry.beside(tiny_warehouse).root, registry)
     start = time.perf_counter()
     score = subprocess.run(
         [str(Path(sys.executable).with_name("retail-lift")), "score", "--target", "spark", "--project-dir",
          str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target-path", str(work / "target_score"),
          "--log-path", str(work / "logs_score")],
-        env={**os.environ, "RETAIL_LIFT_RAW": str(raw), "RETAIL_LIFT_TRUTH": str(truth), **env},
+        env={**os.environ, "RETAIL_LIFT_RAW": str(raw), "RETAIL_LIFT_TRUTH": str(truth),
+             "RETAIL_LIFT_MODEL_REGISTRY": str(registry), **env},
         capture_output=True, text=True, cwd=work)
     assert score.returncode == 0, f"retail-lift score failed:\n{score.stdout[-4000:]}\n{score.stderr[-4000:]}"
     print(f"retail-lift score --target spark (Python models, the SQL built on them, their tests): "
@@ -135,10 +149,10 @@ def test_every_sql_model_is_identical_on_duckdb_and_spark(spark_build, request, 
             name = f"{node['schema']}.{node['alias']}"
             on_duckdb = con.sql(f"select * from {name}").to_arrow_table()
             on_spark = spark_to_arrow(session.spark.table(name))
-            # each engine trains into its own model registry (retail_lift.registry): when and why it trained
-            # are its own; the model version, the scores and every other column must be equal
-            bookkeeping = tuple(c for c in ("trained_at", "registry_action", "registry_reason")
-                                if c in on_duckdb.column_names)
+            # one registry for both engines (the spark_build fixture): DuckDB trained, Spark scored with the same
+            # versions; what each build did with the registry is its own, the version, its trained_at, the
+            # scores and every other column must be equal
+            bookkeeping = tuple(c for c in ("registry_action", "registry_reason") if c in on_duckdb.column_names)
             a, b = fingerprint(on_duckdb, exclude=bookkeeping), fingerprint(on_spark, exclude=bookkeeping)
             if a.columns != b.columns:
                 differences.append(f"{name}: columns differ: duckdb only {sorted(set(a.columns) - set(b.columns))}, "
@@ -152,7 +166,9 @@ def test_every_sql_model_is_identical_on_duckdb_and_spark(spark_build, request, 
 
 def test_every_scored_table_is_identical_on_duckdb_and_spark(spark_build, request, monkeypatch):
     """The Python layer and the SQL built on it: every table of the DuckDB build that the SQL-layer comparison
-    did not cover (schemas ml and evaluation, and the marts on top of the Python models)."""
+    did not cover (schemas ml and evaluation, and the marts on top of the Python models). Spark scored with the
+    champions the DuckDB build trained (one registry for both engines), so the model versions are the same and
+    no registered model was trained again on Spark."""
     from retail_lift.spark.compare import fingerprint, row_differences
     from retail_lift.spark.score import open_session, spark_to_arrow
 
@@ -162,7 +178,7 @@ def test_every_scored_table_is_identical_on_duckdb_and_spark(spark_build, reques
         monkeypatch.setenv(key, value)
     sql_layer = {f"{n['schema']}.{n['alias']}" for n in _built_models(work)}
     session = open_session(PROJECT_DIR, PROJECT_DIR, "spark", work / "target_read", work / "logs_read")
-    differences, compared = [], 0
+    differences, compared, trained_on_spark = [], 0, []
     with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
         names = [f"{schema}.{table}" for schema, table in con.execute(
             "select table_schema, table_name from information_schema.tables where table_schema in "
@@ -174,16 +190,21 @@ def test_every_scored_table_is_identical_on_duckdb_and_spark(spark_build, reques
             compared += 1
             on_duckdb = con.sql(f"select * from {name}").to_arrow_table()
             on_spark = spark_to_arrow(session.spark.table(name))
-            # each engine trains into its own model registry (retail_lift.registry): when and why it trained
-            # are its own; the model version, the scores and every other column must be equal
-            bookkeeping = tuple(c for c in ("trained_at", "registry_action", "registry_reason")
-                                if c in on_duckdb.column_names)
+            # one registry for both engines (the spark_build fixture): DuckDB trained, Spark scored with the same
+            # versions; what each build did with the registry is its own, the version, its trained_at, the
+            # scores and every other column must be equal
+            bookkeeping = tuple(c for c in ("registry_action", "registry_reason") if c in on_duckdb.column_names)
             a, b = fingerprint(on_duckdb, exclude=bookkeeping), fingerprint(on_spark, exclude=bookkeeping)
             if a != b:
                 detail = "; ".join(row_differences(on_duckdb, on_spark, limit=2))
                 differences.append(f"{name}: duckdb {a.rows} rows, spark {b.rows} rows: {detail}")
+            if "registry_action" in on_spark.column_names:  # Spark scored with the champions DuckDB trained
+                actions = set(on_spark.column("registry_action").to_pylist()) - {None}
+                if actions - {"score"}:
+                    trained_on_spark.append(f"{name}: {sorted(actions)}")
     print(f"\ncompared {compared} scored tables on DuckDB and Spark")
     assert compared >= 30
+    assert not trained_on_spark, f"retrained on Spark, not scored with the shared champions: {trained_on_spark}"
     assert not differences, f"{len(differences)} of {compared} tables differ:\n" + "\n".join(differences)
 
 
@@ -223,8 +244,10 @@ def test_incremental_after_append_equals_full_refresh_on_spark(spark_build, tiny
     from retail_lift.spark.score import open_session, spark_to_arrow
 
     full, full_raw, full_truth, full_env = spark_build
-    select = ["--indirect-selection", "cautious", "-s", "+fct_sessions", "+fct_funnel", "+fct_product_journeys",
-              "--target", "spark"]
+    # models and seeds only: the tables are compared with the full build's, which passed every test above (equal
+    # tables pass the same tests), and its unit tests ran there too
+    select = ["-s", "+fct_sessions", "+fct_funnel", "+fct_product_journeys", "--exclude-resource-type", "test",
+              "--exclude-resource-type", "unit_test", "--target", "spark"]
     inc = tmp_path / "inc"
     inc.mkdir()
     inc_env = {"RETAIL_LIFT_SPARK_DIR": str(inc / "spark")}
