@@ -1108,8 +1108,8 @@ def python_memory_md(rows: list[dict] | None) -> list[str]:
     """The Python models by the dbt process's sampled peak RSS while each ran, with the RSS at its start."""
     if not rows:
         return []
-    L = ["Memory of the dbt process while each Python model ran (RSS sampled every second; one thread, so the "
-         "process's memory at a model's start is what the models before it left):", "",
+    L = ["Memory of the dbt process while each Python model ran (RSS sampled every second; with one dbt thread, "
+         "the large preset's default, the memory at a model's start is what the models before it left):", "",
          "| node | step | time (s) | RSS at start | peak RSS |", "|---|---|---:|---:|---:|"]
     L += [f"| {n['unique_id']} | {n['step']} | {n['execution_time_s']:.1f} | {fmt_bytes(n['rss_start_bytes'])} | "
           f"{fmt_bytes(n['rss_peak_bytes'])} |" for n in rows]
