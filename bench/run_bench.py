@@ -366,7 +366,9 @@ def full_build(args, dbt: Dbt, raw: Path, result: dict, key: str = "full_build",
             ("evaluation", python_step_args(args, evaluation=True), extra),
             ("dbt_tests", ["test", "--selector", "daily"], test_vars),
             ("evaluation_tests", ["test", "--selector", "evaluation"], test_vars)]
-    if score_only:  # the truth evaluation trains nothing of the registry's: measured once, in the training build
+    # the truth evaluation keeps nothing in the registry: measured once, in the training build (``--skip-evaluation``:
+    # not at all, e.g. a large run that must finish within a given time)
+    if score_only or getattr(args, "skip_evaluation", False):
         plan = [p for p in plan if not p[0].startswith("evaluation")]
     for name, dbt_args, more in plan:
         steps.append(dbt(prefix + name, [*dbt_args, *more], check=False))
@@ -1337,6 +1339,8 @@ def main(argv=None):  # noqa: C901 - a bench driver, one step per option
                    help="continue an earlier run after its training build: its warehouse, registry and results "
                         "(OUT/bench_<preset>.json) are kept, the second, daily and score-only builds run")
     p.add_argument("--skip-score-only", action="store_true", help="no score-only full build (--full-refresh)")
+    p.add_argument("--skip-evaluation", action="store_true",
+                   help="no truth evaluation step in the training build (its models and tests; make evaluate)")
     p.add_argument("--skip-like-for-like", "--skip-pandas", dest="skip_like_for_like", action="store_true",
                    help="no like-for-like references (DuckDB, pandas, polars) and no fair floor")
     p.add_argument("--only-like-for-like", action="store_true",
