@@ -102,6 +102,13 @@ def spark_build(request, tmp_path_factory):
     return work, raw, truth, env
 
 
+def _bookkeeping(table) -> tuple[str, ...]:
+    """The columns left out of a comparison: one registry for both engines (the spark_build fixture), DuckDB
+    trained and Spark scored with the same versions; what each build did with the registry is its own, the
+    version, its trained_at, the scores and every other column must be equal."""
+    return tuple(c for c in ("registry_action", "registry_reason") if c in table.column_names)
+
+
 def _built_models(work: Path) -> list[dict]:
     manifest = json.loads((work / "target" / "manifest.json").read_text())
     results = json.loads((work / "target" / "run_results.json").read_text())
@@ -149,10 +156,7 @@ def test_every_sql_model_is_identical_on_duckdb_and_spark(spark_build, request, 
             name = f"{node['schema']}.{node['alias']}"
             on_duckdb = con.sql(f"select * from {name}").to_arrow_table()
             on_spark = spark_to_arrow(session.spark.table(name))
-            # one registry for both engines (the spark_build fixture): DuckDB trained, Spark scored with the same
-            # versions; what each build did with the registry is its own, the version, its trained_at, the
-            # scores and every other column must be equal
-            bookkeeping = tuple(c for c in ("registry_action", "registry_reason") if c in on_duckdb.column_names)
+            bookkeeping = _bookkeeping(on_duckdb)
             a, b = fingerprint(on_duckdb, exclude=bookkeeping), fingerprint(on_spark, exclude=bookkeeping)
             if a.columns != b.columns:
                 differences.append(f"{name}: columns differ: duckdb only {sorted(set(a.columns) - set(b.columns))}, "
@@ -190,10 +194,7 @@ def test_every_scored_table_is_identical_on_duckdb_and_spark(spark_build, reques
             compared += 1
             on_duckdb = con.sql(f"select * from {name}").to_arrow_table()
             on_spark = spark_to_arrow(session.spark.table(name))
-            # one registry for both engines (the spark_build fixture): DuckDB trained, Spark scored with the same
-            # versions; what each build did with the registry is its own, the version, its trained_at, the
-            # scores and every other column must be equal
-            bookkeeping = tuple(c for c in ("registry_action", "registry_reason") if c in on_duckdb.column_names)
+            bookkeeping = _bookkeeping(on_duckdb)
             a, b = fingerprint(on_duckdb, exclude=bookkeeping), fingerprint(on_spark, exclude=bookkeeping)
             if a != b:
                 detail = "; ".join(row_differences(on_duckdb, on_spark, limit=2))
