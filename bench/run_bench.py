@@ -1308,6 +1308,10 @@ def builds(args, dbt: Dbt, raw_full: Path, raw: Path, truth: Path, result: dict,
         rc = training_build(args, dbt, raw, result, save)
         if rc is not None:
             return rc
+    score_only_first = getattr(args, "score_only_first", False) and not args.skip_score_only
+    if score_only_first:  # rebuilds every table from the held-back raw folder: the daily path appends to that
+        full_build(args, dbt, raw, result, key="score_only_build", score_only=True, save=save)
+        save()
     if not args.skip_second:
         second_build(dbt, result)
         save()
@@ -1316,7 +1320,7 @@ def builds(args, dbt: Dbt, raw_full: Path, raw: Path, truth: Path, result: dict,
         save()
     else:
         complete_raw(raw_full, raw)
-    if not args.skip_score_only:
+    if not args.skip_score_only and not score_only_first:
         full_build(args, dbt, raw, result, key="score_only_build", score_only=True, save=save)
         save()
     return None
@@ -1339,6 +1343,10 @@ def main(argv=None):  # noqa: C901 - a bench driver, one step per option
                    help="continue an earlier run after its training build: its warehouse, registry and results "
                         "(OUT/bench_<preset>.json) are kept, the second, daily and score-only builds run")
     p.add_argument("--skip-score-only", action="store_true", help="no score-only full build (--full-refresh)")
+    p.add_argument("--score-only-first", action="store_true",
+                   help="the score-only full build before the second and daily builds (on the raw folder without "
+                        "the last day): with --reuse-build, a warehouse a stopped daily build left half updated is "
+                        "rebuilt from scratch before the daily path is measured")
     p.add_argument("--skip-evaluation", action="store_true",
                    help="no truth evaluation step in the training build (its models and tests; make evaluate)")
     p.add_argument("--skip-like-for-like", "--skip-pandas", dest="skip_like_for_like", action="store_true",
