@@ -200,6 +200,30 @@ def loadavg() -> list[float] | None:
         return None
 
 
+def speed_probe() -> dict:
+    """Seconds of a fixed single-thread workload (a DuckDB group-by over 20M generated rows, one thread; a numpy
+    sort of 10M floats), best of three: the same code on two machines (or one machine under load) tells whether
+    a difference between two runs of the bench is the code or the machine. Run before the builds."""
+    import duckdb
+    import numpy as np
+    con = duckdb.connect()
+    con.execute("set threads = 1")
+    q = ("select k % 1000 as g, count(*), sum(k * 1.5), max(hash(k)) from range(20000000) t(k) group by g "
+         "order by g")
+    values = np.random.default_rng(0).random(10_000_000)
+    out = {}
+    for name, work in (("duckdb_group_by_s", lambda: con.execute(q).fetchall()),
+                       ("numpy_sort_s", lambda: np.sort(values))):
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - t0)
+        out[name] = round(min(times), 3)
+    con.close()
+    return out
+
+
 class Dbt:
     """dbt with its own warehouse file, target and log folders (as tests/python/helpers.py does)."""
 
@@ -1189,6 +1213,11 @@ def markdown(result: dict) -> str:  # noqa: C901, PLR0912 - a bench report, one 
          f"Run {result['started_at']} on {result['machine']['cpus']} CPUs ({result['machine']['platform']}); "
          f"load average before {result['machine']['loadavg_before']}, after {result['machine'].get('loadavg_after')}."
          " Other processes may have shared the CPU.", ""]
+    if (result["machine"].get("speed_probe")):
+        sp = result["machine"]["speed_probe"]
+        L += [f"Speed probe before the builds (one thread, best of 3; compare runs on different machines with it): "
+              f"DuckDB group-by of 20M rows {sp['duckdb_group_by_s']} s, numpy sort of 10M floats "
+              f"{sp['numpy_sort_s']} s.", ""]
     if result.get("note"):
         L += [f"Note: {result['note']}", ""]
     rc = (result.get("world") or {}).get("row_counts") or {}
@@ -1373,7 +1402,7 @@ def main(argv=None):  # noqa: C901 - a bench driver, one step per option
               "python_threads": python_threads(args), "note": args.note,
               "work": str(work), "targets_definition": TARGETS, "steps": [],
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_before": loadavg(),
-                          "time_v": TIME_V is not None}}
+                          "time_v": TIME_V is not None, "speed_probe": speed_probe()}}
     repeats = args.repeats or (1 if args.preset == "large" else 3)
     if repeats < 1:
         p.error(f"--repeats must be >= 1, got {repeats}")
