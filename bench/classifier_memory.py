@@ -104,14 +104,13 @@ def child(warehouse: str, classifier: str, max_train_rows: int | None, model_kin
     thread.join()
     con.close()
     peak_by_phase: dict[str, dict] = {}
-    for name, a, b in phases:
+    for name, a, b in phases:  # every call counts; the peak only from samples taken while it ran
         during = [r for t, r in samples if a <= t <= b]
-        if not during:
-            continue
-        row = peak_by_phase.setdefault(name, {"calls": 0, "seconds": 0.0, "peak_rss_gib": 0.0})
+        row = peak_by_phase.setdefault(name, {"calls": 0, "seconds": 0.0, "peak_rss_gib": None})
         row["calls"] += 1
         row["seconds"] = round(row["seconds"] + (b - a), 1)
-        row["peak_rss_gib"] = round(max(row["peak_rss_gib"], max(during) / GIB), 2)
+        if during:
+            row["peak_rss_gib"] = round(max(row["peak_rss_gib"] or 0.0, max(during) / GIB), 2)
     run = fit[fit["record_type"] == "run"].iloc[0]
     chosen = fit[(fit["record_type"] == "metric") & fit["is_chosen_model"].fillna(False).astype(bool)]
     quality = {split: {m: (None if v is None else round(float(v), 4)) for m, v in
@@ -136,11 +135,12 @@ def markdown(rows: list[dict], warehouse: str) -> str:
                      f"{r['chosen_model']} | {r['wall_s']:,} | {r['peak_rss_gib']} | {t['n'] or 0:,.0f} | "
                      f"{t['roc_auc']} | "
                      f"{t['log_loss']} | {t['brier']} | {v['roc_auc']} |")
-    lines += ["", "Peak RSS per phase (GiB; seconds summed over calls):", "",
+    lines += ["", "Peak RSS per phase (GiB; seconds summed over its calls; - : no sample while it ran):", "",
               "| classifier | max_train_rows | " + " | ".join(n for _, n in PHASES) + " |",
               "|---|---|" + "---|" * len(PHASES)]
     for r in rows:
-        cells = [f"{p['peak_rss_gib']} ({p['seconds']} s)" if (p := r["phases"].get(n)) else "" for _, n in PHASES]
+        cells = [f"{p['peak_rss_gib'] if p['peak_rss_gib'] is not None else '-'} ({p['seconds']} s, {p['calls']}×)"
+                 if (p := r["phases"].get(n)) else "" for _, n in PHASES]
         lines.append(f"| {r['classifier']} | {r['max_train_rows'] or 'none':,} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

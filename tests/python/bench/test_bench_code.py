@@ -216,3 +216,35 @@ def test_node_memory_and_the_evaluation_split(bench, monkeypatch):
          "rss_peak_bytes": 99}])
     assert [r["unique_id"] for r in rows] == ["model.p.e", "model.p.a"]
     assert "| model.p.e | evaluation | 1.0 |" in "\n".join(bench.python_memory_md(rows))
+
+
+def test_speed_probe_is_measured_and_rendered(bench):
+    """Every bench run records a fixed single-thread workload's seconds, so two runs on different machines can
+    be told apart from a change of the code; the report states it."""
+    probe = bench.speed_probe()
+    assert set(probe) == {"duckdb_group_by_s", "numpy_sort_s"} and all(v > 0 for v in probe.values())
+    result = {"preset": "tiny", "started_at": "t", "steps": [],
+              "machine": {"cpus": 2, "platform": "test", "loadavg_before": None, "speed_probe": probe}}
+    md = bench.markdown(result)
+    assert f"DuckDB group-by of 20M rows {probe['duckdb_group_by_s']} s" in md
+    del result["machine"]["speed_probe"]  # results of runs before the probe still render
+    assert "Speed probe" not in bench.markdown(result)
+
+
+def test_classifier_memory_bench_reports_phases_and_quality(tiny_warehouse, tmp_path):
+    """bench/classifier_memory.py: one process per setting, the peak per phase of the fit, the chosen model and
+    its out-of-time metrics; a cap below the labelled rows trains on fewer rows."""
+    spec = importlib.util.spec_from_file_location("classifier_memory", BENCH.parent / "classifier_memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(tiny_warehouse), "--classifier", "facebook_acquisition", "--max-train-rows",
+                        "1000000", "300", "--out", str(tmp_path), "--name", "cm"]) == 0
+    rows = json.loads((tmp_path / "cm.json").read_text())["rows"]
+    assert [r["max_train_rows"] for r in rows] == [1_000_000, 300]
+    for r in rows:
+        assert r["status"] == "trained" and r["chosen_model"] == "xgboost" and r["peak_rss_gib"] > 0
+        assert "train_compare_score" in r["phases"] and r["phases"]["_fit_one"]["calls"] >= 2  # compare + refit
+        assert 0.5 < r["quality"]["test"]["roc_auc"] <= 1
+    assert rows[1]["quality"]["test"]["n"] == 300 < rows[0]["quality"]["test"]["n"]
+    md = (tmp_path / "cm.md").read_text()
+    assert "| facebook_acquisition | 300 | xgboost | xgboost |" in md
