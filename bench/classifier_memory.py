@@ -4,7 +4,7 @@ Usage::
 
     python bench/classifier_memory.py WAREHOUSE.duckdb [--classifier purchase_propensity ...]
         [--max-train-rows 1000000 500000 ...] [--model-kinds logistic xgboost catboost] [--out bench/results]
-        [--name classifier_memory_large]
+        [--name classifier_memory_large] [--registry WAREHOUSE_DIR/models]
 
 Each (classifier, ``max_train_rows``) setting runs in a fresh process (so that its peak is its own): the
 classifier's table function (:mod:`retail_lift.tables.predict`, its default config but the cap, and the model
@@ -13,6 +13,10 @@ process's RSS is sampled every 0.25 s and matched with the phases of the fit (th
 each model kind's fit, the scoring in blocks, the stacking), so the peak is given per phase. The quality is the
 chosen model's metrics on the out-of-time ``test`` snapshot (on which nothing is chosen) and on the
 ``validation`` snapshot, as ``ml_classifier_metrics`` reports them. Results: ``OUT/NAME.{json,md}``.
+
+``--registry``: score instead, as a score-only build does: the classifier's folder of that registry is copied to a
+temporary registry (the original is never written) and its champion scores, with ``registry_on_mismatch: fail``
+so that nothing trains silently; the cap does not apply (nothing trains) and the quality is the champion's.
 """
 
 from __future__ import annotations
@@ -59,9 +63,13 @@ def _hwm() -> int:
     return 0
 
 
-def child(warehouse: str, classifier: str, max_train_rows: int | None, model_kinds: list[str] | None) -> dict:
-    """One fit in this process: its wall time, peak RSS, peak per phase and the chosen model's metrics."""
+def child(warehouse: str, classifier: str, max_train_rows: int | None, model_kinds: list[str] | None,
+          registry: str | None = None) -> dict:
+    """One fit (or, with ``registry``, one scoring) in this process: its wall time, peak RSS, peak per phase and
+    the chosen model's metrics."""
     import importlib
+    import shutil
+    import tempfile
 
     import duckdb
 
@@ -94,11 +102,18 @@ def child(warehouse: str, classifier: str, max_train_rows: int | None, model_kin
     overrides = {"max_train_rows": max_train_rows}
     if model_kinds:
         overrides["model_kinds"] = tuple(model_kinds)
+    store = None
+    if registry:
+        from retail_lift.registry.store import ModelRegistry
+        root = Path(tempfile.mkdtemp(prefix="classifier_memory_"))
+        shutil.copytree(Path(registry) / fn_name, root / fn_name)
+        store = ModelRegistry(root)
+        overrides["registry_on_mismatch"] = "fail"
     config = getattr(TP, CONFIGS[classifier])(**overrides)
     con = duckdb.connect(warehouse, read_only=True)
     rss_before = _rss()
     t0 = time.perf_counter()
-    fit = getattr(TP, fn_name)({relation: con.table(f"marts.{relation}")}, config)
+    fit = getattr(TP, fn_name)({relation: con.table(f"marts.{relation}")}, config, store=store)
     wall = time.perf_counter() - t0
     stop.set()
     thread.join()
@@ -111,6 +126,8 @@ def child(warehouse: str, classifier: str, max_train_rows: int | None, model_kin
         row["seconds"] = round(row["seconds"] + (b - a), 1)
         if during:
             row["peak_rss_gib"] = round(max(row["peak_rss_gib"] or 0.0, max(during) / GIB), 2)
+    if registry:
+        shutil.rmtree(root)
     run = fit[fit["record_type"] == "run"].iloc[0]
     chosen = fit[(fit["record_type"] == "metric") & fit["is_chosen_model"].fillna(False).astype(bool)]
     quality = {split: {m: (None if v is None else round(float(v), 4)) for m, v in
@@ -120,20 +137,23 @@ def child(warehouse: str, classifier: str, max_train_rows: int | None, model_kin
             "wall_s": round(wall, 1), "peak_rss_gib": round(_hwm() / GIB, 2),
             "rss_before_gib": round(rss_before / GIB, 2),
             "status": run["status"], "chosen_model": run.get("model"), "message": run.get("message"),
+            "registry_action": run.get("registry_action"), "scored_rows": int((fit["record_type"] == "score").sum()),
             "phases": peak_by_phase, "quality": quality}
 
 
 def markdown(rows: list[dict], warehouse: str) -> str:
     lines = ["# Classifier fits: memory, time and the training-row cap", "",
-             f"`python bench/classifier_memory.py {warehouse} ...` (each setting in its own process; no model store, "
-             "so every setting trains; metrics of the chosen model on the out-of-time snapshots).", "",
-             "| classifier | max_train_rows | kinds | chosen | wall s | peak GiB | test n | test AUC | test log loss "
-             "| test Brier | val AUC |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"`python bench/classifier_memory.py {warehouse} ...` (each setting in its own process; action "
+             "`no model store`: trained; `score`: the registered champion scored, as in a score-only build; "
+             "metrics of the chosen model on the out-of-time snapshots).", "",
+             "| classifier | max_train_rows | action | kinds | chosen | scored rows | wall s | peak GiB | test n "
+             "| test AUC | test log loss | test Brier | val AUC |", "|---" * 13 + "|"]
     for r in rows:
         t, v = r["quality"]["test"], r["quality"]["validation"]
-        lines.append(f"| {r['classifier']} | {r['max_train_rows'] or 'none':,} | {', '.join(r['model_kinds'])} | "
-                     f"{r['chosen_model']} | {r['wall_s']:,} | {r['peak_rss_gib']} | {t['n'] or 0:,.0f} | "
-                     f"{t['roc_auc']} | "
+        action = "score" if r.get("registry_action") == "score" else "no model store"
+        lines.append(f"| {r['classifier']} | {r['max_train_rows'] or 'none':,} | {action} | "
+                     f"{', '.join(r['model_kinds'])} | {r['chosen_model']} | {r.get('scored_rows', 0):,} | "
+                     f"{r['wall_s']:,} | {r['peak_rss_gib']} | {t['n'] or 0:,.0f} | {t['roc_auc']} | "
                      f"{t['log_loss']} | {t['brier']} | {v['roc_auc']} |")
     lines += ["", "Peak RSS per phase (GiB; seconds summed over its calls; - : no sample while it ran):", "",
               "| classifier | max_train_rows | " + " | ".join(n for _, n in PHASES) + " |",
@@ -153,10 +173,13 @@ def main(argv=None) -> int:
     p.add_argument("--model-kinds", nargs="+", default=None)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--name", default="classifier_memory")
+    p.add_argument("--registry", default=None,
+                   help="score with this registry's champion (copied; never written) instead of training")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        print(json.dumps(child(a.warehouse, a.classifier[0], a.max_train_rows[0], a.model_kinds), default=str))
+        print(json.dumps(child(a.warehouse, a.classifier[0], a.max_train_rows[0], a.model_kinds, a.registry),
+                         default=str))
         return 0
     if not Path(a.warehouse).exists():
         p.error(f"no warehouse at {a.warehouse}")
@@ -165,13 +188,15 @@ def main(argv=None) -> int:
     for classifier in a.classifier:
         for cap in a.max_train_rows:
             cmd = [sys.executable, __file__, a.warehouse, "--child", "--classifier", classifier,
-                   "--max-train-rows", str(cap), *(["--model-kinds", *a.model_kinds] if a.model_kinds else [])]
+                   "--max-train-rows", str(cap), *(["--model-kinds", *a.model_kinds] if a.model_kinds else []),
+                   *(["--registry", a.registry] if a.registry else [])]
             out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
             if out.returncode != 0:
                 print(out.stderr[-3000:], file=sys.stderr)
                 raise SystemExit(f"{classifier} at max_train_rows={cap} failed (exit {out.returncode})")
             row = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{classifier} cap {cap}: {row['wall_s']} s, peak {row['peak_rss_gib']} GiB, "
+            print(f"{classifier} cap {cap} ({row['registry_action']}): {row['wall_s']} s, "
+                  f"peak {row['peak_rss_gib']} GiB, scored {row['scored_rows']:,}, "
                   f"chose {row['chosen_model']}, test {row['quality']['test']}", flush=True)
             rows.append(row)
             (a.out / f"{a.name}.json").write_text(json.dumps({"warehouse": a.warehouse, "rows": rows}, indent=2,

@@ -247,4 +247,4 @@ def test_classifier_memory_bench_reports_phases_and_quality(tiny_warehouse, tmp_
         assert 0.5 < r["quality"]["test"]["roc_auc"] <= 1
     assert rows[1]["quality"]["test"]["n"] == 300 < rows[0]["quality"]["test"]["n"]
     md = (tmp_path / "cm.md").read_text()
-    assert "| facebook_acquisition | 300 | xgboost | xgboost |" in md
+    assert "| facebook_acquisition | 300 | no model store | xgboost | xgboost |" in md
