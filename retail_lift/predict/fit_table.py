@@ -462,6 +462,42 @@ def _arrow_rows_to_pandas(table, names, positions, float_rounds: int) -> pd.Data
     return pd.DataFrame(out, columns=names)
 
 
+def _key_order(table) -> np.ndarray:
+    """Row positions of an Arrow table in :func:`as_frame`'s order (the key columns ascending, missing last,
+    stable)."""
+    import pyarrow.compute as pc
+
+    keys = [c for c in ORDER_KEYS if c in table.schema.names]
+    if keys and table.num_rows > 1:
+        return pc.sort_indices(table.select(keys), sort_keys=[(k, "ascending", "at_end") for k in keys]).to_numpy()
+    return np.arange(table.num_rows)
+
+
+def _decide_on_score_rows(features, registry: ClassifierRegistry, *, label: str, role_col: str, id_cols: tuple,
+                          float_rounds: int) -> tuple[list[dict], pd.DataFrame | None]:
+    """``(spec_now, score_frame)``: the registry's decision on the score rows of ``features`` (an Arrow table, or a
+    DuckDB relation, whose score rows alone are read), the same rows in the same order and conversion as the
+    whole table's score rows (a stable sort of the score rows keeps their order among all rows); ``score_frame``
+    is None when it trains."""
+    import pyarrow.compute as pc
+
+    names = list(features.schema.names) if _is_arrow(features) else list(features.columns)
+    for c in (label, role_col, *id_cols):
+        if c not in names:
+            raise ValueError(f"features has no column {c!r}; columns are {names}")
+    if _is_arrow(features):
+        score = features.filter(pc.equal(features.column(role_col), "score"))
+    else:
+        quoted = '"' + role_col.replace('"', '""') + '"'
+        score = features.filter(f"{quoted} = 'score'").to_arrow_table()
+    spec_now = _arrow_spec(score.schema)
+    score_frame = _arrow_rows_to_pandas(score, names, _key_order(score), float_rounds)
+    del score
+    if registry.decide(score_frame, spec_now).trains:
+        return spec_now, None
+    return spec_now, score_frame
+
+
 def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tuple, models, min_class_rows: int,  # noqa: PLR0912, PLR0913 - the fit table's keywords
                           role_col: str, max_train_rows: int | None, t0: float, float_rounds: int = 1,
                           registry: ClassifierRegistry | None = None, **train_kwargs) -> pd.DataFrame:
@@ -475,29 +511,25 @@ def _classifier_fit_arrow(features, label: str, *, classifier: str, id_cols: tup
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = features if _is_arrow(features) else features.to_arrow_table()
-    if isinstance(table, pa.RecordBatch):
-        table = pa.Table.from_batches([table])
-    names = list(table.schema.names)
     schema = _classifier_schema(id_cols)
+    if isinstance(features, pa.RecordBatch):
+        features = pa.Table.from_batches([features])
+    spec_now = None
+    if registry is not None:
+        # the score rows alone first (of a relation: read alone), and the labelled snapshots only when the
+        # registry says train: a score-only build never holds the whole feature mart in memory
+        spec_now, decided = _decide_on_score_rows(features, registry, label=label, role_col=role_col,
+                                                  id_cols=id_cols, float_rounds=float_rounds)
+        if decided is not None:
+            return _score_with_champion(decided, registry, classifier=classifier, id_cols=id_cols,
+                                        clip=train_kwargs.get("clip", DEFAULT_CLIP))
+    table = features if _is_arrow(features) else features.to_arrow_table()
+    names = list(table.schema.names)
     for c in (label, role_col, *id_cols):
         if c not in names:
             raise ValueError(f"features has no column {c!r}; columns are {names}")
-    keys = [c for c in ORDER_KEYS if c in names]
-    n_rows = table.num_rows
-    if keys and n_rows > 1:
-        order = pc.sort_indices(table.select(keys), sort_keys=[(k, "ascending", "at_end") for k in keys]).to_numpy()
-    else:
-        order = np.arange(n_rows)
+    order = _key_order(table)
     roles = pd.Series(table.column(role_col).take(order).to_numpy(zero_copy_only=False), dtype=object)
-    spec_now = None
-    if registry is not None:
-        spec_now = _arrow_spec(table.schema)
-        score_frame = _arrow_rows_to_pandas(table, names, order[(roles == "score").to_numpy()], float_rounds)
-        if not registry.decide(score_frame, spec_now).trains:
-            return _score_with_champion(score_frame, registry, classifier=classifier, id_cols=id_cols,
-                                        clip=train_kwargs.get("clip", DEFAULT_CLIP))
-        del score_frame
     lab = table.column(label).take(order)
     if pa.types.is_boolean(lab.type) or pa.types.is_integer(lab.type) or pa.types.is_floating(lab.type) \
             or pa.types.is_decimal(lab.type):  # as _as_01, without a Python object per row

@@ -28,7 +28,18 @@ REGISTRY_COLUMNS = ["registry_action", "registry_reason"]
 
 
 def _fit(features, store, config=CONFIG, arrow=False):
+    """``arrow``: False (pandas), True (an Arrow table) or "relation" (a DuckDB relation, as dbt hands it over)."""
     data = pa.Table.from_pandas(features, preserve_index=False) if arrow else features
+    if arrow == "relation":
+        import duckdb
+
+        con = duckdb.connect()
+        con.register("features_view", data)
+        try:
+            return ml_purchase_propensity_fit({"fct_customer_features": con.sql("select * from features_view")},
+                                              config, store=store)
+        finally:
+            con.close()
     return ml_purchase_propensity_fit({"fct_customer_features": data}, config, store=store)
 
 
@@ -55,7 +66,7 @@ def trained(features, tmp_path):
     return store, first
 
 
-@pytest.mark.parametrize("arrow", [False, True])
+@pytest.mark.parametrize("arrow", [False, True, "relation"])
 def test_a_second_call_scores_with_the_champion_without_fitting(features, tmp_path, monkeypatch, arrow):
     store = ModelRegistry(tmp_path / "models")
     first = _fit(features, store, arrow=arrow)
@@ -76,6 +87,34 @@ def test_a_second_call_scores_with_the_champion_without_fitting(features, tmp_pa
     scores = second[second["record_type"] == "score"]
     assert len(scores) == 400 and scores["model_version"].eq(1).all()
     assert (scores["trained_at"] == store.get_alias(NAME).trained_at).all()
+
+
+def test_a_score_only_call_reads_only_the_score_rows_of_a_relation(features, tmp_path, monkeypatch):
+    """A relation (what dbt hands over) is read whole only when the registry says train: a score-only call reads
+    its score rows alone (the whole feature mart of a large shop never sits in memory to score), with the same
+    table as from pandas."""
+    import duckdb
+
+    store = ModelRegistry(tmp_path / "models")
+    _fit(features, store)
+    con = duckdb.connect()
+    con.register("features_view", pa.Table.from_pandas(features, preserve_index=False))
+    rel = con.sql("select * from features_view")
+
+    class ScoreRowsOnly:  # a relation whose whole-table read fails the test
+        columns = rel.columns
+
+        def filter(self, condition):
+            return rel.filter(condition)
+
+        def to_arrow_table(self):
+            raise AssertionError("a score-only call read the whole feature mart")
+
+    _no_fit(monkeypatch)
+    scored = _fit(ScoreRowsOnly(), store)
+    con.close()
+    assert _run(scored)["registry_action"] == "score"
+    pd.testing.assert_frame_equal(scored, _fit(features, store))
 
 
 def test_the_version_records_the_training(trained):
