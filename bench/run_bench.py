@@ -417,12 +417,18 @@ def full_build(args, dbt: Dbt, raw: Path, result: dict, key: str = "full_build",
         result[key]["profile"] = node_profile(dbt, nodes)
 
 
-def python_node_memory(nodes: list[dict], top: int = 12) -> list[dict]:
-    """The Python models steps' nodes by sampled peak RSS of the dbt process while each ran, with the RSS at
-    its start: whether the process's memory is one model's peak or grows model after model."""
+def python_node_memory(nodes: list[dict], top: int = 12, python_models: set[str] | None = None) -> list[dict]:
+    """The Python models steps' nodes (or, given ``python_models``, those nodes of any step, e.g. the daily
+    build's) by sampled peak RSS of the dbt process while each ran, with the RSS at its start: whether the
+    process's memory is one model's peak or grows model after model (with two dbt threads, the peak of a node
+    includes whatever ran beside it)."""
+    def wanted(n):
+        if python_models is not None:
+            return n["unique_id"] in python_models
+        return n["step"].endswith(("python_models", "evaluation"))
     rows = [{"unique_id": n["unique_id"], "step": n["step"], "execution_time_s": n["execution_time_s"],
              "rss_start_bytes": n.get("rss_start_bytes"), "rss_peak_bytes": n.get("rss_peak_bytes")}
-            for n in nodes if n["step"].endswith(("python_models", "evaluation")) and n.get("rss_peak_bytes")]
+            for n in nodes if wanted(n) and n.get("rss_peak_bytes")]
     return sorted(rows, key=lambda n: -n["rss_peak_bytes"])[:top]
 
 
@@ -516,6 +522,9 @@ def incremental_build(args, dbt: Dbt, data: Path, raw: Path, truth: Path, result
          "incremental_s": next((n["execution_time_s"] for n in inc_nodes if n["unique_id"] == m), None)}
         for m in incremental_models]
     inc["profile"] = node_profile(dbt, whole["nodes"])
+    kinds = node_kinds(dbt)
+    inc["python_node_memory"] = python_node_memory(whole["nodes"], python_models={
+        u for u, k in kinds.items() if k == "python model"})
     f = sum(m["full_s"] or 0 for m in inc["incremental_models"])
     i = sum(m["incremental_s"] or 0 for m in inc["incremental_models"])
     inc["incremental_models_fraction"] = round(i / f, 3) if f else None
@@ -1130,12 +1139,13 @@ def fair_floor_md(result: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- report
-def python_memory_md(rows: list[dict] | None) -> list[str]:
+def python_memory_md(rows: list[dict] | None, threads: str | None = None) -> list[str]:
     """The Python models by the dbt process's sampled peak RSS while each ran, with the RSS at its start."""
     if not rows:
         return []
-    L = ["Memory of the dbt process while each Python model ran (RSS sampled every second; with one dbt thread, "
-         "the large preset's default, the memory at a model's start is what the models before it left):", "",
+    how = threads or ("with one dbt thread, the large preset's default, the memory at a model's start is what the "
+                      "models before it left")
+    L = ["", f"Memory of the dbt process while each Python model ran (RSS sampled every second; {how}):", "",
          "| node | step | time (s) | RSS at start | peak RSS |", "|---|---|---:|---:|---:|"]
     L += [f"| {n['unique_id']} | {n['step']} | {n['execution_time_s']:.1f} | {fmt_bytes(n['rss_start_bytes'])} | "
           f"{fmt_bytes(n['rss_peak_bytes'])} |" for n in rows]
@@ -1191,6 +1201,8 @@ def registry_builds_md(result: dict) -> list[str]:
               "| model | full (s) | incremental (s) |", "|---|---:|---:|"]
         L += [f"| {m['unique_id']} | {m['full_s']} | {m['incremental_s']} |" for m in inc["incremental_models"]]
         L += _profile_md(inc.get("profile"), "daily dbt build")
+        L += python_memory_md(inc.get("python_node_memory"), "the profile's dbt threads: two Python models may run "
+                                                             "side by side, and a node's peak includes its neighbour")
     so = result.get("score_only_build")
     if so:
         L += ["", "### Score-only full build", "",
