@@ -85,6 +85,11 @@ class ClassifierRegistry:
                         training_rows=self.store.load_artifact(version, "training_rows"),
                         reference=self.store.load_artifact(version, "drift_reference"))
 
+    def needs_score_rows(self) -> bool:
+        """Whether :meth:`decide` reads the score rows: only against a registered champion (its drift), so the
+        first training and ``retrain`` need none of them."""
+        return not self.settings.retrain and self.store.get_alias(self.name, CHAMPION) is not None
+
     def decide(self, score_frame: pd.DataFrame, spec_now: Sequence[Mapping]) -> TrainingDecision:
         """Train or score (:func:`~retail_lift.registry.training_decision`), given the rows to score now and
         the current feature spec. When it scores, :attr:`champion` holds the loaded champion."""

@@ -477,19 +477,20 @@ def _decide_on_score_rows(features, registry: ClassifierRegistry, *, label: str,
                           float_rounds: int) -> tuple[list[dict], pd.DataFrame | None]:
     """``(spec_now, score_frame)``: the registry's decision on the score rows of ``features`` (an Arrow table, or a
     DuckDB relation, whose score rows alone are read), the same rows in the same order and conversion as the
-    whole table's score rows (a stable sort of the score rows keeps their order among all rows); ``score_frame``
-    is None when it trains."""
+    whole table's score rows (a stable sort of the score rows keeps their order among all rows); none of them when
+    the registry has no champion to compare them with or retrains anyway; ``score_frame`` is None when it trains."""
     import pyarrow.compute as pc
 
     names = list(features.schema.names) if _is_arrow(features) else list(features.columns)
     for c in (label, role_col, *id_cols):
         if c not in names:
             raise ValueError(f"features has no column {c!r}; columns are {names}")
+    needed = registry.needs_score_rows()  # no champion (or retrain): the decision reads no rows
     if _is_arrow(features):
-        score = features.filter(pc.equal(features.column(role_col), "score"))
+        score = features.filter(pc.equal(features.column(role_col), "score")) if needed else features.slice(0, 0)
     else:
         quoted = '"' + role_col.replace('"', '""') + '"'
-        score = features.filter(f"{quoted} = 'score'").to_arrow_table()
+        score = (features.filter(f"{quoted} = 'score'") if needed else features.limit(0)).to_arrow_table()
     spec_now = _arrow_spec(score.schema)
     score_frame = _arrow_rows_to_pandas(score, names, _key_order(score), float_rounds)
     del score

@@ -117,6 +117,38 @@ def test_a_score_only_call_reads_only_the_score_rows_of_a_relation(features, tmp
     pd.testing.assert_frame_equal(scored, _fit(features, store))
 
 
+def test_a_first_training_reads_no_score_rows_for_the_decision(features, tmp_path):
+    """Without a champion (or with retrain) the registry's decision compares nothing with the score rows: they are
+    not read for it (a large shop's first training build does not hold them twice); the table is the pandas one."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("features_view", pa.Table.from_pandas(features, preserve_index=False))
+    rel = con.sql("select * from features_view")
+
+    class NoFilteredRead:  # a relation whose filtered (score rows) read fails the test
+        columns = rel.columns
+
+        def filter(self, condition):
+            raise AssertionError("the decision read the score rows without a champion")
+
+        def limit(self, n):
+            return rel.limit(n)
+
+        def to_arrow_table(self):
+            return rel.to_arrow_table()
+
+    store, reference = ModelRegistry(tmp_path / "a"), ModelRegistry(tmp_path / "b")
+    first = _fit(NoFilteredRead(), store)
+    assert _run(first)["registry_action"] == "train"
+    retrained = _fit(NoFilteredRead(), store, config=PurchasePropensityFitConfig(model_kinds=("logistic", "xgboost"),
+                                                                                 retrain=True))
+    con.close()
+    assert _run(retrained)["registry_action"] == "train" and _run(retrained)["model_version"] == 2
+    cols = [c for c in first.columns if c != "trained_at"]
+    pd.testing.assert_frame_equal(first[cols], _fit(features, reference)[cols])
+
+
 def test_the_version_records_the_training(trained):
     store, first = trained
     rec = store.get_alias(NAME, CHAMPION).record
