@@ -489,8 +489,9 @@ def _decide_on_score_rows(features, registry: ClassifierRegistry, *, label: str,
     if _is_arrow(features):
         score = features.filter(pc.equal(features.column(role_col), "score")) if needed else features.slice(0, 0)
     else:
-        quoted = '"' + role_col.replace('"', '""') + '"'
-        score = (features.filter(f"{quoted} = 'score'") if needed else features.limit(0)).to_arrow_table()
+        if not role_col.isidentifier():  # the condition is SQL that DuckDB and Spark share: a bare column name
+            raise ValueError(f"role_col must be a plain column name to filter a relation on, got {role_col!r}")
+        score = (features.filter(f"{role_col} = 'score'") if needed else features.limit(0)).to_arrow_table()
     spec_now = _arrow_spec(score.schema)
     score_frame = _arrow_rows_to_pandas(score, names, _key_order(score), float_rounds)
     del score
