@@ -49,18 +49,20 @@ METRICS = ("n", "roc_auc", "pr_auc", "log_loss", "brier")
 GIB = 1024 ** 3
 
 
-def _rss() -> int:
+def _status_bytes(key: str) -> int:
+    """A size line of /proc/self/status (``VmRSS``: now, ``VmHWM``: the peak), in bytes."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def _rss() -> int:
+    return _status_bytes("VmRSS")
 
 
 def _hwm() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    return _status_bytes("VmHWM")
 
 
 def child(warehouse: str, classifier: str, max_train_rows: int | None, model_kinds: list[str] | None,
