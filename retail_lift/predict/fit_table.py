@@ -473,6 +473,20 @@ def _key_order(table) -> np.ndarray:
     return np.arange(table.num_rows)
 
 
+def _check_no_score_rows(features, role_col: str, condition: str) -> None:
+    """A relation's filter returned no score rows: count them on the role column alone (read in Arrow, not by
+    the engine's SQL) and stop when there are some, so that a filter the engine reads differently never leaves
+    a score-only build with nothing scored (Spark once read a quoted column name as a string and scored 0 rows)."""
+    import pyarrow.compute as pc
+
+    roles = features.select(role_col).to_arrow_table().column(0)
+    n = int(pc.sum(pc.equal(roles, "score")).as_py() or 0)
+    if n:
+        raise RuntimeError(f"the filter {condition!r} read no rows from the feature relation, but {n} of its "
+                           f"{len(roles)} rows have {role_col} = 'score': nothing would be scored; the engine "
+                           "reads the condition differently (a quoted name?)")
+
+
 def _decide_on_score_rows(features, registry: ClassifierRegistry, *, label: str, role_col: str, id_cols: tuple,
                           float_rounds: int) -> tuple[list[dict], pd.DataFrame | None]:
     """``(spec_now, score_frame)``: the registry's decision on the score rows of ``features`` (an Arrow table, or a
@@ -491,7 +505,10 @@ def _decide_on_score_rows(features, registry: ClassifierRegistry, *, label: str,
     else:
         if not role_col.isidentifier():  # the condition is SQL that DuckDB and Spark share: a bare column name
             raise ValueError(f"role_col must be a plain column name to filter a relation on, got {role_col!r}")
-        score = (features.filter(f"{role_col} = 'score'") if needed else features.limit(0)).to_arrow_table()
+        condition = f"{role_col} = 'score'"
+        score = (features.filter(condition) if needed else features.limit(0)).to_arrow_table()
+        if needed and score.num_rows == 0:
+            _check_no_score_rows(features, role_col, condition)
     spec_now = _arrow_spec(score.schema)
     score_frame = _arrow_rows_to_pandas(score, names, _key_order(score), float_rounds)
     del score

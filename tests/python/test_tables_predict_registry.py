@@ -120,6 +120,42 @@ def test_a_score_only_call_reads_only_the_score_rows_of_a_relation(features, tmp
     pd.testing.assert_frame_equal(scored, _fit(features, store))
 
 
+def test_a_filter_that_reads_no_score_rows_stops_the_score_only_call(features, tmp_path, monkeypatch):
+    """An engine that reads the score-rows filter differently (Spark once read a quoted column name as a string)
+    returns no rows: the call counts the roles itself and stops, naming the condition and the count, instead of
+    scoring nobody; a feature relation that truly has no score rows still scores none."""
+    import duckdb
+
+    store = ModelRegistry(tmp_path / "models")
+    _fit(features, store)
+    con = duckdb.connect()
+    con.register("features_view", pa.Table.from_pandas(features, preserve_index=False))
+    rel = con.sql("select * from features_view")
+
+    class MisreadFilter:
+        columns = rel.columns
+
+        def filter(self, condition):
+            return rel.limit(0)
+
+        def select(self, *cols):
+            return rel.select(*cols)
+
+        def to_arrow_table(self):
+            raise AssertionError("a score-only call read the whole feature mart")
+
+    _no_fit(monkeypatch)
+    n_score = int((features["snapshot_role"] == "score").sum())
+    with pytest.raises(RuntimeError, match=rf"filter \"snapshot_role = 'score'\" read no rows .* {n_score} of its "
+                                           rf"{len(features)} rows have snapshot_role = 'score'"):
+        _fit(MisreadFilter(), store)
+    none_to_score = con.sql("select * from features_view where snapshot_role <> 'score'")
+    scored = _fit(none_to_score, store)
+    con.close()
+    assert _run(scored)["registry_action"] == "score" and _run(scored)["score_rows"] == 0
+    assert (scored["record_type"] == "score").sum() == 0
+
+
 def test_a_first_training_reads_no_score_rows_for_the_decision(features, tmp_path):
     """Without a champion (or with retrain) the registry's decision compares nothing with the score rows: they are
     not read for it (a large shop's first training build does not hold them twice); the table is the pandas one."""
