@@ -391,7 +391,7 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
         raise ValueError(f"validation must be 'auto', 'out_of_time' or 'random_customer_holdout', got {validation!r}")
     if validation == "auto":
         validation = "out_of_time" if present & set(OUT_OF_TIME_ROLES) else "random_customer_holdout"
-    train = frame[(roles == "train") & frame[label].notna()]
+    train = _select_rows(frame, ((roles == "train") & frame[label].notna()).to_numpy(dtype=bool, na_value=False))
     # the score rows are encoded and scored in blocks, never copied whole
     score_rows = np.flatnonzero((roles == "score").to_numpy(dtype=bool, na_value=False))
     if train.empty:
@@ -446,11 +446,24 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
     timings["final_fit"] = time.perf_counter() - t0
     splits = pd.DataFrame([
         _split_row("train", "train", part_tr, y_tr), _split_row("holdout", "train", part_ho, y_ho),
-        _split_row("refit", "train", train, y_all), _split_row("score", "score", frame.iloc[score_rows], None),
+        _split_row("refit", "train", train, y_all), _split_row("score", "score", _select_rows(frame, score_rows), None),
     ])
     return _finish(frame, train, score_rows, spec, model, chosen, threshold, metrics, holdout_pred, splits,
                    id_cols=id_cols, label=label, clip=clip, timings=timings, t_start=t_start,
                    validation="random_customer_holdout")
+
+
+def _select_rows(frame: pd.DataFrame, mask) -> pd.DataFrame:
+    """``frame[mask]`` (``mask`` boolean, or row positions), as a slice when the rows are one ascending run.
+
+    The feature marts come sorted by snapshot role first, so a role's rows are contiguous: a slice shares the
+    frame's memory (pandas copies on write) where a boolean selection copies them; same rows, order, index and
+    values either way."""
+    mask = np.asarray(mask)
+    pos = np.flatnonzero(mask) if mask.dtype == bool else mask
+    if pos.size and (pos.size == 1 or bool(np.all(np.diff(pos) == 1))):
+        return frame.iloc[int(pos[0]):int(pos[-1]) + 1]
+    return frame.iloc[pos]
 
 
 def _check_both_classes(y: np.ndarray, snapshot: str) -> None:
@@ -486,7 +499,7 @@ def _finish(frame, train, score_rows, spec, model, chosen, threshold, metrics, h
         "importance": imp.to_numpy(),
         "rank": np.arange(1, imp.size + 1),
     })
-    drift = feature_drift(spec, train, frame.iloc[score_rows]) if len(score_rows) else \
+    drift = feature_drift(spec, train, _select_rows(frame, score_rows)) if len(score_rows) else \
         pd.DataFrame(columns=["feature", "kind", "psi", "is_drift_warning"])
     timings["total"] = time.perf_counter() - t_start
     return TrainResult(
@@ -510,7 +523,7 @@ def _out_of_time(frame, train, y_all, groups_all, score_rows, *, label, models, 
     roles = frame[role_col]
     parts, ys = {}, {}
     for role, split in OUT_OF_TIME_ROLES.items():
-        part = frame[(roles == role) & frame[label].notna()]
+        part = _select_rows(frame, ((roles == role) & frame[label].notna()).to_numpy(dtype=bool, na_value=False))
         if part.empty:
             raise ValueError(f"out-of-time validation needs labelled '{role_col} = {role}' rows; there are none")
         y = check_binary(part[label].astype(float), label)
@@ -542,7 +555,7 @@ def _out_of_time(frame, train, y_all, groups_all, score_rows, *, label, models, 
     timings["final_fit"] = time.perf_counter() - t0
     splits = pd.DataFrame([
         *[_split_row(s, r, parts[s], ys[s]) for r, s in OUT_OF_TIME_ROLES.items()],
-        _split_row("refit", "train", train, y_all), _split_row("score", "score", frame.iloc[score_rows], None),
+        _split_row("refit", "train", train, y_all), _split_row("score", "score", _select_rows(frame, score_rows), None),
     ])
     return _finish(frame, train, score_rows, spec, model, chosen, thresholds[chosen], metrics, holdout_pred, splits,
                    id_cols=id_cols, label=label, clip=clip, timings=timings, t_start=t_start,

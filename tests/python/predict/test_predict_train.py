@@ -197,3 +197,25 @@ def test_invalid_data():
         train_compare_score(frame.assign(purchased_next_30d=0.0), "purchased_next_30d", models=("logistic",))
     with pytest.raises(ValueError, match="no 'snapshot_role = train' rows"):
         train_compare_score(frame.assign(snapshot_role="score"), "purchased_next_30d", models=("logistic",))
+
+
+def test_select_rows_is_the_boolean_selection_and_shares_memory_when_the_rows_are_one_run():
+    """The snapshots of a feature mart sorted by role are contiguous: their rows are taken as a slice (no copy of
+    a million rows per snapshot at the large preset), and the result is the boolean selection's in every case."""
+    from retail_lift.predict.train import _select_rows
+
+    frame = pd.DataFrame({"role": ["oot"] * 3 + ["train"] * 4 + ["score"] * 3, "x": np.arange(10.0),
+                          "s": list("abcdefghij")}, index=np.arange(100, 110))
+    cases = [frame["role"] == "train", (frame["role"] == "train") & (frame["x"] != 4.0), frame["role"] == "none",
+             frame["role"] != "train", np.arange(10) == 9]
+    for mask in cases:
+        pd.testing.assert_frame_equal(_select_rows(frame, mask.to_numpy() if hasattr(mask, "to_numpy") else mask),
+                                      frame[mask])
+    for pos in ([7, 8, 9], [0, 2], [2, 1, 3], [4]):
+        pd.testing.assert_frame_equal(_select_rows(frame, np.array(pos)), frame.iloc[pos])
+    train = _select_rows(frame, (frame["role"] == "train").to_numpy())
+    assert np.shares_memory(train["x"].to_numpy(), frame["x"].to_numpy())
+    split = _select_rows(frame, ((frame["role"] == "train") & (frame["x"] != 4.0)).to_numpy())
+    assert not np.shares_memory(split["x"].to_numpy(), frame["x"].to_numpy())
+    train.loc[train.index[0], "x"] = -1.0  # copy on write: the frame keeps its values
+    assert frame["x"].iloc[3] == 3.0
