@@ -52,6 +52,7 @@ from retail_lift.evaluation.truth import EVALUATION_SCHEMAS
 from retail_lift.experiments.frequentist import welch_from_moments
 from retail_lift.experiments.ratio import arm_moments
 from retail_lift.frames import log_line, nullable_typed
+from retail_lift.model_gate import heavy
 from retail_lift.settings import number, set_fields
 from retail_lift.uplift.features import require_columns
 
@@ -438,6 +439,7 @@ def _finish(out: pd.DataFrame, ceiling_ratio_target: float) -> pd.DataFrame:
     return nullable_typed(out[list(PLAN_EVALUATION_COLUMNS)], PLAN_EVALUATION_COLUMNS)
 
 
+@heavy
 def promotion_plan_vs_truth(relations: Mapping[str, object],
                             config: EvalPromotionPlanVsTruthConfig = EvalPromotionPlanVsTruthConfig(), *,
                             log: Callable[[str], None] = log_line) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.frames import nullable_typed
+from retail_lift.model_gate import heavy
 from retail_lift.settings import choice, flag, number, set_fields
 from retail_lift.uplift.economics import economics_rows, id_ranks, promotion_terms, top_k_mask, top_k_order
 from retail_lift.uplift.features import require_columns
@@ -129,6 +130,7 @@ def true_order_value(p1: np.ndarray, p0: np.ndarray, revenue1: np.ndarray, reven
                                  / np.maximum(1.0 - np.asarray(discount_rate, dtype=float), 1e-12), 0.0))
 
 
+@heavy
 def evaluate_uplift_against_truth(
     holdout_predictions: pd.DataFrame,
     true_effects: pd.DataFrame,

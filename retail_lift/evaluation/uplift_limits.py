@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.evaluation.uplift import EvalUpliftVsTruthConfig, evaluate_uplift_against_truth, gain_ratio
+from retail_lift.model_gate import heavy
 from retail_lift.uplift.features import FEATURES, build_features, input_frame, require_columns
 from retail_lift.uplift.metrics import qini_auc_from_true_uplift, qini_auc_score
 from retail_lift.uplift.pipeline import fit_score_uplift
@@ -187,6 +188,7 @@ def type_revealed(training: pd.DataFrame, truth_customers: pd.DataFrame, true_ef
 _DEFAULTS = EvalUpliftVsTruthConfig()
 
 
+@heavy
 def uplift_limits(training: pd.DataFrame, truth_customers: pd.DataFrame, true_effects: pd.DataFrame, *,
                   srm: pd.DataFrame | None = None, promotions=None, learner: str = _DEFAULTS.learner,
                   base_learner: str = _DEFAULTS.base_learner, n_folds: int | None = 5,

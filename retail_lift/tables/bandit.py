@@ -64,6 +64,7 @@ from retail_lift.bandit.pipeline import (
     train_candidates,
 )
 from retail_lift.bandit.publish import LOGGED_CLASS, version_from_row, version_label
+from retail_lift.model_gate import heavy
 from retail_lift.registry import ModelRegistry, TrainingDecision, feature_spec_of
 from retail_lift.tables._config import REGISTRY_KEYS, RegistryKeys, check_registry_settings, check_store, read_relation
 
@@ -261,6 +262,7 @@ def _registered(model: str, store, config: _BanditTrainingConfig, name: str, tra
     return _stamp(table, version, decision)
 
 
+@heavy
 def ml_bandit_holdout_probabilities(relations: Mapping[str, object],
                                     config: BanditHoldoutProbabilitiesConfig = _HOLDOUT, *,
                                     store=None) -> pd.DataFrame:
@@ -300,6 +302,7 @@ def _describe_evaluation(table: pd.DataFrame) -> tuple[dict, dict]:
                      "holdout_decisions": int(table["n_decisions"].max()) if len(table) else 0}
 
 
+@heavy
 def ml_bandit_policy_evaluation(relations: Mapping[str, object],
                                 config: BanditPolicyEvaluationConfig = _EVALUATION, *,
                                 store=None) -> pd.DataFrame:
@@ -327,6 +330,7 @@ def ml_bandit_policy_evaluation(relations: Mapping[str, object],
                        inputs={"arms": arms}, describe=_describe_evaluation)
 
 
+@heavy
 def ml_bandit_published_policy(relations: Mapping[str, object],
                                config: BanditPublishedPolicyConfig = _PUBLISHED, *,
                                store=None) -> pd.DataFrame:

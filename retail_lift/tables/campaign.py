@@ -42,6 +42,7 @@ from retail_lift.campaign.plan import (
     promotion_status,
 )
 from retail_lift.frames import as_frame, log_line, typed_frame
+from retail_lift.model_gate import heavy
 from retail_lift.tables._config import check_store, number, read_relation, set_fields
 
 __all__ = ["BROADCAST_COLUMNS", "FATIGUE_COLUMNS", "FATIGUE_CURVE_COLUMNS", "TARGET_LIST_TABLE_COLUMNS",
@@ -584,6 +585,7 @@ def _plan_candidates(relations: Mapping[str, object], config, model: str):
     return cand, customers, fatigued
 
 
+@heavy
 def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConfig = PromotionPlanConfig(), *,
                       store: PlanStore | None = None, model_store=None) -> pd.DataFrame:
     """The promotion plan (:mod:`retail_lift.campaign.plan`): one row per customer of ``ml_customer_uplift``.
@@ -638,6 +640,7 @@ def ml_promotion_plan(relations: Mapping[str, object], config: PromotionPlanConf
     return table
 
 
+@heavy
 def ml_promotion_plan_frontier(relations: Mapping[str, object],
                                config: PromotionPlanFrontierConfig = PromotionPlanFrontierConfig(), *,
                                store=None) -> pd.DataFrame:

@@ -35,6 +35,7 @@ from retail_lift.crosssell import (
 )
 from retail_lift.crosssell_champion import CrosssellRegistry, order_line_spec
 from retail_lift.frames import as_frame, log_line, object_ids, typed_frame
+from retail_lift.model_gate import heavy
 from retail_lift.tables._config import check_store, choice, number, read_columnar, read_relation, set_fields
 from retail_lift.tables._registry import NO_STORE, RegisteredModelConfig, check_registry_store, stamp
 
@@ -151,6 +152,7 @@ class CrosssellEvaluationConfig(CrosssellMiningConfig):
         super().__post_init__()
 
 
+@heavy
 def ml_crosssell_rules(relations: Mapping[str, object], config: CrosssellRulesConfig = CrosssellRulesConfig(), *,
                        store=None) -> pd.DataFrame:
     """Pairwise association rules ``A -> B`` over all orders (``relations["fct_customer_order_lines"]``).

@@ -28,6 +28,7 @@ import pandas as pd
 
 from retail_lift.clv import fit_lifetime_value, lifetime_value_table, score_lifetime_value
 from retail_lift.clv_champion import CLVRegistry
+from retail_lift.model_gate import heavy
 from retail_lift.tables._config import number, read_relation, set_fields
 from retail_lift.tables._registry import NO_STORE, RegisteredModelConfig, check_registry_store, stamp
 
@@ -104,6 +105,7 @@ def ml_customer_lifetime_value(relations: Mapping[str, object],
     return stamp(scores, champion.version)
 
 
+@heavy
 def ml_customer_lifetime_value_params(relations: Mapping[str, object],
                                       config: CustomerLifetimeValueParamsConfig = CustomerLifetimeValueParamsConfig(),
                                       *, store=None) -> pd.DataFrame:

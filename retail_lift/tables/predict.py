@@ -25,6 +25,7 @@ from typing import ClassVar
 import pandas as pd
 
 from retail_lift.frames import as_frame
+from retail_lift.model_gate import heavy
 from retail_lift.predict import MODEL_KINDS, derive_label
 from retail_lift.predict.champion import ClassifierRegistry
 from retail_lift.predict.fit_table import LABELLED_ROLES, classifier_fit_table, fairness_table
@@ -208,6 +209,7 @@ def _arrow_input(data):
     return None
 
 
+@heavy
 def ml_purchase_propensity_fit(relations: Mapping[str, object],
                                config: PurchasePropensityFitConfig = PurchasePropensityFitConfig(), *,
                                store=None) -> pd.DataFrame:
@@ -219,6 +221,7 @@ def ml_purchase_propensity_fit(relations: Mapping[str, object],
     return _fit(USE_CASES["purchase_propensity"], relations["fct_customer_features"], config, store=store)
 
 
+@heavy
 def ml_category_propensity_fit(relations: Mapping[str, object],
                                config: CategoryPropensityFitConfig = CategoryPropensityFitConfig(), *,
                                store=None) -> pd.DataFrame:
@@ -228,6 +231,7 @@ def ml_category_propensity_fit(relations: Mapping[str, object],
                 store=store)
 
 
+@heavy
 def ml_returning_customer_fit(relations: Mapping[str, object],
                               config: ReturningCustomerFitConfig = ReturningCustomerFitConfig(), *,
                               store=None) -> pd.DataFrame:
@@ -253,6 +257,7 @@ def ml_returning_customer_fit(relations: Mapping[str, object],
     return _fit(use_case, frame[keep.to_numpy()].reset_index(drop=True), config, store=store)
 
 
+@heavy
 def ml_facebook_acquisition_fit(relations: Mapping[str, object],
                                 config: FacebookAcquisitionFitConfig = FacebookAcquisitionFitConfig(), *,
                                 store=None) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from typing import ClassVar
 import pandas as pd
 
 from retail_lift.frames import as_frame, log_line
+from retail_lift.model_gate import heavy
 from retail_lift.segments import score_segment_table, segment_fit, segment_fit_columns
 from retail_lift.segments_champion import SegmentsRegistry
 from retail_lift.tables._config import read_relation
@@ -76,6 +77,7 @@ class CustomerSegmentsFitConfig(RegisteredModelConfig):
                 "n_init": self.n_init}
 
 
+@heavy
 def ml_customer_segments_fit(relations: Mapping[str, object],
                              config: CustomerSegmentsFitConfig = CustomerSegmentsFitConfig(), *,
                              store=None) -> pd.DataFrame:

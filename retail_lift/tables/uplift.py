@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from retail_lift.frames import nullable_typed
+from retail_lift.model_gate import heavy
 from retail_lift.tables._config import REGISTRY_KEYS, RegistryKeys, check_registry_settings, read_relation
 from retail_lift.uplift.champion import UpliftRegistry, uplift_run
 from retail_lift.uplift.economics import promotions_by_id
@@ -258,6 +259,7 @@ def _with_registry_columns(table, version: int | None, trained_at, action: str, 
     return table
 
 
+@heavy
 def ml_uplift_run(relations: Mapping[str, object], config: UpliftRunConfig = UpliftRunConfig(), *, store=None):
     """``ml_uplift_run``'s table as a ``pyarrow.Table``: :func:`arrow_table` of the run with ``config``, and the
     :data:`REGISTRY_COLUMNS` on every row.
