@@ -18,7 +18,9 @@ def _run_side_by_side(fn, n_threads: int = 3) -> None:
     assert not any(t.is_alive() for t in threads)
 
 
-def _tracked(hold: float):
+def _tracked(hold: float, together: int = 1):
+    """A heavy function that, once in, waits (up to 5 s) until ``together`` calls are in, then ``hold`` s: a busy
+    machine's late thread start cannot hide an overlap the gate allows."""
     state = {"now": 0, "max": 0}
     lock = threading.Lock()
 
@@ -27,6 +29,9 @@ def _tracked(hold: float):
         with lock:
             state["now"] += 1
             state["max"] = max(state["max"], state["now"])
+        deadline = time.monotonic() + 5
+        while state["now"] < together and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(hold)
         with lock:
             state["now"] -= 1
@@ -38,7 +43,7 @@ def _tracked(hold: float):
 @pytest.mark.parametrize(("setting", "expected_max"), [("", 1), ("1", 1), ("2", 2), ("0", 3)])
 def test_at_most_the_setting_runs_at_once(monkeypatch, setting, expected_max):
     monkeypatch.setenv(ENV, setting)
-    work, state = _tracked(0.3)
+    work, state = _tracked(0.3, together=expected_max)
     _run_side_by_side(work)
     assert state["max"] == expected_max and state["now"] == 0
 
