@@ -391,7 +391,7 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
         raise ValueError(f"validation must be 'auto', 'out_of_time' or 'random_customer_holdout', got {validation!r}")
     if validation == "auto":
         validation = "out_of_time" if present & set(OUT_OF_TIME_ROLES) else "random_customer_holdout"
-    train = _select_rows(frame, ((roles == "train") & frame[label].notna()).to_numpy(dtype=bool, na_value=False))
+    train = _select_rows(frame, (roles == "train") & frame[label].notna())
     # the score rows are encoded and scored in blocks, never copied whole
     score_rows = np.flatnonzero((roles == "score").to_numpy(dtype=bool, na_value=False))
     if train.empty:
@@ -454,12 +454,13 @@ def train_compare_score(features, label: str, *, models: Sequence[str] = MODEL_K
 
 
 def _select_rows(frame: pd.DataFrame, mask) -> pd.DataFrame:
-    """``frame[mask]`` (``mask`` boolean, or row positions), as a slice when the rows are one ascending run.
+    """``frame[mask]`` (``mask`` boolean, a missing value false, or row positions), as a slice when the rows are one
+    ascending run.
 
     The feature marts come sorted by snapshot role first, so a role's rows are contiguous: a slice shares the
     frame's memory (pandas copies on write) where a boolean selection copies them; same rows, order, index and
     values either way."""
-    mask = np.asarray(mask)
+    mask = mask.to_numpy(dtype=bool, na_value=False) if isinstance(mask, pd.Series) else np.asarray(mask)
     pos = np.flatnonzero(mask) if mask.dtype == bool else mask
     if pos.size and (pos.size == 1 or bool(np.all(np.diff(pos) == 1))):
         return frame.iloc[int(pos[0]):int(pos[-1]) + 1]
@@ -523,7 +524,7 @@ def _out_of_time(frame, train, y_all, groups_all, score_rows, *, label, models, 
     roles = frame[role_col]
     parts, ys = {}, {}
     for role, split in OUT_OF_TIME_ROLES.items():
-        part = _select_rows(frame, ((roles == role) & frame[label].notna()).to_numpy(dtype=bool, na_value=False))
+        part = _select_rows(frame, (roles == role) & frame[label].notna())
         if part.empty:
             raise ValueError(f"out-of-time validation needs labelled '{role_col} = {role}' rows; there are none")
         y = check_binary(part[label].astype(float), label)
